@@ -1,0 +1,54 @@
+/**
+ * Entry point of the `minivisor` command. Dispatches to one subcommand; a UserError ends the
+ * process with its message and no stack trace, anything else is a minivisor bug and shows one.
+ */
+import type { Command } from './command.ts';
+import { UserError } from './user-error.ts';
+import { commands } from './commands.ts';
+
+function helpText(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'usage: minivisor <command> [options]',
+    '',
+    'commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    "Run 'minivisor help <command>' for a command's options.",
+  ].join('\n');
+}
+
+function findCommand(name: string): Command {
+  const command = commands.find((c) => c.name === name);
+  if (!command) throw new UserError(`unknown command '${name}'\n\n${helpText()}`);
+  return command;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    if (name === 'help' && rest[0]) {
+      console.log(findCommand(rest[0]).usage);
+    } else {
+      console.log(helpText());
+    }
+    return 0;
+  }
+  return findCommand(name).run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (error: unknown) => {
+    if (error instanceof UserError) {
+      process.stderr.write(`minivisor: ${error.message}\n`);
+      process.exitCode = error.exitCode;
+    } else {
+      process.stderr.write(`minivisor: internal error (a bug in minivisor, please report it):\n`);
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 70;
+    }
+  },
+);
