@@ -1,0 +1,551 @@
+/**
+ * The CPU: architectural state, memory access through segmentation and the TLB, instruction
+ * fetch, and the run loop. Decoding lives in decoder.ts, instruction semantics in ops/, the
+ * opcode table in opcodes.ts, interrupt delivery in interrupts.ts.
+ *
+ * Hot-path rules (DESIGN.md §9): no allocation per instruction, guest exceptions are thrown as
+ * one preallocated sentinel (they are rare next to instructions), all state is int32 in `st`.
+ */
+import { getEflags } from './flags.ts';
+import { IoBus } from './io-bus.ts';
+import { PAGE_MMIO, PAGE_RAM, PAGE_ROM, PAGE_UNMAPPED, PhysicalMemory, hex } from './physical-memory.ts';
+import type { ExitReason, SensitiveInterceptor } from './sensitive.ts';
+import {
+  ATTR_DB, ATTR_REAL_MODE_CODE, ATTR_REAL_MODE_DATA, CS, DS, ES, FS, GS, GP, LDTR, SS, SS_, STATE_SIZE, TR,
+  S_A20_MASK, S_CODE32, S_CR0, S_EFLAGS, S_EIP, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_INSN_EIP,
+  S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_LOW, S_SEG_SEL, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, S_IDTR_LIMIT,
+  S_GDTR_LIMIT, CR0_ET, CR0_PE, TF, IF, ATTR_S, ATTR_CODE, ATTR_WRITABLE,
+} from './state.ts';
+import { deliverPendingEvent, type InterruptController } from './interrupts.ts';
+import { step } from './decoder.ts';
+
+/** TLB entry bits (the rest of an entry is the page's host offset). */
+export const TLB_READ = 1;
+export const TLB_WRITE = 2;
+
+/** Why `run` returned. */
+export type StopReason =
+  | 'budget' // the instruction budget ran out
+  | 'halt' // HLT with nothing that can wake the CPU
+  | 'idle' // HLT waiting for an interrupt: the machine advances time and runs again
+  | 'shutdown' // triple fault
+  | 'unmapped-fetch' // execution ran into physical memory with nothing behind it
+  | 'vmexit' // a sensitive instruction was intercepted
+  | 'request'; // something outside the CPU (a device, the debugger) asked it to stop
+
+/** Thrown (as this one object) when an instruction raises a guest exception. */
+export const GUEST_FAULT = Object.freeze({ guestFault: true });
+
+/** Bits of `attention`: reasons to leave the fast path at the next instruction boundary. */
+export const ATTN_STOP = 1, ATTN_INTERRUPT = 2, ATTN_SHADOW = 4, ATTN_TRAP = 8;
+/** EFLAGS.TF may have changed: decide at the next boundary whether the next instruction traps. */
+export const ATTN_RECHECK_TF = 16;
+/** HLT executed: the run loop decides whether anything can wake the CPU. */
+export const ATTN_HALT = 32;
+
+export class Cpu {
+  /** All architectural state (see state.ts for the layout). */
+  readonly st = new Int32Array(STATE_SIZE);
+  /** EAX..EDI, sharing `st`'s buffer. */
+  readonly reg = new Int32Array(this.st.buffer, 0, 8);
+  /** AX..DI: reg16[r * 2]. */
+  readonly reg16 = new Uint16Array(this.st.buffer, 0, 16);
+  /** AL..BH are reg8[REG8_INDEX[r]]. */
+  readonly reg8 = new Uint8Array(this.st.buffer, 0, 32);
+
+  readonly mem: Uint8Array;
+  readonly memView: DataView;
+  /** Linear page → host offset | TLB_READ | TLB_WRITE; 0 when not cached. */
+  readonly tlb = new Int32Array(1 << 20);
+  /** Pages with a TLB entry, so that a flush touches only those. */
+  private readonly tlbFilled = new Int32Array(4096);
+  private tlbFilledCount = 0;
+
+  /** Non-zero when the run loop must look at something before the next instruction. */
+  attention = 0;
+  stopReason: StopReason | null = null;
+  /** Text describing the stop, for reports ("triple fault: ...", "HLT with interrupts disabled"). */
+  stopDetail = '';
+  /** True while halted, waiting for an interrupt. */
+  halted = false;
+  /** Instructions retired since reset. Drives the time-stamp counter (virtual time). */
+  instructions = 0;
+
+  /** The VMM's hook for sensitive instructions; null in root mode. */
+  interceptor: SensitiveInterceptor | null = null;
+  /** Where maskable interrupts come from (the PIC); null when there is none. */
+  interruptController: InterruptController | null = null;
+
+  /** The exception being raised by the current instruction. */
+  pendingVector = -1;
+  pendingErrorCode = -1;
+  /** Model-specific registers that are plain storage (key: MSR number). */
+  readonly msrs = new Map<number, bigint>();
+
+  constructor(
+    readonly phys: PhysicalMemory,
+    readonly io: IoBus = new IoBus(),
+  ) {
+    this.mem = phys.host;
+    this.memView = phys.hostView;
+    phys.onMappingChange = () => this.flushTlb();
+    this.reset();
+  }
+
+  /** The state after RESET: real mode, CS:IP = F000:FFF0 with CS base FFFF0000 (the top-of-4-GiB alias). */
+  reset(): void {
+    this.st.fill(0);
+    this.st[S_EFLAGS] = 2;
+    this.st[S_CR0] = CR0_ET;
+    this.st[S_A20_MASK] = -1;
+    this.st[S_GDTR_LIMIT] = 0xffff;
+    this.st[S_IDTR_LIMIT] = 0x3ff;
+    for (const seg of [ES, CS, SS, DS, FS, GS]) this.setRealModeSegment(seg, 0, seg === CS ? ATTR_REAL_MODE_CODE : ATTR_REAL_MODE_DATA);
+    this.setSegmentCache(CS, 0xf000, 0xffff0000 | 0, 0, 0xffff, ATTR_REAL_MODE_CODE);
+    this.setSegmentCache(LDTR, 0, 0, 0, 0xffff, 0x82);
+    this.setSegmentCache(TR, 0, 0, 0, 0xffff, 0x8b);
+    this.st[S_EIP] = 0xfff0;
+    this.reg[2] = 0x0000_0400; // EDX at reset: family 4 (a 486 without x87)
+    this.attention = 0;
+    this.stopReason = null;
+    this.halted = false;
+    this.flushTlb();
+  }
+
+  // ---------------------------------------------------------------- segments (caches only)
+
+  /** Loads a segment register the way real mode does: selector and base; limit and attributes stay. */
+  setRealModeSegment(seg: number, selector: number, attrIfFresh?: number): void {
+    const st = this.st;
+    const attr = attrIfFresh ?? st[S_SEG_ATTR + seg];
+    const low = attrIfFresh === undefined ? st[S_SEG_LOW + seg] : 0;
+    const high = attrIfFresh === undefined ? st[S_SEG_HIGH + seg] : 0xffff;
+    this.setSegmentCache(seg, selector & 0xffff, (selector & 0xffff) << 4, low, high, attr);
+  }
+
+  /**
+   * Fills a segment register's hidden cache. `low`/`high` are the lowest and highest valid
+   * offsets (expand-down segments have low > 0). Writes are allowed when the attributes say
+   * writable data (or always, in real mode with a real-mode data cache).
+   */
+  setSegmentCache(seg: number, selector: number, base: number, low: number, high: number, attr: number): void {
+    const st = this.st;
+    st[S_SEG_SEL + seg] = selector;
+    st[S_SEG_BASE + seg] = base;
+    st[S_SEG_LOW + seg] = low;
+    st[S_SEG_HIGH + seg] = high;
+    st[S_SEG_ATTR + seg] = attr;
+    this.updateWriteRange(seg);
+    if (seg === CS) {
+      st[S_CODE32] = attr & ATTR_DB ? 1 : 0;
+      st[S_FETCH_SPAN] = -1;
+    } else if (seg === SS) {
+      st[S_STACK32] = attr & ATTR_DB ? 1 : 0;
+    }
+  }
+
+  /**
+   * Derives the writable offset range of a segment from its cache. In protected mode only
+   * writable data segments may be written; in real mode every segment may (CS included).
+   */
+  updateWriteRange(seg: number): void {
+    const st = this.st;
+    const attr = st[S_SEG_ATTR + seg];
+    const writableData = (attr & (ATTR_S | ATTR_CODE)) === ATTR_S && (attr & ATTR_WRITABLE) !== 0;
+    const writable = writableData || ((st[S_CR0] & CR0_PE) === 0 && st[S_SEG_LOW + seg] !== -1);
+    st[S_SEG_WLOW + seg] = writable ? st[S_SEG_LOW + seg] : -1;
+    st[S_SEG_WHIGH + seg] = writable ? st[S_SEG_HIGH + seg] : 0;
+  }
+
+  /** Marks a segment register unusable (a null selector in protected mode): every access faults. */
+  setNullSegment(seg: number, selector: number): void {
+    this.setSegmentCache(seg, selector, 0, -1, 0, 0);
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  /** Raises guest exception `vector` (with `errorCode` >= 0 when it has one) and abandons the instruction. */
+  fault(vector: number, errorCode = -1): never {
+    this.pendingVector = vector;
+    this.pendingErrorCode = errorCode;
+    throw GUEST_FAULT;
+  }
+
+  /** A segment limit or type violation: #SS(0) for the stack segment, #GP(0) otherwise. */
+  segmentFault(seg: number, offset: number, bytes: number): never {
+    this.lastSegmentFault.seg = seg;
+    this.lastSegmentFault.offset = offset >>> 0;
+    this.lastSegmentFault.bytes = bytes;
+    return this.fault(seg === SS ? SS_ : GP, 0);
+  }
+  /** The last segment-limit fault, for reports and tests (written on the fault path only). */
+  readonly lastSegmentFault = { seg: -1, offset: 0, bytes: 0 };
+
+  // ---------------------------------------------------------------- segmented memory access
+
+  read8(seg: number, offset: number): number {
+    const st = this.st;
+    const o = offset >>> 0;
+    if (o < st[S_SEG_LOW + seg] >>> 0 || o > st[S_SEG_HIGH + seg] >>> 0) this.segmentFault(seg, offset, 1);
+    return this.readLin8((st[S_SEG_BASE + seg] + offset) | 0);
+  }
+  read16(seg: number, offset: number): number {
+    const st = this.st;
+    const o = offset >>> 0;
+    if (o < st[S_SEG_LOW + seg] >>> 0 || o + 1 > st[S_SEG_HIGH + seg] >>> 0) this.segmentFault(seg, offset, 2);
+    return this.readLin16((st[S_SEG_BASE + seg] + offset) | 0);
+  }
+  read32(seg: number, offset: number): number {
+    const st = this.st;
+    const o = offset >>> 0;
+    if (o < st[S_SEG_LOW + seg] >>> 0 || o + 3 > st[S_SEG_HIGH + seg] >>> 0) this.segmentFault(seg, offset, 4);
+    return this.readLin32((st[S_SEG_BASE + seg] + offset) | 0);
+  }
+  write8(seg: number, offset: number, value: number): void {
+    const st = this.st;
+    const o = offset >>> 0;
+    if (o < st[S_SEG_WLOW + seg] >>> 0 || o > st[S_SEG_WHIGH + seg] >>> 0) this.segmentFault(seg, offset, 1);
+    this.writeLin8((st[S_SEG_BASE + seg] + offset) | 0, value);
+  }
+  write16(seg: number, offset: number, value: number): void {
+    const st = this.st;
+    const o = offset >>> 0;
+    if (o < st[S_SEG_WLOW + seg] >>> 0 || o + 1 > st[S_SEG_WHIGH + seg] >>> 0) this.segmentFault(seg, offset, 2);
+    this.writeLin16((st[S_SEG_BASE + seg] + offset) | 0, value);
+  }
+  write32(seg: number, offset: number, value: number): void {
+    const st = this.st;
+    const o = offset >>> 0;
+    if (o < st[S_SEG_WLOW + seg] >>> 0 || o + 3 > st[S_SEG_WHIGH + seg] >>> 0) this.segmentFault(seg, offset, 4);
+    this.writeLin32((st[S_SEG_BASE + seg] + offset) | 0, value);
+  }
+  /** Size-generic forms, for instructions written once for 8/16/32-bit operands. */
+  read(seg: number, offset: number, size: number): number {
+    return size === 32 ? this.read32(seg, offset) : size === 16 ? this.read16(seg, offset) : this.read8(seg, offset);
+  }
+  write(seg: number, offset: number, value: number, size: number): void {
+    if (size === 32) this.write32(seg, offset, value);
+    else if (size === 16) this.write16(seg, offset, value);
+    else this.write8(seg, offset, value);
+  }
+  /** Checks that `size` bytes at seg:offset may be written, without writing (for instructions that must not fault half-way). */
+  checkWritable(seg: number, offset: number, size: number): void {
+    const st = this.st;
+    const o = offset >>> 0;
+    if (o < st[S_SEG_WLOW + seg] >>> 0 || o + (size >> 3) - 1 > st[S_SEG_WHIGH + seg] >>> 0) this.segmentFault(seg, offset, size >> 3);
+  }
+
+  // ---------------------------------------------------------------- linear memory access (TLB)
+
+  readLin8(lin: number): number {
+    const e = this.tlb[lin >>> 12];
+    if (e & TLB_READ) return this.mem[(e & -4096) | (lin & 4095)];
+    return this.readSlow(lin, 1);
+  }
+  readLin16(lin: number): number {
+    const e = this.tlb[lin >>> 12];
+    if (e & TLB_READ && (lin & 4095) !== 4095) {
+      const a = (e & -4096) | (lin & 4095);
+      return this.mem[a] | (this.mem[a + 1] << 8);
+    }
+    return this.readSlow(lin, 2);
+  }
+  readLin32(lin: number): number {
+    const e = this.tlb[lin >>> 12];
+    if (e & TLB_READ && (lin & 4095) <= 4092) return this.memView.getInt32((e & -4096) | (lin & 4095), true);
+    return this.readSlow(lin, 4);
+  }
+  writeLin8(lin: number, value: number): void {
+    const e = this.tlb[lin >>> 12];
+    if (e & TLB_WRITE) this.mem[(e & -4096) | (lin & 4095)] = value;
+    else this.writeSlow(lin, 1, value);
+  }
+  writeLin16(lin: number, value: number): void {
+    const e = this.tlb[lin >>> 12];
+    if (e & TLB_WRITE && (lin & 4095) !== 4095) {
+      const a = (e & -4096) | (lin & 4095);
+      this.mem[a] = value;
+      this.mem[a + 1] = value >> 8;
+    } else this.writeSlow(lin, 2, value);
+  }
+  writeLin32(lin: number, value: number): void {
+    const e = this.tlb[lin >>> 12];
+    if (e & TLB_WRITE && (lin & 4095) <= 4092) this.memView.setInt32((e & -4096) | (lin & 4095), value, true);
+    else this.writeSlow(lin, 4, value);
+  }
+
+  /** Linear → physical. With paging off this is the A20 gate alone. */
+  translate(lin: number, _write: boolean): number {
+    return lin & this.st[S_A20_MASK];
+  }
+
+  /** Caches a linear page in the TLB when it is RAM or ROM. Returns the physical page entry. */
+  private tlbFill(lin: number, write: boolean): number {
+    const phys = this.translate(lin, write);
+    const entry = this.phys.pages[phys >>> 12];
+    if (entry !== PAGE_UNMAPPED) {
+      const kind = entry & 3;
+      if (kind === PAGE_RAM || kind === PAGE_ROM) {
+        const page = lin >>> 12;
+        if (this.tlb[page] === 0) {
+          if (this.tlbFilledCount === this.tlbFilled.length) this.flushTlb();
+          this.tlbFilled[this.tlbFilledCount++] = page;
+        }
+        this.tlb[page] = (entry & -4096) | TLB_READ | (kind === PAGE_RAM ? TLB_WRITE : 0);
+      }
+    }
+    return phys;
+  }
+
+  private readSlow(lin: number, bytes: 1 | 2 | 4): number {
+    if (((lin & 4095) + bytes) > 4096) {
+      // Crosses a page: byte by byte, each through its own translation.
+      let value = 0;
+      for (let i = 0; i < bytes; i++) value |= this.readLin8((lin + i) | 0) << (8 * i);
+      return value;
+    }
+    const phys = this.tlbFill(lin, false);
+    return this.phys.read(phys, bytes);
+  }
+
+  private writeSlow(lin: number, bytes: 1 | 2 | 4, value: number): void {
+    if (((lin & 4095) + bytes) > 4096) {
+      for (let i = 0; i < bytes; i++) this.writeLin8((lin + i) | 0, value >>> (8 * i));
+      return;
+    }
+    const phys = this.tlbFill(lin, true);
+    this.phys.write(phys, bytes, value);
+  }
+
+  flushTlb(): void {
+    for (let i = 0; i < this.tlbFilledCount; i++) this.tlb[this.tlbFilled[i]] = 0;
+    this.tlbFilledCount = 0;
+    this.st[S_FETCH_SPAN] = -1;
+  }
+
+  /** Opens or closes the A20 gate (port 0x92, the keyboard controller). */
+  setA20(enabled: boolean): void {
+    this.st[S_A20_MASK] = enabled ? -1 : ~(1 << 20);
+    this.flushTlb();
+  }
+  get a20Enabled(): boolean {
+    return this.st[S_A20_MASK] === -1;
+  }
+
+  // ---------------------------------------------------------------- instruction fetch
+
+  /**
+   * The fetch window: the EIPs from S_FETCH_LO to S_FETCH_LO + S_FETCH_SPAN lie in one page
+   * that is RAM or ROM and inside CS's limit, and host byte = mem[S_FETCH_DELTA + eip]. One
+   * unsigned compare per byte covers the limit check and the translation.
+   */
+  fetch8(): number {
+    const st = this.st;
+    const eip = st[S_EIP];
+    if ((eip - st[S_FETCH_LO]) >>> 0 <= st[S_FETCH_SPAN]) {
+      st[S_EIP] = eip + 1;
+      return this.mem[(st[S_FETCH_DELTA] + eip) | 0];
+    }
+    return this.fetchSlow();
+  }
+  fetch16(): number {
+    const st = this.st;
+    const eip = st[S_EIP];
+    if (((eip - st[S_FETCH_LO]) >>> 0) + 1 <= st[S_FETCH_SPAN]) {
+      st[S_EIP] = eip + 2;
+      const a = (st[S_FETCH_DELTA] + eip) | 0;
+      return this.mem[a] | (this.mem[a + 1] << 8);
+    }
+    return this.fetchSlow() | (this.fetch8() << 8);
+  }
+  fetch32(): number {
+    const st = this.st;
+    const eip = st[S_EIP];
+    if (((eip - st[S_FETCH_LO]) >>> 0) + 3 <= st[S_FETCH_SPAN]) {
+      st[S_EIP] = eip + 4;
+      return this.memView.getInt32((st[S_FETCH_DELTA] + eip) | 0, true);
+    }
+    const lo = this.fetch16();
+    return lo | (this.fetch16() << 16);
+  }
+
+  /** Fetches one byte outside the window, checking the limit and reopening the window. */
+  private fetchSlow(): number {
+    const st = this.st;
+    const eip = st[S_EIP] >>> 0;
+    const high = st[S_SEG_HIGH + CS] >>> 0;
+    // In 16-bit code IP wraps at 64 KiB as on hardware only when the limit allows; past the limit it is #GP.
+    if (eip > high || eip < st[S_SEG_LOW + CS] >>> 0) this.fault(GP, 0);
+    const lin = (st[S_SEG_BASE + CS] + eip) | 0;
+    const phys = this.tlbFill(lin, false);
+    const e = this.tlb[lin >>> 12];
+    if (e & TLB_READ) {
+      const pageOffset = lin & 4095;
+      const lo = Math.max(eip - pageOffset, st[S_SEG_LOW + CS] >>> 0);
+      const hi = Math.min(eip - pageOffset + 4095, high);
+      st[S_FETCH_LO] = lo;
+      st[S_FETCH_SPAN] = hi - lo;
+      st[S_FETCH_DELTA] = ((e & -4096) + pageOffset - eip) | 0;
+      st[S_EIP] = eip + 1;
+      return this.mem[(e & -4096) | pageOffset];
+    }
+    const kind = this.phys.kindAt(phys);
+    if (kind === PAGE_MMIO) {
+      st[S_EIP] = eip + 1;
+      return this.phys.read8(phys);
+    }
+    this.stop('unmapped-fetch', `execution reached physical address ${hex(phys)}, which has no RAM or ROM behind it`);
+    throw GUEST_FAULT; // abandons the instruction; the run loop sees the stop
+  }
+
+  // ---------------------------------------------------------------- sensitive instructions
+
+  /**
+   * Gives the VMM a chance to take over a sensitive instruction. Returns true when it did (a VM
+   * exit): the caller must then return without executing the instruction.
+   */
+  intercept(reason: ExitReason, qualification = 0): boolean {
+    if (this.interceptor === null || !this.interceptor.intercept(this, reason, qualification)) return false;
+    this.st[S_EIP] = this.st[S_INSN_EIP];
+    this.stop('vmexit', `VM exit, reason ${reason}`);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- running
+
+  /** Asks the run loop to stop at the next instruction boundary. */
+  stop(reason: StopReason, detail = ''): void {
+    if (this.stopReason === null) {
+      this.stopReason = reason;
+      this.stopDetail = detail;
+    }
+    this.attention |= ATTN_STOP;
+  }
+
+  /** Tells the CPU that its interrupt controller may have an interrupt for it. */
+  raiseInterruptLine(): void {
+    this.attention |= ATTN_INTERRUPT;
+  }
+
+  /**
+   * Runs until `budget` instructions have retired or something stops the CPU.
+   * Returns why it stopped; `stopReason` keeps that until the next run.
+   */
+  run(budget: number): StopReason {
+    this.stopReason = null;
+    this.stopDetail = '';
+    this.attention &= ~ATTN_STOP;
+    if (this.interruptController !== null) this.attention |= ATTN_INTERRUPT;
+    let left = budget;
+    while (left > 0) {
+      if (this.attention !== 0 && this.serviceAttention()) break;
+      if (this.halted) {
+        if (this.canWake()) this.stop('idle');
+        else this.stop('halt', (this.st[S_EFLAGS] & IF) === 0 ? 'HLT with interrupts disabled' : 'HLT with no interrupt source');
+        break;
+      }
+      const chunk = left < 65536 ? left : 65536;
+      const done = this.runChunk(chunk);
+      left -= done;
+      this.instructions += done;
+    }
+    return this.stopReason ?? 'budget';
+  }
+
+  /** Executes up to `count` instructions; returns how many retired (a faulting one counts). */
+  private runChunk(count: number): number {
+    const st = this.st;
+    let n = 0;
+    for (;;) {
+      try {
+        while (n < count) {
+          st[S_INSN_EIP] = st[S_EIP];
+          step(this);
+          n++;
+          if (this.attention !== 0) return n;
+        }
+        return n;
+      } catch (e) {
+        if (e !== GUEST_FAULT) throw e;
+        n++;
+        if (this.attention & ATTN_STOP) return n;
+        st[S_EIP] = st[S_INSN_EIP];
+        deliverPendingEvent(this);
+        if (this.attention !== 0) return n;
+      }
+    }
+  }
+
+  /** Handles whatever set `attention`. Returns true when the run must stop. */
+  private serviceAttention(): boolean {
+    if (this.attention & ATTN_STOP) return true;
+    this.attention &= ~(ATTN_RECHECK_TF | ATTN_HALT);
+    if (this.attention & ATTN_TRAP) {
+      this.attention &= ~ATTN_TRAP;
+      // Single-step trap after an instruction that ran with TF set.
+      this.pendingVector = 1;
+      this.pendingErrorCode = -1;
+      deliverPendingEvent(this);
+    }
+    if (this.attention & ATTN_SHADOW) {
+      // Interrupts stay inhibited for the one instruction after STI / MOV SS / POP SS.
+      this.attention &= ~ATTN_SHADOW;
+      return false;
+    }
+    if (this.attention & ATTN_INTERRUPT) {
+      const pic = this.interruptController;
+      if (pic === null) {
+        this.attention &= ~ATTN_INTERRUPT;
+      } else if (this.st[S_EFLAGS] & IF && pic.hasInterrupt()) {
+        this.halted = false;
+        this.pendingVector = pic.acknowledge();
+        this.pendingErrorCode = -2; // external interrupt: no error code, not a software INT
+        deliverPendingEvent(this);
+        if (this.stopReason !== null) return true;
+      } else if (!pic.hasInterrupt()) {
+        this.attention &= ~ATTN_INTERRUPT;
+      }
+    }
+    // An instruction that starts with TF set traps (#DB) when it completes.
+    if (this.st[S_EFLAGS] & TF) this.attention |= ATTN_TRAP;
+    return this.stopReason !== null;
+  }
+
+  /** Whether anything can ever end a HLT: an interrupt controller with IF set. */
+  private canWake(): boolean {
+    return (this.st[S_EFLAGS] & IF) !== 0 && this.interruptController !== null;
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  get eip(): number {
+    return this.st[S_EIP] >>> 0;
+  }
+  get eflags(): number {
+    return getEflags(this.st) >>> 0;
+  }
+  segmentSelector(seg: number): number {
+    return this.st[S_SEG_SEL + seg] & 0xffff;
+  }
+  segmentBase(seg: number): number {
+    return this.st[S_SEG_BASE + seg] >>> 0;
+  }
+
+  /** A one-screen description of the state, for reports after a crash or a stop. */
+  describe(): string {
+    const r = (i: number) => hex(this.reg[i]).slice(2);
+    const s = (seg: number) => hex(this.segmentSelector(seg), 4).slice(2);
+    const lines = [
+      `EAX=${r(0)} EBX=${r(3)} ECX=${r(1)} EDX=${r(2)}`,
+      `ESI=${r(6)} EDI=${r(7)} EBP=${r(5)} ESP=${r(4)}`,
+      `EIP=${hex(this.eip).slice(2)} EFLAGS=${hex(this.eflags).slice(2)} CS=${s(CS)} DS=${s(DS)} ES=${s(ES)} SS=${s(SS)} FS=${s(FS)} GS=${s(GS)}`,
+      `CR0=${hex(this.st[S_CR0]).slice(2)} mode=${this.st[S_CR0] & 1 ? (this.st[S_CODE32] ? 'protected, 32-bit code' : 'protected, 16-bit code') : 'real'} CS base=${hex(this.segmentBase(CS))}`,
+    ];
+    return lines.join('\n');
+  }
+
+  /** CS:EIP of the current instruction, as text. */
+  location(): string {
+    return `${hex(this.segmentSelector(CS), 4).slice(2)}:${hex(this.st[S_INSN_EIP], this.st[S_CODE32] ? 8 : 4).slice(2)}`;
+  }
+}

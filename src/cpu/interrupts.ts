@@ -1,0 +1,127 @@
+/**
+ * Delivering interrupts and exceptions: through the IVT in real mode, through IDT gates in
+ * protected mode; #DF when delivering one exception raises another, and shutdown (a triple
+ * fault) when delivering #DF faults too.
+ */
+import { GUEST_FAULT, type Cpu } from './cpu.ts';
+import { getEflags, setEflags } from './flags.ts';
+import { push } from './operands.ts';
+import { isProtectedMode, loadCodeSegment, checkCodeSegment } from './segments.ts';
+import {
+  AC, CS, DF_, GP, IF, NP, NT, RF, S_CPL, S_EFLAGS, S_EIP, S_IDTR_BASE, S_IDTR_LIMIT, TF, VM, PF_,
+} from './state.ts';
+
+/** The source of maskable interrupts (the 8259 PIC pair, later an APIC). */
+export interface InterruptController {
+  /** True when an unmasked interrupt request is waiting. */
+  hasInterrupt(): boolean;
+  /** Acknowledges the highest-priority request and returns its vector (the INTA cycle). */
+  acknowledge(): number;
+}
+
+/** How an event reached the CPU; it decides the IDT privilege check and the error code. */
+export const enum EventKind {
+  Exception,
+  Software, // INT n, INT3, INTO
+  External, // from the interrupt controller
+}
+
+/** Exceptions that push an error code (#DF, #TS, #NP, #SS, #GP, #PF, #AC). */
+function hasErrorCode(vector: number): boolean {
+  return vector === 8 || (vector >= 10 && vector <= 14) || vector === 17;
+}
+
+/** Contributory exceptions, which combine into #DF (SDM Vol. 3, 6.15, Table 6-5). */
+function isContributory(vector: number): boolean {
+  return vector === 0 || (vector >= 10 && vector <= 13);
+}
+
+/** Delivers the event the current instruction raised (Cpu.pendingVector), escalating to #DF and shutdown. */
+export function deliverPendingEvent(cpu: Cpu): void {
+  let vector = cpu.pendingVector;
+  let errorCode = cpu.pendingErrorCode;
+  const kind = errorCode === -2 ? EventKind.External : EventKind.Exception;
+  if (errorCode === -2) errorCode = -1;
+  cpu.pendingVector = -1;
+  for (;;) {
+    try {
+      interrupt(cpu, vector, kind, errorCode);
+      return;
+    } catch (e) {
+      if (e !== GUEST_FAULT) throw e;
+      if (cpu.stopReason !== null) return;
+      const second = cpu.pendingVector;
+      if (vector === DF_) {
+        cpu.stop('shutdown', `triple fault: exception ${second} while delivering a double fault`);
+        return;
+      }
+      const first = vector;
+      const combine = (isContributory(first) && isContributory(second)) ||
+        (first === PF_ && (isContributory(second) || second === PF_));
+      vector = combine ? DF_ : second;
+      errorCode = combine ? 0 : cpu.pendingErrorCode;
+      cpu.pendingVector = -1;
+    }
+  }
+}
+
+/**
+ * Delivers `vector`. For software interrupts and traps EIP already points past the
+ * instruction; for faults the caller has reset it to the faulting instruction.
+ */
+export function interrupt(cpu: Cpu, vector: number, kind: EventKind, errorCode = -1): void {
+  cpu.halted = false;
+  if (isProtectedMode(cpu.st)) protectedModeInterrupt(cpu, vector, kind, errorCode);
+  else realModeInterrupt(cpu, vector);
+}
+
+function realModeInterrupt(cpu: Cpu, vector: number): void {
+  const st = cpu.st;
+  const entry = vector * 4;
+  if (entry + 3 > st[S_IDTR_LIMIT] >>> 0) cpu.fault(GP, entry * 2 + 2);
+  const base = st[S_IDTR_BASE];
+  const flags = getEflags(st);
+  push(cpu, flags, 16);
+  push(cpu, cpu.segmentSelector(CS), 16);
+  push(cpu, st[S_EIP], 16);
+  const ip = cpu.readLin16((base + entry) | 0);
+  const cs = cpu.readLin16((base + entry + 2) | 0);
+  setEflags(st, flags & ~(IF | TF | AC | RF));
+  cpu.setRealModeSegment(CS, cs);
+  st[S_EIP] = ip;
+}
+
+function protectedModeInterrupt(cpu: Cpu, vector: number, kind: EventKind, errorCode: number): void {
+  const st = cpu.st;
+  const idtError = vector * 8 + 2 + (kind === EventKind.External ? 1 : 0);
+  if (vector * 8 + 7 > st[S_IDTR_LIMIT] >>> 0) cpu.fault(GP, idtError);
+  const address = (st[S_IDTR_BASE] + vector * 8) | 0;
+  const low = cpu.readLin32(address);
+  const high = cpu.readLin32((address + 4) | 0);
+  const type = (high >> 8) & 0x1f;
+  const dpl = (high >> 13) & 3;
+  const cpl = st[S_CPL];
+  const isInterruptGate = type === 0x0e || type === 0x06;
+  const isTrapGate = type === 0x0f || type === 0x07;
+  if (!isInterruptGate && !isTrapGate) cpu.fault(GP, idtError); // task gates arrive with the TSS work
+  if (kind === EventKind.Software && dpl < cpl) cpu.fault(GP, idtError);
+  if (!(high & 0x8000)) cpu.fault(NP, idtError);
+  const gate32 = (type & 8) !== 0;
+  const selector = low >>> 16;
+  const offset = gate32 ? (low & 0xffff) | (high & 0xffff0000) : low & 0xffff;
+  const target = checkCodeSegment(cpu, selector, cpl);
+  if (((target.attr >> 5) & 3) < cpl) {
+    // An inner ring needs the TSS stack switch, which is not part of this CPU yet.
+    cpu.fault(GP, selector & 0xfffc);
+  }
+  if (offset >>> 0 > target.limit) cpu.fault(GP, 0);
+  const size = gate32 ? 32 : 16;
+  const flags = getEflags(st);
+  push(cpu, flags, size);
+  push(cpu, cpu.segmentSelector(CS), size);
+  push(cpu, st[S_EIP], size);
+  if (kind === EventKind.Exception && hasErrorCode(vector)) push(cpu, errorCode < 0 ? 0 : errorCode, size);
+  loadCodeSegment(cpu, selector, cpl);
+  st[S_EIP] = offset;
+  setEflags(st, flags & ~(TF | NT | RF | VM | (isInterruptGate ? IF : 0)));
+}

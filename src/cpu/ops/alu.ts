@@ -1,0 +1,172 @@
+/**
+ * Integer arithmetic and logic: the eight ALU operations (ADD OR ADC SBB AND SUB XOR CMP),
+ * INC/DEC/NEG/NOT/TEST, in every operand form. The semantics are the small functions at the
+ * top; the `exec*` functions bind them to operand forms for the opcode table.
+ */
+import type { Cpu } from '../cpu.ts';
+import { LAZY_ADC, LAZY_ADD, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, getCF, materializeFlags, recordLazy } from '../flags.ts';
+import { ARITH_FLAGS, CF, S_IMM, S_MODRM, S_OPCODE, S_EA, S_EA_SEG } from '../state.ts';
+import { operandSize, readE, readEForUpdate, readG, readReg, sizeFromOpcodeBit, writeE, writeG, writeReg } from '../operands.ts';
+
+/** ALU operations, numbered as opcode bits 5:3 and the group-1 ModRM reg field number them. */
+export const ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7;
+
+/** a (op) b on `size` bits, setting the flags lazily. The result is not truncated. */
+export function alu(st: Int32Array, op: number, a: number, b: number, size: number): number {
+  let r: number;
+  switch (op) {
+    case ADD:
+      r = (a + b) | 0;
+      recordLazy(st, LAZY_ADD, a, b, r, size, ARITH_FLAGS);
+      return r;
+    case OR:
+      r = a | b;
+      break;
+    case ADC:
+      r = (a + b + getCF(st)) | 0;
+      recordLazy(st, LAZY_ADC, a, b, r, size, ARITH_FLAGS);
+      return r;
+    case SBB:
+      r = (a - b - getCF(st)) | 0;
+      recordLazy(st, LAZY_SBB, a, b, r, size, ARITH_FLAGS);
+      return r;
+    case AND:
+      r = a & b;
+      break;
+    case XOR:
+      r = a ^ b;
+      break;
+    default: // SUB, CMP
+      r = (a - b) | 0;
+      recordLazy(st, LAZY_SUB, a, b, r, size, ARITH_FLAGS);
+      return r;
+  }
+  recordLazy(st, LAZY_LOGIC, 0, 0, r, size, ARITH_FLAGS);
+  return r;
+}
+
+export function inc(st: Int32Array, a: number, size: number): number {
+  materializeFlags(st, CF);
+  const r = (a + 1) | 0;
+  recordLazy(st, LAZY_ADD, a, 1, r, size, ARITH_FLAGS & ~CF);
+  return r;
+}
+
+export function dec(st: Int32Array, a: number, size: number): number {
+  materializeFlags(st, CF);
+  const r = (a - 1) | 0;
+  recordLazy(st, LAZY_SUB, a, 1, r, size, ARITH_FLAGS & ~CF);
+  return r;
+}
+
+export function neg(st: Int32Array, a: number, size: number): number {
+  const r = -a | 0;
+  recordLazy(st, LAZY_SUB, 0, a, r, size, ARITH_FLAGS);
+  return r;
+}
+
+/** TEST: AND for the flags only. */
+export function test(st: Int32Array, a: number, b: number, size: number): void {
+  recordLazy(st, LAZY_LOGIC, 0, 0, a & b, size, ARITH_FLAGS);
+}
+
+// ------------------------------------------------------------------ operand forms
+
+/** 00-3D, low bits 0/1: op E, G (r/m is the destination). */
+export function execAluEG(cpu: Cpu): void {
+  const st = cpu.st;
+  const opcode = st[S_OPCODE];
+  const op = (opcode >> 3) & 7;
+  const size = sizeFromOpcodeBit(st, opcode);
+  const modrm = st[S_MODRM];
+  const g = readReg(cpu, (modrm >> 3) & 7, size);
+  if (modrm >= 0xc0) {
+    const rm = modrm & 7;
+    const r = alu(st, op, readReg(cpu, rm, size), g, size);
+    if (op !== CMP) writeReg(cpu, rm, size, r);
+  } else if (op === CMP) {
+    alu(st, op, cpu.read(st[S_EA_SEG], st[S_EA], size), g, size);
+  } else {
+    writeE(cpu, size, alu(st, op, readEForUpdate(cpu, size), g, size));
+  }
+}
+
+/** 02-3B, low bits 2/3: op G, E (the register is the destination). */
+export function execAluGE(cpu: Cpu): void {
+  const st = cpu.st;
+  const opcode = st[S_OPCODE];
+  const op = (opcode >> 3) & 7;
+  const size = sizeFromOpcodeBit(st, opcode);
+  const r = alu(st, op, readG(cpu, size), readE(cpu, size), size);
+  if (op !== CMP) writeG(cpu, size, r);
+}
+
+/** 04-3D, low bits 4/5: op AL/eAX, immediate. */
+export function execAluAccImm(cpu: Cpu): void {
+  const st = cpu.st;
+  const opcode = st[S_OPCODE];
+  const op = (opcode >> 3) & 7;
+  const size = sizeFromOpcodeBit(st, opcode);
+  const r = alu(st, op, readReg(cpu, 0, size), st[S_IMM], size);
+  if (op !== CMP) writeReg(cpu, 0, size, r);
+}
+
+/** 80-83: group 1, op E, immediate (83 sign-extends its byte). */
+export function execAluEImm(cpu: Cpu): void {
+  const st = cpu.st;
+  const op = (st[S_MODRM] >> 3) & 7;
+  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
+  const imm = size === 32 ? st[S_IMM] : st[S_IMM] & ((1 << size) - 1);
+  if (op === CMP) {
+    alu(st, op, readE(cpu, size), imm, size);
+  } else {
+    writeE(cpu, size, alu(st, op, readEForUpdate(cpu, size), imm, size));
+  }
+}
+
+/** 40-47 INC r16/r32, 48-4F DEC r16/r32. */
+export function execIncDecReg(cpu: Cpu): void {
+  const st = cpu.st;
+  const opcode = st[S_OPCODE];
+  const size = operandSize(st);
+  const r = opcode & 7;
+  const a = readReg(cpu, r, size);
+  writeReg(cpu, r, size, opcode < 0x48 ? inc(st, a, size) : dec(st, a, size));
+}
+
+/** FE/FF /0 and /1: INC and DEC r/m. */
+export function execIncDecE(cpu: Cpu): void {
+  const st = cpu.st;
+  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
+  const a = readEForUpdate(cpu, size);
+  writeE(cpu, size, st[S_MODRM] & 0x08 ? dec(st, a, size) : inc(st, a, size));
+}
+
+/** F6/F7 /2 NOT (no flags) and /3 NEG. */
+export function execNotNeg(cpu: Cpu): void {
+  const st = cpu.st;
+  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
+  const a = readEForUpdate(cpu, size);
+  writeE(cpu, size, st[S_MODRM] & 0x08 ? neg(st, a, size) : ~a);
+}
+
+/** 84/85 TEST E, G. */
+export function execTestEG(cpu: Cpu): void {
+  const st = cpu.st;
+  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
+  test(st, readE(cpu, size), readG(cpu, size), size);
+}
+
+/** A8/A9 TEST AL/eAX, imm. */
+export function execTestAccImm(cpu: Cpu): void {
+  const st = cpu.st;
+  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
+  test(st, readReg(cpu, 0, size), st[S_IMM], size);
+}
+
+/** F6/F7 /0 and /1: TEST E, imm. */
+export function execTestEImm(cpu: Cpu): void {
+  const st = cpu.st;
+  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
+  test(st, readE(cpu, size), st[S_IMM], size);
+}

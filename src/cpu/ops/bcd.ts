@@ -1,0 +1,88 @@
+/** Decimal adjust instructions: DAA, DAS, AAA, AAS, AAM, AAD (Intel SDM pseudocode). */
+import type { Cpu } from '../cpu.ts';
+import { LAZY_ADD, LAZY_LOGIC, getAF, getCF, recordLazy, setArithFlags, szpOf } from '../flags.ts';
+import { AF, ARITH_FLAGS, CF, DE, OF, S_IMM } from '../state.ts';
+
+export function execDaa(cpu: Cpu): void {
+  const st = cpu.st;
+  const oldAL = cpu.reg8[0];
+  const oldCF = getCF(st);
+  let al = oldAL;
+  let cf = 0;
+  let af = 0;
+  if ((al & 0x0f) > 9 || getAF(st)) {
+    al += 6;
+    cf = oldCF | (al > 0xff ? 1 : 0);
+    af = AF;
+  }
+  if (oldAL > 0x99 || oldCF) {
+    al += 0x60;
+    cf = 1;
+  }
+  al &= 0xff;
+  cpu.reg8[0] = al;
+  // OF is undefined; a 386 sets it as if the adjustment were an ADD.
+  const of = (~oldAL & al & 0x80) !== 0 ? OF : 0;
+  setArithFlags(st, ARITH_FLAGS, szpOf(al, 8) | cf | af | of);
+}
+
+export function execDas(cpu: Cpu): void {
+  const st = cpu.st;
+  const oldAL = cpu.reg8[0];
+  const oldCF = getCF(st);
+  let al = oldAL;
+  let cf = 0;
+  let af = 0;
+  if ((al & 0x0f) > 9 || getAF(st)) {
+    al -= 6;
+    cf = oldCF | (al < 0 ? 1 : 0);
+    af = AF;
+  }
+  if (oldAL > 0x99 || oldCF) {
+    al -= 0x60;
+    cf = 1;
+  }
+  al &= 0xff;
+  cpu.reg8[0] = al;
+  const of = (oldAL & ~al & 0x80) !== 0 ? OF : 0;
+  setArithFlags(st, ARITH_FLAGS, szpOf(al, 8) | cf | af | of);
+}
+
+/** AAA (37) and AAS (3F): ASCII adjust after addition / subtraction. */
+function asciiAdjust(cpu: Cpu, subtract: boolean): void {
+  const st = cpu.st;
+  let ax = cpu.reg16[0];
+  let flags = 0;
+  if ((ax & 0x0f) > 9 || getAF(st)) {
+    ax = subtract ? ax - 6 - 0x100 : ax + 0x106;
+    flags = AF | CF;
+  }
+  cpu.reg16[0] = ax & 0xff0f;
+  setArithFlags(st, ARITH_FLAGS, flags | szpOf(ax & 0xff, 8));
+}
+export function execAaa(cpu: Cpu): void {
+  asciiAdjust(cpu, false);
+}
+export function execAas(cpu: Cpu): void {
+  asciiAdjust(cpu, true);
+}
+
+/** AAM imm8 (D4): AH = AL / imm, AL = AL mod imm; #DE when imm is 0. */
+export function execAam(cpu: Cpu): void {
+  const base = cpu.st[S_IMM] & 0xff;
+  if (base === 0) cpu.fault(DE);
+  const al = cpu.reg8[0];
+  cpu.reg8[1] = (al / base) | 0;
+  cpu.reg8[0] = al % base;
+  recordLazy(cpu.st, LAZY_LOGIC, 0, 0, cpu.reg8[0], 8, ARITH_FLAGS);
+}
+
+/** AAD imm8 (D5): AL = AH * imm + AL, AH = 0. Flags as the byte ADD it performs. */
+export function execAad(cpu: Cpu): void {
+  const base = cpu.st[S_IMM] & 0xff;
+  const a = cpu.reg8[0];
+  const b = (cpu.reg8[1] * base) & 0xff;
+  const r = a + b;
+  cpu.reg16[0] = r & 0xff;
+  recordLazy(cpu.st, LAZY_ADD, a, b, r, 8, ARITH_FLAGS);
+}

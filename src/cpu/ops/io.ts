@@ -1,0 +1,58 @@
+/**
+ * Port I/O: IN and OUT (the string forms are in string.ts). Sensitive: each access offers the
+ * VMM an I/O-instruction exit, with the qualification laid out as Intel's (SDM Vol. 3,
+ * Table 28-5), before it reaches the machine's I/O bus. In protected mode, CPL > IOPL needs
+ * the TSS I/O permission bitmap, which comes with the TSS work; until then it is #GP(0).
+ */
+import { GUEST_FAULT, type Cpu } from '../cpu.ts';
+import { isProtectedMode } from '../segments.ts';
+import { ExitReason } from '../sensitive.ts';
+import { GP, IOPL, S_CPL, S_EFLAGS, S_IMM, S_OPCODE, S_PREFIXES } from '../state.ts';
+import { P_REP, P_REPNE } from '../decoder.ts';
+import { readReg, sizeFromOpcodeBit, writeReg } from '../operands.ts';
+
+/** Exit qualification for an I/O instruction. */
+export function ioQualification(port: number, size: number, isIn: boolean, isString: boolean, rep: boolean, immediate: boolean): number {
+  return ((size >> 3) - 1) | (isIn ? 8 : 0) | (isString ? 16 : 0) | (rep ? 32 : 0) | (immediate ? 64 : 0) | (port << 16);
+}
+
+function checkIoPrivilege(cpu: Cpu): void {
+  const st = cpu.st;
+  if (isProtectedMode(st) && st[S_CPL] > (st[S_EFLAGS] & IOPL) >> 12) cpu.fault(GP, 0);
+}
+
+/** Reads a port for IN/INS, after the privilege check and the VMM's look. */
+export function portIn(cpu: Cpu, port: number, size: number, isString: boolean, immediate = false): number {
+  checkIoPrivilege(cpu);
+  const rep = (cpu.st[S_PREFIXES] & (P_REP | P_REPNE)) !== 0;
+  if (cpu.intercept(ExitReason.IO_INSTRUCTION, ioQualification(port, size, true, isString, rep, immediate))) throw GUEST_FAULT; // a VM exit: Cpu.intercept has stopped the CPU, nothing is delivered
+  return cpu.io.read(port, (size >> 3) as 1 | 2 | 4);
+}
+
+export function portOut(cpu: Cpu, port: number, size: number, value: number, isString: boolean, immediate = false): void {
+  checkIoPrivilege(cpu);
+  const rep = (cpu.st[S_PREFIXES] & (P_REP | P_REPNE)) !== 0;
+  if (cpu.intercept(ExitReason.IO_INSTRUCTION, ioQualification(port, size, false, isString, rep, immediate))) throw GUEST_FAULT; // a VM exit: Cpu.intercept has stopped the CPU, nothing is delivered
+  cpu.io.write(port, (size >> 3) as 1 | 2 | 4, size === 32 ? value : value & ((1 << size) - 1));
+}
+
+/** E4/E5 IN acc, imm8; EC/ED IN acc, DX. */
+export function execIn(cpu: Cpu): void {
+  const st = cpu.st;
+  const opcode = st[S_OPCODE];
+  const size = sizeFromOpcodeBit(st, opcode);
+  const immediate = opcode < 0xe8;
+  const port = immediate ? st[S_IMM] & 0xff : cpu.reg16[4];
+  writeReg(cpu, 0, size, portIn(cpu, port, size, false, immediate));
+}
+
+/** E6/E7 OUT imm8, acc; EE/EF OUT DX, acc. */
+export function execOut(cpu: Cpu): void {
+  const st = cpu.st;
+  const opcode = st[S_OPCODE];
+  const size = sizeFromOpcodeBit(st, opcode);
+  const immediate = opcode < 0xe8;
+  const port = immediate ? st[S_IMM] & 0xff : cpu.reg16[4];
+  portOut(cpu, port, size, readReg(cpu, 0, size), false, immediate);
+}
+

@@ -1,0 +1,129 @@
+/**
+ * MUL, IMUL (one-, two- and three-operand), DIV and IDIV. Division by zero and quotients that
+ * do not fit raise #DE, a fault (the saved EIP is the DIV itself, as on a 286 and later).
+ */
+import type { Cpu } from '../cpu.ts';
+import { LAZY_LOGIC, recordLazy, setArithFlags } from '../flags.ts';
+import { ARITH_FLAGS, CF, DE, OF, S_IMM, S_MODRM, S_OPCODE } from '../state.ts';
+import { operandSize, readE, readG, sizeFromOpcodeBit, writeG } from '../operands.ts';
+
+/** High 32 bits of the unsigned 64-bit product of two 32-bit values. */
+export function mulHighUnsigned(a: number, b: number): number {
+  const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
+  const low = a0 * b0;
+  const mid1 = a1 * b0;
+  const mid2 = a0 * b1;
+  const carry = ((low >>> 16) + (mid1 & 0xffff) + (mid2 & 0xffff)) >>> 16;
+  return (a1 * b1 + (mid1 >>> 16) + (mid2 >>> 16) + carry) | 0;
+}
+
+/** High 32 bits of the signed 64-bit product. */
+export function mulHighSigned(a: number, b: number): number {
+  let high = mulHighUnsigned(a, b);
+  if (a < 0) high = (high - b) | 0;
+  if (b < 0) high = (high - a) | 0;
+  return high;
+}
+
+/**
+ * Flags after a multiplication: CF = OF = `overflow`. SF, ZF and PF are undefined on a 386;
+ * this CPU derives them from the low half of the result, as many 386s do.
+ */
+function setMulFlags(st: Int32Array, low: number, size: number, overflow: boolean): void {
+  recordLazy(st, LAZY_LOGIC, 0, 0, low, size, ARITH_FLAGS);
+  setArithFlags(st, CF | OF, overflow ? CF | OF : 0);
+}
+
+/** F6/F7 /4 MUL and /5 IMUL (one operand): (E)DX:(E)AX or AX = accumulator * r/m. */
+export function execMulAcc(cpu: Cpu): void {
+  const st = cpu.st;
+  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
+  const signed = (st[S_MODRM] & 0x08) !== 0;
+  const src = readE(cpu, size);
+  if (size === 8) {
+    const a = cpu.reg8[0];
+    const product = signed ? ((a << 24) >> 24) * ((src << 24) >> 24) : a * src;
+    cpu.reg16[0] = product;
+    const overflow = signed ? product !== (product << 24) >> 24 : product > 0xff;
+    setMulFlags(st, product, 8, overflow);
+  } else if (size === 16) {
+    const a = cpu.reg16[0];
+    const product = signed ? ((a << 16) >> 16) * ((src << 16) >> 16) : a * src;
+    cpu.reg16[0] = product;
+    cpu.reg16[4] = product >> 16;
+    const overflow = signed ? product !== (product << 16) >> 16 : product >>> 16 !== 0;
+    setMulFlags(st, product, 16, overflow);
+  } else {
+    const a = cpu.reg[0];
+    const low = Math.imul(a, src);
+    const high = signed ? mulHighSigned(a, src) : mulHighUnsigned(a, src);
+    cpu.reg[0] = low;
+    cpu.reg[2] = high;
+    const overflow = signed ? high !== low >> 31 : high !== 0;
+    setMulFlags(st, low, 32, overflow);
+  }
+}
+
+/** Signed multiply of two operand-size values into a register: IMUL G, E (0F AF) and IMUL G, E, imm (69, 6B). */
+function imulInto(cpu: Cpu, a: number, b: number): void {
+  const st = cpu.st;
+  const size = operandSize(st);
+  let low: number;
+  let overflow: boolean;
+  if (size === 16) {
+    const product = ((a << 16) >> 16) * ((b << 16) >> 16);
+    low = product & 0xffff;
+    overflow = product !== (product << 16) >> 16;
+  } else {
+    low = Math.imul(a, b);
+    overflow = mulHighSigned(a, b) !== low >> 31;
+  }
+  writeG(cpu, size, low);
+  setMulFlags(st, low, size, overflow);
+}
+
+export function execImulGE(cpu: Cpu): void {
+  const size = operandSize(cpu.st);
+  imulInto(cpu, readG(cpu, size), readE(cpu, size));
+}
+
+export function execImulGEImm(cpu: Cpu): void {
+  const size = operandSize(cpu.st);
+  imulInto(cpu, readE(cpu, size), cpu.st[S_IMM]);
+}
+
+/** F6/F7 /6 DIV and /7 IDIV. */
+export function execDiv(cpu: Cpu): void {
+  const st = cpu.st;
+  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
+  const signed = (st[S_MODRM] & 0x08) !== 0;
+  const divisor = readE(cpu, size);
+  if (divisor === 0) cpu.fault(DE);
+  if (size === 8) {
+    const dividend = signed ? (cpu.reg16[0] << 16) >> 16 : cpu.reg16[0];
+    const d = signed ? (divisor << 24) >> 24 : divisor;
+    const q = Math.trunc(dividend / d);
+    if (signed ? q > 127 || q < -128 : q > 0xff) cpu.fault(DE);
+    cpu.reg8[0] = q;
+    cpu.reg8[1] = dividend - q * d;
+  } else if (size === 16) {
+    const raw = (cpu.reg16[4] << 16) | cpu.reg16[0];
+    const dividend = signed ? raw : raw >>> 0;
+    const d = signed ? (divisor << 16) >> 16 : divisor;
+    const q = Math.trunc(dividend / d);
+    if (signed ? q > 32767 || q < -32768 : q > 0xffff) cpu.fault(DE);
+    cpu.reg16[0] = q;
+    cpu.reg16[4] = dividend - q * d;
+  } else {
+    // 64-bit dividend: BigInt keeps it exact (DIV is rare next to everything else).
+    const dividend = (BigInt(cpu.reg[2]) << 32n) | BigInt(cpu.reg[0] >>> 0);
+    const n = signed ? dividend : BigInt.asUintN(64, dividend);
+    const d = signed ? BigInt(divisor | 0) : BigInt(divisor >>> 0);
+    const q = n / d;
+    if (signed ? q > 0x7fffffffn || q < -0x80000000n : q > 0xffffffffn) cpu.fault(DE);
+    cpu.reg[0] = Number(BigInt.asIntN(32, q));
+    cpu.reg[2] = Number(BigInt.asIntN(32, n - q * d));
+  }
+  // Flags are undefined after DIV; this CPU leaves them as they were.
+}
+

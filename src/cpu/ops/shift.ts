@@ -1,0 +1,126 @@
+/**
+ * Shifts and rotates: ROL ROR RCL RCR SHL SHR SAL SAR (group 2: by 1, by CL, by imm8) and
+ * SHLD/SHRD. The count is masked to 5 bits, as on a 386. A masked count of 0 changes nothing,
+ * not even the flags. OF is defined for 1-bit shifts; for longer ones this CPU computes it by
+ * the same rule, as a 386 does.
+ */
+import type { Cpu } from '../cpu.ts';
+import { LAZY_LOGIC, getCF, recordLazy, setArithFlags } from '../flags.ts';
+import { ARITH_FLAGS, CF, OF, PF, SF, ZF, AF, S_IMM, S_MODRM, S_OPCODE } from '../state.ts';
+import { operandSize, readEForUpdate, readG, sizeFromOpcodeBit, writeE } from '../operands.ts';
+
+export const ROL = 0, ROR = 1, RCL = 2, RCR = 3, SHL = 4, SHR = 5, SAL = 6, SAR = 7;
+
+/** Flags for a shift result: SF/ZF/PF from the value (lazily), CF and OF eagerly. */
+function shiftFlags(st: Int32Array, result: number, size: number, cf: number, of: boolean): void {
+  recordLazy(st, LAZY_LOGIC, 0, 0, result, size, SF | ZF | PF | AF);
+  setArithFlags(st, CF | OF, cf | (of ? OF : 0));
+}
+
+/** Shifts or rotates `a` (zero-extended, `size` bits) by `count` (already masked, non-zero). */
+export function shift(st: Int32Array, op: number, a: number, count: number, size: number): number {
+  const mask = size === 32 ? -1 : (1 << size) - 1;
+  const top = size - 1;
+  let r: number;
+  let cf: number;
+  switch (op) {
+    case ROL: {
+      const n = count % size;
+      r = n === 0 ? a : ((a << n) | (a >>> (size - n))) & mask;
+      cf = r & 1;
+      setArithFlags(st, CF | OF, cf | (((r >>> top) & 1) !== cf ? OF : 0));
+      return r;
+    }
+    case ROR: {
+      const n = count % size;
+      r = n === 0 ? a : ((a >>> n) | (a << (size - n))) & mask;
+      cf = (r >>> top) & 1;
+      setArithFlags(st, CF | OF, cf | ((((r >>> top) ^ (r >>> (top - 1))) & 1) !== 0 ? OF : 0));
+      return r;
+    }
+    case RCL: {
+      const n = size === 32 ? count : count % (size + 1);
+      r = a;
+      cf = getCF(st);
+      for (let i = 0; i < n; i++) {
+        const out = (r >>> top) & 1;
+        r = ((r << 1) | cf) & mask;
+        cf = out;
+      }
+      setArithFlags(st, CF | OF, cf | (((r >>> top) & 1) !== cf ? OF : 0));
+      return r;
+    }
+    case RCR: {
+      const n = size === 32 ? count : count % (size + 1);
+      r = a;
+      cf = getCF(st);
+      for (let i = 0; i < n; i++) {
+        const out = r & 1;
+        r = ((r >>> 1) | (cf << top)) & mask;
+        cf = out;
+      }
+      // OF = the two top bits of the result differ: the SDM's rule for a 1-bit rotate, and what
+      // the hardware's bit-at-a-time rotation leaves for longer ones.
+      setArithFlags(st, CF | OF, cf | ((((r >>> top) ^ (r >>> (top - 1))) & 1) !== 0 ? OF : 0));
+      return r;
+    }
+    case SHL:
+    case SAL:
+      r = count >= 32 ? 0 : (a << count) & mask;
+      cf = count > size ? 0 : (a >>> (size - count)) & 1;
+      shiftFlags(st, r, size, cf, ((r >>> top) & 1) !== cf);
+      return r;
+    case SHR:
+      r = a >>> count;
+      cf = (a >>> (count - 1)) & 1;
+      shiftFlags(st, r, size, cf, count === 1 ? ((a >>> top) & 1) !== 0 : false);
+      return r;
+    default: { // SAR
+      const signed = (a << (32 - size)) >> (32 - size);
+      r = (signed >> (count > 31 ? 31 : count)) & mask;
+      cf = (signed >> (count - 1 > 31 ? 31 : count - 1)) & 1;
+      shiftFlags(st, r, size, cf, false);
+      return r;
+    }
+  }
+}
+
+/** Group 2 (C0 C1 D0 D1 D2 D3): r/m shifted by imm8, by 1, or by CL. */
+export function execShiftGroup(cpu: Cpu): void {
+  const st = cpu.st;
+  const opcode = st[S_OPCODE];
+  const size = sizeFromOpcodeBit(st, opcode);
+  const count = (opcode <= 0xc1 ? st[S_IMM] : opcode <= 0xd1 ? 1 : cpu.reg8[4]) & 31;
+  const a = readEForUpdate(cpu, size);
+  if (count === 0) return;
+  writeE(cpu, size, shift(st, (st[S_MODRM] >> 3) & 7, a, count, size));
+}
+
+/** SHLD (0F A4, A5) and SHRD (0F AC, AD): double-precision shifts by imm8 or CL. */
+export function execShiftDouble(cpu: Cpu): void {
+  const st = cpu.st;
+  const opcode = st[S_OPCODE];
+  const size = operandSize(st);
+  const count = ((opcode & 1) === 0 ? st[S_IMM] : cpu.reg8[4]) & 31;
+  const dest = readEForUpdate(cpu, size);
+  const src = readG(cpu, size);
+  if (count === 0) return;
+  const left = opcode < 0x1ac;
+  const mask = size === 32 ? -1 : 0xffff;
+  const top = size - 1;
+  let r: number;
+  let cf: number;
+  if (size === 32) {
+    r = left ? (dest << count) | (src >>> (32 - count)) : (dest >>> count) | (src << (32 - count));
+    cf = left ? (dest >>> (32 - count)) & 1 : (dest >>> (count - 1)) & 1;
+  } else {
+    // 16-bit: shift the 32-bit pair dest:src (SHLD) or src:dest (SHRD). Counts past 16 are
+    // undefined on a 386; this gives what shifting the pair gives.
+    const pair = left ? (dest << 16) | src : (src << 16) | dest;
+    r = left ? (pair << count) >>> 16 : pair >>> count;
+    cf = left ? (count > 16 ? (src >>> (32 - count)) & 1 : (dest >>> (16 - count)) & 1) : (pair >>> (count - 1)) & 1;
+  }
+  r &= mask;
+  writeE(cpu, size, r);
+  shiftFlags(st, r, size, cf, ((r ^ dest) >>> top & 1) !== 0);
+}

@@ -1,0 +1,155 @@
+/** Stack instructions: PUSH/POP of registers, segment registers, immediates and memory; PUSHA/POPA; PUSHF/POPF; ENTER/LEAVE. */
+import type { Cpu } from '../cpu.ts';
+import { ATTN_RECHECK_TF, ATTN_SHADOW } from '../cpu.ts';
+import { getEflags, setEflags } from '../flags.ts';
+import { loadSegment, isProtectedMode } from '../segments.ts';
+import {
+  AC, ARITH_FLAGS, DF, EBP, ESP, FS, GS, ID, IF, IOPL, NT, OF, RF, S_CPL, S_IMM, S_IMM2, S_OPCODE, S_STACK32, SS, TF, VM,
+} from '../state.ts';
+import { adjustStack, operandSize, peek, pop, push, readE, readReg, stackPointer, writeE, writeReg } from '../operands.ts';
+
+/** 50-57 PUSH r. PUSH ESP pushes the value before the push, as on a 286 and later. */
+export function execPushReg(cpu: Cpu): void {
+  const size = operandSize(cpu.st);
+  push(cpu, readReg(cpu, cpu.st[S_OPCODE] & 7, size), size);
+}
+
+/** 58-5F POP r. */
+export function execPopReg(cpu: Cpu): void {
+  const size = operandSize(cpu.st);
+  const value = pop(cpu, size);
+  writeReg(cpu, cpu.st[S_OPCODE] & 7, size, value);
+}
+
+/** 68 PUSH imm, 6A PUSH imm8 (sign-extended). */
+export function execPushImm(cpu: Cpu): void {
+  push(cpu, cpu.st[S_IMM], operandSize(cpu.st));
+}
+
+/** FF /6 PUSH r/m. */
+export function execPushE(cpu: Cpu): void {
+  const size = operandSize(cpu.st);
+  push(cpu, readE(cpu, size), size);
+}
+
+/**
+ * 8F /0 POP r/m. The address of a memory operand that uses ESP is computed after the pop
+ * (SDM: "the ESP register is incremented before the effective address is computed").
+ */
+export function execPopE(cpu: Cpu): void {
+  const st = cpu.st;
+  const size = operandSize(st);
+  const value = peek(cpu, 0, size);
+  const savedSp = stackPointer(cpu);
+  adjustStack(cpu, size >> 3);
+  try {
+    writeE(cpu, size, value);
+  } catch (e) {
+    writeReg(cpu, ESP, st[S_STACK32] ? 32 : 16, savedSp);
+    throw e;
+  }
+}
+
+/** Segment register pushes and pops: 06 0E 16 1E / 07 17 1F, 0F A0 A8 / 0F A1 A9. */
+function segmentOfOpcode(opcode: number): number {
+  return opcode >= 0x100 ? (opcode === 0x1a0 || opcode === 0x1a1 ? FS : GS) : (opcode >> 3) & 3;
+}
+export function execPushSreg(cpu: Cpu): void {
+  push(cpu, cpu.segmentSelector(segmentOfOpcode(cpu.st[S_OPCODE])), operandSize(cpu.st));
+}
+export function execPopSreg(cpu: Cpu): void {
+  const size = operandSize(cpu.st);
+  const seg = segmentOfOpcode(cpu.st[S_OPCODE]);
+  const selector = peek(cpu, 0, size) & 0xffff;
+  loadSegment(cpu, seg, selector);
+  adjustStack(cpu, size >> 3);
+  if (seg === SS) cpu.attention |= ATTN_SHADOW;
+}
+
+/** 60 PUSHA/PUSHAD: AX CX DX BX (original SP) BP SI DI. */
+export function execPusha(cpu: Cpu): void {
+  const size = operandSize(cpu.st);
+  const sp = readReg(cpu, ESP, size);
+  for (let r = 0; r < 8; r++) push(cpu, r === ESP ? sp : readReg(cpu, r, size), size);
+}
+
+/** 61 POPA/POPAD: the reverse, skipping the saved SP. */
+export function execPopa(cpu: Cpu): void {
+  const size = operandSize(cpu.st);
+  const bytes = size >> 3;
+  const values: number[] = [];
+  for (let i = 0; i < 8; i++) values.push(peek(cpu, i * bytes, size));
+  for (let i = 0; i < 8; i++) if (7 - i !== ESP) writeReg(cpu, 7 - i, size, values[i]);
+  adjustStack(cpu, 8 * bytes);
+}
+
+/** 9C PUSHF/PUSHFD (VM and RF read as 0 in the pushed image). */
+export function execPushf(cpu: Cpu): void {
+  const size = operandSize(cpu.st);
+  push(cpu, getEflags(cpu.st) & ~(VM | RF), size);
+}
+
+/**
+ * Loads EFLAGS from a POPF or IRET image, honouring what the current privilege may change:
+ * IOPL only at CPL 0, IF only when CPL <= IOPL; VM and RF are never set by POPF.
+ */
+export function loadFlagsImage(cpu: Cpu, image: number, size: number): void {
+  const st = cpu.st;
+  const old = getEflags(st);
+  const cpl = isProtectedMode(st) ? st[S_CPL] : 0;
+  const iopl = (old & IOPL) >> 12;
+  let changeable = ARITH_FLAGS | TF | DF | OF | NT | AC | ID;
+  if (cpl === 0) changeable |= IOPL;
+  if (cpl <= iopl) changeable |= IF;
+  if (size === 16) changeable &= 0xffff;
+  const value = (old & ~changeable) | (image & changeable);
+  setEflags(st, value);
+  if (value & TF) cpu.attention |= ATTN_RECHECK_TF;
+  if (value & IF && !(old & IF)) cpu.raiseInterruptLine();
+}
+
+/** 9D POPF/POPFD. */
+export function execPopf(cpu: Cpu): void {
+  const size = operandSize(cpu.st);
+  const image = peek(cpu, 0, size);
+  loadFlagsImage(cpu, image, size);
+  adjustStack(cpu, size >> 3);
+}
+
+/** C8 ENTER imm16, imm8: make a stack frame, with `level` nested frame pointers. */
+export function execEnter(cpu: Cpu): void {
+  const st = cpu.st;
+  const size = operandSize(st);
+  const bytes = size >> 3;
+  const frameSize = st[S_IMM] & 0xffff;
+  const level = st[S_IMM2] & 31;
+  const stack32 = st[S_STACK32] !== 0;
+  push(cpu, readReg(cpu, EBP, size), size);
+  const frame = stackPointer(cpu);
+  if (level > 0) {
+    let bp = stack32 ? cpu.reg[EBP] : cpu.reg16[EBP << 1];
+    for (let i = 1; i < level; i++) {
+      bp = stack32 ? (bp - bytes) | 0 : (bp - bytes) & 0xffff;
+      push(cpu, cpu.read(SS, bp, size), size);
+    }
+    push(cpu, frame, size);
+  }
+  // Touch the bottom of the new frame first, so that a #SS leaves ESP as it was.
+  const newSp = stack32 ? (stackPointer(cpu) - frameSize) | 0 : (stackPointer(cpu) - frameSize) & 0xffff;
+  if (frameSize > 0) cpu.checkWritable(SS, newSp, 8);
+  writeReg(cpu, EBP, size, frame);
+  writeReg(cpu, ESP, stack32 ? 32 : 16, newSp);
+}
+
+/** C9 LEAVE: (E)SP = (E)BP, pop (E)BP. */
+export function execLeave(cpu: Cpu): void {
+  const st = cpu.st;
+  const size = operandSize(st);
+  const stack32 = st[S_STACK32] !== 0;
+  const bp = stack32 ? cpu.reg[EBP] : cpu.reg16[EBP << 1];
+  const value = cpu.read(SS, bp, size);
+  writeReg(cpu, ESP, stack32 ? 32 : 16, bp);
+  adjustStack(cpu, size >> 3);
+  writeReg(cpu, EBP, size, value);
+}
+

@@ -1,0 +1,101 @@
+/**
+ * String instructions: MOVS CMPS SCAS LODS STOS INS OUTS, with REP / REPE / REPNE. A REP
+ * instruction runs at most REP_CHUNK iterations per execution and then restarts itself (EIP
+ * stays on it), so a huge count cannot stall the host and interrupts are taken between
+ * chunks, as hardware takes them between iterations. Registers are updated every iteration,
+ * so a fault in the middle leaves the state a restart continues from.
+ */
+import type { Cpu } from '../cpu.ts';
+import { recordLazy, LAZY_SUB, getZF } from '../flags.ts';
+import { dataSegment, P_REP, P_REPNE } from '../decoder.ts';
+import { ARITH_FLAGS, DF, EDI, ES, ESI, S_EFLAGS, S_EIP, S_INSN_EIP, S_OPCODE, S_PREFIXES } from '../state.ts';
+import { advanceIndex, readCount, readIndex, readReg, sizeFromOpcodeBit, writeCount, writeReg } from '../operands.ts';
+import { portIn, portOut } from './io.ts';
+
+const REP_CHUNK = 4096;
+
+const MOVS = 0, CMPS = 1, STOS = 2, LODS = 3, SCAS = 4, INS = 5, OUTS = 6;
+
+function kindOf(opcode: number): number {
+  switch (opcode & 0xfe) {
+    case 0xa4: return MOVS;
+    case 0xa6: return CMPS;
+    case 0xaa: return STOS;
+    case 0xac: return LODS;
+    case 0xae: return SCAS;
+    case 0x6c: return INS;
+    default: return OUTS;
+  }
+}
+
+/** One iteration. Returns false when a REPE/REPNE condition ends the repetition. */
+function iterate(cpu: Cpu, kind: number, size: number, delta: number): void {
+  const st = cpu.st;
+  switch (kind) {
+    case MOVS:
+      cpu.write(ES, readIndex(cpu, EDI), cpu.read(dataSegment(st), readIndex(cpu, ESI), size), size);
+      advanceIndex(cpu, ESI, delta);
+      advanceIndex(cpu, EDI, delta);
+      break;
+    case CMPS: {
+      const a = cpu.read(dataSegment(st), readIndex(cpu, ESI), size);
+      const b = cpu.read(ES, readIndex(cpu, EDI), size);
+      recordLazy(st, LAZY_SUB, a, b, (a - b) | 0, size, ARITH_FLAGS);
+      advanceIndex(cpu, ESI, delta);
+      advanceIndex(cpu, EDI, delta);
+      break;
+    }
+    case STOS:
+      cpu.write(ES, readIndex(cpu, EDI), readReg(cpu, 0, size), size);
+      advanceIndex(cpu, EDI, delta);
+      break;
+    case LODS:
+      writeReg(cpu, 0, size, cpu.read(dataSegment(st), readIndex(cpu, ESI), size));
+      advanceIndex(cpu, ESI, delta);
+      break;
+    case SCAS: {
+      const a = readReg(cpu, 0, size);
+      const b = cpu.read(ES, readIndex(cpu, EDI), size);
+      recordLazy(st, LAZY_SUB, a, b, (a - b) | 0, size, ARITH_FLAGS);
+      advanceIndex(cpu, EDI, delta);
+      break;
+    }
+    case INS: {
+      // The destination is checked before the port is read: a fault must not lose the input.
+      const di = readIndex(cpu, EDI);
+      cpu.checkWritable(ES, di, size);
+      cpu.write(ES, di, portIn(cpu, cpu.reg16[4], size, true), size);
+      advanceIndex(cpu, EDI, delta);
+      break;
+    }
+    default:
+      portOut(cpu, cpu.reg16[4], size, cpu.read(dataSegment(st), readIndex(cpu, ESI), size), true);
+      advanceIndex(cpu, ESI, delta);
+      break;
+  }
+}
+
+/** A4-A7, AA-AF, 6C-6F. */
+export function execString(cpu: Cpu): void {
+  const st = cpu.st;
+  const opcode = st[S_OPCODE];
+  const size = sizeFromOpcodeBit(st, opcode);
+  const kind = kindOf(opcode);
+  const delta = st[S_EFLAGS] & DF ? -(size >> 3) : size >> 3;
+  const prefixes = st[S_PREFIXES];
+  if ((prefixes & (P_REP | P_REPNE)) === 0) {
+    iterate(cpu, kind, size, delta);
+    return;
+  }
+  const compares = kind === CMPS || kind === SCAS;
+  const stopWhenZero = (prefixes & P_REPNE) !== 0; // REPNE stops on ZF = 1, REPE on ZF = 0
+  let count = readCount(cpu);
+  for (let i = 0; i < REP_CHUNK; i++) {
+    if (count === 0) return;
+    iterate(cpu, kind, size, delta);
+    count = (count - 1) >>> 0;
+    writeCount(cpu, count);
+    if (compares && getZF(st) === stopWhenZero) return;
+  }
+  if (count !== 0) st[S_EIP] = st[S_INSN_EIP]; // more to do: run this instruction again
+}

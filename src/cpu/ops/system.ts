@@ -1,0 +1,343 @@
+/**
+ * System instructions: descriptor-table registers (LGDT LIDT SGDT SIDT, LLDT LTR SLDT STR),
+ * control and debug registers, LMSW/SMSW/CLTS, INVLPG, CPUID, RDTSC, RDMSR/WRMSR, VMCALL,
+ * LAR/LSL/VERR/VERW/ARPL. Each sensitive one offers the VMM its exit first.
+ */
+import type { Cpu } from '../cpu.ts';
+import { setArithFlags } from '../flags.ts';
+import { isProtectedMode, readDescriptor, descriptorAddress } from '../segments.ts';
+import { ExitReason } from '../sensitive.ts';
+import { readE, readG, writeE, writeG, operandSize, isRegisterOperand } from '../operands.ts';
+import {
+  ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_S, ATTR_WRITABLE, CR0_EM, CR0_ET, CR0_MP, CR0_PE, CR0_PG, CR0_TS, GP, LDTR, NM, NP,
+  S_A32, S_CPL, S_CR0, S_CR2, S_CR3, S_CR4, S_DR0, S_EA, S_EA_SEG, S_GDTR_BASE, S_GDTR_LIMIT, S_IDTR_BASE, S_IDTR_LIMIT,
+  S_MODRM, S_O32, S_OPCODE, S_SEG_HIGH, S_SEG_SEL, TR, UD, ZF,
+} from '../state.ts';
+
+/** Privileged instructions need CPL 0 in protected mode. */
+export function requireCpl0(cpu: Cpu): void {
+  if (isProtectedMode(cpu.st) && cpu.st[S_CPL] !== 0) cpu.fault(GP, 0);
+}
+
+/** Instructions that exist only in protected mode raise #UD in real mode (and virtual-8086 mode). */
+function requireProtectedMode(cpu: Cpu): void {
+  if (!isProtectedMode(cpu.st)) cpu.fault(UD);
+}
+
+// ------------------------------------------------------------------ GDTR, IDTR
+
+/** 0F 01 /0 SGDT, /1 SIDT, /2 LGDT, /3 LIDT (memory operands only). */
+export function execDescriptorTableRegister(cpu: Cpu): void {
+  const st = cpu.st;
+  const which = (st[S_MODRM] >> 3) & 7;
+  const seg = st[S_EA_SEG];
+  const ea = st[S_EA];
+  const baseAddress = st[S_A32] ? (ea + 2) | 0 : (ea + 2) & 0xffff;
+  const isIdt = (which & 1) !== 0;
+  if (which >= 2) {
+    requireCpl0(cpu);
+    if (cpu.intercept(ExitReason.GDTR_IDTR_ACCESS, 0)) return;
+    const limit = cpu.read16(seg, ea);
+    let base = cpu.read32(seg, baseAddress);
+    if (!st[S_O32]) base &= 0x00ffffff; // a 16-bit operand loads 24 bits of base
+    st[isIdt ? S_IDTR_BASE : S_GDTR_BASE] = base;
+    st[isIdt ? S_IDTR_LIMIT : S_GDTR_LIMIT] = limit;
+  } else {
+    if (cpu.intercept(ExitReason.GDTR_IDTR_ACCESS, 0)) return;
+    cpu.checkWritable(seg, ea, 16);
+    cpu.checkWritable(seg, baseAddress, 32);
+    let base = st[isIdt ? S_IDTR_BASE : S_GDTR_BASE];
+    if (!st[S_O32]) base &= 0x00ffffff; // 16-bit SGDT stores the high byte as 0 on a 386
+    cpu.write16(seg, ea, st[isIdt ? S_IDTR_LIMIT : S_GDTR_LIMIT]);
+    cpu.write32(seg, baseAddress, base);
+  }
+}
+
+// ------------------------------------------------------------------ LDTR, TR
+
+/** 0F 00 /0 SLDT, /1 STR. */
+export function execStoreSystemSegment(cpu: Cpu): void {
+  requireProtectedMode(cpu);
+  const st = cpu.st;
+  const seg = st[S_MODRM] & 0x08 ? TR : LDTR;
+  writeE(cpu, isRegisterOperand(st) ? operandSize(st) : 16, st[S_SEG_SEL + seg] & 0xffff);
+}
+
+/** 0F 00 /2 LLDT, /3 LTR. */
+export function execLoadSystemSegment(cpu: Cpu): void {
+  requireProtectedMode(cpu);
+  requireCpl0(cpu);
+  const st = cpu.st;
+  const isTr = (st[S_MODRM] & 0x08) !== 0;
+  if (cpu.intercept(ExitReason.LDTR_TR_ACCESS, 0)) return;
+  const selector = readE(cpu, 16);
+  if ((selector & 0xfffc) === 0) {
+    if (isTr) cpu.fault(GP, 0);
+    cpu.setNullSegment(LDTR, selector);
+    return;
+  }
+  if (selector & 4) cpu.fault(GP, selector & 0xfffc); // must be in the GDT
+  const d = readDescriptor(cpu, selector);
+  const type = d.attr & 0x1f;
+  // LDT: system type 2. TSS: available 286 (1) or 386 (9) TSS.
+  const ok = isTr ? type === 0x01 || type === 0x09 : type === 0x02;
+  if (!ok) cpu.fault(GP, selector & 0xfffc);
+  if (!(d.attr & 0x80)) cpu.fault(NP, selector & 0xfffc);
+  if (isTr) {
+    // Mark the TSS busy, in the descriptor and in the cache.
+    const address = (descriptorAddress(cpu, selector) + 5) | 0;
+    cpu.writeLin8(address, cpu.readLin8(address) | 2);
+    d.attr |= 2;
+  }
+  cpu.setSegmentCache(isTr ? TR : LDTR, selector, d.base, 0, d.limit | 0, d.attr);
+}
+
+/** 0F 00 /4 VERR, /5 VERW: ZF = whether the segment could be read / written at the current privilege. */
+export function execVerify(cpu: Cpu): void {
+  requireProtectedMode(cpu);
+  const st = cpu.st;
+  const write = (st[S_MODRM] & 0x08) !== 0;
+  const selector = readE(cpu, 16);
+  const d = accessibleDescriptor(cpu, selector);
+  let ok = d !== null && (d.attr & ATTR_S) !== 0;
+  if (ok && d !== null) {
+    const isCode = (d.attr & ATTR_CODE) !== 0;
+    ok = write ? !isCode && (d.attr & ATTR_WRITABLE) !== 0 : !isCode || (d.attr & ATTR_WRITABLE) !== 0;
+  }
+  setArithFlags(st, ZF, ok ? ZF : 0);
+}
+
+/** A descriptor visible at the current privilege (for LAR, LSL, VERR, VERW), or null. */
+function accessibleDescriptor(cpu: Cpu, selector: number) {
+  const st = cpu.st;
+  if ((selector & 0xfffc) === 0) return null;
+  const index = selector & 0xfff8;
+  const inLdt = (selector & 4) !== 0;
+  const limit = inLdt ? st[S_SEG_HIGH + LDTR] : st[S_GDTR_LIMIT];
+  if (index + 7 > limit >>> 0) return null;
+  const d = readDescriptor(cpu, selector);
+  const dpl = (d.attr >> 5) & 3;
+  const conformingCode = (d.attr & (ATTR_S | ATTR_CODE | ATTR_EXPAND_DOWN)) === (ATTR_S | ATTR_CODE | ATTR_EXPAND_DOWN);
+  if (!conformingCode && dpl < Math.max(st[S_CPL], selector & 3)) return null;
+  return d;
+}
+
+/** 0F 02 LAR, 0F 03 LSL: access rights or limit of a descriptor, ZF = 1 when it is visible. */
+export function execLarLsl(cpu: Cpu): void {
+  requireProtectedMode(cpu);
+  const st = cpu.st;
+  const size = operandSize(st);
+  const d = accessibleDescriptor(cpu, readE(cpu, 16));
+  const validSystemTypes = st[S_OPCODE] === 0x102 ? [1, 2, 3, 4, 5, 9, 11, 12] : [1, 2, 3, 9, 11];
+  const ok = d !== null && ((d.attr & ATTR_S) !== 0 || validSystemTypes.includes(d.attr & 0x0f));
+  if (ok && d !== null) {
+    const value = st[S_OPCODE] === 0x102 ? d.high & 0x00f0ff00 : d.limit;
+    writeG(cpu, size, value);
+  }
+  setArithFlags(st, ZF, ok ? ZF : 0);
+}
+
+/** 63 ARPL r/m16, r16: raise the RPL of the destination to the source's. */
+export function execArpl(cpu: Cpu): void {
+  requireProtectedMode(cpu);
+  const st = cpu.st;
+  const dest = readE(cpu, 16);
+  const src = readG(cpu, 16);
+  if ((dest & 3) < (src & 3)) {
+    writeE(cpu, 16, (dest & ~3) | (src & 3));
+    setArithFlags(st, ZF, ZF);
+  } else {
+    setArithFlags(st, ZF, 0);
+  }
+}
+
+// ------------------------------------------------------------------ control and debug registers
+
+/** CR0 bits a guest may set (ET is hardwired to 1 on a 486). */
+const CR0_WRITABLE = 0xe005003f | 0;
+
+/** Writes CR0 and does what the change implies (mode switch takes effect at the next far jump). */
+export function writeCr0(cpu: Cpu, value: number): void {
+  const st = cpu.st;
+  const old = st[S_CR0];
+  const next = ((value & CR0_WRITABLE) | CR0_ET) | 0;
+  if (next & CR0_PG && !(next & CR0_PE)) cpu.fault(GP, 0);
+  st[S_CR0] = next;
+  if ((old ^ next) & CR0_PE) for (let seg = 0; seg < 6; seg++) cpu.updateWriteRange(seg);
+  if ((old ^ next) & (CR0_PG | CR0_PE | (1 << 16))) cpu.flushTlb();
+}
+
+/** 0F 20 MOV r32, CRn; 0F 22 MOV CRn, r32. */
+export function execMovCr(cpu: Cpu): void {
+  requireCpl0(cpu);
+  const st = cpu.st;
+  const modrm = st[S_MODRM];
+  const cr = (modrm >> 3) & 7;
+  const r = modrm & 7;
+  const toCr = st[S_OPCODE] === 0x122;
+  if (cr === 1 || cr > 4) cpu.fault(UD);
+  // Exit qualification (SDM Table 28-3): CR number, access type (0 = to CR, 1 = from CR), register.
+  if (cpu.intercept(ExitReason.CR_ACCESS, cr | ((toCr ? 0 : 1) << 4) | (r << 8))) return;
+  if (!toCr) {
+    cpu.reg[r] = cr === 0 ? st[S_CR0] : cr === 2 ? st[S_CR2] : cr === 3 ? st[S_CR3] : st[S_CR4];
+    return;
+  }
+  const value = cpu.reg[r];
+  switch (cr) {
+    case 0: writeCr0(cpu, value); break;
+    case 2: st[S_CR2] = value; break;
+    case 3: st[S_CR3] = value & 0xfffff018; cpu.flushTlb(); break;
+    default:
+      if (value & ~0x9f) cpu.fault(GP, 0); // VME PVI TSD DE PSE (MCE) PGE
+      st[S_CR4] = value;
+      cpu.flushTlb();
+      break;
+  }
+}
+
+/** 0F 21 MOV r32, DRn; 0F 23 MOV DRn, r32 (DR4/DR5 alias DR6/DR7). */
+export function execMovDr(cpu: Cpu): void {
+  requireCpl0(cpu);
+  const st = cpu.st;
+  const modrm = st[S_MODRM];
+  let dr = (modrm >> 3) & 7;
+  const r = modrm & 7;
+  const toDr = st[S_OPCODE] === 0x123;
+  if (cpu.intercept(ExitReason.DR_ACCESS, dr | ((toDr ? 0 : 1) << 4) | (r << 8))) return;
+  if (dr === 4 || dr === 5) dr += 2;
+  if (toDr) st[S_DR0 + dr] = cpu.reg[r];
+  else cpu.reg[r] = st[S_DR0 + dr];
+}
+
+/** 0F 01 /4 SMSW: the low 16 bits of CR0 (all of it into a 32-bit register). */
+export function execSmsw(cpu: Cpu): void {
+  const st = cpu.st;
+  if (isRegisterOperand(st)) writeE(cpu, operandSize(st), st[S_CR0]);
+  else writeE(cpu, 16, st[S_CR0]);
+}
+
+/** 0F 01 /6 LMSW: loads PE, MP, EM, TS; cannot clear PE. */
+export function execLmsw(cpu: Cpu): void {
+  requireCpl0(cpu);
+  const st = cpu.st;
+  const value = readE(cpu, 16);
+  if (cpu.intercept(ExitReason.CR_ACCESS, 0 | (2 << 4) | (value << 16))) return;
+  writeCr0(cpu, (st[S_CR0] & ~0xe) | (value & 0xf) | (st[S_CR0] & CR0_PE));
+}
+
+/** 0F 06 CLTS. */
+export function execClts(cpu: Cpu): void {
+  requireCpl0(cpu);
+  if (cpu.intercept(ExitReason.CR_ACCESS, 0 | (2 << 4))) return;
+  cpu.st[S_CR0] &= ~CR0_TS;
+}
+
+/** 0F 01 /7 INVLPG m: drop one TLB entry. */
+export function execInvlpg(cpu: Cpu): void {
+  requireCpl0(cpu);
+  const st = cpu.st;
+  if (cpu.intercept(ExitReason.INVLPG, st[S_EA])) return;
+  cpu.flushTlb();
+}
+
+/** 0F 08 INVD, 0F 09 WBINVD: no caches to flush. */
+export function execInvd(cpu: Cpu): void {
+  requireCpl0(cpu);
+  cpu.intercept(cpu.st[S_OPCODE] === 0x108 ? ExitReason.INVD : ExitReason.WBINVD);
+}
+
+// ------------------------------------------------------------------ CPUID, RDTSC, MSRs, VMCALL
+
+/** Feature bits of CPUID leaf 1, EDX: what this CPU implements. */
+const CPUID_FEATURES_EDX = (1 << 4) /* TSC */ | (1 << 5) /* MSR */ | (1 << 8); /* CX8 */
+
+/** Writes a 12-character string to three registers as CPUID does (EBX, EDX, ECX order is the caller's). */
+function stringDword(text: string, index: number): number {
+  let v = 0;
+  for (let i = 0; i < 4; i++) v |= text.charCodeAt(index * 4 + i) << (8 * i);
+  return v;
+}
+
+/** 0F A2 CPUID. */
+export function execCpuid(cpu: Cpu): void {
+  if (cpu.intercept(ExitReason.CPUID)) return;
+  const r = cpu.reg;
+  const leaf = r[0] >>> 0;
+  const vendor = 'GenuineIntel';
+  switch (leaf) {
+    case 0:
+      r[0] = 1;
+      r[3] = stringDword(vendor, 0);
+      r[2] = stringDword(vendor, 1);
+      r[1] = stringDword(vendor, 2);
+      break;
+    case 1:
+      r[0] = 0x0480; // family 4 (486), model 8, stepping 0
+      r[3] = 0;
+      r[1] = 0;
+      r[2] = CPUID_FEATURES_EDX;
+      break;
+    default:
+      r[0] = r[1] = r[2] = r[3] = 0;
+      break;
+  }
+}
+
+/** 0F 31 RDTSC: the time-stamp counter counts retired instructions (virtual time, deterministic). */
+export function execRdtsc(cpu: Cpu): void {
+  const st = cpu.st;
+  if (st[S_CR4] & 4 && isProtectedMode(st) && st[S_CPL] !== 0) cpu.fault(GP, 0); // CR4.TSD
+  if (cpu.intercept(ExitReason.RDTSC)) return;
+  const tsc = BigInt(cpu.instructions);
+  cpu.reg[0] = Number(BigInt.asIntN(32, tsc));
+  cpu.reg[2] = Number(BigInt.asIntN(32, tsc >> 32n));
+}
+
+const MSR_TSC = 0x10;
+
+/** 0F 32 RDMSR, 0F 30 WRMSR. MSRs other than the TSC are plain storage; reading one never written is #GP. */
+export function execMsr(cpu: Cpu): void {
+  requireCpl0(cpu);
+  const st = cpu.st;
+  const read = st[S_OPCODE] === 0x132;
+  if (cpu.intercept(read ? ExitReason.RDMSR : ExitReason.WRMSR)) return;
+  const index = cpu.reg[1] >>> 0;
+  if (read) {
+    const value = index === MSR_TSC ? BigInt(cpu.instructions) : cpu.msrs.get(index);
+    if (value === undefined) cpu.fault(GP, 0);
+    cpu.reg[0] = Number(BigInt.asIntN(32, value));
+    cpu.reg[2] = Number(BigInt.asIntN(32, value >> 32n));
+  } else {
+    cpu.msrs.set(index, (BigInt(cpu.reg[2] >>> 0) << 32n) | BigInt(cpu.reg[0] >>> 0));
+  }
+}
+
+/** 0F 01 C1 VMCALL: outside VMX non-root operation it is #UD; a VMM turns it into a hypercall exit. */
+export function execVmcall(cpu: Cpu): void {
+  if (cpu.intercept(ExitReason.VMCALL)) return;
+  cpu.fault(UD);
+}
+
+/** 0F 01 /0: SGDT, or VMCALL in its register form (0F 01 C1); other register forms are #UD. */
+export function execGroup7Slot0(cpu: Cpu): void {
+  const modrm = cpu.st[S_MODRM];
+  if (modrm === 0xc1) execVmcall(cpu);
+  else if (modrm >= 0xc0) cpu.fault(UD);
+  else execDescriptorTableRegister(cpu);
+}
+
+/** D8-DF x87 escapes: with no coprocessor, #NM when CR0.EM or CR0.TS asks for emulation, else nothing. */
+export function execFpuEscape(cpu: Cpu): void {
+  if (cpu.st[S_CR0] & (CR0_EM | CR0_TS)) cpu.fault(NM);
+}
+
+/** 9B WAIT: #NM when CR0.MP and CR0.TS are both set, else nothing (there is no coprocessor to wait for). */
+export function execWait(cpu: Cpu): void {
+  if ((cpu.st[S_CR0] & (CR0_MP | CR0_TS)) === (CR0_MP | CR0_TS)) cpu.fault(NM);
+}
+
+/** 0F 0B UD2, and every opcode this CPU does not have. */
+export function execInvalid(cpu: Cpu): void {
+  cpu.fault(UD);
+}
+

@@ -1,0 +1,132 @@
+/**
+ * Loading segment registers: real mode (selector × 16, the cached limit and attributes kept,
+ * which is what makes "unreal" mode work) and protected mode (a descriptor from the GDT or
+ * LDT, with the type, privilege and presence checks a 386 makes).
+ */
+import type { Cpu } from './cpu.ts';
+import {
+  ATTR_CODE, ATTR_DB, ATTR_EXPAND_DOWN, ATTR_G, ATTR_PRESENT, ATTR_S, ATTR_WRITABLE, CR0_PE, CS, GP, LDTR, NP, SS,
+  SS_, S_CPL, S_CR0, S_EFLAGS, S_GDTR_BASE, S_GDTR_LIMIT, S_SEG_BASE, S_SEG_HIGH, VM,
+} from './state.ts';
+
+/** A segment descriptor, decoded. */
+export interface Descriptor {
+  base: number;
+  /** Limit in bytes, after granularity. */
+  limit: number;
+  /** Access byte in bits 0-7, flags nibble in bits 12-15 (as the segment cache keeps them). */
+  attr: number;
+  /** Raw dwords, for system descriptors (gates) that are not segments. */
+  low: number;
+  high: number;
+}
+
+export function isProtectedMode(st: Int32Array): boolean {
+  return (st[S_CR0] & CR0_PE) !== 0 && (st[S_EFLAGS] & VM) === 0;
+}
+
+/** Decodes the descriptor dwords `low`, `high`. */
+export function decodeDescriptor(low: number, high: number): Descriptor {
+  const base = ((low >>> 16) | ((high & 0xff) << 16) | (high & 0xff000000)) | 0;
+  let limit = (low & 0xffff) | (high & 0xf0000);
+  const attr = (high >> 8) & 0xf0ff;
+  if (attr & ATTR_G) limit = ((limit << 12) | 0xfff) >>> 0;
+  return { base, limit, attr, low, high };
+}
+
+/** Linear address of the descriptor for `selector`; #GP(selector) when it lies past its table's limit. */
+export function descriptorAddress(cpu: Cpu, selector: number, errorCode = selector & 0xfffc): number {
+  const st = cpu.st;
+  const index = selector & 0xfff8;
+  const inLdt = (selector & 4) !== 0;
+  const base = inLdt ? st[S_SEG_BASE + LDTR] : st[S_GDTR_BASE];
+  const limit = inLdt ? st[S_SEG_HIGH + LDTR] : st[S_GDTR_LIMIT];
+  if (index + 7 > limit >>> 0) cpu.fault(GP, errorCode);
+  return (base + index) | 0;
+}
+
+export function readDescriptor(cpu: Cpu, selector: number): Descriptor {
+  const address = descriptorAddress(cpu, selector);
+  return decodeDescriptor(cpu.readLin32(address), cpu.readLin32((address + 4) | 0));
+}
+
+/** Sets the accessed bit of a descriptor in memory, as the CPU does when loading it. */
+function markAccessed(cpu: Cpu, selector: number, d: Descriptor): void {
+  if (d.attr & 1) return;
+  const address = (descriptorAddress(cpu, selector) + 5) | 0;
+  cpu.writeLin8(address, cpu.readLin8(address) | 1);
+  d.attr |= 1;
+}
+
+/** Lowest and highest valid offsets of a segment, expand-down segments included. */
+export function offsetRange(d: Descriptor): [low: number, high: number] {
+  const isExpandDownData = (d.attr & (ATTR_CODE | ATTR_EXPAND_DOWN)) === ATTR_EXPAND_DOWN;
+  if (!isExpandDownData) return [0, d.limit | 0];
+  return [(d.limit + 1) | 0, d.attr & ATTR_DB ? -1 : 0xffff];
+}
+
+/** MOV/POP to a data segment register or SS, LDS and friends: per the current mode. */
+export function loadSegment(cpu: Cpu, seg: number, selector: number): void {
+  const st = cpu.st;
+  selector &= 0xffff;
+  if (!isProtectedMode(st)) {
+    cpu.setRealModeSegment(seg, selector);
+    return;
+  }
+  const cpl = st[S_CPL];
+  const rpl = selector & 3;
+  if ((selector & 0xfffc) === 0) {
+    if (seg === SS) cpu.fault(GP, 0);
+    cpu.setNullSegment(seg, selector);
+    return;
+  }
+  const d = readDescriptor(cpu, selector);
+  const dpl = (d.attr >> 5) & 3;
+  const error = selector & 0xfffc;
+  if ((d.attr & ATTR_S) === 0) cpu.fault(GP, error);
+  if (seg === SS) {
+    const writableData = (d.attr & (ATTR_CODE | ATTR_WRITABLE)) === ATTR_WRITABLE;
+    if (!writableData || rpl !== cpl || dpl !== cpl) cpu.fault(GP, error);
+    if (!(d.attr & ATTR_PRESENT)) cpu.fault(SS_, error);
+  } else {
+    const isCode = (d.attr & ATTR_CODE) !== 0;
+    if (isCode && !(d.attr & ATTR_WRITABLE)) cpu.fault(GP, error); // execute-only code
+    const conformingCode = isCode && (d.attr & ATTR_EXPAND_DOWN) !== 0;
+    if (!conformingCode && dpl < Math.max(cpl, rpl)) cpu.fault(GP, error);
+    if (!(d.attr & ATTR_PRESENT)) cpu.fault(NP, error);
+  }
+  markAccessed(cpu, selector, d);
+  const [low, high] = offsetRange(d);
+  cpu.setSegmentCache(seg, selector, d.base, low, high, d.attr);
+}
+
+/**
+ * Loads CS for a far JMP, CALL, RET, IRET or interrupt to a code segment at the current
+ * privilege level (or a conforming one). Privilege changes through gates and returns to an
+ * outer ring are handled by the callers that allow them.
+ */
+export function loadCodeSegment(cpu: Cpu, selector: number, newCpl = cpu.st[S_CPL]): void {
+  const st = cpu.st;
+  selector &= 0xffff;
+  if (!isProtectedMode(st)) {
+    cpu.setRealModeSegment(CS, selector);
+    return;
+  }
+  const d = checkCodeSegment(cpu, selector, newCpl);
+  markAccessed(cpu, selector, d);
+  st[S_CPL] = newCpl;
+  cpu.setSegmentCache(CS, (selector & 0xfffc) | newCpl, d.base, 0, d.limit | 0, d.attr);
+}
+
+/** Reads and checks a code-segment descriptor for a transfer that will run at `newCpl`. */
+export function checkCodeSegment(cpu: Cpu, selector: number, newCpl: number): Descriptor {
+  const error = selector & 0xfffc;
+  if (error === 0) cpu.fault(GP, 0);
+  const d = readDescriptor(cpu, selector);
+  if ((d.attr & (ATTR_S | ATTR_CODE)) !== (ATTR_S | ATTR_CODE)) cpu.fault(GP, error);
+  const dpl = (d.attr >> 5) & 3;
+  const conforming = (d.attr & ATTR_EXPAND_DOWN) !== 0;
+  if (conforming ? dpl > newCpl : dpl !== newCpl) cpu.fault(GP, error);
+  if (!(d.attr & ATTR_PRESENT)) cpu.fault(NP, error);
+  return d;
+}

@@ -1,0 +1,44 @@
+/**
+ * Sensitive instructions: the ones a hypervisor must be able to take over (DESIGN.md §4).
+ * Every one of them passes through `Cpu.intercept` before it executes. In root mode (no
+ * VMM: `cpu.interceptor === null`) the CPU carries it out itself. In non-root mode the VMM's
+ * interceptor consults the VMCS controls and may turn it into a VM exit. This file is the
+ * whole of trap-and-emulate's "trap" half, in one place.
+ *
+ * Reasons are Intel's basic exit reasons (SDM Vol. 3, Appendix C), so that a VM exit can be
+ * reported with the number a user will find in the manual.
+ */
+import type { Cpu } from './cpu.ts';
+
+export const enum ExitReason {
+  EXCEPTION_OR_NMI = 0,
+  EXTERNAL_INTERRUPT = 1,
+  TRIPLE_FAULT = 2,
+  INTERRUPT_WINDOW = 7,
+  TASK_SWITCH = 9,
+  CPUID = 10,
+  HLT = 12,
+  INVD = 13,
+  INVLPG = 14,
+  RDTSC = 16,
+  VMCALL = 18,
+  CR_ACCESS = 28,
+  DR_ACCESS = 29,
+  IO_INSTRUCTION = 30,
+  RDMSR = 31,
+  WRMSR = 32,
+  GDTR_IDTR_ACCESS = 46,
+  LDTR_TR_ACCESS = 47,
+  EPT_VIOLATION = 48,
+  EPT_MISCONFIG = 49,
+  WBINVD = 54,
+}
+
+/**
+ * Implemented by the VMM for a vCPU in non-root mode.
+ * `intercept` returns true when the instruction causes a VM exit: the CPU then leaves EIP at
+ * the instruction, does not execute it, and stops running (Cpu.stopReason = 'vmexit').
+ */
+export interface SensitiveInterceptor {
+  intercept(cpu: Cpu, reason: ExitReason, qualification: number): boolean;
+}
