@@ -156,6 +156,7 @@ function runPass(
   let absolute: { base: bigint; offset: number; returnTo: Section; struc?: string } | undefined;
   let istruc: { name: string; start: number } | undefined;
   let current: ParsedLine = parsed[0]!;
+  let statementAddress = 0n;
 
   const sectionBase = (s: Section): bigint => {
     const p = previousPlacements.get(s.name);
@@ -171,7 +172,7 @@ function runPass(
         if (entry.section === undefined) return entry.value;
         const s = sections.find((x) => x.name === entry.section);
         const base = s ? sectionBase(s) : (previousPlacements.get(entry.section!)?.vstart ?? 0n);
-        return { n: base + BigInt(entry.offset!), reloc: 1, unknown: false };
+        return { n: base + BigInt(entry.offset!), reloc: 1, unknown: false, section: entry.section };
       }
       if (pass === 1) {
         unknown = true;
@@ -179,8 +180,9 @@ function runPass(
       }
       throw new AsmError(`symbol '${name}' is not defined`, column);
     },
-    here: () => ({ n: here(), reloc: absolute ? 0 : 1, unknown: false }),
-    sectionStart: () => ({ n: absolute ? absolute.base : sectionBase(section), reloc: absolute ? 0 : 1, unknown: false }),
+    // `$` is the address where the statement starts, even in the later repetitions of TIMES.
+    here: () => ({ n: statementAddress, reloc: absolute ? 0 : 1, unknown: false, section: absolute ? undefined : section.name }),
+    sectionStart: () => ({ n: absolute ? absolute.base : sectionBase(section), reloc: absolute ? 0 : 1, unknown: false, section: absolute ? undefined : section.name }),
   };
   const evalExpr = (e: Expr): Value => evaluate(e, ctx);
   /** A value that must be a plain number known now (counts, alignments, ORG). */
@@ -250,7 +252,7 @@ function runPass(
           emitBytes(body.insn.prefixes.map((p) => ({ rep: 0xf3, repe: 0xf3, repz: 0xf3, repne: 0xf2, repnz: 0xf2, lock: 0xf0, es: 0x26, cs: 0x2e, ss: 0x36, ds: 0x3e, fs: 0x64, gs: 0x65, o16: bits === 32 ? 0x66 : -1, o32: bits === 16 ? 0x66 : -1, a16: bits === 32 ? 0x67 : -1, a32: bits === 16 ? 0x67 : -1 } as Record<string, number>)[p.name]!).filter((b) => b >= 0));
           return;
         }
-        const bytes = encodeInstruction(body.insn, { bits, address: here(), evaluate: evalExpr, warn, jump: current.jump });
+        const bytes = encodeInstruction(body.insn, { bits, address: here(), section: section.name, evaluate: evalExpr, warn, jump: current.jump });
         emitBytes(bytes);
         return;
       }
@@ -388,6 +390,7 @@ function runPass(
     const startSection = section;
     const startSize = section.size;
     const address = here();
+    statementAddress = address;
     try {
       if (st.label) {
         if (st.equ) define(st.label.name, evalExpr(st.equ), st.label.column, false);

@@ -27,6 +27,8 @@ export interface EncodeEnv {
   bits: 16 | 32;
   /** Absolute address of the instruction's first byte. */
   address: bigint;
+  /** The section the instruction is in. */
+  section: string;
   evaluate(expr: Expr): Value;
   warn(message: string, column: number): void;
   /** Sticky per-statement state: once a jump needed the near form it keeps it, so passes converge. */
@@ -209,6 +211,7 @@ function fits(form: Form, ops: Evaluated[], defaultOpsize: number, env: EncodeEn
           if (op.size !== undefined && op.size !== 8) return false;
           if (env.jump.long) return false;
           if (v.unknown) break;
+          if (v.section !== undefined && v.section !== env.section) return false;
           const length = prefixBytes(form, ops, insn, env).length + form.encoding.filter((t) => t !== 'a16' && t !== 'a32').length;
           const distance = v.n - (env.address + BigInt(length));
           if (distance < -128n || distance > 127n) {
@@ -257,7 +260,7 @@ function prefixBytes(form: Form, ops: Evaluated[], insn: Instruction, env: Encod
   const mem = memoryOperand(ops);
   const seg = mem?.segment ?? insn.prefixes.find((p) => p.name in SEGMENT_PREFIX)?.name;
   if (seg) out.push(SEGMENT_PREFIX[seg]!);
-  const opsize = form.opsize || userOpsize || 0;
+  const opsize = userOpsize ?? form.opsize;
   if (opsize !== 0 && opsize !== env.bits) out.push(0x66);
   const addr = addressSizeNeeded(form, ops, insn, env);
   if (addr !== undefined && addr !== env.bits) out.push(0x67);

@@ -25,6 +25,8 @@ export interface Value {
   n: bigint;
   reloc: number;
   unknown: boolean;
+  /** The section a label address belongs to (when reloc is 1): jumps across sections are never short. */
+  section?: string;
 }
 
 export const known = (n: bigint): Value => ({ n, reloc: 0, unknown: false });
@@ -168,7 +170,7 @@ export function evaluate(expr: Expr, ctx: EvalContext): Value {
       const a = evaluate(expr.arg, ctx);
       const n = expr.op === '-' ? -a.n : expr.op === '~' ? ~a.n : expr.op === '!' ? bool(a.n === 0n) : a.n;
       const reloc = expr.op === '-' ? -a.reloc : expr.op === '+' ? a.reloc : 0;
-      return { n: signed(n), reloc, unknown: a.unknown };
+      return { n: signed(n), reloc, unknown: a.unknown, section: reloc === 1 ? a.section : undefined };
     }
     case 'cond': {
       const t = evaluate(expr.test, ctx);
@@ -222,7 +224,8 @@ function evaluateBinary(op: string, a: Value, b: Value, column: number): Value {
     case '<=>': n = x < y ? -1n : x > y ? 1n : 0n; break;
     default: throw new AsmError(`unknown operator '${op}'`, column);
   }
-  return { n: signed(n), reloc, unknown };
+  const section = reloc === 1 ? (op === '-' ? a.section : (a.section ?? b.section)) : undefined;
+  return { n: signed(n), reloc, unknown, section };
 }
 
 /** True if the tree mentions a register (then it is an address, not a plain number). */

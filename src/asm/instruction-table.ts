@@ -341,9 +341,11 @@ row('lmsw', 'r16', 'm', '0f 01 /6');
 row('lmsw', 'm', 'm', '0f 01 /6');
 row('arpl', 'rm16,r16', 'mr', '63 /r');
 for (const [name, op] of [['lar', '02'], ['lsl', '03']] as const) {
-  row(name, 'r16,rm16', 'rm', `o16 0f ${op} /r`);
+  row(name, 'r16,m', 'rm', `o16 0f ${op} /r`);
+  row(name, 'r16,r16', 'rm', `o16 0f ${op} /r`);
+  row(name, 'r32,m', 'rm', `o32 0f ${op} /r`);
+  row(name, 'r32,r16', 'rm', `o32 0f ${op} /r`);
   row(name, 'r32,r32', 'rm', `o32 0f ${op} /r`);
-  row(name, 'r32,rm16', 'rm', `o32 0f ${op} /r`);
 }
 
 /** All forms, grouped by mnemonic, in preference order. */

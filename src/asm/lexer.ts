@@ -75,7 +75,7 @@ export function tokenize(line: string): Token[] {
         tokens.push({ kind: 'id', text: '$', column });
         i++;
       }
-    } else if (IDENT_START.test(c)) {
+    } else if (IDENT_START.test(c) && !(c === '?' && !IDENT_CHAR.test(line[i + 1] ?? ''))) {
       let j = i + 1;
       while (j < end && IDENT_CHAR.test(line[j]!)) j++;
       tokens.push({ kind: 'id', text: line.slice(i, j), column });

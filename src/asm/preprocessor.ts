@@ -295,8 +295,10 @@ class Preprocessor {
   }
 
   private testCondition(word: string, rest: string, at: SourceLine): boolean {
-    const negate = word.startsWith('ifn');
-    const kind = word.slice(negate ? 3 : 2);
+    const m = /^if(n?)(def|macro|idn|idni|num|str|id|empty|ctx)?$/.exec(word);
+    if (!m) throw new AsmError(`%${word} is not supported by this assembler`);
+    const negate = m[1] === 'n';
+    const kind = m[2] ?? '';
     const arg = rest.slice(0, commentStart(rest)).trim();
     let result: boolean;
     switch (kind) {
