@@ -544,8 +544,9 @@ export class Cpu {
     return lines.join('\n');
   }
 
-  /** CS:EIP of the current instruction, as text. */
-  location(): string {
-    return `${hex(this.segmentSelector(CS), 4).slice(2)}:${hex(this.st[S_INSN_EIP], this.st[S_CODE32] ? 8 : 4).slice(2)}`;
+  /** CS:EIP as text: of the next instruction, or of the last one started (`current`, for fault reports). */
+  location(current = false): string {
+    const eip = current ? this.st[S_INSN_EIP] : this.st[S_EIP];
+    return `${hex(this.segmentSelector(CS), 4).slice(2)}:${hex(eip, this.st[S_CODE32] ? 8 : 4).slice(2)}`;
   }
 }

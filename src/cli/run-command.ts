@@ -1,0 +1,194 @@
+/**
+ * `minivisor run`: the headless runner. Loads a guest (assembling .asm on the fly), runs it,
+ * and turns how it ended into an exit status a script or a grader can use.
+ */
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { extname } from 'node:path';
+import { assembleFile } from '../asm/node-files.ts';
+import { formatDiagnostic } from '../asm/index.ts';
+import { Machine, type MachineConfig } from '../machine/machine.ts';
+import { hex } from '../cpu/physical-memory.ts';
+import type { Command } from './command.ts';
+import { parseNumber, parseOptions, parseSegOff, parseSize } from './args.ts';
+import { UserError } from './user-error.ts';
+
+const USAGE = `usage: minivisor run [FILE] [options]
+
+FILE (optional) is a guest image loaded at 0x7C00 and started at 0000:7C00, the way a boot
+sector starts; a .asm file is assembled first. Without FILE, give --bios or --load/--entry.
+
+options:
+  --bios FILE              firmware ROM, mapped to end at 1 MiB (and below 4 GiB); start at F000:FFF0
+  --load FILE@ADDR         load a raw image into RAM at ADDR (repeatable)
+  --entry SEG:OFF          start there in real mode (default 0000:7C00 with FILE)
+  --mem SIZE               RAM size (default 32M)
+  --debugcon PORT[=FILE]   bytes written to PORT go to stdout, or to FILE (repeatable)
+  --exit-port PORT         a write of V ends the run; exit status (V << 1) | 1
+  --max-instructions N     stop after N instructions (exit status 5)
+  --dump-mem ADDR:LEN=FILE write physical memory to FILE at the end (repeatable)
+  --stats                  instructions, time and MIPS on stderr
+  -D NAME[=VALUE]          define for assembling a .asm FILE (repeatable)
+  -I DIR                   include directory for a .asm FILE (repeatable)
+
+exit status: 0 after HLT with nothing to wake the guest, (V << 1) | 1 from the exit port,
+3 on a triple fault, 4 when the guest runs into unmapped memory, 5 at --max-instructions.`;
+
+const OPTIONS = {
+  '--bios': true, '--load': true, '--entry': true, '--mem': true, '--debugcon': true, '--exit-port': true,
+  '--max-instructions': true, '--dump-mem': true, '--stats': false, '-D': true, '-I': true, '--help': false,
+};
+
+/** Reads a guest file, assembling it when it is .asm. Errors are the user's: say which file and why. */
+export function loadGuestImage(path: string, defines: Record<string, string> = {}, includePaths: string[] = []): Uint8Array {
+  if (!existsSync(path)) throw new UserError(`${path}: no such file`);
+  if (extname(path).toLowerCase() !== '.asm') return new Uint8Array(readFileSync(path));
+  const result = assembleFile(path, { defines, includePaths });
+  if (!result.ok) {
+    const errors = result.diagnostics.map((d) => formatDiagnostic(d)).join('\n');
+    throw new UserError(`${path} did not assemble:\n${errors}`, 1);
+  }
+  return result.bytes;
+}
+
+function parseDefines(values: string[]): Record<string, string> {
+  const defines: Record<string, string> = {};
+  for (const d of values) {
+    const eq = d.indexOf('=');
+    defines[eq < 0 ? d : d.slice(0, eq)] = eq < 0 ? '' : d.slice(eq + 1);
+  }
+  return defines;
+}
+
+export interface RunSettings {
+  config: MachineConfig;
+  maxInstructions: number;
+  dumps: { address: number; length: number; file: string }[];
+  stats: boolean;
+  closeOutputs: () => void;
+}
+
+/** Turns `run`'s arguments into a machine configuration. */
+export function parseRunArguments(args: string[]): RunSettings {
+  const { options, positionals } = parseOptions(args, OPTIONS, USAGE);
+  const one = (name: string) => options.get(name)?.at(-1);
+  const all = (name: string) => options.get(name) ?? [];
+  if (positionals.length > 1) throw new UserError(`run takes one guest file, got ${positionals.length}: ${positionals.join(' ')}\n\n${USAGE}`);
+  const memoryBytes = parseSize(one('--mem') ?? '32M', '--mem');
+  if (memoryBytes < 0x100000 || memoryBytes % 4096 !== 0 || memoryBytes > 0x7ff00000) {
+    throw new UserError(`--mem: ${one('--mem')} is not usable: give a multiple of 4K between 1M and 2047M`);
+  }
+  const defines = parseDefines(all('-D'));
+  const includes = all('-I');
+  const config: MachineConfig = { memoryBytes, loads: [], debugcons: [], serial: (b) => process.stdout.write(Uint8Array.of(b)) };
+
+  const biosPath = one('--bios');
+  if (biosPath !== undefined) {
+    const bios = loadGuestImage(biosPath, defines, includes);
+    if (bios.length === 0 || bios.length % 4096 !== 0 || bios.length > 256 * 1024) {
+      throw new UserError(`--bios ${biosPath}: the image is ${bios.length} bytes; firmware must be a multiple of 4 KiB up to 256 KiB (64 KiB maps at 0xF0000, 128 KiB at 0xE0000)`);
+    }
+    config.bios = bios;
+  }
+  const fits = (address: number, length: number, what: string) => {
+    if (address + length > memoryBytes) {
+      throw new UserError(`${what}: ${length} bytes at ${hex(address)} do not fit in ${memoryBytes / 1048576} MiB of RAM (use --mem)`);
+    }
+  };
+  for (const spec of all('--load')) {
+    const at = spec.lastIndexOf('@');
+    if (at <= 0) throw new UserError(`--load ${spec}: write FILE@ADDR, for example --load kernel.bin@0x100000`);
+    const file = spec.slice(0, at);
+    const address = parseNumber(spec.slice(at + 1), `--load ${spec}`);
+    const bytes = loadGuestImage(file, defines, includes);
+    fits(address, bytes.length, `--load ${spec}`);
+    config.loads!.push({ address, bytes });
+  }
+  if (positionals[0] !== undefined) {
+    const bytes = loadGuestImage(positionals[0], defines, includes);
+    fits(0x7c00, bytes.length, positionals[0]);
+    config.loads!.push({ address: 0x7c00, bytes });
+    config.entry = { segment: 0, offset: 0x7c00 };
+  }
+  const entry = one('--entry');
+  if (entry !== undefined) config.entry = parseSegOff(entry, '--entry');
+  if (!config.bios && !config.entry) {
+    throw new UserError(`nothing to run: give a guest FILE, --bios FILE, or --load FILE@ADDR with --entry SEG:OFF\n\n${USAGE}`);
+  }
+
+  const files: number[] = [];
+  for (const spec of all('--debugcon')) {
+    const eq = spec.indexOf('=');
+    const port = parseNumber(eq < 0 ? spec : spec.slice(0, eq), `--debugcon ${spec}`);
+    if (port > 0xffff) throw new UserError(`--debugcon ${spec}: port ${hex(port)} is past 0xFFFF`);
+    if (eq < 0) {
+      config.debugcons!.push({ port, sink: (b) => process.stdout.write(Uint8Array.of(b)) });
+    } else {
+      const fd = openSync(spec.slice(eq + 1), 'w');
+      files.push(fd);
+      config.debugcons!.push({ port, sink: (b) => writeSync(fd, Uint8Array.of(b)) });
+    }
+  }
+  const exitPort = one('--exit-port');
+  if (exitPort !== undefined) config.exitPort = parseNumber(exitPort, '--exit-port');
+  const max = one('--max-instructions');
+  const dumps = all('--dump-mem').map((spec) => {
+    const m = /^([^:]+):([^=]+)=(.+)$/.exec(spec);
+    if (!m) throw new UserError(`--dump-mem ${spec}: write ADDR:LEN=FILE, for example --dump-mem 0xB8000:4000=screen.bin`);
+    return { address: parseNumber(m[1], '--dump-mem address'), length: parseSize(m[2], '--dump-mem length'), file: m[3] };
+  });
+  return {
+    config,
+    maxInstructions: max === undefined ? Infinity : parseNumber(max, '--max-instructions'),
+    dumps,
+    stats: options.has('--stats'),
+    closeOutputs: () => files.forEach((fd) => closeSync(fd)),
+  };
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'run a guest headless (boot sector, raw image, firmware, or .asm source)',
+  usage: USAGE,
+  async run(args) {
+    if (args.includes('--help')) {
+      console.log(USAGE);
+      return 0;
+    }
+    const settings = parseRunArguments(args);
+    let machine: Machine;
+    try {
+      machine = new Machine(settings.config);
+    } catch (e) {
+      throw new UserError(`cannot set up the machine: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const started = performance.now();
+    const outcome = machine.run(settings.maxInstructions);
+    const seconds = (performance.now() - started) / 1000;
+    settings.closeOutputs();
+    for (const d of settings.dumps) writeFileSync(d.file, machine.phys.dump(d.address, d.length));
+    if (settings.stats) {
+      const n = machine.cpu.instructions;
+      process.stderr.write(`minivisor: ${n} instructions in ${seconds.toFixed(3)} s, ${(n / seconds / 1e6).toFixed(1)} MIPS\n`);
+    }
+    switch (outcome.kind) {
+      case 'exit':
+        return outcome.status;
+      case 'halted':
+        process.stderr.write(`minivisor: guest halted (${outcome.detail}) at ${machine.cpu.location()}\n`);
+        return 0;
+      case 'shutdown':
+        process.stderr.write(`minivisor: guest shut down: ${outcome.detail}\n  last instruction at ${machine.cpu.location(true)}\n${indent(machine.cpu.describe())}\n`);
+        return 3;
+      case 'unmapped-fetch':
+        process.stderr.write(`minivisor: guest stopped: ${outcome.detail}\n  at ${machine.cpu.location()}\n${indent(machine.cpu.describe())}\n`);
+        return 4;
+      case 'limit':
+        process.stderr.write(`minivisor: stopped after ${settings.maxInstructions} instructions (--max-instructions); the guest was at ${machine.cpu.location()}\n${indent(machine.cpu.describe())}\n`);
+        return 5;
+    }
+  },
+};
+
+function indent(text: string): string {
+  return text.split('\n').map((l) => '  ' + l).join('\n');
+}
