@@ -70,7 +70,8 @@ export function assembleLines(lines: SourceLine[], readBinary: BinaryReader, ini
     } catch (e) {
       if (!(e instanceof AsmError)) throw e;
       parseDiagnostics.push(diag('error', source, e.message, e.column));
-      return { source, jump: { long: false } };
+      const partial = (e as AsmError & { partial?: Statement }).partial;
+      return { source, statement: partial, jump: { long: false } };
     }
   });
 
@@ -105,14 +106,13 @@ export function assembleLines(lines: SourceLine[], readBinary: BinaryReader, ini
 }
 
 function sortDiagnostics(diagnostics: Diagnostic[], lines: SourceLine[]): Diagnostic[] {
-  // Keep source order: the order the preprocessed lines appear in.
-  const order = new Map<string, number>();
-  lines.forEach((l, i) => {
-    const key = `${l.file}:${l.line}`;
-    if (!order.has(key)) order.set(key, i);
-  });
-  const rank = (d: Diagnostic): number => order.get(`${d.file}:${d.line}`) ?? -1;
-  return diagnostics.map((d, i) => ({ d, i })).sort((a, b) => rank(a.d) - rank(b.d) || a.i - b.i).map((x) => x.d);
+  // Source order: by file (in the order files first appear), then by line.
+  const fileOrder = new Map<string, number>();
+  for (const f of [...lines.map((l) => l.file), ...diagnostics.map((d) => d.file)]) if (!fileOrder.has(f)) fileOrder.set(f, fileOrder.size);
+  return diagnostics
+    .map((d, i) => ({ d, i }))
+    .sort((a, b) => fileOrder.get(a.d.file)! - fileOrder.get(b.d.file)! || a.d.line - b.d.line || a.i - b.i)
+    .map((x) => x.d);
 }
 
 function samePlacements(a: Map<string, Placement>, b: Map<string, Placement>): boolean {

@@ -107,7 +107,16 @@ export function parseStatement(line: string, ctx: ParseContext): Statement {
       return statement;
     }
   }
-  if (!ts.atEnd()) statement.body = parseBody(ts, ctx);
+  if (!ts.atEnd()) {
+    try {
+      statement.body = parseBody(ts, ctx);
+    } catch (e) {
+      // Keep the label of a line whose instruction is wrong, so that it is still defined
+      // (and a later duplicate is still reported).
+      if (e instanceof AsmError && statement.label) (e as AsmError & { partial?: Statement }).partial = statement;
+      throw e;
+    }
+  }
   return statement;
 }
 

@@ -2,5 +2,7 @@
 import type { Command } from './command.ts';
 import { demoCommand } from './demo-command.ts';
 import { runCommand } from './run-command.ts';
+import { asmCommand } from './asm-command.ts';
+import { disasmCommand } from './disasm-command.ts';
 
-export const commands: Command[] = [runCommand, demoCommand];
+export const commands: Command[] = [runCommand, demoCommand, asmCommand, disasmCommand];
