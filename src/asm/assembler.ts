@@ -197,6 +197,9 @@ function runPass(
   const warn = (message: string, column: number): void => {
     diagnostics.push(diag('warning', current.source, message, column));
   };
+  const error = (message: string, column: number): void => {
+    diagnostics.push(diag('error', current.source, message, column));
+  };
 
   const define = (name: string, value: Value, column: number, isLabel: boolean, place?: { section: string; offset: number }): void => {
     if (definedThisPass.has(name)) {
@@ -252,7 +255,7 @@ function runPass(
           emitBytes(body.insn.prefixes.map((p) => ({ rep: 0xf3, repe: 0xf3, repz: 0xf3, repne: 0xf2, repnz: 0xf2, lock: 0xf0, es: 0x26, cs: 0x2e, ss: 0x36, ds: 0x3e, fs: 0x64, gs: 0x65, o16: bits === 32 ? 0x66 : -1, o32: bits === 16 ? 0x66 : -1, a16: bits === 32 ? 0x67 : -1, a32: bits === 16 ? 0x67 : -1 } as Record<string, number>)[p.name]!).filter((b) => b >= 0));
           return;
         }
-        const bytes = encodeInstruction(body.insn, { bits, address: here(), section: section.name, evaluate: evalExpr, warn, jump: current.jump });
+        const bytes = encodeInstruction(body.insn, { bits, address: here(), section: section.name, evaluate: evalExpr, warn, error, jump: current.jump });
         emitBytes(bytes);
         return;
       }

@@ -31,6 +31,8 @@ export interface EncodeEnv {
   section: string;
   evaluate(expr: Expr): Value;
   warn(message: string, column: number): void;
+  /** Reports an error but lets the instruction keep its size, so that later addresses stay right. */
+  error(message: string, column: number): void;
   /** Sticky per-statement state: once a jump needed the near form it keeps it, so passes converge. */
   jump: { long: boolean };
 }
@@ -330,7 +332,7 @@ function emit(form: Form, ops: Evaluated[], insn: Instruction, env: EncodeEnv, u
     const end = env.address + BigInt(out.length + relative.size);
     const distance = relative.target.n - end;
     if (relative.short && !relative.target.unknown && (distance < -128n || distance > 127n)) {
-      throw new AsmError(`short jump is out of range: the target is ${distance} bytes away, a short jump reaches -128..127`, relative.column);
+      env.error(`short jump is out of range: the target is ${distance} bytes away, a short jump reaches -128..127`, relative.column);
     }
     pushLE(out, distance, relative.size);
   }

@@ -76,14 +76,16 @@ export function parseOperand(ts: TokenStream): Operand {
       return { kind: 'reg', reg, column: t.column };
     }
   }
+  // Point diagnostics at the value itself, after any `short`/`byte`/... keywords.
+  const valueColumn = ts.column();
   const expr = parseExpression(ts);
   if (mentionsRegister(expr)) throw new AsmError('a register cannot be part of an immediate value (did you mean a memory reference in [ ]?)', column);
   if (ts.isOp(':')) {
     ts.next();
     const offset = parseExpression(ts);
-    return { kind: 'far', segment: expr, offset, size, column };
+    return { kind: 'far', segment: expr, offset, size, column: valueColumn };
   }
-  return { kind: 'imm', expr, size, strict, distance, column };
+  return { kind: 'imm', expr, size, strict, distance, column: valueColumn };
 }
 
 function parseMemory(ts: TokenStream, column: number, size: number | undefined, distance: string | undefined): MemOperand {
