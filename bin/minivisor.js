@@ -1,14 +1,6 @@
 #!/usr/bin/env node
-// The `minivisor` command: runs the TypeScript CLI through tsx, so no build step is needed.
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// The `minivisor` command: runs src/cli/main.ts from a cached bundle (see run-bundled.js).
+import { runBundled } from './run-bundled.js';
 
-const require = createRequire(import.meta.url);
-const here = dirname(fileURLToPath(import.meta.url));
-const tsxCli = require.resolve('tsx/cli');
-const result = spawnSync(process.execPath, [tsxCli, join(here, '..', 'src', 'cli', 'main.ts'), ...process.argv.slice(2)], {
-  stdio: 'inherit',
-});
-process.exit(result.status ?? 1);
+process.argv = [process.argv[0], 'minivisor', ...process.argv.slice(2)];
+await runBundled('src/cli/main.ts');

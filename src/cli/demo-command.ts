@@ -4,6 +4,7 @@
  * enters 32-bit protected mode, runs a compute loop and prints its result on COM1.
  */
 import { join } from 'node:path';
+import { projectRoot } from '../project-root.ts';
 import { Machine } from '../machine/machine.ts';
 import type { Command } from './command.ts';
 import { loadGuestImage } from './run-command.ts';
@@ -15,7 +16,7 @@ export const demoCommand: Command = {
   summary: 'boot the demo guest and explain what happened (npm start)',
   usage: 'usage: minivisor demo\n\nBoots guests/bench/loop.asm and reports what the guest did.',
   async run() {
-    const source = join(import.meta.dirname, '..', '..', 'guests', 'bench', 'loop.asm');
+    const source = join(projectRoot(), 'guests', 'bench', 'loop.asm');
     const image = loadGuestImage(source, { ITERS: String(ITERATIONS) });
     let serial = '';
     const machine = new Machine({
