@@ -4,7 +4,7 @@
  * absolute branch targets. Bytes that do not decode become `db`. Node and browsers alike can
  * load iced-x86, but it is kept out of index.ts so that the assembler does not pull in wasm.
  */
-import { Decoder, DecoderOptions, Formatter, FormatterSyntax } from 'iced-x86';
+import { Code, Decoder, DecoderOptions, Formatter, FormatterSyntax, type Instruction, OpKind, Register } from 'iced-x86';
 
 export interface DisassemblyOptions {
   bits: 16 | 32;
@@ -30,7 +30,55 @@ function makeFormatter(): Formatter {
   f.showBranchSize = true;
   f.spaceAfterOperandSeparator = true;
   f.smallHexNumbersInDecimal = false;
+  // Keep redundant segment overrides such as `ss` on [bp]: they are bytes of the program.
+  f.showUselessPrefixes = true;
   return f;
+}
+
+const fitsByte = (n: bigint, bits: number): boolean => {
+  const v = BigInt.asIntN(bits, n);
+  return v >= -128n && v <= 127n;
+};
+
+/**
+ * The formatter's text, plus the hints that make an assembler pick these very bytes where its
+ * default choice would be shorter: `[word bx+0x28]` for a displacement longer than needed, and
+ * `strict word 0x5` for an immediate that could have been a sign-extended byte.
+ */
+function reassemblableText(instruction: Instruction, formatter: Formatter, bits: number): string {
+  const count = formatter.operandCount(instruction);
+  const operands: string[] = [];
+  let changed = false;
+  for (let i = 0; i < count; i++) {
+    let text = formatter.formatOperand(instruction, i);
+    const op = formatter.getInstructionOperand(instruction, i);
+    const kind = op === undefined ? undefined : instruction.opKind(op);
+    if (kind === OpKind.Memory) {
+      const size = instruction.memoryDisplSize;
+      const based = instruction.memoryBase !== Register.None || instruction.memoryIndex !== Register.None;
+      if (based && (size === 2 || size === 4) && fitsByte(instruction.memoryDisplacement, size * 8)) {
+        text = text.replace('[', size === 2 ? '[word ' : '[dword ');
+        changed = true;
+      }
+    } else if (kind === OpKind.Immediate16 || kind === OpKind.Immediate32) {
+      const wide = kind === OpKind.Immediate16 ? 16 : 32;
+      const value = BigInt(kind === OpKind.Immediate16 ? instruction.immediate16 : instruction.immediate32);
+      const pushOtherSize = (instruction.code === Code.Pushd_imm32 && bits === 16) || (instruction.code === Code.Push_imm16 && bits === 32);
+      if (fitsByte(value, wide) || pushOtherSize) {
+        text = `strict ${wide === 16 ? 'word' : 'dword'} ${text}`;
+        changed = true;
+      }
+    }
+    operands.push(text);
+  }
+  // A near jump whose target is close: say `near`, or an assembler would make it short.
+  const nearByChoice = (instruction.isJmpNear || instruction.isJccNear) && !/\bnear\b/.test(operands[0] ?? '');
+  if (nearByChoice) {
+    operands[0] = `near ${operands[0]}`;
+    changed = true;
+  }
+  if (!changed) return formatter.format(instruction);
+  return `${formatter.formatMnemonic(instruction)} ${operands.join(', ')}`;
 }
 
 export function disassemble(code: Uint8Array, options: DisassemblyOptions): DisassembledInstruction[] {
@@ -50,7 +98,7 @@ export function disassemble(code: Uint8Array, options: DisassemblyOptions): Disa
         decoder.ip = BigInt(address + 1);
         out.push({ address, bytes: code.subarray(offset, offset + 1), text: `db 0x${code[offset]!.toString(16).padStart(2, '0')}` });
       } else {
-        out.push({ address, bytes: code.subarray(offset, offset + length), text: formatter.format(instruction) });
+        out.push({ address, bytes: code.subarray(offset, offset + length), text: reassemblableText(instruction, formatter, options.bits) });
       }
       instruction.free();
     }

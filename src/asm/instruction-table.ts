@@ -260,7 +260,7 @@ for (const [cc, names] of CONDITIONS) {
     row(`j${suffix}`, 'rel8', 'i', `${hex(0x70 + cc)} rb`);
     row(`j${suffix}`, 'rel', 'i', `o16 0f ${hex(0x80 + cc)} rw`);
     row(`j${suffix}`, 'rel', 'i', `o32 0f ${hex(0x80 + cc)} rd`);
-    row(`set${suffix}`, 'rm8', 'm', `0f ${hex(0x90 + cc)} /0`);
+    row(`set${suffix}`, 'rm8', 'm', `0f ${hex(0x90 + cc)} /0`, 'u');
   }
 }
 row('jmp', 'rel8', 'i', 'eb rb');
