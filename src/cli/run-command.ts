@@ -182,6 +182,10 @@ export const runCommand: Command = {
       case 'unmapped-fetch':
         process.stderr.write(`minivisor: guest stopped: ${outcome.detail}\n  at ${machine.cpu.location()}\n${indent(machine.cpu.describe())}\n`);
         return 4;
+      case 'vmexit':
+      case 'stopped':
+        process.stderr.write(`minivisor: guest stopped: ${outcome.detail} at ${machine.cpu.location()}\n`);
+        return 6;
       case 'limit':
         process.stderr.write(`minivisor: stopped after ${settings.maxInstructions} instructions (--max-instructions); the guest was at ${machine.cpu.location()}\n${indent(machine.cpu.describe())}\n`);
         return 5;

@@ -68,8 +68,15 @@ export class Cpu {
   stopDetail = '';
   /** True while halted, waiting for an interrupt. */
   halted = false;
-  /** Instructions retired since reset. Drives the time-stamp counter (virtual time). */
+  /** Instructions retired since reset, updated after each chunk of the run loop. */
   instructions = 0;
+  /** Instructions retired so far in the current chunk (see `retired`). */
+  private retiredInChunk = 0;
+
+  /** Instructions retired up to the current one: the time-stamp counter (virtual time). */
+  get retired(): number {
+    return this.instructions + this.retiredInChunk;
+  }
 
   /** The VMM's hook for sensitive instructions; null in root mode. */
   interceptor: SensitiveInterceptor | null = null;
@@ -448,6 +455,7 @@ export class Cpu {
       const done = this.runChunk(chunk);
       left -= done;
       this.instructions += done;
+      this.retiredInChunk = 0;
     }
     return this.stopReason ?? 'budget';
   }
@@ -460,6 +468,7 @@ export class Cpu {
       try {
         while (n < count) {
           st[S_INSN_EIP] = st[S_EIP];
+          this.retiredInChunk = n;
           step(this);
           n++;
           if (this.attention !== 0) return n;

@@ -34,6 +34,8 @@ export type RunOutcome =
   | { kind: 'exit'; status: number } // the guest wrote to the exit port
   | { kind: 'shutdown'; detail: string } // triple fault
   | { kind: 'unmapped-fetch'; detail: string } // ran off into memory with nothing behind it
+  | { kind: 'vmexit'; detail: string } // a sensitive instruction was intercepted (a VMM is attached)
+  | { kind: 'stopped'; detail: string } // something outside the guest asked it to stop
   | { kind: 'limit' }; // the instruction budget ran out
 
 export class Machine {
@@ -88,6 +90,10 @@ export class Machine {
           return { kind: 'shutdown', detail: cpu.stopDetail };
         case 'unmapped-fetch':
           return { kind: 'unmapped-fetch', detail: cpu.stopDetail };
+        case 'vmexit':
+          return { kind: 'vmexit', detail: cpu.stopDetail };
+        case 'request':
+          return { kind: 'stopped', detail: cpu.stopDetail };
         default:
           if (left <= 0) return { kind: 'limit' };
       }

@@ -288,7 +288,7 @@ export function execRdtsc(cpu: Cpu): void {
   const st = cpu.st;
   if (st[S_CR4] & 4 && isProtectedMode(st) && st[S_CPL] !== 0) cpu.fault(GP, 0); // CR4.TSD
   if (cpu.intercept(ExitReason.RDTSC)) return;
-  const tsc = BigInt(cpu.instructions);
+  const tsc = BigInt(cpu.retired);
   cpu.reg[0] = Number(BigInt.asIntN(32, tsc));
   cpu.reg[2] = Number(BigInt.asIntN(32, tsc >> 32n));
 }
@@ -303,7 +303,7 @@ export function execMsr(cpu: Cpu): void {
   if (cpu.intercept(read ? ExitReason.RDMSR : ExitReason.WRMSR)) return;
   const index = cpu.reg[1] >>> 0;
   if (read) {
-    const value = index === MSR_TSC ? BigInt(cpu.instructions) : cpu.msrs.get(index);
+    const value = index === MSR_TSC ? BigInt(cpu.retired) : cpu.msrs.get(index);
     if (value === undefined) cpu.fault(GP, 0);
     cpu.reg[0] = Number(BigInt.asIntN(32, value));
     cpu.reg[2] = Number(BigInt.asIntN(32, value >> 32n));

@@ -1,0 +1,61 @@
+/** Assembles a test guest with minivisor's assembler and runs it as a boot sector at 0000:7C00. */
+import { assemble, formatDiagnostic } from '../../src/asm/index.ts';
+import { Machine, type RunOutcome } from '../../src/machine/machine.ts';
+
+export interface AsmRun {
+  machine: Machine;
+  outcome: RunOutcome;
+  /** What the guest wrote to the debug console at port 0xE9. */
+  output: string;
+}
+
+/** Exit port used by test guests: `out 0xf4, al` ends the run with status (AL << 1) | 1. */
+export const EXIT_PORT = 0xf4;
+
+export function assembleOrThrow(source: string): Uint8Array {
+  const result = assemble(source, { fileName: 'test.asm' });
+  if (!result.ok) throw new Error(result.diagnostics.map((d) => formatDiagnostic(d)).join('\n'));
+  return result.bytes;
+}
+
+export function runAsm(source: string, options: { maxInstructions?: number; prepare?: (m: Machine) => void } = {}): AsmRun {
+  const bytes = assembleOrThrow(`org 0x7c00\n${source}`);
+  let output = '';
+  const machine = new Machine({
+    memoryBytes: 4 << 20,
+    loads: [{ address: 0x7c00, bytes }],
+    entry: { segment: 0, offset: 0x7c00 },
+    debugcons: [{ port: 0xe9, sink: (b) => (output += String.fromCharCode(b)) }],
+    exitPort: EXIT_PORT,
+  });
+  options.prepare?.(machine);
+  const outcome = machine.run(options.maxInstructions ?? 1_000_000);
+  return { machine, outcome, output };
+}
+
+/** A flat 32-bit protected-mode prologue: GDT with code 0x08 and data 0x10 (base 0, 4 GiB), then `pm:`. */
+export const ENTER_FLAT_PM = `
+bits 16
+  cli
+  xor ax, ax
+  mov ds, ax
+  lgdt [gdt_desc]
+  mov eax, cr0
+  or eax, 1
+  mov cr0, eax
+  jmp 0x08:pm
+gdt:
+  dq 0
+  dq 0x00cf9a000000ffff
+  dq 0x00cf92000000ffff
+gdt_desc:
+  dw gdt_desc - gdt - 1
+  dd gdt
+bits 32
+pm:
+  mov ax, 0x10
+  mov ds, ax
+  mov es, ax
+  mov ss, ax
+  mov esp, 0x90000
+`;
