@@ -5,7 +5,7 @@
 // esbuild's bundler inlines those constants across modules. The bundle is a cache, not a
 // build step: it lives in node_modules/.cache and is made on first use (about 0.1 s).
 import { build } from 'esbuild';
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -34,9 +34,11 @@ export async function runBundled(entry) {
   }
   if (stale) {
     mkdirSync(outDir, { recursive: true });
+    // Build beside the target and rename: several processes (parallel tests) may build at once.
+    const tmpFile = `${outFile}.${process.pid}.tmp`;
     await build({
       entryPoints: [join(root, entry)],
-      outfile: outFile,
+      outfile: tmpFile,
       bundle: true,
       format: 'esm',
       platform: 'node',
@@ -46,6 +48,7 @@ export async function runBundled(entry) {
       sourcemap: 'inline',
       logLevel: 'error',
     });
+    renameSync(tmpFile, outFile);
   }
   await import(pathToFileURL(outFile).href);
 }

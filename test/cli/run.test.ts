@@ -1,0 +1,120 @@
+/** `minivisor run` end to end, through the real command, as a user or a grader runs it. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const HELLO = join(ROOT, 'test', 'fixtures', 'guests', 'debugcon-hello.asm');
+
+function minivisor(...args: string[]) {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'minivisor.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function guestFile(source: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'minivisor-run-'));
+  const file = join(dir, 'guest.asm');
+  writeFileSync(file, source);
+  return file;
+}
+
+describe('minivisor run', () => {
+  it('runs a .asm guest: debugcon bytes reach stdout, the exit port sets the status', () => {
+    const r = minivisor('run', HELLO, '--debugcon', '0xe9', '--exit-port', '0xf4');
+    expect(r.stdout).toBe('Hello from a guest\n');
+    expect(r.status).toBe(33);
+  });
+
+  it('sends debugcon output to a file, and dumps memory at the end', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'minivisor-run-'));
+    const out = join(dir, 'console.txt');
+    const dump = join(dir, 'sector.bin');
+    const r = minivisor('run', HELLO, '--debugcon', `0xe9=${out}`, '--exit-port', '0xf4', '--dump-mem', `0x7c00:16=${dump}`);
+    expect(r.status).toBe(33);
+    expect(readFileSync(out, 'utf8')).toBe('Hello from a guest\n');
+    expect(readFileSync(dump)[0]).toBe(0xfc); // the guest's first byte: CLD
+  });
+
+  it('--load and --entry start a raw image anywhere in RAM', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'minivisor-run-'));
+    const image = join(dir, 'prog.bin');
+    writeFileSync(image, Uint8Array.of(0xb0, 0x41, 0xe6, 0xe9, 0xb0, 0x02, 0xe6, 0xf4)); // mov al,'A'; out 0xe9,al; mov al,2; out 0xf4,al
+    const r = minivisor('run', '--load', `${image}@0x20000`, '--entry', '2000:0000', '--debugcon', '0xe9', '--exit-port', '0xf4');
+    expect(r.stdout).toBe('A');
+    expect(r.status).toBe(5);
+  });
+
+  it('boots firmware given with --bios from the reset vector F000:FFF0 through the alias below 4 GiB', () => {
+    const bios = guestFile(`
+        org 0
+        bits 16
+start:  mov al, 'B'
+        out 0xe9, al
+        xor al, al
+        out 0xf4, al
+        times 0xfff0 - ($ - $$) db 0xf4
+        jmp 0xf000:start
+        times 0x10000 - ($ - $$) db 0`);
+    const r = minivisor('run', '--bios', bios, '--debugcon', '0xe9', '--exit-port', '0xf4');
+    expect(r.stdout).toBe('B');
+    expect(r.status).toBe(1);
+  });
+
+  it('HLT with interrupts disabled ends the run with status 0 and says so', () => {
+    const r = minivisor('run', guestFile('cli\nhlt\n'));
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/HLT with interrupts disabled/);
+  });
+
+  it('--max-instructions stops a guest that never ends and says where it was', () => {
+    const r = minivisor('run', guestFile('org 0x7c00\nspin: jmp spin\n'), '--max-instructions', '1000');
+    expect(r.status).toBe(5);
+    expect(r.stderr).toMatch(/after 1000 instructions.*0000:7C00/);
+  });
+
+  it('a triple fault is a reported shutdown, never a host crash', () => {
+    const r = minivisor('run', guestFile('org 0x7c00\nlidt [idt]\nint3\nidt: dw 0\ndd 0\n'));
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/triple fault/);
+    expect(r.stderr).toMatch(/EAX=/);
+    expect(r.stderr).not.toMatch(/internal error|\s+at .*\.ts:\d+/);
+  });
+
+  it('--stats reports instructions and MIPS', () => {
+    const r = minivisor('run', HELLO, '--debugcon', '0xe9', '--exit-port', '0xf4', '--stats');
+    expect(r.stderr).toMatch(/\d+ instructions in [\d.]+ s, [\d.]+ MIPS/);
+  });
+
+  describe('bad input gets a clear message and a non-zero status, no stack trace', () => {
+    it('a missing file', () => {
+      const r = minivisor('run', 'no-such-guest.img');
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe('minivisor: no-such-guest.img: no such file\n');
+    });
+
+    it('an assembly error names file:line:column', () => {
+      const file = guestFile('mov ax, bx\nmvo ax, 1\n');
+      const r = minivisor('run', file);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`${file}:2:1: error`);
+    });
+
+    it('an unknown option, a bad number, nothing to run', () => {
+      expect(minivisor('run', HELLO, '--frobnicate').stderr).toMatch(/unknown option '--frobnicate'/);
+      expect(minivisor('run', HELLO, '--exit-port', 'banana').stderr).toMatch(/--exit-port: 'banana' is not a number/);
+      expect(minivisor('run').stderr).toMatch(/nothing to run/);
+      expect(minivisor('run', HELLO, '--mem', '12').stderr).toMatch(/--mem: 12 is not usable/);
+    });
+
+    it('an image that does not fit in RAM', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'minivisor-run-'));
+      const image = join(dir, 'big.bin');
+      writeFileSync(image, new Uint8Array(2 << 20));
+      const r = minivisor('run', '--load', `${image}@0x100000`, '--entry', '0:0', '--mem', '2M');
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/do not fit in 2 MiB of RAM \(use --mem\)/);
+    });
+  });
+});
