@@ -6,13 +6,15 @@
  * For every test/fixtures/asm/*.asm it writes the .bin next to it, assembling with
  * `nasm -f bin` in the fixture's directory plus the `; nasm-args:` of the file's first lines.
  * It also assembles guests/bench/loop.asm with the define sets listed in LOOP_VARIANTS into
- * test/fixtures/asm/bench/. Run it only after changing a fixture; commit the .bin files it writes.
+ * test/fixtures/asm/bench/, and the generated 64 KiB firmware of tools/asm-speed-source.ts into
+ * test/fixtures/asm/generated/. Run it only after changing a fixture; commit the .bin files it writes.
  * The tests themselves never run nasm (CI does not have it).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fixtureArguments } from './asm-fixture-args.ts';
+import { firmwareSource } from './asm-speed-source.ts';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const fixtures = join(root, 'test/fixtures/asm');
@@ -43,3 +45,11 @@ for (const [out, defines] of Object.entries(LOOP_VARIANTS)) {
   nasm([...defines, '-o', join(bench, out), join(root, 'guests/bench/loop.asm')], root);
   console.log(`wrote bench/${out}`);
 }
+
+const generated = join(fixtures, 'generated');
+mkdirSync(generated, { recursive: true });
+writeFileSync(join(generated, 'firmware-64k.asm'), firmwareSource());
+nasm(['-o', 'firmware-64k.bin', 'firmware-64k.asm'], generated);
+// The source is 400 KB and the tests regenerate it, so only the binary is kept.
+rmSync(join(generated, 'firmware-64k.asm'));
+console.log('wrote generated/firmware-64k.bin');

@@ -43,6 +43,9 @@ interface ParsedLine {
   source: SourceLine;
   statement?: Statement;
   jump: { long: boolean };
+  /** Where the line started in the previous pass (section and offset), to estimate forward labels. */
+  lastSection?: string;
+  lastOffset: number;
 }
 
 interface SymbolEntry {
@@ -66,12 +69,12 @@ export function assembleLines(lines: SourceLine[], readBinary: BinaryReader, ini
   const parsed: ParsedLine[] = lines.map((source) => {
     scope.warn = (m, c) => parseDiagnostics.push(diag('warning', source, m, c));
     try {
-      return { source, statement: parseStatement(source.text, scope), jump: { long: false } };
+      return { source, statement: parseStatement(source.text, scope), jump: { long: false }, lastOffset: 0 };
     } catch (e) {
       if (!(e instanceof AsmError)) throw e;
       parseDiagnostics.push(diag('error', source, e.message, e.column));
       const partial = (e as AsmError & { partial?: Statement }).partial;
-      return { source, statement: partial, jump: { long: false } };
+      return { source, statement: partial, jump: { long: false }, lastOffset: 0 };
     }
   });
 
@@ -95,6 +98,10 @@ export function assembleLines(lines: SourceLine[], readBinary: BinaryReader, ini
           if (!(e instanceof AsmError)) throw e;
           diagnostics.push({ severity: 'error', file: lines[0]?.file ?? '', line: 1, column: 1, message: e.message, sourceLine: '' });
         }
+      }
+      for (const r of run.records) {
+        const s = run.sections.find((x) => x.name === r.section);
+        if (s && !r.nobits && r.length > 0) r.bytes = s.bytes.slice(r.offset, r.offset + r.length);
       }
       const symbolValues = new Map<string, number>();
       for (const [name, entry] of symbols) if (entry.isLabel || entry.value.reloc !== 0) symbolValues.set(name, Number(BigInt.asUintN(32, entry.value.n)));
@@ -170,9 +177,15 @@ function runPass(
       const entry = symbols.get(name);
       if (entry) {
         if (entry.section === undefined) return entry.value;
-        const s = sections.find((x) => x.name === entry.section);
+        const s = entry.section === section.name ? section : sections.find((x) => x.name === entry.section);
         const base = s ? sectionBase(s) : (previousPlacements.get(entry.section!)?.vstart ?? 0n);
-        return { n: base + BigInt(entry.offset!), reloc: 1, unknown: false, section: entry.section };
+        let offset = entry.offset!;
+        // A label further on still has last pass's offset; everything from here to there has
+        // moved by at least as much as this line has, so add that (passes converge much faster).
+        if (s === section && current.lastSection === section.name && !definedThisPass.has(name)) {
+          offset += section.size - current.lastOffset;
+        }
+        return { n: base + BigInt(offset), reloc: 1, unknown: false, section: entry.section };
       }
       if (pass === 1) {
         unknown = true;
@@ -394,6 +407,7 @@ function runPass(
     const startSize = section.size;
     const address = here();
     statementAddress = address;
+
     try {
       if (st.label) {
         if (st.equ) define(st.label.name, evalExpr(st.equ), st.label.column, false);
@@ -405,9 +419,11 @@ function runPass(
       if (!(e instanceof AsmError)) throw e;
       diagnostics.push(diag('error', line.source, e.message, e.column));
     }
+    line.lastSection = absolute ? undefined : startSection.name;
+    line.lastOffset = startSize;
     if (section === startSection && section.size > startSize && !absolute) {
-      const bytes = section.nobits ? [] : section.bytes.slice(startSize, section.size);
-      records.push({ source: line.source, address, section: section.name, offset: startSize, length: section.size - startSize, nobits: section.nobits, bytes });
+      // The bytes are filled in after the last pass; copying them on every pass is wasted work.
+      records.push({ source: line.source, address, section: section.name, offset: startSize, length: section.size - startSize, nobits: section.nobits, bytes: [] });
     } else {
       records.push({ source: line.source, address, section: section.name, offset: section.size, length: 0, nobits: section.nobits, bytes: [] });
     }

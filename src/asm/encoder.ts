@@ -65,13 +65,15 @@ export function encodeInstruction(insn: Instruction, env: EncodeEnv): number[] {
   const evaluated: Evaluated[] = insn.operands.map((op) => evaluateOperand(op, env));
   const userOpsize = insn.prefixes.some((p) => p.name === 'o16') ? 16 : insn.prefixes.some((p) => p.name === 'o32') ? 32 : undefined;
   const defaultOpsize = userOpsize ?? env.bits;
+  const regSizes: number[] = [];
+  for (const e of evaluated) if (e.op.kind === 'reg') regSizes.push(e.op.reg.size);
 
   for (const form of forms) {
     if (form.operands.length !== evaluated.length) continue;
-    if (!fits(form, evaluated, defaultOpsize, env, insn, false)) continue;
+    if (!fits(form, evaluated, regSizes, defaultOpsize, env, insn, false)) continue;
     return emit(form, evaluated, insn, env, userOpsize);
   }
-  const sizeless = forms.some((form) => form.operands.length === evaluated.length && fits(form, evaluated, defaultOpsize, env, insn, true));
+  const sizeless = forms.some((form) => form.operands.length === evaluated.length && fits(form, evaluated, regSizes, defaultOpsize, env, insn, true));
   const unsized = evaluated.find((e) => e.op.kind === 'mem' && e.op.size === undefined);
   if (sizeless) {
     throw new AsmError(
@@ -117,10 +119,9 @@ function fitsSignExtended(n: bigint, opsize: number): boolean {
  * Whether the operands fit a table row. `lenient` lets an unsized memory operand take any size:
  * used only to tell "operation size not specified" apart from a wrong operand combination.
  */
-function fits(form: Form, ops: Evaluated[], defaultOpsize: number, env: EncodeEnv, insn: Instruction, lenient: boolean): boolean {
+function fits(form: Form, ops: Evaluated[], regSizes: number[], defaultOpsize: number, env: EncodeEnv, insn: Instruction, lenient: boolean): boolean {
   let sizeFromUser = false;
   let sizeFromDefault = false;
-  const regSizes = ops.filter((e) => e.op.kind === 'reg').map((e) => (e.op.kind === 'reg' ? e.op.reg.size : 0));
   for (let i = 0; i < ops.length; i++) {
     const pattern = form.operands[i]!;
     const { op, value } = ops[i]!;
@@ -214,7 +215,7 @@ function fits(form: Form, ops: Evaluated[], defaultOpsize: number, env: EncodeEn
           if (env.jump.long) return false;
           if (v.unknown) break;
           if (v.section !== undefined && v.section !== env.section) return false;
-          const length = prefixBytes(form, ops, insn, env).length + form.encoding.filter((t) => t !== 'a16' && t !== 'a32').length;
+          const length = prefixBytes(form, ops, insn, env).length + form.baseLength;
           const distance = v.n - (env.address + BigInt(length));
           if (distance < -128n || distance > 127n) {
             env.jump.long = true;
@@ -270,6 +271,15 @@ function prefixBytes(form: Form, ops: Evaluated[], insn: Instruction, env: Encod
 }
 
 function pushLE(out: number[], n: bigint, bytes: number): void {
+  if (bytes <= 4) {
+    // Number arithmetic is much cheaper than BigInt for the usual 1-4 byte fields.
+    let small = Number(BigInt.asUintN(32, n));
+    for (let i = 0; i < bytes; i++) {
+      out.push(small & 0xff);
+      small = Math.floor(small / 256);
+    }
+    return;
+  }
   let v = BigInt.asUintN(bytes * 8, n);
   for (let i = 0; i < bytes; i++) {
     out.push(Number(v & 0xffn));
@@ -290,42 +300,54 @@ function checkRange(v: Value, bytes: number, signedOnly: boolean, env: EncodeEnv
 
 function emit(form: Form, ops: Evaluated[], insn: Instruction, env: EncodeEnv, userOpsize?: number): number[] {
   const out = prefixBytes(form, ops, insn, env, userOpsize);
-  const byRole = (roles: string): Evaluated | undefined => ops.find((_, i) => roles.includes(form.roles[i]!));
-  const immediates = ops.filter((_, i) => form.roles[i] === 'i');
   let nextImm = 0;
-  const takeImm = (): Evaluated => immediates[nextImm++]!;
   const opsize = form.opsize || userOpsize || env.bits;
   // Relative targets are measured from the end of the instruction, so they are written last.
   let relative: { size: number; target: Value; column: number; short: boolean } | undefined;
 
-  for (const token of form.encoding) {
-    if (token === 'a16' || token === 'a32') continue;
-    if (/^[0-9a-f]{2}$/.test(token)) {
-      out.push(parseInt(token, 16));
-    } else if (token.endsWith('+r')) {
-      const reg = byRole('r');
-      out.push(parseInt(token.slice(0, 2), 16) + (reg?.op.kind === 'reg' ? reg.op.reg.code : 0));
-    } else if (token.startsWith('/')) {
-      const regField = token === '/r' ? regCode(byRole('rb')) : Number(token.slice(1));
-      out.push(...modrm(byRole('mb')!, regField, env));
-    } else if (token === 'ib' || token === 'ibs' || token === 'iw' || token === 'id') {
-      const e = takeImm();
-      const bytes = token === 'iw' ? 2 : token === 'id' ? 4 : 1;
-      checkRange(e.value!, bytes, token === 'ibs' && e.op.kind === 'imm' && e.op.size === 8, env, e.op.column);
-      pushLE(out, e.value!.n, bytes);
-    } else if (token === 'mo') {
-      const e = takeImm();
-      const mem = e.op as MemOperand;
-      pushLE(out, e.value?.n ?? 0n, addressSizeOf(mem, env.bits) === 16 ? 2 : 4);
-    } else if (token === 'fp') {
-      const e = takeImm();
-      pushLE(out, e.value!.n, opsize === 16 ? 2 : 4);
-      pushLE(out, e.segment!.n, 2);
-    } else if (token === 'rb' || token === 'rw' || token === 'rd') {
-      const e = takeImm();
-      relative = { size: token === 'rb' ? 1 : token === 'rw' ? 2 : 4, target: e.value!, column: e.op.column, short: token === 'rb' };
-    } else {
-      throw new Error(`bad encoding token '${token}' in the instruction table`);
+  for (const step of form.steps) {
+    switch (step.kind) {
+      case 'byte':
+        out.push(step.value);
+        break;
+      case '+r':
+        out.push(step.value + regCode(ops[form.regOperand]));
+        break;
+      case '/r':
+      case '/n': {
+        const regField = step.kind === '/r' ? regCode(ops[form.regOperand]) : step.value;
+        const bytes = modrm(ops[form.rmOperand]!, regField, env);
+        for (const b of bytes) out.push(b);
+        break;
+      }
+      case 'ib':
+      case 'ibs':
+      case 'iw':
+      case 'id': {
+        const e = ops[form.immediateOperands[nextImm++]!]!;
+        const bytes = step.kind === 'iw' ? 2 : step.kind === 'id' ? 4 : 1;
+        checkRange(e.value!, bytes, step.kind === 'ibs' && e.op.kind === 'imm' && e.op.size === 8, env, e.op.column);
+        pushLE(out, e.value!.n, bytes);
+        break;
+      }
+      case 'mo': {
+        const e = ops[form.immediateOperands[nextImm++]!]!;
+        pushLE(out, e.value?.n ?? 0n, addressSizeOf(e.op as MemOperand, env.bits) === 16 ? 2 : 4);
+        break;
+      }
+      case 'fp': {
+        const e = ops[form.immediateOperands[nextImm++]!]!;
+        pushLE(out, e.value!.n, opsize === 16 ? 2 : 4);
+        pushLE(out, e.segment!.n, 2);
+        break;
+      }
+      case 'rb':
+      case 'rw':
+      case 'rd': {
+        const e = ops[form.immediateOperands[nextImm++]!]!;
+        relative = { size: step.kind === 'rb' ? 1 : step.kind === 'rw' ? 2 : 4, target: e.value!, column: e.op.column, short: step.kind === 'rb' };
+        break;
+      }
     }
   }
   if (relative) {

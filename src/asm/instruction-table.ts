@@ -24,11 +24,25 @@
  *   at the pattern's size (MOVZX/MOVSX take a byte, like nasm).
  */
 
+/** One encoding token, decoded once when the table is built. */
+export interface Step {
+  kind: 'byte' | '+r' | '/r' | '/n' | 'ib' | 'ibs' | 'iw' | 'id' | 'mo' | 'fp' | 'rb' | 'rw' | 'rd';
+  /** The opcode byte (byte, +r) or the ModRM reg field (/n). */
+  value: number;
+}
+
 export interface Form {
   mnemonic: string;
   operands: string[];
   roles: string;
   encoding: string[];
+  steps: Step[];
+  /** Operand indices: the ModRM.reg (or +r) operand, the ModRM.rm operand, the immediates in order. */
+  regOperand: number;
+  rmOperand: number;
+  immediateOperands: number[];
+  /** Encoded length without prefixes, counting a relative target's byte (for short jumps). */
+  baseLength: number;
   /** 16 or 32 when the encoding has o16/o32, else 0. */
   opsize: number;
   flags: string;
@@ -348,17 +362,33 @@ for (const [name, op] of [['lar', '02'], ['lsl', '03']] as const) {
   row(name, 'r32,r32', 'rm', `o32 0f ${op} /r`);
 }
 
+function toStep(token: string): Step {
+  if (/^[0-9a-f]{2}$/.test(token)) return { kind: 'byte', value: parseInt(token, 16) };
+  if (/^[0-9a-f]{2}\+r$/.test(token)) return { kind: '+r', value: parseInt(token.slice(0, 2), 16) };
+  if (token === '/r') return { kind: '/r', value: 0 };
+  if (/^\/[0-7]$/.test(token)) return { kind: '/n', value: Number(token.slice(1)) };
+  if (['ib', 'ibs', 'iw', 'id', 'mo', 'fp', 'rb', 'rw', 'rd'].includes(token)) return { kind: token as Step['kind'], value: 0 };
+  throw new Error(`bad encoding token '${token}' in the instruction table`);
+}
+
 /** All forms, grouped by mnemonic, in preference order. */
 export const FORMS: ReadonlyMap<string, readonly Form[]> = (() => {
   const byName = new Map<string, Form[]>();
   for (const text of rows) {
     const [mnemonic, operands, roles, encoding, flags] = text.split('|') as [string, string, string, string, string];
     const tokens = encoding.split(' ');
+    const encodingTokens = tokens.filter((t) => t !== 'o16' && t !== 'o32');
+    const steps = encodingTokens.filter((t) => t !== 'a16' && t !== 'a32').map(toStep);
     const form: Form = {
       mnemonic,
       operands: operands === '' ? [] : operands.split(','),
       roles,
-      encoding: tokens.filter((t) => t !== 'o16' && t !== 'o32'),
+      encoding: encodingTokens,
+      steps,
+      regOperand: roles.split('').findIndex((r) => r === 'r' || r === 'b'),
+      rmOperand: roles.split('').findIndex((r) => r === 'm' || r === 'b'),
+      immediateOperands: roles.split('').flatMap((r, i) => (r === 'i' ? [i] : [])),
+      baseLength: steps.length,
       opsize: tokens.includes('o16') ? 16 : tokens.includes('o32') ? 32 : 0,
       flags,
     };
