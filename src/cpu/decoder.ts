@@ -1,22 +1,19 @@
 /**
- * Decodes one instruction and executes it. Everything about an opcode's encoding (ModRM,
- * group, immediate, whether LOCK is allowed) comes from the opcode table (opcodes.ts),
- * compiled at load time into the typed arrays below. The decoder leaves its results in the
- * decode-scratch slots of `st` (S_MODRM, S_EA, S_EA_SEG, S_IMM, ...), then calls the entry's
- * semantics, which find their operands there (operands.ts).
+ * Decodes one instruction into an Insn. Everything about an opcode's encoding (ModRM, group,
+ * immediate, whether LOCK is allowed) comes from the opcode table (opcode-table.ts), compiled
+ * at load time into the typed arrays used here. `step` decodes and executes one instruction;
+ * the decoded-block cache calls `decode` alone and keeps the result.
  */
 import type { Cpu } from './cpu.ts';
+import { Insn } from './insn.ts';
 import {
   DECODE_INFO, EXECUTE, GROUP_BASE, D_GROUP, D_IGNORE_MOD, D_LOCKABLE, D_MEM_ONLY, D_MODRM, D_REG_ONLY, IMM_SHIFT, IMM_MASK, Imm,
 } from './opcode-table.ts';
-import {
-  CS, DS, EBP, ES, FS, GP, GS, SS, UD,
-  S_A32, S_CODE32, S_EA, S_EA_SEG, S_EIP, S_IMM, S_IMM2, S_INSN_EIP, S_MODRM, S_O32, S_OPCODE, S_PREFIXES,
-} from './state.ts';
+import { CS, DS, EBP, ES, FS, GP, GS, SS, UD, S_CODE32, S_EIP, S_INSN_EIP } from './state.ts';
 
-/** Prefix bits in S_PREFIXES. */
+/** Prefix bits in Insn.prefixes. */
 export const P_REP = 1, P_REPNE = 2, P_LOCK = 4, P_SEG = 8;
-/** S_PREFIXES >> SEG_SHIFT is the segment-override register when P_SEG is set. */
+/** Insn.prefixes >> SEG_SHIFT is the segment-override register when P_SEG is set. */
 const SEG_SHIFT = 8;
 
 /** For each byte: 0 when it is not a prefix, else 1 + the segment register or a code. */
@@ -37,8 +34,23 @@ PREFIX[0xf3] = PFX_REP;
 /** The longest instruction a 386 accepts; one byte more is #GP(0). */
 const MAX_INSN_LENGTH = 15;
 
+/** The decode target of the single-step path. */
+const scratch = new Insn();
+
+/** Decodes and executes the instruction at CS:EIP. */
 export function step(cpu: Cpu): void {
+  const d = scratch;
+  decode(cpu, d);
+  d.execute(cpu, d);
+}
+
+/**
+ * Decodes the instruction at CS:EIP into `d`, leaving EIP after it. Faults (#GP past the CS
+ * limit or 15 bytes, #UD for impossible forms) are raised as the hardware raises them.
+ */
+export function decode(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
+  const start = st[S_EIP];
   const code32 = st[S_CODE32];
   let o32 = code32;
   let a32 = code32;
@@ -56,24 +68,27 @@ export function step(cpu: Cpu): void {
     op = cpu.fetch8();
     kind = PREFIX[op];
   }
-  st[S_O32] = o32;
-  st[S_A32] = a32;
-  st[S_PREFIXES] = prefixes;
   if (op === 0x0f) op = 0x100 | cpu.fetch8();
+  d.o32 = o32;
+  d.a32 = a32;
+  d.prefixes = prefixes;
+  d.opcode = op;
+  d.eaBase = -1;
+  d.eaIndex = -1;
 
   let entry = op;
   let info = DECODE_INFO[op];
   if (info & D_MODRM) {
     const modrm = cpu.fetch8();
-    st[S_MODRM] = modrm;
+    d.modrm = modrm;
     if (info & D_GROUP) {
       entry = GROUP_BASE[op] + ((modrm >> 3) & 7);
       info = DECODE_INFO[entry];
     }
     if (modrm < 0xc0 && !(info & D_IGNORE_MOD)) {
       if (info & D_REG_ONLY) cpu.fault(UD);
-      if (a32) decodeEA32(cpu, modrm, prefixes);
-      else decodeEA16(cpu, modrm, prefixes);
+      if (a32) decodeEA32(cpu, d, modrm, prefixes);
+      else decodeEA16(cpu, d, modrm, prefixes);
     } else if (info & D_MEM_ONLY) {
       cpu.fault(UD);
     }
@@ -81,109 +96,100 @@ export function step(cpu: Cpu): void {
   } else if (prefixes & P_LOCK) {
     cpu.fault(UD);
   }
-  st[S_OPCODE] = op;
   const imm = (info >> IMM_SHIFT) & IMM_MASK;
-  if (imm !== Imm.None) fetchImmediate(cpu, imm, o32, a32);
-  EXECUTE[entry](cpu);
+  if (imm !== Imm.None) fetchImmediate(cpu, d, imm, o32, a32);
+  d.info = info;
+  d.execute = EXECUTE[entry];
+  d.length = (st[S_EIP] - start) | 0;
 }
 
-function fetchImmediate(cpu: Cpu, imm: number, o32: number, a32: number): void {
-  const st = cpu.st;
+function fetchImmediate(cpu: Cpu, d: Insn, imm: number, o32: number, a32: number): void {
   switch (imm) {
     case Imm.Byte:
-      st[S_IMM] = cpu.fetch8();
+      d.imm = cpu.fetch8();
       break;
     case Imm.SignedByte:
-      st[S_IMM] = (cpu.fetch8() << 24) >> 24;
+      d.imm = (cpu.fetch8() << 24) >> 24;
       break;
     case Imm.Word:
-      st[S_IMM] = cpu.fetch16();
+      d.imm = cpu.fetch16();
       break;
     case Imm.Operand:
-      st[S_IMM] = o32 ? cpu.fetch32() : cpu.fetch16();
+      d.imm = o32 ? cpu.fetch32() : cpu.fetch16();
       break;
     case Imm.SignedOperand:
-      st[S_IMM] = o32 ? cpu.fetch32() : (cpu.fetch16() << 16) >> 16;
+      d.imm = o32 ? cpu.fetch32() : (cpu.fetch16() << 16) >> 16;
       break;
     case Imm.FarPointer:
-      st[S_IMM] = o32 ? cpu.fetch32() : cpu.fetch16();
-      st[S_IMM2] = cpu.fetch16();
+      d.imm = o32 ? cpu.fetch32() : cpu.fetch16();
+      d.imm2 = cpu.fetch16();
       break;
     case Imm.MemoryOffset:
-      st[S_EA] = a32 ? cpu.fetch32() : cpu.fetch16();
-      st[S_EA_SEG] = st[S_PREFIXES] & P_SEG ? st[S_PREFIXES] >> SEG_SHIFT : DS;
+      d.eaDisp = a32 ? cpu.fetch32() : cpu.fetch16();
+      d.eaSeg = d.prefixes & P_SEG ? d.prefixes >> SEG_SHIFT : DS;
       break;
     case Imm.WordThenByte:
-      st[S_IMM] = cpu.fetch16();
-      st[S_IMM2] = cpu.fetch8();
+      d.imm = cpu.fetch16();
+      d.imm2 = cpu.fetch8();
       break;
   }
 }
 
+/** Base and index registers of the eight 16-bit r/m encodings (-1: none). */
+const EA16_BASE = Int8Array.of(3, 3, 5, 5, 6, 7, 5, 3);
+const EA16_INDEX = Int8Array.of(6, 7, 6, 7, -1, -1, -1, -1);
+
 /** 16-bit addressing: [BX+SI], [BX+DI], [BP+SI], [BP+DI], [SI], [DI], [BP]/disp16, [BX] (+disp). */
-function decodeEA16(cpu: Cpu, modrm: number, prefixes: number): void {
-  const st = cpu.st;
-  const r = cpu.reg;
+function decodeEA16(cpu: Cpu, d: Insn, modrm: number, prefixes: number): void {
   const mod = modrm >> 6;
-  let offset: number;
-  let seg = DS;
-  switch (modrm & 7) {
-    case 0: offset = r[3] + r[6]; break;
-    case 1: offset = r[3] + r[7]; break;
-    case 2: offset = r[5] + r[6]; seg = SS; break;
-    case 3: offset = r[5] + r[7]; seg = SS; break;
-    case 4: offset = r[6]; break;
-    case 5: offset = r[7]; break;
-    case 6:
-      if (mod === 0) {
-        offset = cpu.fetch16();
-      } else {
-        offset = r[5];
-        seg = SS;
-      }
-      break;
-    default: offset = r[3]; break;
+  const rm = modrm & 7;
+  let seg = rm === 2 || rm === 3 || (rm === 6 && mod !== 0) ? SS : DS;
+  if (rm === 6 && mod === 0) {
+    d.eaDisp = cpu.fetch16();
+    seg = DS;
+  } else {
+    d.eaBase = EA16_BASE[rm];
+    d.eaIndex = EA16_INDEX[rm];
+    d.eaDisp = mod === 1 ? (cpu.fetch8() << 24) >> 24 : mod === 2 ? cpu.fetch16() : 0;
   }
-  if (mod === 1) offset += (cpu.fetch8() << 24) >> 24;
-  else if (mod === 2) offset += cpu.fetch16();
-  st[S_EA] = offset & 0xffff;
-  st[S_EA_SEG] = prefixes & P_SEG ? prefixes >> SEG_SHIFT : seg;
+  d.eaShift = 0;
+  d.eaSeg = prefixes & P_SEG ? prefixes >> SEG_SHIFT : seg;
 }
 
 /** 32-bit addressing: base + index * scale + displacement, with SIB when r/m = 4. */
-function decodeEA32(cpu: Cpu, modrm: number, prefixes: number): void {
-  const st = cpu.st;
-  const r = cpu.reg;
+function decodeEA32(cpu: Cpu, d: Insn, modrm: number, prefixes: number): void {
   const mod = modrm >> 6;
   const rm = modrm & 7;
-  let offset: number;
   let seg = DS;
+  let disp = 0;
+  d.eaShift = 0;
   if (rm === 4) {
     const sib = cpu.fetch8();
     const base = sib & 7;
     const index = (sib >> 3) & 7;
     if (base === 5 && mod === 0) {
-      offset = cpu.fetch32();
+      disp = cpu.fetch32();
     } else {
-      offset = r[base];
+      d.eaBase = base;
       if (base === 4 || base === EBP) seg = SS;
     }
-    if (index !== 4) offset += r[index] << (sib >> 6);
+    if (index !== 4) {
+      d.eaIndex = index;
+      d.eaShift = sib >> 6;
+    }
   } else if (rm === 5 && mod === 0) {
-    offset = cpu.fetch32();
+    disp = cpu.fetch32();
   } else {
-    offset = r[rm];
+    d.eaBase = rm;
     if (rm === EBP) seg = SS;
   }
-  if (mod === 1) offset += (cpu.fetch8() << 24) >> 24;
-  else if (mod === 2) offset += cpu.fetch32();
-  st[S_EA] = offset | 0;
-  st[S_EA_SEG] = prefixes & P_SEG ? prefixes >> SEG_SHIFT : seg;
+  if (mod === 1) disp = (cpu.fetch8() << 24) >> 24;
+  else if (mod === 2) disp = cpu.fetch32();
+  d.eaDisp = disp;
+  d.eaSeg = prefixes & P_SEG ? prefixes >> SEG_SHIFT : seg;
 }
 
 /** The segment an instruction with an implicit DS operand uses (string sources, XLAT): DS unless overridden. */
-export function dataSegment(st: Int32Array): number {
-  const p = st[S_PREFIXES];
-  return p & P_SEG ? p >> SEG_SHIFT : DS;
+export function dataSegment(d: Insn): number {
+  return d.prefixes & P_SEG ? d.prefixes >> SEG_SHIFT : DS;
 }
-

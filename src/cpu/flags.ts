@@ -9,7 +9,7 @@
  * exactly their architectural effect. NEG records as SUB from 0.
  */
 import {
-  AF, ARITH_FLAGS, CF, FLAGS_ALWAYS_ONE, OF, PF, SF, ZF,
+  AF, CF, FLAGS_ALWAYS_ONE, OF, PF, SF, ZF,
   S_EFLAGS, S_LAZY_A, S_LAZY_B, S_LAZY_OP, S_LAZY_PENDING, S_LAZY_R, S_LAZY_SHIFT,
 } from './state.ts';
 

@@ -8,7 +8,7 @@ import { getEflags, setEflags } from './flags.ts';
 import { push } from './operands.ts';
 import { isProtectedMode, loadCodeSegment, checkCodeSegment } from './segments.ts';
 import {
-  AC, CS, DF_, GP, IF, NP, NT, RF, S_CPL, S_EFLAGS, S_EIP, S_IDTR_BASE, S_IDTR_LIMIT, TF, VM, PF_,
+  AC, CS, DF_, GP, IF, NP, NT, RF, S_CPL, S_EIP, S_IDTR_BASE, S_IDTR_LIMIT, TF, VM, PF_,
 } from './state.ts';
 
 /** The source of maskable interrupts (the 8259 PIC pair, later an APIC). */

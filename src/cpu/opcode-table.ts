@@ -10,7 +10,7 @@
  * I (immediate), J (relative offset), O (memory offset), A (far pointer); sizes b, w, d, v
  * (16/32), z (16/32 immediate), p (far pointer). `Ibs` is a sign-extended imm8.
  */
-import type { Cpu } from './cpu.ts';
+import type { Semantics } from './insn.ts';
 import * as alu from './ops/alu.ts';
 import * as bcd from './ops/bcd.ts';
 import * as bits from './ops/bits.ts';
@@ -24,7 +24,7 @@ import * as stack from './ops/stack.ts';
 import * as string from './ops/string.ts';
 import * as system from './ops/system.ts';
 
-export type Semantics = (cpu: Cpu) => void;
+export type { Semantics };
 
 export const enum Imm {
   None = 0,

@@ -4,19 +4,20 @@
  * 32 bits; values written are truncated to the operand size.
  */
 import type { Cpu } from './cpu.ts';
-import { ESP, S_EA, S_EA_SEG, S_MODRM, S_O32, S_A32, S_STACK32, SS } from './state.ts';
+import { effectiveAddress, type Insn } from './insn.ts';
+import { ESP, S_STACK32, SS } from './state.ts';
 
 /** Byte offsets of AL, CL, DL, BL, AH, CH, DH, BH in the register file. */
 export const REG8_INDEX = new Uint8Array([0, 4, 8, 12, 1, 5, 9, 13]);
 
 /** The instruction's operand size in bits (16 or 32), after any 0x66 prefix. */
-export function operandSize(st: Int32Array): number {
-  return st[S_O32] !== 0 ? 32 : 16;
+export function operandSize(d: Insn): number {
+  return d.o32 !== 0 ? 32 : 16;
 }
 
 /** Size of the operand of an opcode whose low bit selects byte (0) or word/dword (1). */
-export function sizeFromOpcodeBit(st: Int32Array, opcode: number): number {
-  return (opcode & 1) === 0 ? 8 : st[S_O32] !== 0 ? 32 : 16;
+export function sizeFromOpcodeBit(d: Insn): number {
+  return (d.opcode & 1) === 0 ? 8 : d.o32 !== 0 ? 32 : 16;
 }
 
 export function readReg(cpu: Cpu, r: number, size: number): number {
@@ -30,25 +31,23 @@ export function writeReg(cpu: Cpu, r: number, size: number, value: number): void
 }
 
 /** The ModRM reg field's register operand. */
-export function readG(cpu: Cpu, size: number): number {
-  return readReg(cpu, (cpu.st[S_MODRM] >> 3) & 7, size);
+export function readG(cpu: Cpu, d: Insn, size: number): number {
+  return readReg(cpu, (d.modrm >> 3) & 7, size);
 }
-export function writeG(cpu: Cpu, size: number, value: number): void {
-  writeReg(cpu, (cpu.st[S_MODRM] >> 3) & 7, size, value);
+export function writeG(cpu: Cpu, d: Insn, size: number, value: number): void {
+  writeReg(cpu, (d.modrm >> 3) & 7, size, value);
 }
 
 /** The ModRM r/m operand: a register, or memory at the decoded effective address. */
-export function readE(cpu: Cpu, size: number): number {
-  const st = cpu.st;
-  const modrm = st[S_MODRM];
+export function readE(cpu: Cpu, d: Insn, size: number): number {
+  const modrm = d.modrm;
   if (modrm >= 0xc0) return readReg(cpu, modrm & 7, size);
-  return cpu.read(st[S_EA_SEG], st[S_EA], size);
+  return cpu.read(d.eaSeg, effectiveAddress(cpu, d), size);
 }
-export function writeE(cpu: Cpu, size: number, value: number): void {
-  const st = cpu.st;
-  const modrm = st[S_MODRM];
+export function writeE(cpu: Cpu, d: Insn, size: number, value: number): void {
+  const modrm = d.modrm;
   if (modrm >= 0xc0) writeReg(cpu, modrm & 7, size, value);
-  else cpu.write(st[S_EA_SEG], st[S_EA], value, size);
+  else cpu.write(d.eaSeg, effectiveAddress(cpu, d), value, size);
 }
 
 /**
@@ -56,17 +55,17 @@ export function writeE(cpu: Cpu, size: number, value: number): void {
  * writing first, so that the later write cannot fault after flags or registers have changed
  * (exceptions stay precise).
  */
-export function readEForUpdate(cpu: Cpu, size: number): number {
-  const st = cpu.st;
-  const modrm = st[S_MODRM];
+export function readEForUpdate(cpu: Cpu, d: Insn, size: number): number {
+  const modrm = d.modrm;
   if (modrm >= 0xc0) return readReg(cpu, modrm & 7, size);
-  cpu.checkWritable(st[S_EA_SEG], st[S_EA], size);
-  return cpu.read(st[S_EA_SEG], st[S_EA], size);
+  const ea = effectiveAddress(cpu, d);
+  cpu.checkWritable(d.eaSeg, ea, size);
+  return cpu.read(d.eaSeg, ea, size);
 }
 
 /** True when the ModRM r/m operand is a register. */
-export function isRegisterOperand(st: Int32Array): boolean {
-  return st[S_MODRM] >= 0xc0;
+export function isRegisterOperand(d: Insn): boolean {
+  return d.modrm >= 0xc0;
 }
 
 // ------------------------------------------------------------------ the stack
@@ -114,18 +113,18 @@ export function stackPointer(cpu: Cpu): number {
 // ------------------------------------------------------------------ string-instruction registers
 
 /** ECX or CX, per the address size: the REP count. */
-export function readCount(cpu: Cpu): number {
-  return cpu.st[S_A32] !== 0 ? cpu.reg[1] >>> 0 : cpu.reg16[2];
+export function readCount(cpu: Cpu, d: Insn): number {
+  return d.a32 !== 0 ? cpu.reg[1] >>> 0 : cpu.reg16[2];
 }
-export function writeCount(cpu: Cpu, value: number): void {
-  if (cpu.st[S_A32] !== 0) cpu.reg[1] = value;
+export function writeCount(cpu: Cpu, d: Insn, value: number): void {
+  if (d.a32 !== 0) cpu.reg[1] = value;
   else cpu.reg16[2] = value;
 }
 /** ESI/EDI or SI/DI, per the address size. */
-export function readIndex(cpu: Cpu, r: number): number {
-  return cpu.st[S_A32] !== 0 ? cpu.reg[r] : cpu.reg16[r << 1];
+export function readIndex(cpu: Cpu, d: Insn, r: number): number {
+  return d.a32 !== 0 ? cpu.reg[r] : cpu.reg16[r << 1];
 }
-export function advanceIndex(cpu: Cpu, r: number, delta: number): void {
-  if (cpu.st[S_A32] !== 0) cpu.reg[r] = (cpu.reg[r] + delta) | 0;
+export function advanceIndex(cpu: Cpu, d: Insn, r: number, delta: number): void {
+  if (d.a32 !== 0) cpu.reg[r] = (cpu.reg[r] + delta) | 0;
   else cpu.reg16[r << 1] = cpu.reg16[r << 1] + delta;
 }

@@ -49,12 +49,6 @@ export const S_CODE32 = 78;
 export const S_STACK32 = 79;
 /** EIP of the instruction being executed: where a fault restarts. */
 export const S_INSN_EIP = 80;
-/**
- * Decode scratch for the instruction being executed (not architectural): ModRM byte, the
- * effective address's offset and segment, immediates, prefixes and the operand/address size.
- */
-export const S_MODRM = 81, S_EA = 82, S_EA_SEG = 83, S_IMM = 84, S_IMM2 = 85, S_PREFIXES = 86;
-export const S_O32 = 87, S_A32 = 88, S_OPCODE = 89;
 export const STATE_SIZE = 112;
 
 /**

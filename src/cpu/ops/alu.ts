@@ -4,8 +4,9 @@
  * top; the `exec*` functions bind them to operand forms for the opcode table.
  */
 import type { Cpu } from '../cpu.ts';
+import { effectiveAddress, type Insn } from '../insn.ts';
 import { LAZY_ADC, LAZY_ADD, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, getCF, materializeFlags, recordLazy } from '../flags.ts';
-import { ARITH_FLAGS, CF, S_IMM, S_MODRM, S_OPCODE, S_EA, S_EA_SEG } from '../state.ts';
+import { ARITH_FLAGS, CF } from '../state.ts';
 import { operandSize, readE, readEForUpdate, readG, readReg, sizeFromOpcodeBit, writeE, writeG, writeReg } from '../operands.ts';
 
 /** ALU operations, numbered as opcode bits 5:3 and the group-1 ModRM reg field number them. */
@@ -73,100 +74,100 @@ export function test(st: Int32Array, a: number, b: number, size: number): void {
 // ------------------------------------------------------------------ operand forms
 
 /** 00-3D, low bits 0/1: op E, G (r/m is the destination). */
-export function execAluEG(cpu: Cpu): void {
+export function execAluEG(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const opcode = st[S_OPCODE];
+  const opcode = d.opcode;
   const op = (opcode >> 3) & 7;
-  const size = sizeFromOpcodeBit(st, opcode);
-  const modrm = st[S_MODRM];
+  const size = sizeFromOpcodeBit(d);
+  const modrm = d.modrm;
   const g = readReg(cpu, (modrm >> 3) & 7, size);
   if (modrm >= 0xc0) {
     const rm = modrm & 7;
     const r = alu(st, op, readReg(cpu, rm, size), g, size);
     if (op !== CMP) writeReg(cpu, rm, size, r);
   } else if (op === CMP) {
-    alu(st, op, cpu.read(st[S_EA_SEG], st[S_EA], size), g, size);
+    alu(st, op, cpu.read(d.eaSeg, effectiveAddress(cpu, d), size), g, size);
   } else {
-    writeE(cpu, size, alu(st, op, readEForUpdate(cpu, size), g, size));
+    writeE(cpu, d, size, alu(st, op, readEForUpdate(cpu, d, size), g, size));
   }
 }
 
 /** 02-3B, low bits 2/3: op G, E (the register is the destination). */
-export function execAluGE(cpu: Cpu): void {
+export function execAluGE(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const opcode = st[S_OPCODE];
+  const opcode = d.opcode;
   const op = (opcode >> 3) & 7;
-  const size = sizeFromOpcodeBit(st, opcode);
-  const r = alu(st, op, readG(cpu, size), readE(cpu, size), size);
-  if (op !== CMP) writeG(cpu, size, r);
+  const size = sizeFromOpcodeBit(d);
+  const r = alu(st, op, readG(cpu, d, size), readE(cpu, d, size), size);
+  if (op !== CMP) writeG(cpu, d, size, r);
 }
 
 /** 04-3D, low bits 4/5: op AL/eAX, immediate. */
-export function execAluAccImm(cpu: Cpu): void {
+export function execAluAccImm(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const opcode = st[S_OPCODE];
+  const opcode = d.opcode;
   const op = (opcode >> 3) & 7;
-  const size = sizeFromOpcodeBit(st, opcode);
-  const r = alu(st, op, readReg(cpu, 0, size), st[S_IMM], size);
+  const size = sizeFromOpcodeBit(d);
+  const r = alu(st, op, readReg(cpu, 0, size), d.imm, size);
   if (op !== CMP) writeReg(cpu, 0, size, r);
 }
 
 /** 80-83: group 1, op E, immediate (83 sign-extends its byte). */
-export function execAluEImm(cpu: Cpu): void {
+export function execAluEImm(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const op = (st[S_MODRM] >> 3) & 7;
-  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
-  const imm = size === 32 ? st[S_IMM] : st[S_IMM] & ((1 << size) - 1);
+  const op = (d.modrm >> 3) & 7;
+  const size = sizeFromOpcodeBit(d);
+  const imm = size === 32 ? d.imm : d.imm & ((1 << size) - 1);
   if (op === CMP) {
-    alu(st, op, readE(cpu, size), imm, size);
+    alu(st, op, readE(cpu, d, size), imm, size);
   } else {
-    writeE(cpu, size, alu(st, op, readEForUpdate(cpu, size), imm, size));
+    writeE(cpu, d, size, alu(st, op, readEForUpdate(cpu, d, size), imm, size));
   }
 }
 
 /** 40-47 INC r16/r32, 48-4F DEC r16/r32. */
-export function execIncDecReg(cpu: Cpu): void {
+export function execIncDecReg(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const opcode = st[S_OPCODE];
-  const size = operandSize(st);
+  const opcode = d.opcode;
+  const size = operandSize(d);
   const r = opcode & 7;
   const a = readReg(cpu, r, size);
   writeReg(cpu, r, size, opcode < 0x48 ? inc(st, a, size) : dec(st, a, size));
 }
 
 /** FE/FF /0 and /1: INC and DEC r/m. */
-export function execIncDecE(cpu: Cpu): void {
+export function execIncDecE(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
-  const a = readEForUpdate(cpu, size);
-  writeE(cpu, size, st[S_MODRM] & 0x08 ? dec(st, a, size) : inc(st, a, size));
+  const size = sizeFromOpcodeBit(d);
+  const a = readEForUpdate(cpu, d, size);
+  writeE(cpu, d, size, d.modrm & 0x08 ? dec(st, a, size) : inc(st, a, size));
 }
 
 /** F6/F7 /2 NOT (no flags) and /3 NEG. */
-export function execNotNeg(cpu: Cpu): void {
+export function execNotNeg(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
-  const a = readEForUpdate(cpu, size);
-  writeE(cpu, size, st[S_MODRM] & 0x08 ? neg(st, a, size) : ~a);
+  const size = sizeFromOpcodeBit(d);
+  const a = readEForUpdate(cpu, d, size);
+  writeE(cpu, d, size, d.modrm & 0x08 ? neg(st, a, size) : ~a);
 }
 
 /** 84/85 TEST E, G. */
-export function execTestEG(cpu: Cpu): void {
+export function execTestEG(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
-  test(st, readE(cpu, size), readG(cpu, size), size);
+  const size = sizeFromOpcodeBit(d);
+  test(st, readE(cpu, d, size), readG(cpu, d, size), size);
 }
 
 /** A8/A9 TEST AL/eAX, imm. */
-export function execTestAccImm(cpu: Cpu): void {
+export function execTestAccImm(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
-  test(st, readReg(cpu, 0, size), st[S_IMM], size);
+  const size = sizeFromOpcodeBit(d);
+  test(st, readReg(cpu, 0, size), d.imm, size);
 }
 
 /** F6/F7 /0 and /1: TEST E, imm. */
-export function execTestEImm(cpu: Cpu): void {
+export function execTestEImm(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
-  test(st, readE(cpu, size), st[S_IMM], size);
+  const size = sizeFromOpcodeBit(d);
+  test(st, readE(cpu, d, size), d.imm, size);
 }

@@ -1,9 +1,10 @@
 /** Decimal adjust instructions: DAA, DAS, AAA, AAS, AAM, AAD (Intel SDM pseudocode). */
 import type { Cpu } from '../cpu.ts';
+import type { Insn } from '../insn.ts';
 import { LAZY_ADD, LAZY_LOGIC, getAF, getCF, recordLazy, setArithFlags, szpOf } from '../flags.ts';
-import { AF, ARITH_FLAGS, CF, DE, OF, S_IMM } from '../state.ts';
+import { AF, ARITH_FLAGS, CF, DE, OF } from '../state.ts';
 
-export function execDaa(cpu: Cpu): void {
+export function execDaa(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
   const oldAL = cpu.reg8[0];
   const oldCF = getCF(st);
@@ -26,7 +27,7 @@ export function execDaa(cpu: Cpu): void {
   setArithFlags(st, ARITH_FLAGS, szpOf(al, 8) | cf | af | of);
 }
 
-export function execDas(cpu: Cpu): void {
+export function execDas(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
   const oldAL = cpu.reg8[0];
   const oldCF = getCF(st);
@@ -60,16 +61,16 @@ function asciiAdjust(cpu: Cpu, subtract: boolean): void {
   cpu.reg16[0] = ax & 0xff0f;
   setArithFlags(st, ARITH_FLAGS, flags | szpOf(ax & 0xff, 8));
 }
-export function execAaa(cpu: Cpu): void {
+export function execAaa(cpu: Cpu, d: Insn): void {
   asciiAdjust(cpu, false);
 }
-export function execAas(cpu: Cpu): void {
+export function execAas(cpu: Cpu, d: Insn): void {
   asciiAdjust(cpu, true);
 }
 
 /** AAM imm8 (D4): AH = AL / imm, AL = AL mod imm; #DE when imm is 0. */
-export function execAam(cpu: Cpu): void {
-  const base = cpu.st[S_IMM] & 0xff;
+export function execAam(cpu: Cpu, d: Insn): void {
+  const base = d.imm & 0xff;
   if (base === 0) cpu.fault(DE);
   const al = cpu.reg8[0];
   cpu.reg8[1] = (al / base) | 0;
@@ -78,8 +79,8 @@ export function execAam(cpu: Cpu): void {
 }
 
 /** AAD imm8 (D5): AL = AH * imm + AL, AH = 0. Flags as the byte ADD it performs. */
-export function execAad(cpu: Cpu): void {
-  const base = cpu.st[S_IMM] & 0xff;
+export function execAad(cpu: Cpu, d: Insn): void {
+  const base = d.imm & 0xff;
   const a = cpu.reg8[0];
   const b = (cpu.reg8[1] * base) & 0xff;
   const r = a + b;

@@ -4,114 +4,122 @@
  * relative to the operand, as on hardware: the offset is signed and may reach past it.
  */
 import type { Cpu } from '../cpu.ts';
+import { effectiveAddress, type Insn } from '../insn.ts';
 import { LAZY_SUB, materializeFlags, recordLazy, setArithFlags, setCF, testCondition } from '../flags.ts';
-import { ARITH_FLAGS, S_A32, S_EA, S_EA_SEG, S_IMM, S_MODRM, S_OPCODE, ZF } from '../state.ts';
+import { ARITH_FLAGS, ZF } from '../state.ts';
 import { alu, ADD } from './alu.ts';
 import {
   isRegisterOperand, operandSize, readE, readEForUpdate, readG, readReg, sizeFromOpcodeBit, writeE, writeG, writeReg,
 } from '../operands.ts';
 
-const BT = 0, BTS = 1, BTR = 2, BTC = 3;
+/** Bit operations, numbered as ModRM reg - 4 of 0F BA numbers them; BTC is the remaining case. */
+const BT = 0, BTS = 1, BTR = 2;
 
-function bitOp(cpu: Cpu, op: number, bitOffset: number, fromRegister: boolean): void {
+function bitOp(cpu: Cpu, d: Insn, op: number, bitOffset: number, fromRegister: boolean): void {
   const st = cpu.st;
-  const size = operandSize(st);
+  const size = operandSize(d);
   let value: number;
   let bit: number;
-  if (isRegisterOperand(st)) {
+  let seg = 0;
+  let ea = 0;
+  const isMemory = !isRegisterOperand(d);
+  if (!isMemory) {
     bit = bitOffset & (size - 1);
-    value = readE(cpu, size);
+    value = readE(cpu, d, size);
   } else {
     // Memory: a register offset selects any bit relative to the operand's address.
-    let offset = bitOffset & (size - 1);
+    seg = d.eaSeg;
+    ea = effectiveAddress(cpu, d);
+    bit = bitOffset & (size - 1);
     if (fromRegister) {
       const signed = size === 16 ? (bitOffset << 16) >> 16 : bitOffset | 0;
       const displacement = Math.floor(signed / size) * (size >> 3);
-      const ea = st[S_EA] + displacement;
-      st[S_EA] = st[S_A32] ? ea | 0 : ea & 0xffff;
-      offset = signed & (size - 1);
+      ea = d.a32 ? (ea + displacement) | 0 : (ea + displacement) & 0xffff;
+      bit = signed & (size - 1);
     }
-    bit = offset;
-    value = op === BT ? readE(cpu, size) : readEForUpdate(cpu, size);
+    if (op !== BT) cpu.checkWritable(seg, ea, size);
+    value = cpu.read(seg, ea, size);
   }
   const cf = (value >>> bit) & 1;
   materializeFlags(st, ARITH_FLAGS);
   setCF(st, cf);
   if (op === BT) return;
   const m = 1 << bit;
-  writeE(cpu, size, op === BTS ? value | m : op === BTR ? value & ~m : value ^ m);
+  const result = op === BTS ? value | m : op === BTR ? value & ~m : value ^ m;
+  if (isMemory) cpu.write(seg, ea, result, size);
+  else writeE(cpu, d, size, result);
 }
 
 /** 0F A3 BT, 0F AB BTS, 0F B3 BTR, 0F BB BTC: bit offset in a register. */
-export function execBitOpReg(cpu: Cpu): void {
-  const op = (cpu.st[S_OPCODE] >> 3) & 3;
-  bitOp(cpu, op, readG(cpu, operandSize(cpu.st)), true);
+export function execBitOpReg(cpu: Cpu, d: Insn): void {
+  const op = (d.opcode >> 3) & 3;
+  bitOp(cpu, d, op, readG(cpu, d, operandSize(d)), true);
 }
 
 /** 0F BA /4-/7: BT BTS BTR BTC with an imm8 bit offset. */
-export function execBitOpImm(cpu: Cpu): void {
-  bitOp(cpu, (cpu.st[S_MODRM] >> 3) & 3, cpu.st[S_IMM], false);
+export function execBitOpImm(cpu: Cpu, d: Insn): void {
+  bitOp(cpu, d, (d.modrm >> 3) & 3, d.imm, false);
 }
 
 /** 0F BC BSF, 0F BD BSR: ZF = 1 and the destination unchanged when the source is 0. */
-export function execBitScan(cpu: Cpu): void {
+export function execBitScan(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const size = operandSize(st);
-  const src = readE(cpu, size);
+  const size = operandSize(d);
+  const src = readE(cpu, d, size);
   if (src === 0) {
     setArithFlags(st, ZF, ZF);
     return;
   }
-  const index = st[S_OPCODE] === 0x1bc ? 31 - Math.clz32(src & -src) : 31 - Math.clz32(src);
-  writeG(cpu, size, index);
+  const index = d.opcode === 0x1bc ? 31 - Math.clz32(src & -src) : 31 - Math.clz32(src);
+  writeG(cpu, d, size, index);
   setArithFlags(st, ZF, 0);
 }
 
 /** 0F 90-9F SETcc r/m8. */
-export function execSetcc(cpu: Cpu): void {
-  writeE(cpu, 8, testCondition(cpu.st, cpu.st[S_OPCODE] & 15) ? 1 : 0);
+export function execSetcc(cpu: Cpu, d: Insn): void {
+  writeE(cpu, d, 8, testCondition(cpu.st, d.opcode & 15) ? 1 : 0);
 }
 
 /** 0F C8-CF BSWAP r32. */
-export function execBswap(cpu: Cpu): void {
-  const r = cpu.st[S_OPCODE] & 7;
+export function execBswap(cpu: Cpu, d: Insn): void {
+  const r = d.opcode & 7;
   const v = cpu.reg[r];
   cpu.reg[r] = (v << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
 }
 
 /** 0F C0/C1 XADD r/m, r: exchange, then add. */
-export function execXadd(cpu: Cpu): void {
+export function execXadd(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
-  const dest = readEForUpdate(cpu, size);
-  const src = readG(cpu, size);
+  const size = sizeFromOpcodeBit(d);
+  const dest = readEForUpdate(cpu, d, size);
+  const src = readG(cpu, d, size);
   const sum = alu(st, ADD, dest, src, size);
-  writeG(cpu, size, dest);
-  writeE(cpu, size, sum);
+  writeG(cpu, d, size, dest);
+  writeE(cpu, d, size, sum);
 }
 
 /** 0F B0/B1 CMPXCHG r/m, r: compare the accumulator with r/m; equal → r/m = r, else accumulator = r/m. */
-export function execCmpxchg(cpu: Cpu): void {
+export function execCmpxchg(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
-  const dest = readEForUpdate(cpu, size);
+  const size = sizeFromOpcodeBit(d);
+  const dest = readEForUpdate(cpu, d, size);
   const acc = readReg(cpu, 0, size);
   recordLazy(st, LAZY_SUB, acc, dest, (acc - dest) | 0, size, ARITH_FLAGS);
   const mask = size === 32 ? -1 : (1 << size) - 1;
   if (((acc ^ dest) & mask) === 0) {
-    writeE(cpu, size, readG(cpu, size));
+    writeE(cpu, d, size, readG(cpu, d, size));
   } else {
     // A 486 writes the old value back to memory either way (the bus cycle is locked).
-    writeE(cpu, size, dest);
+    writeE(cpu, d, size, dest);
     writeReg(cpu, 0, size, dest);
   }
 }
 
 /** 0F C7 /1 CMPXCHG8B m64: compare EDX:EAX with m64; equal → m64 = ECX:EBX, else EDX:EAX = m64. */
-export function execCmpxchg8b(cpu: Cpu): void {
+export function execCmpxchg8b(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const seg = st[S_EA_SEG];
-  const ea = st[S_EA];
+  const seg = d.eaSeg;
+  const ea = effectiveAddress(cpu, d);
   cpu.checkWritable(seg, ea, 64);
   const low = cpu.read32(seg, ea);
   const high = cpu.read32(seg, (ea + 4) | 0);

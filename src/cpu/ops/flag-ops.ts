@@ -1,14 +1,15 @@
 /** Flag instructions: CLC STC CMC CLD STD CLI STI, and SALC (D6, undocumented but present on every 386). */
 import type { Cpu } from '../cpu.ts';
+import type { Insn } from '../insn.ts';
 import { ATTN_SHADOW } from '../cpu.ts';
 import { getCF, setCF } from '../flags.ts';
 import { isProtectedMode } from '../segments.ts';
-import { DF, GP, IF, IOPL, S_CPL, S_EFLAGS, S_OPCODE } from '../state.ts';
+import { DF, GP, IF, IOPL, S_CPL, S_EFLAGS } from '../state.ts';
 
 /** F5 CMC, F8 CLC, F9 STC, FC CLD, FD STD. */
-export function execFlagOp(cpu: Cpu): void {
+export function execFlagOp(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  switch (st[S_OPCODE]) {
+  switch (d.opcode) {
     case 0xf5: setCF(st, getCF(st) ^ 1); break;
     case 0xf8: setCF(st, 0); break;
     case 0xf9: setCF(st, 1); break;
@@ -18,10 +19,10 @@ export function execFlagOp(cpu: Cpu): void {
 }
 
 /** FA CLI, FB STI: need CPL <= IOPL in protected mode. STI holds interrupts off for one more instruction. */
-export function execCliSti(cpu: Cpu): void {
+export function execCliSti(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
   if (isProtectedMode(st) && st[S_CPL] > (st[S_EFLAGS] & IOPL) >> 12) cpu.fault(GP, 0);
-  if (st[S_OPCODE] === 0xfa) {
+  if (d.opcode === 0xfa) {
     st[S_EFLAGS] &= ~IF;
   } else if (!(st[S_EFLAGS] & IF)) {
     st[S_EFLAGS] |= IF;
@@ -31,6 +32,6 @@ export function execCliSti(cpu: Cpu): void {
 }
 
 /** D6 SALC: AL = CF ? 0xFF : 0. */
-export function execSalc(cpu: Cpu): void {
+export function execSalc(cpu: Cpu, d: Insn): void {
   cpu.reg8[0] = getCF(cpu.st) ? 0xff : 0;
 }

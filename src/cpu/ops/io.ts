@@ -5,9 +5,10 @@
  * the TSS I/O permission bitmap, which comes with the TSS work; until then it is #GP(0).
  */
 import { GUEST_FAULT, type Cpu } from '../cpu.ts';
+import type { Insn } from '../insn.ts';
 import { isProtectedMode } from '../segments.ts';
 import { ExitReason } from '../sensitive.ts';
-import { GP, IOPL, S_CPL, S_EFLAGS, S_IMM, S_OPCODE, S_PREFIXES } from '../state.ts';
+import { GP, IOPL, S_CPL, S_EFLAGS } from '../state.ts';
 import { P_REP, P_REPNE } from '../decoder.ts';
 import { readReg, sizeFromOpcodeBit, writeReg } from '../operands.ts';
 
@@ -22,37 +23,35 @@ function checkIoPrivilege(cpu: Cpu): void {
 }
 
 /** Reads a port for IN/INS, after the privilege check and the VMM's look. */
-export function portIn(cpu: Cpu, port: number, size: number, isString: boolean, immediate = false): number {
+export function portIn(cpu: Cpu, d: Insn, port: number, size: number, isString: boolean, immediate = false): number {
   checkIoPrivilege(cpu);
-  const rep = (cpu.st[S_PREFIXES] & (P_REP | P_REPNE)) !== 0;
+  const rep = (d.prefixes & (P_REP | P_REPNE)) !== 0;
   if (cpu.intercept(ExitReason.IO_INSTRUCTION, ioQualification(port, size, true, isString, rep, immediate))) throw GUEST_FAULT; // a VM exit: Cpu.intercept has stopped the CPU, nothing is delivered
   return cpu.io.read(port, (size >> 3) as 1 | 2 | 4);
 }
 
-export function portOut(cpu: Cpu, port: number, size: number, value: number, isString: boolean, immediate = false): void {
+export function portOut(cpu: Cpu, d: Insn, port: number, size: number, value: number, isString: boolean, immediate = false): void {
   checkIoPrivilege(cpu);
-  const rep = (cpu.st[S_PREFIXES] & (P_REP | P_REPNE)) !== 0;
+  const rep = (d.prefixes & (P_REP | P_REPNE)) !== 0;
   if (cpu.intercept(ExitReason.IO_INSTRUCTION, ioQualification(port, size, false, isString, rep, immediate))) throw GUEST_FAULT; // a VM exit: Cpu.intercept has stopped the CPU, nothing is delivered
   cpu.io.write(port, (size >> 3) as 1 | 2 | 4, size === 32 ? value : value & ((1 << size) - 1));
 }
 
 /** E4/E5 IN acc, imm8; EC/ED IN acc, DX. */
-export function execIn(cpu: Cpu): void {
-  const st = cpu.st;
-  const opcode = st[S_OPCODE];
-  const size = sizeFromOpcodeBit(st, opcode);
+export function execIn(cpu: Cpu, d: Insn): void {
+  const opcode = d.opcode;
+  const size = sizeFromOpcodeBit(d);
   const immediate = opcode < 0xe8;
-  const port = immediate ? st[S_IMM] & 0xff : cpu.reg16[4];
-  writeReg(cpu, 0, size, portIn(cpu, port, size, false, immediate));
+  const port = immediate ? d.imm & 0xff : cpu.reg16[4];
+  writeReg(cpu, 0, size, portIn(cpu, d, port, size, false, immediate));
 }
 
 /** E6/E7 OUT imm8, acc; EE/EF OUT DX, acc. */
-export function execOut(cpu: Cpu): void {
-  const st = cpu.st;
-  const opcode = st[S_OPCODE];
-  const size = sizeFromOpcodeBit(st, opcode);
+export function execOut(cpu: Cpu, d: Insn): void {
+  const opcode = d.opcode;
+  const size = sizeFromOpcodeBit(d);
   const immediate = opcode < 0xe8;
-  const port = immediate ? st[S_IMM] & 0xff : cpu.reg16[4];
-  portOut(cpu, port, size, readReg(cpu, 0, size), false, immediate);
+  const port = immediate ? d.imm & 0xff : cpu.reg16[4];
+  portOut(cpu, d, port, size, readReg(cpu, 0, size), false, immediate);
 }
 

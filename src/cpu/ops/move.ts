@@ -1,142 +1,135 @@
 /** Data movement: MOV in all its forms, MOVZX/MOVSX, XCHG, LEA, LDS and friends, XLAT, CBW/CWD, LAHF/SAHF. */
 import type { Cpu } from '../cpu.ts';
+import { effectiveAddress, type Insn } from '../insn.ts';
 import { getEflags, setArithFlags } from '../flags.ts';
 import { ATTN_SHADOW } from '../cpu.ts';
 import { dataSegment } from '../decoder.ts';
 import { loadSegment } from '../segments.ts';
-import { AF, CF, CS, PF, S_A32, S_EA, S_EA_SEG, S_IMM, S_MODRM, S_OPCODE, SF, SS, UD, ZF } from '../state.ts';
+import { AF, CF, CS, PF, SF, SS, UD, ZF } from '../state.ts';
 import {
   isRegisterOperand, operandSize, readE, readEForUpdate, readG, readReg, sizeFromOpcodeBit, writeE, writeG, writeReg,
 } from '../operands.ts';
 
 /** 88/89 MOV r/m, r. */
-export function execMovEG(cpu: Cpu): void {
-  const size = sizeFromOpcodeBit(cpu.st, cpu.st[S_OPCODE]);
-  writeE(cpu, size, readG(cpu, size));
+export function execMovEG(cpu: Cpu, d: Insn): void {
+  const size = sizeFromOpcodeBit(d);
+  writeE(cpu, d, size, readG(cpu, d, size));
 }
 
 /** 8A/8B MOV r, r/m. */
-export function execMovGE(cpu: Cpu): void {
-  const size = sizeFromOpcodeBit(cpu.st, cpu.st[S_OPCODE]);
-  writeG(cpu, size, readE(cpu, size));
+export function execMovGE(cpu: Cpu, d: Insn): void {
+  const size = sizeFromOpcodeBit(d);
+  writeG(cpu, d, size, readE(cpu, d, size));
 }
 
 /** C6/C7 /0 MOV r/m, imm. */
-export function execMovEImm(cpu: Cpu): void {
-  const size = sizeFromOpcodeBit(cpu.st, cpu.st[S_OPCODE]);
-  writeE(cpu, size, cpu.st[S_IMM]);
+export function execMovEImm(cpu: Cpu, d: Insn): void {
+  const size = sizeFromOpcodeBit(d);
+  writeE(cpu, d, size, d.imm);
 }
 
 /** B0-B7 MOV r8, imm8; B8-BF MOV r16/32, imm. */
-export function execMovRegImm(cpu: Cpu): void {
-  const st = cpu.st;
-  const opcode = st[S_OPCODE];
-  writeReg(cpu, opcode & 7, opcode < 0xb8 ? 8 : operandSize(st), st[S_IMM]);
+export function execMovRegImm(cpu: Cpu, d: Insn): void {
+  const opcode = d.opcode;
+  writeReg(cpu, opcode & 7, opcode < 0xb8 ? 8 : operandSize(d), d.imm);
 }
 
 /** A0-A3 MOV between the accumulator and a memory offset (moffs). */
-export function execMovAccOffset(cpu: Cpu): void {
-  const st = cpu.st;
-  const opcode = st[S_OPCODE];
-  const size = sizeFromOpcodeBit(st, opcode);
-  if (opcode < 0xa2) writeReg(cpu, 0, size, cpu.read(st[S_EA_SEG], st[S_EA], size));
-  else cpu.write(st[S_EA_SEG], st[S_EA], readReg(cpu, 0, size), size);
+export function execMovAccOffset(cpu: Cpu, d: Insn): void {
+  const opcode = d.opcode;
+  const size = sizeFromOpcodeBit(d);
+  if (opcode < 0xa2) writeReg(cpu, 0, size, cpu.read(d.eaSeg, effectiveAddress(cpu, d), size));
+  else cpu.write(d.eaSeg, effectiveAddress(cpu, d), readReg(cpu, 0, size), size);
 }
 
 /** 8C MOV r/m, Sreg. A register destination gets the selector zero-extended to the operand size. */
-export function execMovESreg(cpu: Cpu): void {
-  const st = cpu.st;
-  const sreg = (st[S_MODRM] >> 3) & 7;
+export function execMovESreg(cpu: Cpu, d: Insn): void {
+  const sreg = (d.modrm >> 3) & 7;
   if (sreg > 5) cpu.fault(UD);
   const selector = cpu.segmentSelector(sreg);
-  writeE(cpu, isRegisterOperand(st) ? operandSize(st) : 16, selector);
+  writeE(cpu, d, isRegisterOperand(d) ? operandSize(d) : 16, selector);
 }
 
 /** 8E MOV Sreg, r/m. Loading CS this way is #UD; loading SS inhibits interrupts for one instruction. */
-export function execMovSregE(cpu: Cpu): void {
-  const st = cpu.st;
-  const sreg = (st[S_MODRM] >> 3) & 7;
+export function execMovSregE(cpu: Cpu, d: Insn): void {
+  const sreg = (d.modrm >> 3) & 7;
   if (sreg > 5 || sreg === CS) cpu.fault(UD);
-  loadSegment(cpu, sreg, readE(cpu, 16));
+  loadSegment(cpu, sreg, readE(cpu, d, 16));
   if (sreg === SS) cpu.attention |= ATTN_SHADOW;
 }
 
 /** 0F B6/B7 MOVZX, 0F BE/BF MOVSX. */
-export function execMovExtend(cpu: Cpu): void {
-  const st = cpu.st;
-  const opcode = st[S_OPCODE];
+export function execMovExtend(cpu: Cpu, d: Insn): void {
+  const opcode = d.opcode;
   const srcSize = opcode & 1 ? 16 : 8;
-  let value = readE(cpu, srcSize);
+  let value = readE(cpu, d, srcSize);
   if (opcode >= 0x1be) value = (value << (32 - srcSize)) >> (32 - srcSize);
-  writeG(cpu, operandSize(st), value);
+  writeG(cpu, d, operandSize(d), value);
 }
 
 /** 86/87 XCHG r/m, r. */
-export function execXchgEG(cpu: Cpu): void {
-  const size = sizeFromOpcodeBit(cpu.st, cpu.st[S_OPCODE]);
-  const a = readEForUpdate(cpu, size);
-  writeE(cpu, size, readG(cpu, size));
-  writeG(cpu, size, a);
+export function execXchgEG(cpu: Cpu, d: Insn): void {
+  const size = sizeFromOpcodeBit(d);
+  const a = readEForUpdate(cpu, d, size);
+  writeE(cpu, d, size, readG(cpu, d, size));
+  writeG(cpu, d, size, a);
 }
 
 /** 91-97 XCHG eAX, r (90 is NOP). */
-export function execXchgAccReg(cpu: Cpu): void {
-  const size = operandSize(cpu.st);
-  const r = cpu.st[S_OPCODE] & 7;
+export function execXchgAccReg(cpu: Cpu, d: Insn): void {
+  const size = operandSize(d);
+  const r = d.opcode & 7;
   const a = readReg(cpu, 0, size);
   writeReg(cpu, 0, size, readReg(cpu, r, size));
   writeReg(cpu, r, size, a);
 }
 
 /** 8D LEA: the offset alone, truncated to the operand size. */
-export function execLea(cpu: Cpu): void {
-  const st = cpu.st;
-  writeG(cpu, operandSize(st), st[S_EA]);
+export function execLea(cpu: Cpu, d: Insn): void {
+  writeG(cpu, d, operandSize(d), effectiveAddress(cpu, d));
 }
 
 /** C4 LES, C5 LDS, 0F B2 LSS, 0F B4 LFS, 0F B5 LGS: load a far pointer. */
-export function execLoadFarPointer(cpu: Cpu): void {
-  const st = cpu.st;
-  const opcode = st[S_OPCODE];
+export function execLoadFarPointer(cpu: Cpu, d: Insn): void {
+  const opcode = d.opcode;
   const sreg = opcode === 0xc4 ? 0 : opcode === 0xc5 ? 3 : opcode - 0x1b0;
-  const size = operandSize(st);
-  const seg = st[S_EA_SEG];
-  const ea = st[S_EA];
+  const size = operandSize(d);
+  const seg = d.eaSeg;
+  const ea = effectiveAddress(cpu, d);
   const offset = cpu.read(seg, ea, size);
-  const selector = cpu.read16(seg, st[S_A32] ? (ea + (size >> 3)) | 0 : (ea + (size >> 3)) & 0xffff);
+  const selector = cpu.read16(seg, d.a32 ? (ea + (size >> 3)) | 0 : (ea + (size >> 3)) & 0xffff);
   loadSegment(cpu, sreg, selector);
-  writeG(cpu, size, offset);
+  writeG(cpu, d, size, offset);
   if (sreg === SS) cpu.attention |= ATTN_SHADOW;
 }
 
 /** D7 XLAT: AL = [seg:(E)BX + AL]. */
-export function execXlat(cpu: Cpu): void {
-  const st = cpu.st;
-  const offset = st[S_A32] ? (cpu.reg[3] + cpu.reg8[0]) | 0 : (cpu.reg16[6] + cpu.reg8[0]) & 0xffff;
-  cpu.reg8[0] = cpu.read8(dataSegment(st), offset);
+export function execXlat(cpu: Cpu, d: Insn): void {
+  const offset = d.a32 ? (cpu.reg[3] + cpu.reg8[0]) | 0 : (cpu.reg16[6] + cpu.reg8[0]) & 0xffff;
+  cpu.reg8[0] = cpu.read8(dataSegment(d), offset);
 }
 
 /** 98 CBW / CWDE. */
-export function execCbw(cpu: Cpu): void {
-  if (operandSize(cpu.st) === 32) cpu.reg[0] = (cpu.reg[0] << 16) >> 16;
+export function execCbw(cpu: Cpu, d: Insn): void {
+  if (operandSize(d) === 32) cpu.reg[0] = (cpu.reg[0] << 16) >> 16;
   else cpu.reg16[0] = (cpu.reg8[0] << 24) >> 24;
 }
 
 /** 99 CWD / CDQ. */
-export function execCwd(cpu: Cpu): void {
-  if (operandSize(cpu.st) === 32) cpu.reg[2] = cpu.reg[0] >> 31;
+export function execCwd(cpu: Cpu, d: Insn): void {
+  if (operandSize(d) === 32) cpu.reg[2] = cpu.reg[0] >> 31;
   else cpu.reg16[4] = (cpu.reg16[0] << 16) >> 31;
 }
 
 /** 9F LAHF: AH = SF:ZF:0:AF:0:PF:1:CF. */
-export function execLahf(cpu: Cpu): void {
+export function execLahf(cpu: Cpu, d: Insn): void {
   cpu.reg8[1] = getEflags(cpu.st) & 0xff;
 }
 
 /** 9E SAHF: SF, ZF, AF, PF, CF from AH. */
-export function execSahf(cpu: Cpu): void {
+export function execSahf(cpu: Cpu, d: Insn): void {
   setArithFlags(cpu.st, SF | ZF | AF | PF | CF, cpu.reg8[1]);
 }
 
 /** 90 NOP, 0F 1F NOP r/m, x87 escapes without a coprocessor, WAIT, cache flushes: nothing to do. */
-export function execNop(_cpu: Cpu): void {}
+export function execNop(_cpu: Cpu, _d: Insn): void {}

@@ -3,8 +3,9 @@
  * do not fit raise #DE, a fault (the saved EIP is the DIV itself, as on a 286 and later).
  */
 import type { Cpu } from '../cpu.ts';
+import type { Insn } from '../insn.ts';
 import { LAZY_LOGIC, recordLazy, setArithFlags } from '../flags.ts';
-import { ARITH_FLAGS, CF, DE, OF, S_IMM, S_MODRM, S_OPCODE } from '../state.ts';
+import { ARITH_FLAGS, CF, DE, OF } from '../state.ts';
 import { operandSize, readE, readG, sizeFromOpcodeBit, writeG } from '../operands.ts';
 
 /** High 32 bits of the unsigned 64-bit product of two 32-bit values. */
@@ -35,11 +36,11 @@ function setMulFlags(st: Int32Array, low: number, size: number, overflow: boolea
 }
 
 /** F6/F7 /4 MUL and /5 IMUL (one operand): (E)DX:(E)AX or AX = accumulator * r/m. */
-export function execMulAcc(cpu: Cpu): void {
+export function execMulAcc(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
-  const signed = (st[S_MODRM] & 0x08) !== 0;
-  const src = readE(cpu, size);
+  const size = sizeFromOpcodeBit(d);
+  const signed = (d.modrm & 0x08) !== 0;
+  const src = readE(cpu, d, size);
   if (size === 8) {
     const a = cpu.reg8[0];
     const product = signed ? ((a << 24) >> 24) * ((src << 24) >> 24) : a * src;
@@ -65,9 +66,9 @@ export function execMulAcc(cpu: Cpu): void {
 }
 
 /** Signed multiply of two operand-size values into a register: IMUL G, E (0F AF) and IMUL G, E, imm (69, 6B). */
-function imulInto(cpu: Cpu, a: number, b: number): void {
+function imulInto(cpu: Cpu, d: Insn, a: number, b: number): void {
   const st = cpu.st;
-  const size = operandSize(st);
+  const size = operandSize(d);
   let low: number;
   let overflow: boolean;
   if (size === 16) {
@@ -78,26 +79,25 @@ function imulInto(cpu: Cpu, a: number, b: number): void {
     low = Math.imul(a, b);
     overflow = mulHighSigned(a, b) !== low >> 31;
   }
-  writeG(cpu, size, low);
+  writeG(cpu, d, size, low);
   setMulFlags(st, low, size, overflow);
 }
 
-export function execImulGE(cpu: Cpu): void {
-  const size = operandSize(cpu.st);
-  imulInto(cpu, readG(cpu, size), readE(cpu, size));
+export function execImulGE(cpu: Cpu, d: Insn): void {
+  const size = operandSize(d);
+  imulInto(cpu, d, readG(cpu, d, size), readE(cpu, d, size));
 }
 
-export function execImulGEImm(cpu: Cpu): void {
-  const size = operandSize(cpu.st);
-  imulInto(cpu, readE(cpu, size), cpu.st[S_IMM]);
+export function execImulGEImm(cpu: Cpu, d: Insn): void {
+  const size = operandSize(d);
+  imulInto(cpu, d, readE(cpu, d, size), d.imm);
 }
 
 /** F6/F7 /6 DIV and /7 IDIV. */
-export function execDiv(cpu: Cpu): void {
-  const st = cpu.st;
-  const size = sizeFromOpcodeBit(st, st[S_OPCODE]);
-  const signed = (st[S_MODRM] & 0x08) !== 0;
-  const divisor = readE(cpu, size);
+export function execDiv(cpu: Cpu, d: Insn): void {
+  const size = sizeFromOpcodeBit(d);
+  const signed = (d.modrm & 0x08) !== 0;
+  const divisor = readE(cpu, d, size);
   if (divisor === 0) cpu.fault(DE);
   if (size === 8) {
     const dividend = signed ? (cpu.reg16[0] << 16) >> 16 : cpu.reg16[0];

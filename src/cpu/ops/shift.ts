@@ -5,8 +5,9 @@
  * the same rule, as a 386 does.
  */
 import type { Cpu } from '../cpu.ts';
+import type { Insn } from '../insn.ts';
 import { LAZY_LOGIC, getCF, recordLazy, setArithFlags } from '../flags.ts';
-import { ARITH_FLAGS, CF, OF, PF, SF, ZF, AF, S_IMM, S_MODRM, S_OPCODE } from '../state.ts';
+import { CF, OF, PF, SF, ZF, AF } from '../state.ts';
 import { operandSize, readEForUpdate, readG, sizeFromOpcodeBit, writeE } from '../operands.ts';
 
 export const ROL = 0, ROR = 1, RCL = 2, RCR = 3, SHL = 4, SHR = 5, SAL = 6, SAR = 7;
@@ -86,24 +87,24 @@ export function shift(st: Int32Array, op: number, a: number, count: number, size
 }
 
 /** Group 2 (C0 C1 D0 D1 D2 D3): r/m shifted by imm8, by 1, or by CL. */
-export function execShiftGroup(cpu: Cpu): void {
+export function execShiftGroup(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const opcode = st[S_OPCODE];
-  const size = sizeFromOpcodeBit(st, opcode);
-  const count = (opcode <= 0xc1 ? st[S_IMM] : opcode <= 0xd1 ? 1 : cpu.reg8[4]) & 31;
-  const a = readEForUpdate(cpu, size);
+  const opcode = d.opcode;
+  const size = sizeFromOpcodeBit(d);
+  const count = (opcode <= 0xc1 ? d.imm : opcode <= 0xd1 ? 1 : cpu.reg8[4]) & 31;
+  const a = readEForUpdate(cpu, d, size);
   if (count === 0) return;
-  writeE(cpu, size, shift(st, (st[S_MODRM] >> 3) & 7, a, count, size));
+  writeE(cpu, d, size, shift(st, (d.modrm >> 3) & 7, a, count, size));
 }
 
 /** SHLD (0F A4, A5) and SHRD (0F AC, AD): double-precision shifts by imm8 or CL. */
-export function execShiftDouble(cpu: Cpu): void {
+export function execShiftDouble(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const opcode = st[S_OPCODE];
-  const size = operandSize(st);
-  const count = ((opcode & 1) === 0 ? st[S_IMM] : cpu.reg8[4]) & 31;
-  const dest = readEForUpdate(cpu, size);
-  const src = readG(cpu, size);
+  const opcode = d.opcode;
+  const size = operandSize(d);
+  const count = ((opcode & 1) === 0 ? d.imm : cpu.reg8[4]) & 31;
+  const dest = readEForUpdate(cpu, d, size);
+  const src = readG(cpu, d, size);
   if (count === 0) return;
   const left = opcode < 0x1ac;
   const mask = size === 32 ? -1 : 0xffff;
@@ -121,6 +122,6 @@ export function execShiftDouble(cpu: Cpu): void {
     cf = left ? (count > 16 ? (src >>> (32 - count)) & 1 : (dest >>> (16 - count)) & 1) : (pair >>> (count - 1)) & 1;
   }
   r &= mask;
-  writeE(cpu, size, r);
+  writeE(cpu, d, size, r);
   shiftFlags(st, r, size, cf, ((r ^ dest) >>> top & 1) !== 0);
 }

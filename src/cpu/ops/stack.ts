@@ -1,49 +1,50 @@
 /** Stack instructions: PUSH/POP of registers, segment registers, immediates and memory; PUSHA/POPA; PUSHF/POPF; ENTER/LEAVE. */
 import type { Cpu } from '../cpu.ts';
+import type { Insn } from '../insn.ts';
 import { ATTN_RECHECK_TF, ATTN_SHADOW } from '../cpu.ts';
 import { getEflags, setEflags } from '../flags.ts';
 import { loadSegment, isProtectedMode } from '../segments.ts';
 import {
-  AC, ARITH_FLAGS, DF, EBP, ESP, FS, GS, ID, IF, IOPL, NT, OF, RF, S_CPL, S_IMM, S_IMM2, S_OPCODE, S_STACK32, SS, TF, VM,
+  AC, ARITH_FLAGS, DF, EBP, ESP, FS, GS, ID, IF, IOPL, NT, OF, RF, S_CPL, S_STACK32, SS, TF, VM,
 } from '../state.ts';
 import { adjustStack, operandSize, peek, pop, push, readE, readReg, stackPointer, writeE, writeReg } from '../operands.ts';
 
 /** 50-57 PUSH r. PUSH ESP pushes the value before the push, as on a 286 and later. */
-export function execPushReg(cpu: Cpu): void {
-  const size = operandSize(cpu.st);
-  push(cpu, readReg(cpu, cpu.st[S_OPCODE] & 7, size), size);
+export function execPushReg(cpu: Cpu, d: Insn): void {
+  const size = operandSize(d);
+  push(cpu, readReg(cpu, d.opcode & 7, size), size);
 }
 
 /** 58-5F POP r. */
-export function execPopReg(cpu: Cpu): void {
-  const size = operandSize(cpu.st);
+export function execPopReg(cpu: Cpu, d: Insn): void {
+  const size = operandSize(d);
   const value = pop(cpu, size);
-  writeReg(cpu, cpu.st[S_OPCODE] & 7, size, value);
+  writeReg(cpu, d.opcode & 7, size, value);
 }
 
 /** 68 PUSH imm, 6A PUSH imm8 (sign-extended). */
-export function execPushImm(cpu: Cpu): void {
-  push(cpu, cpu.st[S_IMM], operandSize(cpu.st));
+export function execPushImm(cpu: Cpu, d: Insn): void {
+  push(cpu, d.imm, operandSize(d));
 }
 
 /** FF /6 PUSH r/m. */
-export function execPushE(cpu: Cpu): void {
-  const size = operandSize(cpu.st);
-  push(cpu, readE(cpu, size), size);
+export function execPushE(cpu: Cpu, d: Insn): void {
+  const size = operandSize(d);
+  push(cpu, readE(cpu, d, size), size);
 }
 
 /**
  * 8F /0 POP r/m. The address of a memory operand that uses ESP is computed after the pop
  * (SDM: "the ESP register is incremented before the effective address is computed").
  */
-export function execPopE(cpu: Cpu): void {
+export function execPopE(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const size = operandSize(st);
+  const size = operandSize(d);
   const value = peek(cpu, 0, size);
   const savedSp = stackPointer(cpu);
   adjustStack(cpu, size >> 3);
   try {
-    writeE(cpu, size, value);
+    writeE(cpu, d, size, value);
   } catch (e) {
     writeReg(cpu, ESP, st[S_STACK32] ? 32 : 16, savedSp);
     throw e;
@@ -54,12 +55,12 @@ export function execPopE(cpu: Cpu): void {
 function segmentOfOpcode(opcode: number): number {
   return opcode >= 0x100 ? (opcode === 0x1a0 || opcode === 0x1a1 ? FS : GS) : (opcode >> 3) & 3;
 }
-export function execPushSreg(cpu: Cpu): void {
-  push(cpu, cpu.segmentSelector(segmentOfOpcode(cpu.st[S_OPCODE])), operandSize(cpu.st));
+export function execPushSreg(cpu: Cpu, d: Insn): void {
+  push(cpu, cpu.segmentSelector(segmentOfOpcode(d.opcode)), operandSize(d));
 }
-export function execPopSreg(cpu: Cpu): void {
-  const size = operandSize(cpu.st);
-  const seg = segmentOfOpcode(cpu.st[S_OPCODE]);
+export function execPopSreg(cpu: Cpu, d: Insn): void {
+  const size = operandSize(d);
+  const seg = segmentOfOpcode(d.opcode);
   const selector = peek(cpu, 0, size) & 0xffff;
   loadSegment(cpu, seg, selector);
   adjustStack(cpu, size >> 3);
@@ -67,15 +68,15 @@ export function execPopSreg(cpu: Cpu): void {
 }
 
 /** 60 PUSHA/PUSHAD: AX CX DX BX (original SP) BP SI DI. */
-export function execPusha(cpu: Cpu): void {
-  const size = operandSize(cpu.st);
+export function execPusha(cpu: Cpu, d: Insn): void {
+  const size = operandSize(d);
   const sp = readReg(cpu, ESP, size);
   for (let r = 0; r < 8; r++) push(cpu, r === ESP ? sp : readReg(cpu, r, size), size);
 }
 
 /** 61 POPA/POPAD: the reverse, skipping the saved SP. */
-export function execPopa(cpu: Cpu): void {
-  const size = operandSize(cpu.st);
+export function execPopa(cpu: Cpu, d: Insn): void {
+  const size = operandSize(d);
   const bytes = size >> 3;
   const values: number[] = [];
   for (let i = 0; i < 8; i++) values.push(peek(cpu, i * bytes, size));
@@ -84,8 +85,8 @@ export function execPopa(cpu: Cpu): void {
 }
 
 /** 9C PUSHF/PUSHFD (VM and RF read as 0 in the pushed image). */
-export function execPushf(cpu: Cpu): void {
-  const size = operandSize(cpu.st);
+export function execPushf(cpu: Cpu, d: Insn): void {
+  const size = operandSize(d);
   push(cpu, getEflags(cpu.st) & ~(VM | RF), size);
 }
 
@@ -109,20 +110,20 @@ export function loadFlagsImage(cpu: Cpu, image: number, size: number): void {
 }
 
 /** 9D POPF/POPFD. */
-export function execPopf(cpu: Cpu): void {
-  const size = operandSize(cpu.st);
+export function execPopf(cpu: Cpu, d: Insn): void {
+  const size = operandSize(d);
   const image = peek(cpu, 0, size);
   loadFlagsImage(cpu, image, size);
   adjustStack(cpu, size >> 3);
 }
 
 /** C8 ENTER imm16, imm8: make a stack frame, with `level` nested frame pointers. */
-export function execEnter(cpu: Cpu): void {
+export function execEnter(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const size = operandSize(st);
+  const size = operandSize(d);
   const bytes = size >> 3;
-  const frameSize = st[S_IMM] & 0xffff;
-  const level = st[S_IMM2] & 31;
+  const frameSize = d.imm & 0xffff;
+  const level = d.imm2 & 31;
   const stack32 = st[S_STACK32] !== 0;
   push(cpu, readReg(cpu, EBP, size), size);
   const frame = stackPointer(cpu);
@@ -142,9 +143,9 @@ export function execEnter(cpu: Cpu): void {
 }
 
 /** C9 LEAVE: (E)SP = (E)BP, pop (E)BP. */
-export function execLeave(cpu: Cpu): void {
+export function execLeave(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const size = operandSize(st);
+  const size = operandSize(d);
   const stack32 = st[S_STACK32] !== 0;
   const bp = stack32 ? cpu.reg[EBP] : cpu.reg16[EBP << 1];
   const value = cpu.read(SS, bp, size);

@@ -6,9 +6,10 @@
  * so a fault in the middle leaves the state a restart continues from.
  */
 import type { Cpu } from '../cpu.ts';
+import type { Insn } from '../insn.ts';
 import { recordLazy, LAZY_SUB, getZF } from '../flags.ts';
 import { dataSegment, P_REP, P_REPNE } from '../decoder.ts';
-import { ARITH_FLAGS, DF, EDI, ES, ESI, S_EFLAGS, S_EIP, S_INSN_EIP, S_OPCODE, S_PREFIXES } from '../state.ts';
+import { ARITH_FLAGS, DF, EDI, ES, ESI, S_EFLAGS, S_EIP, S_INSN_EIP } from '../state.ts';
 import { advanceIndex, readCount, readIndex, readReg, sizeFromOpcodeBit, writeCount, writeReg } from '../operands.ts';
 import { portIn, portOut } from './io.ts';
 
@@ -29,72 +30,72 @@ function kindOf(opcode: number): number {
 }
 
 /** One iteration. Returns false when a REPE/REPNE condition ends the repetition. */
-function iterate(cpu: Cpu, kind: number, size: number, delta: number): void {
+function iterate(cpu: Cpu, d: Insn, kind: number, size: number, delta: number): void {
   const st = cpu.st;
   switch (kind) {
     case MOVS:
-      cpu.write(ES, readIndex(cpu, EDI), cpu.read(dataSegment(st), readIndex(cpu, ESI), size), size);
-      advanceIndex(cpu, ESI, delta);
-      advanceIndex(cpu, EDI, delta);
+      cpu.write(ES, readIndex(cpu, d, EDI), cpu.read(dataSegment(d), readIndex(cpu, d, ESI), size), size);
+      advanceIndex(cpu, d, ESI, delta);
+      advanceIndex(cpu, d, EDI, delta);
       break;
     case CMPS: {
-      const a = cpu.read(dataSegment(st), readIndex(cpu, ESI), size);
-      const b = cpu.read(ES, readIndex(cpu, EDI), size);
+      const a = cpu.read(dataSegment(d), readIndex(cpu, d, ESI), size);
+      const b = cpu.read(ES, readIndex(cpu, d, EDI), size);
       recordLazy(st, LAZY_SUB, a, b, (a - b) | 0, size, ARITH_FLAGS);
-      advanceIndex(cpu, ESI, delta);
-      advanceIndex(cpu, EDI, delta);
+      advanceIndex(cpu, d, ESI, delta);
+      advanceIndex(cpu, d, EDI, delta);
       break;
     }
     case STOS:
-      cpu.write(ES, readIndex(cpu, EDI), readReg(cpu, 0, size), size);
-      advanceIndex(cpu, EDI, delta);
+      cpu.write(ES, readIndex(cpu, d, EDI), readReg(cpu, 0, size), size);
+      advanceIndex(cpu, d, EDI, delta);
       break;
     case LODS:
-      writeReg(cpu, 0, size, cpu.read(dataSegment(st), readIndex(cpu, ESI), size));
-      advanceIndex(cpu, ESI, delta);
+      writeReg(cpu, 0, size, cpu.read(dataSegment(d), readIndex(cpu, d, ESI), size));
+      advanceIndex(cpu, d, ESI, delta);
       break;
     case SCAS: {
       const a = readReg(cpu, 0, size);
-      const b = cpu.read(ES, readIndex(cpu, EDI), size);
+      const b = cpu.read(ES, readIndex(cpu, d, EDI), size);
       recordLazy(st, LAZY_SUB, a, b, (a - b) | 0, size, ARITH_FLAGS);
-      advanceIndex(cpu, EDI, delta);
+      advanceIndex(cpu, d, EDI, delta);
       break;
     }
     case INS: {
       // The destination is checked before the port is read: a fault must not lose the input.
-      const di = readIndex(cpu, EDI);
+      const di = readIndex(cpu, d, EDI);
       cpu.checkWritable(ES, di, size);
-      cpu.write(ES, di, portIn(cpu, cpu.reg16[4], size, true), size);
-      advanceIndex(cpu, EDI, delta);
+      cpu.write(ES, di, portIn(cpu, d, cpu.reg16[4], size, true), size);
+      advanceIndex(cpu, d, EDI, delta);
       break;
     }
     default:
-      portOut(cpu, cpu.reg16[4], size, cpu.read(dataSegment(st), readIndex(cpu, ESI), size), true);
-      advanceIndex(cpu, ESI, delta);
+      portOut(cpu, d, cpu.reg16[4], size, cpu.read(dataSegment(d), readIndex(cpu, d, ESI), size), true);
+      advanceIndex(cpu, d, ESI, delta);
       break;
   }
 }
 
 /** A4-A7, AA-AF, 6C-6F. */
-export function execString(cpu: Cpu): void {
+export function execString(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const opcode = st[S_OPCODE];
-  const size = sizeFromOpcodeBit(st, opcode);
+  const opcode = d.opcode;
+  const size = sizeFromOpcodeBit(d);
   const kind = kindOf(opcode);
   const delta = st[S_EFLAGS] & DF ? -(size >> 3) : size >> 3;
-  const prefixes = st[S_PREFIXES];
+  const prefixes = d.prefixes;
   if ((prefixes & (P_REP | P_REPNE)) === 0) {
-    iterate(cpu, kind, size, delta);
+    iterate(cpu, d, kind, size, delta);
     return;
   }
   const compares = kind === CMPS || kind === SCAS;
   const stopWhenZero = (prefixes & P_REPNE) !== 0; // REPNE stops on ZF = 1, REPE on ZF = 0
-  let count = readCount(cpu);
+  let count = readCount(cpu, d);
   for (let i = 0; i < REP_CHUNK; i++) {
     if (count === 0) return;
-    iterate(cpu, kind, size, delta);
+    iterate(cpu, d, kind, size, delta);
     count = (count - 1) >>> 0;
-    writeCount(cpu, count);
+    writeCount(cpu, d, count);
     if (compares && getZF(st) === stopWhenZero) return;
   }
   if (count !== 0) st[S_EIP] = st[S_INSN_EIP]; // more to do: run this instruction again

@@ -4,14 +4,15 @@
  * LAR/LSL/VERR/VERW/ARPL. Each sensitive one offers the VMM its exit first.
  */
 import type { Cpu } from '../cpu.ts';
+import { effectiveAddress, type Insn } from '../insn.ts';
 import { setArithFlags } from '../flags.ts';
 import { isProtectedMode, readDescriptor, descriptorAddress } from '../segments.ts';
 import { ExitReason } from '../sensitive.ts';
 import { readE, readG, writeE, writeG, operandSize, isRegisterOperand } from '../operands.ts';
 import {
   ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_S, ATTR_WRITABLE, CR0_EM, CR0_ET, CR0_MP, CR0_PE, CR0_PG, CR0_TS, GP, LDTR, NM, NP,
-  S_A32, S_CPL, S_CR0, S_CR2, S_CR3, S_CR4, S_DR0, S_EA, S_EA_SEG, S_GDTR_BASE, S_GDTR_LIMIT, S_IDTR_BASE, S_IDTR_LIMIT,
-  S_MODRM, S_O32, S_OPCODE, S_SEG_HIGH, S_SEG_SEL, TR, UD, ZF,
+  S_CPL, S_CR0, S_CR2, S_CR3, S_CR4, S_DR0, S_GDTR_BASE, S_GDTR_LIMIT, S_IDTR_BASE, S_IDTR_LIMIT,
+  S_SEG_HIGH, S_SEG_SEL, TR, UD, ZF,
 } from '../state.ts';
 
 /** Privileged instructions need CPL 0 in protected mode. */
@@ -27,19 +28,19 @@ function requireProtectedMode(cpu: Cpu): void {
 // ------------------------------------------------------------------ GDTR, IDTR
 
 /** 0F 01 /0 SGDT, /1 SIDT, /2 LGDT, /3 LIDT (memory operands only). */
-export function execDescriptorTableRegister(cpu: Cpu): void {
+export function execDescriptorTableRegister(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  const which = (st[S_MODRM] >> 3) & 7;
-  const seg = st[S_EA_SEG];
-  const ea = st[S_EA];
-  const baseAddress = st[S_A32] ? (ea + 2) | 0 : (ea + 2) & 0xffff;
+  const which = (d.modrm >> 3) & 7;
+  const seg = d.eaSeg;
+  const ea = effectiveAddress(cpu, d);
+  const baseAddress = d.a32 ? (ea + 2) | 0 : (ea + 2) & 0xffff;
   const isIdt = (which & 1) !== 0;
   if (which >= 2) {
     requireCpl0(cpu);
     if (cpu.intercept(ExitReason.GDTR_IDTR_ACCESS, 0)) return;
     const limit = cpu.read16(seg, ea);
     let base = cpu.read32(seg, baseAddress);
-    if (!st[S_O32]) base &= 0x00ffffff; // a 16-bit operand loads 24 bits of base
+    if (!d.o32) base &= 0x00ffffff; // a 16-bit operand loads 24 bits of base
     st[isIdt ? S_IDTR_BASE : S_GDTR_BASE] = base;
     st[isIdt ? S_IDTR_LIMIT : S_GDTR_LIMIT] = limit;
   } else {
@@ -47,7 +48,7 @@ export function execDescriptorTableRegister(cpu: Cpu): void {
     cpu.checkWritable(seg, ea, 16);
     cpu.checkWritable(seg, baseAddress, 32);
     let base = st[isIdt ? S_IDTR_BASE : S_GDTR_BASE];
-    if (!st[S_O32]) base &= 0x00ffffff; // 16-bit SGDT stores the high byte as 0 on a 386
+    if (!d.o32) base &= 0x00ffffff; // 16-bit SGDT stores the high byte as 0 on a 386
     cpu.write16(seg, ea, st[isIdt ? S_IDTR_LIMIT : S_GDTR_LIMIT]);
     cpu.write32(seg, baseAddress, base);
   }
@@ -56,53 +57,52 @@ export function execDescriptorTableRegister(cpu: Cpu): void {
 // ------------------------------------------------------------------ LDTR, TR
 
 /** 0F 00 /0 SLDT, /1 STR. */
-export function execStoreSystemSegment(cpu: Cpu): void {
+export function execStoreSystemSegment(cpu: Cpu, d: Insn): void {
   requireProtectedMode(cpu);
   const st = cpu.st;
-  const seg = st[S_MODRM] & 0x08 ? TR : LDTR;
-  writeE(cpu, isRegisterOperand(st) ? operandSize(st) : 16, st[S_SEG_SEL + seg] & 0xffff);
+  const seg = d.modrm & 0x08 ? TR : LDTR;
+  writeE(cpu, d, isRegisterOperand(d) ? operandSize(d) : 16, st[S_SEG_SEL + seg] & 0xffff);
 }
 
 /** 0F 00 /2 LLDT, /3 LTR. */
-export function execLoadSystemSegment(cpu: Cpu): void {
+export function execLoadSystemSegment(cpu: Cpu, d: Insn): void {
   requireProtectedMode(cpu);
   requireCpl0(cpu);
-  const st = cpu.st;
-  const isTr = (st[S_MODRM] & 0x08) !== 0;
+  const isTr = (d.modrm & 0x08) !== 0;
   if (cpu.intercept(ExitReason.LDTR_TR_ACCESS, 0)) return;
-  const selector = readE(cpu, 16);
+  const selector = readE(cpu, d, 16);
   if ((selector & 0xfffc) === 0) {
     if (isTr) cpu.fault(GP, 0);
     cpu.setNullSegment(LDTR, selector);
     return;
   }
   if (selector & 4) cpu.fault(GP, selector & 0xfffc); // must be in the GDT
-  const d = readDescriptor(cpu, selector);
-  const type = d.attr & 0x1f;
+  const desc = readDescriptor(cpu, selector);
+  const type = desc.attr & 0x1f;
   // LDT: system type 2. TSS: available 286 (1) or 386 (9) TSS.
   const ok = isTr ? type === 0x01 || type === 0x09 : type === 0x02;
   if (!ok) cpu.fault(GP, selector & 0xfffc);
-  if (!(d.attr & 0x80)) cpu.fault(NP, selector & 0xfffc);
+  if (!(desc.attr & 0x80)) cpu.fault(NP, selector & 0xfffc);
   if (isTr) {
     // Mark the TSS busy, in the descriptor and in the cache.
     const address = (descriptorAddress(cpu, selector) + 5) | 0;
     cpu.writeLin8(address, cpu.readLin8(address) | 2);
-    d.attr |= 2;
+    desc.attr |= 2;
   }
-  cpu.setSegmentCache(isTr ? TR : LDTR, selector, d.base, 0, d.limit | 0, d.attr);
+  cpu.setSegmentCache(isTr ? TR : LDTR, selector, desc.base, 0, desc.limit | 0, desc.attr);
 }
 
 /** 0F 00 /4 VERR, /5 VERW: ZF = whether the segment could be read / written at the current privilege. */
-export function execVerify(cpu: Cpu): void {
+export function execVerify(cpu: Cpu, d: Insn): void {
   requireProtectedMode(cpu);
   const st = cpu.st;
-  const write = (st[S_MODRM] & 0x08) !== 0;
-  const selector = readE(cpu, 16);
-  const d = accessibleDescriptor(cpu, selector);
-  let ok = d !== null && (d.attr & ATTR_S) !== 0;
-  if (ok && d !== null) {
-    const isCode = (d.attr & ATTR_CODE) !== 0;
-    ok = write ? !isCode && (d.attr & ATTR_WRITABLE) !== 0 : !isCode || (d.attr & ATTR_WRITABLE) !== 0;
+  const write = (d.modrm & 0x08) !== 0;
+  const selector = readE(cpu, d, 16);
+  const desc = accessibleDescriptor(cpu, selector);
+  let ok = desc !== null && (desc.attr & ATTR_S) !== 0;
+  if (ok && desc !== null) {
+    const isCode = (desc.attr & ATTR_CODE) !== 0;
+    ok = write ? !isCode && (desc.attr & ATTR_WRITABLE) !== 0 : !isCode || (desc.attr & ATTR_WRITABLE) !== 0;
   }
   setArithFlags(st, ZF, ok ? ZF : 0);
 }
@@ -123,28 +123,28 @@ function accessibleDescriptor(cpu: Cpu, selector: number) {
 }
 
 /** 0F 02 LAR, 0F 03 LSL: access rights or limit of a descriptor, ZF = 1 when it is visible. */
-export function execLarLsl(cpu: Cpu): void {
+export function execLarLsl(cpu: Cpu, d: Insn): void {
   requireProtectedMode(cpu);
   const st = cpu.st;
-  const size = operandSize(st);
-  const d = accessibleDescriptor(cpu, readE(cpu, 16));
-  const validSystemTypes = st[S_OPCODE] === 0x102 ? [1, 2, 3, 4, 5, 9, 11, 12] : [1, 2, 3, 9, 11];
-  const ok = d !== null && ((d.attr & ATTR_S) !== 0 || validSystemTypes.includes(d.attr & 0x0f));
-  if (ok && d !== null) {
-    const value = st[S_OPCODE] === 0x102 ? d.high & 0x00f0ff00 : d.limit;
-    writeG(cpu, size, value);
+  const size = operandSize(d);
+  const desc = accessibleDescriptor(cpu, readE(cpu, d, 16));
+  const validSystemTypes = d.opcode === 0x102 ? [1, 2, 3, 4, 5, 9, 11, 12] : [1, 2, 3, 9, 11];
+  const ok = desc !== null && ((desc.attr & ATTR_S) !== 0 || validSystemTypes.includes(desc.attr & 0x0f));
+  if (ok && desc !== null) {
+    const value = d.opcode === 0x102 ? desc.high & 0x00f0ff00 : desc.limit;
+    writeG(cpu, d, size, value);
   }
   setArithFlags(st, ZF, ok ? ZF : 0);
 }
 
 /** 63 ARPL r/m16, r16: raise the RPL of the destination to the source's. */
-export function execArpl(cpu: Cpu): void {
+export function execArpl(cpu: Cpu, d: Insn): void {
   requireProtectedMode(cpu);
   const st = cpu.st;
-  const dest = readE(cpu, 16);
-  const src = readG(cpu, 16);
+  const dest = readE(cpu, d, 16);
+  const src = readG(cpu, d, 16);
   if ((dest & 3) < (src & 3)) {
-    writeE(cpu, 16, (dest & ~3) | (src & 3));
+    writeE(cpu, d, 16, (dest & ~3) | (src & 3));
     setArithFlags(st, ZF, ZF);
   } else {
     setArithFlags(st, ZF, 0);
@@ -168,13 +168,13 @@ export function writeCr0(cpu: Cpu, value: number): void {
 }
 
 /** 0F 20 MOV r32, CRn; 0F 22 MOV CRn, r32. */
-export function execMovCr(cpu: Cpu): void {
+export function execMovCr(cpu: Cpu, d: Insn): void {
   requireCpl0(cpu);
   const st = cpu.st;
-  const modrm = st[S_MODRM];
+  const modrm = d.modrm;
   const cr = (modrm >> 3) & 7;
   const r = modrm & 7;
-  const toCr = st[S_OPCODE] === 0x122;
+  const toCr = d.opcode === 0x122;
   if (cr === 1 || cr > 4) cpu.fault(UD);
   // Exit qualification (SDM Table 28-3): CR number, access type (0 = to CR, 1 = from CR), register.
   if (cpu.intercept(ExitReason.CR_ACCESS, cr | ((toCr ? 0 : 1) << 4) | (r << 8))) return;
@@ -196,13 +196,13 @@ export function execMovCr(cpu: Cpu): void {
 }
 
 /** 0F 21 MOV r32, DRn; 0F 23 MOV DRn, r32 (DR4/DR5 alias DR6/DR7). */
-export function execMovDr(cpu: Cpu): void {
+export function execMovDr(cpu: Cpu, d: Insn): void {
   requireCpl0(cpu);
   const st = cpu.st;
-  const modrm = st[S_MODRM];
+  const modrm = d.modrm;
   let dr = (modrm >> 3) & 7;
   const r = modrm & 7;
-  const toDr = st[S_OPCODE] === 0x123;
+  const toDr = d.opcode === 0x123;
   if (cpu.intercept(ExitReason.DR_ACCESS, dr | ((toDr ? 0 : 1) << 4) | (r << 8))) return;
   if (dr === 4 || dr === 5) dr += 2;
   if (toDr) st[S_DR0 + dr] = cpu.reg[r];
@@ -210,40 +210,39 @@ export function execMovDr(cpu: Cpu): void {
 }
 
 /** 0F 01 /4 SMSW: the low 16 bits of CR0 (all of it into a 32-bit register). */
-export function execSmsw(cpu: Cpu): void {
+export function execSmsw(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  if (isRegisterOperand(st)) writeE(cpu, operandSize(st), st[S_CR0]);
-  else writeE(cpu, 16, st[S_CR0]);
+  if (isRegisterOperand(d)) writeE(cpu, d, operandSize(d), st[S_CR0]);
+  else writeE(cpu, d, 16, st[S_CR0]);
 }
 
 /** 0F 01 /6 LMSW: loads PE, MP, EM, TS; cannot clear PE. */
-export function execLmsw(cpu: Cpu): void {
+export function execLmsw(cpu: Cpu, d: Insn): void {
   requireCpl0(cpu);
   const st = cpu.st;
-  const value = readE(cpu, 16);
+  const value = readE(cpu, d, 16);
   if (cpu.intercept(ExitReason.CR_ACCESS, 0 | (2 << 4) | (value << 16))) return;
   writeCr0(cpu, (st[S_CR0] & ~0xe) | (value & 0xf) | (st[S_CR0] & CR0_PE));
 }
 
 /** 0F 06 CLTS. */
-export function execClts(cpu: Cpu): void {
+export function execClts(cpu: Cpu, d: Insn): void {
   requireCpl0(cpu);
   if (cpu.intercept(ExitReason.CR_ACCESS, 0 | (2 << 4))) return;
   cpu.st[S_CR0] &= ~CR0_TS;
 }
 
 /** 0F 01 /7 INVLPG m: drop one TLB entry. */
-export function execInvlpg(cpu: Cpu): void {
+export function execInvlpg(cpu: Cpu, d: Insn): void {
   requireCpl0(cpu);
-  const st = cpu.st;
-  if (cpu.intercept(ExitReason.INVLPG, st[S_EA])) return;
+  if (cpu.intercept(ExitReason.INVLPG, effectiveAddress(cpu, d))) return;
   cpu.flushTlb();
 }
 
 /** 0F 08 INVD, 0F 09 WBINVD: no caches to flush. */
-export function execInvd(cpu: Cpu): void {
+export function execInvd(cpu: Cpu, d: Insn): void {
   requireCpl0(cpu);
-  cpu.intercept(cpu.st[S_OPCODE] === 0x108 ? ExitReason.INVD : ExitReason.WBINVD);
+  cpu.intercept(d.opcode === 0x108 ? ExitReason.INVD : ExitReason.WBINVD);
 }
 
 // ------------------------------------------------------------------ CPUID, RDTSC, MSRs, VMCALL
@@ -259,7 +258,7 @@ function stringDword(text: string, index: number): number {
 }
 
 /** 0F A2 CPUID. */
-export function execCpuid(cpu: Cpu): void {
+export function execCpuid(cpu: Cpu, d: Insn): void {
   if (cpu.intercept(ExitReason.CPUID)) return;
   const r = cpu.reg;
   const leaf = r[0] >>> 0;
@@ -284,7 +283,7 @@ export function execCpuid(cpu: Cpu): void {
 }
 
 /** 0F 31 RDTSC: the time-stamp counter counts retired instructions (virtual time, deterministic). */
-export function execRdtsc(cpu: Cpu): void {
+export function execRdtsc(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
   if (st[S_CR4] & 4 && isProtectedMode(st) && st[S_CPL] !== 0) cpu.fault(GP, 0); // CR4.TSD
   if (cpu.intercept(ExitReason.RDTSC)) return;
@@ -296,10 +295,9 @@ export function execRdtsc(cpu: Cpu): void {
 const MSR_TSC = 0x10;
 
 /** 0F 32 RDMSR, 0F 30 WRMSR. MSRs other than the TSC are plain storage; reading one never written is #GP. */
-export function execMsr(cpu: Cpu): void {
+export function execMsr(cpu: Cpu, d: Insn): void {
   requireCpl0(cpu);
-  const st = cpu.st;
-  const read = st[S_OPCODE] === 0x132;
+  const read = d.opcode === 0x132;
   if (cpu.intercept(read ? ExitReason.RDMSR : ExitReason.WRMSR)) return;
   const index = cpu.reg[1] >>> 0;
   if (read) {
@@ -313,31 +311,31 @@ export function execMsr(cpu: Cpu): void {
 }
 
 /** 0F 01 C1 VMCALL: outside VMX non-root operation it is #UD; a VMM turns it into a hypercall exit. */
-export function execVmcall(cpu: Cpu): void {
+export function execVmcall(cpu: Cpu, d: Insn): void {
   if (cpu.intercept(ExitReason.VMCALL)) return;
   cpu.fault(UD);
 }
 
 /** 0F 01 /0: SGDT, or VMCALL in its register form (0F 01 C1); other register forms are #UD. */
-export function execGroup7Slot0(cpu: Cpu): void {
-  const modrm = cpu.st[S_MODRM];
-  if (modrm === 0xc1) execVmcall(cpu);
+export function execGroup7Slot0(cpu: Cpu, d: Insn): void {
+  const modrm = d.modrm;
+  if (modrm === 0xc1) execVmcall(cpu, d);
   else if (modrm >= 0xc0) cpu.fault(UD);
-  else execDescriptorTableRegister(cpu);
+  else execDescriptorTableRegister(cpu, d);
 }
 
 /** D8-DF x87 escapes: with no coprocessor, #NM when CR0.EM or CR0.TS asks for emulation, else nothing. */
-export function execFpuEscape(cpu: Cpu): void {
+export function execFpuEscape(cpu: Cpu, d: Insn): void {
   if (cpu.st[S_CR0] & (CR0_EM | CR0_TS)) cpu.fault(NM);
 }
 
 /** 9B WAIT: #NM when CR0.MP and CR0.TS are both set, else nothing (there is no coprocessor to wait for). */
-export function execWait(cpu: Cpu): void {
+export function execWait(cpu: Cpu, d: Insn): void {
   if ((cpu.st[S_CR0] & (CR0_MP | CR0_TS)) === (CR0_MP | CR0_TS)) cpu.fault(NM);
 }
 
 /** 0F 0B UD2, and every opcode this CPU does not have. */
-export function execInvalid(cpu: Cpu): void {
+export function execInvalid(cpu: Cpu, d: Insn): void {
   cpu.fault(UD);
 }
 
