@@ -18,6 +18,8 @@ import {
 } from './state.ts';
 import { deliverPendingEvent, type InterruptController } from './interrupts.ts';
 import { step } from './decoder.ts';
+import { BlockCache, type DecodedBlock } from './block-cache.ts';
+import type { Insn } from './insn.ts';
 
 /** TLB entry bits (the rest of an entry is the page's host offset). */
 export const TLB_READ = 1;
@@ -42,6 +44,8 @@ export const ATTN_STOP = 1, ATTN_INTERRUPT = 2, ATTN_SHADOW = 4, ATTN_TRAP = 8;
 export const ATTN_RECHECK_TF = 16;
 /** HLT executed: the run loop decides whether anything can wake the CPU. */
 export const ATTN_HALT = 32;
+/** Code under a decoded block was written: leave the block before its next instruction. */
+export const ATTN_CODE_WRITTEN = 64;
 
 export class Cpu {
   /** All architectural state (see state.ts for the layout). */
@@ -83,6 +87,16 @@ export class Cpu {
   /** Where maskable interrupts come from (the PIC); null when there is none. */
   interruptController: InterruptController | null = null;
 
+  /** Decoded instructions, so that code run again is not decoded again. */
+  readonly blocks = new BlockCache();
+  /** False: decode every instruction every time (the reference the cache is tested against). */
+  useDecodedBlocks = true;
+  /**
+   * Bumped whenever the same EIP may lead to different bytes (a TLB flush, a new CS base or
+   * code size): chained blocks are only followed within one generation.
+   */
+  translationGeneration = 0;
+
   /** The exception being raised by the current instruction. */
   pendingVector = -1;
   pendingErrorCode = -1;
@@ -96,6 +110,7 @@ export class Cpu {
     this.mem = phys.host;
     this.memView = phys.hostView;
     phys.onMappingChange = () => this.flushTlb();
+    phys.onCodeWrite = (hostPage) => this.codeWritten(hostPage);
     this.reset();
   }
 
@@ -146,6 +161,7 @@ export class Cpu {
     if (seg === CS) {
       st[S_CODE32] = attr & ATTR_DB ? 1 : 0;
       st[S_FETCH_SPAN] = -1;
+      this.translationGeneration++;
     } else if (seg === SS) {
       st[S_STACK32] = attr & ATTR_DB ? 1 : 0;
     }
@@ -298,7 +314,9 @@ export class Cpu {
           if (this.tlbFilledCount === this.tlbFilled.length) this.flushTlb();
           this.tlbFilled[this.tlbFilledCount++] = page;
         }
-        this.tlb[page] = (entry & -4096) | TLB_READ | (kind === PAGE_RAM ? TLB_WRITE : 0);
+        // Pages holding decoded code get no fast write: their writes must reach codeWritten.
+        const writable = kind === PAGE_RAM && this.phys.codePages[entry >>> 12] === 0;
+        this.tlb[page] = (entry & -4096) | TLB_READ | (writable ? TLB_WRITE : 0);
       }
     }
     return phys;
@@ -328,6 +346,23 @@ export class Cpu {
     for (let i = 0; i < this.tlbFilledCount; i++) this.tlb[this.tlbFilled[i]] = 0;
     this.tlbFilledCount = 0;
     this.st[S_FETCH_SPAN] = -1;
+    this.translationGeneration++;
+  }
+
+  /** A host page now holds decoded code: take fast write permission away from its TLB entries. */
+  private protectCodePage(hostPage: number): void {
+    this.phys.codePages[hostPage] = 1;
+    for (let i = 0; i < this.tlbFilledCount; i++) {
+      const page = this.tlbFilled[i];
+      if (this.tlb[page] >>> 12 === hostPage) this.tlb[page] &= ~TLB_WRITE;
+    }
+  }
+
+  /** Something is writing to a host page that decoded blocks came from. */
+  private codeWritten(hostPage: number): void {
+    this.blocks.dropPage(hostPage);
+    this.phys.codePages[hostPage] = 0;
+    this.attention |= ATTN_CODE_WRITTEN;
   }
 
   /** Opens or closes the A20 gate (port 0x92, the keyboard controller). */
@@ -460,23 +495,68 @@ export class Cpu {
     return this.stopReason ?? 'budget';
   }
 
-  /** Executes up to `count` instructions; returns how many retired (a faulting one counts). */
+  /**
+   * Executes up to `count` instructions; returns how many retired (a faulting one counts).
+   * Decoded blocks run without decoding; where there is none (MMIO, the last bytes of a
+   * page, a budget smaller than the block) one instruction is decoded and run at a time.
+   */
   private runChunk(count: number): number {
     const st = this.st;
     let n = 0;
+    let previous: DecodedBlock | null = null;
+    // The block being executed and the index of its current instruction, for the catch below.
+    let running: Insn[] | null = null;
+    let base = 0;
+    let i = 0;
     for (;;) {
       try {
         while (n < count) {
-          st[S_INSN_EIP] = st[S_EIP];
-          this.retiredInChunk = n;
-          step(this);
-          n++;
+          const block = this.blockAtEip(previous);
+          if (block === null || block.insns.length > count - n) {
+            st[S_INSN_EIP] = st[S_EIP];
+            this.retiredInChunk = n;
+            step(this);
+            n++;
+            previous = null;
+            if (this.attention !== 0) return n;
+            continue;
+          }
+          // Only the last instruction reads EIP (D_ENDS_BLOCK): the others run without it.
+          const insns = block.insns;
+          const last = insns.length - 1;
+          running = insns;
+          base = st[S_EIP];
+          for (i = 0; i < last; i++) {
+            const d = insns[i];
+            d.execute(this, d);
+            if (this.attention !== 0) {
+              st[S_EIP] = (base + d.offset + d.length) | 0;
+              running = null;
+              return n + i + 1;
+            }
+          }
+          const d = insns[last];
+          const eip = (base + d.offset) | 0;
+          st[S_INSN_EIP] = eip;
+          st[S_EIP] = eip + d.length;
+          this.retiredInChunk = n + last;
+          d.execute(this, d);
+          running = null;
+          n += last + 1;
           if (this.attention !== 0) return n;
+          previous = block;
         }
         return n;
       } catch (e) {
         if (e !== GUEST_FAULT) throw e;
+        if (running !== null) {
+          // A fault inside a block: the state is that of instruction i, which did not complete.
+          st[S_INSN_EIP] = (base + running[i].offset) | 0;
+          n += i;
+          running = null;
+        }
         n++;
+        previous = null;
         if (this.attention & ATTN_STOP) return n;
         st[S_EIP] = st[S_INSN_EIP];
         deliverPendingEvent(this);
@@ -485,10 +565,52 @@ export class Cpu {
     }
   }
 
+  /**
+   * The decoded block at CS:EIP: the one the previous block chained to, else from the cache,
+   * else decoded now. Null when the instruction must be single-stepped (see BlockCache.build).
+   */
+  private blockAtEip(previous: DecodedBlock | null): DecodedBlock | null {
+    if (!this.useDecodedBlocks) return null;
+    const st = this.st;
+    const eip = st[S_EIP];
+    const generation = this.translationGeneration;
+    if (previous !== null) {
+      const next0 = previous.next0;
+      if (previous.nextEip0 === eip && previous.nextGen0 === generation && next0 !== null && next0.valid) return next0;
+      const next1 = previous.next1;
+      if (previous.nextEip1 === eip && previous.nextGen1 === generation && next1 !== null && next1.valid) return next1;
+    }
+    const lin = (st[S_SEG_BASE + CS] + eip) | 0;
+    const e = this.tlb[lin >>> 12];
+    // A TLB miss is filled by the single-step fetch, where a fault has the right EIP.
+    if ((e & TLB_READ) === 0) return null;
+    const limit = st[S_SEG_HIGH + CS] >>> 0;
+    const host = (e & -4096) | (lin & 4095);
+    const code32 = st[S_CODE32];
+    let block = this.blocks.get(host * 2 + code32);
+    if (block === undefined) {
+      if ((eip >>> 0) > limit) return null;
+      const built = this.blocks.build(this, host, code32, limit);
+      if (built === null) return null;
+      block = built;
+      if (this.phys.codePages[host >>> 12] === 0) this.protectCodePage(host >>> 12);
+    }
+    if ((eip >>> 0) + block.byteLength - 1 > limit) return null;
+    if (previous !== null) {
+      previous.nextEip1 = previous.nextEip0;
+      previous.nextGen1 = previous.nextGen0;
+      previous.next1 = previous.next0;
+      previous.nextEip0 = eip;
+      previous.nextGen0 = generation;
+      previous.next0 = block;
+    }
+    return block;
+  }
+
   /** Handles whatever set `attention`. Returns true when the run must stop. */
   private serviceAttention(): boolean {
     if (this.attention & ATTN_STOP) return true;
-    this.attention &= ~(ATTN_RECHECK_TF | ATTN_HALT);
+    this.attention &= ~(ATTN_RECHECK_TF | ATTN_HALT | ATTN_CODE_WRITTEN);
     if (this.attention & ATTN_TRAP) {
       this.attention &= ~ATTN_TRAP;
       // Single-step trap after an instruction that ran with TF set.

@@ -40,7 +40,11 @@ export const enum Imm {
 
 /** Decode-info bits. */
 export const D_MODRM = 1, D_GROUP = 2, D_LOCKABLE = 4, D_MEM_ONLY = 8, D_REG_ONLY = 16;
-/** Ends a translation block: control transfer, mode change, or something the VMM may take over. */
+/**
+ * Ends a block: control transfer, mode change, a REP restart, or something the VMM may take
+ * over. The block executor relies on it: only the last instruction of a block may read or
+ * change EIP (Cpu.runChunk sets EIP for it alone).
+ */
 export const D_ENDS_BLOCK = 32;
 export const D_SENSITIVE = 64;
 /** The ModRM byte always names registers, whatever its mod field says (MOV to/from CRn/DRn). */
@@ -63,6 +67,8 @@ export interface OpcodeEntry {
 
 const LOCK = { lockable: true };
 const BRANCH = { endsBlock: true };
+/** String instructions end a block: with REP they restart themselves (EIP back on them). */
+const STRING = { endsBlock: true };
 const SENSITIVE = { endsBlock: true, sensitive: true };
 
 const entries: OpcodeEntry[] = [];
@@ -160,18 +166,18 @@ def(0xa0, 'mov', 'AL,Ob', move.execMovAccOffset);
 def(0xa1, 'mov', 'eAX,Ov', move.execMovAccOffset);
 def(0xa2, 'mov', 'Ob,AL', move.execMovAccOffset);
 def(0xa3, 'mov', 'Ov,eAX', move.execMovAccOffset);
-def(0xa4, 'movsb', '', string.execString);
-def(0xa5, 'movsw', '', string.execString);
-def(0xa6, 'cmpsb', '', string.execString);
-def(0xa7, 'cmpsw', '', string.execString);
+def(0xa4, 'movsb', '', string.execString, STRING);
+def(0xa5, 'movsw', '', string.execString, STRING);
+def(0xa6, 'cmpsb', '', string.execString, STRING);
+def(0xa7, 'cmpsw', '', string.execString, STRING);
 def(0xa8, 'test', 'AL,Ib', alu.execTestAccImm);
 def(0xa9, 'test', 'eAX,Iz', alu.execTestAccImm);
-def(0xaa, 'stosb', '', string.execString);
-def(0xab, 'stosw', '', string.execString);
-def(0xac, 'lodsb', '', string.execString);
-def(0xad, 'lodsw', '', string.execString);
-def(0xae, 'scasb', '', string.execString);
-def(0xaf, 'scasw', '', string.execString);
+def(0xaa, 'stosb', '', string.execString, STRING);
+def(0xab, 'stosw', '', string.execString, STRING);
+def(0xac, 'lodsb', '', string.execString, STRING);
+def(0xad, 'lodsw', '', string.execString, STRING);
+def(0xae, 'scasb', '', string.execString, STRING);
+def(0xaf, 'scasw', '', string.execString, STRING);
 
 // ---- B0-BF
 for (let r = 0; r < 8; r++) {
@@ -270,7 +276,7 @@ grp(0x100, 3, 'ltr', 'Ew', system.execLoadSystemSegment, SENSITIVE);
 grp(0x100, 4, 'verr', 'Ew', system.execVerify);
 grp(0x100, 5, 'verw', 'Ew', system.execVerify);
 grp(0x101, 0, 'sgdt', 'E', system.execGroup7Slot0, SENSITIVE); // 0F 01 C1 is VMCALL
-grp(0x101, 1, 'sidt', 'M', system.execDescriptorTableRegister);
+grp(0x101, 1, 'sidt', 'M', system.execDescriptorTableRegister, SENSITIVE);
 grp(0x101, 2, 'lgdt', 'M', system.execDescriptorTableRegister, SENSITIVE);
 grp(0x101, 3, 'lidt', 'M', system.execDescriptorTableRegister, SENSITIVE);
 grp(0x101, 4, 'smsw', 'Ew', system.execSmsw);

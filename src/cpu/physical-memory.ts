@@ -37,6 +37,12 @@ export class PhysicalMemory {
   private romCursor: number;
   /** Called when a page's mapping changes, so that caches (the CPU's TLB) can drop it. */
   onMappingChange: (() => void) | null = null;
+  /**
+   * Host pages that decoded code was taken from (the CPU's block cache). A write to one
+   * calls `onCodeWrite` first, so that the cache drops what it decoded there.
+   */
+  readonly codePages: Uint8Array;
+  onCodeWrite: ((hostPage: number) => void) | null = null;
 
   /**
    * @param ramSize bytes of RAM mapped from physical address 0 (a multiple of 4 KiB)
@@ -47,6 +53,7 @@ export class PhysicalMemory {
     if (ramSize + romSpace > 0x7fff_f000) throw new RangeError(`RAM size ${ramSize} is larger than minivisor supports (2 GiB)`);
     this.host = new Uint8Array(ramSize + romSpace);
     this.hostView = new DataView(this.host.buffer);
+    this.codePages = new Uint8Array(this.host.length >>> PAGE_SHIFT);
     for (let p = 0; p < ramSize >>> PAGE_SHIFT; p++) this.pages[p] = (p << PAGE_SHIFT) | PAGE_RAM;
     this.romCursor = ramSize;
   }
@@ -105,7 +112,11 @@ export class PhysicalMemory {
     const entry = this.pages[address >>> PAGE_SHIFT];
     if (entry === PAGE_UNMAPPED) return;
     const kind = entry & PAGE_KIND_MASK;
-    if (kind === PAGE_RAM) this.host[(entry & ~(PAGE_SIZE - 1)) | (address & (PAGE_SIZE - 1))] = value;
+    if (kind === PAGE_RAM) {
+      const offset = (entry & ~(PAGE_SIZE - 1)) | (address & (PAGE_SIZE - 1));
+      if (this.codePages[offset >>> PAGE_SHIFT] !== 0) this.onCodeWrite?.(offset >>> PAGE_SHIFT);
+      this.host[offset] = value;
+    }
     else if (kind === PAGE_MMIO) this.mmioAccess(entry, address, 1, value & 0xff);
     // ROM: writes are ignored.
   }
@@ -138,7 +149,9 @@ export class PhysicalMemory {
       if (entry === PAGE_UNMAPPED || (entry & PAGE_KIND_MASK) === PAGE_MMIO) {
         throw new RangeError(`cannot load ${bytes.length} bytes at ${hex(address)}: ${hex(a)} is not RAM`);
       }
-      this.host[(entry & ~(PAGE_SIZE - 1)) | (a & (PAGE_SIZE - 1))] = bytes[i];
+      const offset = (entry & ~(PAGE_SIZE - 1)) | (a & (PAGE_SIZE - 1));
+      if (this.codePages[offset >>> PAGE_SHIFT] !== 0) this.onCodeWrite?.(offset >>> PAGE_SHIFT);
+      this.host[offset] = bytes[i];
     }
   }
 

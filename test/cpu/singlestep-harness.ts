@@ -67,7 +67,7 @@ export class SingleStepRunner {
     cpu.reset();
     cpu.setA20(true);
     cpu.lastSegmentFault.seg = -1;
-    for (const [addr, value] of t.initial.ram) phys.host[addr] = value;
+    for (const [addr, value] of t.initial.ram) phys.write8(addr, value);
     const init = t.initial.regs;
     for (const [name, r] of REG16) cpu.reg16[r * 2] = init[name] as number;
     for (const [name, seg] of SEGS) cpu.setRealModeSegment(seg, init[name] as number, seg === CS ? ATTR_REAL_MODE_CODE : ATTR_REAL_MODE_DATA);
@@ -128,8 +128,8 @@ export class SingleStepRunner {
       if (got !== expected) problems.push(`ram[${hex(addr)}]: got ${hex(phys.host[addr])} want ${hex(want)}`);
     }
     // Leave memory zeroed for the next vector.
-    for (const [addr] of t.initial.ram) phys.host[addr] = 0;
-    for (const [addr] of t.final.ram) phys.host[addr] = 0;
+    for (const [addr] of t.initial.ram) phys.write8(addr, 0);
+    for (const [addr] of t.final.ram) phys.write8(addr, 0);
     return problems.length === 0 ? null : problems.join('; ');
   }
 }

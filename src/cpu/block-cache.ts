@@ -1,0 +1,122 @@
+/**
+ * The decoded-block cache: runs of decoded instructions, so that code executed again (every
+ * loop) is not decoded again. This is the interpreter's cache, as Bochs's iCache; the
+ * translation cache will compile the same blocks to JavaScript.
+ *
+ * A block starts at a host address (the RAM or ROM byte behind the guest's CS:EIP, so aliases
+ * share blocks) in one code size (16- or 32-bit), lies inside one 4 KiB page, and ends after
+ * an instruction the opcode table marks as ending a block (a branch, a mode change, anything
+ * sensitive). Writing to a page that holds blocks drops them: such pages get no fast write
+ * permission in the TLB, so the write takes the slow path, which tells the cache.
+ */
+import { GUEST_FAULT, type Cpu } from './cpu.ts';
+import { decode } from './decoder.ts';
+import { Insn } from './insn.ts';
+import { D_ENDS_BLOCK } from './opcode-table.ts';
+import { S_EIP, S_INSN_EIP } from './state.ts';
+
+/** An instruction never spans more than this many bytes. */
+const MAX_INSN_BYTES = 15;
+const MAX_BLOCK_INSNS = 64;
+
+export class DecodedBlock {
+  readonly insns: Insn[] = [];
+  /** Bytes from the first instruction to the end of the last. */
+  byteLength = 0;
+  /** False once the code under it was written. */
+  valid = true;
+  /**
+   * Chaining: the blocks that followed this one last time, with the EIP they started at and
+   * the translation generation (Cpu.translationGeneration) under which that EIP led there.
+   */
+  nextEip0 = -1;
+  nextGen0 = -1;
+  next0: DecodedBlock | null = null;
+  nextEip1 = -1;
+  nextGen1 = -1;
+  next1: DecodedBlock | null = null;
+
+  constructor(
+    /** Host address * 2 + code32: the cache key. */
+    readonly key: number,
+    readonly hostPage: number,
+  ) {}
+}
+
+export class BlockCache {
+  private readonly blocks = new Map<number, DecodedBlock>();
+  private readonly blocksOfPage = new Map<number, DecodedBlock[]>();
+  /** Blocks decoded and dropped, for statistics. */
+  built = 0;
+  dropped = 0;
+
+  get(key: number): DecodedBlock | undefined {
+    return this.blocks.get(key);
+  }
+
+  /**
+   * Decodes a block at the CPU's CS:EIP, whose first byte is host byte `host`. Returns null
+   * when no instruction can be decoded without risk (near the end of the page or of CS, or an
+   * instruction that faults while decoding): the caller single-steps instead, which raises any
+   * fault with the right state.
+   */
+  build(cpu: Cpu, host: number, code32: number, eipLimit: number): DecodedBlock | null {
+    const st = cpu.st;
+    const start = st[S_EIP];
+    const savedInsnEip = st[S_INSN_EIP];
+    const pageEnd = (host | 4095) + 1;
+    const block = new DecodedBlock(host * 2 + code32, host >>> 12);
+    let offset = 0;
+    try {
+      while (block.insns.length < MAX_BLOCK_INSNS) {
+        // Only decode what cannot reach past the page or CS's limit.
+        if (host + offset + MAX_INSN_BYTES > pageEnd || (start + offset + MAX_INSN_BYTES - 1) >>> 0 > eipLimit) break;
+        const d = new Insn();
+        st[S_EIP] = start + offset;
+        st[S_INSN_EIP] = start + offset;
+        decode(cpu, d);
+        d.offset = offset;
+        offset += d.length;
+        block.insns.push(d);
+        if (d.info & D_ENDS_BLOCK) break;
+      }
+    } catch (e) {
+      if (e !== GUEST_FAULT) throw e;
+      cpu.pendingVector = -1; // the single-step path will raise it for real
+    }
+    st[S_EIP] = start;
+    st[S_INSN_EIP] = savedInsnEip;
+    if (block.insns.length === 0) return null;
+    block.byteLength = offset;
+    this.blocks.set(block.key, block);
+    let list = this.blocksOfPage.get(block.hostPage);
+    if (list === undefined) {
+      list = [];
+      this.blocksOfPage.set(block.hostPage, list);
+    }
+    list.push(block);
+    this.built++;
+    return block;
+  }
+
+  /** True when blocks were decoded from this host page. */
+  hasPage(hostPage: number): boolean {
+    return this.blocksOfPage.has(hostPage);
+  }
+
+  /** Drops every block decoded from a host page (its bytes are being written). */
+  dropPage(hostPage: number): void {
+    const list = this.blocksOfPage.get(hostPage);
+    if (list === undefined) return;
+    for (const block of list) {
+      block.valid = false;
+      this.blocks.delete(block.key);
+    }
+    this.dropped += list.length;
+    this.blocksOfPage.delete(hostPage);
+  }
+
+  clear(): void {
+    for (const page of [...this.blocksOfPage.keys()]) this.dropPage(page);
+  }
+}
