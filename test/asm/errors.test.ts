@@ -24,6 +24,10 @@ describe('assembler errors', () => {
     expect(d.message).toBe("unknown instruction 'movv' (did you mean 'mov'?)");
   });
 
+  it('unknown mnemonic with two letters swapped, the commonest typo', () => {
+    expect(only('bits 16\n  mvo ax, bx\n').message).toBe("unknown instruction 'mvo' (did you mean 'mov'?)");
+  });
+
   it('unknown mnemonic after a label', () => {
     const d = only('start: pusj ax\n');
     expect(d).toMatchObject({ line: 1, column: 8 });
