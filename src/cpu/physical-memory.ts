@@ -26,15 +26,35 @@ export interface MmioHandler {
   write(address: number, size: 1 | 2 | 4, value: number): void;
 }
 
+/**
+ * A memory slot, as KVM_SET_USER_MEMORY_REGION describes one: `size` bytes of guest-physical
+ * address space from `guestPhysAddr` are backed by host memory from `userspaceAddr` (here an
+ * offset in the host buffer: the VMM's virtual address, HVA). Two slots may share host memory
+ * (the BIOS and its alias below 4 GiB); guest-physical ranges may not overlap.
+ */
+export interface MemorySlot {
+  slot: number;
+  guestPhysAddr: number;
+  size: number;
+  userspaceAddr: number;
+  readOnly: boolean;
+  /** What the slot is, for people: "conventional RAM", "BIOS ROM". */
+  label: string;
+}
+
 export class PhysicalMemory {
-  /** RAM and ROM bytes. A page entry's host offset indexes this buffer. */
+  /** The host memory guest RAM and ROM live in. A page entry's host offset indexes it. */
   readonly host: Uint8Array;
   readonly hostView: DataView;
-  /** One entry per physical page: host offset | kind, or PAGE_UNMAPPED. */
+  /**
+   * One entry per guest-physical page: host offset | kind, or PAGE_UNMAPPED. Derived from the
+   * slots and MMIO regions; the slots are the truth (see `slotAt`).
+   */
   readonly pages = new Int32Array(PAGE_COUNT).fill(PAGE_UNMAPPED);
+  private readonly memorySlots: MemorySlot[] = [];
   private readonly mmio: { base: number; size: number; handler: MmioHandler }[] = [];
-  /** Next free host offset for ROM images (RAM takes the start of the buffer). */
-  private romCursor: number;
+  /** Next free host offset for `allocateHost`. */
+  private hostCursor = 0;
   /** Called when a page's mapping changes, so that caches (the CPU's TLB) can drop it. */
   onMappingChange: (() => void) | null = null;
   /**
@@ -44,51 +64,93 @@ export class PhysicalMemory {
   readonly codePages: Uint8Array;
   onCodeWrite: ((hostPage: number) => void) | null = null;
 
-  /**
-   * @param ramSize bytes of RAM mapped from physical address 0 (a multiple of 4 KiB)
-   * @param romSpace host bytes reserved for ROM images
-   */
-  constructor(readonly ramSize: number, romSpace = 512 * 1024) {
-    if (ramSize % PAGE_SIZE !== 0 || ramSize <= 0) throw new RangeError(`RAM size ${ramSize} is not a positive multiple of 4 KiB`);
-    if (ramSize + romSpace > 0x7fff_f000) throw new RangeError(`RAM size ${ramSize} is larger than minivisor supports (2 GiB)`);
-    this.host = new Uint8Array(ramSize + romSpace);
+  /** @param hostBytes size of the host memory for RAM and ROM (a multiple of 4 KiB, below 2 GiB) */
+  constructor(hostBytes: number) {
+    if (hostBytes % PAGE_SIZE !== 0 || hostBytes <= 0) throw new RangeError(`host memory size ${hostBytes} is not a positive multiple of 4 KiB`);
+    if (hostBytes > 0x7fff_f000) throw new RangeError(`host memory of ${hostBytes} bytes is more than minivisor supports (2 GiB)`);
+    this.host = new Uint8Array(hostBytes);
     this.hostView = new DataView(this.host.buffer);
     this.codePages = new Uint8Array(this.host.length >>> PAGE_SHIFT);
-    for (let p = 0; p < ramSize >>> PAGE_SHIFT; p++) this.pages[p] = (p << PAGE_SHIFT) | PAGE_RAM;
-    this.romCursor = ramSize;
   }
 
-  /** Maps `image` read-only at physical `address` (page-aligned), over whatever was there. */
-  mapRom(address: number, image: Uint8Array): void {
-    const size = Math.ceil(image.length / PAGE_SIZE) * PAGE_SIZE;
-    if (address % PAGE_SIZE !== 0) throw new RangeError(`ROM address ${hex(address)} is not page-aligned`);
-    if (this.romCursor + size > this.host.length) throw new RangeError('no host space left for ROM images');
-    const hostOffset = this.romCursor;
-    this.romCursor += size;
-    this.host.set(image, hostOffset);
-    this.setPages(address, size, hostOffset, PAGE_ROM);
+  /** Memory with `ramBytes` of RAM in one slot from address 0: for tests and simple machines. */
+  static withRam(ramBytes: number, extraHostBytes = 0): PhysicalMemory {
+    const memory = new PhysicalMemory(ramBytes + extraHostBytes);
+    memory.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0, size: ramBytes, userspaceAddr: memory.allocateHost(ramBytes), readOnly: false, label: 'RAM' });
+    return memory;
   }
 
-  /** Makes `size` bytes at `alias` show the same ROM or RAM pages as `target` (the BIOS below 4 GiB). */
-  alias(alias: number, target: number, size: number): void {
-    for (let off = 0; off < size; off += PAGE_SIZE) {
-      this.pages[((alias + off) >>> PAGE_SHIFT) & (PAGE_COUNT - 1)] = this.pages[(target + off) >>> PAGE_SHIFT];
+  /** Reserves `bytes` of host memory (like mmap for guest memory) and returns its offset. */
+  allocateHost(bytes: number): number {
+    const size = Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
+    if (this.hostCursor + size > this.host.length) throw new RangeError(`out of host memory: ${bytes} more bytes wanted, ${this.host.length - this.hostCursor} left`);
+    const offset = this.hostCursor;
+    this.hostCursor += size;
+    return offset;
+  }
+
+  /**
+   * Adds, replaces or (with size 0) removes a slot, as KVM_SET_USER_MEMORY_REGION does.
+   * Throws RangeError for a slot that is misaligned, outside host memory, or overlapping another.
+   */
+  setUserMemoryRegion(slot: MemorySlot): void {
+    const existing = this.memorySlots.findIndex((s) => s.slot === slot.slot);
+    if (existing >= 0) {
+      const old = this.memorySlots[existing];
+      this.memorySlots.splice(existing, 1);
+      this.fillPages(old.guestPhysAddr, old.size, PAGE_UNMAPPED, 0);
     }
+    if (slot.size === 0) {
+      this.onMappingChange?.();
+      return;
+    }
+    const end = slot.guestPhysAddr + slot.size;
+    if (slot.guestPhysAddr % PAGE_SIZE !== 0 || slot.size % PAGE_SIZE !== 0 || slot.userspaceAddr % PAGE_SIZE !== 0) {
+      throw new RangeError(`slot ${slot.slot} (${slot.label}) is not page-aligned`);
+    }
+    if (end > 2 ** 32) throw new RangeError(`slot ${slot.slot} (${slot.label}) ends past 4 GiB`);
+    if (slot.userspaceAddr + slot.size > this.host.length) throw new RangeError(`slot ${slot.slot} (${slot.label}) is outside host memory`);
+    const clash = this.memorySlots.find((s) => slot.guestPhysAddr < s.guestPhysAddr + s.size && s.guestPhysAddr < end);
+    if (clash) throw new RangeError(`slot ${slot.slot} (${slot.label}) overlaps slot ${clash.slot} (${clash.label}) at ${hex(Math.max(slot.guestPhysAddr, clash.guestPhysAddr))}`);
+    this.memorySlots.push({ ...slot });
+    this.memorySlots.sort((a, b) => a.guestPhysAddr - b.guestPhysAddr);
+    this.fillPages(slot.guestPhysAddr, slot.size, slot.userspaceAddr, slot.readOnly ? PAGE_ROM : PAGE_RAM);
     this.onMappingChange?.();
+  }
+
+  /** The slots, in address order. */
+  get slots(): readonly MemorySlot[] {
+    return this.memorySlots;
+  }
+
+  /** The slot holding guest-physical `address` (GPA → slot → HVA is `userspaceAddr + (address - guestPhysAddr)`). */
+  slotAt(address: number): MemorySlot | undefined {
+    const a = address >>> 0;
+    return this.memorySlots.find((s) => a >= s.guestPhysAddr && a < s.guestPhysAddr + s.size);
+  }
+
+  /** Copies `image` into host memory and maps it read-only at `address`, as firmware ROM. */
+  mapRom(slot: number, address: number, image: Uint8Array, label: string): MemorySlot {
+    const size = Math.ceil(image.length / PAGE_SIZE) * PAGE_SIZE;
+    const userspaceAddr = this.allocateHost(size);
+    this.host.set(image, userspaceAddr);
+    const region = { slot, guestPhysAddr: address, size, userspaceAddr, readOnly: true, label };
+    this.setUserMemoryRegion(region);
+    return region;
   }
 
   /** Routes accesses to `size` bytes at `address` (page-aligned) to a device. */
   mapMmio(address: number, size: number, handler: MmioHandler): void {
     const index = this.mmio.length;
     this.mmio.push({ base: address, size, handler });
-    this.setPages(address, size, index << PAGE_SHIFT, PAGE_MMIO);
+    this.fillPages(address, size, index << PAGE_SHIFT, PAGE_MMIO);
+    this.onMappingChange?.();
   }
 
-  private setPages(address: number, size: number, hostOffset: number, kind: number): void {
+  private fillPages(address: number, size: number, hostOffset: number, kind: number): void {
     for (let off = 0; off < size; off += PAGE_SIZE) {
-      this.pages[(address + off) >>> PAGE_SHIFT] = (hostOffset + off) | kind;
+      this.pages[(address + off) / PAGE_SIZE] = hostOffset === PAGE_UNMAPPED ? PAGE_UNMAPPED : (hostOffset + off) | kind;
     }
-    this.onMappingChange?.();
   }
 
   /** Kind of the page holding `address`: PAGE_RAM, PAGE_ROM, PAGE_MMIO or PAGE_UNMAPPED. */
@@ -153,6 +215,30 @@ export class PhysicalMemory {
       if (this.codePages[offset >>> PAGE_SHIFT] !== 0) this.onCodeWrite?.(offset >>> PAGE_SHIFT);
       this.host[offset] = bytes[i];
     }
+  }
+
+  /**
+   * A device writing guest memory (DMA): RAM takes the bytes, read-only slots and holes drop
+   * them, MMIO pages get byte writes. Returns how many bytes reached RAM.
+   */
+  dmaWrite(address: number, bytes: Uint8Array): number {
+    let written = 0;
+    let i = 0;
+    while (i < bytes.length) {
+      const a = (address + i) >>> 0;
+      const chunk = Math.min(bytes.length - i, PAGE_SIZE - (a & (PAGE_SIZE - 1)));
+      const entry = this.pages[a >>> PAGE_SHIFT];
+      if (entry !== PAGE_UNMAPPED && (entry & PAGE_KIND_MASK) === PAGE_RAM) {
+        const offset = (entry & ~(PAGE_SIZE - 1)) | (a & (PAGE_SIZE - 1));
+        if (this.codePages[offset >>> PAGE_SHIFT] !== 0) this.onCodeWrite?.(offset >>> PAGE_SHIFT);
+        this.host.set(bytes.subarray(i, i + chunk), offset);
+        written += chunk;
+      } else if (entry !== PAGE_UNMAPPED && (entry & PAGE_KIND_MASK) === PAGE_MMIO) {
+        for (let k = 0; k < chunk; k++) this.write8(a + k, bytes[i + k]);
+      }
+      i += chunk;
+    }
+    return written;
   }
 
   /** Copies `length` bytes out of physical memory (unmapped bytes read as 0xFF). */

@@ -1,26 +1,40 @@
 /**
- * A headless PC: RAM, an optional firmware ROM ending at 1 MiB (aliased below 4 GiB), a port
- * bus with the A20 port, COM1's transmitter, debug-console and exit ports, and the run loop
- * that drives the CPU and turns its stops into results a user can read.
+ * A PC: memory slots laid out as a PC's (RAM around the 640 KiB-1 MiB hole, the BIOS ROM at the
+ * top of the first megabyte and aliased below 4 GiB), devices on the port bus, disks, the
+ * firmware configuration the BIOS reads, and the run loop that drives the CPU in virtual time
+ * and turns its stops into results a user can read.
  */
 import { Cpu } from '../cpu/cpu.ts';
 import { IoBus } from '../cpu/io-bus.ts';
 import { PhysicalMemory, hex } from '../cpu/physical-memory.ts';
 import { ATTR_REAL_MODE_CODE, CS, S_EIP } from '../cpu/state.ts';
+import { VirtualClock, type TimedDevice } from './clock.ts';
 import { DebugConsole } from './devices/debugcon.ts';
 import { ExitPort } from './devices/exit-port.ts';
+import { FirmwareConfig, FW_BOOT, FW_DRIVES, FW_E820, FW_MEMORY, FW_MULTIBOOT, FW_CFG_SELECT, ItemWriter } from './devices/fw-cfg.ts';
 import { SystemControlPortA } from './devices/port92.ts';
 import { SerialTransmitter } from './devices/serial-transmitter.ts';
+import { VirtualDisk, VIRTUAL_DISK_PORT } from './devices/virtual-disk.ts';
+import type { DiskImage } from './disk-image.ts';
+import { BIOS_ALIAS_SLOT, BIOS_SLOT, EBDA_BASE, contiguousExtendedBytes, pcMemoryLayout, type E820Entry } from './pc-memory.ts';
 
 export interface MachineConfig {
-  /** Bytes of RAM from physical address 0. */
+  /** Bytes of RAM. */
   memoryBytes: number;
+  /** Ranges above 1 MiB taken out of RAM and reported reserved in the E820 map. */
+  reserved?: { base: number; length: number }[];
   /** A firmware image (a multiple of 4 KiB, at most 256 KiB), mapped to end at 1 MiB and below 4 GiB. */
   bios?: Uint8Array;
   /** Raw images loaded into RAM before the start. */
   loads?: { address: number; bytes: Uint8Array }[];
   /** Where to start in real mode; without it, the reset vector F000:FFF0. */
   entry?: { segment: number; offset: number };
+  /** Disks by BIOS drive number (0x00 the first floppy, 0x80 the first hard disk). */
+  disks?: Map<number, DiskImage>;
+  /** The drive the BIOS boots (default: the first hard disk, else the first floppy), 0xFE for Multiboot. */
+  bootDrive?: number;
+  /** For a Multiboot kernel: where the BIOS enters it and where its information structure is. */
+  multiboot?: { entry: number; infoAddress: number };
   /** Debug-console ports and where their bytes go. */
   debugcons?: { port: number; sink: (byte: number) => void }[];
   /** A port whose write ends the run with status (value << 1) | 1. */
@@ -38,19 +52,38 @@ export type RunOutcome =
   | { kind: 'stopped'; detail: string } // something outside the guest asked it to stop
   | { kind: 'limit' }; // the instruction budget ran out
 
+/** Host memory beyond RAM for firmware images. */
+const ROM_HOST_BYTES = 256 * 1024;
+
 export class Machine {
   readonly phys: PhysicalMemory;
   readonly io = new IoBus();
   readonly cpu: Cpu;
+  readonly clock: VirtualClock;
+  readonly e820: E820Entry[];
+  readonly firmwareConfig = new FirmwareConfig();
+  readonly disks: Map<number, DiskImage>;
+  /** Devices with timed behaviour: the run loop stops the CPU when one of them is due. */
+  private readonly timedDevices: TimedDevice[] = [];
   private exitStatus: number | null = null;
 
   constructor(readonly config: MachineConfig) {
-    this.phys = new PhysicalMemory(config.memoryBytes);
+    const biosBytes = config.bios?.length ?? 0x10000;
+    this.phys = new PhysicalMemory(config.memoryBytes + ROM_HOST_BYTES);
+    const layout = pcMemoryLayout({ ramBytes: config.memoryBytes, reserved: config.reserved }, biosBytes);
+    this.phys.allocateHost(config.memoryBytes); // RAM's host addresses equal its guest-physical ones
+    for (const slot of layout.ramSlots) this.phys.setUserMemoryRegion(slot);
+    this.e820 = layout.e820;
     this.cpu = new Cpu(this.phys, this.io);
+    this.clock = new VirtualClock(() => this.cpu.retired);
     if (config.bios) this.mapFirmware(config.bios);
     for (const { address, bytes } of config.loads ?? []) this.phys.load(address, bytes);
+    this.disks = config.disks ?? new Map();
+
     this.io.register(0x92, 1, new SystemControlPortA(this.cpu, () => this.cpu.stop('shutdown', 'reset through port 0x92')));
     this.io.register(0x3f8, 8, new SerialTransmitter(0x3f8, config.serial ?? (() => {})));
+    this.io.register(FW_CFG_SELECT, 2, this.firmwareConfig);
+    this.io.register(VIRTUAL_DISK_PORT, 1, new VirtualDisk(this.phys, this.disks));
     for (const { port, sink } of config.debugcons ?? []) this.io.register(port, 1, new DebugConsole(port, sink));
     if (config.exitPort !== undefined) {
       this.io.register(config.exitPort, 1, new ExitPort(config.exitPort, (status) => {
@@ -58,18 +91,52 @@ export class Machine {
         this.cpu.stop('request', 'exit port');
       }));
     }
+    this.describeToFirmware();
     if (config.entry) {
       this.cpu.setRealModeSegment(CS, config.entry.segment, ATTR_REAL_MODE_CODE);
       this.cpu.st[S_EIP] = config.entry.offset;
     }
   }
 
-  /** Firmware ends at 1 MiB (0xF0000 for 64 KiB, 0xE0000 for 128 KiB) and is aliased at the top of 4 GiB. */
+  /** Firmware ends at 1 MiB (0xF0000 for 64 KiB, 0xE0000 for 128 KiB) and is aliased, read-only, at the top of 4 GiB. */
   private mapFirmware(image: Uint8Array): void {
-    const size = image.length;
-    const base = 0x100000 - size;
-    this.phys.mapRom(base, image);
-    this.phys.alias((0x100000000 - size) | 0, base, size);
+    const rom = this.phys.mapRom(BIOS_SLOT, 0x100000 - image.length, image, 'BIOS ROM');
+    this.phys.setUserMemoryRegion({ ...rom, slot: BIOS_ALIAS_SLOT, guestPhysAddr: 2 ** 32 - rom.size, label: 'BIOS ROM (alias below 4 GiB)' });
+  }
+
+  /** Fills the firmware configuration items the BIOS reads (docs/firmware-interface.md). */
+  private describeToFirmware(): void {
+    const fw = this.firmwareConfig;
+    const e820 = new ItemWriter().u32(this.e820.length);
+    for (const e of this.e820) e820.u64(e.base).u64(e.length).u32(e.type);
+    fw.set(FW_E820, e820.build());
+    fw.set(FW_MEMORY, new ItemWriter().u32(EBDA_BASE / 1024).u32(contiguousExtendedBytes(this.e820) / 1024).build());
+    const drives = new ItemWriter().u8(this.disks.size);
+    for (const [number, disk] of [...this.disks].sort((a, b) => a[0] - b[0])) {
+      const g = disk.geometry;
+      drives.u8(number).u8(disk.kind === 'floppy' ? 1 : 2).u16(g.cylinders).u8(g.heads).u8(g.sectorsPerTrack).u8(g.cmosType).u8(0).u64(disk.sectors);
+    }
+    fw.set(FW_DRIVES, drives.build());
+    const boot = this.config.bootDrive ?? (this.disks.has(0x80) ? 0x80 : this.disks.has(0) ? 0x00 : 0xff);
+    fw.set(FW_BOOT, Uint8Array.of(boot));
+    if (this.config.multiboot) fw.set(FW_MULTIBOOT, new ItemWriter().u32(this.config.multiboot.entry).u32(this.config.multiboot.infoAddress).build());
+  }
+
+  /** Adds a device whose events (timer interrupts) must happen at their virtual time. */
+  addTimedDevice(device: TimedDevice): void {
+    this.timedDevices.push(device);
+  }
+
+  /** The virtual time of the earliest pending device event. */
+  private nextEventNs(): number {
+    let next = Infinity;
+    for (const d of this.timedDevices) next = Math.min(next, d.nextEventNs());
+    return next;
+  }
+
+  private advanceDevices(): void {
+    const now = this.clock.nowNs();
+    for (const d of this.timedDevices) d.advanceTo(now);
   }
 
   /** Runs until the guest stops or `maxInstructions` retire. */
@@ -77,14 +144,25 @@ export class Machine {
     const cpu = this.cpu;
     let left = maxInstructions;
     for (;;) {
-      const slice = Math.min(left, 1 << 24);
+      this.advanceDevices();
+      const nextEvent = this.nextEventNs();
+      const untilEvent = nextEvent === Infinity ? Infinity : this.clock.instructionsUntil(nextEvent);
+      const slice = Math.min(left, untilEvent, 1 << 24);
       const before = cpu.instructions;
-      const reason = cpu.run(slice);
+      let reason = cpu.run(slice);
+      if (reason === 'idle') {
+        // Halted, waiting for an interrupt: jump virtual time to the next device event.
+        if (nextEvent === Infinity) {
+          reason = 'halt';
+        } else {
+          cpu.instructions += this.clock.instructionsUntil(nextEvent);
+          reason = 'budget';
+        }
+      }
       left -= cpu.instructions - before;
       if (this.exitStatus !== null) return { kind: 'exit', status: this.exitStatus };
       switch (reason) {
         case 'halt':
-        case 'idle': // no interrupt source exists yet, so an idle CPU never wakes
           return { kind: 'halted', detail: cpu.stopDetail || 'HLT with no interrupt source' };
         case 'shutdown':
           return { kind: 'shutdown', detail: cpu.stopDetail };

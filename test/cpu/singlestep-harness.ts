@@ -58,7 +58,7 @@ const SEGS: [keyof Regs, number][] = [['es', ES], ['cs', CS], ['ss', SS], ['ds',
 
 /** One CPU with 16 MiB, reused across vectors (a fresh 16 MiB per vector would dominate the run time). */
 export class SingleStepRunner {
-  readonly phys = new PhysicalMemory(16 * 1024 * 1024);
+  readonly phys = PhysicalMemory.withRam(16 * 1024 * 1024);
   readonly cpu = new Cpu(this.phys);
 
   /** Runs one vector; returns null when it passes, else a description of every mismatch. */
