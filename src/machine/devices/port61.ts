@@ -20,7 +20,7 @@ export class SystemControlPortB implements PortHandler {
     private readonly now: () => number,
   ) {}
 
-  read(): number {
+  read(_port: number, _size: 1 | 2 | 4): number {
     let value = this.value;
     // From virtual time, so a loop counting toggles waits as long as it meant to.
     if (Math.floor(this.now() / REFRESH_PERIOD_NS) & 1) value |= REFRESH_TOGGLE;
