@@ -16,6 +16,7 @@ import { SystemControlPortA } from './devices/port92.ts';
 import { SerialTransmitter } from './devices/serial-transmitter.ts';
 import { VirtualDisk, VIRTUAL_DISK_PORT } from './devices/virtual-disk.ts';
 import type { DiskImage } from './disk-image.ts';
+import { loadMultibootKernel, writeMultibootInfo, type LoadedKernel } from './multiboot.ts';
 import { BIOS_ALIAS_SLOT, BIOS_SLOT, EBDA_BASE, contiguousExtendedBytes, pcMemoryLayout, type E820Entry } from './pc-memory.ts';
 
 export interface MachineConfig {
@@ -31,10 +32,8 @@ export interface MachineConfig {
   entry?: { segment: number; offset: number };
   /** Disks by BIOS drive number (0x00 the first floppy, 0x80 the first hard disk). */
   disks?: Map<number, DiskImage>;
-  /** The drive the BIOS boots (default: the first hard disk, else the first floppy), 0xFE for Multiboot. */
+  /** The drive the BIOS boots (default: the first hard disk, else the first floppy); see also loadMultiboot. */
   bootDrive?: number;
-  /** For a Multiboot kernel: where the BIOS enters it and where its information structure is. */
-  multiboot?: { entry: number; infoAddress: number };
   /** Debug-console ports and where their bytes go. */
   debugcons?: { port: number; sink: (byte: number) => void }[];
   /** A port whose write ends the run with status (value << 1) | 1. */
@@ -119,7 +118,18 @@ export class Machine {
     fw.set(FW_DRIVES, drives.build());
     const boot = this.config.bootDrive ?? (this.disks.has(0x80) ? 0x80 : this.disks.has(0) ? 0x00 : 0xff);
     fw.set(FW_BOOT, Uint8Array.of(boot));
-    if (this.config.multiboot) fw.set(FW_MULTIBOOT, new ItemWriter().u32(this.config.multiboot.entry).u32(this.config.multiboot.infoAddress).build());
+  }
+
+  /**
+   * Loads a Multiboot kernel and its information structure, and tells the BIOS to enter it
+   * instead of booting a disk. Throws a RangeError that says what is wrong with a bad kernel.
+   */
+  loadMultiboot(bytes: Uint8Array, name: string, commandLine = ''): LoadedKernel {
+    const kernel = loadMultibootKernel(this.phys, bytes, name);
+    const infoAddress = writeMultibootInfo(this.phys, this.e820, commandLine || name);
+    this.firmwareConfig.set(FW_BOOT, Uint8Array.of(0xfe));
+    this.firmwareConfig.set(FW_MULTIBOOT, new ItemWriter().u32(kernel.entry).u32(infoAddress).build());
+    return kernel;
   }
 
   /** Adds a device whose events (timer interrupts) must happen at their virtual time. */
