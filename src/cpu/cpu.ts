@@ -33,7 +33,8 @@ export type StopReason =
   | 'shutdown' // triple fault
   | 'unmapped-fetch' // execution ran into physical memory with nothing behind it
   | 'vmexit' // a sensitive instruction was intercepted
-  | 'request'; // something outside the CPU (a device, the debugger) asked it to stop
+  | 'request' // something outside the CPU (the debugger, an exit port) asked it to stop
+  | 'device'; // a device changed its timing: the machine looks at its devices and runs on
 
 /** Thrown (as this one object) when an instruction raises a guest exception. */
 export const GUEST_FAULT = Object.freeze({ guestFault: true });

@@ -1,5 +1,6 @@
 /** The parts of an ELF32 file a loader needs: the header and the program headers (parsed with binary-parser). */
-import { Parser } from 'binary-parser';
+// binary-parser's package entry gives no types to NodeNext resolution; its CommonJS build has them beside it.
+import { Parser } from 'binary-parser/dist/binary_parser.js';
 
 export interface ElfProgramHeader {
   type: number;

@@ -13,6 +13,9 @@ import { DebugConsole } from './devices/debugcon.ts';
 import { ExitPort } from './devices/exit-port.ts';
 import { FirmwareConfig, FW_BOOT, FW_DRIVES, FW_E820, FW_MEMORY, FW_MULTIBOOT, FW_CFG_SELECT, ItemWriter } from './devices/fw-cfg.ts';
 import { SystemControlPortA } from './devices/port92.ts';
+import { PicPair } from './devices/pic8259.ts';
+import { Pit8254 } from './devices/pit8254.ts';
+import { SystemControlPortB } from './devices/port61.ts';
 import { SerialTransmitter } from './devices/serial-transmitter.ts';
 import { VirtualDisk, VIRTUAL_DISK_PORT } from './devices/virtual-disk.ts';
 import type { DiskImage } from './disk-image.ts';
@@ -62,6 +65,8 @@ export class Machine {
   readonly e820: E820Entry[];
   readonly firmwareConfig = new FirmwareConfig();
   readonly disks: Map<number, DiskImage>;
+  readonly pic: PicPair;
+  readonly pit: Pit8254;
   /** Devices with timed behaviour: the run loop stops the CPU when one of them is due. */
   private readonly timedDevices: TimedDevice[] = [];
   private exitStatus: number | null = null;
@@ -79,6 +84,17 @@ export class Machine {
     for (const { address, bytes } of config.loads ?? []) this.phys.load(address, bytes);
     this.disks = config.disks ?? new Map();
 
+    const now = () => this.clock.nowNs();
+    this.pic = new PicPair(() => this.cpu.raiseInterruptLine());
+    this.io.register(0x20, 2, this.pic);
+    this.io.register(0xa0, 2, this.pic);
+    this.io.register(0x4d0, 2, this.pic);
+    this.cpu.interruptController = this.pic;
+    // A reprogrammed timer may be due sooner than the machine planned: end the slice.
+    this.pit = new Pit8254(now, this.pic.irqLine(0), () => this.cpu.stop('device'));
+    this.io.register(0x40, 4, this.pit);
+    this.io.register(0x61, 1, new SystemControlPortB(this.pit, now));
+    this.addTimedDevice(this.pit);
     this.io.register(0x92, 1, new SystemControlPortA(this.cpu, () => this.cpu.stop('shutdown', 'reset through port 0x92')));
     this.io.register(0x3f8, 8, new SerialTransmitter(0x3f8, config.serial ?? (() => {})));
     this.io.register(FW_CFG_SELECT, 2, this.firmwareConfig);
