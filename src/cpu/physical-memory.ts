@@ -143,7 +143,8 @@ export class PhysicalMemory {
   mapMmio(address: number, size: number, handler: MmioHandler): void {
     const index = this.mmio.length;
     this.mmio.push({ base: address, size, handler });
-    this.fillPages(address, size, index << PAGE_SHIFT, PAGE_MMIO);
+    // Every page of the region names the region (its index), not a host offset.
+    for (let off = 0; off < size; off += PAGE_SIZE) this.pages[(address + off) / PAGE_SIZE] = (index << PAGE_SHIFT) | PAGE_MMIO;
     this.onMappingChange?.();
   }
 

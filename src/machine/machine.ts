@@ -16,7 +16,8 @@ import { SystemControlPortA } from './devices/port92.ts';
 import { PicPair } from './devices/pic8259.ts';
 import { Pit8254 } from './devices/pit8254.ts';
 import { SystemControlPortB } from './devices/port61.ts';
-import { SerialTransmitter } from './devices/serial-transmitter.ts';
+import { Uart16550 } from './devices/uart16550.ts';
+import { VgaText, VGA_TEXT_BASE, VGA_TEXT_SIZE, CRTC_INDEX, INPUT_STATUS_1 } from './devices/vga-text.ts';
 import { VirtualDisk, VIRTUAL_DISK_PORT } from './devices/virtual-disk.ts';
 import type { DiskImage } from './disk-image.ts';
 import { loadMultibootKernel, writeMultibootInfo, type LoadedKernel } from './multiboot.ts';
@@ -67,6 +68,9 @@ export class Machine {
   readonly disks: Map<number, DiskImage>;
   readonly pic: PicPair;
   readonly pit: Pit8254;
+  /** COM1, the console. */
+  readonly serial: Uart16550;
+  readonly vga: VgaText;
   /** Devices with timed behaviour: the run loop stops the CPU when one of them is due. */
   private readonly timedDevices: TimedDevice[] = [];
   private exitStatus: number | null = null;
@@ -96,7 +100,12 @@ export class Machine {
     this.io.register(0x61, 1, new SystemControlPortB(this.pit, now));
     this.addTimedDevice(this.pit);
     this.io.register(0x92, 1, new SystemControlPortA(this.cpu, () => this.cpu.stop('shutdown', 'reset through port 0x92')));
-    this.io.register(0x3f8, 8, new SerialTransmitter(0x3f8, config.serial ?? (() => {})));
+    this.serial = new Uart16550(0x3f8, this.pic.irqLine(4), config.serial ?? (() => {}));
+    this.io.register(0x3f8, 8, this.serial);
+    this.vga = new VgaText();
+    this.phys.mapMmio(VGA_TEXT_BASE, VGA_TEXT_SIZE, this.vga);
+    this.io.register(CRTC_INDEX, 2, this.vga.ports);
+    this.io.register(INPUT_STATUS_1, 1, this.vga.ports);
     this.io.register(FW_CFG_SELECT, 2, this.firmwareConfig);
     this.io.register(VIRTUAL_DISK_PORT, 1, new VirtualDisk(this.phys, this.disks));
     for (const { port, sink } of config.debugcons ?? []) this.io.register(port, 1, new DebugConsole(port, sink));

@@ -63,3 +63,14 @@ describe('the PC memory map', () => {
     expect(m.phys.read8(0xfffffff0)).toBe(0x90);
   });
 });
+
+describe('MMIO regions', () => {
+  it('a region larger than a page sends every page\'s accesses to its device, with offsets from its start', () => {
+    const m = new PhysicalMemory(1 << 20);
+    const seen: number[] = [];
+    m.mapMmio(0xb8000, 0x8000, { read: (offset) => offset & 0xff, write: (offset) => void seen.push(offset) });
+    m.write8(0xb8000 + 0x3001, 1);
+    expect(seen).toEqual([0x3001]);
+    expect(m.read8(0xbfffe)).toBe(0xfe);
+  });
+});
