@@ -14,3 +14,18 @@ describe('guests', () => {
     expect(run.text).toBe(expectedOutput('hello'));
   });
 });
+
+describe('loader', () => {
+  it('loads a four-sector second stage with INT 13h extensions and runs it', () => {
+    const image = guestImage('loader');
+    expect(image.length).toBe(5 * 512);
+    const run = runGuest('loader');
+    expect(run.outcome.kind).toBe('halted');
+    expect(run.text).toBe(expectedOutput('loader'));
+  });
+
+  it('boots the same image from a hard disk (drive 80h)', () => {
+    const run = boot({ hardDisk: guestImage('loader') });
+    expect(run.text).toBe(expectedOutput('loader').replace('drive 00', 'drive 80'));
+  });
+});
