@@ -17,6 +17,7 @@ import { PicPair } from './devices/pic8259.ts';
 import { Pit8254 } from './devices/pit8254.ts';
 import { SystemControlPortB } from './devices/port61.ts';
 import { Uart16550 } from './devices/uart16550.ts';
+import { KeyboardController } from './devices/kbc8042.ts';
 import { VgaText, VGA_TEXT_BASE, VGA_TEXT_SIZE, CRTC_INDEX, INPUT_STATUS_1 } from './devices/vga-text.ts';
 import { VirtualDisk, VIRTUAL_DISK_PORT } from './devices/virtual-disk.ts';
 import type { DiskImage } from './disk-image.ts';
@@ -71,6 +72,7 @@ export class Machine {
   /** COM1, the console. */
   readonly serial: Uart16550;
   readonly vga: VgaText;
+  readonly keyboard: KeyboardController;
   /** Devices with timed behaviour: the run loop stops the CPU when one of them is due. */
   private readonly timedDevices: TimedDevice[] = [];
   private exitStatus: number | null = null;
@@ -106,6 +108,14 @@ export class Machine {
     this.phys.mapMmio(VGA_TEXT_BASE, VGA_TEXT_SIZE, this.vga);
     this.io.register(CRTC_INDEX, 2, this.vga.ports);
     this.io.register(INPUT_STATUS_1, 1, this.vga.ports);
+    this.keyboard = new KeyboardController({
+      irq: this.pic.irqLine(1),
+      onA20: (enabled) => this.cpu.setA20(enabled),
+      onReset: () => this.cpu.stop('shutdown', 'the guest reset the machine through the keyboard controller'),
+      isA20Enabled: () => this.cpu.a20Enabled,
+    });
+    this.io.register(0x60, 1, this.keyboard);
+    this.io.register(0x64, 1, this.keyboard);
     this.io.register(FW_CFG_SELECT, 2, this.firmwareConfig);
     this.io.register(VIRTUAL_DISK_PORT, 1, new VirtualDisk(this.phys, this.disks));
     for (const { port, sink } of config.debugcons ?? []) this.io.register(port, 1, new DebugConsole(port, sink));
@@ -155,6 +165,15 @@ export class Machine {
     this.firmwareConfig.set(FW_BOOT, Uint8Array.of(0xfe));
     this.firmwareConfig.set(FW_MULTIBOOT, new ItemWriter().u32(kernel.entry).u32(infoAddress).build());
     return kernel;
+  }
+
+  /**
+   * Input from the user's terminal: typed on the PC keyboard (scan codes on IRQ 1) and
+   * received on COM1, so that BIOS-keyboard guests and serial-console kernels both see it.
+   */
+  typeText(text: string): void {
+    this.keyboard.typeText(text);
+    for (const byte of new TextEncoder().encode(text)) this.serial.receive(byte);
   }
 
   /** Adds a device whose events (timer interrupts) must happen at their virtual time. */
