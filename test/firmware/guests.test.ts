@@ -29,3 +29,11 @@ describe('loader', () => {
     expect(run.text).toBe(expectedOutput('loader').replace('drive 00', 'drive 80'));
   });
 });
+
+describe('e820', () => {
+  it('prints the memory map of a 16 MiB machine', () => {
+    const run = runGuest('e820');
+    expect(run.outcome.kind).toBe('halted');
+    expect(run.text).toBe(expectedOutput('e820'));
+  });
+});
