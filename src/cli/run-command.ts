@@ -7,6 +7,10 @@ import { extname } from 'node:path';
 import { assembleFile } from '../asm/node-files.ts';
 import { formatDiagnostic } from '../asm/index.ts';
 import { Machine, type MachineConfig } from '../machine/machine.ts';
+import { DiskImage, guessKind, type DiskKind } from '../machine/disk-image.ts';
+import { isElf } from '../machine/elf.ts';
+import { builtinBios } from '../machine/firmware.ts';
+import { MIN_RAM_BYTES } from '../machine/pc-memory.ts';
 import { hex } from '../cpu/physical-memory.ts';
 import type { Command } from './command.ts';
 import { parseNumber, parseOptions, parseSegOff, parseSize } from './args.ts';
@@ -14,28 +18,39 @@ import { UserError } from './user-error.ts';
 
 const USAGE = `usage: minivisor run [FILE] [options]
 
-FILE (optional) is a guest image loaded at 0x7C00 and started at 0000:7C00, the way a boot
-sector starts; a .asm file is assembled first. Without FILE, give --bios or --load/--entry.
+Boots FILE through minivisor's BIOS, as a PC boots:
+  a disk image         a floppy when it has a floppy's size (up to 2.88 MB), else a hard disk
+  a NASM source, .asm  assembled, then booted from a floppy (a boot sector, 512 bytes or more)
+  an ELF file          a Multiboot kernel, entered in 32-bit protected mode
 
-options:
-  --bios FILE              firmware ROM, mapped to end at 1 MiB (and below 4 GiB); start at F000:FFF0
+disks and firmware:
+  --fda FILE               the first floppy (drive 00h)
+  --hda FILE               the first hard disk (drive 80h)
+  --boot a|c               boot the floppy (a) or the hard disk (c); default: c when there is one
+  --append TEXT            a Multiboot kernel's command line
+  --bios FILE              firmware instead of the built-in BIOS (ends at 1 MiB; start at F000:FFF0)
+raw images, without a BIOS:
   --load FILE@ADDR         load a raw image into RAM at ADDR (repeatable)
-  --entry SEG:OFF          start there in real mode (default 0000:7C00 with FILE)
+  --entry SEG:OFF          start there in real mode, without the BIOS (unless --bios is given)
+machine:
   --mem SIZE               RAM size (default 32M)
+  --reserve ADDR:SIZE      take a range above 1 MiB out of RAM, reported reserved in E820 (repeatable)
   --debugcon PORT[=FILE]   bytes written to PORT go to stdout, or to FILE (repeatable)
   --exit-port PORT         a write of V ends the run; exit status (V << 1) | 1
+run control:
   --max-instructions N     stop after N instructions (exit status 5)
   --dump-mem ADDR:LEN=FILE write physical memory to FILE at the end (repeatable)
   --stats                  instructions, time and MIPS on stderr
-  -D NAME[=VALUE]          define for assembling a .asm FILE (repeatable)
-  -I DIR                   include directory for a .asm FILE (repeatable)
+  -D NAME[=VALUE], -I DIR  defines and include directories for .asm files (repeatable)
 
-exit status: 0 after HLT with nothing to wake the guest, (V << 1) | 1 from the exit port,
-3 on a triple fault, 4 when the guest runs into unmapped memory, 5 at --max-instructions.`;
+COM1 is the console: its output goes to stdout. Exit status: 0 after HLT with nothing to
+wake the guest, (V << 1) | 1 from the exit port, 3 on a triple fault, 4 when the guest runs
+into unmapped memory, 5 at --max-instructions.`;
 
 const OPTIONS = {
   '--bios': true, '--load': true, '--entry': true, '--mem': true, '--debugcon': true, '--exit-port': true,
   '--max-instructions': true, '--dump-mem': true, '--stats': false, '-D': true, '-I': true, '--help': false,
+  '--fda': true, '--hda': true, '--boot': true, '--append': true, '--reserve': true,
 };
 
 /** Reads a guest file, assembling it when it is .asm. Errors are the user's: say which file and why. */
@@ -61,6 +76,8 @@ function parseDefines(values: string[]): Record<string, string> {
 
 export interface RunSettings {
   config: MachineConfig;
+  /** A Multiboot kernel to load once the machine exists. */
+  kernel?: { bytes: Uint8Array; name: string; commandLine: string };
   maxInstructions: number;
   dumps: { address: number; length: number; file: string }[];
   stats: boolean;
@@ -74,21 +91,19 @@ export function parseRunArguments(args: string[]): RunSettings {
   const all = (name: string) => options.get(name) ?? [];
   if (positionals.length > 1) throw new UserError(`run takes one guest file, got ${positionals.length}: ${positionals.join(' ')}\n\n${USAGE}`);
   const memoryBytes = parseSize(one('--mem') ?? '32M', '--mem');
-  if (memoryBytes < 0x100000 || memoryBytes % 4096 !== 0 || memoryBytes > 0x7ff00000) {
+  if (memoryBytes < 0x100000 || memoryBytes % 4096 !== 0 || memoryBytes > 0x7fc00000) {
     throw new UserError(`--mem: ${one('--mem')} is not usable: give a multiple of 4K between 1M and 2047M`);
   }
   const defines = parseDefines(all('-D'));
   const includes = all('-I');
   const config: MachineConfig = { memoryBytes, loads: [], debugcons: [], serial: (b) => process.stdout.write(Uint8Array.of(b)) };
 
-  const biosPath = one('--bios');
-  if (biosPath !== undefined) {
-    const bios = loadGuestImage(biosPath, defines, includes);
-    if (bios.length === 0 || bios.length % 4096 !== 0 || bios.length > 256 * 1024) {
-      throw new UserError(`--bios ${biosPath}: the image is ${bios.length} bytes; firmware must be a multiple of 4 KiB up to 256 KiB (64 KiB maps at 0xF0000, 128 KiB at 0xE0000)`);
-    }
-    config.bios = bios;
-  }
+  const reserved = all('--reserve').map((spec) => {
+    const m = /^([^:]+):(.+)$/.exec(spec);
+    if (!m) throw new UserError(`--reserve ${spec}: write ADDR:SIZE, for example --reserve 0x800000:1M`);
+    return { base: parseNumber(m[1], '--reserve address'), length: parseSize(m[2], '--reserve size') };
+  });
+  config.reserved = reserved;
   const fits = (address: number, length: number, what: string) => {
     if (address + length > memoryBytes) {
       throw new UserError(`${what}: ${length} bytes at ${hex(address)} do not fit in ${memoryBytes / 1048576} MiB of RAM (use --mem)`);
@@ -103,16 +118,58 @@ export function parseRunArguments(args: string[]): RunSettings {
     fits(address, bytes.length, `--load ${spec}`);
     config.loads!.push({ address, bytes });
   }
-  if (positionals[0] !== undefined) {
-    const bytes = loadGuestImage(positionals[0], defines, includes);
-    fits(0x7c00, bytes.length, positionals[0]);
-    config.loads!.push({ address: 0x7c00, bytes });
-    config.entry = { segment: 0, offset: 0x7c00 };
-  }
   const entry = one('--entry');
   if (entry !== undefined) config.entry = parseSegOff(entry, '--entry');
-  if (!config.bios && !config.entry) {
-    throw new UserError(`nothing to run: give a guest FILE, --bios FILE, or --load FILE@ADDR with --entry SEG:OFF\n\n${USAGE}`);
+
+  // What the BIOS boots: disks, or a Multiboot kernel loaded after the machine exists.
+  const disks = new Map<number, DiskImage>();
+  let kernel: { bytes: Uint8Array; name: string } | undefined;
+  const addDisk = (drive: number, path: string, kind?: DiskKind, image?: Uint8Array) => {
+    const bytes = image ?? loadGuestImage(path, defines, includes);
+    try {
+      disks.set(drive, DiskImage.from(bytes, kind ?? guessKind(bytes.length), path));
+    } catch (e) {
+      throw new UserError(e instanceof Error ? e.message : String(e));
+    }
+  };
+  const file = positionals[0];
+  if (file !== undefined) {
+    const bytes = loadGuestImage(file, defines, includes);
+    if (isElf(bytes)) kernel = { bytes, name: file };
+    else if (extname(file).toLowerCase() === '.asm') addDisk(0x00, file, 'floppy', bytes);
+    else addDisk(guessKind(bytes.length) === 'floppy' ? 0x00 : 0x80, file, undefined, bytes);
+  }
+  const fda = one('--fda');
+  if (fda !== undefined) addDisk(0x00, fda, 'floppy');
+  const hda = one('--hda');
+  if (hda !== undefined) addDisk(0x80, hda, 'hard-disk');
+  const boot = one('--boot');
+  if (boot !== undefined) {
+    if (boot !== 'a' && boot !== 'c') throw new UserError(`--boot ${boot}: write a (the floppy) or c (the hard disk)`);
+    const drive = boot === 'a' ? 0x00 : 0x80;
+    if (!disks.has(drive)) throw new UserError(`--boot ${boot}: there is no ${boot === 'a' ? 'floppy (--fda)' : 'hard disk (--hda)'}`);
+    config.bootDrive = drive;
+  }
+  config.disks = disks;
+
+  const biosPath = one('--bios');
+  const raw = config.entry !== undefined && biosPath === undefined;
+  if (!raw) {
+    if (memoryBytes < MIN_RAM_BYTES) throw new UserError(`--mem: ${memoryBytes / 1048576} MiB is too little to boot through the BIOS; give at least ${MIN_RAM_BYTES >> 20}M`);
+    if (biosPath !== undefined) {
+      const bios = loadGuestImage(biosPath, defines, includes);
+      if (bios.length === 0 || bios.length % 4096 !== 0 || bios.length > 256 * 1024) {
+        throw new UserError(`--bios ${biosPath}: the image is ${bios.length} bytes; firmware must be a multiple of 4 KiB up to 256 KiB (64 KiB maps at 0xF0000, 128 KiB at 0xE0000)`);
+      }
+      config.bios = bios;
+    } else {
+      config.bios = builtinBios();
+    }
+  }
+  if (raw && (disks.size > 0 || kernel)) throw new UserError('--entry starts a raw image without the BIOS, so there is nothing to boot FILE, --fda or --hda with; drop --entry, or give --bios');
+  if (raw && config.loads!.length === 0) throw new UserError(`--entry without --load: nothing to run\n\n${USAGE}`);
+  if (!raw && disks.size === 0 && !kernel && config.loads!.length === 0 && biosPath === undefined) {
+    throw new UserError(`nothing to run: give a disk image, a .asm boot sector or a Multiboot kernel, or --load FILE@ADDR with --entry SEG:OFF\n\n${USAGE}`);
   }
 
   const files: number[] = [];
@@ -138,6 +195,7 @@ export function parseRunArguments(args: string[]): RunSettings {
   });
   return {
     config,
+    kernel: kernel && { ...kernel, commandLine: one('--append') ?? '' },
     maxInstructions: max === undefined ? Infinity : parseNumber(max, '--max-instructions'),
     dumps,
     stats: options.has('--stats'),
@@ -158,8 +216,10 @@ export const runCommand: Command = {
     let machine: Machine;
     try {
       machine = new Machine(settings.config);
+      if (settings.kernel) machine.loadMultiboot(settings.kernel.bytes, settings.kernel.name, settings.kernel.commandLine);
     } catch (e) {
-      throw new UserError(`cannot set up the machine: ${e instanceof Error ? e.message : String(e)}`);
+      if (e instanceof RangeError) throw new UserError(e.message);
+      throw e;
     }
     const started = performance.now();
     const outcome = machine.run(settings.maxInstructions);

@@ -1,0 +1,84 @@
+/** Booting through the BIOS from the command line: disk images, boot sectors, and bad input refused before the guest starts. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { assembleOrThrow } from '../helpers/run-asm.ts';
+import { buildElf, multibootHeaderAndCode } from '../helpers/elf-builder.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+function minivisor(...args: string[]) {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'minivisor.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function file(name: string, bytes: Uint8Array): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'minivisor-boot-')), name);
+  writeFileSync(path, bytes);
+  return path;
+}
+
+const PRINT_BOOT_DRIVE = `
+        org 0x7c00
+        bits 16
+        mov al, dl          ; the BIOS passes the boot drive in DL
+        add al, '0'
+        cmp al, '0'
+        je .print
+        mov al, 'H'         ; 0x80 → 'H'ard disk
+.print: mov ah, 0x0e
+        int 0x10
+        cli
+        hlt
+        times 510 - ($ - $$) db 0
+        dw 0xaa55`;
+
+describe('booting through the BIOS', () => {
+  it('a floppy-sized image boots from drive 00h, anything larger from the hard disk 80h', () => {
+    const sector = assembleOrThrow(PRINT_BOOT_DRIVE);
+    const floppy = new Uint8Array(1_474_560);
+    floppy.set(sector);
+    const disk = new Uint8Array(8 << 20);
+    disk.set(sector);
+    const a = minivisor('run', file('floppy.img', floppy));
+    expect(a.stdout.trim().split('\n').at(-1)).toBe('0');
+    const c = minivisor('run', file('disk.img', disk));
+    expect(c.stdout.trim().split('\n').at(-1)).toBe('H');
+    const both = minivisor('run', '--fda', file('f.img', floppy), '--hda', file('d.img', disk), '--boot', 'a');
+    expect(both.stdout.trim().split('\n').at(-1)).toBe('0');
+  });
+
+  it('a disk with no boot signature gets the BIOS\'s "no bootable disk" on the console', () => {
+    const r = minivisor('run', file('blank.img', new Uint8Array(1_474_560)));
+    expect(r.stdout).toMatch(/no bootable disk/);
+  });
+});
+
+describe('bad input is refused before the guest starts', () => {
+  it('an empty image, a floppy too large, a missing drive for --boot', () => {
+    expect(minivisor('run', file('empty.img', new Uint8Array(0))).stderr).toMatch(/empty\.img is empty/);
+    const big = minivisor('run', '--fda', file('big.img', new Uint8Array(3 << 20)));
+    expect(big.status).toBe(2);
+    expect(big.stderr).toMatch(/larger than the largest floppy.*--hda/);
+    expect(minivisor('run', '--fda', file('f.img', new Uint8Array(1_474_560)), '--boot', 'c').stderr).toMatch(/there is no hard disk/);
+  });
+
+  it('a memory size too small to boot', () => {
+    const r = minivisor('run', file('f.img', new Uint8Array(1_474_560)), '--mem', '1M');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/too little to boot through the BIOS; give at least 2M/);
+  });
+
+  it('an ELF file that is not i386, or has a Multiboot header with a bad checksum', () => {
+    const code = multibootHeaderAndCode(Uint8Array.of(0xf4));
+    const x64 = minivisor('run', file('k64.elf', buildElf([{ paddr: 0x100000, bytes: code }], 0x100000, 62)));
+    expect(x64.status).toBe(2);
+    expect(x64.stderr).toMatch(/not i386/);
+    const bad = minivisor('run', file('bad.elf', buildElf([{ paddr: 0x100000, bytes: multibootHeaderAndCode(Uint8Array.of(0xf4), 0, true) }], 0x100000)));
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/bad checksum/);
+    expect(bad.stderr).not.toMatch(/\s+at .*\.ts:\d+/);
+  });
+});
