@@ -22,7 +22,7 @@ export class Pic8259Chip {
   /** Interrupt mask register (OCW1). */
   imr = 0;
   /** Edge/level control (the PIIX ELCR ports 0x4D0/0x4D1): 1 = that input is level-triggered. */
-  elcr = 0;
+  private elcrBits = 0;
   /** ICW2: vector of input 0 (the low three bits are the input number). */
   vectorBase = 0;
   /** Interrupt inputs' current levels, for edge detection. */
@@ -47,8 +47,18 @@ export class Pic8259Chip {
    */
   constructor(private readonly cascadeInput: number) {}
 
+  get elcr(): number {
+    return this.elcrBits;
+  }
+
+  /** Inputs switched to level-triggered request exactly while their line is high. */
+  set elcr(value: number) {
+    this.elcrBits = value;
+    this.irr = (this.irr & ~value) | (this.levels & value);
+  }
+
   private levelMask(): number {
-    return this.allLevelTriggered ? 0xff : this.elcr;
+    return this.allLevelTriggered ? 0xff : this.elcrBits;
   }
 
   /** An input changes level: an edge-triggered input latches a request on the rising edge. */
