@@ -37,3 +37,22 @@ describe('e820', () => {
     expect(run.text).toBe(expectedOutput('e820'));
   });
 });
+
+describe('timer', () => {
+  it('counts ten IRQ 0 ticks through its INT 1Ch hook, as the BIOS tick count does', () => {
+    const run = runGuest('timer');
+    expect(run.outcome.kind).toBe('halted');
+    expect(run.text).toBe(expectedOutput('timer'));
+    // Ten ticks of 65536 / 1193182 s each: about 0.55 virtual seconds went by.
+    expect(run.machine.clock.nowNs() / 1e9).toBeGreaterThan(0.54);
+    expect(run.machine.clock.nowNs() / 1e9).toBeLessThan(0.6);
+  });
+});
+
+describe('keyboard', () => {
+  it('echoes typed keys (INT 16h) until Enter, with Shift, Backspace and keys without characters', () => {
+    const run = runGuest('keyboard', { keys: ['Hello, wrx', '\b\b', 'orld! ~|', '\n'] });
+    expect(run.outcome.kind).toBe('halted');
+    expect(run.text).toBe(expectedOutput('keyboard'));
+  });
+});

@@ -49,7 +49,10 @@ export interface BootOptions extends Partial<Omit<MachineConfig, 'bios' | 'seria
   floppy?: Uint8Array;
   /** The image to use as the first hard disk (drive 80h). */
   hardDisk?: Uint8Array;
+  /** Budget for the whole run (virtual time included: 100 million instructions are one virtual second). */
   maxInstructions?: number;
+  /** Keys to type (Machine.keyboard.typeText), chunk by chunk, with a virtual 20 ms between chunks as a typist would. */
+  keys?: string[];
 }
 
 export interface BootRun {
@@ -63,7 +66,7 @@ export interface BootRun {
 
 /** Boots the BIOS with the given disks until the guest halts (or the budget runs out). */
 export function boot(options: BootOptions = {}): BootRun {
-  const { floppy, hardDisk, maxInstructions, ...rest } = options;
+  const { floppy, hardDisk, maxInstructions, keys, ...rest } = options;
   const disks = rest.disks ?? new Map<number, DiskImage>();
   if (floppy) disks.set(0x00, DiskImage.from(floppy, 'floppy', 'floppy.img'));
   if (hardDisk) disks.set(0x80, DiskImage.from(hardDisk, 'hard-disk', 'disk.img'));
@@ -75,7 +78,18 @@ export function boot(options: BootOptions = {}): BootRun {
     bios: bios(),
     serial: (b) => (serial += String.fromCharCode(b)),
   });
-  const outcome = machine.run(maxInstructions ?? 50_000_000);
+  let budget = maxInstructions ?? 400_000_000;
+  for (const chunk of keys ?? []) {
+    const before = machine.cpu.instructions;
+    const pause = machine.run(2_000_000);
+    budget -= machine.cpu.instructions - before;
+    if (pause.kind !== 'limit') return finish(machine, pause, serial);
+    machine.keyboard.typeText(chunk);
+  }
+  return finish(machine, machine.run(budget), serial);
+}
+
+function finish(machine: Machine, outcome: RunOutcome, serial: string): BootRun {
   return { machine, outcome, serial, text: serial.replace(/\r\n/g, '\n') };
 }
 
