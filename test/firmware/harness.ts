@@ -53,6 +53,8 @@ export interface BootOptions extends Partial<Omit<MachineConfig, 'bios' | 'seria
   maxInstructions?: number;
   /** Keys to type (Machine.keyboard.typeText), chunk by chunk, with a virtual 20 ms between chunks as a typist would. */
   keys?: string[];
+  /** Called with the machine before it runs (to load a Multiboot kernel, for example). */
+  prepare?: (machine: Machine) => void;
 }
 
 export interface BootRun {
@@ -66,7 +68,7 @@ export interface BootRun {
 
 /** Boots the BIOS with the given disks until the guest halts (or the budget runs out). */
 export function boot(options: BootOptions = {}): BootRun {
-  const { floppy, hardDisk, maxInstructions, keys, ...rest } = options;
+  const { floppy, hardDisk, maxInstructions, keys, prepare, ...rest } = options;
   const disks = rest.disks ?? new Map<number, DiskImage>();
   if (floppy) disks.set(0x00, DiskImage.from(floppy, 'floppy', 'floppy.img'));
   if (hardDisk) disks.set(0x80, DiskImage.from(hardDisk, 'hard-disk', 'disk.img'));
@@ -78,6 +80,7 @@ export function boot(options: BootOptions = {}): BootRun {
     bios: bios(),
     serial: (b) => (serial += String.fromCharCode(b)),
   });
+  prepare?.(machine);
   let budget = maxInstructions ?? 400_000_000;
   for (const chunk of keys ?? []) {
     const before = machine.cpu.instructions;
