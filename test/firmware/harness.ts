@@ -51,8 +51,12 @@ export interface BootOptions extends Partial<Omit<MachineConfig, 'bios' | 'seria
   hardDisk?: Uint8Array;
   /** Budget for the whole run (virtual time included: 100 million instructions are one virtual second). */
   maxInstructions?: number;
-  /** Keys to type (Machine.keyboard.typeText), chunk by chunk, with a virtual 20 ms between chunks as a typist would. */
-  keys?: string[];
+  /**
+   * Keys to type, chunk by chunk, after 2 million instructions (20 virtual ms) each, as a typist
+   * would: a string goes to Machine.keyboard.typeText; a function types what it likes (named keys).
+   * The BIOS's buffer holds 15 keys: a chunk should not have more.
+   */
+  keys?: (string | ((machine: Machine) => void))[];
   /** Called with the machine before it runs (to load a Multiboot kernel, for example). */
   prepare?: (machine: Machine) => void;
 }
@@ -87,7 +91,8 @@ export function boot(options: BootOptions = {}): BootRun {
     const pause = machine.run(2_000_000);
     budget -= machine.cpu.instructions - before;
     if (pause.kind !== 'limit') return finish(machine, pause, serial);
-    machine.keyboard.typeText(chunk);
+    if (typeof chunk === 'string') machine.keyboard.typeText(chunk);
+    else chunk(machine);
   }
   return finish(machine, machine.run(budget), serial);
 }
