@@ -71,6 +71,37 @@ ${HALT}`)),
     expect(run.machine.phys.read8(0x474)).toBe(0x01);
   });
 
+  it('writes (AH=03h) and verifies (AH=04h) sectors by CHS', () => {
+    const run = boot({
+      floppy: markedFloppy(bootSector(`${RECORD_MACRO}
+  mov di, 0x8000
+  mov cx, 1024
+  mov al, 0x77
+  rep stosb
+  mov bx, 0x8000
+  mov ax, 0x0302      ; write 2 sectors
+  mov cx, 0x0201      ; cylinder 2, sector 1
+  mov dx, 0x0000      ; head 0, drive 0
+  int 0x13
+  RECORD 0
+  mov ax, 0x0403      ; verify 3 sectors there
+  mov cx, 0x0201
+  int 0x13
+  RECORD 1
+  mov ax, 0x0401      ; verify past the last cylinder
+  mov cx, 0x5001
+  int 0x13
+  RECORD 2
+${HALT}`)),
+    });
+    expect(recorded(run.machine, 0)).toMatchObject({ cf: false, ah: 0, al: 2 });
+    const disk = run.machine.disks.get(0)!;
+    const lba = 2 * 2 * 18;
+    expect([disk.bytes[lba * 512], disk.bytes[lba * 512 + 1023], disk.bytes[(lba + 2) * 512]]).toEqual([0x77, 0x77, lba + 2]);
+    expect(recorded(run.machine, 1)).toMatchObject({ cf: false, ah: 0, al: 3 });
+    expect(recorded(run.machine, 2)).toMatchObject({ cf: true, ah: 0x04 });
+  });
+
   it('gives the drive parameters (AH=08h) with the CMOS type and the diskette parameter table, and the type (AH=15h)', () => {
     const run = boot({
       floppy: markedFloppy(bootSector(`${RECORD_MACRO}
