@@ -6,7 +6,8 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync
 import { extname } from 'node:path';
 import { assembleFile } from '../asm/node-files.ts';
 import { formatDiagnostic } from '../asm/index.ts';
-import { Machine, type MachineConfig } from '../machine/machine.ts';
+import { Machine, type MachineConfig, type RunOutcome } from '../machine/machine.ts';
+import { TerminalConsole } from './console.ts';
 import { DiskImage, guessKind, type DiskKind } from '../machine/disk-image.ts';
 import { isElf } from '../machine/elf.ts';
 import { builtinBios } from '../machine/firmware.ts';
@@ -84,8 +85,11 @@ export interface RunSettings {
   closeOutputs: () => void;
 }
 
-/** Turns `run`'s arguments into a machine configuration. */
-export function parseRunArguments(args: string[]): RunSettings {
+/**
+ * Turns `run`'s arguments into a machine configuration. `stdout` receives COM1's bytes and
+ * those of debug consoles without a file, in the order the guest wrote them.
+ */
+export function parseRunArguments(args: string[], stdout: (byte: number) => void = (b) => process.stdout.write(Uint8Array.of(b))): RunSettings {
   const { options, positionals } = parseOptions(args, OPTIONS, USAGE);
   const one = (name: string) => options.get(name)?.at(-1);
   const all = (name: string) => options.get(name) ?? [];
@@ -96,7 +100,7 @@ export function parseRunArguments(args: string[]): RunSettings {
   }
   const defines = parseDefines(all('-D'));
   const includes = all('-I');
-  const config: MachineConfig = { memoryBytes, loads: [], debugcons: [], serial: (b) => process.stdout.write(Uint8Array.of(b)) };
+  const config: MachineConfig = { memoryBytes, loads: [], debugcons: [], serial: stdout };
 
   const reserved = all('--reserve').map((spec) => {
     const m = /^([^:]+):(.+)$/.exec(spec);
@@ -178,7 +182,7 @@ export function parseRunArguments(args: string[]): RunSettings {
     const port = parseNumber(eq < 0 ? spec : spec.slice(0, eq), `--debugcon ${spec}`);
     if (port > 0xffff) throw new UserError(`--debugcon ${spec}: port ${hex(port)} is past 0xFFFF`);
     if (eq < 0) {
-      config.debugcons!.push({ port, sink: (b) => process.stdout.write(Uint8Array.of(b)) });
+      config.debugcons!.push({ port, sink: stdout });
     } else {
       const fd = openSync(spec.slice(eq + 1), 'w');
       files.push(fd);
@@ -203,16 +207,42 @@ export function parseRunArguments(args: string[]): RunSettings {
   };
 }
 
+/** Instructions per slice of the run: between slices, terminal input and output get their turn. */
+const SLICE = 1 << 22;
+/** How long an idle guest waits for the user before virtual time moves on (real milliseconds). */
+const IDLE_WAIT_MS = 10;
+
+/** Runs the machine in slices, letting the terminal's input in between, until the guest stops. */
+async function runWithConsole(machine: Machine, terminal: TerminalConsole, maxInstructions: number): Promise<RunOutcome> {
+  let left = maxInstructions;
+  for (;;) {
+    const before = machine.cpu.instructions;
+    const outcome = machine.run(Math.min(left, SLICE), { waitForInput: terminal.mayReceiveInput });
+    left -= machine.cpu.instructions - before;
+    terminal.flush();
+    if (terminal.interrupted) return { kind: 'stopped', detail: 'Ctrl-C' };
+    if (outcome.kind === 'idle') {
+      // Waiting for an interrupt that only the user can cause: let real time pass.
+      await new Promise((resolve) => setTimeout(resolve, IDLE_WAIT_MS));
+      machine.passIdleTime(IDLE_WAIT_MS * 1e6);
+      continue;
+    }
+    if (outcome.kind !== 'limit' || left <= 0) return outcome;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 export const runCommand: Command = {
   name: 'run',
-  summary: 'run a guest headless (boot sector, raw image, firmware, or .asm source)',
+  summary: 'boot a guest: a disk image, a .asm boot sector or a Multiboot kernel (or run raw code)',
   usage: USAGE,
   async run(args) {
     if (args.includes('--help')) {
       console.log(USAGE);
       return 0;
     }
-    const settings = parseRunArguments(args);
+    const terminal = new TerminalConsole();
+    const settings = parseRunArguments(args, terminal.output);
     let machine: Machine;
     try {
       machine = new Machine(settings.config);
@@ -222,36 +252,51 @@ export const runCommand: Command = {
       throw e;
     }
     const started = performance.now();
-    const outcome = machine.run(settings.maxInstructions);
+    terminal.attach(machine);
+    let outcome: RunOutcome;
+    try {
+      outcome = await runWithConsole(machine, terminal, settings.maxInstructions);
+    } finally {
+      terminal.detach();
+    }
     const seconds = (performance.now() - started) / 1000;
     settings.closeOutputs();
     for (const d of settings.dumps) writeFileSync(d.file, machine.phys.dump(d.address, d.length));
+    const screen = terminal.unseenScreen(machine);
+    if (screen.length > 0) process.stderr.write(`minivisor: the VGA text screen at the end of the run:\n${screen.map((l) => '  | ' + l).join('\n')}\n`);
     if (settings.stats) {
       const n = machine.cpu.instructions;
       process.stderr.write(`minivisor: ${n} instructions in ${seconds.toFixed(3)} s, ${(n / seconds / 1e6).toFixed(1)} MIPS\n`);
     }
-    switch (outcome.kind) {
-      case 'exit':
-        return outcome.status;
-      case 'halted':
-        process.stderr.write(`minivisor: guest halted (${outcome.detail}) at ${machine.cpu.location()}\n`);
-        return 0;
-      case 'shutdown':
-        process.stderr.write(`minivisor: guest shut down: ${outcome.detail}\n  last instruction at ${machine.cpu.location(true)}\n${indent(machine.cpu.describe())}\n`);
-        return 3;
-      case 'unmapped-fetch':
-        process.stderr.write(`minivisor: guest stopped: ${outcome.detail}\n  at ${machine.cpu.location()}\n${indent(machine.cpu.describe())}\n`);
-        return 4;
-      case 'vmexit':
-      case 'stopped':
-        process.stderr.write(`minivisor: guest stopped: ${outcome.detail} at ${machine.cpu.location()}\n`);
-        return 6;
-      case 'limit':
-        process.stderr.write(`minivisor: stopped after ${settings.maxInstructions} instructions (--max-instructions); the guest was at ${machine.cpu.location()}\n${indent(machine.cpu.describe())}\n`);
-        return 5;
-    }
+    return report(machine, outcome, settings.maxInstructions);
   },
 };
+
+/** Says how the guest ended, on stderr, and returns the exit status for it. */
+function report(machine: Machine, outcome: RunOutcome, maxInstructions: number): number {
+  const cpu = machine.cpu;
+  switch (outcome.kind) {
+    case 'exit':
+      return outcome.status;
+    case 'halted':
+    case 'idle':
+      process.stderr.write(`minivisor: guest halted (${outcome.kind === 'halted' ? outcome.detail : 'waiting for input'}) at ${cpu.location()}\n`);
+      return 0;
+    case 'shutdown':
+      process.stderr.write(`minivisor: guest shut down: ${outcome.detail}\n  last instruction at ${cpu.location(true)}\n${indent(cpu.describe())}\n`);
+      return 3;
+    case 'unmapped-fetch':
+      process.stderr.write(`minivisor: guest stopped: ${outcome.detail}\n  at ${cpu.location()}\n${indent(cpu.describe())}\n`);
+      return 4;
+    case 'vmexit':
+    case 'stopped':
+      process.stderr.write(`minivisor: guest stopped: ${outcome.detail} at ${cpu.location()}\n`);
+      return outcome.kind === 'stopped' && outcome.detail === 'Ctrl-C' ? 130 : 6;
+    case 'limit':
+      process.stderr.write(`minivisor: stopped after ${maxInstructions} instructions (--max-instructions); the guest was at ${cpu.location()}\n${indent(cpu.describe())}\n`);
+      return 5;
+  }
+}
 
 function indent(text: string): string {
   return text.split('\n').map((l) => '  ' + l).join('\n');

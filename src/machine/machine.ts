@@ -18,6 +18,7 @@ import { Pit8254 } from './devices/pit8254.ts';
 import { SystemControlPortB } from './devices/port61.ts';
 import { Uart16550 } from './devices/uart16550.ts';
 import { KeyboardController } from './devices/kbc8042.ts';
+import { CmosRtc } from './devices/cmos-rtc.ts';
 import { VgaText, VGA_TEXT_BASE, VGA_TEXT_SIZE, CRTC_INDEX, INPUT_STATUS_1 } from './devices/vga-text.ts';
 import { VirtualDisk, VIRTUAL_DISK_PORT } from './devices/virtual-disk.ts';
 import type { DiskImage } from './disk-image.ts';
@@ -54,7 +55,17 @@ export type RunOutcome =
   | { kind: 'unmapped-fetch'; detail: string } // ran off into memory with nothing behind it
   | { kind: 'vmexit'; detail: string } // a sensitive instruction was intercepted (a VMM is attached)
   | { kind: 'stopped'; detail: string } // something outside the guest asked it to stop
+  | { kind: 'idle' } // halted waiting for an interrupt, with waitForInput (see RunOptions)
   | { kind: 'limit' }; // the instruction budget ran out
+
+export interface RunOptions {
+  /**
+   * When the CPU halts waiting for an interrupt: false (the default) jumps virtual time to the
+   * next device event, so a run is deterministic; true returns { kind: 'idle' }, so that a
+   * caller with a user at the keyboard can wait for input in real time (see passIdleTime).
+   */
+  waitForInput?: boolean;
+}
 
 /** Host memory beyond RAM for firmware images. */
 const ROM_HOST_BYTES = 256 * 1024;
@@ -73,6 +84,7 @@ export class Machine {
   readonly serial: Uart16550;
   readonly vga: VgaText;
   readonly keyboard: KeyboardController;
+  readonly cmos: CmosRtc;
   /** Devices with timed behaviour: the run loop stops the CPU when one of them is due. */
   private readonly timedDevices: TimedDevice[] = [];
   private exitStatus: number | null = null;
@@ -116,6 +128,13 @@ export class Machine {
     });
     this.io.register(0x60, 1, this.keyboard);
     this.io.register(0x64, 1, this.keyboard);
+    // The RTC starts at a fixed date (CmosRtc's default), so two runs read the same clock.
+    this.cmos = new CmosRtc(now, { irq: this.pic.irqLine(8), onReprogram: () => this.cpu.stop('device') });
+    this.cmos.setMemorySize(config.memoryBytes);
+    const floppies = [...this.disks.keys()].filter((d) => d < 0x80).length;
+    if (floppies > 0) this.cmos.setFloppyDrives(floppies, this.disks.get(0)?.geometry.cmosType || 4);
+    this.io.register(0x70, 2, this.cmos);
+    this.addTimedDevice(this.cmos);
     this.io.register(FW_CFG_SELECT, 2, this.firmwareConfig);
     this.io.register(VIRTUAL_DISK_PORT, 1, new VirtualDisk(this.phys, this.disks));
     for (const { port, sink } of config.debugcons ?? []) this.io.register(port, 1, new DebugConsole(port, sink));
@@ -193,8 +212,13 @@ export class Machine {
     for (const d of this.timedDevices) d.advanceTo(now);
   }
 
+  /** Lets `ns` of virtual time pass while the CPU is halted (the user took that long to type). */
+  passIdleTime(ns: number): void {
+    this.cpu.instructions += Math.ceil((ns * this.clock.instructionsPerSecond) / 1e9);
+  }
+
   /** Runs until the guest stops or `maxInstructions` retire. */
-  run(maxInstructions = Infinity): RunOutcome {
+  run(maxInstructions = Infinity, options: RunOptions = {}): RunOutcome {
     const cpu = this.cpu;
     let left = maxInstructions;
     for (;;) {
@@ -205,6 +229,7 @@ export class Machine {
       const before = cpu.instructions;
       let reason = cpu.run(slice);
       if (reason === 'idle') {
+        if (options.waitForInput) return { kind: 'idle' };
         // Halted, waiting for an interrupt: jump virtual time to the next device event.
         if (nextEvent === Infinity) {
           reason = 'halt';
