@@ -175,7 +175,7 @@ bad_packet:   db 0x10, 0
     const disk = run.machine.disks.get(0)!;
     expect(disk.bytes[7 * 512]).toBe(0xc3);
     expect(recorded(run.machine, 3)).toMatchObject({ cf: false, ah: 0 });
-    const p = (o: number, n = 4) => run.machine.phys.read(0x800 + o, n) >>> 0;
+    const p = (o: number, n: 2 | 4 = 4) => run.machine.phys.read(0x800 + o, n) >>> 0;
     expect([p(0, 2), p(4), p(8), p(12), p(16), p(24, 2), p(26)]).toEqual([0x1e, 80, 2, 18, 2880, 512, 0xffffffff]);
     expect(recorded(run.machine, 4)).toMatchObject({ cf: true, ah: 0x04 });
     expect(run.machine.phys.read(0x7f0, 2)).toBe(0); // the packet says nothing was transferred

@@ -1,7 +1,7 @@
 /** INT 15h (E820, E801, 88h, A20, C0h), INT 11h and INT 12h against the machine's configuration. */
 import { describe, expect, it } from 'vitest';
 import { HALT, RECORD_MACRO, recorded } from './calls.ts';
-import { boot, bootSector } from './harness.ts';
+import { boot, bootSector, type BootOptions } from './harness.ts';
 
 /** A guest that copies the whole E820 map (24-byte entries) to 0x1000 and its count to 0x0FFC. */
 const E820_DUMP = bootSector(`${RECORD_MACRO}
@@ -41,11 +41,12 @@ function e820Of(options: Parameters<typeof boot>[0]) {
 }
 
 describe('INT 15h E820', () => {
-  for (const [name, options] of [
+  const configurations: [string, BootOptions][] = [
     ['16 MiB', { memoryBytes: 16 << 20 }],
     ['64 MiB', { memoryBytes: 64 << 20 }],
     ['64 MiB with a reserved range', { memoryBytes: 64 << 20, reserved: [{ base: 0x800000, length: 0x100000 }] }],
-  ] as const) {
+  ];
+  for (const [name, options] of configurations) {
     it(`reports the machine's configured map (${name})`, () => {
       const { run, entries } = e820Of(options);
       expect(entries).toEqual(run.machine.e820.map((e) => ({ ...e, attributes: 1 })));
