@@ -4,8 +4,10 @@
 // is read through a getter call, which cost the CPU's hot path over a third of its speed.
 // esbuild's bundler inlines those constants across modules. The bundle is a cache, not a
 // build step: it lives in node_modules/.cache and is made on first use (about 0.1 s).
-import { build } from 'esbuild';
-import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+//
+// Code splitting keeps start-up short: what a command imports dynamically (the disassembler
+// and its iced-x86, say) is a separate chunk, loaded only when that command runs.
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -23,34 +25,42 @@ function newestSource(dir) {
 
 /** Bundles `entry` (a path relative to the project root) if needed and imports it. */
 export async function runBundled(entry) {
-  const outDir = join(root, 'node_modules', '.cache', 'minivisor');
-  const outFile = join(outDir, basename(entry).replace(/\.ts$/, '.mjs'));
-  let stale = true;
-  try {
-    const built = statSync(outFile).mtimeMs;
-    stale = ['src', 'tools'].some((d) => newestSource(join(root, d)) > built) || statSync(join(root, entry)).mtimeMs > built;
-  } catch {
-    stale = true;
-  }
-  if (stale) {
-    mkdirSync(outDir, { recursive: true });
-    // Build beside the target and rename: several processes (parallel tests) may build at once.
-    const tmpFile = `${outFile}.${process.pid}.tmp`;
+  const name = basename(entry).replace(/\.ts$/, '');
+  const cache = join(root, 'node_modules', '.cache', 'minivisor');
+  // One directory per state of the sources: a changed source means a new directory.
+  const stamp = Math.floor(Math.max(newestSource(join(root, 'src')), newestSource(join(root, 'tools')), statSync(join(root, entry)).mtimeMs));
+  const outDir = join(cache, `${name}-${stamp}`);
+  if (!existsSync(join(outDir, `${name}.mjs`))) {
+    mkdirSync(cache, { recursive: true });
+    // esbuild is loaded only when a build is due: importing it costs every start ~20 ms.
+    const { build } = await import('esbuild');
+    const tmpDir = `${outDir}.${process.pid}.tmp`;
     await build({
       entryPoints: [join(root, entry)],
-      outfile: tmpFile,
+      outdir: tmpDir,
+      entryNames: '[name]',
+      outExtension: { '.js': '.mjs' },
       bundle: true,
+      splitting: true,
       format: 'esm',
       platform: 'node',
       target: 'node20',
       minifySyntax: true,
       packages: 'external',
-      sourcemap: 'inline',
+      sourcemap: 'linked',
       logLevel: 'error',
     });
-    renameSync(tmpFile, outFile);
+    try {
+      renameSync(tmpDir, outDir);
+    } catch {
+      rmSync(tmpDir, { recursive: true, force: true }); // another process built the same sources first
+    }
+    // Bundles of older sources are no longer needed.
+    for (const old of readdirSync(cache)) {
+      if (old.startsWith(`${name}-`) && old !== basename(outDir) && !old.endsWith('.tmp')) rmSync(join(cache, old), { recursive: true, force: true });
+    }
   }
-  await import(pathToFileURL(outFile).href);
+  await import(pathToFileURL(join(outDir, `${name}.mjs`)).href);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

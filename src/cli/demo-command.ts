@@ -1,45 +1,76 @@
 /**
- * `minivisor demo` (what `npm start` runs): boots the best guest that exists and says what it
- * did. Until the BIOS and the toy kernel land, that is the loop benchmark: a boot sector that
- * enters 32-bit protected mode, runs a compute loop and prints its result on COM1.
+ * `minivisor demo` (what `npm start` runs): boots the guests that exist and says what each one
+ * shows. Until the toy kernel lands: the BIOS booting boot sectors from a floppy (hello, e820,
+ * timer), then the loop benchmark entering 32-bit protected mode.
  */
 import { join } from 'node:path';
+import { Machine, type RunOutcome } from '../machine/machine.ts';
+import { DiskImage } from '../machine/disk-image.ts';
+import { builtinBios } from '../machine/firmware.ts';
 import { projectRoot } from '../project-root.ts';
-import { Machine } from '../machine/machine.ts';
 import type { Command } from './command.ts';
 import { loadGuestImage } from './run-command.ts';
 
-const ITERATIONS = 20_000_000;
+const LOOP_ITERATIONS = 5_000_000;
+
+interface Tour {
+  guest: string;
+  what: string;
+  memoryBytes?: number;
+}
+
+const TOUR: Tour[] = [
+  { guest: 'hello', what: 'The BIOS runs its POST, loads the boot sector from a floppy to 0000:7C00 and jumps to it; the guest prints with INT 10h.' },
+  { guest: 'e820', what: 'The guest asks INT 15h E820 for the memory map: what the machine was configured with (48 MiB here), as if it were real.', memoryBytes: 48 << 20 },
+  { guest: 'timer', what: 'The guest hooks the timer interrupt and waits with HLT: the PIT raises IRQ 0 through the PIC, in virtual time.' },
+];
+
+function say(text: string): void {
+  process.stdout.write(`\x1b[2m${text}\x1b[0m\n`.replace(/\x1b\[[0-9;]*m/g, process.stdout.isTTY ? '$&' : ''));
+}
+
+function boot(bios: Uint8Array, tour: Tour): RunOutcome {
+  const source = join(projectRoot(), 'guests', tour.guest, `${tour.guest}.asm`);
+  const disk = DiskImage.from(loadGuestImage(source), 'floppy', source);
+  const machine = new Machine({
+    memoryBytes: tour.memoryBytes ?? 32 << 20,
+    bios,
+    disks: new Map([[0, disk]]),
+    serial: (byte) => process.stdout.write(Uint8Array.of(byte)),
+  });
+  return machine.run(2_000_000_000); // idle time counts: waiting 10 timer ticks is 55M instructions of virtual time
+}
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'boot the demo guest and explain what happened (npm start)',
-  usage: 'usage: minivisor demo\n\nBoots guests/bench/loop.asm and reports what the guest did.',
+  summary: 'a tour: boot the example guests and say what each shows (npm start)',
+  usage: 'usage: minivisor demo\n\nBoots guests/hello, guests/e820 and guests/timer through the BIOS, then the loop benchmark.',
   async run() {
-    const source = join(projectRoot(), 'guests', 'bench', 'loop.asm');
-    const image = loadGuestImage(source, { ITERS: String(ITERATIONS) });
-    let serial = '';
+    const bios = builtinBios();
+    for (const tour of TOUR) {
+      say(`\n== guests/${tour.guest}: ${tour.what}`);
+      const outcome = boot(bios, tour);
+      if (outcome.kind !== 'halted') {
+        say(`minivisor: guests/${tour.guest} ended unexpectedly (${outcome.kind})`);
+        return 1;
+      }
+    }
+
+    say(`\n== guests/bench/loop.asm: a boot sector that enters 32-bit protected mode and runs ${LOOP_ITERATIONS.toLocaleString('en')} iterations of a 5-instruction loop.`);
+    const image = loadGuestImage(join(projectRoot(), 'guests', 'bench', 'loop.asm'), { ITERS: String(LOOP_ITERATIONS) });
     const machine = new Machine({
       memoryBytes: 32 << 20,
       loads: [{ address: 0x7c00, bytes: image }],
       entry: { segment: 0, offset: 0x7c00 },
       exitPort: 0xf4,
-      serial: (byte) => {
-        serial += String.fromCharCode(byte);
-        process.stdout.write(Uint8Array.of(byte));
-      },
+      serial: (byte) => process.stdout.write(Uint8Array.of(byte)),
     });
-    console.log(`minivisor: assembled ${source} (${image.length} bytes) with our own assembler;`);
-    console.log('minivisor: loaded at 0000:7C00 in real mode. Guest output on COM1 follows:\n');
     const started = performance.now();
     const outcome = machine.run();
     const seconds = (performance.now() - started) / 1000;
     const n = machine.cpu.instructions;
-    console.log('');
-    console.log(`minivisor: the guest switched to 32-bit protected mode, ran ${ITERATIONS.toLocaleString('en')} iterations of a`);
-    console.log(`           5-instruction loop, printed its result (${serial.trim()}) and wrote to the exit port 0xF4.`);
-    console.log(`minivisor: ${n.toLocaleString('en')} instructions in ${seconds.toFixed(2)} s = ${(n / seconds / 1e6).toFixed(0)} MIPS (interpreter).`);
-    console.log(`minivisor: ended with ${outcome.kind}${outcome.kind === 'exit' ? ` (status ${outcome.status})` : ''}. Try: npx minivisor run --help`);
+    say(`${n.toLocaleString('en')} instructions in ${seconds.toFixed(2)} s: ${(n / seconds / 1e6).toFixed(0)} MIPS on this machine (interpreter).`);
+    say('\nNext: npx minivisor run guests/hello/hello.asm, npx minivisor help run, and README.md.');
     return outcome.kind === 'exit' ? 0 : 1;
   },
 };

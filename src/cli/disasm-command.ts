@@ -2,7 +2,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from './command.ts';
 import { UserError } from './user-error.ts';
-import { disassemble, formatDisassembly } from '../asm/disassembler.ts';
 
 const usage = `usage: minivisor disasm FILE [--bits 16|32] [--org ADDR]
 
@@ -43,6 +42,8 @@ export const disasmCommand: Command = {
     } catch {
       throw new UserError(`cannot read '${file}'`);
     }
+    // iced-x86 is large: load it only when disassembling, so every other command starts fast.
+    const { disassemble, formatDisassembly } = await import('../asm/disassembler.ts');
     process.stdout.write(formatDisassembly(disassemble(bytes, { bits, org })));
     return 0;
   },
