@@ -141,12 +141,13 @@ cmos_read:
         ret
 
 ; rtc_wait: waits until the RTC is not in the middle of updating its registers (status
-; register A, bit 7), so that the time read next is consistent. CF set if it never stops
-; updating - or is not there, and reads as FFh.
+; register A, bit 7: set for the 244 us before each update and during it), so that the time
+; read next is consistent. CF set if it never stops updating - or is not there, and reads as
+; FFh. 20000 polls take well over a millisecond, at any speed a PC runs.
 rtc_wait:
         push ax
         push cx
-        mov cx, 2000
+        mov cx, 20000
 .poll:
         mov al, 0x0A
         call cmos_read
