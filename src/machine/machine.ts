@@ -19,6 +19,7 @@ import { SystemControlPortB } from './devices/port61.ts';
 import { Uart16550 } from './devices/uart16550.ts';
 import { KeyboardController } from './devices/kbc8042.ts';
 import { CmosRtc } from './devices/cmos-rtc.ts';
+import { Typist } from './typist.ts';
 import { VgaText, VGA_TEXT_BASE, VGA_TEXT_SIZE, CRTC_INDEX, INPUT_STATUS_1 } from './devices/vga-text.ts';
 import { VirtualDisk, VIRTUAL_DISK_PORT } from './devices/virtual-disk.ts';
 import type { DiskImage } from './disk-image.ts';
@@ -85,6 +86,7 @@ export class Machine {
   readonly vga: VgaText;
   readonly keyboard: KeyboardController;
   readonly cmos: CmosRtc;
+  private readonly typist: Typist;
   /** Devices with timed behaviour: the run loop stops the CPU when one of them is due. */
   private readonly timedDevices: TimedDevice[] = [];
   private exitStatus: number | null = null;
@@ -135,6 +137,8 @@ export class Machine {
     if (floppies > 0) this.cmos.setFloppyDrives(floppies, this.disks.get(0)?.geometry.cmosType || 4);
     this.io.register(0x70, 2, this.cmos);
     this.addTimedDevice(this.cmos);
+    this.typist = new Typist(this.keyboard, this.pic, this.serial, now);
+    this.addTimedDevice(this.typist);
     this.io.register(FW_CFG_SELECT, 2, this.firmwareConfig);
     this.io.register(VIRTUAL_DISK_PORT, 1, new VirtualDisk(this.phys, this.disks));
     for (const { port, sink } of config.debugcons ?? []) this.io.register(port, 1, new DebugConsole(port, sink));
@@ -188,11 +192,13 @@ export class Machine {
 
   /**
    * Input from the user's terminal: typed on the PC keyboard (scan codes on IRQ 1) and
-   * received on COM1, so that BIOS-keyboard guests and serial-console kernels both see it.
+   * received on COM1, so that BIOS-keyboard guests and serial-console kernels both see it,
+   * one character at a time in virtual time (see Typist).
    */
   typeText(text: string): void {
-    this.keyboard.typeText(text);
-    for (const byte of new TextEncoder().encode(text)) this.serial.receive(byte);
+    this.typist.type(text);
+    // The CPU may be running a slice planned before this input: let the machine look again.
+    this.cpu.stop('device');
   }
 
   /** Adds a device whose events (timer interrupts) must happen at their virtual time. */

@@ -82,3 +82,26 @@ ${HALT}`),
     expect(recorded(machine, 2)).toMatchObject({ cf: false, ch: 0x00, cl: 0x00, dh: 0x02 });
   });
 });
+
+describe('typing from the terminal (Machine.typeText)', () => {
+  it('a long paste reaches INT 16h whole: the machine types it at a typist\'s pace, not all at once', () => {
+    const text = 'The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.';
+    const run = boot({
+      floppy: bootSector(`
+        xor ax, ax
+        mov es, ax
+        mov di, 0x600
+        mov cx, ${text.length}
+      .next:
+        xor ah, ah
+        int 0x16        ; wait for a key
+        stosb
+        loop .next
+        cli
+        hlt`),
+      prepare: (m) => m.typeText(text),
+    });
+    expect(run.outcome.kind).toBe('halted');
+    expect(String.fromCharCode(...run.machine.phys.dump(0x600, text.length))).toBe(text);
+  });
+});

@@ -74,6 +74,11 @@ export class KeyboardController extends BytePorts {
     return skipped;
   }
 
+  /** True when a key typed now would reach the guest at once: nothing in or behind the output buffer. */
+  get idle(): boolean {
+    return !this.outputFull && this.pendingBytes === 0;
+  }
+
   /** Bytes waiting behind the output buffer. */
   get pendingBytes(): number {
     return this.replies.length + this.keys.length;

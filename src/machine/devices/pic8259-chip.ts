@@ -38,6 +38,12 @@ export class Pic8259Chip {
   private readIsr = false;
   private pollNextRead = false;
   private initStep = InitStep.Ready;
+  /** True once software has run the ICW sequence (a vector base is set) and is not in the middle of another. */
+  private initializedOnce = false;
+
+  get initialized(): boolean {
+    return this.initializedOnce && this.initStep === InitStep.Ready;
+  }
   private expectIcw4 = false;
   private single = false;
 
@@ -187,6 +193,7 @@ export class Pic8259Chip {
       case InitStep.Icw2:
         // 8086 mode takes the vector from bits 7-3; MCS-80 mode's call addresses are not modelled.
         this.vectorBase = value & 0xf8;
+        this.initializedOnce = true;
         this.initStep = !this.single ? InitStep.Icw3 : this.expectIcw4 ? InitStep.Icw4 : InitStep.Ready;
         break;
       case InitStep.Icw3:
