@@ -10,6 +10,7 @@ import { Machine, type MachineConfig, type RunOutcome } from '../machine/machine
 import { TerminalConsole } from './console.ts';
 import { DiskImage, guessKind, type DiskKind } from '../machine/disk-image.ts';
 import { isElf } from '../machine/elf.ts';
+import { isFlatMultibootKernel } from '../machine/multiboot.ts';
 import { builtinBios } from '../machine/firmware.ts';
 import { MIN_RAM_BYTES } from '../machine/pc-memory.ts';
 import { hex } from '../cpu/physical-memory.ts';
@@ -22,7 +23,8 @@ const USAGE = `usage: minivisor run [FILE] [options]
 Boots FILE through minivisor's BIOS, as a PC boots:
   a disk image         a floppy when it has a floppy's size (up to 2.88 MB), else a hard disk
   a NASM source, .asm  assembled, then booted from a floppy (a boot sector, 512 bytes or more)
-  an ELF file          a Multiboot kernel, entered in 32-bit protected mode
+  a Multiboot kernel   an ELF file, or a flat binary (or .asm) whose Multiboot header gives
+                       load addresses (flag 16); entered in 32-bit protected mode
 
 disks and firmware:
   --fda FILE               the first floppy (drive 00h)
@@ -139,7 +141,7 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
   const file = positionals[0];
   if (file !== undefined) {
     const bytes = loadGuestImage(file, defines, includes);
-    if (isElf(bytes)) kernel = { bytes, name: file };
+    if (isElf(bytes) || isFlatMultibootKernel(bytes)) kernel = { bytes, name: file };
     else if (extname(file).toLowerCase() === '.asm') addDisk(0x00, file, 'floppy', bytes);
     else addDisk(guessKind(bytes.length) === 'floppy' ? 0x00 : 0x80, file, undefined, bytes);
   }

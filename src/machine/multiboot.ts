@@ -45,6 +45,18 @@ export function findMultibootHeader(bytes: Uint8Array, name: string): MultibootH
   throw new RangeError(`${name}: no Multiboot header (magic 0x1BADB002) in its first 8 KiB; is it a Multiboot kernel?`);
 }
 
+/**
+ * Whether a file that is not ELF is a Multiboot kernel: a valid header whose flag 16 gives the
+ * load addresses (the a.out kludge), as kernels assembled to flat binaries carry.
+ */
+export function isFlatMultibootKernel(bytes: Uint8Array): boolean {
+  try {
+    return (findMultibootHeader(bytes, '').flags & FLAG_AOUT_KLUDGE) !== 0;
+  } catch {
+    return false;
+  }
+}
+
 export interface LoadedKernel {
   entry: number;
   /** [start, end) of what was loaded, for messages and overlap checks. */

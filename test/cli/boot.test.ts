@@ -1,6 +1,6 @@
 /** Booting through the BIOS from the command line: disk images, boot sectors, and bad input refused before the guest starts. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -80,5 +80,36 @@ describe('bad input is refused before the guest starts', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/bad checksum/);
     expect(bad.stderr).not.toMatch(/\s+at .*\.ts:\d+/);
+  });
+});
+
+describe('Multiboot kernels from the command line', () => {
+  it('guests/multiboot (assembled, a.out kludge) is entered with the magic, its command line and the memory map', () => {
+    const r = minivisor('run', join(ROOT, 'guests', 'multiboot', 'multiboot.asm'), '--append', 'hello kernel');
+    expect(r.status).toBe(0);
+    const expected = readFileSync(join(ROOT, 'guests', 'multiboot', 'multiboot.expected'), 'utf8');
+    expect(r.stdout.replace(/\r\n/g, '\n')).toBe(expected);
+  });
+
+  it('an ELF kernel is loaded where its segments say and entered with the Multiboot magic in EAX', () => {
+    const code = assembleOrThrow(`
+      bits 32
+      org 0x200000
+      dd 0x1badb002, 0, -0x1badb002     ; Multiboot header, no flags: load it as ELF says
+    start:
+      mov ecx, eax                      ; keep the magic before AL is used for output
+      mov dx, 0xe9
+      mov al, 'K'
+      out dx, al
+      cmp ecx, 0x2badb002
+      jne .no
+      mov al, '!'
+      out dx, al
+    .no:
+      cli
+      hlt`);
+    const elf = file('kernel.elf', buildElf([{ paddr: 0x200000, bytes: code }], 0x20000c));
+    const r = minivisor('run', elf, '--debugcon', '0xe9');
+    expect(r.stdout).toContain('K!');
   });
 });
