@@ -8,7 +8,7 @@ import { assembleFile } from '../asm/node-files.ts';
 import { formatDiagnostic } from '../asm/index.ts';
 import { Machine, type MachineConfig, type RunOutcome } from '../machine/machine.ts';
 import { TerminalConsole } from './console.ts';
-import { DiskImage, guessKind, type DiskKind } from '../machine/disk-image.ts';
+import { DiskImage, SECTOR_BYTES, guessKind, type DiskKind } from '../machine/disk-image.ts';
 import { isElf } from '../machine/elf.ts';
 import { isFlatMultibootKernel } from '../machine/multiboot.ts';
 import { builtinBios } from '../machine/firmware.ts';
@@ -132,6 +132,10 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
   let kernel: { bytes: Uint8Array; name: string } | undefined;
   const addDisk = (drive: number, path: string, kind?: DiskKind, image?: Uint8Array) => {
     const bytes = image ?? loadGuestImage(path, defines, includes);
+    // An assembled boot sector may be short (it is padded); an image file must hold whole sectors.
+    if (extname(path).toLowerCase() !== '.asm' && bytes.length % SECTOR_BYTES !== 0) {
+      throw new UserError(`${path} is ${bytes.length} bytes, not a whole number of 512-byte sectors: is it truncated?`);
+    }
     try {
       disks.set(drive, DiskImage.from(bytes, kind ?? guessKind(bytes.length), path));
     } catch (e) {

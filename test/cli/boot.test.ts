@@ -57,8 +57,12 @@ describe('booting through the BIOS', () => {
 });
 
 describe('bad input is refused before the guest starts', () => {
-  it('an empty image, a floppy too large, a missing drive for --boot', () => {
+  it('an empty or truncated image, a floppy too large, a missing drive for --boot', () => {
     expect(minivisor('run', file('empty.img', new Uint8Array(0))).stderr).toMatch(/empty\.img is empty/);
+    const cut = minivisor('run', file('cut.img', new Uint8Array(1_474_560 - 100)));
+    expect(cut.status).toBe(2);
+    expect(cut.stderr).toMatch(/cut\.img is 1474460 bytes, not a whole number of 512-byte sectors: is it truncated\?/);
+    expect(minivisor('run', 'missing.img').stderr).toBe('minivisor: missing.img: no such file\n');
     const big = minivisor('run', '--fda', file('big.img', new Uint8Array(3 << 20)));
     expect(big.status).toBe(2);
     expect(big.stderr).toMatch(/larger than the largest floppy.*--hda/);
