@@ -4,49 +4,38 @@ import type { Insn } from '../insn.ts';
 import { LAZY_ADD, LAZY_LOGIC, getAF, getCF, recordLazy, setArithFlags, szpOf } from '../flags.ts';
 import { AF, ARITH_FLAGS, CF, DE, OF } from '../state.ts';
 
-export function execDaa(cpu: Cpu, d: Insn): void {
+/**
+ * DAA (27) and DAS (2F): decimal adjust AL after a packed-BCD addition or subtraction. The two
+ * are one algorithm: add or subtract 6 for the low digit and 0x60 for the high one.
+ */
+function decimalAdjust(cpu: Cpu, subtract: boolean): void {
   const st = cpu.st;
+  const sign = subtract ? -1 : 1;
   const oldAL = cpu.reg8[0];
   const oldCF = getCF(st);
   let al = oldAL;
   let cf = 0;
   let af = 0;
   if ((al & 0x0f) > 9 || getAF(st)) {
-    al += 6;
-    cf = oldCF | (al > 0xff ? 1 : 0);
+    al += sign * 6;
+    cf = oldCF | (al < 0 || al > 0xff ? 1 : 0);
     af = AF;
   }
   if (oldAL > 0x99 || oldCF) {
-    al += 0x60;
+    al += sign * 0x60;
     cf = 1;
   }
   al &= 0xff;
   cpu.reg8[0] = al;
-  // OF is undefined; a 386 sets it as if the adjustment were an ADD.
-  const of = (~oldAL & al & 0x80) !== 0 ? OF : 0;
+  // OF is undefined; a 386 sets it as the ADD or SUB of the adjustment would.
+  const of = ((subtract ? oldAL & ~al : ~oldAL & al) & 0x80) !== 0 ? OF : 0;
   setArithFlags(st, ARITH_FLAGS, szpOf(al, 8) | cf | af | of);
 }
-
-export function execDas(cpu: Cpu, d: Insn): void {
-  const st = cpu.st;
-  const oldAL = cpu.reg8[0];
-  const oldCF = getCF(st);
-  let al = oldAL;
-  let cf = 0;
-  let af = 0;
-  if ((al & 0x0f) > 9 || getAF(st)) {
-    al -= 6;
-    cf = oldCF | (al < 0 ? 1 : 0);
-    af = AF;
-  }
-  if (oldAL > 0x99 || oldCF) {
-    al -= 0x60;
-    cf = 1;
-  }
-  al &= 0xff;
-  cpu.reg8[0] = al;
-  const of = (oldAL & ~al & 0x80) !== 0 ? OF : 0;
-  setArithFlags(st, ARITH_FLAGS, szpOf(al, 8) | cf | af | of);
+export function execDaa(cpu: Cpu, _d: Insn): void {
+  decimalAdjust(cpu, false);
+}
+export function execDas(cpu: Cpu, _d: Insn): void {
+  decimalAdjust(cpu, true);
 }
 
 /** AAA (37) and AAS (3F): ASCII adjust after addition / subtraction. */
