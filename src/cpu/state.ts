@@ -39,8 +39,6 @@ export const S_GDTR_BASE = 68, S_GDTR_LIMIT = 69, S_IDTR_BASE = 70, S_IDTR_LIMIT
 export const S_CPL = 72;
 /** Address-line 20 mask applied to every physical address (A20 gate). */
 export const S_A20_MASK = 73;
-/** 1 while interrupts are inhibited for one instruction after STI, MOV SS or POP SS. */
-export const S_INT_SHADOW = 74;
 /** Caches of derived values (not architectural): the instruction-fetch window (see cpu.ts). */
 export const S_FETCH_LO = 75, S_FETCH_SPAN = 76, S_FETCH_DELTA = 77;
 /** 1 when CS is a 32-bit code segment (default operand and address size 32). */
