@@ -28,8 +28,8 @@ export function expectedLine(iters: number, memop: boolean): string {
   return 'E' + (a >>> 0).toString(16).toUpperCase().padStart(8, '0');
 }
 
-function runLoop(iters: number, memop: boolean): { mips: number; seconds: number; line: string } {
-  const image = loadGuestImage(join(projectRoot(), 'guests', 'bench', 'loop.asm'), { ITERS: String(iters), MEMOP: memop ? '1' : '0' });
+function runLoop(iters: number, memop: boolean, paging = false): { mips: number; seconds: number; line: string } {
+  const image = loadGuestImage(join(projectRoot(), 'guests', 'bench', 'loop.asm'), { ITERS: String(iters), MEMOP: memop ? '1' : '0', PAGING: paging ? '1' : '0' });
   let output = '';
   let start = 0;
   let end = 0;
@@ -77,11 +77,12 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const itersArg = process.argv.indexOf('--iters');
 const iters = itersArg > 0 ? Number(process.argv[itersArg + 1]) : 1e8;
 console.log(`loop benchmark, ${iters.toExponential(0)} iterations (interpreter, node ${process.version})`);
-for (const memop of [false, true]) {
-  const { mips, seconds, line } = runLoop(iters, memop);
+for (const [memop, paging] of [[false, false], [true, false], [false, true], [true, true]]) {
+  const { mips, seconds, line } = runLoop(iters, memop, paging);
   const want = expectedLine(iters, memop);
   const verdict = line === want ? 'correct' : `WRONG (want ${want})`;
-  console.log(`  ${memop ? 'MEMOP' : 'ALU  '} loop: ${mips.toFixed(1).padStart(7)} MIPS  (${seconds.toFixed(2)} s, guest printed ${line}: ${verdict})`);
+  const name = `${memop ? 'MEMOP' : 'ALU  '} loop${paging ? ', paging on ' : '            '}`;
+  console.log(`  ${name}: ${mips.toFixed(1).padStart(7)} MIPS  (${seconds.toFixed(2)} s, guest printed ${line}: ${verdict})`);
 }
 console.log('reference (same machine class, guests/bench/README.md): QEMU TCG 5,045 / 1,972; v86 JIT 1,219 / 1,060; v86 interpreter 129; Bochs 126 / 109');
 

@@ -14,16 +14,27 @@ import {
   ATTR_DB, ATTR_REAL_MODE_CODE, ATTR_REAL_MODE_DATA, CS, DS, ES, FS, GS, GP, LDTR, SS, SS_, STATE_SIZE, TR,
   S_A20_MASK, S_CODE32, S_CR0, S_EFLAGS, S_EIP, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_INSN_EIP,
   S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_LOW, S_SEG_SEL, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, S_IDTR_LIMIT,
-  S_GDTR_LIMIT, CR0_ET, CR0_PE, TF, IF, ATTR_S, ATTR_CODE, ATTR_WRITABLE,
+  S_GDTR_LIMIT, CR0_ET, CR0_PE, CR0_PG, CR0_WP, TF, IF, ATTR_S, ATTR_CODE, ATTR_WRITABLE, S_CPL, S_CR4,
 } from './state.ts';
+import { walk } from './paging.ts';
+
+/** CR4.PGE: global pages survive CR3 loads. */
+const CR4_PGE = 1 << 7;
 import { deliverPendingEvent, type InterruptController } from './interrupts.ts';
 import { step } from './decoder.ts';
 import { BlockCache, type DecodedBlock } from './block-cache.ts';
 import type { Insn } from './insn.ts';
 
-/** TLB entry bits (the rest of an entry is the page's host offset). */
+/**
+ * TLB entry bits (the rest of an entry is the page's host offset): what a supervisor and what
+ * user code may do with the page. Write bits are only granted once the page is dirty, so that
+ * the first write walks the tables and sets the dirty bit.
+ */
 export const TLB_READ = 1;
 export const TLB_WRITE = 2;
+export const TLB_USER_READ = 4;
+export const TLB_USER_WRITE = 8;
+const TLB_ALL = TLB_READ | TLB_WRITE | TLB_USER_READ | TLB_USER_WRITE;
 
 /** Why `run` returned. */
 export type StopReason =
@@ -60,8 +71,13 @@ export class Cpu {
 
   readonly mem: Uint8Array;
   readonly memView: DataView;
-  /** Linear page → host offset | TLB_READ | TLB_WRITE; 0 when not cached. */
+  /** Linear page → host offset | TLB_* permission bits; 0 when not cached. */
   readonly tlb = new Int32Array(1 << 20);
+  /** Pages cached from global page-table entries (CR4.PGE): a CR3 load keeps them. */
+  private readonly tlbGlobal = new Uint8Array(1 << 20);
+  /** The TLB bits an access at the current privilege needs: supervisor or user. */
+  private readBit = TLB_READ;
+  private writeBit = TLB_WRITE;
   /** Pages with a TLB entry, so that a flush touches only those. */
   private readonly tlbFilled = new Int32Array(4096);
   private tlbFilledCount = 0;
@@ -129,6 +145,7 @@ export class Cpu {
     this.setSegmentCache(TR, 0, 0, 0, 0xffff, 0x8b);
     this.st[S_EIP] = 0xfff0;
     this.reg[2] = 0x0000_0400; // EDX at reset: family 4 (a 486 without x87)
+    this.setCpl(0);
     this.attention = 0;
     this.stopReason = null;
     this.halted = false;
@@ -252,23 +269,27 @@ export class Cpu {
     else if (size === 16) this.write16(seg, offset, value);
     else this.write8(seg, offset, value);
   }
-  /** Checks that `size` bytes at seg:offset may be written, without writing (for instructions that must not fault half-way). */
+  /**
+   * Checks that `size` bits at seg:offset may be written, segment and page, without writing:
+   * for instructions whose write must not fault after they changed registers or flags.
+   */
   checkWritable(seg: number, offset: number, size: number): void {
     const st = this.st;
     const o = offset >>> 0;
     if (o < st[S_SEG_WLOW + seg] >>> 0 || o + (size >> 3) - 1 > st[S_SEG_WHIGH + seg] >>> 0) this.segmentFault(seg, offset, size >> 3);
+    if (st[S_CR0] & CR0_PG) this.probeWrite((st[S_SEG_BASE + seg] + offset) | 0, size >> 3);
   }
 
   // ---------------------------------------------------------------- linear memory access (TLB)
 
   readLin8(lin: number): number {
     const e = this.tlb[lin >>> 12];
-    if (e & TLB_READ) return this.mem[(e & -4096) | (lin & 4095)];
+    if (e & this.readBit) return this.mem[(e & -4096) | (lin & 4095)];
     return this.readSlow(lin, 1);
   }
   readLin16(lin: number): number {
     const e = this.tlb[lin >>> 12];
-    if (e & TLB_READ && (lin & 4095) !== 4095) {
+    if (e & this.readBit && (lin & 4095) !== 4095) {
       const a = (e & -4096) | (lin & 4095);
       return this.mem[a] | (this.mem[a + 1] << 8);
     }
@@ -276,17 +297,17 @@ export class Cpu {
   }
   readLin32(lin: number): number {
     const e = this.tlb[lin >>> 12];
-    if (e & TLB_READ && (lin & 4095) <= 4092) return this.memView.getInt32((e & -4096) | (lin & 4095), true);
+    if (e & this.readBit && (lin & 4095) <= 4092) return this.memView.getInt32((e & -4096) | (lin & 4095), true);
     return this.readSlow(lin, 4);
   }
   writeLin8(lin: number, value: number): void {
     const e = this.tlb[lin >>> 12];
-    if (e & TLB_WRITE) this.mem[(e & -4096) | (lin & 4095)] = value;
+    if (e & this.writeBit) this.mem[(e & -4096) | (lin & 4095)] = value;
     else this.writeSlow(lin, 1, value);
   }
   writeLin16(lin: number, value: number): void {
     const e = this.tlb[lin >>> 12];
-    if (e & TLB_WRITE && (lin & 4095) !== 4095) {
+    if (e & this.writeBit && (lin & 4095) !== 4095) {
       const a = (e & -4096) | (lin & 4095);
       this.mem[a] = value;
       this.mem[a + 1] = value >> 8;
@@ -294,18 +315,42 @@ export class Cpu {
   }
   writeLin32(lin: number, value: number): void {
     const e = this.tlb[lin >>> 12];
-    if (e & TLB_WRITE && (lin & 4095) <= 4092) this.memView.setInt32((e & -4096) | (lin & 4095), value, true);
+    if (e & this.writeBit && (lin & 4095) <= 4092) this.memView.setInt32((e & -4096) | (lin & 4095), value, true);
     else this.writeSlow(lin, 4, value);
   }
 
-  /** Linear → physical. With paging off this is the A20 gate alone. */
-  translate(lin: number, _write: boolean): number {
-    return lin & this.st[S_A20_MASK];
+  /** True when memory accesses are checked as user-mode ones (CPL 3), false for a supervisor. */
+  get userAccess(): boolean {
+    return this.readBit === TLB_USER_READ;
   }
 
-  /** Caches a linear page in the TLB when it is RAM or ROM. Returns the physical page entry. */
+  /** Sets the current privilege level, and with it which TLB permissions accesses need. */
+  setCpl(cpl: number): void {
+    this.st[S_CPL] = cpl;
+    this.readBit = cpl === 3 ? TLB_USER_READ : TLB_READ;
+    this.writeBit = cpl === 3 ? TLB_USER_WRITE : TLB_WRITE;
+  }
+
+  /**
+   * Caches a linear page in the TLB when it is RAM or ROM, walking the page tables when paging
+   * is on (which may raise #PF). Returns the physical address of `lin`.
+   */
   private tlbFill(lin: number, write: boolean): number {
-    const phys = this.translate(lin, write);
+    const st = this.st;
+    let phys: number;
+    let allowed: number;
+    let global = false;
+    if (st[S_CR0] & CR0_PG) {
+      const w = walk(this, lin, write, this.readBit === TLB_USER_READ);
+      phys = w.physical;
+      const supervisorMayWrite = w.writable || (st[S_CR0] & CR0_WP) === 0;
+      allowed = TLB_READ | (w.user ? TLB_USER_READ : 0);
+      if (w.dirty) allowed |= (supervisorMayWrite ? TLB_WRITE : 0) | (w.writable && w.user ? TLB_USER_WRITE : 0);
+      global = w.global && (st[S_CR4] & CR4_PGE) !== 0;
+    } else {
+      phys = lin & st[S_A20_MASK];
+      allowed = TLB_ALL;
+    }
     const entry = this.phys.pages[phys >>> 12];
     if (entry !== PAGE_UNMAPPED) {
       const kind = entry & 3;
@@ -315,12 +360,57 @@ export class Cpu {
           if (this.tlbFilledCount === this.tlbFilled.length) this.flushTlb();
           this.tlbFilled[this.tlbFilledCount++] = page;
         }
-        // Pages holding decoded code get no fast write: their writes must reach codeWritten.
-        const writable = kind === PAGE_RAM && this.phys.codePages[entry >>> 12] === 0;
-        this.tlb[page] = (entry & -4096) | TLB_READ | (writable ? TLB_WRITE : 0);
+        // ROM takes no writes; pages holding decoded code take them on the slow path only.
+        if (kind !== PAGE_RAM || this.phys.codePages[entry >>> 12] !== 0) allowed &= ~(TLB_WRITE | TLB_USER_WRITE);
+        this.tlb[page] = (entry & -4096) | allowed;
+        this.tlbGlobal[page] = global ? 1 : 0;
       }
     }
     return phys;
+  }
+
+  /**
+   * Checks that a write to `bytes` bytes at `lin` would not page-fault, without writing: for
+   * read-modify-write instructions, whose write must not fault after their flags changed.
+   */
+  probeWrite(lin: number, bytes: number): void {
+    for (let page = lin >>> 12, last = ((lin + bytes - 1) | 0) >>> 12; ; page = (page + 1) & 0xfffff) {
+      if ((this.tlb[page] & this.writeBit) === 0 && (this.st[S_CR0] & CR0_PG) !== 0) this.tlbFill(page << 12, true);
+      if (page === last) break;
+    }
+  }
+
+  // System structures (descriptor tables, the IDT, the TSS) are read and written with
+  // supervisor rights whatever the CPL, as the hardware does.
+
+  readSystem32(lin: number): number {
+    const saved = this.st[S_CPL];
+    this.setCpl(0);
+    try {
+      return this.readLin32(lin);
+    } finally {
+      this.setCpl(saved);
+    }
+  }
+  readSystem16(lin: number): number {
+    const saved = this.st[S_CPL];
+    this.setCpl(0);
+    try {
+      return this.readLin16(lin);
+    } finally {
+      this.setCpl(saved);
+    }
+  }
+  writeSystem(lin: number, value: number, size: number): void {
+    const saved = this.st[S_CPL];
+    this.setCpl(0);
+    try {
+      if (size === 32) this.writeLin32(lin, value);
+      else if (size === 16) this.writeLin16(lin, value);
+      else this.writeLin8(lin, value);
+    } finally {
+      this.setCpl(saved);
+    }
   }
 
   private readSlow(lin: number, bytes: 1 | 2 | 4): number {
@@ -343,9 +433,28 @@ export class Cpu {
     this.phys.write(phys, bytes, value);
   }
 
-  flushTlb(): void {
-    for (let i = 0; i < this.tlbFilledCount; i++) this.tlb[this.tlbFilled[i]] = 0;
-    this.tlbFilledCount = 0;
+  /** Empties the TLB; `keepGlobal` keeps pages from global entries (a CR3 load with CR4.PGE). */
+  flushTlb(keepGlobal = false): void {
+    let kept = 0;
+    for (let i = 0; i < this.tlbFilledCount; i++) {
+      const page = this.tlbFilled[i];
+      if (keepGlobal && this.tlbGlobal[page] !== 0 && this.tlb[page] !== 0) {
+        this.tlbFilled[kept++] = page;
+      } else {
+        this.tlb[page] = 0;
+        this.tlbGlobal[page] = 0;
+      }
+    }
+    this.tlbFilledCount = kept;
+    this.st[S_FETCH_SPAN] = -1;
+    this.translationGeneration++;
+  }
+
+  /** INVLPG: drops the page holding `lin`, global or not. */
+  invalidatePage(lin: number): void {
+    const page = lin >>> 12;
+    this.tlb[page] = 0;
+    this.tlbGlobal[page] = 0;
     this.st[S_FETCH_SPAN] = -1;
     this.translationGeneration++;
   }
@@ -355,7 +464,7 @@ export class Cpu {
     this.phys.codePages[hostPage] = 1;
     for (let i = 0; i < this.tlbFilledCount; i++) {
       const page = this.tlbFilled[i];
-      if (this.tlb[page] >>> 12 === hostPage) this.tlb[page] &= ~TLB_WRITE;
+      if (this.tlb[page] >>> 12 === hostPage) this.tlb[page] &= ~(TLB_WRITE | TLB_USER_WRITE);
     }
   }
 
@@ -422,7 +531,7 @@ export class Cpu {
     const lin = (st[S_SEG_BASE + CS] + eip) | 0;
     const phys = this.tlbFill(lin, false);
     const e = this.tlb[lin >>> 12];
-    if (e & TLB_READ) {
+    if (e & this.readBit) {
       const pageOffset = lin & 4095;
       const lo = Math.max(eip - pageOffset, st[S_SEG_LOW + CS] >>> 0);
       const hi = Math.min(eip - pageOffset + 4095, high);
@@ -584,7 +693,7 @@ export class Cpu {
     const lin = (st[S_SEG_BASE + CS] + eip) | 0;
     const e = this.tlb[lin >>> 12];
     // A TLB miss is filled by the single-step fetch, where a fault has the right EIP.
-    if ((e & TLB_READ) === 0) return null;
+    if ((e & this.readBit) === 0) return null;
     const limit = st[S_SEG_HIGH + CS] >>> 0;
     const host = (e & -4096) | (lin & 4095);
     const code32 = st[S_CODE32];

@@ -96,8 +96,8 @@ function protectedModeInterrupt(cpu: Cpu, vector: number, kind: EventKind, error
   const idtError = vector * 8 + 2 + (kind === EventKind.External ? 1 : 0);
   if (vector * 8 + 7 > st[S_IDTR_LIMIT] >>> 0) cpu.fault(GP, idtError);
   const address = (st[S_IDTR_BASE] + vector * 8) | 0;
-  const low = cpu.readLin32(address);
-  const high = cpu.readLin32((address + 4) | 0);
+  const low = cpu.readSystem32(address);
+  const high = cpu.readSystem32((address + 4) | 0);
   const type = (high >> 8) & 0x1f;
   const dpl = (high >> 13) & 3;
   const cpl = st[S_CPL];

@@ -47,14 +47,15 @@ export function descriptorAddress(cpu: Cpu, selector: number, errorCode = select
 
 export function readDescriptor(cpu: Cpu, selector: number): Descriptor {
   const address = descriptorAddress(cpu, selector);
-  return decodeDescriptor(cpu.readLin32(address), cpu.readLin32((address + 4) | 0));
+  return decodeDescriptor(cpu.readSystem32(address), cpu.readSystem32((address + 4) | 0));
 }
 
 /** Sets the accessed bit of a descriptor in memory, as the CPU does when loading it. */
 function markAccessed(cpu: Cpu, selector: number, d: Descriptor): void {
   if (d.attr & 1) return;
-  const address = (descriptorAddress(cpu, selector) + 5) | 0;
-  cpu.writeLin8(address, cpu.readLin8(address) | 1);
+  const address = (descriptorAddress(cpu, selector) + 4) | 0;
+  // The access byte is bit 8-15 of the high dword: set its accessed bit (bit 8).
+  cpu.writeSystem(address, cpu.readSystem32(address) | 0x100, 32);
   d.attr |= 1;
 }
 
@@ -114,7 +115,7 @@ export function loadCodeSegment(cpu: Cpu, selector: number, newCpl = cpu.st[S_CP
   }
   const d = checkCodeSegment(cpu, selector, newCpl);
   markAccessed(cpu, selector, d);
-  st[S_CPL] = newCpl;
+  cpu.setCpl(newCpl);
   cpu.setSegmentCache(CS, (selector & 0xfffc) | newCpl, d.base, 0, d.limit | 0, d.attr);
 }
 

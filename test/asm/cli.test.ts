@@ -43,7 +43,10 @@ describe('minivisor asm', () => {
     const map = parseSymbolMap(readFileSync(join(dir, 'loop.sym'), 'utf8'));
     expect(map.symbols.get('start')).toBe(0x7c00);
     expect(map.symbols.get('pm32.loop')).toBe(0x7c6b);
-    expect(map.lineMap.get(0x7c00)).toEqual({ file: loop, line: 15 });
+    // 0x7C00 maps to the first line that emits bytes: the CLI after the `start:` label.
+    const lines = readFileSync(loop, 'utf8').split('\n');
+    const firstInstruction = lines.findIndex((l, i) => i > lines.findIndex((x) => x.startsWith('start:')) && l.trim() === 'cli') + 1;
+    expect(map.lineMap.get(0x7c00)).toEqual({ file: loop, line: firstInstruction });
     expect(stderr).toBe('');
   });
 

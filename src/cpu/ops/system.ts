@@ -10,7 +10,7 @@ import { isProtectedMode, readDescriptor, descriptorAddress } from '../segments.
 import { ExitReason } from '../sensitive.ts';
 import { readE, readG, writeE, writeG, operandSize, isRegisterOperand } from '../operands.ts';
 import {
-  ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_S, ATTR_WRITABLE, CR0_EM, CR0_ET, CR0_MP, CR0_PE, CR0_PG, CR0_TS, GP, LDTR, NM, NP,
+  ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_S, ATTR_WRITABLE, CR0_EM, CR0_ET, CR0_MP, CR0_PE, CR0_PG, CR0_TS, CR0_WP, S_SEG_BASE, GP, LDTR, NM, NP,
   S_CPL, S_CR0, S_CR2, S_CR3, S_CR4, S_DR0, S_GDTR_BASE, S_GDTR_LIMIT, S_IDTR_BASE, S_IDTR_LIMIT,
   S_SEG_HIGH, S_SEG_SEL, TR, UD, ZF,
 } from '../state.ts';
@@ -85,8 +85,8 @@ export function execLoadSystemSegment(cpu: Cpu, d: Insn): void {
   if (!(desc.attr & 0x80)) cpu.fault(NP, selector & 0xfffc);
   if (isTr) {
     // Mark the TSS busy, in the descriptor and in the cache.
-    const address = (descriptorAddress(cpu, selector) + 5) | 0;
-    cpu.writeLin8(address, cpu.readLin8(address) | 2);
+    const address = (descriptorAddress(cpu, selector) + 4) | 0;
+    cpu.writeSystem(address, cpu.readSystem32(address) | 0x200, 32); // the type's busy bit
     desc.attr |= 2;
   }
   cpu.setSegmentCache(isTr ? TR : LDTR, selector, desc.base, 0, desc.limit | 0, desc.attr);
@@ -164,7 +164,7 @@ export function writeCr0(cpu: Cpu, value: number): void {
   if (next & CR0_PG && !(next & CR0_PE)) cpu.fault(GP, 0);
   st[S_CR0] = next;
   if ((old ^ next) & CR0_PE) for (let seg = 0; seg < 6; seg++) cpu.updateWriteRange(seg);
-  if ((old ^ next) & (CR0_PG | CR0_PE | (1 << 16))) cpu.flushTlb();
+  if ((old ^ next) & (CR0_PG | CR0_PE | CR0_WP)) cpu.flushTlb();
 }
 
 /** 0F 20 MOV r32, CRn; 0F 22 MOV CRn, r32. */
@@ -186,7 +186,7 @@ export function execMovCr(cpu: Cpu, d: Insn): void {
   switch (cr) {
     case 0: writeCr0(cpu, value); break;
     case 2: st[S_CR2] = value; break;
-    case 3: st[S_CR3] = value & 0xfffff018; cpu.flushTlb(); break;
+    case 3: st[S_CR3] = value & 0xfffff018; cpu.flushTlb(true); break;
     default:
       if (value & ~0x9f) cpu.fault(GP, 0); // VME PVI TSD DE PSE (MCE) PGE
       st[S_CR4] = value;
@@ -235,8 +235,10 @@ export function execClts(cpu: Cpu, d: Insn): void {
 /** 0F 01 /7 INVLPG m: drop one TLB entry. */
 export function execInvlpg(cpu: Cpu, d: Insn): void {
   requireCpl0(cpu);
-  if (cpu.intercept(ExitReason.INVLPG, effectiveAddress(cpu, d))) return;
-  cpu.flushTlb();
+  const lin = (cpu.st[S_SEG_BASE + d.eaSeg] + effectiveAddress(cpu, d)) | 0;
+  // Exit qualification: the linear address (SDM Table 28-1).
+  if (cpu.intercept(ExitReason.INVLPG, lin)) return;
+  cpu.invalidatePage(lin);
 }
 
 /** 0F 08 INVD, 0F 09 WBINVD: no caches to flush. */
