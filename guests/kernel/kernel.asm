@@ -153,20 +153,35 @@ all_done:
         mov eax, [stat_killed]
         call put_dec
         call print
-        db 10, '  free frames:         ', 0
-        mov eax, [frames_free]
+        db 10, '  timer ticks:         ', 0
+        mov eax, [ticks]
         call put_dec
         call print
-        db ' of ', 0
-        mov eax, [frames_total]
+        db 10, '  frames in use:       ', 0
+        mov eax, [frames_total]         ; every process's frames should be back: what is still
+        sub eax, [frames_free]          ; in use should be the kernel's page directory and tables
+        call put_dec
+        mov ecx, [kernel_pdes]
+        inc ecx
+        cmp eax, ecx
+        jne .leak
+        call print
+        db ' = the kernel', 39, 's page directory + ', 0
+        mov eax, [kernel_pdes]
         call put_dec
         call print
-        db ' (all but the kernel page tables: ', 0
-        mov eax, [frames_total]
-        sub eax, [frames_free]
+        db ' page tables', 10, 0
+        jmp .off
+.leak:
+        call print
+        db ' - but the kernel', 39, 's tables are ', 0
+        mov eax, ecx
         call put_dec
         call print
-        db ' frames)', 10, 'kernel: powering off', 10, 0
+        db ': frames leaked!', 10, 0
+.off:
+        call print
+        db 'kernel: powering off', 10, 0
         xor eax, eax                    ; QEMU's isa-debug-exit: exit status (0 << 1) | 1 = 1
         out EXIT_PORT, al
 .halt:

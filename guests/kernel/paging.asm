@@ -12,7 +12,7 @@
 ; kernel's page tables: the first directory entries point to the same tables, which map
 ; physical memory at the same virtual addresses, supervisor-only.
 ;
-; Every write to a page directory or page table goes through the three routines just below.
+; Every write to a page directory or page table goes through the routines just below.
 ; A paravirtual variant of this kernel replaces them with hypercalls, and keeps the rest.
 
 ; ---- The page-table primitives --------------------------------------------------------------------
@@ -30,6 +30,12 @@ pt_alloc:
 ; CR3 also empties the TLB of the previous address space's translations.
 set_cr3:
         mov cr3, eax
+        ret
+
+; flush_page: makes the TLB forget the translation of the virtual address EBX in the current
+; address space - needed after an entry that was present changes (not after one is added).
+flush_page:
+        invlpg [ebx]
         ret
 
 ; ---- Building on them ---------------------------------------------------------------------------

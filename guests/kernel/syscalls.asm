@@ -209,7 +209,7 @@ set_break:
         push eax
         xor eax, eax
         call pt_write                   ; EDI = the entry: now empty
-        invlpg [ebx]                    ; and the TLB must forget it
+        call flush_page                 ; and the TLB must forget it
         pop eax
         and eax, PG_FRAME
         call frame_free
