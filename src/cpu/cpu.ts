@@ -14,7 +14,7 @@ import {
   ATTR_DB, ATTR_REAL_MODE_CODE, ATTR_REAL_MODE_DATA, CS, DS, ES, FS, GS, GP, LDTR, SS, SS_, STATE_SIZE, TR,
   S_A20_MASK, S_CODE32, S_CR0, S_EFLAGS, S_EIP, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_INSN_EIP,
   S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_LOW, S_SEG_SEL, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, S_IDTR_LIMIT,
-  S_GDTR_LIMIT, CR0_ET, CR0_PE, CR0_PG, CR0_WP, TF, IF, ATTR_S, ATTR_CODE, ATTR_WRITABLE, S_CPL, S_CR4,
+  S_GDTR_LIMIT, CR0_ET, CR0_PE, CR0_PG, CR0_WP, TF, IF, ATTR_S, ATTR_CODE, ATTR_WRITABLE, S_CPL, S_CR4, VM,
 } from './state.ts';
 import { walk } from './paging.ts';
 
@@ -193,7 +193,9 @@ export class Cpu {
     const st = this.st;
     const attr = st[S_SEG_ATTR + seg];
     const writableData = (attr & (ATTR_S | ATTR_CODE)) === ATTR_S && (attr & ATTR_WRITABLE) !== 0;
-    const writable = writableData || ((st[S_CR0] & CR0_PE) === 0 && st[S_SEG_LOW + seg] !== -1);
+    // Real mode and virtual-8086 mode check limits but not types: every segment may be written.
+    const realStyle = (st[S_CR0] & CR0_PE) === 0 || (st[S_EFLAGS] & VM) !== 0;
+    const writable = writableData || (realStyle && st[S_SEG_LOW + seg] !== -1);
     st[S_SEG_WLOW + seg] = writable ? st[S_SEG_LOW + seg] : -1;
     st[S_SEG_WHIGH + seg] = writable ? st[S_SEG_HIGH + seg] : 0;
   }

@@ -6,10 +6,14 @@
 import { GUEST_FAULT, type Cpu } from './cpu.ts';
 import { getEflags, setEflags } from './flags.ts';
 import { push } from './operands.ts';
-import { isProtectedMode, loadCodeSegment, checkCodeSegment } from './segments.ts';
+import { checkStackSegment, loadCheckedStackSegment, loadCodeSegment, readDescriptor } from './segments.ts';
+import { innerStack, taskSwitch, TaskSwitchReason } from './tss.ts';
 import {
-  AC, CS, DF_, GP, IF, NP, NT, RF, S_CPL, S_EIP, S_IDTR_BASE, S_IDTR_LIMIT, TF, VM, PF_,
+  AC, ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_PRESENT, ATTR_S, CR0_PE, CS, DF_, DS, ES, ESP, FS, GP, GS, IF, NP, NT, PF_, RF, S_CPL,
+  S_CR0, S_EFLAGS, S_EIP, S_IDTR_BASE, S_IDTR_LIMIT, S_SEG_SEL, S_STACK32, SS, TF, TS_, VM,
 } from './state.ts';
+
+const TASK_GATE = 0x05;
 
 /** The source of maskable interrupts (the 8259 PIC pair, later an APIC). */
 export interface InterruptController {
@@ -71,7 +75,8 @@ export function deliverPendingEvent(cpu: Cpu): void {
  */
 export function interrupt(cpu: Cpu, vector: number, kind: EventKind, errorCode = -1): void {
   cpu.halted = false;
-  if (isProtectedMode(cpu.st)) protectedModeInterrupt(cpu, vector, kind, errorCode);
+  // Virtual-8086 mode takes interrupts through the IDT too (to ring 0).
+  if (cpu.st[S_CR0] & CR0_PE) protectedModeInterrupt(cpu, vector, kind, errorCode);
   else realModeInterrupt(cpu, vector);
 }
 
@@ -93,35 +98,70 @@ function realModeInterrupt(cpu: Cpu, vector: number): void {
 
 function protectedModeInterrupt(cpu: Cpu, vector: number, kind: EventKind, errorCode: number): void {
   const st = cpu.st;
+  const fromV86 = (st[S_EFLAGS] & VM) !== 0;
   const idtError = vector * 8 + 2 + (kind === EventKind.External ? 1 : 0);
   if (vector * 8 + 7 > st[S_IDTR_LIMIT] >>> 0) cpu.fault(GP, idtError);
   const address = (st[S_IDTR_BASE] + vector * 8) | 0;
   const low = cpu.readSystem32(address);
   const high = cpu.readSystem32((address + 4) | 0);
   const type = (high >> 8) & 0x1f;
-  const dpl = (high >> 13) & 3;
+  const gateDpl = (high >> 13) & 3;
   const cpl = st[S_CPL];
+  const pushesError = kind === EventKind.Exception && hasErrorCode(vector);
+  if (kind === EventKind.Software && gateDpl < cpl) cpu.fault(GP, idtError);
+  if (!(high & 0x8000)) cpu.fault(NP, idtError);
+  if (type === TASK_GATE) {
+    taskSwitch(cpu, low >>> 16, TaskSwitchReason.Interrupt, pushesError ? Math.max(errorCode, 0) : -1);
+    return;
+  }
   const isInterruptGate = type === 0x0e || type === 0x06;
   const isTrapGate = type === 0x0f || type === 0x07;
-  if (!isInterruptGate && !isTrapGate) cpu.fault(GP, idtError); // task gates arrive with the TSS work
-  if (kind === EventKind.Software && dpl < cpl) cpu.fault(GP, idtError);
-  if (!(high & 0x8000)) cpu.fault(NP, idtError);
+  if (!isInterruptGate && !isTrapGate) cpu.fault(GP, idtError);
   const gate32 = (type & 8) !== 0;
   const selector = low >>> 16;
   const offset = gate32 ? (low & 0xffff) | (high & 0xffff0000) : low & 0xffff;
-  const target = checkCodeSegment(cpu, selector, cpl);
-  if (((target.attr >> 5) & 3) < cpl) {
-    // An inner ring needs the TSS stack switch, which is not part of this CPU yet.
-    cpu.fault(GP, selector & 0xfffc);
-  }
+
+  // The handler's code segment decides the ring it runs in.
+  if ((selector & 0xfffc) === 0) cpu.fault(GP, 0);
+  const target = readDescriptor(cpu, selector);
+  const targetError = selector & 0xfffc;
+  if ((target.attr & (ATTR_S | ATTR_CODE)) !== (ATTR_S | ATTR_CODE)) cpu.fault(GP, targetError);
+  const targetDpl = (target.attr >> 5) & 3;
+  if (targetDpl > cpl) cpu.fault(GP, targetError);
+  if (!(target.attr & ATTR_PRESENT)) cpu.fault(NP, targetError);
+  const conforming = (target.attr & ATTR_EXPAND_DOWN) !== 0;
+  const inner = !conforming && targetDpl < cpl;
+  // From virtual-8086 mode, only a ring-0 handler in a non-conforming segment will do.
+  if (fromV86 && (!inner || targetDpl !== 0)) cpu.fault(GP, targetError);
   if (offset >>> 0 > target.limit) cpu.fault(GP, 0);
+
   const size = gate32 ? 32 : 16;
   const flags = getEflags(st);
+  const returnCs = st[S_SEG_SEL + CS] & 0xffff;
+  const returnEip = st[S_EIP];
+  const newCpl = inner ? targetDpl : cpl;
+  if (inner) {
+    // A more privileged ring: its stack comes from the TSS, and the old SS:ESP goes on it.
+    const [newSs, newEsp] = innerStack(cpu, newCpl);
+    const stack = checkStackSegment(cpu, newSs, newCpl, TS_);
+    const oldSs = st[S_SEG_SEL + SS] & 0xffff;
+    const oldEsp = st[S_STACK32] ? cpu.reg[ESP] : cpu.reg16[ESP << 1];
+    const v86Segments = fromV86 ? [GS, FS, DS, ES].map((seg) => st[S_SEG_SEL + seg] & 0xffff) : [];
+    cpu.setCpl(newCpl);
+    loadCheckedStackSegment(cpu, newSs, stack);
+    if (st[S_STACK32]) cpu.reg[ESP] = newEsp;
+    else cpu.reg16[ESP << 1] = newEsp;
+    for (const selectorValue of v86Segments) push(cpu, selectorValue, size);
+    push(cpu, oldSs, size);
+    push(cpu, oldEsp, size);
+    if (fromV86) for (const seg of [ES, DS, FS, GS]) cpu.setNullSegment(seg, 0);
+  }
   push(cpu, flags, size);
-  push(cpu, cpu.segmentSelector(CS), size);
-  push(cpu, st[S_EIP], size);
-  if (kind === EventKind.Exception && hasErrorCode(vector)) push(cpu, errorCode < 0 ? 0 : errorCode, size);
-  loadCodeSegment(cpu, selector, cpl);
-  st[S_EIP] = offset;
+  push(cpu, returnCs, size);
+  push(cpu, returnEip, size);
+  if (pushesError) push(cpu, errorCode < 0 ? 0 : errorCode, size);
   setEflags(st, flags & ~(TF | NT | RF | VM | (isInterruptGate ? IF : 0)));
+  if (fromV86) for (let seg = 0; seg < 6; seg++) cpu.updateWriteRange(seg);
+  loadCodeSegment(cpu, selector, newCpl);
+  st[S_EIP] = offset;
 }

@@ -5,8 +5,8 @@
  */
 import type { Cpu } from './cpu.ts';
 import {
-  ATTR_CODE, ATTR_DB, ATTR_EXPAND_DOWN, ATTR_G, ATTR_PRESENT, ATTR_S, ATTR_WRITABLE, CR0_PE, CS, GP, LDTR, NP, SS,
-  SS_, S_CPL, S_CR0, S_EFLAGS, S_GDTR_BASE, S_GDTR_LIMIT, S_SEG_BASE, S_SEG_HIGH, VM,
+  ATTR_ACCESSED as ATTR_ACCESSED_BIT, ATTR_CODE, ATTR_DB, ATTR_EXPAND_DOWN, ATTR_G, ATTR_PRESENT, ATTR_S, ATTR_WRITABLE, CR0_PE, CS, DS,
+  ES, FS, GP, GS, LDTR, NP, SS, SS_, S_CPL, S_CR0, S_EFLAGS, S_GDTR_BASE, S_GDTR_LIMIT, S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_LOW, VM,
 } from './state.ts';
 
 /** A segment descriptor, decoded. */
@@ -130,4 +130,60 @@ export function checkCodeSegment(cpu: Cpu, selector: number, newCpl: number): De
   if (conforming ? dpl > newCpl : dpl !== newCpl) cpu.fault(GP, error);
   if (!(d.attr & ATTR_PRESENT)) cpu.fault(NP, error);
   return d;
+}
+
+export function isV86(st: Int32Array): boolean {
+  return (st[S_EFLAGS] & VM) !== 0;
+}
+
+/** A virtual-8086 segment: base selector × 16, 64 KiB, read/write, DPL 3. */
+const ATTR_V86 = ATTR_PRESENT | ATTR_S | ATTR_WRITABLE | ATTR_ACCESSED_BIT | (3 << 5);
+
+/**
+ * Loads all six segment registers as virtual-8086 mode has them (entering V86 through IRET or
+ * a task switch; EFLAGS.VM must already be set) and makes CPL 3.
+ */
+export function loadV86Segments(cpu: Cpu, cs: number, ss: number, es: number, ds: number, fs: number, gs: number): void {
+  const selectors = [es, cs, ss, ds, fs, gs];
+  for (let seg = 0; seg < 6; seg++) {
+    const selector = selectors[seg] & 0xffff;
+    cpu.setSegmentCache(seg, selector, selector << 4, 0, 0xffff, seg === CS ? ATTR_V86 | ATTR_CODE : ATTR_V86);
+  }
+  cpu.setCpl(3);
+}
+
+/**
+ * Checks the stack segment a privilege change switches to: a writable data segment whose RPL
+ * and DPL are the new CPL, present. Raises `vector` (#TS for stacks from the TSS, #GP for
+ * stacks popped by RET/IRET) with the selector, or #SS when it is not present.
+ */
+export function checkStackSegment(cpu: Cpu, selector: number, cpl: number, vector: number): Descriptor {
+  const error = selector & 0xfffc;
+  if (error === 0) cpu.fault(vector, 0);
+  const d = readDescriptor(cpu, selector);
+  const writableData = (d.attr & (ATTR_S | ATTR_CODE | ATTR_WRITABLE)) === (ATTR_S | ATTR_WRITABLE);
+  if ((selector & 3) !== cpl || ((d.attr >> 5) & 3) !== cpl || !writableData) cpu.fault(vector, error);
+  if (!(d.attr & ATTR_PRESENT)) cpu.fault(SS_, error);
+  return d;
+}
+
+/** Loads SS from a descriptor already checked (by checkStackSegment). */
+export function loadCheckedStackSegment(cpu: Cpu, selector: number, d: Descriptor): void {
+  markAccessed(cpu, selector, d);
+  const [low, high] = offsetRange(d);
+  cpu.setSegmentCache(SS, selector, d.base, low, high, d.attr);
+}
+
+/**
+ * After a return to an outer ring: a data segment register (ES, DS, FS, GS) holding a segment
+ * the new CPL may not use (data or non-conforming code with DPL < CPL) is loaded with null.
+ */
+export function dropInaccessibleSegments(cpu: Cpu, cpl: number): void {
+  const st = cpu.st;
+  for (const seg of [ES, DS, FS, GS]) {
+    const attr = st[S_SEG_ATTR + seg];
+    if (st[S_SEG_LOW + seg] === -1) continue; // already null
+    const conformingCode = (attr & (ATTR_CODE | ATTR_EXPAND_DOWN)) === (ATTR_CODE | ATTR_EXPAND_DOWN);
+    if (!conformingCode && ((attr >> 5) & 3) < cpl) cpu.setNullSegment(seg, 0);
+  }
 }

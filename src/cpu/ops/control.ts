@@ -7,10 +7,11 @@ import { ATTN_HALT, type Cpu } from '../cpu.ts';
 import { effectiveAddress, type Insn } from '../insn.ts';
 import { getOF, getZF, testCondition } from '../flags.ts';
 import { EventKind, interrupt } from '../interrupts.ts';
-import { loadCodeSegment, isProtectedMode } from '../segments.ts';
+import { isProtectedMode, isV86 } from '../segments.ts';
+import { protectedFarReturn, protectedFarTransfer, protectedInterruptReturn } from '../far-transfers.ts';
 import { ExitReason } from '../sensitive.ts';
 import {
-  BR, BP, CS, GP, OFV, S_CPL, S_EIP, S_SEG_HIGH, UD, NT,
+  BR, BP, CS, GP, IOPL, OFV, S_CPL, S_EIP, S_SEG_HIGH, UD,
   S_EFLAGS,
 } from '../state.ts';
 import { loadFlagsImage } from './stack.ts';
@@ -24,17 +25,17 @@ export function jumpNear(cpu: Cpu, d: Insn, target: number): void {
   st[S_EIP] = eip;
 }
 
-/** Far transfer to selector:offset, checking the new CS's limit. */
-function jumpFar(cpu: Cpu, selector: number, offset: number): void {
+/** Far JMP in real or virtual-8086 mode: CS is selector × 16; the offset is checked against CS's limit. */
+function realModeFarJump(cpu: Cpu, selector: number, offset: number): void {
   const st = cpu.st;
-  if (isProtectedMode(st)) {
-    // Same-privilege transfers; call gates, task switches and ring changes come with the TSS work.
-    loadCodeSegment(cpu, selector);
-  } else {
-    cpu.setRealModeSegment(CS, selector);
-  }
+  cpu.setRealModeSegment(CS, selector);
   if (offset >>> 0 > st[S_SEG_HIGH + CS] >>> 0) cpu.fault(GP, 0);
   st[S_EIP] = offset;
+}
+
+/** Whether far transfers follow protected-mode rules (descriptors, gates, privilege). */
+function protectedTransfers(st: Int32Array): boolean {
+  return isProtectedMode(st);
 }
 
 /** EB JMP rel8, E9 JMP rel16/32. */
@@ -91,32 +92,25 @@ function readFarPointer(cpu: Cpu, d: Insn): [selector: number, offset: number] {
 
 /** EA JMP ptr16:16/32, FF /5 JMP m16:16/32. */
 export function execJmpFar(cpu: Cpu, d: Insn): void {
-  if (d.opcode === 0xea) jumpFar(cpu, d.imm2, d.imm);
-  else {
-    const [selector, offset] = readFarPointer(cpu, d);
-    jumpFar(cpu, selector, offset);
-  }
+  const [selector, offset] = d.opcode === 0xea ? [d.imm2, d.imm] : readFarPointer(cpu, d);
+  if (protectedTransfers(cpu.st)) protectedFarTransfer(cpu, selector, offset, operandSize(d), false);
+  else realModeFarJump(cpu, selector, offset);
 }
 
 /** 9A CALL ptr16:16/32, FF /3 CALL m16:16/32. */
 export function execCallFar(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
   const size = operandSize(d);
-  let selector: number;
-  let offset: number;
-  if (d.opcode === 0x9a) {
-    selector = d.imm2;
-    offset = d.imm;
-  } else {
-    [selector, offset] = readFarPointer(cpu, d);
+  const [selector, offset] = d.opcode === 0x9a ? [d.imm2, d.imm] : readFarPointer(cpu, d);
+  if (protectedTransfers(st)) {
+    protectedFarTransfer(cpu, selector, offset, size, true);
+    return;
   }
-  const oldCs = cpu.segmentSelector(CS);
-  const next = st[S_EIP];
-  // Check the return address fits on the stack before changing CS (a fault must leave CS alone).
-  push(cpu, oldCs, size);
-  push(cpu, next, size);
+  // The return address goes on the stack before CS changes; a fault undoes the pushes.
+  push(cpu, cpu.segmentSelector(CS), size);
+  push(cpu, st[S_EIP], size);
   try {
-    jumpFar(cpu, selector, offset);
+    realModeFarJump(cpu, selector, offset);
   } catch (e) {
     adjustStack(cpu, 2 * (size >> 3));
     throw e;
@@ -133,14 +127,17 @@ export function execRetNear(cpu: Cpu, d: Insn): void {
 
 /** CB RETF, CA RETF imm16. */
 export function execRetFar(cpu: Cpu, d: Insn): void {
-  const st = cpu.st;
   const size = operandSize(d);
+  const release = d.opcode === 0xca ? d.imm & 0xffff : 0;
+  if (protectedTransfers(cpu.st)) {
+    protectedFarReturn(cpu, size, release);
+    return;
+  }
   const bytes = size >> 3;
   const offset = peek(cpu, 0, size);
   const selector = peek(cpu, bytes, size) & 0xffff;
-  if (isProtectedMode(st) && (selector & 3) > st[S_CPL]) cpu.fault(GP, selector & 0xfffc); // outer-ring returns: with the TSS work
-  jumpFar(cpu, selector, offset);
-  adjustStack(cpu, 2 * bytes + (d.opcode === 0xca ? d.imm & 0xffff : 0));
+  realModeFarJump(cpu, selector, offset);
+  adjustStack(cpu, 2 * bytes + release);
 }
 
 /** E0 LOOPNE, E1 LOOPE, E2 LOOP: decrement (E)CX (per the address size) and branch. */
@@ -161,26 +158,30 @@ export function execJcxz(cpu: Cpu, d: Insn): void {
   if (readCount(cpu, d) === 0) jumpNear(cpu, d, cpu.st[S_EIP] + d.imm);
 }
 
-/** CD INT imm8, CC INT3, CE INTO. */
+/** CD INT imm8, CC INT3, CE INTO. In virtual-8086 mode INT n is IOPL-sensitive (#GP(0) below IOPL 3). */
 export function execInt(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
   const opcode = d.opcode;
   if (opcode === 0xce && !getOF(st)) return;
+  if (opcode === 0xcd && isV86(st) && (st[S_EFLAGS] & IOPL) !== IOPL) cpu.fault(GP, 0);
   const vector = opcode === 0xcd ? d.imm & 0xff : opcode === 0xcc ? BP : OFV;
   interrupt(cpu, vector, EventKind.Software);
 }
 
-/** CF IRET / IRETD (same privilege level; returns to outer rings and task returns come with the TSS work). */
+/** CF IRET / IRETD. In virtual-8086 mode it is IOPL-sensitive and returns as in real mode. */
 export function execIret(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
   const size = operandSize(d);
+  if (protectedTransfers(st)) {
+    protectedInterruptReturn(cpu, size);
+    return;
+  }
+  if (isV86(st) && (st[S_EFLAGS] & IOPL) !== IOPL) cpu.fault(GP, 0);
   const bytes = size >> 3;
-  if (isProtectedMode(st) && st[S_EFLAGS] & NT) cpu.fault(GP, 0);
   const offset = peek(cpu, 0, size);
   const selector = peek(cpu, bytes, size) & 0xffff;
   const flags = peek(cpu, 2 * bytes, size);
-  if (isProtectedMode(st) && (selector & 3) > st[S_CPL]) cpu.fault(GP, selector & 0xfffc);
-  jumpFar(cpu, selector, offset);
+  realModeFarJump(cpu, selector, offset);
   adjustStack(cpu, 3 * bytes);
   loadFlagsImage(cpu, flags, size);
 }
@@ -206,7 +207,7 @@ export function execBound(cpu: Cpu, d: Insn): void {
 /** F4 HLT: privileged; waits for an interrupt (the run loop decides whether one can come). */
 export function execHlt(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  if (isProtectedMode(st) && st[S_CPL] !== 0) cpu.fault(GP, 0);
+  if (st[S_CPL] !== 0) cpu.fault(GP, 0);
   if (cpu.intercept(ExitReason.HLT)) return;
   cpu.halted = true;
   cpu.attention |= ATTN_HALT;

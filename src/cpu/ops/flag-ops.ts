@@ -3,7 +3,6 @@ import type { Cpu } from '../cpu.ts';
 import type { Insn } from '../insn.ts';
 import { ATTN_SHADOW } from '../cpu.ts';
 import { getCF, setCF } from '../flags.ts';
-import { isProtectedMode } from '../segments.ts';
 import { DF, GP, IF, IOPL, S_CPL, S_EFLAGS } from '../state.ts';
 
 /** F5 CMC, F8 CLC, F9 STC, FC CLD, FD STD. */
@@ -18,10 +17,10 @@ export function execFlagOp(cpu: Cpu, d: Insn): void {
   }
 }
 
-/** FA CLI, FB STI: need CPL <= IOPL in protected mode. STI holds interrupts off for one more instruction. */
+/** FA CLI, FB STI: need CPL <= IOPL (IOPL 3 in virtual-8086 mode). STI holds interrupts off for one more instruction. */
 export function execCliSti(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  if (isProtectedMode(st) && st[S_CPL] > (st[S_EFLAGS] & IOPL) >> 12) cpu.fault(GP, 0);
+  if (st[S_CPL] > (st[S_EFLAGS] & IOPL) >> 12) cpu.fault(GP, 0);
   if (d.opcode === 0xfa) {
     st[S_EFLAGS] &= ~IF;
   } else if (!(st[S_EFLAGS] & IF)) {

@@ -3,9 +3,9 @@ import type { Cpu } from '../cpu.ts';
 import type { Insn } from '../insn.ts';
 import { ATTN_RECHECK_TF, ATTN_SHADOW } from '../cpu.ts';
 import { getEflags, setEflags } from '../flags.ts';
-import { loadSegment, isProtectedMode } from '../segments.ts';
+import { isV86, loadSegment } from '../segments.ts';
 import {
-  AC, ARITH_FLAGS, DF, EBP, ESP, FS, GS, ID, IF, IOPL, NT, OF, RF, S_CPL, S_STACK32, SS, TF, VM,
+  AC, ARITH_FLAGS, DF, EBP, ESP, FS, GP, GS, ID, IF, IOPL, NT, OF, RF, S_CPL, S_EFLAGS, S_STACK32, SS, TF, VM,
 } from '../state.ts';
 import { adjustStack, operandSize, peek, pop, push, readE, readReg, stackPointer, writeE, writeReg } from '../operands.ts';
 
@@ -84,8 +84,14 @@ export function execPopa(cpu: Cpu, d: Insn): void {
   adjustStack(cpu, 8 * bytes);
 }
 
+/** In virtual-8086 mode PUSHF and POPF are IOPL-sensitive: #GP(0) below IOPL 3. */
+function checkV86Iopl(cpu: Cpu): void {
+  if (isV86(cpu.st) && (cpu.st[S_EFLAGS] & IOPL) !== IOPL) cpu.fault(GP, 0);
+}
+
 /** 9C PUSHF/PUSHFD (VM and RF read as 0 in the pushed image). */
 export function execPushf(cpu: Cpu, d: Insn): void {
+  checkV86Iopl(cpu);
   const size = operandSize(d);
   push(cpu, getEflags(cpu.st) & ~(VM | RF), size);
 }
@@ -97,7 +103,7 @@ export function execPushf(cpu: Cpu, d: Insn): void {
 export function loadFlagsImage(cpu: Cpu, image: number, size: number): void {
   const st = cpu.st;
   const old = getEflags(st);
-  const cpl = isProtectedMode(st) ? st[S_CPL] : 0;
+  const cpl = st[S_CPL];
   const iopl = (old & IOPL) >> 12;
   let changeable = ARITH_FLAGS | TF | DF | OF | NT | AC | ID;
   if (cpl === 0) changeable |= IOPL;
@@ -111,6 +117,7 @@ export function loadFlagsImage(cpu: Cpu, image: number, size: number): void {
 
 /** 9D POPF/POPFD. */
 export function execPopf(cpu: Cpu, d: Insn): void {
+  checkV86Iopl(cpu);
   const size = operandSize(d);
   const image = peek(cpu, 0, size);
   loadFlagsImage(cpu, image, size);

@@ -15,9 +15,12 @@ import {
   S_SEG_HIGH, S_SEG_SEL, TR, UD, ZF,
 } from '../state.ts';
 
-/** Privileged instructions need CPL 0 in protected mode. */
+/**
+ * Privileged instructions need CPL 0. The CPL is 0 in real mode and 3 in virtual-8086 mode,
+ * so this one test covers every mode.
+ */
 export function requireCpl0(cpu: Cpu): void {
-  if (isProtectedMode(cpu.st) && cpu.st[S_CPL] !== 0) cpu.fault(GP, 0);
+  if (cpu.st[S_CPL] !== 0) cpu.fault(GP, 0);
 }
 
 /** Instructions that exist only in protected mode raise #UD in real mode (and virtual-8086 mode). */
@@ -163,7 +166,10 @@ export function writeCr0(cpu: Cpu, value: number): void {
   const next = ((value & CR0_WRITABLE) | CR0_ET) | 0;
   if (next & CR0_PG && !(next & CR0_PE)) cpu.fault(GP, 0);
   st[S_CR0] = next;
-  if ((old ^ next) & CR0_PE) for (let seg = 0; seg < 6; seg++) cpu.updateWriteRange(seg);
+  if ((old ^ next) & CR0_PE) {
+    for (let seg = 0; seg < 6; seg++) cpu.updateWriteRange(seg);
+    if (!(next & CR0_PE)) cpu.setCpl(0); // back in real mode
+  }
   if ((old ^ next) & (CR0_PG | CR0_PE | CR0_WP)) cpu.flushTlb();
 }
 
@@ -287,7 +293,7 @@ export function execCpuid(cpu: Cpu, d: Insn): void {
 /** 0F 31 RDTSC: the time-stamp counter counts retired instructions (virtual time, deterministic). */
 export function execRdtsc(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  if (st[S_CR4] & 4 && isProtectedMode(st) && st[S_CPL] !== 0) cpu.fault(GP, 0); // CR4.TSD
+  if (st[S_CR4] & 4 && st[S_CPL] !== 0) cpu.fault(GP, 0); // CR4.TSD
   if (cpu.intercept(ExitReason.RDTSC)) return;
   const tsc = BigInt(cpu.retired);
   cpu.reg[0] = Number(BigInt.asIntN(32, tsc));
