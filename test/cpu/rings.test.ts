@@ -155,3 +155,160 @@ describe('rings', () => {
     expect(run.machine.cpu.segmentSelector(SS)).toBe(0x10);
   });
 });
+
+/** A second TSS (selector 0x38) whose task starts at `task2` with its own stack. */
+const SECOND_TASK = `
+    ; descriptor 0x38: TSS2, base tss2, limit 0x67, type 9
+    mov eax, tss2
+    mov [gdt_tss2 + 2], ax
+    shr eax, 16
+    mov [gdt_tss2 + 4], al
+    mov [gdt_tss2 + 7], ah
+    mov dword [tss2 + 0x20], task2        ; EIP
+    mov dword [tss2 + 0x24], 0x2          ; EFLAGS
+    mov dword [tss2 + 0x38], 0x60000      ; ESP
+    mov dword [tss2 + 0x48], 0x10         ; ES
+    mov dword [tss2 + 0x4c], 0x08         ; CS
+    mov dword [tss2 + 0x50], 0x10         ; SS
+    mov dword [tss2 + 0x54], 0x10         ; DS
+    mov dword [tss2 + 0x28], 0x2222       ; EAX
+    lgdt [gdt2_desc]`;
+
+const SECOND_TASK_DATA = `
+align 8
+gdt2:
+    dq 0
+    dq 0x00cf9a000000ffff
+    dq 0x00cf92000000ffff
+    dq 0x00cffa000000ffff
+    dq 0x00cff2000000ffff
+    dq 0                    ; 0x28: copied from the first GDT below
+    dq 0
+gdt_tss2:
+    dw 0x67, 0              ; 0x38 TSS2
+    db 0, 0x89, 0, 0
+gdt2_desc:
+    dw gdt2_desc - gdt2 - 1
+    dd gdt2
+align 16
+tss2:
+    times 0x68 db 0`;
+
+describe('task switches', () => {
+  it('CALL to a TSS runs the task with NT set and a back link; its IRET returns to the caller', () => {
+    const run = runAsm(`${RING3_ENV}
+      ; copy the current TSS descriptor (busy, 0x28) into the second GDT, then switch GDTs
+      mov eax, [gdt_tss]
+      mov [gdt2 + 0x28], eax
+      mov eax, [gdt_tss + 4]
+      mov [gdt2 + 0x2c], eax
+      ${SECOND_TASK}
+      mov eax, 0x1111
+      call 0x38:0              ; task switch: the offset is ignored
+      mov [0x760], eax         ; back in the first task: its EAX restored
+      str bx
+      mov [0x764], bx
+      hlt
+    task2:
+      mov [0x750], eax         ; EAX from TSS2
+      pushfd
+      pop ebx
+      mov [0x754], ebx         ; EFLAGS: NT set
+      mov bx, [tss2]           ; the back link
+      mov [0x758], bx
+      str bx
+      mov [0x75c], bx
+      iretd                    ; NT: back to the task that called
+    syscall:
+    gate_target:
+      hlt
+    user:
+    ${SECOND_TASK_DATA}`);
+    const p = run.machine.phys;
+    expect(run.outcome.kind).toBe('halted');
+    expect(p.read(0x750, 4)).toBe(0x2222);
+    expect(p.read(0x754, 4) & 0x4000).toBe(0x4000); // NT
+    expect(p.read(0x758, 2)).toBe(0x28); // back link: the first task
+    expect(p.read(0x75c, 2)).toBe(0x38); // TR while in task 2
+    expect(p.read(0x760, 4)).toBe(0x1111); // the first task's EAX, saved and restored
+    expect(p.read(0x764, 2)).toBe(0x28);
+  });
+
+  it('JMP to a busy TSS is #GP(selector)', () => {
+    const r = record(runAsm(`${RING3_ENV}
+      jmp 0x28:0               ; the current task: busy
+    syscall:
+    gate_target:
+      hlt
+    user:`));
+    expect([r.vector, r.error]).toEqual([13, 0x28]);
+  });
+});
+
+describe('virtual-8086 mode', () => {
+  /** Enters V86 at 0x1000:0000 with the code `v86` there and IOPL from `iopl`. */
+  function v86(code: string, iopl: number) {
+    return runAsm(`${RING3_ENV}
+      ; the V86 code at linear 0x10000 (segment 0x1000)
+      mov esi, v86_code
+      mov edi, 0x10000
+      mov ecx, v86_end - v86_code
+      rep movsb
+      push dword 0             ; GS
+      push dword 0             ; FS
+      push dword 0x2000        ; DS
+      push dword 0             ; ES
+      push dword 0x3000        ; SS
+      push dword 0xfffe        ; ESP
+      push dword (1 << 17) | (${iopl} << 12) | 2   ; EFLAGS: VM
+      push dword 0x1000        ; CS
+      push dword 0             ; EIP
+      iretd
+    syscall:
+    gate_target:
+      hlt
+    user:
+    bits 16
+    v86_code:
+      ${code}
+    v86_end:
+    bits 32`);
+  }
+
+  it('runs real-mode code: segments are selector × 16, and INT n goes to the ring-0 handler with VM and the V86 segments saved', () => {
+    const run = v86(`mov ax, 0x1234
+      mov [0x10], ax           ; DS = 0x2000: linear 0x20010
+      int 0x80                 ; IOPL 3: through the IDT to ring 0`, 3);
+    const p = run.machine.phys;
+    expect(p.read(0x20010, 2)).toBe(0x1234);
+    // The int 0x80 gate is the test's syscall stub (it halts); check the frame on the ring-0 stack.
+    const esp = run.machine.cpu.reg[4] >>> 0;
+    const frame = (i: number) => p.read(esp + 4 * i, 4) >>> 0;
+    expect(frame(0)).toBe(8); // IP after the INT: mov ax (3 bytes) + mov [0x10], ax (3) + int (2)
+    expect(frame(1)).toBe(0x1000); // CS
+    expect(frame(2) & (1 << 17)).toBe(1 << 17); // EFLAGS with VM
+    expect(frame(3)).toBe(0xfffe); // ESP
+    expect(frame(4)).toBe(0x3000); // SS
+    expect(frame(5)).toBe(0); // ES
+    expect(frame(6)).toBe(0x2000); // DS
+    expect(run.machine.cpu.segmentSelector(CS)).toBe(0x08);
+    expect(run.machine.cpu.eflags & (1 << 17)).toBe(0); // out of V86 mode
+  });
+
+  it('with IOPL below 3, CLI and INT n are #GP(0) from V86 mode', () => {
+    for (const instruction of ['cli', 'int 0x21', 'pushf']) {
+      const r = record(v86(instruction, 0));
+      expect([r.vector, r.error]).toEqual([13, 0]);
+      expect(r.cs).toBe(0x1000);
+      expect(r.eflags & (1 << 17)).toBe(1 << 17);
+    }
+  });
+
+  it('IN in V86 mode follows the I/O bitmap, not IOPL', () => {
+    const denied = record(v86('in al, 0x60', 3));
+    expect([denied.vector, denied.error]).toEqual([13, 0]);
+    const allowed = v86('in al, 0x61\n int 0x80', 3);
+    expect(allowed.machine.phys.read8(0x600)).toBe(0); // no exception recorded
+    expect(allowed.machine.cpu.segmentSelector(CS)).toBe(0x08); // reached the int 0x80 handler
+  });
+});
