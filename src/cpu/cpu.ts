@@ -14,9 +14,11 @@ import {
   ATTR_DB, ATTR_REAL_MODE_CODE, ATTR_REAL_MODE_DATA, CS, DS, ES, FS, GS, GP, LDTR, SS, SS_, STATE_SIZE, TR,
   S_A20_MASK, S_CODE32, S_CR0, S_EFLAGS, S_EIP, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_INSN_EIP,
   S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_LOW, S_SEG_SEL, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, S_IDTR_LIMIT,
-  S_GDTR_LIMIT, CR0_ET, CR0_PE, CR0_PG, CR0_WP, TF, IF, ATTR_S, ATTR_CODE, ATTR_WRITABLE, S_CPL, S_CR4, VM,
+  S_GDTR_LIMIT, CR0_ET, CR0_PE, CR0_PG, CR0_WP, TF, IF, ATTR_S, ATTR_CODE, ATTR_WRITABLE, S_CPL, S_CR4, VM, AC, AC_, CR0_AM,
+  DB, RF,
 } from './state.ts';
 import { walk } from './paging.ts';
+import { DR6, DR6_BS, dataBreakpoints, instructionBreakpoints, watchesData, watchesExecution } from './debug.ts';
 
 /** CR4.PGE: global pages survive CR3 loads. */
 const CR4_PGE = 1 << 7;
@@ -58,6 +60,8 @@ export const ATTN_RECHECK_TF = 16;
 export const ATTN_HALT = 32;
 /** Code under a decoded block was written: leave the block before its next instruction. */
 export const ATTN_CODE_WRITTEN = 64;
+/** A data breakpoint fired: #DB after this instruction. */
+export const ATTN_DEBUG = 128;
 
 export class Cpu {
   /** All architectural state (see state.ts for the layout). */
@@ -75,9 +79,22 @@ export class Cpu {
   readonly tlb = new Int32Array(1 << 20);
   /** Pages cached from global page-table entries (CR4.PGE): a CR3 load keeps them. */
   private readonly tlbGlobal = new Uint8Array(1 << 20);
-  /** The TLB bits an access at the current privilege needs: supervisor or user. */
+  /**
+   * The TLB bits an access at the current privilege needs: supervisor or user; 0 while every
+   * access must take the slow path (alignment checks or data breakpoints armed).
+   */
   private readBit = TLB_READ;
   private writeBit = TLB_WRITE;
+  /** CPL 3: accesses are checked as user accesses. */
+  private userMode = false;
+  /** #AC armed: CR0.AM, EFLAGS.AC, CPL 3. Checked on the slow path. */
+  private alignmentChecks = false;
+  /** Data breakpoints armed in DR7. Checked on the slow path. */
+  private dataWatch = false;
+  /** Instruction breakpoints armed in DR7: instructions are single-stepped and checked. */
+  private codeWatch = false;
+  /** B0-B3 bits of data breakpoints hit by the current instruction: #DB after it. */
+  private dataBreakHits = 0;
   /** Pages with a TLB entry, so that a flush touches only those. */
   private readonly tlbFilled = new Int32Array(4096);
   private tlbFilledCount = 0;
@@ -323,14 +340,29 @@ export class Cpu {
 
   /** True when memory accesses are checked as user-mode ones (CPL 3), false for a supervisor. */
   get userAccess(): boolean {
-    return this.readBit === TLB_USER_READ;
+    return this.userMode;
   }
 
   /** Sets the current privilege level, and with it which TLB permissions accesses need. */
   setCpl(cpl: number): void {
     this.st[S_CPL] = cpl;
-    this.readBit = cpl === 3 ? TLB_USER_READ : TLB_READ;
-    this.writeBit = cpl === 3 ? TLB_USER_WRITE : TLB_WRITE;
+    this.updateAccessMasks();
+  }
+
+  /**
+   * Recomputes what memory accesses check, from the CPL, CR0.AM, EFLAGS.AC and DR7. Call after
+   * any of them changes (setCpl, POPF/IRET, MOV CR0, MOV DR7).
+   */
+  updateAccessMasks(): void {
+    const st = this.st;
+    const user = st[S_CPL] === 3;
+    this.userMode = user;
+    this.alignmentChecks = user && (st[S_CR0] & CR0_AM) !== 0 && (st[S_EFLAGS] & AC) !== 0;
+    this.dataWatch = watchesData(st);
+    this.codeWatch = watchesExecution(st);
+    const slow = this.alignmentChecks || this.dataWatch;
+    this.readBit = slow ? 0 : user ? TLB_USER_READ : TLB_READ;
+    this.writeBit = slow ? 0 : user ? TLB_USER_WRITE : TLB_WRITE;
   }
 
   /**
@@ -343,7 +375,7 @@ export class Cpu {
     let allowed: number;
     let global = false;
     if (st[S_CR0] & CR0_PG) {
-      const w = walk(this, lin, write, this.readBit === TLB_USER_READ);
+      const w = walk(this, lin, write, this.userMode);
       phys = w.physical;
       const supervisorMayWrite = w.writable || (st[S_CR0] & CR0_WP) === 0;
       allowed = TLB_READ | (w.user ? TLB_USER_READ : 0);
@@ -416,6 +448,8 @@ export class Cpu {
   }
 
   private readSlow(lin: number, bytes: 1 | 2 | 4): number {
+    if (this.alignmentChecks && (lin & (bytes - 1)) !== 0) this.fault(AC_, 0);
+    if (this.dataWatch) this.noteDataAccess(lin, bytes, false);
     if (((lin & 4095) + bytes) > 4096) {
       // Crosses a page: byte by byte, each through its own translation.
       let value = 0;
@@ -427,6 +461,8 @@ export class Cpu {
   }
 
   private writeSlow(lin: number, bytes: 1 | 2 | 4, value: number): void {
+    if (this.alignmentChecks && (lin & (bytes - 1)) !== 0) this.fault(AC_, 0);
+    if (this.dataWatch) this.noteDataAccess(lin, bytes, true);
     if (((lin & 4095) + bytes) > 4096) {
       for (let i = 0; i < bytes; i++) this.writeLin8((lin + i) | 0, value >>> (8 * i));
       return;
@@ -436,6 +472,26 @@ export class Cpu {
   }
 
   /** Empties the TLB; `keepGlobal` keeps pages from global entries (a CR3 load with CR4.PGE). */
+  /** A data breakpoint's access: the #DB trap comes after the instruction (serviceAttention). */
+  private noteDataAccess(lin: number, bytes: number, write: boolean): void {
+    const hits = dataBreakpoints(this.st, lin, bytes, write);
+    if (hits !== 0) {
+      this.dataBreakHits |= hits;
+      this.attention |= ATTN_DEBUG;
+    }
+  }
+
+  /** Before an instruction with instruction breakpoints armed: #DB (a fault) when one matches, unless EFLAGS.RF. */
+  private checkInstructionBreakpoint(): void {
+    const st = this.st;
+    if (st[S_EFLAGS] & RF) return;
+    const hits = instructionBreakpoints(st, (st[S_SEG_BASE + CS] + st[S_EIP]) | 0);
+    if (hits !== 0) {
+      st[DR6] |= hits;
+      this.fault(DB, -1);
+    }
+  }
+
   flushTlb(keepGlobal = false): void {
     let kept = 0;
     for (let i = 0; i < this.tlbFilledCount; i++) {
@@ -533,7 +589,8 @@ export class Cpu {
     const lin = (st[S_SEG_BASE + CS] + eip) | 0;
     const phys = this.tlbFill(lin, false);
     const e = this.tlb[lin >>> 12];
-    if (e & this.readBit) {
+    // Execution needs read permission at the CPL (not readBit, which may be 0: see updateAccessMasks).
+    if (e & (this.userMode ? TLB_USER_READ : TLB_READ)) {
       const pageOffset = lin & 4095;
       const lo = Math.max(eip - pageOffset, st[S_SEG_LOW + CS] >>> 0);
       const hi = Math.min(eip - pageOffset + 4095, high);
@@ -627,7 +684,14 @@ export class Cpu {
           if (block === null || block.insns.length > count - n) {
             st[S_INSN_EIP] = st[S_EIP];
             this.retiredInChunk = n;
-            step(this);
+            if (this.codeWatch) {
+              this.checkInstructionBreakpoint();
+              const resumeFlag = st[S_EFLAGS] & RF;
+              step(this);
+              if (resumeFlag) st[S_EFLAGS] &= ~RF; // RF covers one instruction
+            } else {
+              step(this);
+            }
             n++;
             previous = null;
             if (this.attention !== 0) return n;
@@ -682,7 +746,7 @@ export class Cpu {
    * else decoded now. Null when the instruction must be single-stepped (see BlockCache.build).
    */
   private blockAtEip(previous: DecodedBlock | null): DecodedBlock | null {
-    if (!this.useDecodedBlocks) return null;
+    if (!this.useDecodedBlocks || this.codeWatch) return null;
     const st = this.st;
     const eip = st[S_EIP];
     const generation = this.translationGeneration;
@@ -723,9 +787,12 @@ export class Cpu {
   private serviceAttention(): boolean {
     if (this.attention & ATTN_STOP) return true;
     this.attention &= ~(ATTN_RECHECK_TF | ATTN_HALT | ATTN_CODE_WRITTEN);
-    if (this.attention & ATTN_TRAP) {
-      this.attention &= ~ATTN_TRAP;
-      // Single-step trap after an instruction that ran with TF set.
+    if (this.attention & (ATTN_TRAP | ATTN_DEBUG)) {
+      // #DB after an instruction: single-step (it ran with TF set), data breakpoints, or both.
+      if (this.attention & ATTN_TRAP) this.st[DR6] |= DR6_BS;
+      this.st[DR6] |= this.dataBreakHits;
+      this.dataBreakHits = 0;
+      this.attention &= ~(ATTN_TRAP | ATTN_DEBUG);
       this.pendingVector = 1;
       this.pendingErrorCode = -1;
       deliverPendingEvent(this);

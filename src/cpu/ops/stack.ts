@@ -111,6 +111,7 @@ export function loadFlagsImage(cpu: Cpu, image: number, size: number): void {
   if (size === 16) changeable &= 0xffff;
   const value = (old & ~changeable) | (image & changeable);
   setEflags(st, value);
+  if ((old ^ value) & AC) cpu.updateAccessMasks(); // alignment checks follow EFLAGS.AC
   if (value & TF) cpu.attention |= ATTN_RECHECK_TF;
   if (value & IF && !(old & IF)) cpu.raiseInterruptLine();
 }

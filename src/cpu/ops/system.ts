@@ -166,6 +166,7 @@ export function writeCr0(cpu: Cpu, value: number): void {
   const next = ((value & CR0_WRITABLE) | CR0_ET) | 0;
   if (next & CR0_PG && !(next & CR0_PE)) cpu.fault(GP, 0);
   st[S_CR0] = next;
+  cpu.updateAccessMasks(); // CR0.AM arms alignment checks
   if ((old ^ next) & CR0_PE) {
     for (let seg = 0; seg < 6; seg++) cpu.updateWriteRange(seg);
     if (!(next & CR0_PE)) cpu.setCpl(0); // back in real mode
@@ -211,8 +212,12 @@ export function execMovDr(cpu: Cpu, d: Insn): void {
   const toDr = d.opcode === 0x123;
   if (cpu.intercept(ExitReason.DR_ACCESS, dr | ((toDr ? 0 : 1) << 4) | (r << 8))) return;
   if (dr === 4 || dr === 5) dr += 2;
-  if (toDr) st[S_DR0 + dr] = cpu.reg[r];
-  else cpu.reg[r] = st[S_DR0 + dr];
+  if (toDr) {
+    st[S_DR0 + dr] = cpu.reg[r];
+    cpu.updateAccessMasks(); // breakpoints armed or disarmed
+  } else {
+    cpu.reg[r] = st[S_DR0 + dr];
+  }
 }
 
 /** 0F 01 /4 SMSW: the low 16 bits of CR0 (all of it into a 32-bit register). */
@@ -256,7 +261,7 @@ export function execInvd(cpu: Cpu, d: Insn): void {
 // ------------------------------------------------------------------ CPUID, RDTSC, MSRs, VMCALL
 
 /** Feature bits of CPUID leaf 1, EDX: what this CPU implements. */
-const CPUID_FEATURES_EDX = (1 << 4) /* TSC */ | (1 << 5) /* MSR */ | (1 << 8); /* CX8 */
+const CPUID_FEATURES_EDX = (1 << 3) /* PSE */ | (1 << 4) /* TSC */ | (1 << 5) /* MSR */ | (1 << 8) /* CX8 */ | (1 << 13); /* PGE */
 
 /** Writes a 12-character string to three registers as CPUID does (EBX, EDX, ECX order is the caller's). */
 function stringDword(text: string, index: number): number {
