@@ -102,3 +102,21 @@ describe('gate types', () => {
     expect(p.read(0x794, 4) & 0x200).toBe(0);
   });
 });
+
+describe('double fault', () => {
+  it('#NP while delivering #GP (both contributory) becomes #DF, delivered with error code 0', () => {
+    const run = runAsm(`${RING3_ENV}
+      and byte [idt + 13*8 + 5], 0x7f   ; the #GP gate: not present
+      mov ax, 0x1234
+      mov ds, ax                        ; past the GDT limit: #GP, whose delivery raises #NP
+      hlt
+    syscall:
+    gate_target:
+      hlt
+    user:`);
+    const p = run.machine.phys;
+    expect(run.outcome.kind).toBe('halted');
+    expect(p.read8(0x600)).toBe(8);
+    expect(p.read(0x604, 4)).toBe(0);
+  });
+});
