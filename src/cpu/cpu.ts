@@ -9,13 +9,14 @@
 import { getEflags } from './flags.ts';
 import { IoBus } from './io-bus.ts';
 import { PAGE_MMIO, PAGE_RAM, PAGE_ROM, PAGE_UNMAPPED, PhysicalMemory, hex } from './physical-memory.ts';
-import type { ExitReason, SensitiveInterceptor } from './sensitive.ts';
+import { ExitReason, type SensitiveInterceptor } from './sensitive.ts';
+import { ACCESS_READ, ACCESS_WRITE, type GuestPhysicalTranslator } from './guest-physical.ts';
 import {
   ATTR_DB, ATTR_REAL_MODE_CODE, ATTR_REAL_MODE_DATA, CS, DS, ES, FS, GS, GP, LDTR, SS, SS_, STATE_SIZE, TR,
   S_A20_MASK, S_CODE32, S_CR0, S_EFLAGS, S_EIP, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_INSN_EIP,
   S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_LOW, S_SEG_SEL, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, S_IDTR_LIMIT,
   S_GDTR_LIMIT, CR0_ET, CR0_PE, CR0_PG, CR0_WP, TF, IF, ATTR_S, ATTR_CODE, ATTR_WRITABLE, S_CPL, S_CR4, VM, AC, AC_, CR0_AM,
-  DB, RF,
+  DB, RF, S_CR2,
 } from './state.ts';
 import { walk } from './paging.ts';
 import { DR6, DR6_BS, dataBreakpoints, instructionBreakpoints, watchesData, watchesExecution } from './debug.ts';
@@ -118,6 +119,8 @@ export class Cpu {
 
   /** The VMM's hook for sensitive instructions; null in root mode. */
   interceptor: SensitiveInterceptor | null = null;
+  /** The VMM's guest-physical translation (EPT); null on the bare machine. */
+  guestPhysical: GuestPhysicalTranslator | null = null;
   /** Where maskable interrupts come from (the PIC); null when there is none. */
   interruptController: InterruptController | null = null;
 
@@ -338,6 +341,16 @@ export class Cpu {
     else this.writeSlow(lin, 4, value);
   }
 
+  /** A dword of the guest's page tables at a guest-physical address (through the VMM's EPT when there is one). */
+  readTableEntry(gpa: number): number {
+    if (this.guestPhysical !== null) this.guestPhysical.pageEntry(gpa, ACCESS_READ, -1, true);
+    return this.phys.read(gpa, 4);
+  }
+  writeTableEntry(gpa: number, value: number): void {
+    if (this.guestPhysical !== null) this.guestPhysical.pageEntry(gpa, ACCESS_WRITE, -1, true);
+    this.phys.write(gpa, 4, value);
+  }
+
   /** True when memory accesses are checked as user-mode ones (CPL 3), false for a supervisor. */
   get userAccess(): boolean {
     return this.userMode;
@@ -385,7 +398,7 @@ export class Cpu {
       phys = lin & st[S_A20_MASK];
       allowed = TLB_ALL;
     }
-    const entry = this.phys.pages[phys >>> 12];
+    const entry = this.guestPhysical === null ? this.phys.pages[phys >>> 12] : this.guestPhysical.pageEntry(phys, write ? ACCESS_WRITE : ACCESS_READ, lin, false);
     if (entry !== PAGE_UNMAPPED) {
       const kind = entry & 3;
       if (kind === PAGE_RAM || kind === PAGE_ROM) {
@@ -411,6 +424,27 @@ export class Cpu {
     for (let page = lin >>> 12, last = ((lin + bytes - 1) | 0) >>> 12; ; page = (page + 1) & 0xfffff) {
       if ((this.tlb[page] & this.writeBit) === 0 && (this.st[S_CR0] & CR0_PG) !== 0) this.tlbFill(page << 12, true);
       if (page === last) break;
+    }
+  }
+
+  /**
+   * A byte at a guest linear address, read with supervisor rights for the VMM or a debugger:
+   * -1 when the page is not mapped. Raises nothing in the guest and leaves CR2 as it was.
+   */
+  peekLinear8(lin: number): number {
+    const st = this.st;
+    const cr2 = st[S_CR2];
+    const cpl = st[S_CPL];
+    this.setCpl(0);
+    try {
+      return this.readLin8(lin);
+    } catch (e) {
+      if (e !== GUEST_FAULT) throw e;
+      this.pendingVector = -1;
+      return -1;
+    } finally {
+      st[S_CR2] = cr2;
+      this.setCpl(cpl);
     }
   }
 
@@ -616,10 +650,33 @@ export class Cpu {
    * exit): the caller must then return without executing the instruction.
    */
   intercept(reason: ExitReason, qualification = 0): boolean {
-    if (this.interceptor === null || !this.interceptor.intercept(this, reason, qualification)) return false;
+    if (this.interceptor === null || this.passIntercepts) return false;
+    if (this.runNextNatively) {
+      // The VMM chose to let this one instruction run (a handler completing an exit).
+      this.runNextNatively = false;
+      return false;
+    }
+    if (!this.interceptor.intercept(this, reason, qualification)) return false;
     this.st[S_EIP] = this.st[S_INSN_EIP];
     this.stop('vmexit', `VM exit, reason ${reason}`);
     return true;
+  }
+
+  /**
+   * Set by the VMM after an exit it completes by letting the instruction execute: the next
+   * intercept() is passed through once. (Its instruction length is S_EIP - S_INSN_EIP at the exit.)
+   */
+  runNextNatively = false;
+  /** While the machine serves one whole instruction (a string I/O exit), none of its accesses exits. */
+  passIntercepts = false;
+  /** Set by a REP instruction that stopped after a chunk and will run again: it has not retired yet. */
+  incompleteInstruction = false;
+
+  /** 1 when the instruction just executed retired, 0 when it will run again (a REP chunk). */
+  private retiredNow(): number {
+    if (!this.incompleteInstruction) return 1;
+    this.incompleteInstruction = false;
+    return 0;
   }
 
   // ---------------------------------------------------------------- running
@@ -692,9 +749,11 @@ export class Cpu {
             } else {
               step(this);
             }
-            n++;
             previous = null;
-            if (this.attention !== 0) return n;
+            const retired = this.retiredNow();
+            // An instruction that made a VM exit did not retire (the VMM emulates or reruns it).
+            if (this.attention !== 0) return this.stopReason === 'vmexit' ? n : n + retired;
+            n += retired;
             continue;
           }
           // Only the last instruction reads EIP (D_ENDS_BLOCK): the others run without it.
@@ -718,8 +777,9 @@ export class Cpu {
           this.retiredInChunk = n + last;
           d.execute(this, d);
           running = null;
-          n += last + 1;
-          if (this.attention !== 0) return n;
+          const retired = this.retiredNow();
+          if (this.attention !== 0) return this.stopReason === 'vmexit' ? n + last : n + last + retired;
+          n += last + retired;
           previous = block;
         }
         return n;
@@ -731,9 +791,17 @@ export class Cpu {
           n += i;
           running = null;
         }
-        n++;
         previous = null;
-        if (this.attention & ATTN_STOP) return n;
+        this.incompleteInstruction = false;
+        if (this.attention & ATTN_STOP) {
+          // A VM exit in the middle of an instruction (an EPT violation) leaves EIP on it, unretired.
+          if (this.stopReason === 'vmexit') {
+            st[S_EIP] = st[S_INSN_EIP];
+            return n;
+          }
+          return n + 1;
+        }
+        n++;
         st[S_EIP] = st[S_INSN_EIP];
         deliverPendingEvent(this);
         if (this.attention !== 0) return n;
@@ -804,7 +872,20 @@ export class Cpu {
     }
     if (this.attention & ATTN_INTERRUPT) {
       const pic = this.interruptController;
-      if (pic === null) {
+      const vmm = this.interceptor;
+      if (vmm !== null) {
+        // Non-root mode: the VMM decides. An interrupt window opens when IF is set (no shadow here).
+        if (vmm.wantsInterruptWindow() && this.st[S_EFLAGS] & IF && this.intercept(ExitReason.INTERRUPT_WINDOW)) return true;
+        if (pic !== null && pic.hasInterrupt() && vmm.interceptExternalInterrupt(this)) {
+          this.st[S_INSN_EIP] = this.st[S_EIP];
+          this.stop('vmexit', 'VM exit, external interrupt');
+          return true;
+        }
+        if (!vmm.wantsInterruptWindow() && (pic === null || !pic.hasInterrupt())) this.attention &= ~ATTN_INTERRUPT;
+      }
+      if (vmm !== null) {
+        // Injection is the VMM's business (at VM entry).
+      } else if (pic === null) {
         this.attention &= ~ATTN_INTERRUPT;
       } else if (this.st[S_EFLAGS] & IF && pic.hasInterrupt()) {
         this.halted = false;

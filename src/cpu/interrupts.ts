@@ -47,6 +47,12 @@ export function deliverPendingEvent(cpu: Cpu): void {
   const kind = errorCode === -2 ? EventKind.External : EventKind.Exception;
   if (errorCode === -2) errorCode = -1;
   cpu.pendingVector = -1;
+  // In non-root mode an exception in the exception bitmap is a VM exit, not a delivery.
+  const vmm = cpu.interceptor;
+  if (kind === EventKind.Exception && vmm !== null && vmm.interceptException(cpu, vector, errorCode)) {
+    cpu.stop('vmexit', `VM exit, exception ${vector}`);
+    return;
+  }
   for (;;) {
     try {
       interrupt(cpu, vector, kind, errorCode);

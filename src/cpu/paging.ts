@@ -37,17 +37,16 @@ const result: WalkResult = { physical: 0, writable: false, user: false, dirty: f
  */
 export function walk(cpu: Cpu, lin: number, write: boolean, user: boolean): WalkResult {
   const st = cpu.st;
-  const phys = cpu.phys;
   const a20 = st[S_A20_MASK];
   const pdeAddress = ((st[S_CR3] & ~0xfff) | ((lin >>> 22) << 2)) & a20;
-  let pde = phys.read(pdeAddress, 4);
+  let pde = cpu.readTableEntry(pdeAddress);
   if (!(pde & PTE_PRESENT)) pageFault(cpu, lin, 0, write, user);
   const wp = (st[S_CR0] & CR0_WP) !== 0;
 
   if (pde & PDE_LARGE && st[S_CR4] & CR4_PSE) {
     check(cpu, lin, pde, write, user, wp);
     const updated = pde | PTE_ACCESSED | (write ? PTE_DIRTY : 0);
-    if (updated !== pde) phys.write(pdeAddress, 4, updated);
+    if (updated !== pde) cpu.writeTableEntry(pdeAddress, updated);
     pde = updated;
     result.physical = ((pde & 0xffc00000) | (lin & 0x3fffff)) & a20;
     result.writable = (pde & PTE_WRITABLE) !== 0;
@@ -58,14 +57,14 @@ export function walk(cpu: Cpu, lin: number, write: boolean, user: boolean): Walk
   }
 
   const pteAddress = ((pde & ~0xfff) | (((lin >>> 12) & 0x3ff) << 2)) & a20;
-  let pte = phys.read(pteAddress, 4);
+  let pte = cpu.readTableEntry(pteAddress);
   if (!(pte & PTE_PRESENT)) pageFault(cpu, lin, 0, write, user);
   // The effective permission is the stricter of the two levels.
   const combined = (pde & pte & (PTE_WRITABLE | PTE_USER)) | PTE_PRESENT;
   check(cpu, lin, combined, write, user, wp);
-  if (!(pde & PTE_ACCESSED)) phys.write(pdeAddress, 4, pde | PTE_ACCESSED);
+  if (!(pde & PTE_ACCESSED)) cpu.writeTableEntry(pdeAddress, pde | PTE_ACCESSED);
   const updated = pte | PTE_ACCESSED | (write ? PTE_DIRTY : 0);
-  if (updated !== pte) phys.write(pteAddress, 4, updated);
+  if (updated !== pte) cpu.writeTableEntry(pteAddress, updated);
   pte = updated;
   result.physical = ((pte & ~0xfff) | (lin & 0xfff)) & a20;
   result.writable = (combined & PTE_WRITABLE) !== 0;

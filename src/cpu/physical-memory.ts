@@ -57,6 +57,8 @@ export class PhysicalMemory {
   private hostCursor = 0;
   /** Called when a page's mapping changes, so that caches (the CPU's TLB) can drop it. */
   onMappingChange: (() => void) | null = null;
+  /** Called when a slot is replaced or removed (the VMM drops what its EPT mapped there). */
+  onSlotChange: ((old: MemorySlot) => void) | null = null;
   /**
    * Host pages that decoded code was taken from (the CPU's block cache). A write to one
    * calls `onCodeWrite` first, so that the cache drops what it decoded there.
@@ -99,6 +101,7 @@ export class PhysicalMemory {
       const old = this.memorySlots[existing];
       this.memorySlots.splice(existing, 1);
       this.fillPages(old.guestPhysAddr, old.size, PAGE_UNMAPPED, 0);
+      this.onSlotChange?.(old);
     }
     if (slot.size === 0) {
       this.onMappingChange?.();

@@ -41,4 +41,12 @@ export const enum ExitReason {
  */
 export interface SensitiveInterceptor {
   intercept(cpu: Cpu, reason: ExitReason, qualification: number): boolean;
+  /** An exception about to be delivered: true takes it as a VM exit instead (the exception bitmap). */
+  interceptException(cpu: Cpu, vector: number, errorCode: number): boolean;
+  /** An external interrupt is pending: true makes it a VM exit now, whatever IF says (pin-based control). */
+  interceptExternalInterrupt(cpu: Cpu): boolean;
+  /** True while the VMM wants an exit as soon as the guest can take interrupts (interrupt-window exiting). */
+  wantsInterruptWindow(): boolean;
+  /** What MOV from CR0/CR4 returns: the real value with the host-owned bits taken from the read shadow. */
+  shadowControlRegister(cpu: Cpu, cr: number, value: number): number;
 }

@@ -23,12 +23,24 @@ import { Typist } from './typist.ts';
 import { VgaText, VGA_TEXT_BASE, VGA_TEXT_SIZE, CRTC_INDEX, INPUT_STATUS_1 } from './devices/vga-text.ts';
 import { VirtualDisk, VIRTUAL_DISK_PORT } from './devices/virtual-disk.ts';
 import type { DiskImage } from './disk-image.ts';
+import { Ept } from '../vmm/ept.ts';
+import { Vcpu } from '../vmm/vcpu.ts';
 import { loadMultibootKernel, writeMultibootInfo, type LoadedKernel } from './multiboot.ts';
 import { BIOS_ALIAS_SLOT, BIOS_SLOT, EBDA_BASE, contiguousExtendedBytes, pcMemoryLayout, type E820Entry } from './pc-memory.ts';
+
+/**
+ * How the guest runs: on the bare machine (no VMM: the CPU in root mode, guest-physical is
+ * host-physical), or under the VMM in VMX non-root mode with memory through EPT.
+ */
+export type MemoryMode = 'bare' | 'ept';
 
 export interface MachineConfig {
   /** Bytes of RAM. */
   memoryBytes: number;
+  /** 'bare' (default) or 'ept'. */
+  mode?: MemoryMode;
+  /** Where the VMM's console (the console-write hypercall) goes; default: with COM1's output. */
+  console?: (bytes: Uint8Array) => void;
   /** Ranges above 1 MiB taken out of RAM and reported reserved in the E820 map. */
   reserved?: { base: number; length: number }[];
   /** A firmware image (a multiple of 4 KiB, at most 256 KiB), mapped to end at 1 MiB and below 4 GiB. */
@@ -71,6 +83,11 @@ export interface RunOptions {
 /** Host memory beyond RAM for firmware images. */
 const ROM_HOST_BYTES = 256 * 1024;
 
+/** Host memory for EPT tables: one page table per 2 MiB of guest memory, plus the upper levels. */
+function eptHostBytes(memoryBytes: number): number {
+  return (Math.ceil(memoryBytes / (2 << 20)) + 16) * 4096;
+}
+
 export class Machine {
   readonly phys: PhysicalMemory;
   readonly io = new IoBus();
@@ -90,10 +107,12 @@ export class Machine {
   /** Devices with timed behaviour: the run loop stops the CPU when one of them is due. */
   private readonly timedDevices: TimedDevice[] = [];
   private exitStatus: number | null = null;
+  /** The VMM's vCPU in 'ept' mode; null on the bare machine. */
+  readonly vcpu: Vcpu | null = null;
 
   constructor(readonly config: MachineConfig) {
     const biosBytes = config.bios?.length ?? 0x10000;
-    this.phys = new PhysicalMemory(config.memoryBytes + ROM_HOST_BYTES);
+    this.phys = new PhysicalMemory(config.memoryBytes + ROM_HOST_BYTES + eptHostBytes(config.memoryBytes));
     const layout = pcMemoryLayout({ ramBytes: config.memoryBytes, reserved: config.reserved }, biosBytes);
     this.phys.allocateHost(config.memoryBytes); // RAM's host addresses equal its guest-physical ones
     for (const slot of layout.ramSlots) this.phys.setUserMemoryRegion(slot);
@@ -149,6 +168,16 @@ export class Machine {
       }));
     }
     this.describeToFirmware();
+    if ((config.mode ?? 'bare') === 'ept') {
+      const ept = new Ept(this.phys, () => this.phys.allocateHost(4096));
+      const console = config.console ?? ((bytes: Uint8Array) => bytes.forEach((b) => config.serial?.(b)));
+      this.vcpu = new Vcpu(this.cpu, this.pic, { console }, this.phys, ept);
+      // Slots that change while the guest runs: the EPT drops what it mapped, and the TLB too (INVEPT).
+      this.phys.onSlotChange = (slot) => {
+        ept.unmap(slot.guestPhysAddr, slot.size);
+        this.vcpu?.invalidateEpt();
+      };
+    }
     if (config.entry) {
       this.cpu.setRealModeSegment(CS, config.entry.segment, ATTR_REAL_MODE_CODE);
       this.cpu.st[S_EIP] = config.entry.offset;
@@ -233,7 +262,12 @@ export class Machine {
       const untilEvent = nextEvent === Infinity ? Infinity : this.clock.instructionsUntil(nextEvent);
       const slice = Math.min(left, untilEvent, 1 << 24);
       const before = cpu.instructions;
-      let reason = cpu.run(slice);
+      let reason = this.vcpu === null ? cpu.run(slice) : this.vcpu.run(slice);
+      if (reason === 'userspace') {
+        // An I/O or MMIO exit: the machine serves it (the instruction runs against its devices).
+        reason = this.vcpu!.completeInMachine();
+        if (reason === 'userspace') continue;
+      }
       if (reason === 'idle') {
         if (options.waitForInput) return { kind: 'idle' };
         // Halted, waiting for an interrupt: jump virtual time to the next device event.

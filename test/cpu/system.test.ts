@@ -221,6 +221,17 @@ describe('the interrupt shadow', () => {
   });
 });
 
+/** An interceptor that takes nothing over but what `intercept` says. */
+function interceptor(intercept: (cpu: Cpu, reason: ExitReason, q: number) => boolean) {
+  return {
+    intercept,
+    interceptException: () => false,
+    interceptExternalInterrupt: () => false,
+    wantsInterruptWindow: () => false,
+    shadowControlRegister: (_cpu: Cpu, _cr: number, value: number) => value,
+  };
+}
+
 describe('the sensitive-instruction interface', () => {
   it('an interceptor sees CPUID with its exit reason and may take it over; EIP stays on it', () => {
     const seen: ExitReason[] = [];
@@ -229,12 +240,10 @@ describe('the sensitive-instruction interface', () => {
       cpuid
       hlt`, {
       prepare: (m) => {
-        m.cpu.interceptor = {
-          intercept(_cpu: Cpu, reason: ExitReason) {
-            seen.push(reason);
-            return reason === ExitReason.CPUID;
-          },
-        };
+        m.cpu.interceptor = interceptor((_cpu, reason) => {
+          seen.push(reason);
+          return reason === ExitReason.CPUID;
+        });
       },
     });
     expect(seen).toEqual([ExitReason.CPUID]);
@@ -251,12 +260,10 @@ describe('the sensitive-instruction interface', () => {
       out dx, al
       hlt`, {
       prepare: (m) => {
-        m.cpu.interceptor = {
-          intercept(_cpu: Cpu, reason: ExitReason, q: number) {
-            if (reason === ExitReason.IO_INSTRUCTION) quals.push(q);
-            return false;
-          },
-        };
+        m.cpu.interceptor = interceptor((_cpu, reason, q) => {
+          if (reason === ExitReason.IO_INSTRUCTION) quals.push(q);
+          return false;
+        });
       },
     });
     expect(quals).toEqual([0x3f8 << 16]); // 1 byte, OUT, DX-encoded

@@ -98,5 +98,10 @@ export function execString(cpu: Cpu, d: Insn): void {
     writeCount(cpu, d, count);
     if (compares && getZF(st) === stopWhenZero) return;
   }
-  if (count !== 0) st[S_EIP] = st[S_INSN_EIP]; // more to do: run this instruction again
+  if (count !== 0) {
+    // More to do: run this instruction again. It retires once, when it completes, so that
+    // instruction counts (and virtual time) do not depend on where a chunk ended.
+    st[S_EIP] = st[S_INSN_EIP];
+    cpu.incompleteInstruction = true;
+  }
 }

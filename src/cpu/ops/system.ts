@@ -186,7 +186,9 @@ export function execMovCr(cpu: Cpu, d: Insn): void {
   // Exit qualification (SDM Table 28-3): CR number, access type (0 = to CR, 1 = from CR), register.
   if (cpu.intercept(ExitReason.CR_ACCESS, cr | ((toCr ? 0 : 1) << 4) | (r << 8))) return;
   if (!toCr) {
-    cpu.reg[r] = cr === 0 ? st[S_CR0] : cr === 2 ? st[S_CR2] : cr === 3 ? st[S_CR3] : st[S_CR4];
+    const value = cr === 0 ? st[S_CR0] : cr === 2 ? st[S_CR2] : cr === 3 ? st[S_CR3] : st[S_CR4];
+    // Under a VMM, bits it owns read as its read shadow says.
+    cpu.reg[r] = cpu.interceptor !== null && (cr === 0 || cr === 4) ? cpu.interceptor.shadowControlRegister(cpu, cr, value) : value;
     return;
   }
   const value = cpu.reg[r];
@@ -232,7 +234,8 @@ export function execLmsw(cpu: Cpu, d: Insn): void {
   requireCpl0(cpu);
   const st = cpu.st;
   const value = readE(cpu, d, 16);
-  if (cpu.intercept(ExitReason.CR_ACCESS, 0 | (2 << 4) | (value << 16))) return;
+  // Exit qualification: CR0, access type 3 (LMSW), the source operand in bits 31:16.
+  if (cpu.intercept(ExitReason.CR_ACCESS, 0 | (3 << 4) | (value << 16))) return;
   writeCr0(cpu, (st[S_CR0] & ~0xe) | (value & 0xf) | (st[S_CR0] & CR0_PE));
 }
 
@@ -270,29 +273,24 @@ function stringDword(text: string, index: number): number {
   return v;
 }
 
+/** What CPUID answers for `leaf`: [EAX, EBX, ECX, EDX]. The VMM adds its own leaves to these. */
+export function cpuidLeaf(leaf: number): [number, number, number, number] {
+  const vendor = 'GenuineIntel';
+  switch (leaf >>> 0) {
+    case 0:
+      return [1, stringDword(vendor, 0), stringDword(vendor, 2), stringDword(vendor, 1)];
+    case 1:
+      return [0x0480, 0, 0, CPUID_FEATURES_EDX]; // family 4 (486), model 8, stepping 0
+    default:
+      return [0, 0, 0, 0];
+  }
+}
+
 /** 0F A2 CPUID. */
-export function execCpuid(cpu: Cpu, d: Insn): void {
+export function execCpuid(cpu: Cpu, _d: Insn): void {
   if (cpu.intercept(ExitReason.CPUID)) return;
   const r = cpu.reg;
-  const leaf = r[0] >>> 0;
-  const vendor = 'GenuineIntel';
-  switch (leaf) {
-    case 0:
-      r[0] = 1;
-      r[3] = stringDword(vendor, 0);
-      r[2] = stringDword(vendor, 1);
-      r[1] = stringDword(vendor, 2);
-      break;
-    case 1:
-      r[0] = 0x0480; // family 4 (486), model 8, stepping 0
-      r[3] = 0;
-      r[1] = 0;
-      r[2] = CPUID_FEATURES_EDX;
-      break;
-    default:
-      r[0] = r[1] = r[2] = r[3] = 0;
-      break;
-  }
+  [r[0], r[3], r[1], r[2]] = cpuidLeaf(r[0]);
 }
 
 /** 0F 31 RDTSC: the time-stamp counter counts retired instructions (virtual time, deterministic). */

@@ -1,0 +1,153 @@
+/**
+ * The VM-exit handler table, indexed by exit reason, as KVM's kvm_vmx_exit_handlers. Each
+ * handler's contract is its first line: what it does with the exit, and what the vCPU does
+ * next ('resume' the guest, go to 'userspace' — the machine, as KVM_RUN returns to QEMU — or
+ * 'shutdown'). Handlers change guest state through the VMCS (RIP, activity state, event
+ * injection), as a VMM does; general registers live in the CPU.
+ */
+import { ExitReason } from '../cpu/sensitive.ts';
+import { cpuidLeaf } from '../cpu/ops/system.ts';
+import { hypercall } from './hypercalls.ts';
+import type { VmExit } from './exit-info.ts';
+import { Field, INTR_INFO_DELIVER_ERROR_CODE, INTR_INFO_VALID, INTR_TYPE_HARDWARE_EXCEPTION } from './vmcs.ts';
+import type { Vcpu } from './vcpu.ts';
+
+export type ExitAction = 'resume' | 'userspace' | 'shutdown';
+export type ExitHandler = (vcpu: Vcpu, exit: VmExit) => ExitAction;
+
+/** The hypervisor's CPUID signature (leaf 0x40000000, EBX ECX EDX), as KVM answers "KVMKVMKVM". */
+export const HYPERVISOR_SIGNATURE = 'MinivisorVMM';
+const CPUID_ECX_HYPERVISOR = 1 << 31;
+
+function signatureDword(index: number): number {
+  let v = 0;
+  for (let i = 0; i < 4; i++) v |= HYPERVISOR_SIGNATURE.charCodeAt(index * 4 + i) << (8 * i);
+  return v;
+}
+
+const handlers: Partial<Record<ExitReason, ExitHandler>> = {
+  /** Reflects the exception back into the guest (injected at the next entry); resumes. */
+  [ExitReason.EXCEPTION_OR_NMI]: (vcpu, exit) => {
+    const hasError = (exit.interruptionInfo & INTR_INFO_DELIVER_ERROR_CODE) !== 0;
+    vcpu.vmcs.write(Field.VM_ENTRY_INTR_INFO_FIELD, (exit.interruptionInfo & 0xff) | INTR_TYPE_HARDWARE_EXCEPTION | INTR_INFO_VALID | (hasError ? INTR_INFO_DELIVER_ERROR_CODE : 0));
+    vcpu.vmcs.write(Field.VM_ENTRY_EXCEPTION_ERROR_CODE, exit.errorCode);
+    return 'resume';
+  },
+
+  /** Nothing to do here: the interrupt is injected at the next entry, when the guest can take it; resumes. */
+  [ExitReason.EXTERNAL_INTERRUPT]: () => 'resume',
+
+  /** The guest can take interrupts now: the next entry injects the pending one; resumes. */
+  [ExitReason.INTERRUPT_WINDOW]: () => 'resume',
+
+  /** A triple fault ends the guest: shutdown. */
+  [ExitReason.TRIPLE_FAULT]: () => 'shutdown',
+
+  /** Emulates CPUID as the VM sees it (the hypervisor bit, the signature leaf 0x40000000); resumes after it. */
+  [ExitReason.CPUID]: (vcpu, exit) => {
+    const r = vcpu.cpu.reg;
+    const leaf = r[0] >>> 0;
+    let values: [number, number, number, number];
+    if (leaf === 0x40000000) values = [0x40000001, signatureDword(0), signatureDword(1), signatureDword(2)];
+    else if (leaf === 0x40000001) values = [0, 0, 0, 0];
+    else {
+      values = cpuidLeaf(leaf);
+      if (leaf === 1) values[2] |= CPUID_ECX_HYPERVISOR;
+    }
+    [r[0], r[3], r[1], r[2]] = values;
+    vcpu.skipInstruction(exit);
+    return 'resume';
+  },
+
+  /** The vCPU sleeps until an interrupt is due (activity state HLT: costs nothing in virtual time); resumes after it. */
+  [ExitReason.HLT]: (vcpu, exit) => {
+    vcpu.skipInstruction(exit);
+    vcpu.vmcs.write(Field.GUEST_ACTIVITY_STATE, 1);
+    return 'resume';
+  },
+
+  /** Drops the guest's TLB entry for the linear address in the qualification; resumes after it. */
+  [ExitReason.INVLPG]: (vcpu, exit) => {
+    vcpu.cpu.invalidatePage(exit.qualification);
+    vcpu.skipInstruction(exit);
+    return 'resume';
+  },
+
+  /** Returns the time-stamp counter plus the VMCS TSC offset; resumes after it. */
+  [ExitReason.RDTSC]: (vcpu, exit) => {
+    const tsc = BigInt(vcpu.cpu.retired) + BigInt(vcpu.vmcs.read(Field.TSC_OFFSET));
+    vcpu.cpu.reg[0] = Number(BigInt.asIntN(32, tsc));
+    vcpu.cpu.reg[2] = Number(BigInt.asIntN(32, tsc >> 32n));
+    vcpu.skipInstruction(exit);
+    return 'resume';
+  },
+
+  /** Serves the hypercall (docs/hypercalls.md), result in EAX; resumes after it. */
+  [ExitReason.VMCALL]: (vcpu, exit) => {
+    vcpu.cpu.reg[0] = hypercall(vcpu);
+    vcpu.skipInstruction(exit);
+    return 'resume';
+  },
+
+  /** Applies the move through the CR0/CR4 guest/host masks and read shadows (or lets a CR3 move run); resumes. */
+  [ExitReason.CR_ACCESS]: (vcpu, exit) => {
+    const cr = exit.qualification & 15;
+    const accessType = (exit.qualification >> 4) & 3;
+    if (accessType === 0 && (cr === 0 || cr === 4)) {
+      const value = vcpu.cpu.reg[(exit.qualification >> 8) & 15];
+      const mask = vcpu.vmcs.read(cr === 0 ? Field.CR0_GUEST_HOST_MASK : Field.CR4_GUEST_HOST_MASK);
+      const guestField = cr === 0 ? Field.GUEST_CR0 : Field.GUEST_CR4;
+      // The guest's view of host-owned bits lives in the read shadow; the real register keeps the host's.
+      vcpu.vmcs.write(cr === 0 ? Field.CR0_READ_SHADOW : Field.CR4_READ_SHADOW, value & mask);
+      vcpu.vmcs.write(guestField, ((value & ~mask) | (vcpu.vmcs.read(guestField) & mask)) >>> 0);
+      vcpu.skipInstruction(exit);
+      return 'resume';
+    }
+    vcpu.runInstructionNatively();
+    return 'resume';
+  },
+
+  /** MSRs are the vCPU's own (the CPU's MSR store): the access runs as it is; resumes. */
+  [ExitReason.RDMSR]: (vcpu) => {
+    vcpu.runInstructionNatively();
+    return 'resume';
+  },
+  [ExitReason.WRMSR]: (vcpu) => {
+    vcpu.runInstructionNatively();
+    return 'resume';
+  },
+
+  /** Maps guest RAM into the EPT on first touch and resumes; MMIO and ROM writes go to userspace (KVM_EXIT_MMIO). */
+  [ExitReason.EPT_VIOLATION]: (vcpu, exit) => vcpu.handleEptViolation(exit),
+
+  /** Port I/O belongs to the machine's devices: userspace (KVM_EXIT_IO). */
+  [ExitReason.IO_INSTRUCTION]: () => 'userspace',
+
+  /** Caches: nothing to flush; resumes after it. */
+  [ExitReason.INVD]: (vcpu, exit) => {
+    vcpu.skipInstruction(exit);
+    return 'resume';
+  },
+  [ExitReason.WBINVD]: (vcpu, exit) => {
+    vcpu.skipInstruction(exit);
+    return 'resume';
+  },
+
+  /** Descriptor-table and debug-register accesses run as they are (they exit only to be counted and traced); resumes. */
+  [ExitReason.GDTR_IDTR_ACCESS]: (vcpu) => {
+    vcpu.runInstructionNatively();
+    return 'resume';
+  },
+  [ExitReason.LDTR_TR_ACCESS]: (vcpu) => {
+    vcpu.runInstructionNatively();
+    return 'resume';
+  },
+  [ExitReason.DR_ACCESS]: (vcpu) => {
+    vcpu.runInstructionNatively();
+    return 'resume';
+  },
+};
+
+export function exitHandler(reason: ExitReason): ExitHandler | undefined {
+  return handlers[reason];
+}

@@ -1,0 +1,384 @@
+/**
+ * A virtual CPU: minivisor's CPU run in VMX non-root mode under a VMCS. The vCPU is the CPU's
+ * SensitiveInterceptor: when the guest executes a sensitive instruction (or an exception or an
+ * interrupt arrives) it decides from the VMCS controls whether that is a VM exit; `run` enters
+ * the guest, and handles each exit with the handler table (exit-handlers.ts) until one has to
+ * go to the machine (an I/O exit: KVM_EXIT_IO) or the guest stops.
+ */
+import { GUEST_FAULT, type Cpu, type StopReason } from '../cpu/cpu.ts';
+import { ACCESS_FETCH, ACCESS_WRITE, type GuestPhysicalTranslator } from '../cpu/guest-physical.ts';
+import { PAGE_RAM, PAGE_ROM, type PhysicalMemory } from '../cpu/physical-memory.ts';
+import { EPT_EXECUTE, EPT_READ, EPT_WRITE, type Ept } from './ept.ts';
+import { deliverPendingEvent, type InterruptController } from '../cpu/interrupts.ts';
+import { ExitReason, type SensitiveInterceptor } from '../cpu/sensitive.ts';
+import { IF, S_CR2, S_EIP, S_INSN_EIP } from '../cpu/state.ts';
+import { exitHandler } from './exit-handlers.ts';
+import type { VmExit } from './exit-info.ts';
+import { loadGuestState, storeGuestState } from './guest-state.ts';
+import {
+  CPU_ACTIVATE_SECONDARY_CONTROLS, CPU_CR3_LOAD_EXITING, CPU_CR3_STORE_EXITING, CPU_HLT_EXITING, CPU_INTERRUPT_WINDOW_EXITING,
+  CPU_INVLPG_EXITING, CPU_MOV_DR_EXITING, CPU_RDTSC_EXITING, CPU_UNCONDITIONAL_IO_EXITING, CPU_USE_IO_BITMAPS, CPU_USE_TSC_OFFSETTING,
+  Field, INTERRUPTIBILITY_MOV_SS, INTERRUPTIBILITY_STI, INTR_INFO_DELIVER_ERROR_CODE, INTR_INFO_VALID, INTR_TYPE_EXTERNAL,
+  INTR_TYPE_HARDWARE_EXCEPTION, PIN_EXTERNAL_INTERRUPT_EXITING, SECONDARY_DESCRIPTOR_TABLE_EXITING, SECONDARY_ENABLE_EPT,
+  SECONDARY_UNRESTRICTED_GUEST, Vmcs,
+} from './vmcs.ts';
+import { checkVmEntry } from './vmentry.ts';
+
+/** Why `Vcpu.run` returned: the CPU's own stop reasons, or an exit the machine must serve. */
+export type VcpuStop = StopReason | 'userspace';
+
+export interface VcpuHost {
+  /** Bytes the guest wrote to the VMM's console (the console-write hypercall). */
+  console(bytes: Uint8Array): void;
+}
+
+/** Intel's exit reasons go up to 65 on this family of CPUs. */
+const EXIT_REASONS = 66;
+
+export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
+  readonly vmcs = new Vmcs();
+  /** I/O bitmaps A and B as one: a set bit makes that port exit (with CPU_USE_IO_BITMAPS). */
+  readonly ioBitmap = new Uint8Array(0x10000 / 8);
+  /** Exits taken, by reason. */
+  readonly exitCounts = new Float64Array(EXIT_REASONS);
+  /** Host time spent handling exits, in milliseconds. */
+  exitHandlingMs = 0;
+  /** Called with every exit (--trace-exits). */
+  onExit: ((exit: VmExit) => void) | null = null;
+  /** The exit being handled. */
+  lastExit: VmExit = { reason: ExitReason.EXCEPTION_OR_NMI, qualification: 0, guestRip: 0, instructionLength: 0, interruptionInfo: 0, errorCode: 0, guestPhysical: 0, guestLinear: 0 };
+  /** While an injected event is being delivered, the exception bitmap does not apply to it. */
+  private injecting = false;
+  private launched = false;
+  /** While the machine completes an MMIO or ROM access, guest-physical misses go to its memory model instead of exiting. */
+  private machineAccess = false;
+  /** EPT violations handled by mapping a page (the rest went to the machine as MMIO). */
+  eptMappings = 0;
+
+  constructor(
+    readonly cpu: Cpu,
+    /** Where external interrupts come from (the machine's PIC, as KVM with a user-space PIC). */
+    private readonly interrupts: InterruptController,
+    private readonly host: VcpuHost,
+    /** The VM's guest-physical memory: its slots say what each GPA is. */
+    readonly memory: PhysicalMemory,
+    readonly ept: Ept,
+  ) {
+    cpu.interceptor = this;
+    cpu.interruptController = interrupts;
+    cpu.guestPhysical = this;
+    const v = this.vmcs;
+    // The controls KVM uses for a guest with EPT, an emulated PIC and emulated I/O.
+    v.write(Field.PIN_BASED_VM_EXEC_CONTROL, PIN_EXTERNAL_INTERRUPT_EXITING);
+    v.write(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_HLT_EXITING | CPU_UNCONDITIONAL_IO_EXITING | CPU_USE_TSC_OFFSETTING | CPU_ACTIVATE_SECONDARY_CONTROLS);
+    v.write(Field.SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_EPT | SECONDARY_UNRESTRICTED_GUEST);
+    v.write(Field.EPT_POINTER, ept.pointer);
+    storeGuestState(cpu, v);
+  }
+
+  // ---------------------------------------------------------------- the exit decisions
+
+  private control(bits: number): boolean {
+    return this.vmcs.has(Field.CPU_BASED_VM_EXEC_CONTROL, bits);
+  }
+  private secondary(bits: number): boolean {
+    return this.control(CPU_ACTIVATE_SECONDARY_CONTROLS) && this.vmcs.has(Field.SECONDARY_VM_EXEC_CONTROL, bits);
+  }
+
+  /** Whether a sensitive instruction exits, by the controls (SDM Vol. 3, 26.1). */
+  private exits(reason: ExitReason, qualification: number): boolean {
+    switch (reason) {
+      case ExitReason.CPUID:
+      case ExitReason.VMCALL:
+      case ExitReason.INVD:
+      case ExitReason.RDMSR:
+      case ExitReason.WRMSR:
+      case ExitReason.WBINVD:
+        return true; // always (no MSR bitmaps here)
+      case ExitReason.HLT:
+        return this.control(CPU_HLT_EXITING);
+      case ExitReason.INVLPG:
+        return this.control(CPU_INVLPG_EXITING);
+      case ExitReason.RDTSC:
+        return this.control(CPU_RDTSC_EXITING);
+      case ExitReason.DR_ACCESS:
+        return this.control(CPU_MOV_DR_EXITING);
+      case ExitReason.GDTR_IDTR_ACCESS:
+      case ExitReason.LDTR_TR_ACCESS:
+        return this.secondary(SECONDARY_DESCRIPTOR_TABLE_EXITING);
+      case ExitReason.IO_INSTRUCTION: {
+        if (this.control(CPU_USE_IO_BITMAPS)) {
+          const port = qualification >>> 16;
+          const bytes = (qualification & 7) + 1;
+          for (let p = port; p < port + bytes; p++) if (this.ioBitmap[(p & 0xffff) >> 3] & (1 << (p & 7))) return true;
+          return false;
+        }
+        return this.control(CPU_UNCONDITIONAL_IO_EXITING);
+      }
+      case ExitReason.CR_ACCESS:
+        return this.crAccessExits(qualification);
+      default:
+        return false;
+    }
+  }
+
+  /** CR3 moves exit by their controls; CR0/CR4 writes when they would change a host-owned bit from its shadow. */
+  private crAccessExits(qualification: number): boolean {
+    const cr = qualification & 15;
+    const accessType = (qualification >> 4) & 3;
+    if (cr === 3) return this.control(accessType === 0 ? CPU_CR3_LOAD_EXITING : CPU_CR3_STORE_EXITING);
+    if (accessType === 1) return false; // MOV from CR0/CR4: served from the shadows without an exit
+    const mask = this.vmcs.read(cr === 4 ? Field.CR4_GUEST_HOST_MASK : Field.CR0_GUEST_HOST_MASK);
+    const shadow = this.vmcs.read(cr === 4 ? Field.CR4_READ_SHADOW : Field.CR0_READ_SHADOW);
+    if (accessType === 2) return (mask & 8) !== 0 && (shadow & 8) !== 0; // CLTS: TS owned and set in the shadow
+    const value = accessType === 3 ? qualification >>> 16 : this.cpu.reg[(qualification >> 8) & 15];
+    const lmswMask = accessType === 3 ? 0xf : -1;
+    return ((value ^ shadow) & mask & lmswMask) !== 0;
+  }
+
+  // ---------------------------------------------------------------- SensitiveInterceptor
+
+  intercept(cpu: Cpu, reason: ExitReason, qualification: number): boolean {
+    if (!this.exits(reason, qualification)) return false;
+    const st = cpu.st;
+    this.beginExit(reason, qualification, (st[S_EIP] - st[S_INSN_EIP]) | 0, 0, 0);
+    if (reason === ExitReason.INVLPG) this.lastExit.guestLinear = qualification;
+    return true;
+  }
+
+  interceptException(cpu: Cpu, vector: number, errorCode: number): boolean {
+    if (this.injecting || !(this.vmcs.read(Field.EXCEPTION_BITMAP) & (1 << vector))) return false;
+    const info = vector | INTR_TYPE_HARDWARE_EXCEPTION | INTR_INFO_VALID | (errorCode >= 0 ? INTR_INFO_DELIVER_ERROR_CODE : 0);
+    // #PF's qualification is the faulting linear address (CR2 is not written on this exit).
+    this.beginExit(ExitReason.EXCEPTION_OR_NMI, vector === 14 ? cpu.st[S_CR2] : 0, 0, info, errorCode);
+    cpu.st[S_EIP] = cpu.st[S_INSN_EIP];
+    return true;
+  }
+
+  interceptExternalInterrupt(_cpu: Cpu): boolean {
+    // Once the VMM knows of the interrupt (waiting for a window, or injecting it), no more exits for it.
+    if (this.wantsInterruptWindow() || this.vmcs.read(Field.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) return false;
+    if (!this.vmcs.has(Field.PIN_BASED_VM_EXEC_CONTROL, PIN_EXTERNAL_INTERRUPT_EXITING)) return false;
+    this.beginExit(ExitReason.EXTERNAL_INTERRUPT, 0, 0, 0, 0);
+    return true;
+  }
+
+  wantsInterruptWindow(): boolean {
+    return this.control(CPU_INTERRUPT_WINDOW_EXITING);
+  }
+
+  shadowControlRegister(_cpu: Cpu, cr: number, value: number): number {
+    const mask = this.vmcs.read(cr === 4 ? Field.CR4_GUEST_HOST_MASK : Field.CR0_GUEST_HOST_MASK);
+    const shadow = this.vmcs.read(cr === 4 ? Field.CR4_READ_SHADOW : Field.CR0_READ_SHADOW);
+    return (value & ~mask) | (shadow & mask);
+  }
+
+  // ---------------------------------------------------------------- EPT (GuestPhysicalTranslator)
+
+  pageEntry(gpa: number, access: number, linear: number, pageWalk: boolean): number {
+    const leaf = this.ept.lookup(gpa);
+    const needed = access === ACCESS_WRITE ? EPT_WRITE : access === ACCESS_FETCH ? EPT_EXECUTE : EPT_READ;
+    if (leaf !== null && (leaf.permissions & needed) !== 0) {
+      return leaf.hpa | (leaf.permissions & EPT_WRITE ? PAGE_RAM : PAGE_ROM);
+    }
+    if (this.machineAccess) return this.memory.pages[gpa >>> 12];
+    // An EPT violation (SDM Vol. 3, Table 28-7): what the access was, what the entry allowed, and
+    // whether it was the guest's page walk (bit 8 clear) or the final address (bit 8 set).
+    const qualification = (access === ACCESS_WRITE ? 2 : access === ACCESS_FETCH ? 4 : 1) |
+      ((leaf?.permissions ?? 0) << 3) | (linear !== -1 ? 1 << 7 : 0) | (linear !== -1 && !pageWalk ? 1 << 8 : 0);
+    this.beginExit(ExitReason.EPT_VIOLATION, qualification, 0, 0, 0);
+    this.lastExit.guestPhysical = gpa >>> 0;
+    this.lastExit.guestLinear = linear === -1 ? 0 : linear >>> 0;
+    this.cpu.stop('vmexit', 'VM exit, EPT violation');
+    throw GUEST_FAULT;
+  }
+
+  /**
+   * KVM's handle_ept_violation → __direct_map: a GPA in a memory slot gets its host page mapped
+   * (read-only slots without write permission) and the guest retries; a GPA with no slot is
+   * MMIO, and a write to a read-only slot is the machine's to drop: both go to userspace.
+   */
+  handleEptViolation(exit: VmExit): 'resume' | 'userspace' {
+    const gpa = exit.guestPhysical;
+    const slot = this.memory.slotAt(gpa);
+    const write = (exit.qualification & 2) !== 0;
+    if (slot === undefined || (slot.readOnly && write)) return 'userspace';
+    const hva = slot.userspaceAddr + (gpa - slot.guestPhysAddr);
+    // The host's own page table is the identity: HVA is HPA here (an offset in the frame pool).
+    this.ept.map(gpa, hva, slot.readOnly ? EPT_READ | EPT_EXECUTE : EPT_READ | EPT_WRITE | EPT_EXECUTE);
+    this.eptMappings++;
+    return 'resume';
+  }
+
+  /** INVEPT: after slots change, drop every guest translation the CPU cached. */
+  invalidateEpt(): void {
+    this.cpu.flushTlb();
+  }
+
+  /**
+   * Completes a userspace exit the way the machine serves it: the instruction runs once, with
+   * its port I/O reaching the machine's devices and its MMIO and ROM accesses the machine's
+   * memory model, then the guest goes on. Returns the CPU's stop reason for that instruction.
+   */
+  completeInMachine(): VcpuStop {
+    this.cpu.passIntercepts = true;
+    this.machineAccess = true;
+    try {
+      this.enter();
+      const reason = this.cpu.run(1);
+      storeGuestState(this.cpu, this.vmcs);
+      if (reason !== 'vmexit') return reason;
+      const action = this.dispatchExit();
+      return action === 'resume' ? 'budget' : action;
+    } finally {
+      this.machineAccess = false;
+      this.cpu.passIntercepts = false;
+    }
+  }
+
+  private beginExit(reason: ExitReason, qualification: number, length: number, interruptionInfo: number, errorCode: number): void {
+    const e = this.lastExit;
+    e.reason = reason;
+    e.qualification = qualification >>> 0;
+    e.instructionLength = length;
+    e.interruptionInfo = interruptionInfo >>> 0;
+    e.errorCode = errorCode;
+    e.guestPhysical = 0;
+    e.guestLinear = 0;
+  }
+
+  // ---------------------------------------------------------------- running
+
+  /**
+   * VM entry: check the guest state, load it, inject a pending event. Throws VmEntryError
+   * (as VMLAUNCH/VMRESUME fail) when the VMCS holds a state the guest cannot be in.
+   */
+  private enter(): void {
+    const v = this.vmcs;
+    this.injectPendingInterrupt();
+    checkVmEntry(v);
+    loadGuestState(this.cpu, v);
+    this.launched = true;
+    const info = v.read(Field.VM_ENTRY_INTR_INFO_FIELD);
+    if (info & INTR_INFO_VALID) {
+      // Deliver the injected event before the guest's first instruction, as VM entry does.
+      v.write(Field.VM_ENTRY_INTR_INFO_FIELD, info & ~INTR_INFO_VALID);
+      const cpu = this.cpu;
+      const isExternal = (info & (7 << 8)) === INTR_TYPE_EXTERNAL;
+      cpu.pendingVector = info & 0xff;
+      cpu.pendingErrorCode = isExternal ? -2 : info & INTR_INFO_DELIVER_ERROR_CODE ? v.read(Field.VM_ENTRY_EXCEPTION_ERROR_CODE) : -1;
+      cpu.st[S_INSN_EIP] = cpu.st[S_EIP];
+      this.injecting = true;
+      try {
+        deliverPendingEvent(cpu);
+      } finally {
+        this.injecting = false;
+      }
+    }
+  }
+
+  /**
+   * KVM's inject_pending_event: an interrupt waiting at the PIC is injected at this entry when
+   * the guest can take it (IF set, no STI/MOV SS blocking); otherwise the VMM asks for an exit
+   * when it can (interrupt-window exiting).
+   */
+  private injectPendingInterrupt(): void {
+    const v = this.vmcs;
+    if (v.read(Field.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) return;
+    if (!this.interrupts.hasInterrupt()) {
+      v.setBits(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_INTERRUPT_WINDOW_EXITING, false);
+      return;
+    }
+    const interruptible = (v.read(Field.GUEST_RFLAGS) & IF) !== 0 && (v.read(Field.GUEST_INTERRUPTIBILITY_INFO) & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)) === 0;
+    if (interruptible) {
+      v.write(Field.VM_ENTRY_INTR_INFO_FIELD, this.interrupts.acknowledge() | INTR_TYPE_EXTERNAL | INTR_INFO_VALID);
+      v.write(Field.GUEST_ACTIVITY_STATE, 0); // an interrupt wakes a halted vCPU
+      v.setBits(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_INTERRUPT_WINDOW_EXITING, false);
+    } else {
+      v.setBits(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_INTERRUPT_WINDOW_EXITING, true);
+      this.cpu.raiseInterruptLine(); // so the CPU looks for the window at instruction boundaries
+    }
+  }
+
+  /**
+   * Runs the guest for up to `budget` instructions, handling exits, until one must go to the
+   * machine ('userspace': complete it with runInstructionNatively and call run again) or the
+   * guest stops ('halt', 'shutdown', ...).
+   */
+  run(budget: number): VcpuStop {
+    const cpu = this.cpu;
+    let left = budget;
+    for (;;) {
+      this.enter();
+      const before = cpu.instructions;
+      const reason = cpu.run(left);
+      left -= cpu.instructions - before;
+      storeGuestState(cpu, this.vmcs);
+      if (reason !== 'vmexit') return reason;
+      const action = this.dispatchExit();
+      if (action !== 'resume') return action;
+      if (left <= 0) return 'budget';
+    }
+  }
+
+  /** Handles the exit that just happened with the handler table; says what the vCPU does next. */
+  private dispatchExit(): 'resume' | 'userspace' | 'shutdown' {
+    const cpu = this.cpu;
+    const started = performance.now();
+    const exit = this.lastExit;
+    exit.guestRip = cpu.st[S_EIP] >>> 0;
+    this.writeExitInformation(exit);
+    this.exitCounts[exit.reason]++;
+    this.onExit?.(exit);
+    const handler = exitHandler(exit.reason);
+    const action = handler ? handler(this, exit) : 'shutdown';
+    this.exitHandlingMs += performance.now() - started;
+    if (action === 'shutdown') cpu.stop('shutdown', handler ? 'the guest triple-faulted' : `no handler for VM exit reason ${exit.reason}`);
+    return action;
+  }
+
+  /** The exit-information fields of the VMCS, for handlers and tools that read them there. */
+  private writeExitInformation(exit: VmExit): void {
+    const v = this.vmcs;
+    v.write(Field.VM_EXIT_REASON, exit.reason);
+    v.write(Field.EXIT_QUALIFICATION, exit.qualification);
+    v.write(Field.VM_EXIT_INSTRUCTION_LEN, exit.instructionLength);
+    v.write(Field.VM_EXIT_INTR_INFO, exit.interruptionInfo);
+    v.write(Field.VM_EXIT_INTR_ERROR_CODE, exit.errorCode >>> 0);
+    v.write(Field.GUEST_LINEAR_ADDRESS, exit.guestLinear >>> 0);
+    v.write(Field.GUEST_PHYSICAL_ADDRESS, exit.guestPhysical >>> 0);
+  }
+
+  // ---------------------------------------------------------------- for handlers
+
+  /** The VMM has carried out the instruction that exited: RIP moves past it, and it counts as retired. */
+  skipInstruction(exit: VmExit): void {
+    this.vmcs.write(Field.GUEST_RIP, (exit.guestRip + exit.instructionLength) >>> 0);
+    this.cpu.instructions++;
+  }
+
+  /** Completes an exit by letting the instruction run once without exiting (the machine serving an I/O exit). */
+  runInstructionNatively(): void {
+    this.cpu.runNextNatively = true;
+  }
+
+  /** Guest memory at a linear address, through the guest's translation, or null when it is not mapped. */
+  readGuestLinear(address: number, length: number): Uint8Array | null {
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i++) {
+      const byte = this.cpu.peekLinear8((address + i) | 0);
+      if (byte < 0) return null;
+      out[i] = byte;
+    }
+    return out;
+  }
+
+  console(bytes: Uint8Array): void {
+    this.host.console(bytes);
+  }
+
+  get hasLaunched(): boolean {
+    return this.launched;
+  }
+}
+
