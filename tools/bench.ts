@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { loadGuestImage } from '../src/cli/run-command.ts';
 import { Machine } from '../src/machine/machine.ts';
 import { projectRoot } from '../src/project-root.ts';
+import { DiskImage } from '../src/machine/disk-image.ts';
+import { builtinBios } from '../src/machine/firmware.ts';
 
 /** What the guest must print for `iters` iterations (guests/bench/README.md's reference). */
 export function expectedLine(iters: number, memop: boolean): string {
@@ -28,13 +30,14 @@ export function expectedLine(iters: number, memop: boolean): string {
   return 'E' + (a >>> 0).toString(16).toUpperCase().padStart(8, '0');
 }
 
-function runLoop(iters: number, memop: boolean, paging = false): { mips: number; seconds: number; line: string } {
+function runLoop(iters: number, memop: boolean, paging = false, mode: 'bare' | 'ept' = 'bare'): { mips: number; seconds: number; line: string } {
   const image = loadGuestImage(join(projectRoot(), 'guests', 'bench', 'loop.asm'), { ITERS: String(iters), MEMOP: memop ? '1' : '0', PAGING: paging ? '1' : '0' });
   let output = '';
   let start = 0;
   let end = 0;
   const machine = new Machine({
     memoryBytes: 32 << 20,
+    mode,
     loads: [{ address: 0x7c00, bytes: image }],
     entry: { segment: 0, offset: 0x7c00 },
     exitPort: 0xf4,
@@ -77,14 +80,28 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const itersArg = process.argv.indexOf('--iters');
 const iters = itersArg > 0 ? Number(process.argv[itersArg + 1]) : 1e8;
 console.log(`loop benchmark, ${iters.toExponential(0)} iterations (interpreter, node ${process.version})`);
-for (const [memop, paging] of [[false, false], [true, false], [false, true], [true, true]]) {
-  const { mips, seconds, line } = runLoop(iters, memop, paging);
+const variants: [memop: boolean, paging: boolean, mode: 'bare' | 'ept'][] = [
+  [false, false, 'bare'], [true, false, 'bare'], [false, true, 'bare'], [true, true, 'bare'], [false, false, 'ept'], [true, false, 'ept'],
+];
+for (const [memop, paging, mode] of variants) {
+  const { mips, seconds, line } = runLoop(iters, memop, paging, mode);
   const want = expectedLine(iters, memop);
   const verdict = line === want ? 'correct' : `WRONG (want ${want})`;
-  const name = `${memop ? 'MEMOP' : 'ALU  '} loop${paging ? ', paging on ' : '            '}`;
+  const name = `${memop ? 'MEMOP' : 'ALU  '} loop, ${mode === 'ept' ? 'under the VMM (EPT)' : paging ? 'bare, paging on   ' : 'bare              '}`;
   console.log(`  ${name}: ${mips.toFixed(1).padStart(7)} MIPS  (${seconds.toFixed(2)} s, guest printed ${line}: ${verdict})`);
 }
 console.log('reference (same machine class, guests/bench/README.md): QEMU TCG 5,045 / 1,972; v86 JIT 1,219 / 1,060; v86 interpreter 129; Bochs 126 / 109');
+
+// The toy kernel under the VMM: how often it exits.
+{
+  const kernel = DiskImage.from(loadGuestImage(join(projectRoot(), 'guests', 'kernel', 'kernel.asm')), 'floppy', 'kernel');
+  const machine = new Machine({ memoryBytes: 32 << 20, mode: 'ept', bios: builtinBios(), disks: new Map([[0, kernel]]), exitPort: 0xf4 });
+  const started = performance.now();
+  machine.run(2_000_000_000);
+  const seconds = (performance.now() - started) / 1000;
+  const exits = machine.vcpu!.exitCounts.reduce((a, b) => a + b, 0);
+  console.log(`toy kernel under the VMM: ${(machine.cpu.instructions / seconds / 1e6).toFixed(1)} MIPS, ${exits} exits, ${(exits / seconds).toFixed(0)} exits per second (${seconds.toFixed(2)} s)`);
+}
 
 await bootTimeMs(); // the first run builds the cached bundle and BIOS, as a user's first run does
 const boots: number[] = [];

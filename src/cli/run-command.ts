@@ -8,6 +8,7 @@ import { assembleFile } from '../asm/node-files.ts';
 import { formatDiagnostic } from '../asm/index.ts';
 import { Machine, type MachineConfig, type RunOutcome } from '../machine/machine.ts';
 import { TerminalConsole } from './console.ts';
+import { formatExit, formatStats } from './stats.ts';
 import { DiskImage, SECTOR_BYTES, guessKind, type DiskKind } from '../machine/disk-image.ts';
 import { isElf } from '../machine/elf.ts';
 import { isFlatMultibootKernel } from '../machine/multiboot.ts';
@@ -36,6 +37,7 @@ raw images, without a BIOS:
   --load FILE@ADDR         load a raw image into RAM at ADDR (repeatable)
   --entry SEG:OFF          start there in real mode, without the BIOS (unless --bios is given)
 machine:
+  --mode bare|ept          under the VMM with memory through EPT (ept, the default), or on the bare machine
   --mem SIZE               RAM size (default 32M)
   --reserve ADDR:SIZE      take a range above 1 MiB out of RAM, reported reserved in E820 (repeatable)
   --debugcon PORT[=FILE]   bytes written to PORT go to stdout, or to FILE (repeatable)
@@ -43,7 +45,9 @@ machine:
 run control:
   --max-instructions N     stop after N instructions (exit status 5)
   --dump-mem ADDR:LEN=FILE write physical memory to FILE at the end (repeatable)
-  --stats                  instructions, time and MIPS on stderr
+  --stats                  instructions, time and MIPS; under the VMM also exits by reason, EPT
+                           violations, frames in use and time in exit handling (on stderr)
+  --trace-exits            every VM exit as it happens: reason, qualification, guest RIP (stderr)
   -D NAME[=VALUE], -I DIR  defines and include directories for .asm files (repeatable)
 
 COM1 is the console: its output goes to stdout. Exit status: 0 after HLT with nothing to
@@ -53,7 +57,7 @@ into unmapped memory, 5 at --max-instructions.`;
 const OPTIONS = {
   '--bios': true, '--load': true, '--entry': true, '--mem': true, '--debugcon': true, '--exit-port': true,
   '--max-instructions': true, '--dump-mem': true, '--stats': false, '-D': true, '-I': true, '--help': false,
-  '--fda': true, '--hda': true, '--boot': true, '--append': true, '--reserve': true,
+  '--fda': true, '--hda': true, '--boot': true, '--append': true, '--reserve': true, '--mode': true, '--trace-exits': false,
 };
 
 /** Reads a guest file, assembling it when it is .asm. Errors are the user's: say which file and why. */
@@ -84,6 +88,7 @@ export interface RunSettings {
   maxInstructions: number;
   dumps: { address: number; length: number; file: string }[];
   stats: boolean;
+  traceExits: boolean;
   closeOutputs: () => void;
 }
 
@@ -102,7 +107,9 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
   }
   const defines = parseDefines(all('-D'));
   const includes = all('-I');
-  const config: MachineConfig = { memoryBytes, loads: [], debugcons: [], serial: stdout };
+  const mode = one('--mode') ?? 'ept';
+  if (mode !== 'bare' && mode !== 'ept') throw new UserError(`--mode ${mode}: write bare (no VMM) or ept (the VMM, memory through EPT)`);
+  const config: MachineConfig = { memoryBytes, mode, loads: [], debugcons: [], serial: stdout };
 
   const reserved = all('--reserve').map((spec) => {
     const m = /^([^:]+):(.+)$/.exec(spec);
@@ -209,6 +216,7 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
     maxInstructions: max === undefined ? Infinity : parseNumber(max, '--max-instructions'),
     dumps,
     stats: options.has('--stats'),
+    traceExits: options.has('--trace-exits'),
     closeOutputs: () => files.forEach((fd) => closeSync(fd)),
   };
 }
@@ -257,6 +265,9 @@ export const runCommand: Command = {
       if (e instanceof RangeError) throw new UserError(e.message);
       throw e;
     }
+    if (settings.traceExits && machine.vcpu) {
+      machine.vcpu.onExit = (exit) => process.stderr.write(`${formatExit(exit)}\n`);
+    }
     const started = performance.now();
     terminal.attach(machine);
     let outcome: RunOutcome;
@@ -270,10 +281,7 @@ export const runCommand: Command = {
     for (const d of settings.dumps) writeFileSync(d.file, machine.phys.dump(d.address, d.length));
     const screen = terminal.unseenScreen(machine);
     if (screen.length > 0) process.stderr.write(`minivisor: the VGA text screen at the end of the run:\n${screen.map((l) => '  | ' + l).join('\n')}\n`);
-    if (settings.stats) {
-      const n = machine.cpu.instructions;
-      process.stderr.write(`minivisor: ${n} instructions in ${seconds.toFixed(3)} s, ${(n / seconds / 1e6).toFixed(1)} MIPS\n`);
-    }
+    if (settings.stats) process.stderr.write(formatStats(machine, seconds));
     return report(machine, outcome, settings.maxInstructions);
   },
 };

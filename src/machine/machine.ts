@@ -25,6 +25,7 @@ import { VirtualDisk, VIRTUAL_DISK_PORT } from './devices/virtual-disk.ts';
 import type { DiskImage } from './disk-image.ts';
 import { Ept } from '../vmm/ept.ts';
 import { Vcpu } from '../vmm/vcpu.ts';
+import { translateAddress, type Translation } from '../vmm/translate.ts';
 import { loadMultibootKernel, writeMultibootInfo, type LoadedKernel } from './multiboot.ts';
 import { BIOS_ALIAS_SLOT, BIOS_SLOT, EBDA_BASE, contiguousExtendedBytes, pcMemoryLayout, type E820Entry } from './pc-memory.ts';
 
@@ -168,6 +169,11 @@ export class Machine {
       }));
     }
     this.describeToFirmware();
+    // The initial registers go in before the VMM takes its first copy of the guest state (KVM_SET_REGS before KVM_RUN).
+    if (config.entry) {
+      this.cpu.setRealModeSegment(CS, config.entry.segment, ATTR_REAL_MODE_CODE);
+      this.cpu.st[S_EIP] = config.entry.offset;
+    }
     if ((config.mode ?? 'bare') === 'ept') {
       const ept = new Ept(this.phys, () => this.phys.allocateHost(4096));
       const console = config.console ?? ((bytes: Uint8Array) => bytes.forEach((b) => config.serial?.(b)));
@@ -177,10 +183,6 @@ export class Machine {
         ept.unmap(slot.guestPhysAddr, slot.size);
         this.vcpu?.invalidateEpt();
       };
-    }
-    if (config.entry) {
-      this.cpu.setRealModeSegment(CS, config.entry.segment, ATTR_REAL_MODE_CODE);
-      this.cpu.st[S_EIP] = config.entry.offset;
     }
   }
 
@@ -295,6 +297,11 @@ export class Machine {
           if (left <= 0) return { kind: 'limit' };
       }
     }
+  }
+
+  /** GVA → GPA → HVA → HPA, with every level's entry (see vmm/translate.ts). */
+  translate(gva: number): Translation {
+    return translateAddress(this.cpu, this.phys, this.vcpu?.ept ?? null, gva);
   }
 
   /** CS:EIP and the registers, for reports. */

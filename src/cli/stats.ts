@@ -1,0 +1,35 @@
+/** What --stats and --trace-exits print. */
+import type { Machine } from '../machine/machine.ts';
+import { EXIT_REASON_NAMES, type VmExit } from '../vmm/exit-info.ts';
+
+const hex = (v: number) => '0x' + (v >>> 0).toString(16).toUpperCase();
+
+/** One line per VM exit: reason (number and name), qualification, guest RIP, and what else the exit carries. */
+export function formatExit(exit: VmExit): string {
+  const name = EXIT_REASON_NAMES[exit.reason] ?? '?';
+  let line = `exit ${exit.reason} (${name}) qualification ${hex(exit.qualification)} rip ${hex(exit.guestRip)}`;
+  if (exit.instructionLength) line += ` length ${exit.instructionLength}`;
+  if (exit.reason === 48) line += ` gpa ${hex(exit.guestPhysical)}${exit.qualification & 0x80 ? ` gla ${hex(exit.guestLinear)}` : ''}`;
+  if (exit.interruptionInfo) line += ` interruption ${hex(exit.interruptionInfo)}`;
+  return line;
+}
+
+export function formatStats(machine: Machine, seconds: number): string {
+  const n = machine.cpu.instructions;
+  const lines = [`minivisor: ${n} instructions in ${seconds.toFixed(3)} s, ${(n / seconds / 1e6).toFixed(1)} MIPS (mode ${machine.config.mode ?? 'bare'})`];
+  const vcpu = machine.vcpu;
+  if (vcpu) {
+    let total = 0;
+    const rows: string[] = [];
+    vcpu.exitCounts.forEach((count, reason) => {
+      if (count === 0) return;
+      total += count;
+      rows.push(`  ${String(count).padStart(9)}  ${reason} ${EXIT_REASON_NAMES[reason] ?? ''}`);
+    });
+    lines.push(`minivisor: ${total} VM exits, ${(total / seconds).toFixed(0)} per second; ${vcpu.exitHandlingMs.toFixed(1)} ms handling them`);
+    lines.push(...rows);
+    const guestPages = machine.config.memoryBytes / 4096;
+    lines.push(`minivisor: EPT: ${vcpu.eptMappings} violations mapped a page; ${vcpu.ept.mappedPages} of ${guestPages} guest pages backed (${((vcpu.ept.mappedPages * 4096) / 1048576).toFixed(1)} of ${machine.config.memoryBytes / 1048576} MiB), ${vcpu.ept.tableFrames} frames of EPT tables`);
+  }
+  return lines.join('\n') + '\n';
+}
