@@ -681,6 +681,32 @@ export class Cpu {
 
   // ---------------------------------------------------------------- running
 
+  /** A copy of the state taken when an event delivery starts (see interrupts.ts, atomically). */
+  private readonly rollbackState = new Int32Array(STATE_SIZE);
+
+  /** Saves the architectural state, so that an event delivery that faults part-way can be undone. */
+  saveStateForRollback(): void {
+    this.rollbackState.set(this.st);
+  }
+
+  /** Undoes an event delivery: everything back as saved, except CR2 and DR6, which report the fault. */
+  rollBackState(): void {
+    const st = this.st;
+    const cr2 = st[S_CR2];
+    const dr6 = st[DR6];
+    st.set(this.rollbackState);
+    st[S_CR2] = cr2;
+    st[DR6] = dr6;
+    this.setCpl(st[S_CPL]);
+  }
+
+  /** Clears a stop reason left from the last run (the VMM does so before it delivers an event at VM entry). */
+  clearStop(): void {
+    this.stopReason = null;
+    this.stopDetail = '';
+    this.attention &= ~ATTN_STOP;
+  }
+
   /** Asks the run loop to stop at the next instruction boundary. */
   stop(reason: StopReason, detail = ''): void {
     if (this.stopReason === null) {

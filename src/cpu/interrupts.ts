@@ -10,7 +10,7 @@ import { checkStackSegment, loadCheckedStackSegment, loadCodeSegment, readDescri
 import { innerStack, taskSwitch, TaskSwitchReason } from './tss.ts';
 import {
   AC, ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_PRESENT, ATTR_S, CR0_PE, CS, DF_, DS, ES, ESP, FS, GP, GS, IF, NP, NT, PF_, RF, S_CPL,
-  S_CR0, S_EFLAGS, S_EIP, S_IDTR_BASE, S_IDTR_LIMIT, S_SEG_SEL, S_STACK32, SS, TF, TS_, VM,
+  S_CR0, S_EFLAGS, S_EIP, S_IDTR_BASE, S_IDTR_LIMIT, S_SEG_SEL, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, SS, SS_, TF, TS_, VM,
 } from './state.ts';
 
 const TASK_GATE = 0x05;
@@ -44,7 +44,7 @@ function isContributory(vector: number): boolean {
 export function deliverPendingEvent(cpu: Cpu): void {
   let vector = cpu.pendingVector;
   let errorCode = cpu.pendingErrorCode;
-  const kind = errorCode === -2 ? EventKind.External : EventKind.Exception;
+  let kind = errorCode === -2 ? EventKind.External : EventKind.Exception;
   if (errorCode === -2) errorCode = -1;
   cpu.pendingVector = -1;
   // In non-root mode an exception in the exception bitmap is a VM exit, not a delivery.
@@ -53,13 +53,20 @@ export function deliverPendingEvent(cpu: Cpu): void {
     cpu.stop('vmexit', `VM exit, exception ${vector}`);
     return;
   }
+  // Error codes of exceptions raised while delivering an interrupt or an earlier exception carry EXT.
+  let external = kind === EventKind.External;
   for (;;) {
     try {
-      interrupt(cpu, vector, kind, errorCode);
+      interrupt(cpu, vector, kind, errorCode, external);
       return;
     } catch (e) {
       if (e !== GUEST_FAULT) throw e;
-      if (cpu.stopReason !== null) return;
+      if (cpu.stopReason !== null) {
+        // A VM exit (an EPT violation) in the middle of the delivery: the delivery was rolled
+        // back, and the VMM delivers the event again after the exit (IDT-vectoring information).
+        if (cpu.stopReason === 'vmexit' && vmm !== null) vmm.eventDeliveryInterrupted(vector, kind === EventKind.External, errorCode);
+        return;
+      }
       const second = cpu.pendingVector;
       if (vector === DF_) {
         cpu.stop('shutdown', `triple fault: exception ${second} while delivering a double fault`);
@@ -70,6 +77,9 @@ export function deliverPendingEvent(cpu: Cpu): void {
         (first === PF_ && (isContributory(second) || second === PF_));
       vector = combine ? DF_ : second;
       errorCode = combine ? 0 : cpu.pendingErrorCode;
+      // What is delivered now is an exception (with its error code), whatever the first event was.
+      kind = EventKind.Exception;
+      external = true;
       cpu.pendingVector = -1;
     }
   }
@@ -79,11 +89,49 @@ export function deliverPendingEvent(cpu: Cpu): void {
  * Delivers `vector`. For software interrupts and traps EIP already points past the
  * instruction; for faults the caller has reset it to the faulting instruction.
  */
-export function interrupt(cpu: Cpu, vector: number, kind: EventKind, errorCode = -1): void {
+export function interrupt(cpu: Cpu, vector: number, kind: EventKind, errorCode = -1, external = kind === EventKind.External): void {
   cpu.halted = false;
   // Virtual-8086 mode takes interrupts through the IDT too (to ring 0).
-  if (cpu.st[S_CR0] & CR0_PE) protectedModeInterrupt(cpu, vector, kind, errorCode);
-  else realModeInterrupt(cpu, vector);
+  if (!(cpu.st[S_CR0] & CR0_PE)) {
+    atomically(cpu, () => realModeInterrupt(cpu, vector));
+    return;
+  }
+  const ext = external ? 1 : 0;
+  const idtError = vector * 8 + 2 + ext;
+  if (vector * 8 + 7 > cpu.st[S_IDTR_LIMIT] >>> 0) cpu.fault(GP, idtError);
+  const address = (cpu.st[S_IDTR_BASE] + vector * 8) | 0;
+  const low = cpu.readSystem32(address);
+  const high = cpu.readSystem32((address + 4) | 0);
+  const type = (high >> 8) & 0x1f;
+  const gateDpl = (high >> 13) & 3;
+  const pushesError = kind === EventKind.Exception && hasErrorCode(vector);
+  if (kind === EventKind.Software && gateDpl < cpu.st[S_CPL]) cpu.fault(GP, idtError);
+  if (!(high & 0x8000)) cpu.fault(NP, idtError);
+  if (type === TASK_GATE) {
+    // A task switch has its own commit point (faults after it belong to the new task).
+    taskSwitch(cpu, low >>> 16, TaskSwitchReason.Interrupt, pushesError ? Math.max(errorCode, 0) : -1);
+    return;
+  }
+  const isInterruptGate = type === 0x0e || type === 0x06;
+  const isTrapGate = type === 0x0f || type === 0x07;
+  if (!isInterruptGate && !isTrapGate) cpu.fault(GP, idtError);
+  atomically(cpu, () => gateInterrupt(cpu, low, high, isInterruptGate, pushesError ? Math.max(errorCode, 0) : -1, ext));
+}
+
+/**
+ * Runs an event delivery as one step: when it faults (or makes a VM exit) part-way, on the new
+ * stack or loading the handler's CS, the CPU's state is put back as it was before the event, so
+ * the new exception is delivered as if the first had not begun (CR2 and DR6 keep what the fault
+ * wrote). Not on the hot path: one state copy per event.
+ */
+function atomically(cpu: Cpu, delivery: () => void): void {
+  cpu.saveStateForRollback();
+  try {
+    delivery();
+  } catch (e) {
+    if (e === GUEST_FAULT) cpu.rollBackState();
+    throw e;
+  }
 }
 
 function realModeInterrupt(cpu: Cpu, vector: number): void {
@@ -102,35 +150,19 @@ function realModeInterrupt(cpu: Cpu, vector: number): void {
   st[S_EIP] = ip;
 }
 
-function protectedModeInterrupt(cpu: Cpu, vector: number, kind: EventKind, errorCode: number): void {
+/** Through an interrupt or trap gate: to the handler's ring (a stack switch when it is more privileged). */
+function gateInterrupt(cpu: Cpu, low: number, high: number, isInterruptGate: boolean, errorCode: number, ext: number): void {
   const st = cpu.st;
   const fromV86 = (st[S_EFLAGS] & VM) !== 0;
-  const idtError = vector * 8 + 2 + (kind === EventKind.External ? 1 : 0);
-  if (vector * 8 + 7 > st[S_IDTR_LIMIT] >>> 0) cpu.fault(GP, idtError);
-  const address = (st[S_IDTR_BASE] + vector * 8) | 0;
-  const low = cpu.readSystem32(address);
-  const high = cpu.readSystem32((address + 4) | 0);
-  const type = (high >> 8) & 0x1f;
-  const gateDpl = (high >> 13) & 3;
   const cpl = st[S_CPL];
-  const pushesError = kind === EventKind.Exception && hasErrorCode(vector);
-  if (kind === EventKind.Software && gateDpl < cpl) cpu.fault(GP, idtError);
-  if (!(high & 0x8000)) cpu.fault(NP, idtError);
-  if (type === TASK_GATE) {
-    taskSwitch(cpu, low >>> 16, TaskSwitchReason.Interrupt, pushesError ? Math.max(errorCode, 0) : -1);
-    return;
-  }
-  const isInterruptGate = type === 0x0e || type === 0x06;
-  const isTrapGate = type === 0x0f || type === 0x07;
-  if (!isInterruptGate && !isTrapGate) cpu.fault(GP, idtError);
-  const gate32 = (type & 8) !== 0;
+  const gate32 = (high & 0x800) !== 0;
   const selector = low >>> 16;
   const offset = gate32 ? (low & 0xffff) | (high & 0xffff0000) : low & 0xffff;
 
   // The handler's code segment decides the ring it runs in.
-  if ((selector & 0xfffc) === 0) cpu.fault(GP, 0);
+  if ((selector & 0xfffc) === 0) cpu.fault(GP, ext);
   const target = readDescriptor(cpu, selector);
-  const targetError = selector & 0xfffc;
+  const targetError = (selector & 0xfffc) | ext;
   if ((target.attr & (ATTR_S | ATTR_CODE)) !== (ATTR_S | ATTR_CODE)) cpu.fault(GP, targetError);
   const targetDpl = (target.attr >> 5) & 3;
   if (targetDpl > cpl) cpu.fault(GP, targetError);
@@ -139,7 +171,7 @@ function protectedModeInterrupt(cpu: Cpu, vector: number, kind: EventKind, error
   const inner = !conforming && targetDpl < cpl;
   // From virtual-8086 mode, only a ring-0 handler in a non-conforming segment will do.
   if (fromV86 && (!inner || targetDpl !== 0)) cpu.fault(GP, targetError);
-  if (offset >>> 0 > target.limit) cpu.fault(GP, 0);
+  if (offset >>> 0 > target.limit) cpu.fault(GP, ext);
 
   const size = gate32 ? 32 : 16;
   const flags = getEflags(st);
@@ -155,6 +187,11 @@ function protectedModeInterrupt(cpu: Cpu, vector: number, kind: EventKind, error
     const v86Segments = fromV86 ? [GS, FS, DS, ES].map((seg) => st[S_SEG_SEL + seg] & 0xffff) : [];
     cpu.setCpl(newCpl);
     loadCheckedStackSegment(cpu, newSs, stack);
+    // The whole frame must fit in the new stack segment: #SS(new SS) before anything is pushed.
+    const frameBytes = (v86Segments.length + 5 + (errorCode >= 0 ? 1 : 0)) * (size >> 3);
+    const top = st[S_STACK32] ? newEsp >>> 0 : newEsp & 0xffff;
+    const lowest = top - frameBytes; // a 16-bit SP that wraps is left to the pushes' own checks
+    if (lowest >= 0 && (lowest < st[S_SEG_WLOW + SS] >>> 0 || top - 1 > st[S_SEG_WHIGH + SS] >>> 0)) cpu.fault(SS_, (newSs & 0xfffc) | ext);
     if (st[S_STACK32]) cpu.reg[ESP] = newEsp;
     else cpu.reg16[ESP << 1] = newEsp;
     for (const selectorValue of v86Segments) push(cpu, selectorValue, size);
@@ -165,7 +202,7 @@ function protectedModeInterrupt(cpu: Cpu, vector: number, kind: EventKind, error
   push(cpu, flags, size);
   push(cpu, returnCs, size);
   push(cpu, returnEip, size);
-  if (pushesError) push(cpu, errorCode < 0 ? 0 : errorCode, size);
+  if (errorCode >= 0) push(cpu, errorCode, size);
   setEflags(st, flags & ~(TF | NT | RF | VM | (isInterruptGate ? IF : 0)));
   if (fromV86) for (let seg = 0; seg < 6; seg++) cpu.updateWriteRange(seg);
   loadCodeSegment(cpu, selector, newCpl);

@@ -43,6 +43,12 @@ export interface SensitiveInterceptor {
   intercept(cpu: Cpu, reason: ExitReason, qualification: number): boolean;
   /** An exception about to be delivered: true takes it as a VM exit instead (the exception bitmap). */
   interceptException(cpu: Cpu, vector: number, errorCode: number): boolean;
+  /**
+   * A VM exit (an EPT violation) happened while an interrupt or exception was being delivered;
+   * the delivery was rolled back. The VMM records it as IDT-vectoring information and delivers
+   * it again at the next entry. `errorCode` is -1 when the event has none.
+   */
+  eventDeliveryInterrupted(vector: number, external: boolean, errorCode: number): void;
   /** An external interrupt is pending: true makes it a VM exit now, whatever IF says (pin-based control). */
   interceptExternalInterrupt(cpu: Cpu): boolean;
   /** True while the VMM wants an exit as soon as the guest can take interrupts (interrupt-window exiting). */

@@ -16,6 +16,12 @@ export interface VmExit {
   /** For EPT violations: the guest-physical address, and the linear address when there is one. */
   guestPhysical: number;
   guestLinear: number;
+  /**
+   * IDT-vectoring information (SDM Vol. 3, 28.2.4): the event whose delivery the exit
+   * interrupted (valid bit 31), and its error code. The VMM delivers it again at the next entry.
+   */
+  idtVectoringInfo: number;
+  idtVectoringErrorCode: number;
 }
 
 /** Names of exit reasons, for traces and statistics. */

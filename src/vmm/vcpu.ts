@@ -46,7 +46,13 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   /** Called with every exit (--trace-exits). */
   onExit: ((exit: VmExit) => void) | null = null;
   /** The exit being handled. */
-  lastExit: VmExit = { reason: ExitReason.EXCEPTION_OR_NMI, qualification: 0, guestRip: 0, instructionLength: 0, interruptionInfo: 0, errorCode: 0, guestPhysical: 0, guestLinear: 0 };
+  lastExit: VmExit = { reason: ExitReason.EXCEPTION_OR_NMI, qualification: 0, guestRip: 0, instructionLength: 0, interruptionInfo: 0, errorCode: 0, guestPhysical: 0, guestLinear: 0, idtVectoringInfo: 0, idtVectoringErrorCode: 0 };
+  /**
+   * True once the interrupt waiting at the PIC has made its external-interrupt exit: the VMM
+   * now knows of it and injects it when the guest can take it. An interrupt that arrives while
+   * the guest runs exits first, as on hardware with external-interrupt exiting.
+   */
+  private interruptExited = false;
   /** While an injected event is being delivered, the exception bitmap does not apply to it. */
   private injecting = false;
   private launched = false;
@@ -97,6 +103,8 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
         return true; // always (no MSR bitmaps here)
       case ExitReason.HLT:
         return this.control(CPU_HLT_EXITING);
+      case ExitReason.INTERRUPT_WINDOW:
+        return this.control(CPU_INTERRUPT_WINDOW_EXITING);
       case ExitReason.INVLPG:
         return this.control(CPU_INVLPG_EXITING);
       case ExitReason.RDTSC:
@@ -155,10 +163,16 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     return true;
   }
 
+  eventDeliveryInterrupted(vector: number, external: boolean, errorCode: number): void {
+    const e = this.lastExit;
+    e.idtVectoringInfo = (vector | (external ? INTR_TYPE_EXTERNAL : INTR_TYPE_HARDWARE_EXCEPTION) | INTR_INFO_VALID | (errorCode >= 0 ? INTR_INFO_DELIVER_ERROR_CODE : 0)) >>> 0;
+    e.idtVectoringErrorCode = errorCode >= 0 ? errorCode : 0;
+  }
+
   interceptExternalInterrupt(_cpu: Cpu): boolean {
     // Once the VMM knows of the interrupt (waiting for a window, or injecting it), no more exits for it.
-    if (this.wantsInterruptWindow() || this.vmcs.read(Field.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) return false;
-    if (!this.vmcs.has(Field.PIN_BASED_VM_EXEC_CONTROL, PIN_EXTERNAL_INTERRUPT_EXITING)) return false;
+    if (this.interruptExited || !this.vmcs.has(Field.PIN_BASED_VM_EXEC_CONTROL, PIN_EXTERNAL_INTERRUPT_EXITING)) return false;
+    this.interruptExited = true;
     this.beginExit(ExitReason.EXTERNAL_INTERRUPT, 0, 0, 0, 0);
     return true;
   }
@@ -224,8 +238,8 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     this.cpu.passIntercepts = true;
     this.machineAccess = true;
     try {
-      this.enter();
-      const reason = this.cpu.run(1);
+      const exitedAtEntry = this.enter();
+      const reason = exitedAtEntry ? 'vmexit' : this.cpu.run(1);
       storeGuestState(this.cpu, this.vmcs);
       if (reason !== 'vmexit') return reason;
       const action = this.dispatchExit();
@@ -245,15 +259,19 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     e.errorCode = errorCode;
     e.guestPhysical = 0;
     e.guestLinear = 0;
+    e.idtVectoringInfo = 0;
+    e.idtVectoringErrorCode = 0;
   }
 
   // ---------------------------------------------------------------- running
 
   /**
    * VM entry: check the guest state, load it, inject a pending event. Throws VmEntryError
-   * (as VMLAUNCH/VMRESUME fail) when the VMCS holds a state the guest cannot be in.
+   * (as VMLAUNCH/VMRESUME fail) when the VMCS holds a state the guest cannot be in. Returns
+   * true when delivering the injected event made a VM exit (an EPT violation on the guest's
+   * stack or IDT): that exit is to be handled before the guest runs.
    */
-  private enter(): void {
+  private enter(): boolean {
     const v = this.vmcs;
     this.injectPendingInterrupt();
     checkVmEntry(v);
@@ -268,13 +286,16 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
       cpu.pendingVector = info & 0xff;
       cpu.pendingErrorCode = isExternal ? -2 : info & INTR_INFO_DELIVER_ERROR_CODE ? v.read(Field.VM_ENTRY_EXCEPTION_ERROR_CODE) : -1;
       cpu.st[S_INSN_EIP] = cpu.st[S_EIP];
+      cpu.clearStop();
       this.injecting = true;
       try {
         deliverPendingEvent(cpu);
       } finally {
         this.injecting = false;
       }
+      if (cpu.stopReason === 'vmexit') return true;
     }
+    return false;
   }
 
   /**
@@ -286,12 +307,16 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     const v = this.vmcs;
     if (v.read(Field.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) return;
     if (!this.interrupts.hasInterrupt()) {
+      this.interruptExited = false;
       v.setBits(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_INTERRUPT_WINDOW_EXITING, false);
       return;
     }
+    // Not yet seen by the VMM: the guest runs, and the interrupt makes its exit at the first boundary.
+    if (!this.interruptExited && v.has(Field.PIN_BASED_VM_EXEC_CONTROL, PIN_EXTERNAL_INTERRUPT_EXITING)) return;
     const interruptible = (v.read(Field.GUEST_RFLAGS) & IF) !== 0 && (v.read(Field.GUEST_INTERRUPTIBILITY_INFO) & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)) === 0;
     if (interruptible) {
       v.write(Field.VM_ENTRY_INTR_INFO_FIELD, this.interrupts.acknowledge() | INTR_TYPE_EXTERNAL | INTR_INFO_VALID);
+      this.interruptExited = false;
       v.write(Field.GUEST_ACTIVITY_STATE, 0); // an interrupt wakes a halted vCPU
       v.setBits(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_INTERRUPT_WINDOW_EXITING, false);
     } else {
@@ -309,7 +334,12 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     const cpu = this.cpu;
     let left = budget;
     for (;;) {
-      this.enter();
+      if (this.enter()) {
+        storeGuestState(cpu, this.vmcs);
+        const action = this.dispatchExit();
+        if (action !== 'resume') return action;
+        continue;
+      }
       const before = cpu.instructions;
       const reason = cpu.run(left);
       left -= cpu.instructions - before;
@@ -332,6 +362,12 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     this.onExit?.(exit);
     const handler = exitHandler(exit.reason);
     const action = handler ? handler(this, exit) : 'shutdown';
+    // An event whose delivery the exit interrupted is delivered again at the next entry (as KVM's
+    // vmx_complete_interrupts re-queues it), unless the handler injects something itself.
+    if (exit.idtVectoringInfo & INTR_INFO_VALID && !(this.vmcs.read(Field.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID)) {
+      this.vmcs.write(Field.VM_ENTRY_INTR_INFO_FIELD, exit.idtVectoringInfo);
+      this.vmcs.write(Field.VM_ENTRY_EXCEPTION_ERROR_CODE, exit.idtVectoringErrorCode);
+    }
     this.exitHandlingMs += performance.now() - started;
     if (action === 'shutdown') cpu.stop('shutdown', handler ? 'the guest triple-faulted' : `no handler for VM exit reason ${exit.reason}`);
     return action;
@@ -347,6 +383,8 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     v.write(Field.VM_EXIT_INTR_ERROR_CODE, exit.errorCode >>> 0);
     v.write(Field.GUEST_LINEAR_ADDRESS, exit.guestLinear >>> 0);
     v.write(Field.GUEST_PHYSICAL_ADDRESS, exit.guestPhysical >>> 0);
+    v.write(Field.IDT_VECTORING_INFO_FIELD, exit.idtVectoringInfo);
+    v.write(Field.IDT_VECTORING_ERROR_CODE, exit.idtVectoringErrorCode >>> 0);
   }
 
   // ---------------------------------------------------------------- for handlers

@@ -227,6 +227,7 @@ function interceptor(intercept: (cpu: Cpu, reason: ExitReason, q: number) => boo
     intercept,
     interceptException: () => false,
     interceptExternalInterrupt: () => false,
+        eventDeliveryInterrupted: () => {},
     wantsInterruptWindow: () => false,
     shadowControlRegister: (_cpu: Cpu, _cr: number, value: number) => value,
   };

@@ -1,0 +1,228 @@
+/** One test per exit reason: the reason, and the qualification's fields as Intel lays them out. */
+import { describe, expect, it } from 'vitest';
+import { ExitReason } from '../../src/cpu/sensitive.ts';
+import {
+  CPU_CR3_LOAD_EXITING, CPU_INVLPG_EXITING, CPU_RDTSC_EXITING, Field, PIN_EXTERNAL_INTERRUPT_EXITING,
+} from '../../src/vmm/vmcs.ts';
+import { ofReason, runUnderVmm } from '../helpers/run-vmm.ts';
+import { ENTER_FLAT_PM } from '../helpers/run-asm.ts';
+
+describe('VM exits', () => {
+  it('CPUID (10): always exits; the guest sees the hypervisor bit and the signature leaf 0x40000000', () => {
+    const run = runUnderVmm(`
+      mov eax, 1
+      cpuid
+      mov [0x500], ecx
+      mov eax, 0x40000000
+      cpuid
+      mov [0x504], ebx
+      mov [0x508], ecx
+      mov [0x50c], edx
+      cli
+      hlt`);
+    expect(ofReason(run, ExitReason.CPUID)).toHaveLength(2);
+    expect(ofReason(run, ExitReason.CPUID)[0].instructionLength).toBe(2);
+    const p = run.machine.phys;
+    expect(p.read(0x500, 4) >>> 31).toBe(1);
+    expect(String.fromCharCode(...p.dump(0x504, 12))).toBe('MinivisorVMM');
+  });
+
+  it('HLT (12): exits with HLT exiting; the vCPU halts', () => {
+    const run = runUnderVmm('cli\nhlt');
+    expect(ofReason(run, ExitReason.HLT)).toHaveLength(1);
+    expect(run.outcome.kind).toBe('halted');
+  });
+
+  it('INVLPG (14): with INVLPG exiting, the qualification is the linear address', () => {
+    const run = runUnderVmm(`${ENTER_FLAT_PM}
+      invlpg [0x12345]
+      cli
+      hlt`, { prepare: (m) => m.vcpu!.vmcs.setBits(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_INVLPG_EXITING, true) });
+    const exits = ofReason(run, ExitReason.INVLPG);
+    expect(exits).toHaveLength(1);
+    expect(exits[0].qualification).toBe(0x12345);
+  });
+
+  it('RDTSC (16): with RDTSC exiting; the VMM adds the TSC offset', () => {
+    const run = runUnderVmm(`rdtsc
+      mov [0x500], eax
+      mov [0x504], edx
+      cli
+      hlt`, {
+      prepare: (m) => {
+        m.vcpu!.vmcs.setBits(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_RDTSC_EXITING, true);
+        m.vcpu!.vmcs.write(Field.TSC_OFFSET, 0x100000000);
+      },
+    });
+    expect(ofReason(run, ExitReason.RDTSC)).toHaveLength(1);
+    expect(run.machine.phys.read(0x504, 4)).toBe(1); // the offset's high dword
+  });
+
+  it('VMCALL (18): the version hypercall, a console write, an unknown call', () => {
+    const run = runUnderVmm(`
+      xor eax, eax
+      vmcall
+      mov [0x500], eax
+      mov eax, 1
+      mov ebx, message
+      mov ecx, 5
+      vmcall
+      mov [0x504], eax
+      mov eax, 77
+      vmcall
+      mov [0x508], eax
+      cli
+      hlt
+    message: db 'hello'`);
+    const p = run.machine.phys;
+    expect(ofReason(run, ExitReason.VMCALL)).toHaveLength(3);
+    expect(p.read(0x500, 4)).toBe(1);
+    expect(p.read(0x504, 4)).toBe(5);
+    expect(run.output).toBe('hello');
+    expect(p.read(0x508, 4) | 0).toBe(-38);
+  });
+
+  it('CR access (28): a CR3 load exits with the CR number, access type 0 and the register', () => {
+    const run = runUnderVmm(`${ENTER_FLAT_PM}
+      mov ebx, 0x20000
+      mov cr3, ebx
+      cli
+      hlt`, { prepare: (m) => m.vcpu!.vmcs.setBits(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_CR3_LOAD_EXITING, true) });
+    const exits = ofReason(run, ExitReason.CR_ACCESS);
+    expect(exits).toHaveLength(1);
+    expect(exits[0].qualification).toBe(3 | (0 << 4) | (3 << 8)); // CR3, MOV to CR, EBX
+    expect(run.machine.cpu.st[58]).toBe(0x20000); // the load happened (CR3)
+  });
+
+  it('CR access (28): a write to a host-owned CR0 bit exits; reads of it see the read shadow', () => {
+    const run = runUnderVmm(`${ENTER_FLAT_PM}
+      mov eax, cr0
+      or eax, 1 << 3               ; TS: owned by the host here
+      mov cr0, eax
+      mov eax, cr0
+      mov [0x500], eax
+      cli
+      hlt`, {
+      prepare: (m) => {
+        m.vcpu!.vmcs.write(Field.CR0_GUEST_HOST_MASK, 1 << 3);
+        m.vcpu!.vmcs.write(Field.CR0_READ_SHADOW, 0);
+      },
+    });
+    const exits = ofReason(run, ExitReason.CR_ACCESS);
+    expect(exits).toHaveLength(1);
+    expect(exits[0].qualification & 0xff).toBe(0); // CR0, MOV to CR
+    expect(run.machine.phys.read(0x500, 4) & 8).toBe(8); // the guest reads what it wrote (the shadow)
+    expect(run.machine.cpu.st[56] & 8).toBe(0); // the real CR0.TS stays the host's
+  });
+
+  it('I/O (30): size, direction, string, REP, operand encoding and port in the qualification', () => {
+    const run = runUnderVmm(`
+      mov al, 'x'
+      out 0xe9, al                 ; 1 byte, OUT, immediate
+      mov dx, 0x61
+      in ax, dx                    ; 2 bytes, IN, DX
+      mov di, 0x600
+      mov cx, 3
+      mov dx, 0x510
+      rep insb                     ; string, REP
+      cli
+      hlt`);
+    const io = ofReason(run, ExitReason.IO_INSTRUCTION).map((e) => e.qualification);
+    expect(io[0]).toBe(0 | (1 << 6) | (0xe9 << 16));
+    expect(io[1]).toBe(1 | (1 << 3) | (0x61 << 16));
+    expect(io[2]).toBe(0 | (1 << 3) | (1 << 4) | (1 << 5) | (0x510 << 16));
+    expect(run.output).toBe('x');
+  });
+
+  it('RDMSR (31) and WRMSR (32)', () => {
+    const run = runUnderVmm(`${ENTER_FLAT_PM}
+      mov ecx, 0x10
+      rdmsr
+      mov ecx, 0x174
+      xor edx, edx
+      mov eax, 0x1234
+      wrmsr
+      cli
+      hlt`);
+    expect(ofReason(run, ExitReason.RDMSR)).toHaveLength(1);
+    expect(ofReason(run, ExitReason.WRMSR)).toHaveLength(1);
+    expect(run.machine.cpu.msrs.get(0x174)).toBe(0x1234n);
+  });
+
+  it('EPT violation (48): read, write and fetch bits, the GPA and the guest linear address', () => {
+    const run = runUnderVmm(`
+      mov ax, [0x3000]           ; a read of a page not yet mapped
+      mov byte [0x5002], 1       ; a write
+      cli
+      hlt`);
+    const ept = ofReason(run, ExitReason.EPT_VIOLATION);
+    const read = ept.find((e) => e.guestPhysical === 0x3000)!;
+    const write = ept.find((e) => e.guestPhysical === 0x5002)!;
+    expect(read.qualification & 7).toBe(1); // data read
+    expect(write.qualification & 7).toBe(2); // data write
+    expect(read.qualification & 0x180).toBe(0x180); // linear address valid, the access's own address
+    expect(read.guestLinear).toBe(0x3000);
+    expect(ept[0].qualification & 7).toBe(1); // the very first: fetching the code page (read)
+    expect(run.machine.vcpu!.ept.lookup(0x5000)).toEqual({ hpa: 0x5000, permissions: 7 });
+  });
+
+  it('exception (0): an exception in the bitmap exits with its vector, type and error code, then is reflected', () => {
+    const run = runUnderVmm(`
+      xor ax, ax
+      mov ds, ax
+      mov word [6*4], ud_handler
+      mov word [6*4+2], 0
+      ud2
+    ud_handler:
+      mov byte [0x500], 1
+      cli
+      hlt`, { prepare: (m) => m.vcpu!.vmcs.write(Field.EXCEPTION_BITMAP, 1 << 6) });
+    const exits = ofReason(run, ExitReason.EXCEPTION_OR_NMI);
+    expect(exits).toHaveLength(1);
+    expect(exits[0].interruptionInfo & 0xff).toBe(6);
+    expect((exits[0].interruptionInfo >> 8) & 7).toBe(3); // hardware exception
+    expect(run.machine.phys.read8(0x500)).toBe(1); // reflected: the guest's handler ran
+  });
+
+  it('external interrupt (1) and interrupt window (7): an IRQ while IF is clear waits for STI, then is injected', () => {
+    const run = runUnderVmm(`
+      xor ax, ax
+      mov ds, ax
+      mov ss, ax
+      mov sp, 0x7000
+      mov word [0x08*4], irq0          ; IRQ 0 at vector 8 (the PIC's power-on base is 0: program it)
+      mov word [0x08*4+2], 0
+      mov al, 0x11
+      out 0x20, al
+      mov al, 0x08
+      out 0x21, al
+      mov al, 0x04
+      out 0x21, al
+      mov al, 0x01
+      out 0x21, al
+      mov al, 0xfe                     ; only IRQ 0
+      out 0x21, al
+      mov al, 0x34                     ; PIT channel 0, mode 2, divisor 100 (an IRQ within the wait loop)
+      out 0x43, al
+      mov ax, 100
+      out 0x40, al
+      mov al, ah
+      out 0x40, al
+      mov cx, 20000
+    wait: loop wait                    ; IF clear: the IRQ waits
+      sti
+      mov byte [0x501], 1              ; the one instruction after STI runs first
+    spin: jmp spin
+    irq0:
+      mov byte [0x500], 1
+      cli
+      hlt`, { maxInstructions: 2_000_000 });
+    const external = ofReason(run, ExitReason.EXTERNAL_INTERRUPT);
+    const window = ofReason(run, ExitReason.INTERRUPT_WINDOW);
+    expect(external.length).toBeGreaterThanOrEqual(1);
+    expect(window).toHaveLength(1);
+    expect(run.machine.phys.read8(0x501)).toBe(1);
+    expect(run.machine.phys.read8(0x500)).toBe(1); // injected and delivered
+    expect(run.machine.vcpu!.vmcs.has(Field.PIN_BASED_VM_EXEC_CONTROL, PIN_EXTERNAL_INTERRUPT_EXITING)).toBe(true);
+  });
+});
