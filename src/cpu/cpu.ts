@@ -829,6 +829,9 @@ export class Cpu {
         }
         n++;
         st[S_EIP] = st[S_INSN_EIP];
+        // A single-step trap follows only an instruction that completes (SDM Vol. 3, 17.3.1.4);
+        // the fault handler is entered with TF clear.
+        this.attention &= ~ATTN_TRAP;
         deliverPendingEvent(this);
         if (this.attention !== 0) return n;
       }

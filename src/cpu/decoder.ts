@@ -64,7 +64,7 @@ export function decode(cpu: Cpu, d: Insn): void {
     else if (kind === PFX_LOCK) prefixes |= P_LOCK;
     else if (kind === PFX_REPNE) prefixes = (prefixes & ~P_REP) | P_REPNE;
     else prefixes = (prefixes & ~P_REPNE) | P_REP;
-    if (st[S_EIP] - st[S_INSN_EIP] >= MAX_INSN_LENGTH) cpu.fault(GP, 0);
+    if (st[S_EIP] - start >= MAX_INSN_LENGTH) cpu.fault(GP, 0);
     op = cpu.fetch8();
     kind = PREFIX[op];
   }
@@ -101,6 +101,8 @@ export function decode(cpu: Cpu, d: Insn): void {
   d.info = info;
   d.execute = EXECUTE[entry];
   d.length = (st[S_EIP] - start) | 0;
+  // Prefixes are checked as they come; an instruction made long by its operands is caught here.
+  if (d.length > MAX_INSN_LENGTH) cpu.fault(GP, 0);
 }
 
 function fetchImmediate(cpu: Cpu, d: Insn, imm: number, o32: number, a32: number): void {

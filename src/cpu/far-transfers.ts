@@ -187,14 +187,14 @@ export function protectedInterruptReturn(cpu: Cpu, size: number): void {
     loadCodeSegment(cpu, selector, cpl);
     setEip(cpu, eip);
     adjustStack(cpu, 3 * bytes);
-    loadFlagsImage(cpu, flags, size);
+    loadFlagsImage(cpu, flags, size, true);
     return;
   }
   const outerEsp = peek(cpu, 3 * bytes, size);
   const outerSs = peek(cpu, 4 * bytes, size) & 0xffff;
   const stack = checkStackSegment(cpu, outerSs, rpl, GP);
   // What the flags image may change is decided by the privilege IRET runs at, before it drops.
-  loadFlagsImage(cpu, flags, size);
+  loadFlagsImage(cpu, flags, size, true);
   loadCodeSegment(cpu, selector, rpl);
   setEip(cpu, eip);
   loadCheckedStackSegment(cpu, outerSs, stack);

@@ -107,6 +107,8 @@ export class Machine {
   private readonly typist: Typist;
   /** Devices with timed behaviour: the run loop stops the CPU when one of them is due. */
   private readonly timedDevices: TimedDevice[] = [];
+  /** The IRQ line of each timed device (-1: none, or more than one). */
+  private readonly timedDeviceIrqs: number[] = [];
   private exitStatus: number | null = null;
   /** The VMM's vCPU in 'ept' mode; null on the bare machine. */
   readonly vcpu: Vcpu | null = null;
@@ -134,7 +136,7 @@ export class Machine {
     this.pit = new Pit8254(now, this.pic.irqLine(0), () => this.cpu.stop('device'));
     this.io.register(0x40, 4, this.pit);
     this.io.register(0x61, 1, new SystemControlPortB(this.pit, now));
-    this.addTimedDevice(this.pit);
+    this.addTimedDevice(this.pit, 0);
     this.io.register(0x92, 1, new SystemControlPortA(this.cpu, () => this.cpu.stop('shutdown', 'reset through port 0x92')));
     this.serial = new Uart16550(0x3f8, this.pic.irqLine(4), config.serial ?? (() => {}));
     this.io.register(0x3f8, 8, this.serial);
@@ -156,7 +158,7 @@ export class Machine {
     const floppies = [...this.disks.keys()].filter((d) => d < 0x80).length;
     if (floppies > 0) this.cmos.setFloppyDrives(floppies, this.disks.get(0)?.geometry.cmosType || 4);
     this.io.register(0x70, 2, this.cmos);
-    this.addTimedDevice(this.cmos);
+    this.addTimedDevice(this.cmos, 8);
     this.typist = new Typist(this.keyboard, this.pic, this.serial, now);
     this.addTimedDevice(this.typist);
     this.io.register(FW_CFG_SELECT, 2, this.firmwareConfig);
@@ -232,15 +234,29 @@ export class Machine {
     this.cpu.stop('device');
   }
 
-  /** Adds a device whose events (timer interrupts) must happen at their virtual time. */
-  addTimedDevice(device: TimedDevice): void {
+  /**
+   * Adds a device whose events (timer interrupts) must happen at their virtual time. `irq` is
+   * the line its events raise, when it has one: a halted guest is not woken by a masked line.
+   */
+  addTimedDevice(device: TimedDevice, irq?: number): void {
     this.timedDevices.push(device);
+    this.timedDeviceIrqs.push(irq ?? -1);
   }
 
   /** The virtual time of the earliest pending device event. */
   private nextEventNs(): number {
     let next = Infinity;
     for (const d of this.timedDevices) next = Math.min(next, d.nextEventNs());
+    return next;
+  }
+
+  /** The earliest event that can wake a halted CPU: one whose IRQ the PIC lets through. */
+  private nextWakeEventNs(): number {
+    let next = Infinity;
+    this.timedDevices.forEach((d, i) => {
+      const irq = this.timedDeviceIrqs[i];
+      if (irq < 0 || !this.pic.isMasked(irq)) next = Math.min(next, d.nextEventNs());
+    });
     return next;
   }
 
@@ -272,11 +288,13 @@ export class Machine {
       }
       if (reason === 'idle') {
         if (options.waitForInput) return { kind: 'idle' };
-        // Halted, waiting for an interrupt: jump virtual time to the next device event.
-        if (nextEvent === Infinity) {
+        // Halted, waiting for an interrupt: jump virtual time to the next event that can wake it.
+        const wake = this.nextWakeEventNs();
+        if (wake === Infinity) {
           reason = 'halt';
+          cpu.stopDetail = 'HLT with every interrupt source masked or idle';
         } else {
-          cpu.instructions += this.clock.instructionsUntil(nextEvent);
+          cpu.instructions += this.clock.instructionsUntil(wake);
           reason = 'budget';
         }
       }

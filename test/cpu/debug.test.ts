@@ -72,6 +72,74 @@ describe('debug registers', () => {
   });
 });
 
+describe('resuming after #DB, and single-stepping into a fault', () => {
+  /** A flat guest with gates for #DB (1) and #UD (6), each handled by `handlers`. */
+  const guest = (body: string, handlers: string) => `${ENTER_FLAT_PM}
+    mov eax, db_handler
+    mov [0x30000 + 1*8], ax
+    mov word [0x30000 + 1*8 + 2], 0x08
+    mov word [0x30000 + 1*8 + 4], 0x8e00
+    shr eax, 16
+    mov [0x30000 + 1*8 + 6], ax
+    mov eax, ud_handler
+    mov [0x30000 + 6*8], ax
+    mov word [0x30000 + 6*8 + 2], 0x08
+    mov word [0x30000 + 6*8 + 4], 0x8e00
+    shr eax, 16
+    mov [0x30000 + 6*8 + 6], ax
+    lidt [idt_desc]
+    ${body}
+    ${handlers}
+  align 4
+  idt_desc:
+    dw 256*8-1
+    dd 0x30000`;
+
+  it('IRET with RF set in the image runs the instruction at the breakpoint instead of breaking again', () => {
+    const run = runAsm(guest(`
+      mov eax, target
+      mov dr0, eax
+      mov eax, 1                      ; L0, execute
+      mov dr7, eax
+    target:
+      inc dword [0x700]               ; runs once, after the handler resumes with RF
+      hlt`, `
+    db_handler:
+      inc dword [0x704]               ; #DB count
+      cmp dword [0x704], 5
+      je .stuck
+      or dword [esp+8], 1 << 16       ; RF in the saved EFLAGS
+      iretd
+    .stuck:
+      hlt
+    ud_handler:
+      hlt`));
+    const p = run.machine.phys;
+    expect(p.read(0x704, 4)).toBe(1);
+    expect(p.read(0x700, 4)).toBe(1);
+  });
+
+  it('a faulting instruction with TF set gets no single-step #DB: the fault handler runs first, with TF clear', () => {
+    const run = runAsm(guest(`
+      pushfd
+      or dword [esp], 1 << 8          ; TF
+      popfd
+      nop                             ; the single-step trap after this one
+      ud2`, `
+    db_handler:
+      inc dword [0x700]               ; #DB count (TF stays set in the image)
+      iretd
+    ud_handler:
+      pushfd
+      pop dword [0x704]               ; EFLAGS inside the #UD handler
+      hlt`));
+    const p = run.machine.phys;
+    expect(p.read(0x700, 4)).toBe(1); // only the trap after the NOP
+    expect(p.read(0x704, 4) & 0x100).toBe(0);
+    expect(run.outcome.kind).toBe('halted');
+  });
+});
+
 describe('alignment checks and ring-3 page faults', () => {
   it('#AC(0) for a misaligned access in ring 3 with CR0.AM and EFLAGS.AC; aligned ones pass', () => {
     const run = runAsm(`${RING3_ENV}

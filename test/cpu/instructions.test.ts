@@ -189,3 +189,27 @@ describe('string instructions with 32-bit addressing', () => {
     expect(run.output).toBe('G');
   });
 });
+
+describe('instruction length', () => {
+  it('an instruction longer than 15 bytes raises #GP, even when its prefixes alone are fewer', () => {
+    const run = runAsm(`
+      xor ax, ax
+      mov ds, ax
+      mov ss, ax
+      mov sp, 0x7000
+      mov word [13*4], gp_handler
+      mov word [13*4+2], 0
+      times 10 db 0x3e                 ; DS: ten times
+      db 0x66, 0x81, 0x06              ; add dword [disp16], imm32: 1 + 2 + 2 + 4 = 9 more bytes
+      dw 0x600
+      dd 0x12345678
+      mov byte [0x604], 'X'            ; executed: wrong
+      hlt
+    gp_handler:
+      mov al, 'G'
+      out 0xe9, al
+      hlt`);
+    expect(run.output).toBe('G');
+    expect(run.machine.phys.read(0x600, 4)).toBe(0);
+  });
+});

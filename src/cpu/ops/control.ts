@@ -183,7 +183,7 @@ export function execIret(cpu: Cpu, d: Insn): void {
   const flags = peek(cpu, 2 * bytes, size);
   realModeFarJump(cpu, selector, offset);
   adjustStack(cpu, 3 * bytes);
-  loadFlagsImage(cpu, flags, size);
+  loadFlagsImage(cpu, flags, size, true);
 }
 
 /** 62 BOUND r, m: #BR unless lower <= r <= upper (signed). */

@@ -98,9 +98,10 @@ export function execPushf(cpu: Cpu, d: Insn): void {
 
 /**
  * Loads EFLAGS from a POPF or IRET image, honouring what the current privilege may change:
- * IOPL only at CPL 0, IF only when CPL <= IOPL; VM and RF are never set by POPF.
+ * IOPL only at CPL 0, IF only when CPL <= IOPL; VM is never set this way, and RF only by
+ * IRET (`iret`), so that a debug handler can resume past an instruction breakpoint.
  */
-export function loadFlagsImage(cpu: Cpu, image: number, size: number): void {
+export function loadFlagsImage(cpu: Cpu, image: number, size: number, iret = false): void {
   const st = cpu.st;
   const old = getEflags(st);
   const cpl = st[S_CPL];
@@ -108,6 +109,7 @@ export function loadFlagsImage(cpu: Cpu, image: number, size: number): void {
   let changeable = ARITH_FLAGS | TF | DF | OF | NT | AC | ID;
   if (cpl === 0) changeable |= IOPL;
   if (cpl <= iopl) changeable |= IF;
+  if (iret) changeable |= RF;
   if (size === 16) changeable &= 0xffff;
   const value = (old & ~changeable) | (image & changeable);
   setEflags(st, value);

@@ -57,6 +57,13 @@ export class PicPair extends BytePorts implements InterruptController {
     return this.intr;
   }
 
+  /** True when a request on `irq` cannot reach the CPU: masked at its chip (or, for the slave's, at the cascade). */
+  isMasked(irq: number): boolean {
+    if (irq === CASCADE) irq = 9;
+    if (irq < 8) return (this.master.imr & (1 << irq)) !== 0;
+    return (this.master.imr & (1 << CASCADE)) !== 0 || (this.slave.imr & (1 << (irq - 8))) !== 0;
+  }
+
   acknowledge(): number {
     const input = this.master.pendingInput();
     // Nothing to deliver (the request went away between INT and INTA): the 8259A answers
