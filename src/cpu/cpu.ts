@@ -14,7 +14,7 @@ import { ACCESS_READ, ACCESS_WRITE, type GuestPhysicalTranslator } from './guest
 import {
   ATTR_DB, ATTR_REAL_MODE_CODE, ATTR_REAL_MODE_DATA, CS, DS, ES, FS, GS, GP, LDTR, SS, SS_, STATE_SIZE, TR,
   S_A20_MASK, S_CODE32, S_CR0, S_EFLAGS, S_EIP, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_INSN_EIP,
-  S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_LOW, S_SEG_SEL, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, S_IDTR_LIMIT,
+  S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_LOW, S_SEG_SEL, S_SEG_RHIGH, S_SEG_RLOW, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, S_IDTR_LIMIT,
   S_GDTR_LIMIT, CR0_ET, CR0_PE, CR0_PG, CR0_WP, TF, IF, ATTR_S, ATTR_CODE, ATTR_WRITABLE, S_CPL, S_CR4, VM, AC, AC_, CR0_AM,
   DB, RF, S_CR2,
 } from './state.ts';
@@ -195,7 +195,7 @@ export class Cpu {
     st[S_SEG_LOW + seg] = low;
     st[S_SEG_HIGH + seg] = high;
     st[S_SEG_ATTR + seg] = attr;
-    this.updateWriteRange(seg);
+    this.updateAccessRanges(seg);
     if (seg === CS) {
       st[S_CODE32] = attr & ATTR_DB ? 1 : 0;
       st[S_FETCH_SPAN] = -1;
@@ -206,18 +206,25 @@ export class Cpu {
   }
 
   /**
-   * Derives the writable offset range of a segment from its cache. In protected mode only
-   * writable data segments may be written; in real mode every segment may (CS included).
+   * Derives the readable and writable offset ranges of a segment from its cache. In protected
+   * mode only writable data segments may be written, and execute-only code may not be read
+   * (its R bit, the same bit as a data segment's W); in real mode every segment may be both.
    */
-  updateWriteRange(seg: number): void {
+  updateAccessRanges(seg: number): void {
     const st = this.st;
     const attr = st[S_SEG_ATTR + seg];
+    const code = (attr & ATTR_CODE) !== 0;
     const writableData = (attr & (ATTR_S | ATTR_CODE)) === ATTR_S && (attr & ATTR_WRITABLE) !== 0;
-    // Real mode and virtual-8086 mode check limits but not types: every segment may be written.
+    const executeOnly = code && (attr & ATTR_S) !== 0 && (attr & ATTR_WRITABLE) === 0;
+    // Real mode and virtual-8086 mode check limits but not types.
     const realStyle = (st[S_CR0] & CR0_PE) === 0 || (st[S_EFLAGS] & VM) !== 0;
-    const writable = writableData || (realStyle && st[S_SEG_LOW + seg] !== -1);
+    const usable = st[S_SEG_LOW + seg] !== -1;
+    const writable = writableData || (realStyle && usable);
+    const readable = !executeOnly || realStyle;
     st[S_SEG_WLOW + seg] = writable ? st[S_SEG_LOW + seg] : -1;
     st[S_SEG_WHIGH + seg] = writable ? st[S_SEG_HIGH + seg] : 0;
+    st[S_SEG_RLOW + seg] = readable ? st[S_SEG_LOW + seg] : -1;
+    st[S_SEG_RHIGH + seg] = readable ? st[S_SEG_HIGH + seg] : 0;
   }
 
   /** Marks a segment register unusable (a null selector in protected mode): every access faults. */
@@ -249,19 +256,19 @@ export class Cpu {
   read8(seg: number, offset: number): number {
     const st = this.st;
     const o = offset >>> 0;
-    if (o < st[S_SEG_LOW + seg] >>> 0 || o > st[S_SEG_HIGH + seg] >>> 0) this.segmentFault(seg, offset, 1);
+    if (o < st[S_SEG_RLOW + seg] >>> 0 || o > st[S_SEG_RHIGH + seg] >>> 0) this.segmentFault(seg, offset, 1);
     return this.readLin8((st[S_SEG_BASE + seg] + offset) | 0);
   }
   read16(seg: number, offset: number): number {
     const st = this.st;
     const o = offset >>> 0;
-    if (o < st[S_SEG_LOW + seg] >>> 0 || o + 1 > st[S_SEG_HIGH + seg] >>> 0) this.segmentFault(seg, offset, 2);
+    if (o < st[S_SEG_RLOW + seg] >>> 0 || o + 1 > st[S_SEG_RHIGH + seg] >>> 0) this.segmentFault(seg, offset, 2);
     return this.readLin16((st[S_SEG_BASE + seg] + offset) | 0);
   }
   read32(seg: number, offset: number): number {
     const st = this.st;
     const o = offset >>> 0;
-    if (o < st[S_SEG_LOW + seg] >>> 0 || o + 3 > st[S_SEG_HIGH + seg] >>> 0) this.segmentFault(seg, offset, 4);
+    if (o < st[S_SEG_RLOW + seg] >>> 0 || o + 3 > st[S_SEG_RHIGH + seg] >>> 0) this.segmentFault(seg, offset, 4);
     return this.readLin32((st[S_SEG_BASE + seg] + offset) | 0);
   }
   write8(seg: number, offset: number, value: number): void {

@@ -3,6 +3,7 @@
  * protected mode; #DF when delivering one exception raises another, and shutdown (a triple
  * fault) when delivering #DF faults too.
  */
+import { atomically } from './atomic.ts';
 import { GUEST_FAULT, type Cpu } from './cpu.ts';
 import { getEflags, setEflags } from './flags.ts';
 import { push } from './operands.ts';
@@ -118,22 +119,6 @@ export function interrupt(cpu: Cpu, vector: number, kind: EventKind, errorCode =
   atomically(cpu, () => gateInterrupt(cpu, low, high, isInterruptGate, pushesError ? Math.max(errorCode, 0) : -1, ext));
 }
 
-/**
- * Runs an event delivery as one step: when it faults (or makes a VM exit) part-way, on the new
- * stack or loading the handler's CS, the CPU's state is put back as it was before the event, so
- * the new exception is delivered as if the first had not begun (CR2 and DR6 keep what the fault
- * wrote). Not on the hot path: one state copy per event.
- */
-function atomically(cpu: Cpu, delivery: () => void): void {
-  cpu.saveStateForRollback();
-  try {
-    delivery();
-  } catch (e) {
-    if (e === GUEST_FAULT) cpu.rollBackState();
-    throw e;
-  }
-}
-
 function realModeInterrupt(cpu: Cpu, vector: number): void {
   const st = cpu.st;
   const entry = vector * 4;
@@ -204,7 +189,7 @@ function gateInterrupt(cpu: Cpu, low: number, high: number, isInterruptGate: boo
   push(cpu, returnEip, size);
   if (errorCode >= 0) push(cpu, errorCode, size);
   setEflags(st, flags & ~(TF | NT | RF | VM | (isInterruptGate ? IF : 0)));
-  if (fromV86) for (let seg = 0; seg < 6; seg++) cpu.updateWriteRange(seg);
+  if (fromV86) for (let seg = 0; seg < 6; seg++) cpu.updateAccessRanges(seg);
   loadCodeSegment(cpu, selector, newCpl);
   st[S_EIP] = offset;
 }

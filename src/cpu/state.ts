@@ -33,6 +33,8 @@ export const S_LAZY_PENDING = 15;
 export const S_SEG_SEL = 16, S_SEG_BASE = 24, S_SEG_LOW = 32, S_SEG_HIGH = 40, S_SEG_ATTR = 48;
 /** The valid offset range for writes: empty (low > high) for read-only and code segments. */
 export const S_SEG_WLOW = 96, S_SEG_WHIGH = 104;
+/** The valid offset range for data reads: empty for execute-only code segments (instruction fetch uses the full range). */
+export const S_SEG_RLOW = 112, S_SEG_RHIGH = 120;
 export const S_CR0 = 56, S_CR2 = 57, S_CR3 = 58, S_CR4 = 59;
 export const S_DR0 = 60; // DR0..DR7 at 60..67
 export const S_GDTR_BASE = 68, S_GDTR_LIMIT = 69, S_IDTR_BASE = 70, S_IDTR_LIMIT = 71;
@@ -47,7 +49,7 @@ export const S_CODE32 = 78;
 export const S_STACK32 = 79;
 /** EIP of the instruction being executed: where a fault restarts. */
 export const S_INSN_EIP = 80;
-export const STATE_SIZE = 112;
+export const STATE_SIZE = 128;
 
 /**
  * Segment attributes, kept in the descriptor cache as on hardware (the descriptor's access

@@ -126,7 +126,9 @@ export function taskSwitch(cpu: Cpu, selector: number, reason: TaskSwitchReason,
   const ldt = read(t.ldt, 2);
   setEflags(st, newFlags);
 
-  // Faults from here on belong to the new task (#TS with the offending selector).
+  // Faults from here on belong to the new task (#TS with the offending selector): an
+  // instruction running atomically rolls back to here, not to before the switch.
+  cpu.saveStateForRollback();
   loadLdt(cpu, ldt);
   if (newFlags & VM) {
     loadV86Segments(cpu, selectors[1], selectors[2], selectors[0], selectors[3], selectors[4] ?? 0, selectors[5] ?? 0);

@@ -91,7 +91,7 @@ export function loadGuestState(cpu: Cpu, vmcs: Vmcs): void {
   // The CPL: 0 in real mode, 3 in virtual-8086 mode, else SS's DPL (as VMX defines it).
   const vm86 = (st[S_EFLAGS] & VM) !== 0;
   cpu.setCpl(!(cr0 & CR0_PE) ? 0 : vm86 ? 3 : (vmcs.read(Field.GUEST_SS_AR_BYTES) >> 5) & 3);
-  for (let seg = 0; seg < 6; seg++) cpu.updateWriteRange(seg);
+  for (let seg = 0; seg < 6; seg++) cpu.updateAccessRanges(seg);
   if (vmcs.read(Field.GUEST_INTERRUPTIBILITY_INFO) & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)) cpu.attention |= ATTN_SHADOW;
   else cpu.attention &= ~ATTN_SHADOW;
   cpu.halted = vmcs.read(Field.GUEST_ACTIVITY_STATE) === 1;

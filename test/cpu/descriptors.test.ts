@@ -46,6 +46,14 @@ describe('descriptor checks', () => {
     expect(ring0('mov ax, 0x40\n mov ds, ax', ['0x00cf9a000000ffff'])).toMatchObject({ vector: 0 });
   });
 
+  it('code in an execute-only segment runs, but reading through CS is #GP(0); with R set it reads', () => {
+    const readCs = 'jmp 0x40:.here\n .here:\n mov eax, [cs:0x7c00]\n mov [0x780], eax';
+    expect(ring0(readCs, ['0x00cf98000000ffff'])).toMatchObject({ vector: 13, error: 0 });
+    const readable = ring0(readCs, ['0x00cf9a000000ffff']);
+    expect(readable.vector).toBe(0);
+    expect(readable.run.machine.phys.read(0x780, 4)).toBe(readable.run.machine.phys.read(0x7c00, 4));
+  });
+
   it('expand-down: offsets above the limit are valid, at or below it #GP(0)', () => {
     // base 0, limit 0x0FFF, expand-down, 32-bit (B): valid offsets 0x1000-0xFFFFFFFF
     const descriptor = '0x0040960000000fff';
@@ -58,6 +66,20 @@ describe('descriptor checks', () => {
     expect(conforming.vector).toBe(0);
     expect(conforming.run.machine.phys.read(0x780, 2)).toBe(0x40);
     expect(ring0('jmp 0x18:0')).toMatchObject({ vector: 13, error: 0x18 }); // ring-3 code from ring 0
+  });
+
+  it('a far jump past the new segment\'s limit is #GP(0) with the old CS saved: nothing changed before the check', () => {
+    const jump = ring0('jmp 0x40:0x12345', ['0x00409a000000ffff']); // 32-bit code, limit 0xFFFF
+    expect(jump).toMatchObject({ vector: 13, error: 0 });
+    expect(jump.run.machine.phys.read(0x60c, 4)).toBe(0x08);
+  });
+
+  it('ENTER whose frame falls outside SS is #SS(0) with ESP and EBP as before (restartable)', () => {
+    // SS 0x40: writable data, base 0, limit 1 MiB (4 KiB granularity, 32-bit).
+    const enter = ring0('mov ax, 0x40\n mov ss, ax\n mov esp, 0x1000\n mov ebp, 0x1234\n enter 0x2000, 0', ['0x00c09200000000ff']);
+    expect(enter).toMatchObject({ vector: 12, error: 0 });
+    expect(enter.run.machine.phys.read(0x61c, 4)).toBe(0x1000 - 16); // error code, EIP, CS, EFLAGS below the untouched ESP
+    expect(enter.run.machine.cpu.reg[5]).toBe(0x1234);
   });
 
   it('a selector past the GDT limit is #GP(selector), also with RPL bits', () => {

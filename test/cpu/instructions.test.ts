@@ -190,6 +190,23 @@ describe('string instructions with 32-bit addressing', () => {
   });
 });
 
+describe('far jumps in real mode', () => {
+  it('a JMP FAR past the 64 KiB limit is #GP with CS unchanged in the saved frame', () => {
+    const run = runAsm(`
+      xor ax, ax
+      mov ds, ax
+      mov ss, ax
+      mov sp, 0x7000
+      mov word [13*4], gp_handler
+      mov word [13*4+2], 0
+      jmp dword 0x1234:0x00012345
+    gp_handler:
+      hlt`);
+    expect(run.machine.phys.read(0x7000 - 4, 2)).toBe(0); // the saved CS
+    expect(run.machine.cpu.segmentSelector(1)).toBe(0);
+  });
+});
+
 describe('instruction length', () => {
   it('an instruction longer than 15 bytes raises #GP, even when its prefixes alone are fewer', () => {
     const run = runAsm(`

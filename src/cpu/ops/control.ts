@@ -15,6 +15,7 @@ import {
   S_EFLAGS,
 } from '../state.ts';
 import { loadFlagsImage } from './stack.ts';
+import { atomically } from '../atomic.ts';
 import { adjustStack, operandSize, peek, push, readCount, readE, readG, writeCount } from '../operands.ts';
 
 /** Sets EIP to `target` (truncated to 16 bits for 16-bit operands) after checking it against CS's limit. */
@@ -25,11 +26,14 @@ export function jumpNear(cpu: Cpu, d: Insn, target: number): void {
   st[S_EIP] = eip;
 }
 
-/** Far JMP in real or virtual-8086 mode: CS is selector × 16; the offset is checked against CS's limit. */
+/**
+ * Far JMP in real or virtual-8086 mode: CS is selector × 16. A real-mode load keeps CS's limit,
+ * so the offset is checked against it before CS changes (a #GP leaves the old CS).
+ */
 function realModeFarJump(cpu: Cpu, selector: number, offset: number): void {
   const st = cpu.st;
-  cpu.setRealModeSegment(CS, selector);
   if (offset >>> 0 > st[S_SEG_HIGH + CS] >>> 0) cpu.fault(GP, 0);
+  cpu.setRealModeSegment(CS, selector);
   st[S_EIP] = offset;
 }
 
@@ -93,7 +97,7 @@ function readFarPointer(cpu: Cpu, d: Insn): [selector: number, offset: number] {
 /** EA JMP ptr16:16/32, FF /5 JMP m16:16/32. */
 export function execJmpFar(cpu: Cpu, d: Insn): void {
   const [selector, offset] = d.opcode === 0xea ? [d.imm2, d.imm] : readFarPointer(cpu, d);
-  if (protectedTransfers(cpu.st)) protectedFarTransfer(cpu, selector, offset, operandSize(d), false);
+  if (protectedTransfers(cpu.st)) atomically(cpu, () => protectedFarTransfer(cpu, selector, offset, operandSize(d), false));
   else realModeFarJump(cpu, selector, offset);
 }
 
@@ -103,18 +107,15 @@ export function execCallFar(cpu: Cpu, d: Insn): void {
   const size = operandSize(d);
   const [selector, offset] = d.opcode === 0x9a ? [d.imm2, d.imm] : readFarPointer(cpu, d);
   if (protectedTransfers(st)) {
-    protectedFarTransfer(cpu, selector, offset, size, true);
+    atomically(cpu, () => protectedFarTransfer(cpu, selector, offset, size, true));
     return;
   }
   // The return address goes on the stack before CS changes; a fault undoes the pushes.
-  push(cpu, cpu.segmentSelector(CS), size);
-  push(cpu, st[S_EIP], size);
-  try {
+  atomically(cpu, () => {
+    push(cpu, cpu.segmentSelector(CS), size);
+    push(cpu, st[S_EIP], size);
     realModeFarJump(cpu, selector, offset);
-  } catch (e) {
-    adjustStack(cpu, 2 * (size >> 3));
-    throw e;
-  }
+  });
 }
 
 /** C3 RET, C2 RET imm16. */
@@ -130,7 +131,7 @@ export function execRetFar(cpu: Cpu, d: Insn): void {
   const size = operandSize(d);
   const release = d.opcode === 0xca ? d.imm & 0xffff : 0;
   if (protectedTransfers(cpu.st)) {
-    protectedFarReturn(cpu, size, release);
+    atomically(cpu, () => protectedFarReturn(cpu, size, release));
     return;
   }
   const bytes = size >> 3;
@@ -173,7 +174,7 @@ export function execIret(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
   const size = operandSize(d);
   if (protectedTransfers(st)) {
-    protectedInterruptReturn(cpu, size);
+    atomically(cpu, () => protectedInterruptReturn(cpu, size));
     return;
   }
   if (isV86(st) && (st[S_EFLAGS] & IOPL) !== IOPL) cpu.fault(GP, 0);

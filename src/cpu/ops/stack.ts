@@ -5,7 +5,7 @@ import { ATTN_RECHECK_TF, ATTN_SHADOW } from '../cpu.ts';
 import { getEflags, setEflags } from '../flags.ts';
 import { isV86, loadSegment } from '../segments.ts';
 import {
-  AC, ARITH_FLAGS, DF, EBP, ESP, FS, GP, GS, ID, IF, IOPL, NT, OF, RF, S_CPL, S_EFLAGS, S_STACK32, SS, TF, VM,
+  AC, ARITH_FLAGS, DF, EBP, ESP, FS, GP, GS, ID, IF, IOPL, NT, OF, RF, S_CPL, S_EFLAGS, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, SS, TF, VM,
 } from '../state.ts';
 import { adjustStack, operandSize, peek, pop, push, readE, readReg, stackPointer, writeE, writeReg } from '../operands.ts';
 
@@ -127,7 +127,12 @@ export function execPopf(cpu: Cpu, d: Insn): void {
   adjustStack(cpu, size >> 3);
 }
 
-/** C8 ENTER imm16, imm8: make a stack frame, with `level` nested frame pointers. */
+/**
+ * C8 ENTER imm16, imm8: make a stack frame, with `level` nested frame pointers. The frame is
+ * written below (E)SP first and the registers change last, so a #SS or #PF part-way leaves
+ * EBP and ESP as they were and the instruction can be restarted. The space it reserves is only
+ * checked against SS's limit, not touched (as the hardware: no page is probed there).
+ */
 export function execEnter(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
   const size = operandSize(d);
@@ -135,19 +140,22 @@ export function execEnter(cpu: Cpu, d: Insn): void {
   const frameSize = d.imm & 0xffff;
   const level = d.imm2 & 31;
   const stack32 = st[S_STACK32] !== 0;
-  push(cpu, readReg(cpu, EBP, size), size);
-  const frame = stackPointer(cpu);
+  const mask = stack32 ? -1 : 0xffff; // offsets wrap at the stack's size
+  let sp = (stackPointer(cpu) - bytes) & mask;
+  cpu.write(SS, sp, readReg(cpu, EBP, size), size);
+  const frame = sp;
   if (level > 0) {
     let bp = stack32 ? cpu.reg[EBP] : cpu.reg16[EBP << 1];
     for (let i = 1; i < level; i++) {
-      bp = stack32 ? (bp - bytes) | 0 : (bp - bytes) & 0xffff;
-      push(cpu, cpu.read(SS, bp, size), size);
+      bp = (bp - bytes) & mask;
+      sp = (sp - bytes) & mask;
+      cpu.write(SS, sp, cpu.read(SS, bp, size), size);
     }
-    push(cpu, frame, size);
+    sp = (sp - bytes) & mask;
+    cpu.write(SS, sp, frame, size);
   }
-  // Touch the bottom of the new frame first, so that a #SS leaves ESP as it was.
-  const newSp = stack32 ? (stackPointer(cpu) - frameSize) | 0 : (stackPointer(cpu) - frameSize) & 0xffff;
-  if (frameSize > 0) cpu.checkWritable(SS, newSp, 8);
+  const newSp = (sp - frameSize) & mask;
+  if (frameSize > 0 && ((newSp >>> 0) < st[S_SEG_WLOW + SS] >>> 0 || (newSp >>> 0) > st[S_SEG_WHIGH + SS] >>> 0)) cpu.segmentFault(SS, newSp, 1);
   writeReg(cpu, EBP, size, frame);
   writeReg(cpu, ESP, stack32 ? 32 : 16, newSp);
 }

@@ -168,7 +168,7 @@ export function writeCr0(cpu: Cpu, value: number): void {
   st[S_CR0] = next;
   cpu.updateAccessMasks(); // CR0.AM arms alignment checks
   if ((old ^ next) & CR0_PE) {
-    for (let seg = 0; seg < 6; seg++) cpu.updateWriteRange(seg);
+    for (let seg = 0; seg < 6; seg++) cpu.updateAccessRanges(seg);
     if (!(next & CR0_PE)) cpu.setCpl(0); // back in real mode
   }
   if ((old ^ next) & (CR0_PG | CR0_PE | CR0_WP)) cpu.flushTlb();
