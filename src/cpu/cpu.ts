@@ -405,7 +405,7 @@ export class Cpu {
       phys = lin & st[S_A20_MASK];
       allowed = TLB_ALL;
     }
-    const entry = this.guestPhysical === null ? this.phys.pages[phys >>> 12] : this.guestPhysical.pageEntry(phys, write ? ACCESS_WRITE : ACCESS_READ, lin, false);
+    const entry = this.guestPhysical === null ? this.phys.backedEntry(phys) : this.guestPhysical.pageEntry(phys, write ? ACCESS_WRITE : ACCESS_READ, lin, false);
     if (entry !== PAGE_UNMAPPED) {
       const kind = entry & 3;
       if (kind === PAGE_RAM || kind === PAGE_ROM) {
@@ -911,7 +911,14 @@ export class Cpu {
       const vmm = this.interceptor;
       if (vmm !== null) {
         // Non-root mode: the VMM decides. An interrupt window opens when IF is set (no shadow here).
-        if (vmm.wantsInterruptWindow() && this.st[S_EFLAGS] & IF && this.intercept(ExitReason.INTERRUPT_WINDOW)) return true;
+        // (At an instruction boundary: no instruction to restart, and a pending "run natively" stays pending.)
+        if (vmm.wantsInterruptWindow() && this.st[S_EFLAGS] & IF && !this.passIntercepts) {
+          this.st[S_INSN_EIP] = this.st[S_EIP];
+          if (vmm.intercept(this, ExitReason.INTERRUPT_WINDOW, 0)) {
+            this.stop('vmexit', 'VM exit, interrupt window');
+            return true;
+          }
+        }
         if (pic !== null && pic.hasInterrupt() && vmm.interceptExternalInterrupt(this)) {
           this.st[S_INSN_EIP] = this.st[S_EIP];
           this.stop('vmexit', 'VM exit, external interrupt');

@@ -1,12 +1,16 @@
 /**
  * Physical memory as the CPU sees it: RAM, read-only ROM and MMIO regions, one entry per
- * 4 KiB physical page. RAM and ROM bytes live in one host buffer; a page entry holds the
- * page's host offset (page-aligned) with the page kind in the low bits, so that the CPU's TLB
- * can cache it as it is. Pages with no region read as all ones and ignore writes, as on a PC.
+ * 4 KiB physical page. RAM and ROM bytes live in the host's frame pool (HostMemory); a page
+ * entry holds the page's host-physical address (page-aligned) with the page kind in the low
+ * bits, so that the CPU's TLB can cache it as it is. A slot page nothing has touched yet has
+ * no frame: its entry is PAGE_LAZY with the HVA, and the first write (or CPU access) backs it.
+ * Pages with no region read as all ones and ignore writes, as on a PC.
  *
  * This is the CPU's view of the bus only. Who decides the layout (memory slots, the BIOS
  * ROM, devices) is the machine layer's business.
  */
+
+import { HostMemory, NO_FRAME } from './host-memory.ts';
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
@@ -16,6 +20,8 @@ const PAGE_COUNT = 1 << 20; // 4 GiB of physical address space
 export const PAGE_RAM = 0;
 export const PAGE_ROM = 1;
 export const PAGE_MMIO = 2;
+/** A slot page with no host frame yet: the entry holds its HVA. Reads see zeros; the first write backs it. */
+export const PAGE_LAZY = 3;
 const PAGE_KIND_MASK = 3;
 /** The entry of a page with nothing behind it. */
 export const PAGE_UNMAPPED = -1;
@@ -43,7 +49,9 @@ export interface MemorySlot {
 }
 
 export class PhysicalMemory {
-  /** The host memory guest RAM and ROM live in. A page entry's host offset indexes it. */
+  /** The host: its frame pool and the VMM process's address space, where slots point. */
+  readonly hostMemory: HostMemory;
+  /** The frame pool, indexed by host-physical address (a page entry's address). */
   readonly host: Uint8Array;
   readonly hostView: DataView;
   /**
@@ -53,8 +61,6 @@ export class PhysicalMemory {
   readonly pages = new Int32Array(PAGE_COUNT).fill(PAGE_UNMAPPED);
   private readonly memorySlots: MemorySlot[] = [];
   private readonly mmio: { base: number; size: number; handler: MmioHandler }[] = [];
-  /** Next free host offset for `allocateHost`. */
-  private hostCursor = 0;
   /** Called when a page's mapping changes, so that caches (the CPU's TLB) can drop it. */
   onMappingChange: (() => void) | null = null;
   /** Called when a slot is replaced or removed (the VMM drops what its EPT mapped there). */
@@ -66,12 +72,13 @@ export class PhysicalMemory {
   readonly codePages: Uint8Array;
   onCodeWrite: ((hostPage: number) => void) | null = null;
 
-  /** @param hostBytes size of the host memory for RAM and ROM (a multiple of 4 KiB, below 2 GiB) */
+  /** @param hostBytes size of the host's frame pool, for RAM, ROM and the VMM's tables (a multiple of 4 KiB, below 2 GiB) */
   constructor(hostBytes: number) {
     if (hostBytes % PAGE_SIZE !== 0 || hostBytes <= 0) throw new RangeError(`host memory size ${hostBytes} is not a positive multiple of 4 KiB`);
     if (hostBytes > 0x7fff_f000) throw new RangeError(`host memory of ${hostBytes} bytes is more than minivisor supports (2 GiB)`);
-    this.host = new Uint8Array(hostBytes);
-    this.hostView = new DataView(this.host.buffer);
+    this.hostMemory = new HostMemory(hostBytes);
+    this.host = this.hostMemory.frames;
+    this.hostView = this.hostMemory.view;
     this.codePages = new Uint8Array(this.host.length >>> PAGE_SHIFT);
   }
 
@@ -82,13 +89,9 @@ export class PhysicalMemory {
     return memory;
   }
 
-  /** Reserves `bytes` of host memory (like mmap for guest memory) and returns its offset. */
+  /** Reserves `bytes` of the VMM's address space for guest memory (mmap) and returns its HVA. Frames come on first touch. */
   allocateHost(bytes: number): number {
-    const size = Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
-    if (this.hostCursor + size > this.host.length) throw new RangeError(`out of host memory: ${bytes} more bytes wanted, ${this.host.length - this.hostCursor} left`);
-    const offset = this.hostCursor;
-    this.hostCursor += size;
-    return offset;
+    return this.hostMemory.reserve(bytes);
   }
 
   /**
@@ -112,7 +115,7 @@ export class PhysicalMemory {
       throw new RangeError(`slot ${slot.slot} (${slot.label}) is not page-aligned`);
     }
     if (end > 2 ** 32) throw new RangeError(`slot ${slot.slot} (${slot.label}) ends past 4 GiB`);
-    if (slot.userspaceAddr + slot.size > this.host.length) throw new RangeError(`slot ${slot.slot} (${slot.label}) is outside host memory`);
+    if (slot.userspaceAddr < 0 || slot.userspaceAddr + slot.size > this.hostMemory.reservedBytes) throw new RangeError(`slot ${slot.slot} (${slot.label}) is outside the host memory reserved for guests`);
     const clash = this.memorySlots.find((s) => slot.guestPhysAddr < s.guestPhysAddr + s.size && s.guestPhysAddr < end);
     if (clash) throw new RangeError(`slot ${slot.slot} (${slot.label}) overlaps slot ${clash.slot} (${clash.label}) at ${hex(Math.max(slot.guestPhysAddr, clash.guestPhysAddr))}`);
     this.memorySlots.push({ ...slot });
@@ -136,7 +139,9 @@ export class PhysicalMemory {
   mapRom(slot: number, address: number, image: Uint8Array, label: string): MemorySlot {
     const size = Math.ceil(image.length / PAGE_SIZE) * PAGE_SIZE;
     const userspaceAddr = this.allocateHost(size);
-    this.host.set(image, userspaceAddr);
+    for (let off = 0; off < image.length; off += PAGE_SIZE) {
+      this.host.set(image.subarray(off, off + PAGE_SIZE), this.hostMemory.touch(userspaceAddr + off));
+    }
     const region = { slot, guestPhysAddr: address, size, userspaceAddr, readOnly: true, label };
     this.setUserMemoryRegion(region);
     return region;
@@ -151,31 +156,67 @@ export class PhysicalMemory {
     this.onMappingChange?.();
   }
 
-  private fillPages(address: number, size: number, hostOffset: number, kind: number): void {
+  /** Points the entries of a slot's pages at its host memory: frames where the HVA has one, else PAGE_LAZY. */
+  private fillPages(address: number, size: number, hva: number, kind: number): void {
     for (let off = 0; off < size; off += PAGE_SIZE) {
-      this.pages[(address + off) / PAGE_SIZE] = hostOffset === PAGE_UNMAPPED ? PAGE_UNMAPPED : (hostOffset + off) | kind;
+      let entry = PAGE_UNMAPPED;
+      if (hva !== PAGE_UNMAPPED) {
+        const frame = this.hostMemory.frameOf(hva + off);
+        entry = frame === NO_FRAME ? (hva + off) | PAGE_LAZY : frame | kind;
+      }
+      this.pages[(address + off) / PAGE_SIZE] = entry;
     }
+  }
+
+  /**
+   * The entry of the page holding `address`, with a host frame behind it if it is a slot page
+   * (backing it now, on its first touch). What the CPU caches in its TLB, and writes use.
+   */
+  backedEntry(address: number): number {
+    return this.resolve(address, true);
+  }
+
+  /**
+   * A PAGE_LAZY entry made current: the frame its HVA got meanwhile (through this slot, an
+   * alias of it, or the VMM's EPT), or a new frame when `back`; else it stays PAGE_LAZY.
+   */
+  private resolve(address: number, back: boolean): number {
+    const page = address >>> PAGE_SHIFT;
+    const entry = this.pages[page];
+    if (entry === PAGE_UNMAPPED || (entry & PAGE_KIND_MASK) !== PAGE_LAZY) return entry;
+    const hva = entry & ~(PAGE_SIZE - 1);
+    let frame = this.hostMemory.frameOf(hva);
+    if (frame === NO_FRAME) {
+      if (!back) return entry;
+      frame = this.hostMemory.touch(hva);
+    }
+    const resolved = frame | (this.slotAt(address)?.readOnly ? PAGE_ROM : PAGE_RAM);
+    this.pages[page] = resolved;
+    return resolved;
   }
 
   /** Kind of the page holding `address`: PAGE_RAM, PAGE_ROM, PAGE_MMIO or PAGE_UNMAPPED. */
   kindAt(address: number): number {
     const entry = this.pages[address >>> PAGE_SHIFT];
-    return entry === PAGE_UNMAPPED ? PAGE_UNMAPPED : entry & PAGE_KIND_MASK;
+    if (entry === PAGE_UNMAPPED) return PAGE_UNMAPPED;
+    if ((entry & PAGE_KIND_MASK) === PAGE_LAZY) return this.slotAt(address)?.readOnly ? PAGE_ROM : PAGE_RAM;
+    return entry & PAGE_KIND_MASK;
   }
 
   // Byte-wise slow path, used by the CPU for MMIO, unmapped and page-crossing accesses, and by
   // loaders and devices (DMA). The CPU's hot path goes through its TLB, not through here.
 
   read8(address: number): number {
-    const entry = this.pages[address >>> PAGE_SHIFT];
+    const entry = this.resolve(address, false);
     if (entry === PAGE_UNMAPPED) return 0xff;
-    const offset = (entry & ~(PAGE_SIZE - 1)) | (address & (PAGE_SIZE - 1));
-    if ((entry & PAGE_KIND_MASK) === PAGE_MMIO) return this.mmioAccess(entry, address, 1, -1);
-    return this.host[offset];
+    const kind = entry & PAGE_KIND_MASK;
+    if (kind === PAGE_LAZY) return 0; // untouched memory reads as zeros (and stays without a frame)
+    if (kind === PAGE_MMIO) return this.mmioAccess(entry, address, 1, -1);
+    return this.host[(entry & ~(PAGE_SIZE - 1)) | (address & (PAGE_SIZE - 1))];
   }
 
   write8(address: number, value: number): void {
-    const entry = this.pages[address >>> PAGE_SHIFT];
+    const entry = this.backedEntry(address);
     if (entry === PAGE_UNMAPPED) return;
     const kind = entry & PAGE_KIND_MASK;
     if (kind === PAGE_RAM) {
@@ -211,7 +252,7 @@ export class PhysicalMemory {
   load(address: number, bytes: Uint8Array): void {
     for (let i = 0; i < bytes.length; i++) {
       const a = address + i;
-      const entry = this.pages[a >>> PAGE_SHIFT];
+      const entry = this.backedEntry(a);
       if (entry === PAGE_UNMAPPED || (entry & PAGE_KIND_MASK) === PAGE_MMIO) {
         throw new RangeError(`cannot load ${bytes.length} bytes at ${hex(address)}: ${hex(a)} is not RAM`);
       }
@@ -231,7 +272,7 @@ export class PhysicalMemory {
     while (i < bytes.length) {
       const a = (address + i) >>> 0;
       const chunk = Math.min(bytes.length - i, PAGE_SIZE - (a & (PAGE_SIZE - 1)));
-      const entry = this.pages[a >>> PAGE_SHIFT];
+      const entry = this.backedEntry(a);
       if (entry !== PAGE_UNMAPPED && (entry & PAGE_KIND_MASK) === PAGE_RAM) {
         const offset = (entry & ~(PAGE_SIZE - 1)) | (a & (PAGE_SIZE - 1));
         if (this.codePages[offset >>> PAGE_SHIFT] !== 0) this.onCodeWrite?.(offset >>> PAGE_SHIFT);

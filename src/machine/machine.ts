@@ -177,7 +177,7 @@ export class Machine {
       this.cpu.st[S_EIP] = config.entry.offset;
     }
     if ((config.mode ?? 'bare') === 'ept') {
-      const ept = new Ept(this.phys, () => this.phys.allocateHost(4096));
+      const ept = new Ept(this.phys, () => this.phys.hostMemory.allocateFrame());
       const console = config.console ?? ((bytes: Uint8Array) => bytes.forEach((b) => config.serial?.(b)));
       this.vcpu = new Vcpu(this.cpu, this.pic, { console }, this.phys, ept);
       // Slots that change while the guest runs: the EPT drops what it mapped, and the TLB too (INVEPT).

@@ -8,6 +8,7 @@ import type { Cpu } from '../cpu/cpu.ts';
 import type { MemorySlot, PhysicalMemory } from '../cpu/physical-memory.ts';
 import { CR0_PG, S_A20_MASK, S_CR0, S_CR3, S_CR4 } from '../cpu/state.ts';
 import type { Ept, EptLevel } from './ept.ts';
+import { NO_FRAME } from '../cpu/host-memory.ts';
 
 export interface GuestWalkLevel {
   level: 'PDE' | 'PTE';
@@ -23,8 +24,8 @@ export interface Translation {
   gpa: number | null;
   slot: MemorySlot | null;
   hva: number | null;
-  /** The host's page table: in minivisor the VMM's address space is the host frame pool, so HPA = HVA. */
-  hostPageTable: { hva: number; hpa: number } | null;
+  /** The host's page table (the VMM process's): the frame behind the HVA's page, or null before its first touch. */
+  hostPageTable: { hva: number; hpa: number | null } | null;
   /** The EPT walk for the GPA (empty on the bare machine). */
   eptWalk: EptLevel[];
   hpa: number | null;
@@ -62,8 +63,14 @@ export function translateAddress(cpu: Cpu, memory: PhysicalMemory, ept: Ept | nu
   }
   if (slot === null) return { ...t, stop: 'no memory slot: MMIO or a hole' };
   t.hva = slot.userspaceAddr + (t.gpa - slot.guestPhysAddr);
-  t.hostPageTable = { hva: t.hva, hpa: t.hva };
-  if (ept === null) t.hpa = t.hva;
-  else if (t.hpa === null) t.stop = 'not in the EPT yet: the first access will be an EPT violation';
+  const frame = memory.hostMemory.frameOf(t.hva);
+  const hostHpa = frame === NO_FRAME ? null : (frame | (t.hva & 0xfff)) >>> 0;
+  t.hostPageTable = { hva: t.hva, hpa: hostHpa };
+  if (ept === null) {
+    t.hpa = hostHpa;
+    if (hostHpa === null) t.stop = 'no host frame yet: nothing has touched this page';
+  } else if (t.hpa === null) {
+    t.stop = hostHpa === null ? 'not in the EPT and no host frame yet: the first access will be an EPT violation that backs it' : 'not in the EPT yet: the first access will be an EPT violation';
+  }
   return t;
 }

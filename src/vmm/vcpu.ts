@@ -195,7 +195,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     if (leaf !== null && (leaf.permissions & needed) !== 0) {
       return leaf.hpa | (leaf.permissions & EPT_WRITE ? PAGE_RAM : PAGE_ROM);
     }
-    if (this.machineAccess) return this.memory.pages[gpa >>> 12];
+    if (this.machineAccess) return this.memory.backedEntry(gpa);
     // An EPT violation (SDM Vol. 3, Table 28-7): what the access was, what the entry allowed, and
     // whether it was the guest's page walk (bit 8 clear) or the final address (bit 8 set).
     const qualification = (access === ACCESS_WRITE ? 2 : access === ACCESS_FETCH ? 4 : 1) |
@@ -217,9 +217,10 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     const slot = this.memory.slotAt(gpa);
     const write = (exit.qualification & 2) !== 0;
     if (slot === undefined || (slot.readOnly && write)) return 'userspace';
+    // GPA → HVA through the slot, HVA → HPA through the host's page table (a frame on first touch).
     const hva = slot.userspaceAddr + (gpa - slot.guestPhysAddr);
-    // The host's own page table is the identity: HVA is HPA here (an offset in the frame pool).
-    this.ept.map(gpa, hva, slot.readOnly ? EPT_READ | EPT_EXECUTE : EPT_READ | EPT_WRITE | EPT_EXECUTE);
+    const hpa = this.memory.hostMemory.touch(hva);
+    this.ept.map(gpa, hpa, slot.readOnly ? EPT_READ | EPT_EXECUTE : EPT_READ | EPT_WRITE | EPT_EXECUTE);
     this.eptMappings++;
     return 'resume';
   }

@@ -51,11 +51,12 @@ export function checkVmEntry(vmcs: Vmcs): void {
   if (!realStyle) {
     if (!(csAr & 0x08) || !(csAr & 0x10)) fail('CS must be a code segment in protected mode');
     if (!(csAr & 0x80)) fail('CS must be present');
+    // Only without "unrestricted guest": with it, a guest just switched to protected mode may
+    // still hold a real-mode SS whose selector's low bits are not its DPL (a state it can be in).
     const ssAr = vmcs.read(Field.GUEST_SS_AR_BYTES);
-    if (!(ssAr & AR_UNUSABLE) && ((ssAr >> 5) & 3) !== (vmcs.read(Field.GUEST_SS_SELECTOR) & 3)) fail("SS's DPL must equal its RPL");
+    if (!unrestricted && !(ssAr & AR_UNUSABLE) && ((ssAr >> 5) & 3) !== (vmcs.read(Field.GUEST_SS_SELECTOR) & 3)) fail("SS's DPL must equal its RPL");
   }
-  const rip = vmcs.read(Field.GUEST_RIP) >>> 0;
-  if (rip > vmcs.read(Field.GUEST_CS_LIMIT) >>> 0) fail(`RIP ${rip.toString(16)} is past CS's limit`);
+  // (RIP is not checked against CS's limit: a guest there takes its #GP after the entry.)
   // Activity and interruptibility (27.3.1.5)
   const activity = vmcs.read(Field.GUEST_ACTIVITY_STATE);
   if (activity !== 0 && activity !== 1) fail(`activity state ${activity} is not active (0) or HLT (1)`);

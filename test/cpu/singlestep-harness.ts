@@ -118,14 +118,14 @@ export class SingleStepRunner {
     const finalSp = t.final.regs.sp ?? init.sp;
     const flagAddress = t.exception ? finalSs * 16 + ((finalSp + 4) & 0xffff) : undefined;
     for (const [addr, want] of t.final.ram) {
-      let got = phys.host[addr];
+      let got = phys.read8(addr);
       let expected = want;
       if (flagAddress !== undefined && (addr === flagAddress || addr === flagAddress + 1)) {
         const byteMask = addr === flagAddress ? flagMask & 0xff : (flagMask >> 8) & 0xff;
         got &= byteMask;
         expected &= byteMask;
       }
-      if (got !== expected) problems.push(`ram[${hex(addr)}]: got ${hex(phys.host[addr])} want ${hex(want)}`);
+      if (got !== expected) problems.push(`ram[${hex(addr)}]: got ${hex(phys.read8(addr))} want ${hex(want)}`);
     }
     // Leave memory zeroed for the next vector.
     for (const [addr] of t.initial.ram) phys.write8(addr, 0);

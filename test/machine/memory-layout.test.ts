@@ -10,7 +10,7 @@ describe('memory slots (KVM_SET_USER_MEMORY_REGION)', () => {
     const hva = m.allocateHost(0x2000);
     m.setUserMemoryRegion({ slot: 5, guestPhysAddr: 0x40000, size: 0x2000, userspaceAddr: hva, readOnly: false, label: 'test' });
     m.write8(0x40001, 0x77);
-    expect(m.host[hva + 1]).toBe(0x77);
+    expect(m.host[m.hostMemory.frameOf(hva) + 1]).toBe(0x77); // HVA → the frame its first write got
     expect(m.slotAt(0x41fff)?.slot).toBe(5);
     expect(() => m.setUserMemoryRegion({ slot: 6, guestPhysAddr: 0x41000, size: 0x1000, userspaceAddr: 0, readOnly: false, label: 'clash' }))
       .toThrow(/overlaps slot 5/);

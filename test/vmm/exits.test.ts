@@ -163,7 +163,8 @@ describe('VM exits', () => {
     expect(read.qualification & 0x180).toBe(0x180); // linear address valid, the access's own address
     expect(read.guestLinear).toBe(0x3000);
     expect(ept[0].qualification & 7).toBe(1); // the very first: fetching the code page (read)
-    expect(run.machine.vcpu!.ept.lookup(0x5000)).toEqual({ hpa: 0x5000, permissions: 7 });
+    // Mapped to the frame the page's HVA got on that first touch (RAM's slot starts at HVA 0).
+    expect(run.machine.vcpu!.ept.lookup(0x5000)).toEqual({ hpa: run.machine.phys.hostMemory.frameOf(0x5000), permissions: 7 });
   });
 
   it('exception (0): an exception in the bitmap exits with its vector, type and error code, then is reflected', () => {
@@ -211,7 +212,7 @@ describe('VM exits', () => {
       mov cx, 20000
     wait: loop wait                    ; IF clear: the IRQ waits
       sti
-      mov byte [0x501], 1              ; the one instruction after STI runs first
+      inc byte [0x501]                 ; the one instruction after STI runs first, and once
     spin: jmp spin
     irq0:
       mov byte [0x500], 1
