@@ -1,8 +1,8 @@
 /** `minivisor asm`: assembles a NASM-syntax file into a flat binary (like `nasm -f bin`). */
-import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from './command.ts';
 import { UserError } from './user-error.ts';
-import { formatDiagnostic } from '../asm/index.ts';
+import { checkInputFile, checkOutputFile, fileUserError, writeOutputFile } from './files.ts';
+import { formatDiagnostic, type AssembleResult } from '../asm/index.ts';
 import { assembleFile } from '../asm/node-files.ts';
 import { formatSymbolMap } from '../asm/symbol-map.ts';
 
@@ -65,17 +65,26 @@ export const asmCommand: Command = {
   usage,
   async run(args: string[]): Promise<number> {
     const options = parseArguments(args);
-    if (!existsSync(options.input)) throw new UserError(`cannot read '${options.input}': no such file`);
-    const result = assembleFile(options.input, { defines: options.defines, includePaths: options.includePaths });
+    checkInputFile(options.input);
+    const output = options.output ?? defaultOutputName(options.input);
+    // Every output is checked before anything is written, so that a bad path writes nothing.
+    checkOutputFile(output, '-o');
+    if (options.listing) checkOutputFile(options.listing, '--listing');
+    if (options.symbols) checkOutputFile(options.symbols, '--symbols');
+    let result: AssembleResult;
+    try {
+      result = assembleFile(options.input, { defines: options.defines, includePaths: options.includePaths });
+    } catch (e) {
+      throw fileUserError(e, options.input, 'read') ?? e;
+    }
     for (const d of result.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
     if (!result.ok) {
       const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
       throw new UserError(`${errors} error${errors === 1 ? '' : 's'} in ${options.input}; no output written`, 1);
     }
-    const output = options.output ?? defaultOutputName(options.input);
-    writeFileSync(output, result.bytes);
-    if (options.listing) writeFileSync(options.listing, result.listing);
-    if (options.symbols) writeFileSync(options.symbols, formatSymbolMap(result.symbols, result.lineMap));
+    writeOutputFile(output, result.bytes, '-o');
+    if (options.listing) writeOutputFile(options.listing, result.listing, '--listing');
+    if (options.symbols) writeOutputFile(options.symbols, formatSymbolMap(result.symbols, result.lineMap), '--symbols');
     return 0;
   },
 };

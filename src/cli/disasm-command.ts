@@ -1,7 +1,7 @@
 /** `minivisor disasm`: NASM-syntax disassembly of a flat binary, via iced-x86. */
-import { readFileSync } from 'node:fs';
 import type { Command } from './command.ts';
 import { UserError } from './user-error.ts';
+import { readInputFile } from './files.ts';
 
 const usage = `usage: minivisor disasm FILE [--bits 16|32] [--org ADDR]
 
@@ -36,12 +36,7 @@ export const disasmCommand: Command = {
       } else file = a;
     }
     if (!file) throw new UserError(`no input file\n\n${usage}`);
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(readFileSync(file));
-    } catch {
-      throw new UserError(`cannot read '${file}'`);
-    }
+    const bytes = readInputFile(file);
     // iced-x86 is large: load it only when disassembling, so every other command starts fast.
     const { disassemble, formatDisassembly } = await import('../asm/disassembler.ts');
     process.stdout.write(formatDisassembly(disassemble(bytes, { bits, org })));

@@ -1,10 +1,12 @@
 /**
  * Entry point of the `minivisor` command. Dispatches to one subcommand; a UserError ends the
- * process with its message and no stack trace, anything else is a minivisor bug and shows one.
+ * process with its message and no stack trace, and so does a file-system error on a path the
+ * user gave (no such file, a directory, no permission); anything else is a minivisor bug and shows one.
  */
 import type { Command } from './command.ts';
 import { UserError } from './user-error.ts';
 import { commands } from './commands.ts';
+import { uncaughtFileError } from './files.ts';
 
 function helpText(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -41,7 +43,8 @@ main(process.argv.slice(2)).then(
   (status) => {
     process.exitCode = status;
   },
-  (error: unknown) => {
+  (thrown: unknown) => {
+    const error = thrown instanceof UserError ? thrown : (uncaughtFileError(thrown) ?? thrown);
     if (error instanceof UserError) {
       process.stderr.write(`minivisor: ${error.message}\n`);
       process.exitCode = error.exitCode;

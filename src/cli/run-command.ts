@@ -2,10 +2,9 @@
  * `minivisor run`: the headless runner. Loads a guest (assembling .asm on the fly), runs it,
  * and turns how it ended into an exit status a script or a grader can use.
  */
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { extname } from 'node:path';
 import { assembleFile } from '../asm/node-files.ts';
-import { formatDiagnostic } from '../asm/index.ts';
+import { formatDiagnostic, type AssembleResult } from '../asm/index.ts';
 import { Machine, type MachineConfig, type RunOutcome } from '../machine/machine.ts';
 import { TerminalConsole } from './console.ts';
 import { formatExit, formatStats } from './stats.ts';
@@ -15,9 +14,12 @@ import { isFlatMultibootKernel } from '../machine/multiboot.ts';
 import { builtinBios } from '../machine/firmware.ts';
 import { MIN_RAM_BYTES } from '../machine/pc-memory.ts';
 import { hex } from '../cpu/physical-memory.ts';
+import { PortConflictError, describePorts, portHex } from '../cpu/io-bus.ts';
 import type { Command } from './command.ts';
 import { parseNumber, parseOptions, parseSegOff, parseSize } from './args.ts';
 import { UserError } from './user-error.ts';
+import { OutputFile, checkInputFile, fileUserError, readInputFile } from './files.ts';
+import { readPhysicalMemory } from './memory-dump.ts';
 
 const USAGE = `usage: minivisor run [FILE] [options]
 
@@ -40,11 +42,11 @@ machine:
   --mode bare|ept          under the VMM with memory through EPT (ept, the default), or on the bare machine
   --mem SIZE               RAM size (default 32M)
   --reserve ADDR:SIZE      take a range above 1 MiB out of RAM, reported reserved in E820 (repeatable)
-  --debugcon PORT[=FILE]   bytes written to PORT go to stdout, or to FILE (repeatable)
-  --exit-port PORT         a write of V ends the run; exit status (V << 1) | 1
+  --debugcon PORT[=FILE]   bytes written to PORT go to stdout, or to FILE (repeatable; 0xe9 is usual)
+  --exit-port PORT         a write of V ends the run; exit status (V << 1) | 1 (0xf4 is usual)
 run control:
   --max-instructions N     stop after N instructions (exit status 5)
-  --dump-mem ADDR:LEN=FILE write physical memory to FILE at the end (repeatable)
+  --dump-mem ADDR:LEN=FILE write physical memory to FILE at the end (repeatable; ADDR+LEN within --mem)
   --stats                  instructions, time and MIPS; under the VMM also exits by reason, EPT
                            violations, frames in use and time in exit handling (on stderr)
   --trace-exits            every VM exit as it happens: reason, qualification, guest RIP (stderr)
@@ -52,7 +54,8 @@ run control:
 
 COM1 is the console: its output goes to stdout. Exit status: 0 after HLT with nothing to
 wake the guest, (V << 1) | 1 from the exit port, 3 on a triple fault, 4 when the guest runs
-into unmapped memory, 5 at --max-instructions.`;
+into unmapped memory, 5 at --max-instructions; 2 for a mistake in the options (a port
+taken or past 0xFFFF, a file that cannot be read or created), found before the guest starts.`;
 
 const OPTIONS = {
   '--bios': true, '--load': true, '--entry': true, '--mem': true, '--debugcon': true, '--exit-port': true,
@@ -60,11 +63,19 @@ const OPTIONS = {
   '--fda': true, '--hda': true, '--boot': true, '--append': true, '--reserve': true, '--mode': true, '--trace-exits': false,
 };
 
-/** Reads a guest file, assembling it when it is .asm. Errors are the user's: say which file and why. */
-export function loadGuestImage(path: string, defines: Record<string, string> = {}, includePaths: string[] = []): Uint8Array {
-  if (!existsSync(path)) throw new UserError(`${path}: no such file`);
-  if (extname(path).toLowerCase() !== '.asm') return new Uint8Array(readFileSync(path));
-  const result = assembleFile(path, { defines, includePaths });
+/**
+ * Reads a guest file, assembling it when it is .asm. Errors are the user's: say which file and
+ * why (missing, a directory, unreadable, bad assembly); `what` (the option naming the file) prefixes the message.
+ */
+export function loadGuestImage(path: string, defines: Record<string, string> = {}, includePaths: string[] = [], what?: string): Uint8Array {
+  if (extname(path).toLowerCase() !== '.asm') return readInputFile(path, what);
+  checkInputFile(path, what);
+  let result: AssembleResult;
+  try {
+    result = assembleFile(path, { defines, includePaths });
+  } catch (e) {
+    throw fileUserError(e, path, 'read', what) ?? e;
+  }
   if (!result.ok) {
     const errors = result.diagnostics.map((d) => formatDiagnostic(d)).join('\n');
     throw new UserError(`${path} did not assemble:\n${errors}`, 1);
@@ -86,10 +97,28 @@ export interface RunSettings {
   /** A Multiboot kernel to load once the machine exists. */
   kernel?: { bytes: Uint8Array; name: string; commandLine: string };
   maxInstructions: number;
-  dumps: { address: number; length: number; file: string }[];
+  dumps: { address: number; length: number; file: OutputFile }[];
   stats: boolean;
   traceExits: boolean;
-  closeOutputs: () => void;
+  /** The files the run writes (debug consoles', dumps'): open them before the guest starts, close them after. */
+  outputs: OutputFile[];
+  /** The ports the options gave devices (debug consoles, the exit port), with the option that did. */
+  portOptions: Map<number, string>;
+}
+
+/** A port number for `what`: 0 to 0xFFFF. */
+function parsePort(text: string, what: string): number {
+  const port = parseNumber(text, what);
+  if (port > 0xffff) throw new UserError(`${what}: port ${text} is past 0xFFFF: I/O ports go from 0 to 0xFFFF (debug consoles often use 0xe9, exit ports 0xf4)`);
+  return port;
+}
+
+/** A size for messages: 4 GiB, 32 MiB, 640 KiB, or bytes. */
+function formatSize(bytes: number): string {
+  if (bytes > 0 && bytes % 1073741824 === 0) return `${bytes / 1073741824} GiB`;
+  if (bytes > 0 && bytes % 1048576 === 0) return `${bytes / 1048576} MiB`;
+  if (bytes > 0 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
 }
 
 /**
@@ -127,7 +156,7 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
     if (at <= 0) throw new UserError(`--load ${spec}: write FILE@ADDR, for example --load kernel.bin@0x100000`);
     const file = spec.slice(0, at);
     const address = parseNumber(spec.slice(at + 1), `--load ${spec}`);
-    const bytes = loadGuestImage(file, defines, includes);
+    const bytes = loadGuestImage(file, defines, includes, `--load ${spec}`);
     fits(address, bytes.length, `--load ${spec}`);
     config.loads!.push({ address, bytes });
   }
@@ -138,7 +167,7 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
   const disks = new Map<number, DiskImage>();
   let kernel: { bytes: Uint8Array; name: string } | undefined;
   const addDisk = (drive: number, path: string, kind?: DiskKind, image?: Uint8Array) => {
-    const bytes = image ?? loadGuestImage(path, defines, includes);
+    const bytes = image ?? loadGuestImage(path, defines, includes, drive === 0x00 ? '--fda' : '--hda');
     // An assembled boot sector may be short (it is padded); an image file must hold whole sectors.
     if (extname(path).toLowerCase() !== '.asm' && bytes.length % SECTOR_BYTES !== 0) {
       throw new UserError(`${path} is ${bytes.length} bytes, not a whole number of 512-byte sectors: is it truncated?`);
@@ -174,7 +203,7 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
   if (!raw) {
     if (memoryBytes < MIN_RAM_BYTES) throw new UserError(`--mem: ${memoryBytes / 1048576} MiB is too little to boot through the BIOS; give at least ${MIN_RAM_BYTES >> 20}M`);
     if (biosPath !== undefined) {
-      const bios = loadGuestImage(biosPath, defines, includes);
+      const bios = loadGuestImage(biosPath, defines, includes, '--bios');
       if (bios.length === 0 || bios.length % 4096 !== 0 || bios.length > 256 * 1024) {
         throw new UserError(`--bios ${biosPath}: the image is ${bios.length} bytes; firmware must be a multiple of 4 KiB up to 256 KiB (64 KiB maps at 0xF0000, 128 KiB at 0xE0000)`);
       }
@@ -189,26 +218,52 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
     throw new UserError(`nothing to run: give a disk image, a .asm boot sector or a Multiboot kernel, or --load FILE@ADDR with --entry SEG:OFF\n\n${USAGE}`);
   }
 
-  const files: number[] = [];
+  // Ports: each option's port must be a port, and no two options may want the same one. (Ports
+  // of the machine's own devices are refused when the machine is built: see buildMachine.)
+  const outputs: OutputFile[] = [];
+  const portOptions = new Map<number, string>();
+  const claim = (port: number, option: string) => {
+    const other = portOptions.get(port);
+    if (other !== undefined) {
+      throw new UserError(`${option}: port ${portHex(port)} is already given to ${other}: give each debug console and the exit port a port of its own`);
+    }
+    portOptions.set(port, option);
+  };
   for (const spec of all('--debugcon')) {
     const eq = spec.indexOf('=');
-    const port = parseNumber(eq < 0 ? spec : spec.slice(0, eq), `--debugcon ${spec}`);
-    if (port > 0xffff) throw new UserError(`--debugcon ${spec}: port ${hex(port)} is past 0xFFFF`);
+    const port = parsePort(eq < 0 ? spec : spec.slice(0, eq), `--debugcon ${spec}`);
+    claim(port, `--debugcon ${spec}`);
     if (eq < 0) {
       config.debugcons!.push({ port, sink: stdout });
     } else {
-      const fd = openSync(spec.slice(eq + 1), 'w');
-      files.push(fd);
-      config.debugcons!.push({ port, sink: (b) => writeSync(fd, Uint8Array.of(b)) });
+      const path = spec.slice(eq + 1);
+      if (path === '') throw new UserError(`--debugcon ${spec}: no file after '=': write PORT=FILE, or PORT alone for stdout`);
+      const file = new OutputFile(path, `--debugcon ${spec}`);
+      outputs.push(file);
+      config.debugcons!.push({ port, sink: (b) => file.write(Uint8Array.of(b)) });
     }
   }
   const exitPort = one('--exit-port');
-  if (exitPort !== undefined) config.exitPort = parseNumber(exitPort, '--exit-port');
+  if (exitPort !== undefined) {
+    config.exitPort = parsePort(exitPort, '--exit-port');
+    claim(config.exitPort, `--exit-port ${exitPort}`);
+  }
   const max = one('--max-instructions');
   const dumps = all('--dump-mem').map((spec) => {
     const m = /^([^:]+):([^=]+)=(.+)$/.exec(spec);
     if (!m) throw new UserError(`--dump-mem ${spec}: write ADDR:LEN=FILE, for example --dump-mem 0xB8000:4000=screen.bin`);
-    return { address: parseNumber(m[1], '--dump-mem address'), length: parseSize(m[2], '--dump-mem length'), file: m[3] };
+    const address = parseNumber(m[1], `--dump-mem ${spec}: address`);
+    const length = parseSize(m[2], `--dump-mem ${spec}: length`);
+    if (address + length > memoryBytes) {
+      const range = length === 0 ? hex(address) : `${hex(address)}-${hex(address + length - 1)}`;
+      throw new UserError(
+        `--dump-mem ${spec}: ${range} (${formatSize(length)}) goes past the end of the guest's memory, ` +
+          `${formatSize(memoryBytes)} (${hex(0)}-${hex(memoryBytes - 1)}): give a range inside it, or more memory with --mem`,
+      );
+    }
+    const file = new OutputFile(m[3], `--dump-mem ${spec}`);
+    outputs.push(file);
+    return { address, length, file };
   });
   return {
     config,
@@ -217,8 +272,50 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
     dumps,
     stats: options.has('--stats'),
     traceExits: options.has('--trace-exits'),
-    closeOutputs: () => files.forEach((fd) => closeSync(fd)),
+    outputs,
+    portOptions,
   };
+}
+
+/** The machine's devices by class name, for saying whose port an option asked for. */
+const DEVICE_NAMES: Record<string, string> = {
+  PicPair: 'the interrupt controllers (8259 PIC pair)',
+  Pit8254: 'the timer (8254 PIT)',
+  SystemControlPortA: 'system control port A (fast A20 and reset)',
+  SystemControlPortB: 'system control port B (speaker and timer gate)',
+  Uart16550: 'COM1, the console (16550 UART)',
+  KeyboardController: 'the keyboard controller (8042)',
+  CmosRtc: 'the CMOS clock (RTC)',
+  FirmwareConfig: "the BIOS's firmware configuration interface",
+  VirtualDisk: "the BIOS's disk interface",
+  DebugConsole: 'a debug console',
+  ExitPort: 'the exit port',
+};
+
+/**
+ * Builds the machine. A port an option asked for that a device of the machine already has is
+ * the user's mistake: say which device has it, and which ports are free to use.
+ */
+function buildMachine(settings: RunSettings): Machine {
+  try {
+    const machine = new Machine(settings.config);
+    if (settings.kernel) machine.loadMultiboot(settings.kernel.bytes, settings.kernel.name, settings.kernel.commandLine);
+    return machine;
+  } catch (e) {
+    if (e instanceof PortConflictError) {
+      const option = settings.portOptions.get(e.port);
+      if (option === undefined) throw e; // two of the machine's own devices: a bug
+      // The option's device is normally the one refused; should it have been registered first, the machine's device is.
+      const other = e.owner.device === 'DebugConsole' || e.owner.device === 'ExitPort' ? e.refused : e.owner;
+      const device = DEVICE_NAMES[other.device] ?? (other.device === 'a device' ? 'a device of the machine' : other.device);
+      throw new UserError(
+        `${option}: port ${portHex(e.port)} is taken by ${device}, at ${describePorts(other)}: ` +
+          'choose a free port (0xe9 is the usual debug console port, 0xf4 the usual exit port)',
+      );
+    }
+    if (e instanceof RangeError) throw new UserError(e.message);
+    throw e;
+  }
 }
 
 /** Instructions per slice of the run: between slices, terminal input and output get their turn. */
@@ -257,28 +354,27 @@ export const runCommand: Command = {
     }
     const terminal = new TerminalConsole();
     const settings = parseRunArguments(args, terminal.output);
-    let machine: Machine;
-    try {
-      machine = new Machine(settings.config);
-      if (settings.kernel) machine.loadMultiboot(settings.kernel.bytes, settings.kernel.name, settings.kernel.commandLine);
-    } catch (e) {
-      if (e instanceof RangeError) throw new UserError(e.message);
-      throw e;
-    }
+    const machine = buildMachine(settings);
     if (settings.traceExits && machine.vcpu) {
       machine.vcpu.onExit = (exit) => process.stderr.write(`${formatExit(exit)}\n`);
     }
-    const started = performance.now();
-    terminal.attach(machine);
     let outcome: RunOutcome;
+    let seconds: number;
     try {
-      outcome = await runWithConsole(machine, terminal, settings.maxInstructions);
+      // Output files are opened (created) before the guest starts: a bad path must not cost the run.
+      for (const file of settings.outputs) file.open();
+      const started = performance.now();
+      terminal.attach(machine);
+      try {
+        outcome = await runWithConsole(machine, terminal, settings.maxInstructions);
+      } finally {
+        terminal.detach();
+      }
+      seconds = (performance.now() - started) / 1000;
+      for (const d of settings.dumps) d.file.write(readPhysicalMemory(machine.phys, d.address, d.length));
     } finally {
-      terminal.detach();
+      for (const file of settings.outputs) file.close();
     }
-    const seconds = (performance.now() - started) / 1000;
-    settings.closeOutputs();
-    for (const d of settings.dumps) writeFileSync(d.file, machine.phys.dump(d.address, d.length));
     const screen = terminal.unseenScreen(machine);
     if (screen.length > 0) process.stderr.write(`minivisor: the VGA text screen at the end of the run:\n${screen.map((l) => '  | ' + l).join('\n')}\n`);
     if (settings.stats) process.stderr.write(formatStats(machine, seconds));

@@ -9,15 +9,68 @@ export interface PortHandler {
   write(port: number, size: 1 | 2 | 4, value: number): void;
 }
 
+/** One `register` call: which ports, and the name of the device behind them. */
+export interface PortRange {
+  first: number;
+  count: number;
+  device: string;
+}
+
+/** Thrown by `IoBus.register` when a port of the new range already belongs to another device. */
+export class PortConflictError extends Error {
+  constructor(
+    /** The first port of the new range that is taken. */
+    readonly port: number,
+    /** The registration that has the port. */
+    readonly owner: PortRange,
+    /** The registration that was refused. */
+    readonly refused: PortRange,
+  ) {
+    super(`I/O port ${portHex(port)} is already taken by ${owner.device} (${describePorts(owner)}); ${refused.device} cannot have it`);
+    this.name = 'PortConflictError';
+  }
+}
+
+/** A port as 0x03F8. */
+export function portHex(port: number): string {
+  return '0x' + port.toString(16).toUpperCase().padStart(4, '0');
+}
+
+/** "port 0x0092" or "ports 0x03F8-0x03FF". */
+export function describePorts(range: { first: number; count: number }): string {
+  return range.count === 1 ? `port ${portHex(range.first)}` : `ports ${portHex(range.first)}-${portHex(range.first + range.count - 1)}`;
+}
+
+/** A device's name for messages: its class name, when it has one. */
+function deviceName(handler: PortHandler): string {
+  const name = (handler as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name !== '' && name !== 'Object' ? name : 'a device';
+}
+
 export class IoBus {
   private readonly handlers: (PortHandler | undefined)[] = new Array(0x10000);
+  /** Every registration, for saying who has a port when two devices want it. */
+  private readonly ranges: PortRange[] = [];
 
-  /** Routes ports `first` .. `first + count - 1` to `handler`. */
-  register(first: number, count: number, handler: PortHandler): void {
+  /**
+   * Routes ports `first` .. `first + count - 1` to `handler`; `device` names it in messages
+   * (default: the handler's class name). Throws PortConflictError, registering nothing, when
+   * one of the ports is taken.
+   */
+  register(first: number, count: number, handler: PortHandler, device = deviceName(handler)): void {
+    const range = { first, count, device };
     for (let port = first; port < first + count; port++) {
-      if (this.handlers[port]) throw new Error(`I/O port ${port.toString(16)}h is already taken`);
-      this.handlers[port] = handler;
+      if (this.handlers[port]) {
+        throw new PortConflictError(port, this.ownerOf(port) ?? { first: port, count: 1, device: deviceName(this.handlers[port]!) }, range);
+      }
     }
+    for (let port = first; port < first + count; port++) this.handlers[port] = handler;
+    this.ranges.push(range);
+  }
+
+  /** The registration that has `port`, if any. */
+  ownerOf(port: number): PortRange | undefined {
+    return this.ranges.find((r) => port >= r.first && port < r.first + r.count);
   }
 
   read(port: number, size: 1 | 2 | 4): number {
