@@ -17,6 +17,7 @@ export function formatExit(exit: VmExit): string {
 export function formatStats(machine: Machine, seconds: number): string {
   const n = machine.cpu.instructions;
   const lines = [`minivisor: ${n} instructions in ${seconds.toFixed(3)} s, ${(n / seconds / 1e6).toFixed(1)} MIPS (mode ${machine.config.mode ?? 'bare'})`];
+  lines.push(`minivisor: decoded blocks: ${machine.cpu.blocks.built} built, ${machine.cpu.blocks.dropped} dropped by writes to their code, ${machine.cpu.blocks.flushes} cache flushes`);
   const vcpu = machine.vcpu;
   if (vcpu) {
     let total = 0;

@@ -8,6 +8,11 @@
  * an instruction the opcode table marks as ending a block (a branch, a mode change, anything
  * sensitive). Writing to a page that holds blocks drops them: such pages get no fast write
  * permission in the TLB, so the write takes the slow path, which tells the cache.
+ *
+ * The cache is bounded: every start address and code size gets a block of its own, so a guest
+ * that jumps to each byte of a large NOP sled would otherwise fill the host's memory. When the
+ * instructions decoded since the last flush would pass MAX_CACHED_INSNS, everything is flushed
+ * and decoding starts again, as QEMU's tb_flush does when its code buffer is full.
  */
 import { GUEST_FAULT, type Cpu } from './cpu.ts';
 import { decode } from './decoder.ts';
@@ -19,11 +24,20 @@ import { S_EIP, S_INSN_EIP } from './state.ts';
 const MAX_INSN_BYTES = 15;
 const MAX_BLOCK_INSNS = 64;
 
+/**
+ * The cache's budget in decoded instructions, at least MAX_BLOCK_INSNS. An Insn costs about
+ * 170 bytes of heap together with its share of its block, the block's array and the two maps
+ * (measured: V8's heapUsed after a guest decoded 1.57 million instructions in 32,674 blocks of
+ * a NOP sled, 167 bytes each), so 2^18 instructions keep the cache near 42 MiB. A loop's working
+ * set is a few hundred instructions, the BIOS's and the toy kernel's a few thousand.
+ */
+export const MAX_CACHED_INSNS = 1 << 18;
+
 export class DecodedBlock {
   readonly insns: Insn[] = [];
   /** Bytes from the first instruction to the end of the last. */
   byteLength = 0;
-  /** False once the code under it was written. */
+  /** False once the code under it was written, or the cache was flushed: chaining never enters it again. */
   valid = true;
   /**
    * Chaining: the blocks that followed this one last time, with the EIP they started at and
@@ -46,9 +60,20 @@ export class DecodedBlock {
 export class BlockCache {
   private readonly blocks = new Map<number, DecodedBlock>();
   private readonly blocksOfPage = new Map<number, DecodedBlock[]>();
-  /** Blocks decoded and dropped, for statistics. */
+  /**
+   * Instructions decoded since the last flush, those of dropped blocks included: a dropped
+   * block leaves the maps but a chained block may still point to it (behind its `valid` flag)
+   * until the next flush, as an invalidated TB keeps its space in QEMU's code buffer. So this
+   * bounds everything the cache can keep alive.
+   */
+  insnCount = 0;
+  /** Blocks decoded and dropped, and flushes of the whole cache, for statistics. */
   built = 0;
   dropped = 0;
+  flushes = 0;
+
+  /** @param maxInsns the budget of decoded instructions between flushes (tests lower it) */
+  constructor(public maxInsns = MAX_CACHED_INSNS) {}
 
   get(key: number): DecodedBlock | undefined {
     return this.blocks.get(key);
@@ -88,6 +113,10 @@ export class BlockCache {
     st[S_INSN_EIP] = savedInsnEip;
     if (block.insns.length === 0) return null;
     block.byteLength = offset;
+    // The budget is checked here, where a block is made, never where one is executed. Decoding
+    // does not depend on the cache, so the block just decoded survives the flush.
+    if (this.insnCount + block.insns.length > this.maxInsns) this.flush(cpu.phys.codePages);
+    this.insnCount += block.insns.length;
     this.blocks.set(block.key, block);
     let list = this.blocksOfPage.get(block.hostPage);
     if (list === undefined) {
@@ -116,7 +145,24 @@ export class BlockCache {
     this.blocksOfPage.delete(hostPage);
   }
 
-  clear(): void {
-    for (const page of [...this.blocksOfPage.keys()]) this.dropPage(page);
+  /**
+   * Drops every block (QEMU's tb_flush). Each is marked invalid, so a chain from a block the
+   * CPU still holds (its previous block) cannot lead into the flushed ones; blocks made from now
+   * on only chain to blocks that were valid when chained, so nothing made after the flush
+   * reaches one made before it. Every page that held blocks is no longer a code page
+   * (`codePages`, the PhysicalMemory's array): writes to it may take the fast path again once
+   * the TLB is refilled, and the next block decoded there protects it again.
+   */
+  flush(codePages: Uint8Array): void {
+    for (const block of this.blocks.values()) {
+      block.valid = false;
+      block.next0 = null;
+      block.next1 = null;
+    }
+    for (const page of this.blocksOfPage.keys()) codePages[page] = 0;
+    this.blocks.clear();
+    this.blocksOfPage.clear();
+    this.insnCount = 0;
+    this.flushes++;
   }
 }

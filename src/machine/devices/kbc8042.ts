@@ -6,6 +6,24 @@
  * through the output buffer, raising IRQ 1 when the command byte enables it. Scan codes are
  * always set 1, whether or not the command byte asks for translation. There is no mouse: the
  * auxiliary-port commands only set their bits.
+ *
+ * Every buffer a guest can fill is as small as the hardware's, so that a guest issuing
+ * commands without reading the replies cannot grow the host's memory:
+ * - the controller's output buffer (port 0x60) holds one byte;
+ * - behind it, one pending byte from the controller itself (a reply to 0x20, 0xAA, 0xD0...).
+ *   The 8042 has no queue for these: a reply to a newer command replaces one not yet moved
+ *   into the output buffer, as QEMU's i8042 does with its single `cbdata` byte. A driver
+ *   that reads each reply (polling the status register) before its next command never sees
+ *   the difference. Controller bytes go out before the keyboard's, as in QEMU;
+ * - the keyboard's replies to its commands (0xFA, identify...): at most 8 bytes, ahead of
+ *   stored keys ("command responses do not disturb stored keystrokes and always have
+ *   priority", VirtualBox's PS/2 keyboard notes; QEMU keeps 8 bytes of headroom for them).
+ *   Beyond 8 a reply is dropped;
+ * - the keyboard's FIFO of scan codes: 16 bytes, as a PS/2 keyboard's (and QEMU's queue).
+ * Keys typed by the host wait in a type-ahead outside the keyboard until its FIFO has room for
+ * the whole key (a key's bytes are never split or dropped), as type-ahead waits in a terminal:
+ * only the host fills it, so it cannot grow at the guest's will, and the FIFO never overruns
+ * (a real keyboard would send the set-1 overrun code 0xFF there).
  */
 import type { IrqLine } from '../clock.ts';
 import { BytePorts } from './byte-ports.ts';
@@ -23,6 +41,11 @@ const OUTPUT_PORT_NOT_RESET = 0x01, OUTPUT_PORT_A20 = 0x02, OUTPUT_PORT_KEYBOARD
 const KEYBOARD_ACK = 0xfa, KEYBOARD_RESEND = 0xfe, KEYBOARD_SELF_TEST_PASSED = 0xaa;
 const CONTROLLER_SELF_TEST_PASSED = 0x55;
 
+/** The keyboard's own buffer of scan codes, in bytes. */
+export const KEYBOARD_FIFO_BYTES = 16;
+/** The keyboard's replies to its commands that can wait behind the output buffer, in bytes. */
+export const KEYBOARD_REPLY_BYTES = 8;
+
 export interface KeyboardControllerOptions {
   /** IRQ 1. */
   irq: IrqLine;
@@ -35,10 +58,15 @@ export interface KeyboardControllerOptions {
 }
 
 export class KeyboardController extends BytePorts {
-  /** Replies to controller and keyboard commands: they go out before queued keys. */
-  private readonly replies = new ByteQueue(16);
-  /** Scan codes of typed keys. */
-  private readonly keys = new ByteQueue(256);
+  /** The controller's reply waiting for the output buffer, or -1: one byte, a newer reply replaces it. */
+  private controllerReply = -1;
+  /** The keyboard's replies to its commands: they go out before its stored keys. */
+  private readonly keyboardReplies = new ByteQueue(KEYBOARD_REPLY_BYTES, KEYBOARD_REPLY_BYTES);
+  /** The keyboard's FIFO: scan codes of keys pressed. */
+  private readonly keys = new ByteQueue(KEYBOARD_FIFO_BYTES, KEYBOARD_FIFO_BYTES);
+  /** Keys the host typed that are not yet in the keyboard's FIFO: their bytes, and each key's byte count (only the host fills these). */
+  private readonly typeAhead = new ByteQueue(64);
+  private readonly typeAheadKeyLengths = new ByteQueue(32);
   private outputByte = 0;
   private outputFull = false;
   private status = STATUS_NOT_INHIBITED;
@@ -53,7 +81,7 @@ export class KeyboardController extends BytePorts {
   private irqLevel = false;
   /** The keyboard LEDs (0xED): bit 0 Scroll Lock, bit 1 Num Lock, bit 2 Caps Lock. */
   leds = 0;
-  private readonly queueKeyByte = (byte: number) => this.keys.push(byte);
+  private readonly queueTypedByte = (byte: number) => void this.typeAhead.push(byte);
 
   constructor(private readonly options: KeyboardControllerOptions) {
     super();
@@ -61,7 +89,7 @@ export class KeyboardController extends BytePorts {
 
   /** Types one key: a character ('a', 'A', '\n') or a name ('Enter', 'Backspace', 'Up', 'F1'). False if there is no such key. */
   pressKey(key: string): boolean {
-    const typed = typeKey(key, this.queueKeyByte);
+    const typed = this.typeAheadKey(key);
     this.deliver();
     return typed;
   }
@@ -69,9 +97,24 @@ export class KeyboardController extends BytePorts {
   /** Types each character of `text`; returns how many had no key on the US layout (and were skipped). */
   typeText(text: string): number {
     let skipped = 0;
-    for (const character of text) if (!typeKey(character, this.queueKeyByte)) skipped++;
+    for (const character of text) if (!this.typeAheadKey(character)) skipped++;
     this.deliver();
     return skipped;
+  }
+
+  private typeAheadKey(key: string): boolean {
+    const before = this.typeAhead.length;
+    if (!typeKey(key, this.queueTypedByte)) return false;
+    this.typeAheadKeyLengths.push(this.typeAhead.length - before);
+    return true;
+  }
+
+  /** Presses the keys typed ahead, whole, while the keyboard's FIFO has room for them. */
+  private pressTypedKeys(): void {
+    const lengths = this.typeAheadKeyLengths;
+    while (lengths.length > 0 && this.keys.room >= lengths.peek()) {
+      for (let n = lengths.shift(); n > 0; n--) this.keys.push(this.typeAhead.shift());
+    }
   }
 
   /** True when a key typed now would reach the guest at once: nothing in or behind the output buffer. */
@@ -81,13 +124,16 @@ export class KeyboardController extends BytePorts {
 
   /** Bytes waiting behind the output buffer. */
   get pendingBytes(): number {
-    return this.replies.length + this.keys.length;
+    return (this.controllerReply >= 0 ? 1 : 0) + this.keyboardReplies.length + this.keys.length + this.typeAhead.length;
   }
 
   /** Moves the next byte into the output buffer when it is free, and updates IRQ 1. */
   private deliver(): void {
+    this.pressTypedKeys();
     if (!this.outputFull) {
-      let byte = this.replies.shift();
+      let byte = this.controllerReply;
+      this.controllerReply = -1;
+      if (byte < 0) byte = this.keyboardReplies.shift();
       if (byte < 0 && this.scanning && !(this.config & CONFIG_KEYBOARD_DISABLED)) byte = this.keys.shift();
       if (byte >= 0) {
         this.outputByte = byte;
@@ -105,8 +151,14 @@ export class KeyboardController extends BytePorts {
     }
   }
 
+  /** A byte from the controller itself: it replaces one still waiting (see the top of the file). */
   private reply(byte: number): void {
-    this.replies.push(byte);
+    this.controllerReply = byte;
+  }
+
+  /** A byte from the keyboard in answer to a command: dropped when KEYBOARD_REPLY_BYTES already wait. */
+  private keyboardReply(byte: number): void {
+    this.keyboardReplies.push(byte);
   }
 
   private isA20Enabled(): boolean {
@@ -208,8 +260,8 @@ export class KeyboardController extends BytePorts {
     if (pending) {
       this.pendingKeyboardCommand = 0;
       if (pending === 0xed) this.leds = value & 0x07;
-      this.reply(KEYBOARD_ACK);
-      if (pending === 0xf0 && value === 0) this.reply(0x02); // scan code set 2, which the controller translates
+      this.keyboardReply(KEYBOARD_ACK);
+      if (pending === 0xf0 && value === 0) this.keyboardReply(0x02); // scan code set 2, which the controller translates
       return;
     }
     switch (value) {
@@ -217,37 +269,37 @@ export class KeyboardController extends BytePorts {
         this.keys.clear();
         this.scanning = true;
         this.leds = 0;
-        this.reply(KEYBOARD_ACK);
-        this.reply(KEYBOARD_SELF_TEST_PASSED);
+        this.keyboardReply(KEYBOARD_ACK);
+        this.keyboardReply(KEYBOARD_SELF_TEST_PASSED);
         break;
       case 0xf2: // identify: an MF2 keyboard
-        this.reply(KEYBOARD_ACK);
-        this.reply(0xab);
-        this.reply(this.config & CONFIG_TRANSLATE ? 0x41 : 0x83);
+        this.keyboardReply(KEYBOARD_ACK);
+        this.keyboardReply(0xab);
+        this.keyboardReply(this.config & CONFIG_TRANSLATE ? 0x41 : 0x83);
         break;
       case 0xf4:
         this.scanning = true;
-        this.reply(KEYBOARD_ACK);
+        this.keyboardReply(KEYBOARD_ACK);
         break;
       case 0xf5: // disable scanning (and restore defaults)
         this.scanning = false;
-        this.reply(KEYBOARD_ACK);
+        this.keyboardReply(KEYBOARD_ACK);
         break;
       case 0xf6:
-        this.reply(KEYBOARD_ACK);
+        this.keyboardReply(KEYBOARD_ACK);
         break;
       case 0xed: // LEDs, typematic rate, scan code set: an argument follows
       case 0xf3:
       case 0xf0:
         this.pendingKeyboardCommand = value;
-        this.reply(KEYBOARD_ACK);
+        this.keyboardReply(KEYBOARD_ACK);
         break;
       case 0xee: // echo
-        this.reply(0xee);
+        this.keyboardReply(0xee);
         break;
       default:
         // 0xF7-0xFD set key types: acknowledged and ignored; anything else is not a command.
-        this.reply(value >= 0xf7 ? KEYBOARD_ACK : KEYBOARD_RESEND);
+        this.keyboardReply(value >= 0xf7 ? KEYBOARD_ACK : KEYBOARD_RESEND);
     }
   }
 }

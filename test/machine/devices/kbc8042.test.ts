@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { KeyboardController } from '../../../src/machine/devices/kbc8042.ts';
+import { KEYBOARD_FIFO_BYTES, KEYBOARD_REPLY_BYTES, KeyboardController } from '../../../src/machine/devices/kbc8042.ts';
+import { typeKey } from '../../../src/machine/devices/scancodes.ts';
 
 function keyboard() {
   const events: string[] = [];
@@ -151,5 +152,64 @@ describe('8042 keyboard controller', () => {
     expect(inp(0x60)).toBe(0x9e);
     expect(inp(0x60)).toBe(0x45);
     expect(inp(0x60)).toBe(0x30);
+  });
+
+  describe('buffers a guest can fill are as small as the hardware\'s', () => {
+    it('controller replies never read take one byte behind the output buffer: the newest replaces the one waiting', () => {
+      const { kbc, out, inp, drain } = keyboard();
+      for (let i = 0; i < 100_000; i++) out(0x64, 0x20); // read the command byte, never reading port 0x60
+      expect(kbc.pendingBytes).toBe(1);
+      expect(inp(0x64) & 0x01).toBe(1);
+      out(0x64, 0x60);
+      out(0x60, 0x44);
+      for (let i = 0; i < 1000; i++) out(0x64, 0x20);
+      out(0x64, 0xaa); // self test: replaces the command byte still waiting
+      expect(kbc.pendingBytes).toBe(1);
+      // The first reply, loaded into the output buffer at once, then the newest.
+      expect(drain()).toEqual([0x45, 0x55]);
+      expect(kbc.idle).toBe(true);
+      out(0x64, 0x20);
+      expect(drain()).toEqual([0x44]);
+    });
+
+    it('keyboard command replies never read stop at the keyboard\'s reply buffer', () => {
+      const { kbc, out, drain } = keyboard();
+      for (let i = 0; i < 100_000; i++) out(0x60, 0xee); // echo
+      expect(kbc.pendingBytes).toBe(KEYBOARD_REPLY_BYTES);
+      expect(drain()).toEqual(new Array(1 + KEYBOARD_REPLY_BYTES).fill(0xee)); // the output buffer's, and those that waited
+      out(0x60, 0xf2);
+      expect(drain()).toEqual([0xfa, 0xab, 0x41]);
+    });
+
+    it('replies and keys interleaved without reading stay bounded, and keys typed meanwhile all arrive', () => {
+      const { kbc, out, drain } = keyboard();
+      kbc.typeText('x');
+      for (let i = 0; i < 10_000; i++) {
+        out(0x64, 0xd0);
+        out(0x60, 0xf4);
+      }
+      expect(kbc.pendingBytes).toBeLessThanOrEqual(1 + KEYBOARD_REPLY_BYTES + 1);
+      const bytes = drain();
+      expect(bytes[0]).toBe(0x2d); // 'x', already in the output buffer
+      expect(bytes[1] & 0x01).toBe(0x01); // the output port (not in reset), the one controller byte kept
+      expect(bytes.slice(2)).toEqual([...new Array(KEYBOARD_REPLY_BYTES).fill(0xfa), 0xad]); // acks, then 'x' up
+    });
+
+    it('text typed faster than the guest reads waits outside the 16-byte FIFO and arrives whole, in order', () => {
+      const { kbc, inp } = keyboard();
+      const text = 'Hello, World! ~|{}()';
+      const expected: number[] = [];
+      for (const ch of text) typeKey(ch, (b) => expected.push(b));
+      expect(expected.length).toBeGreaterThan(3 * KEYBOARD_FIFO_BYTES);
+      expect(kbc.typeText(text)).toBe(0);
+      const fifo = kbc['keys'];
+      const bytes: number[] = [];
+      while (inp(0x64) & 0x01) {
+        expect(fifo.length).toBeLessThanOrEqual(KEYBOARD_FIFO_BYTES);
+        bytes.push(inp(0x60));
+      }
+      expect(bytes).toEqual(expected);
+      expect(kbc.idle).toBe(true);
+    });
   });
 });
