@@ -14,6 +14,8 @@ export function formatExit(exit: VmExit): string {
   return line;
 }
 
+const mib = (pages: number) => ((pages * 4096) / 1048576).toFixed(1);
+
 export function formatStats(machine: Machine, seconds: number): string {
   const n = machine.cpu.instructions;
   const lines = [`minivisor: ${n} instructions in ${seconds.toFixed(3)} s, ${(n / seconds / 1e6).toFixed(1)} MIPS (mode ${machine.config.mode ?? 'bare'})`];
@@ -30,7 +32,9 @@ export function formatStats(machine: Machine, seconds: number): string {
     lines.push(`minivisor: ${total} VM exits, ${(total / seconds).toFixed(0)} per second; ${vcpu.exitHandlingMs.toFixed(1)} ms handling them`);
     lines.push(...rows);
     const guestPages = machine.config.memoryBytes / 4096;
-    lines.push(`minivisor: EPT: ${vcpu.eptMappings} violations mapped a page; ${vcpu.ept.mappedPages} of ${guestPages} guest pages backed (${((vcpu.ept.mappedPages * 4096) / 1048576).toFixed(1)} of ${machine.config.memoryBytes / 1048576} MiB), ${vcpu.ept.tableFrames} frames of EPT tables`);
+    lines.push(`minivisor: EPT: ${vcpu.eptMappings} violations mapped a page; ${vcpu.ept.mappedPages} of ${guestPages} guest pages mapped (${mib(vcpu.ept.mappedPages)} of ${mib(guestPages)} MiB), ${vcpu.ept.tableFrames} frames of EPT tables`);
   }
+  const host = machine.phys.hostMemory;
+  lines.push(`minivisor: host frames: ${host.framesInUse} in use (${mib(host.framesInUse)} MiB) for ${mib(machine.config.memoryBytes / 4096)} MiB of guest RAM; ${host.tableFrames} of them the VMM's tables`);
   return lines.join('\n') + '\n';
 }
