@@ -10,6 +10,7 @@ export function formatExit(exit: VmExit): string {
   let line = `exit ${exit.reason} (${name}) qualification ${hex(exit.qualification)} rip ${hex(exit.guestRip)}`;
   if (exit.instructionLength) line += ` length ${exit.instructionLength}`;
   if (exit.reason === 48) line += ` gpa ${hex(exit.guestPhysical)}${exit.qualification & 0x80 ? ` gla ${hex(exit.guestLinear)}` : ''}`;
+  if (exit.reason === 49) line += ` gpa ${hex(exit.guestPhysical)}`;
   if (exit.interruptionInfo) line += ` interruption ${hex(exit.interruptionInfo)}`;
   return line;
 }

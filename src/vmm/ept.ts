@@ -8,6 +8,8 @@
 import type { PhysicalMemory } from '../cpu/physical-memory.ts';
 
 export const EPT_READ = 1, EPT_WRITE = 2, EPT_EXECUTE = 4;
+/** What Ept.find returns for a malformed entry. */
+export const MISCONFIGURED = 'misconfigured';
 const EPT_RWX = EPT_READ | EPT_WRITE | EPT_EXECUTE;
 /** Leaf memory type write-back (bits 5:3 = 6), as KVM maps RAM. */
 const EPT_MEMORY_TYPE_WB = 6 << 3;
@@ -57,12 +59,27 @@ export class Ept {
 
   /** The leaf for `gpa`: its host-physical page and permissions, or null when no entry maps it. */
   lookup(gpa: number): { hpa: number; permissions: number } | null {
+    const leaf = this.find(gpa);
+    return leaf === null || leaf === MISCONFIGURED ? null : leaf;
+  }
+
+  /**
+   * The walk the CPU does: the leaf for `gpa`, null when an entry on the way is not present,
+   * or MISCONFIGURED when one is malformed (SDM Vol. 3, 29.3.3.1: writable but not readable,
+   * or a leaf with a reserved memory type), which is an EPT-misconfiguration exit.
+   */
+  find(gpa: number): { hpa: number; permissions: number } | null | typeof MISCONFIGURED {
     let table = this.root;
     const idx = Ept.indexes(gpa);
     for (let level = 0; level < 4; level++) {
       const entry = this.entryLow(table, idx[level]);
       if ((entry & EPT_RWX) === 0) return null;
-      if (level === 3) return { hpa: (entry & ~0xfff) >>> 0, permissions: entry & EPT_RWX };
+      if ((entry & (EPT_READ | EPT_WRITE)) === EPT_WRITE) return MISCONFIGURED;
+      if (level === 3) {
+        const memoryType = (entry >> 3) & 7;
+        if (memoryType === 2 || memoryType === 3 || memoryType === 7) return MISCONFIGURED;
+        return { hpa: (entry & ~0xfff) >>> 0, permissions: entry & EPT_RWX };
+      }
       table = (entry & ~0xfff) >>> 0;
     }
     return null;
@@ -99,6 +116,30 @@ export class Ept {
     }
     if ((this.entryLow(table, idx[3]) & EPT_RWX) === 0) this.mappedPages++;
     this.setEntry(table, idx[3], (hpa & ~0xfff) | EPT_MEMORY_TYPE_WB | permissions);
+  }
+
+  /**
+   * Repairs the walk for `gpa` after an EPT misconfiguration: a malformed table entry gets back
+   * the permissions upper levels always have here (everything: the leaf decides), a malformed
+   * leaf is removed (the next access maps the page afresh). INVEPT follows in the caller.
+   */
+  repair(gpa: number): void {
+    let table = this.root;
+    const idx = Ept.indexes(gpa);
+    for (let level = 0; level < 4; level++) {
+      const entry = this.entryLow(table, idx[level]);
+      if ((entry & EPT_RWX) === 0) return;
+      if (level === 3) {
+        const memoryType = (entry >> 3) & 7;
+        if ((entry & (EPT_READ | EPT_WRITE)) === EPT_WRITE || memoryType === 2 || memoryType === 3 || memoryType === 7) {
+          this.setEntry(table, idx[level], 0);
+          this.mappedPages--;
+        }
+        return;
+      }
+      if ((entry & (EPT_READ | EPT_WRITE)) === EPT_WRITE) this.setEntry(table, idx[level], (entry & ~0xfff) | EPT_RWX);
+      table = (entry & ~0xfff) >>> 0;
+    }
   }
 
   /** Removes the leaf entries for `size` bytes from `gpa` (INVEPT follows in the caller). */

@@ -120,6 +120,13 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
   /** Maps guest RAM into the EPT on first touch and resumes; MMIO and ROM writes go to userspace (KVM_EXIT_MMIO). */
   [ExitReason.EPT_VIOLATION]: (vcpu, exit) => vcpu.handleEptViolation(exit),
 
+  /** A malformed entry in the VMM's own EPT: repairs the walk (a bad leaf goes, to be mapped afresh from its slot); resumes. */
+  [ExitReason.EPT_MISCONFIG]: (vcpu, exit) => {
+    vcpu.ept.repair(exit.guestPhysical);
+    vcpu.invalidateEpt();
+    return 'resume';
+  },
+
   /** Port I/O belongs to the machine's devices: userspace (KVM_EXIT_IO). */
   [ExitReason.IO_INSTRUCTION]: () => 'userspace',
 

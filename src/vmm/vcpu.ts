@@ -8,7 +8,7 @@
 import { GUEST_FAULT, type Cpu, type StopReason } from '../cpu/cpu.ts';
 import { ACCESS_FETCH, ACCESS_WRITE, type GuestPhysicalTranslator } from '../cpu/guest-physical.ts';
 import { PAGE_RAM, PAGE_ROM, type PhysicalMemory } from '../cpu/physical-memory.ts';
-import { EPT_EXECUTE, EPT_READ, EPT_WRITE, type Ept } from './ept.ts';
+import { EPT_EXECUTE, EPT_READ, EPT_WRITE, MISCONFIGURED, type Ept } from './ept.ts';
 import { deliverPendingEvent, type InterruptController } from '../cpu/interrupts.ts';
 import { ExitReason, type SensitiveInterceptor } from '../cpu/sensitive.ts';
 import { IF, S_CR2, S_EIP, S_INSN_EIP } from '../cpu/state.ts';
@@ -190,7 +190,15 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   // ---------------------------------------------------------------- EPT (GuestPhysicalTranslator)
 
   pageEntry(gpa: number, access: number, linear: number, pageWalk: boolean): number {
-    const leaf = this.ept.lookup(gpa);
+    const found = this.ept.find(gpa);
+    if (found === MISCONFIGURED) {
+      // The VMM's own tables are malformed: an EPT misconfiguration (no qualification; the GPA).
+      this.beginExit(ExitReason.EPT_MISCONFIG, 0, 0, 0, 0);
+      this.lastExit.guestPhysical = gpa >>> 0;
+      this.cpu.stop('vmexit', 'VM exit, EPT misconfiguration');
+      throw GUEST_FAULT;
+    }
+    const leaf = found;
     const needed = access === ACCESS_WRITE ? EPT_WRITE : access === ACCESS_FETCH ? EPT_EXECUTE : EPT_READ;
     if (leaf !== null && (leaf.permissions & needed) !== 0) {
       return leaf.hpa | (leaf.permissions & EPT_WRITE ? PAGE_RAM : PAGE_ROM);

@@ -5,7 +5,10 @@ import {
   CPU_CR3_LOAD_EXITING, CPU_INVLPG_EXITING, CPU_RDTSC_EXITING, Field, PIN_EXTERNAL_INTERRUPT_EXITING,
 } from '../../src/vmm/vmcs.ts';
 import { ofReason, runUnderVmm } from '../helpers/run-vmm.ts';
-import { ENTER_FLAT_PM } from '../helpers/run-asm.ts';
+import { Machine } from '../../src/machine/machine.ts';
+import { EPT_WRITE } from '../../src/vmm/ept.ts';
+import type { VmExit } from '../../src/vmm/exit-info.ts';
+import { assembleOrThrow, ENTER_FLAT_PM } from '../helpers/run-asm.ts';
 
 describe('VM exits', () => {
   it('CPUID (10): always exits; the guest sees the hypervisor bit and the signature leaf 0x40000000', () => {
@@ -165,6 +168,33 @@ describe('VM exits', () => {
     expect(ept[0].qualification & 7).toBe(1); // the very first: fetching the code page (read)
     // Mapped to the frame the page's HVA got on that first touch (RAM's slot starts at HVA 0).
     expect(run.machine.vcpu!.ept.lookup(0x5000)).toEqual({ hpa: run.machine.phys.hostMemory.frameOf(0x5000), permissions: 7 });
+  });
+
+  it('EPT misconfiguration (49): a write-only leaf exits with the GPA; the VMM repairs it and the guest goes on', () => {
+    const bytes = assembleOrThrow(`org 0x7c00
+      mov byte [0x5000], 7           ; maps the page (an EPT violation)
+    wait:
+      cmp byte [0x502], 0            ; until the test has corrupted the leaf
+      je wait
+      mov al, [0x5000]
+      mov [0x501], al
+      cli
+      hlt`);
+    const m = new Machine({ memoryBytes: 4 << 20, mode: 'ept', loads: [{ address: 0x7c00, bytes }], entry: { segment: 0, offset: 0x7c00 } });
+    const exits: VmExit[] = [];
+    const vcpu = m.vcpu!;
+    vcpu.onExit = (exit) => exits.push({ ...exit });
+    m.run(10_000);
+    const leaf = vcpu.ept.lookup(0x5000)!;
+    vcpu.ept.map(0x5000, leaf.hpa, EPT_WRITE); // W without R: malformed
+    vcpu.invalidateEpt();
+    m.phys.write8(0x502, 1);
+    expect(m.run(10_000).kind).toBe('halted');
+    const misconfig = exits.filter((e) => e.reason === ExitReason.EPT_MISCONFIG);
+    expect(misconfig).toHaveLength(1);
+    expect(misconfig[0].guestPhysical).toBe(0x5000);
+    expect(m.phys.read8(0x501)).toBe(7);
+    expect(vcpu.ept.lookup(0x5000)?.permissions).toBe(7); // mapped afresh
   });
 
   it('exception (0): an exception in the bitmap exits with its vector, type and error code, then is reflected', () => {
