@@ -32,6 +32,22 @@ export interface VcpuHost {
   console(bytes: Uint8Array): void;
 }
 
+/**
+ * The host-state area: what a VM exit loads, so that the host resumes in its own context. The
+ * host here is minivisor's VMM, a flat 32-bit protected-mode program with paging (CS 0x08,
+ * data 0x10, TR 0x18); where an exit "lands" is Vcpu.dispatchExit, so RIP and RSP stay 0, and
+ * its page table is HostMemory's, which lives outside the frame pool (CR3 0). VM entry checks
+ * these fields as VMLAUNCH does (vmentry.ts).
+ */
+function writeHostState(v: Vmcs): void {
+  v.write(Field.HOST_CR0, 0x80010033); // PG WP NE ET MP PE
+  v.write(Field.HOST_CR3, 0);
+  v.write(Field.HOST_CR4, 0);
+  v.write(Field.HOST_CS_SELECTOR, 0x08);
+  for (const field of [Field.HOST_SS_SELECTOR, Field.HOST_DS_SELECTOR, Field.HOST_ES_SELECTOR, Field.HOST_FS_SELECTOR, Field.HOST_GS_SELECTOR]) v.write(field, 0x10);
+  v.write(Field.HOST_TR_SELECTOR, 0x18);
+}
+
 /** Intel's exit reasons go up to 65 on this family of CPUs. */
 const EXIT_REASONS = 66;
 
@@ -79,6 +95,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     v.write(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_HLT_EXITING | CPU_UNCONDITIONAL_IO_EXITING | CPU_USE_TSC_OFFSETTING | CPU_ACTIVATE_SECONDARY_CONTROLS);
     v.write(Field.SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_EPT | SECONDARY_UNRESTRICTED_GUEST);
     v.write(Field.EPT_POINTER, ept.pointer);
+    writeHostState(v);
     storeGuestState(cpu, v);
   }
 

@@ -35,6 +35,12 @@ export function checkVmEntry(vmcs: Vmcs): void {
     const walkLength = (eptp >> 3) & 7;
     if ((memoryType !== 0 && memoryType !== 6) || walkLength !== 3) fail(`EPTP ${eptp.toString(16)}: memory type must be UC (0) or WB (6) and the page-walk length 4 (field 3)`);
   }
+  // Host state (27.2.2, 27.2.3): the host must be a paged protected-mode context to come back to.
+  const hostCr0 = vmcs.read(Field.HOST_CR0);
+  if (!(hostCr0 & CR0_PE) || !(hostCr0 & CR0_PG)) fail('host CR0 must have PE and PG set');
+  const hostSelectors = [Field.HOST_ES_SELECTOR, Field.HOST_CS_SELECTOR, Field.HOST_SS_SELECTOR, Field.HOST_DS_SELECTOR, Field.HOST_FS_SELECTOR, Field.HOST_GS_SELECTOR, Field.HOST_TR_SELECTOR];
+  if (hostSelectors.some((f) => vmcs.read(f) & 7)) fail('host selectors must have RPL 0 and TI 0');
+  if (!vmcs.read(Field.HOST_CS_SELECTOR) || !vmcs.read(Field.HOST_TR_SELECTOR)) fail('host CS and TR selectors must not be null');
   // Control registers (27.3.1.1)
   const cr0 = vmcs.read(Field.GUEST_CR0);
   if (cr0 & CR0_PG && !(cr0 & CR0_PE)) fail('CR0.PG is set but CR0.PE is clear');
