@@ -6,8 +6,9 @@
  *   npm run bench                 10^8 iterations (the published figures' setting)
  *   npm run bench -- --iters 1e7  a quicker run
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadGuestImage } from '../src/cli/run-command.ts';
 import { Machine } from '../src/machine/machine.ts';
 import { projectRoot } from '../src/project-root.ts';
@@ -79,16 +80,34 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 
 const itersArg = process.argv.indexOf('--iters');
 const iters = itersArg > 0 ? Number(process.argv[itersArg + 1]) : 1e8;
-console.log(`loop benchmark, ${iters.toExponential(0)} iterations (interpreter, node ${process.version})`);
+const variantArg = process.argv.indexOf('--variant');
 const variants: [memop: boolean, paging: boolean, mode: 'bare' | 'ept'][] = [
   [false, false, 'bare'], [true, false, 'bare'], [false, true, 'bare'], [true, true, 'bare'], [false, false, 'ept'], [true, false, 'ept'],
 ];
-for (const [memop, paging, mode] of variants) {
+
+/** One variant's line. */
+function measureVariant(index: number): string {
+  const [memop, paging, mode] = variants[index];
   const { mips, seconds, line } = runLoop(iters, memop, paging, mode);
   const want = expectedLine(iters, memop);
   const verdict = line === want ? 'correct' : `WRONG (want ${want})`;
   const name = `${memop ? 'MEMOP' : 'ALU  '} loop, ${mode === 'ept' ? 'under the VMM (EPT)' : paging ? 'bare, paging on   ' : 'bare              '}`;
-  console.log(`  ${name}: ${mips.toFixed(1).padStart(7)} MIPS  (${seconds.toFixed(2)} s, guest printed ${line}: ${verdict})`);
+  return `  ${name}: ${mips.toFixed(1).padStart(7)} MIPS  (${seconds.toFixed(2)} s, guest printed ${line}: ${verdict})`;
+}
+
+if (variantArg > 0) {
+  // A child run: one variant, in a fresh process.
+  console.log(measureVariant(Number(process.argv[variantArg + 1])));
+  process.exit(0);
+}
+console.log(`loop benchmark, ${iters.toExponential(0)} iterations (interpreter, node ${process.version})`);
+// Each variant runs in a process of its own, as each emulator in the reference figures does:
+// in one process, the variants that run later find V8's type feedback shaped by the earlier ones.
+for (let i = 0; i < variants.length; i++) {
+  // This module itself (the bundle when run by npm run bench): process.argv[1] names the .ts entry.
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--iters', String(iters), '--variant', String(i)], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`benchmark variant ${i} failed: ${child.stderr}`);
+  process.stdout.write(child.stdout);
 }
 console.log('reference (same machine class, guests/bench/README.md): QEMU TCG 5,045 / 1,972; v86 JIT 1,219 / 1,060; v86 interpreter 129; Bochs 126 / 109');
 
