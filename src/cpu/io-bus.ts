@@ -75,11 +75,31 @@ export class IoBus {
 
   read(port: number, size: 1 | 2 | 4): number {
     const handler = this.handlers[port & 0xffff];
-    if (handler) return handler.read(port & 0xffff, size);
-    return size === 4 ? -1 : (1 << (8 * size)) - 1;
+    if (size === 1 || this.ownsAll(handler, port, size)) {
+      if (handler) return handler.read(port & 0xffff, size);
+      return size === 4 ? -1 : (1 << (8 * size)) - 1;
+    }
+    let value = 0;
+    for (let i = 0; i < size; i++) value |= (this.read((port + i) & 0xffff, 1) & 0xff) << (8 * i);
+    return value;
   }
 
   write(port: number, size: 1 | 2 | 4, value: number): void {
-    this.handlers[port & 0xffff]?.write(port & 0xffff, size, value);
+    const handler = this.handlers[port & 0xffff];
+    if (size === 1 || this.ownsAll(handler, port, size)) {
+      handler?.write(port & 0xffff, size, value);
+      return;
+    }
+    for (let i = 0; i < size; i++) this.write((port + i) & 0xffff, 1, (value >>> (8 * i)) & 0xff);
+  }
+
+  /**
+   * Whether one handler (or none) answers every port of a wide access. When devices differ
+   * across it, the access is split into byte accesses, each to its own port's device, as an
+   * ISA bus does: a word written at the last port of one device must not reach past it.
+   */
+  private ownsAll(handler: PortHandler | undefined, port: number, size: number): boolean {
+    for (let i = 1; i < size; i++) if (this.handlers[(port + i) & 0xffff] !== handler) return false;
+    return true;
   }
 }

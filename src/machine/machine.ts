@@ -162,7 +162,7 @@ export class Machine {
     this.typist = new Typist(this.keyboard, this.pic, this.serial, now);
     this.addTimedDevice(this.typist);
     this.io.register(FW_CFG_SELECT, 2, this.firmwareConfig);
-    this.io.register(VIRTUAL_DISK_PORT, 1, new VirtualDisk(this.phys, this.disks));
+    this.io.register(VIRTUAL_DISK_PORT, 4, new VirtualDisk(this.phys, this.disks)); // a dword port: 0x518-0x51B
     for (const { port, sink } of config.debugcons ?? []) this.io.register(port, 1, new DebugConsole(port, sink));
     if (config.exitPort !== undefined) {
       this.io.register(config.exitPort, 1, new ExitPort(config.exitPort, (status) => {

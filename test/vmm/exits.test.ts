@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ExitReason } from '../../src/cpu/sensitive.ts';
 import {
-  CPU_CR3_LOAD_EXITING, CPU_INVLPG_EXITING, CPU_RDTSC_EXITING, Field, PIN_EXTERNAL_INTERRUPT_EXITING,
+  CPU_CR3_LOAD_EXITING, CPU_INVLPG_EXITING, CPU_RDTSC_EXITING, CPU_UNCONDITIONAL_IO_EXITING, CPU_USE_IO_BITMAPS, Field, PIN_EXTERNAL_INTERRUPT_EXITING,
 } from '../../src/vmm/vmcs.ts';
 import { ofReason, runUnderVmm } from '../helpers/run-vmm.ts';
 import { Machine } from '../../src/machine/machine.ts';
@@ -135,6 +135,30 @@ describe('VM exits', () => {
     expect(io[1]).toBe(1 | (1 << 3) | (0x61 << 16));
     expect(io[2]).toBe(0 | (1 << 3) | (1 << 4) | (1 << 5) | (0x510 << 16));
     expect(run.output).toBe('x');
+  });
+
+  it('I/O (30) with I/O bitmaps: only ports whose bit is set exit, and a word access exits if either of its ports does', () => {
+    const run = runUnderVmm(`
+      mov al, 'a'
+      out 0xe9, al                 ; bit set: exits (and the machine serves it)
+      out 0x80, al                 ; bit clear: runs without an exit (POST code port, nothing there)
+      mov dx, 0x7f
+      out dx, ax                   ; ports 0x7F and 0x80: neither set, no exit
+      mov dx, 0xe8
+      mov ah, 'b'
+      out dx, ax                   ; ports 0xE8 and 0xE9: 0xE9 is set, exits; AH reaches the console at 0xE9
+      cli
+      hlt`, {
+      prepare: (m) => {
+        const vcpu = m.vcpu!;
+        vcpu.vmcs.setBits(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_UNCONDITIONAL_IO_EXITING, false);
+        vcpu.vmcs.setBits(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_USE_IO_BITMAPS, true);
+        vcpu.ioBitmap[0xe9 >> 3] |= 1 << (0xe9 & 7);
+      },
+    });
+    const ports = ofReason(run, ExitReason.IO_INSTRUCTION).map((e) => e.qualification >>> 16);
+    expect(ports).toEqual([0xe9, 0xe8]);
+    expect(run.output).toBe('ab');
   });
 
   it('RDMSR (31) and WRMSR (32)', () => {
