@@ -12,7 +12,7 @@ import { DiskImage, SECTOR_BYTES, guessKind, type DiskKind } from '../machine/di
 import { isElf } from '../machine/elf.ts';
 import { isFlatMultibootKernel } from '../machine/multiboot.ts';
 import { builtinBios } from '../machine/firmware.ts';
-import { MIN_RAM_BYTES } from '../machine/pc-memory.ts';
+import { MIN_RAM_BYTES, checkReservedRanges } from '../machine/pc-memory.ts';
 import { hex } from '../cpu/physical-memory.ts';
 import { PortConflictError, describePorts, portHex } from '../cpu/io-bus.ts';
 import type { Command } from './command.ts';
@@ -41,7 +41,8 @@ raw images, without a BIOS:
 machine:
   --mode bare|ept          under the VMM with memory through EPT (ept, the default), or on the bare machine
   --mem SIZE               RAM size (default 32M)
-  --reserve ADDR:SIZE      take a range above 1 MiB out of RAM, reported reserved in E820 (repeatable)
+  --reserve ADDR:SIZE      take a range of RAM above 1 MiB out of it, reported reserved in E820
+                           (repeatable; page-aligned, within --mem; ranges may touch, not overlap)
   --debugcon PORT[=FILE]   bytes written to PORT go to stdout, or to FILE (repeatable; 0xe9 is usual)
   --exit-port PORT         a write of V ends the run; exit status (V << 1) | 1 (0xf4 is usual)
 run control:
@@ -143,9 +144,16 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
   const reserved = all('--reserve').map((spec) => {
     const m = /^([^:]+):(.+)$/.exec(spec);
     if (!m) throw new UserError(`--reserve ${spec}: write ADDR:SIZE, for example --reserve 0x800000:1M`);
-    return { base: parseNumber(m[1], '--reserve address'), length: parseSize(m[2], '--reserve size') };
+    return { base: parseNumber(m[1], `--reserve ${spec}: address`), length: parseSize(m[2], `--reserve ${spec}: size`), name: `--reserve ${spec}` };
   });
-  config.reserved = reserved;
+  // Page-aligned, inside RAM above 1 MiB, none overlapping another: else the E820 map would lie.
+  try {
+    checkReservedRanges(memoryBytes, reserved);
+  } catch (e) {
+    if (e instanceof RangeError) throw new UserError(e.message);
+    throw e;
+  }
+  config.reserved = reserved.map(({ base, length }) => ({ base, length }));
   const fits = (address: number, length: number, what: string) => {
     if (address + length > memoryBytes) {
       throw new UserError(`${what}: ${length} bytes at ${hex(address)} do not fit in ${memoryBytes / 1048576} MiB of RAM (use --mem)`);

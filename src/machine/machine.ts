@@ -217,7 +217,7 @@ export class Machine {
    */
   loadMultiboot(bytes: Uint8Array, name: string, commandLine = ''): LoadedKernel {
     const kernel = loadMultibootKernel(this.phys, bytes, name);
-    const infoAddress = writeMultibootInfo(this.phys, this.e820, commandLine || name);
+    const infoAddress = writeMultibootInfo(this.phys, this.e820, commandLine || name, kernel);
     this.firmwareConfig.set(FW_BOOT, Uint8Array.of(0xfe));
     this.firmwareConfig.set(FW_MULTIBOOT, new ItemWriter().u32(kernel.entry).u32(infoAddress).build());
     return kernel;

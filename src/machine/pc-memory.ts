@@ -15,11 +15,21 @@ export interface E820Entry {
   type: number;
 }
 
+/** A range taken out of RAM; `name` (the option that asked for it, say) is for messages. */
+export interface ReservedRange {
+  base: number;
+  length: number;
+  name?: string;
+}
+
 export interface MemoryConfig {
   /** Bytes of RAM (a multiple of 4 KiB, at least MIN_RAM_BYTES). */
   ramBytes: number;
-  /** Ranges above 1 MiB taken out of RAM and reported reserved (memory-mapped devices, holes). */
-  reserved?: { base: number; length: number }[];
+  /**
+   * Ranges of RAM above 1 MiB taken out of it and reported reserved (memory-mapped devices,
+   * holes): page-aligned, inside RAM, none overlapping another (they may touch). See checkReservedRanges.
+   */
+  reserved?: ReservedRange[];
 }
 
 /** The smallest machine that can boot: the BIOS's data areas, a boot sector, a stack and room to load. */
@@ -45,12 +55,7 @@ export const BIOS_SLOT = 0, BIOS_ALIAS_SLOT = 1, RAM_SLOT_BASE = 2;
  */
 export function pcMemoryLayout(config: MemoryConfig, biosBytes: number): PcMemoryLayout {
   const { ramBytes } = config;
-  const reserved = [...(config.reserved ?? [])].sort((a, b) => a.base - b.base);
-  for (const r of reserved) {
-    if (r.base < EXTENDED_BASE || r.base % 4096 !== 0 || r.length % 4096 !== 0 || r.length === 0) {
-      throw new RangeError(`reserved range ${hex(r.base)}+${hex(r.length)} must be page-aligned, non-empty and above 1 MiB`);
-    }
-  }
+  const reserved = checkReservedRanges(ramBytes, config.reserved ?? []);
   // Extended RAM, cut around the reserved ranges.
   const extended: { base: number; end: number }[] = [];
   let cursor = EXTENDED_BASE;
@@ -86,6 +91,44 @@ export function contiguousExtendedBytes(e820: E820Entry[]): number {
   return end - EXTENDED_BASE;
 }
 
-function hex(v: number): string {
-  return '0x' + v.toString(16).toUpperCase();
+/**
+ * Checks ranges to be taken out of RAM, and returns them sorted by address. Each must be
+ * page-aligned, non-empty, and inside RAM above 1 MiB (the first megabyte's map is the PC's,
+ * fixed; a range past the end of RAM takes nothing out of it and would only put a bogus entry in
+ * the E820 map); no two may overlap, else the E820 map would report the same bytes twice.
+ * Ranges that touch are fine: each keeps its entry. Throws a RangeError naming the range (and,
+ * for an overlap, both ranges) by their `name`s when they have one.
+ */
+export function checkReservedRanges(ramBytes: number, ranges: readonly ReservedRange[]): ReservedRange[] {
+  const describe = (r: ReservedRange) => {
+    const span = r.length > 0 ? `${address(r.base)}-${address(r.base + r.length - 1)}` : `at ${address(r.base)}`;
+    if (r.name === undefined) return `reserved range ${span}`;
+    return r.length > 0 ? `${r.name} (${span})` : r.name;
+  };
+  for (const r of ranges) {
+    if (r.length === 0) throw new RangeError(`${describe(r)} is empty: give a size of 4 KiB or more`);
+    if (r.base % 4096 !== 0 || r.length % 4096 !== 0) {
+      throw new RangeError(`${describe(r)} is not page-aligned: its address and size must be multiples of 4 KiB (0x1000)`);
+    }
+    if (r.base < EXTENDED_BASE) {
+      throw new RangeError(`${describe(r)} starts below 1 MiB: the first megabyte's map is fixed (RAM to 640 KiB, then video memory and the BIOS); reserve ranges from 0x100000 up`);
+    }
+    if (r.base + r.length > ramBytes) {
+      throw new RangeError(`${describe(r)} is not inside RAM, which ends at ${address(ramBytes)} (${ramBytes / 1048576} MiB): a reserved range is taken out of RAM, so it must end within it`);
+    }
+  }
+  const sorted = [...ranges].sort((a, b) => a.base - b.base);
+  for (let i = 1; i < sorted.length; i++) {
+    const [a, b] = [sorted[i - 1], sorted[i]];
+    if (b.base < a.base + a.length) {
+      throw new RangeError(`${describe(a)} and ${describe(b)} overlap: give ranges that do not (ranges that touch are fine)`);
+    }
+  }
+  return sorted;
+}
+
+/** An address for messages: 8 hex digits, more for one past 4 GiB. */
+function address(value: number): string {
+  const digits = value.toString(16).toUpperCase();
+  return '0x' + (value < 2 ** 32 ? digits.padStart(8, '0') : digits);
 }

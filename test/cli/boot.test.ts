@@ -117,3 +117,65 @@ describe('Multiboot kernels from the command line', () => {
     expect(r.stdout).toContain('K!');
   });
 });
+
+describe('Multiboot kernels loaded low, and kernels that do not fit the memory map', () => {
+  /** A flat kernel at `org` that prints its command line on port 0xE9, then whether a marker 0x1000 bytes in is intact. */
+  const lowKernel = (org: number) => `
+      bits 32
+      org ${org}
+    header:
+      dd 0x1badb002, 0x00010000, -(0x1badb002 + 0x00010000)
+      dd header, header, 0, 0, start
+    start:
+      mov esi, [ebx + 16]               ; the command line
+      mov dx, 0xe9
+    .next:
+      lodsb
+      test al, al
+      jz .done
+      out dx, al
+      jmp .next
+    .done:
+      mov esi, intact
+      cmp dword [marker], 0x4b52414d    ; 'MARK'
+      je .say
+      mov esi, clobbered
+    .say:
+      lodsb
+      test al, al
+      jz .end
+      out dx, al
+      jmp .say
+    .end:
+      cli
+      hlt
+    intact: db ' intact', 0
+    clobbered: db ' clobbered', 0
+      times 0x1000 - ($ - $$) db 0
+    marker: dd 0x4b52414d
+      times 0x400 db 0x55`;
+
+  it('a kernel linked at 0x8000, over where the information usually goes, finds it after itself and is not overwritten', () => {
+    const kernel = file('low.bin', assembleOrThrow(lowKernel(0x8000)));
+    const r = minivisor('run', kernel, '--append', 'low kernel', '--debugcon', '0xe9');
+    expect(r.stdout).toContain('low kernel intact');
+    expect(r.status).toBe(0);
+  });
+
+  it("a kernel over the BIOS's stack is refused before the guest starts, naming both ranges", () => {
+    const kernel = file('stack.bin', assembleOrThrow(lowKernel(0x7800)));
+    const r = minivisor('run', kernel, '--debugcon', '0xe9');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/stack\.bin: the kernel \(0x00007800-0x00008C03\) overlaps the BIOS's stack \(0x00007000-0x00007BFF\)/);
+    expect(r.stderr).not.toMatch(/^ {4}at /m);
+  });
+
+  it('a kernel whose middle lies in a --reserve range is refused, naming the first address that is not RAM', () => {
+    const code = multibootHeaderAndCode(Uint8Array.of(0xf4));
+    const elf = file('span.elf', buildElf([{ paddr: 0x700000, bytes: code, memsz: 0x300000 }], 0x70000c));
+    const r = minivisor('run', elf, '--reserve', '0x800000:1M');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/span\.elf: a segment \(0x00700000-0x009FFFFF\) is not in RAM: 0x00800000 is a hole in the memory map/);
+    expect(r.stderr).not.toMatch(/^ {4}at /m);
+  });
+});

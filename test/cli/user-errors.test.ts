@@ -197,3 +197,35 @@ describe('the CLI boundary', () => {
     expect(uncaughtFileError(new TypeError('x'))).toBeUndefined();
   });
 });
+
+describe('--reserve ranges', () => {
+  it('two ranges that overlap are refused, naming both', () => {
+    const r = minivisor('run', HELLO, '--reserve', '0x900000:1M', '--reserve', '0x800000:2M');
+    expectUserError(r, /--reserve 0x800000:2M \(0x00800000-0x009FFFFF\) and --reserve 0x900000:1M \(0x00900000-0x009FFFFF\) overlap/);
+  });
+
+  it('a range beyond RAM, or running past its end, is refused', () => {
+    expectUserError(minivisor('run', HELLO, '--mem', '16M', '--reserve', '0x1000000:1M'), /--reserve 0x1000000:1M \(0x01000000-0x010FFFFF\) is not inside RAM, which ends at 0x01000000 \(16 MiB\)/);
+    expectUserError(minivisor('run', HELLO, '--mem', '16M', '--reserve', '0xF00000:2M'), /--reserve 0xF00000:2M \(0x00F00000-0x010FFFFF\) is not inside RAM/);
+    expectUserError(minivisor('run', HELLO, '--reserve', '0xFFFFF000:8K'), /--reserve 0xFFFFF000:8K .* is not inside RAM/);
+  });
+
+  it('a range below 1 MiB, or not page-aligned, is refused', () => {
+    expectUserError(minivisor('run', HELLO, '--reserve', '0x9000:4K'), /--reserve 0x9000:4K \(0x00009000-0x00009FFF\) starts below 1 MiB/);
+    expectUserError(minivisor('run', HELLO, '--reserve', '0x800800:4K'), /--reserve 0x800800:4K .*page-aligned/);
+    expectUserError(minivisor('run', HELLO, '--reserve', '0x800000:0'), /--reserve 0x800000:0 is empty/);
+  });
+
+  it('ranges that touch are fine: the guest sees a sorted map without overlaps', () => {
+    const r = minivisor('run', join(ROOT, 'guests', 'e820', 'e820.asm'), '--mem', '16M', '--reserve', '0x900000:1M', '--reserve', '0x800000:1M');
+    expect(r.status).toBe(0);
+    expect(r.stdout.replace(/\r\n/g, '\n')).toContain(
+      [
+        '0000000000100000 0000000000700000 1',
+        '0000000000800000 0000000000100000 2',
+        '0000000000900000 0000000000100000 2',
+        '0000000000A00000 0000000000600000 1',
+      ].join('\n'),
+    );
+  });
+});

@@ -1,7 +1,7 @@
 /** Memory slots and the PC memory map: one configuration, the slots and the E820 map agree. */
 import { describe, expect, it } from 'vitest';
 import { PhysicalMemory, PAGE_ROM, PAGE_UNMAPPED } from '../../src/cpu/physical-memory.ts';
-import { E820_RESERVED, E820_USABLE, contiguousExtendedBytes, pcMemoryLayout } from '../../src/machine/pc-memory.ts';
+import { E820_RESERVED, E820_USABLE, checkReservedRanges, contiguousExtendedBytes, pcMemoryLayout } from '../../src/machine/pc-memory.ts';
 import { Machine } from '../../src/machine/machine.ts';
 
 describe('memory slots (KVM_SET_USER_MEMORY_REGION)', () => {
@@ -50,6 +50,46 @@ describe('the PC memory map', () => {
     expect(ramSlots.slice(1).map((s) => [s.guestPhysAddr, s.size])).toEqual([[0x100000, 0x700000], [0x900000, 0x700000]]);
     expect(e820.find((e) => e.base === 0x800000)).toEqual({ base: 0x800000, length: 0x100000, type: E820_RESERVED });
     expect(contiguousExtendedBytes(e820)).toBe(0x700000);
+  });
+
+  it('reserved ranges that overlap each other are refused, naming both', () => {
+    const reserved = [{ base: 0x900000, length: 0x100000 }, { base: 0x800000, length: 0x200000 }];
+    expect(() => pcMemoryLayout({ ramBytes: 16 << 20, reserved }, 0x10000)).toThrow(
+      /reserved range 0x00800000-0x009FFFFF and reserved range 0x00900000-0x009FFFFF overlap/,
+    );
+    expect(() => pcMemoryLayout({ ramBytes: 16 << 20, reserved: [{ base: 0x800000, length: 0x100000 }, { base: 0x800000, length: 0x100000 }] }, 0x10000)).toThrow(/overlap/);
+  });
+
+  it('reserved ranges outside RAM, across its end, past 4 GiB or below 1 MiB are refused', () => {
+    const layout = (base: number, length: number) => () => pcMemoryLayout({ ramBytes: 16 << 20, reserved: [{ base, length }] }, 0x10000);
+    expect(layout(0x1000000, 0x100000)).toThrow(/reserved range 0x01000000-0x010FFFFF is not inside RAM, which ends at 0x01000000 \(16 MiB\)/);
+    expect(layout(0xf00000, 0x200000)).toThrow(/reserved range 0x00F00000-0x010FFFFF is not inside RAM/);
+    expect(layout(0xfffff000, 0x2000)).toThrow(/reserved range 0xFFFFF000-0x100000FFF is not inside RAM/);
+    expect(layout(0x9f000, 0x2000)).toThrow(/reserved range 0x0009F000-0x000A0FFF starts below 1 MiB/);
+    expect(layout(0x800800, 0x1000)).toThrow(/reserved range 0x00800800-0x008017FF is not page-aligned/);
+    expect(layout(0x800000, 0)).toThrow(/reserved range at 0x00800000 is empty/);
+    expect(() => checkReservedRanges(16 << 20, [{ base: 0x800000, length: 0x1000, name: '--reserve 0x800000:4K' }, { base: 0x800000, length: 0x2000, name: '--reserve 0x800000:8K' }]))
+      .toThrow(/--reserve 0x800000:4K \(0x00800000-0x00800FFF\) and --reserve 0x800000:8K \(0x00800000-0x00801FFF\) overlap/);
+  });
+
+  it('reserved ranges that touch, in any order, give a sorted E820 map without overlaps, and slots that agree with it', () => {
+    const ramBytes = 32 << 20;
+    const cases = [
+      [{ base: 0x900000, length: 0x100000 }, { base: 0x800000, length: 0x100000 }],
+      [{ base: 0x100000, length: 0x100000 }, { base: 0x200000, length: 0x1000 }, { base: ramBytes - 0x1000, length: 0x1000 }],
+      [{ base: 0x100000, length: ramBytes - 0x100000 }],
+      [{ base: 0x1f00000, length: 0x80000 }, { base: 0x400000, length: 0x4000 }, { base: 0x1f80000, length: 0x80000 }, { base: 0x404000, length: 0x1000 }],
+    ];
+    for (const reserved of cases) {
+      const { ramSlots, e820 } = pcMemoryLayout({ ramBytes, reserved }, 0x10000);
+      for (let i = 1; i < e820.length; i++) expect(e820[i].base).toBeGreaterThanOrEqual(e820[i - 1].base + e820[i - 1].length);
+      // Every byte of extended memory is in exactly one entry: usable (and a RAM slot) or reserved.
+      const extended = e820.filter((e) => e.base >= 0x100000 && e.base < ramBytes);
+      expect(extended.reduce((sum, e) => sum + e.length, 0)).toBe(ramBytes - 0x100000);
+      const usable = extended.filter((e) => e.type === E820_USABLE).map((e) => [e.base, e.length]);
+      expect(ramSlots.slice(1).map((s) => [s.guestPhysAddr, s.size])).toEqual(usable);
+      for (const r of reserved) expect(e820).toContainEqual({ base: r.base, length: r.length, type: E820_RESERVED });
+    }
   });
 
   it('a machine maps its BIOS read-only below 1 MiB and below 4 GiB, and nothing in the VGA/option-ROM hole', () => {
