@@ -456,35 +456,69 @@ export class Cpu {
   }
 
   // System structures (descriptor tables, the IDT, the TSS) are read and written with
-  // supervisor rights whatever the CPL, as the hardware does.
+  // supervisor rights whatever the CPL, as the hardware does. A page the TLB holds for a
+  // supervisor costs one memory access, with no data breakpoint armed; anything else takes
+  // the slow path as a supervisor's access (systemSlow).
 
   readSystem32(lin: number): number {
-    const saved = this.st[S_CPL];
-    this.setCpl(0);
-    try {
-      return this.readLin32(lin);
-    } finally {
-      this.setCpl(saved);
-    }
+    const e = this.tlb[lin >>> 12];
+    if (e & TLB_READ && !this.dataWatch && (lin & 4095) <= 4092) return this.memView.getInt32((e & -4096) | (lin & 4095), true);
+    return this.systemSlow(lin, 4, false, 0);
   }
   readSystem16(lin: number): number {
-    const saved = this.st[S_CPL];
-    this.setCpl(0);
-    try {
-      return this.readLin16(lin);
-    } finally {
-      this.setCpl(saved);
+    const e = this.tlb[lin >>> 12];
+    if (e & TLB_READ && !this.dataWatch && (lin & 4095) !== 4095) {
+      const a = (e & -4096) | (lin & 4095);
+      return this.mem[a] | (this.mem[a + 1] << 8);
     }
+    return this.systemSlow(lin, 2, false, 0);
   }
   writeSystem(lin: number, value: number, size: number): void {
-    const saved = this.st[S_CPL];
-    this.setCpl(0);
+    const e = this.tlb[lin >>> 12];
+    const bytes = size === 32 ? 4 : size === 16 ? 2 : 1;
+    if (e & TLB_WRITE && !this.dataWatch && (lin & 4095) <= 4096 - bytes) {
+      const a = (e & -4096) | (lin & 4095);
+      if (bytes === 4) this.memView.setInt32(a, value, true);
+      else {
+        this.mem[a] = value;
+        if (bytes === 2) this.mem[a + 1] = value >> 8;
+      }
+      return;
+    }
+    this.systemSlow(lin, bytes, true, value);
+  }
+
+  /**
+   * A system access the TLB cannot serve at once: made as CPL 0 makes it (supervisor page
+   * rights, no alignment check; data breakpoints still watch). The access masks are swapped
+   * for a supervisor's and put back as they were, without recomputing them (setCpl scans DR7).
+   */
+  private systemSlow(lin: number, bytes: 1 | 2 | 4, write: boolean, value: number): number {
+    const st = this.st;
+    const cpl = st[S_CPL];
+    const userMode = this.userMode;
+    const alignmentChecks = this.alignmentChecks;
+    const readBit = this.readBit;
+    const writeBit = this.writeBit;
+    st[S_CPL] = 0;
+    this.userMode = false;
+    this.alignmentChecks = false;
+    this.readBit = this.dataWatch ? 0 : TLB_READ;
+    this.writeBit = this.dataWatch ? 0 : TLB_WRITE;
     try {
-      if (size === 32) this.writeLin32(lin, value);
-      else if (size === 16) this.writeLin16(lin, value);
-      else this.writeLin8(lin, value);
+      if (write) {
+        if (bytes === 4) this.writeLin32(lin, value);
+        else if (bytes === 2) this.writeLin16(lin, value);
+        else this.writeLin8(lin, value);
+        return 0;
+      }
+      return bytes === 4 ? this.readLin32(lin) : bytes === 2 ? this.readLin16(lin) : this.readLin8(lin);
     } finally {
-      this.setCpl(saved);
+      st[S_CPL] = cpl;
+      this.userMode = userMode;
+      this.alignmentChecks = alignmentChecks;
+      this.readBit = readBit;
+      this.writeBit = writeBit;
     }
   }
 

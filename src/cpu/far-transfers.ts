@@ -7,16 +7,15 @@
  */
 import type { Cpu } from './cpu.ts';
 import { setEflags } from './flags.ts';
-import { adjustStack, peek, push } from './operands.ts';
+import { adjustStack, peek, push, setEipChecked, setStackPointer } from './operands.ts';
 import {
   checkCodeSegment, checkStackSegment, dropInaccessibleSegments, loadCheckedStackSegment, loadCodeSegment, loadV86Segments,
   readDescriptor, type Descriptor,
 } from './segments.ts';
-import { innerStack, taskSwitch, TaskSwitchReason } from './tss.ts';
+import { innerStackSwitch, switchToInnerStack, taskSwitch, TaskSwitchReason } from './tss.ts';
 import { loadFlagsImage } from './ops/stack.ts';
 import {
-  ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_PRESENT, ATTR_S, CS, ESP, GP, NP, NT, S_CPL, S_EFLAGS, S_EIP, S_SEG_HIGH, S_SEG_SEL,
-  S_STACK32, SS, TS_, VM,
+  ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_PRESENT, ATTR_S, CS, ESP, GP, NP, NT, S_CPL, S_EFLAGS, S_EIP, S_SEG_SEL, VM,
 } from './state.ts';
 
 const CALL_GATE_16 = 0x04, TASK_GATE = 0x05, CALL_GATE_32 = 0x0c;
@@ -29,17 +28,6 @@ function isConforming(d: Descriptor): boolean {
 }
 function dplOf(d: Descriptor): number {
   return (d.attr >> 5) & 3;
-}
-
-/** Sets EIP after checking it against the (new) CS limit. */
-function setEip(cpu: Cpu, eip: number): void {
-  if (eip >>> 0 > cpu.st[S_SEG_HIGH + CS] >>> 0) cpu.fault(GP, 0);
-  cpu.st[S_EIP] = eip;
-}
-
-/** The current stack pointer as the stack segment counts it (ESP, or SP). */
-function stackPointer(cpu: Cpu): number {
-  return cpu.st[S_STACK32] ? cpu.reg[ESP] : cpu.reg16[ESP << 1];
 }
 
 /**
@@ -60,7 +48,7 @@ export function protectedFarTransfer(cpu: Cpu, selector: number, offset: number,
     if (!(d.attr & ATTR_PRESENT)) cpu.fault(NP, error);
     if (isCall) pushReturnAddress(cpu, size);
     loadCodeSegment(cpu, selector, cpl);
-    setEip(cpu, offset);
+    setEipChecked(cpu, offset);
     return;
   }
   const type = d.attr & 0x1f;
@@ -102,64 +90,38 @@ function callGate(cpu: Cpu, gate: Descriptor, gateSelector: number, isCall: bool
     // JMP through a gate never changes privilege.
     if (!isConforming(code) && dplOf(code) !== cpl) cpu.fault(GP, targetError);
     loadCodeSegment(cpu, target, cpl);
-    setEip(cpu, offset);
+    setEipChecked(cpu, offset);
     return;
   }
   if (!inner) {
     pushReturnAddress(cpu, size);
     loadCodeSegment(cpu, target, cpl);
-    setEip(cpu, offset);
+    setEipChecked(cpu, offset);
     return;
   }
-  // CALL to an inner ring: new stack from the TSS, the caller's SS:ESP and parameters on it.
+  // CALL to an inner ring: new stack from the TSS, the caller's SS:ESP and parameters on it
+  // (room for them and the return address, else #SS(new SS)).
   const newCpl = dplOf(code);
-  const [newSs, newEsp] = innerStack(cpu, newCpl);
-  const stack = checkStackSegment(cpu, newSs, newCpl, TS_);
-  const oldSs = st[S_SEG_SEL + SS] & 0xffff;
-  const oldEsp = stackPointer(cpu);
+  const stack = innerStackSwitch(cpu, newCpl);
   const count = gate.high & 0x1f;
   const parameters: number[] = [];
   for (let i = count - 1; i >= 0; i--) parameters.push(peek(cpu, i * (size >> 3), size));
   const returnCs = st[S_SEG_SEL + CS] & 0xffff;
   const returnEip = st[S_EIP];
-  cpu.setCpl(newCpl);
-  loadCheckedStackSegment(cpu, newSs, stack);
-  if (st[S_STACK32]) cpu.reg[ESP] = newEsp;
-  else cpu.reg16[ESP << 1] = newEsp;
-  push(cpu, oldSs, size);
-  push(cpu, oldEsp, size);
+  switchToInnerStack(cpu, stack, size, (count + 4) * (size >> 3), 0);
   for (const p of parameters) push(cpu, p, size);
   push(cpu, returnCs, size);
   push(cpu, returnEip, size);
   loadCodeSegment(cpu, target, newCpl);
-  setEip(cpu, offset);
+  setEipChecked(cpu, offset);
 }
 
 /** RETF [imm16] in protected mode: to the same ring, or to an outer one with its stack. */
 export function protectedFarReturn(cpu: Cpu, size: number, release: number): void {
-  const st = cpu.st;
   const bytes = size >> 3;
-  const cpl = st[S_CPL];
   const eip = peek(cpu, 0, size);
   const selector = peek(cpu, bytes, size) & 0xffff;
-  const rpl = selector & 3;
-  if (rpl < cpl) cpu.fault(GP, selector & 0xfffc);
-  checkCodeSegment(cpu, selector, rpl);
-  if (rpl === cpl) {
-    loadCodeSegment(cpu, selector, cpl);
-    setEip(cpu, eip);
-    adjustStack(cpu, 2 * bytes + release);
-    return;
-  }
-  const outerEsp = peek(cpu, 2 * bytes + release, size);
-  const outerSs = peek(cpu, 3 * bytes + release, size) & 0xffff;
-  const stack = checkStackSegment(cpu, outerSs, rpl, GP);
-  loadCodeSegment(cpu, selector, rpl);
-  setEip(cpu, eip);
-  loadCheckedStackSegment(cpu, outerSs, stack);
-  if (st[S_STACK32]) cpu.reg[ESP] = (outerEsp + release) | 0;
-  else cpu.reg16[ESP << 1] = outerEsp + release;
-  dropInaccessibleSegments(cpu, rpl);
+  returnFar(cpu, selector, eip, size, 2 * bytes, release);
 }
 
 /** IRET in protected mode (not virtual-8086 mode, which ops/control.ts handles as real mode). */
@@ -180,26 +142,40 @@ export function protectedInterruptReturn(cpu: Cpu, size: number): void {
     returnToV86(cpu, eip, selector, flags);
     return;
   }
+  // What the flags image may change is decided by the privilege IRET runs at, before any drop
+  // to an outer ring (a fault in the return rolls the flags back with the rest).
+  loadFlagsImage(cpu, flags, size, true);
+  returnFar(cpu, selector, eip, size, 3 * bytes, 0);
+}
+
+/**
+ * The rest of RETF and IRET, once the `frameBytes` at the top of the stack are read: CS:EIP
+ * at the privilege of the selector's RPL, which may not be more privileged than the CPL
+ * (#GP(selector)). At the same ring the frame and `release` bytes more (RETF imm16) are
+ * popped. To an outer ring, that ring's SS:ESP is popped from above them and checked (#GP(SS)
+ * unless a writable data segment of that ring, #SS(SS) when not present), `release` bytes
+ * are taken off the outer stack too, and data segment registers the outer ring may not use
+ * are made null.
+ */
+function returnFar(cpu: Cpu, selector: number, eip: number, size: number, frameBytes: number, release: number): void {
+  const cpl = cpu.st[S_CPL];
   const rpl = selector & 3;
   if (rpl < cpl) cpu.fault(GP, selector & 0xfffc);
   checkCodeSegment(cpu, selector, rpl);
   if (rpl === cpl) {
     loadCodeSegment(cpu, selector, cpl);
-    setEip(cpu, eip);
-    adjustStack(cpu, 3 * bytes);
-    loadFlagsImage(cpu, flags, size, true);
+    setEipChecked(cpu, eip);
+    adjustStack(cpu, frameBytes + release);
     return;
   }
-  const outerEsp = peek(cpu, 3 * bytes, size);
-  const outerSs = peek(cpu, 4 * bytes, size) & 0xffff;
+  const offset = frameBytes + release;
+  const outerEsp = peek(cpu, offset, size);
+  const outerSs = peek(cpu, offset + (size >> 3), size) & 0xffff;
   const stack = checkStackSegment(cpu, outerSs, rpl, GP);
-  // What the flags image may change is decided by the privilege IRET runs at, before it drops.
-  loadFlagsImage(cpu, flags, size, true);
   loadCodeSegment(cpu, selector, rpl);
-  setEip(cpu, eip);
+  setEipChecked(cpu, eip);
   loadCheckedStackSegment(cpu, outerSs, stack);
-  if (st[S_STACK32]) cpu.reg[ESP] = outerEsp;
-  else cpu.reg16[ESP << 1] = outerEsp;
+  setStackPointer(cpu, outerEsp + release);
   dropInaccessibleSegments(cpu, rpl);
 }
 

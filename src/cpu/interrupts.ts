@@ -7,11 +7,11 @@ import { atomically } from './atomic.ts';
 import { GUEST_FAULT, type Cpu } from './cpu.ts';
 import { getEflags, setEflags } from './flags.ts';
 import { push } from './operands.ts';
-import { checkStackSegment, loadCheckedStackSegment, loadCodeSegment, readDescriptor } from './segments.ts';
-import { innerStack, taskSwitch, TaskSwitchReason } from './tss.ts';
+import { loadCodeSegment, readDescriptor } from './segments.ts';
+import { innerStackSwitch, switchToInnerStack, taskSwitch, TaskSwitchReason } from './tss.ts';
 import {
-  AC, ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_PRESENT, ATTR_S, CR0_PE, CS, DF_, DS, ES, ESP, FS, GP, GS, IF, NP, NT, PF_, RF, S_CPL,
-  S_CR0, S_EFLAGS, S_EIP, S_IDTR_BASE, S_IDTR_LIMIT, S_SEG_SEL, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, SS, SS_, TF, TS_, VM,
+  AC, ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_PRESENT, ATTR_S, CR0_PE, CS, DF_, DS, ES, FS, GP, GS, IF, NP, NT, PF_, RF, S_CPL,
+  S_CR0, S_EFLAGS, S_EIP, S_IDTR_BASE, S_IDTR_LIMIT, S_SEG_SEL, TF, VM,
 } from './state.ts';
 
 const TASK_GATE = 0x05;
@@ -164,24 +164,12 @@ function gateInterrupt(cpu: Cpu, low: number, high: number, isInterruptGate: boo
   const returnEip = st[S_EIP];
   const newCpl = inner ? targetDpl : cpl;
   if (inner) {
-    // A more privileged ring: its stack comes from the TSS, and the old SS:ESP goes on it.
-    const [newSs, newEsp] = innerStack(cpu, newCpl);
-    const stack = checkStackSegment(cpu, newSs, newCpl, TS_);
-    const oldSs = st[S_SEG_SEL + SS] & 0xffff;
-    const oldEsp = st[S_STACK32] ? cpu.reg[ESP] : cpu.reg16[ESP << 1];
+    // A more privileged ring: its stack comes from the TSS, and the old SS:ESP (after the
+    // V86 data segments) goes on it, with room for the whole frame.
+    const stack = innerStackSwitch(cpu, newCpl);
     const v86Segments = fromV86 ? [GS, FS, DS, ES].map((seg) => st[S_SEG_SEL + seg] & 0xffff) : [];
-    cpu.setCpl(newCpl);
-    loadCheckedStackSegment(cpu, newSs, stack);
-    // The whole frame must fit in the new stack segment: #SS(new SS) before anything is pushed.
     const frameBytes = (v86Segments.length + 5 + (errorCode >= 0 ? 1 : 0)) * (size >> 3);
-    const top = st[S_STACK32] ? newEsp >>> 0 : newEsp & 0xffff;
-    const lowest = top - frameBytes; // a 16-bit SP that wraps is left to the pushes' own checks
-    if (lowest >= 0 && (lowest < st[S_SEG_WLOW + SS] >>> 0 || top - 1 > st[S_SEG_WHIGH + SS] >>> 0)) cpu.fault(SS_, (newSs & 0xfffc) | ext);
-    if (st[S_STACK32]) cpu.reg[ESP] = newEsp;
-    else cpu.reg16[ESP << 1] = newEsp;
-    for (const selectorValue of v86Segments) push(cpu, selectorValue, size);
-    push(cpu, oldSs, size);
-    push(cpu, oldEsp, size);
+    switchToInnerStack(cpu, stack, size, frameBytes, ext, v86Segments);
     if (fromV86) for (const seg of [ES, DS, FS, GS]) cpu.setNullSegment(seg, 0);
   }
   push(cpu, flags, size);

@@ -5,7 +5,7 @@
  */
 import type { Cpu } from './cpu.ts';
 import { effectiveAddress, type Insn } from './insn.ts';
-import { ESP, S_STACK32, SS } from './state.ts';
+import { CS, ESP, GP, S_EIP, S_SEG_HIGH, S_STACK32, SS } from './state.ts';
 
 /** Byte offsets of AL, CL, DL, BL, AH, CH, DH, BH in the register file. */
 export const REG8_INDEX = new Uint8Array([0, 4, 8, 12, 1, 5, 9, 13]);
@@ -108,6 +108,24 @@ export function adjustStack(cpu: Cpu, bytes: number): void {
 /** The current stack pointer as an offset in SS (SP or ESP). */
 export function stackPointer(cpu: Cpu): number {
   return cpu.st[S_STACK32] !== 0 ? cpu.reg[ESP] : cpu.reg16[ESP << 1];
+}
+
+/** Sets the stack pointer as SS counts it: ESP, or SP (the upper half of ESP kept). */
+export function setStackPointer(cpu: Cpu, value: number): void {
+  if (cpu.st[S_STACK32] !== 0) cpu.reg[ESP] = value;
+  else cpu.reg16[ESP << 1] = value;
+}
+
+// ------------------------------------------------------------------ the instruction pointer
+
+/**
+ * Sets EIP to a branch target after checking it against CS's limit (the CS the code will run
+ * in: after a far transfer, the new one): #GP(0) past it, with EIP unchanged.
+ */
+export function setEipChecked(cpu: Cpu, eip: number): void {
+  const st = cpu.st;
+  if (eip >>> 0 > st[S_SEG_HIGH + CS] >>> 0) cpu.fault(GP, 0);
+  st[S_EIP] = eip;
 }
 
 // ------------------------------------------------------------------ string-instruction registers

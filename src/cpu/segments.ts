@@ -34,19 +34,23 @@ export function decodeDescriptor(low: number, high: number): Descriptor {
   return { base, limit, attr, low, high };
 }
 
-/** Linear address of the descriptor for `selector`; #GP(selector) when it lies past its table's limit. */
-export function descriptorAddress(cpu: Cpu, selector: number, errorCode = selector & 0xfffc): number {
+/**
+ * Linear address of the descriptor for `selector`; #GP(selector) when it lies past its table's
+ * limit (or `vector`: a task switch raises #TS).
+ */
+export function descriptorAddress(cpu: Cpu, selector: number, errorCode = selector & 0xfffc, vector = GP): number {
   const st = cpu.st;
   const index = selector & 0xfff8;
   const inLdt = (selector & 4) !== 0;
   const base = inLdt ? st[S_SEG_BASE + LDTR] : st[S_GDTR_BASE];
   const limit = inLdt ? st[S_SEG_HIGH + LDTR] : st[S_GDTR_LIMIT];
-  if (index + 7 > limit >>> 0) cpu.fault(GP, errorCode);
+  if (index + 7 > limit >>> 0) cpu.fault(vector, errorCode);
   return (base + index) | 0;
 }
 
-export function readDescriptor(cpu: Cpu, selector: number): Descriptor {
-  const address = descriptorAddress(cpu, selector);
+/** Reads the descriptor for `selector`: #GP(selector) (or `vector`) when it lies past its table's limit. */
+export function readDescriptor(cpu: Cpu, selector: number, vector = GP): Descriptor {
+  const address = descriptorAddress(cpu, selector, selector & 0xfffc, vector);
   return decodeDescriptor(cpu.readSystem32(address), cpu.readSystem32((address + 4) | 0));
 }
 
@@ -66,8 +70,12 @@ export function offsetRange(d: Descriptor): [low: number, high: number] {
   return [(d.limit + 1) | 0, d.attr & ATTR_DB ? -1 : 0xffff];
 }
 
-/** MOV/POP to a data segment register or SS, LDS and friends: per the current mode. */
-export function loadSegment(cpu: Cpu, seg: number, selector: number): void {
+/**
+ * MOV/POP to a data segment register or SS, LDS and friends: per the current mode. A selector
+ * that may not be loaded is #GP(selector), or `vector` (#TS for a task switch's loads); one
+ * whose segment is not present is #NP(selector), #SS(selector) for SS.
+ */
+export function loadSegment(cpu: Cpu, seg: number, selector: number, vector = GP): void {
   const st = cpu.st;
   selector &= 0xffff;
   if (!isProtectedMode(st)) {
@@ -77,23 +85,23 @@ export function loadSegment(cpu: Cpu, seg: number, selector: number): void {
   const cpl = st[S_CPL];
   const rpl = selector & 3;
   if ((selector & 0xfffc) === 0) {
-    if (seg === SS) cpu.fault(GP, 0);
+    if (seg === SS) cpu.fault(vector, 0);
     cpu.setNullSegment(seg, selector);
     return;
   }
-  const d = readDescriptor(cpu, selector);
+  const d = readDescriptor(cpu, selector, vector);
   const dpl = (d.attr >> 5) & 3;
   const error = selector & 0xfffc;
-  if ((d.attr & ATTR_S) === 0) cpu.fault(GP, error);
+  if ((d.attr & ATTR_S) === 0) cpu.fault(vector, error);
   if (seg === SS) {
     const writableData = (d.attr & (ATTR_CODE | ATTR_WRITABLE)) === ATTR_WRITABLE;
-    if (!writableData || rpl !== cpl || dpl !== cpl) cpu.fault(GP, error);
+    if (!writableData || rpl !== cpl || dpl !== cpl) cpu.fault(vector, error);
     if (!(d.attr & ATTR_PRESENT)) cpu.fault(SS_, error);
   } else {
     const isCode = (d.attr & ATTR_CODE) !== 0;
-    if (isCode && !(d.attr & ATTR_WRITABLE)) cpu.fault(GP, error); // execute-only code
+    if (isCode && !(d.attr & ATTR_WRITABLE)) cpu.fault(vector, error); // execute-only code
     const conformingCode = isCode && (d.attr & ATTR_EXPAND_DOWN) !== 0;
-    if (!conformingCode && dpl < Math.max(cpl, rpl)) cpu.fault(GP, error);
+    if (!conformingCode && dpl < Math.max(cpl, rpl)) cpu.fault(vector, error);
     if (!(d.attr & ATTR_PRESENT)) cpu.fault(NP, error);
   }
   markAccessed(cpu, selector, d);
@@ -103,31 +111,35 @@ export function loadSegment(cpu: Cpu, seg: number, selector: number): void {
 
 /**
  * Loads CS for a far JMP, CALL, RET, IRET or interrupt to a code segment at the current
- * privilege level (or a conforming one). Privilege changes through gates and returns to an
- * outer ring are handled by the callers that allow them.
+ * privilege level (or a conforming one), or for a task switch (whose faults are `vector`,
+ * #TS). Privilege changes through gates and returns to an outer ring are handled by the
+ * callers that allow them.
  */
-export function loadCodeSegment(cpu: Cpu, selector: number, newCpl = cpu.st[S_CPL]): void {
+export function loadCodeSegment(cpu: Cpu, selector: number, newCpl = cpu.st[S_CPL], vector = GP): void {
   const st = cpu.st;
   selector &= 0xffff;
   if (!isProtectedMode(st)) {
     cpu.setRealModeSegment(CS, selector);
     return;
   }
-  const d = checkCodeSegment(cpu, selector, newCpl);
+  const d = checkCodeSegment(cpu, selector, newCpl, vector);
   markAccessed(cpu, selector, d);
   cpu.setCpl(newCpl);
   cpu.setSegmentCache(CS, (selector & 0xfffc) | newCpl, d.base, 0, d.limit | 0, d.attr);
 }
 
-/** Reads and checks a code-segment descriptor for a transfer that will run at `newCpl`. */
-export function checkCodeSegment(cpu: Cpu, selector: number, newCpl: number): Descriptor {
+/**
+ * Reads and checks a code-segment descriptor for a transfer that will run at `newCpl`:
+ * #GP(selector) (or `vector`) when it may not be loaded, #NP(selector) when not present.
+ */
+export function checkCodeSegment(cpu: Cpu, selector: number, newCpl: number, vector = GP): Descriptor {
   const error = selector & 0xfffc;
-  if (error === 0) cpu.fault(GP, 0);
-  const d = readDescriptor(cpu, selector);
-  if ((d.attr & (ATTR_S | ATTR_CODE)) !== (ATTR_S | ATTR_CODE)) cpu.fault(GP, error);
+  if (error === 0) cpu.fault(vector, 0);
+  const d = readDescriptor(cpu, selector, vector);
+  if ((d.attr & (ATTR_S | ATTR_CODE)) !== (ATTR_S | ATTR_CODE)) cpu.fault(vector, error);
   const dpl = (d.attr >> 5) & 3;
   const conforming = (d.attr & ATTR_EXPAND_DOWN) !== 0;
-  if (conforming ? dpl > newCpl : dpl !== newCpl) cpu.fault(GP, error);
+  if (conforming ? dpl > newCpl : dpl !== newCpl) cpu.fault(vector, error);
   if (!(d.attr & ATTR_PRESENT)) cpu.fault(NP, error);
   return d;
 }

@@ -85,6 +85,10 @@ export const CR0_PE = 1 << 0, CR0_MP = 1 << 1, CR0_EM = 1 << 2, CR0_TS = 1 << 3,
 export const CR0_NE = 1 << 5, CR0_WP = 1 << 16, CR0_AM = 1 << 18, CR0_NW = 1 << 29, CR0_CD = 1 << 30;
 export const CR0_PG = 1 << 31;
 
+/** CR4 bits. Which of them this CPU has is decided by what CPUID reports (ops/system.ts). */
+export const CR4_VME = 1 << 0, CR4_PVI = 1 << 1, CR4_TSD = 1 << 2, CR4_DE = 1 << 3, CR4_PSE = 1 << 4, CR4_MCE = 1 << 6;
+export const CR4_PGE = 1 << 7;
+
 /** Exception vectors. */
 export const DE = 0, DB = 1, NMI = 2, BP = 3, OFV = 4, BR = 5, UD = 6, NM = 7, DF_ = 8;
 export const TS_ = 10, NP = 11, SS_ = 12, GP = 13, PF_ = 14, MF = 16, AC_ = 17;

@@ -6,11 +6,14 @@
  */
 import type { Cpu } from './cpu.ts';
 import { getEflags, setEflags } from './flags.ts';
-import { push } from './operands.ts';
-import { decodeDescriptor, descriptorAddress, loadSegment, loadCodeSegment, offsetRange, readDescriptor, loadV86Segments } from './segments.ts';
+import { push, setStackPointer, stackPointer } from './operands.ts';
+import {
+  checkStackSegment, decodeDescriptor, descriptorAddress, loadCheckedStackSegment, loadSegment, loadCodeSegment, offsetRange,
+  readDescriptor, loadV86Segments, type Descriptor,
+} from './segments.ts';
 import {
   ATTR_PRESENT, CR0_PG, CR0_TS, CS, DS, ES, FS, GP, GS, LDTR, NP, NT, S_CR0, S_CR3, S_EIP, S_SEG_ATTR, S_SEG_BASE,
-  S_SEG_HIGH, S_SEG_SEL, SS, TR, TS_, VM,
+  S_SEG_HIGH, S_SEG_SEL, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, SS, SS_, TR, TS_, VM,
 } from './state.ts';
 
 /** Whether the current TSS is a 32-bit one (type 9 or 11). */
@@ -27,9 +30,52 @@ function readTss(cpu: Cpu, offset: number, bytes: 2 | 4): number {
 }
 
 /** The stack for privilege level `dpl` from the current TSS: [SS, ESP]. */
-export function innerStack(cpu: Cpu, dpl: number): [ss: number, esp: number] {
+function innerStack(cpu: Cpu, dpl: number): [ss: number, esp: number] {
   if (tss32(cpu)) return [readTss(cpu, 8 + dpl * 8, 2), readTss(cpu, 4 + dpl * 8, 4)];
   return [readTss(cpu, 4 + dpl * 4, 2), readTss(cpu, 2 + dpl * 4, 2)];
+}
+
+/** A more privileged ring's stack, from the TSS and checked, and the stack a switch to it leaves. */
+export interface StackSwitch {
+  cpl: number;
+  ss: number;
+  esp: number;
+  descriptor: Descriptor;
+  outerSs: number;
+  outerEsp: number;
+}
+
+/**
+ * The first half of a switch to the stack of ring `cpl` (a CALL through a call gate or an
+ * interrupt to a more privileged ring): SS:ESP for that ring from the TSS, SS checked
+ * (#TS(SS) unless a writable data segment of that ring, #SS(SS) when not present). Nothing
+ * changes yet: the caller may still read the outer stack (a call gate's parameters).
+ */
+export function innerStackSwitch(cpu: Cpu, cpl: number): StackSwitch {
+  const [ss, esp] = innerStack(cpu, cpl);
+  const descriptor = checkStackSegment(cpu, ss, cpl, TS_);
+  return { cpl, ss, esp, descriptor, outerSs: cpu.st[S_SEG_SEL + SS] & 0xffff, outerEsp: stackPointer(cpu) };
+}
+
+/**
+ * The second half: CPL and SS:ESP become the inner ring's, and `first` (the selectors an
+ * interrupt from virtual-8086 mode saves) then the outer SS:ESP are pushed. The whole frame of
+ * `frameBytes` must fit in the new stack segment: #SS(new SS, with `ext`) before anything is
+ * pushed.
+ */
+export function switchToInnerStack(
+  cpu: Cpu, s: StackSwitch, size: number, frameBytes: number, ext: number, first: readonly number[] = [],
+): void {
+  const st = cpu.st;
+  cpu.setCpl(s.cpl);
+  loadCheckedStackSegment(cpu, s.ss, s.descriptor);
+  const top = st[S_STACK32] ? s.esp >>> 0 : s.esp & 0xffff;
+  const lowest = top - frameBytes; // a 16-bit SP that wraps is left to the pushes' own checks
+  if (lowest >= 0 && (lowest < st[S_SEG_WLOW + SS] >>> 0 || top - 1 > st[S_SEG_WHIGH + SS] >>> 0)) cpu.fault(SS_, (s.ss & 0xfffc) | ext);
+  setStackPointer(cpu, s.esp);
+  for (const value of first) push(cpu, value, size);
+  push(cpu, s.outerSs, size);
+  push(cpu, s.outerEsp, size);
 }
 
 /**
@@ -54,12 +100,15 @@ export const enum TaskSwitchReason {
   Interrupt,
 }
 
-/** Register and selector offsets in a 32-bit and a 16-bit TSS. */
-const TSS32 = { eip: 0x20, eflags: 0x24, reg: 0x28, seg: 0x48, ldt: 0x60, size: 4 as const };
-const TSS16 = { eip: 0x0e, eflags: 0x10, reg: 0x12, seg: 0x22, ldt: 0x2a, size: 2 as const };
+/**
+ * Register and selector offsets in a 32-bit and a 16-bit TSS; `savedEnd`, the last byte of
+ * what a task switch saves of the outgoing task (EIP to the last segment selector's slot).
+ */
+const TSS32 = { eip: 0x20, eflags: 0x24, reg: 0x28, seg: 0x48, ldt: 0x60, size: 4 as const, savedEnd: 0x5f };
+const TSS16 = { eip: 0x0e, eflags: 0x10, reg: 0x12, seg: 0x22, ldt: 0x2a, size: 2 as const, savedEnd: 0x29 };
 
-/** Sets or clears the busy bit (type bit 1) of the TSS descriptor for `selector`. */
-function setBusy(cpu: Cpu, selector: number, busy: boolean): void {
+/** Sets or clears the busy bit (type bit 1) of the TSS descriptor for `selector` (a task switch, LTR). */
+export function setBusy(cpu: Cpu, selector: number, busy: boolean): void {
   const address = (descriptorAddress(cpu, selector) + 4) | 0;
   const high = cpu.readSystem32(address);
   cpu.writeSystem(address, busy ? high | 0x200 : high & ~0x200, 32);
@@ -73,20 +122,26 @@ function setBusy(cpu: Cpu, selector: number, busy: boolean): void {
 export function taskSwitch(cpu: Cpu, selector: number, reason: TaskSwitchReason, errorCode = -1): void {
   const st = cpu.st;
   const error = selector & 0xfffc;
-  if (selector & 4) cpu.fault(GP, error); // TSS descriptors live in the GDT
-  const d = readDescriptor(cpu, selector);
+  // The new TSS (SDM Vol. 3, Table 7-1): a selector in the GDT, within its limit (else #GP, #TS
+  // for IRET's back link), a TSS that is available (busy for IRET), present, and large enough.
+  const invalid = reason === TaskSwitchReason.Iret ? TS_ : GP;
+  if (selector & 4) cpu.fault(invalid, error); // TSS descriptors live in the GDT
+  const d = readDescriptor(cpu, selector, invalid);
   const type = d.attr & 0x1f;
   const wantBusy = reason === TaskSwitchReason.Iret;
   const valid = wantBusy ? type === 0x03 || type === 0x0b : type === 0x01 || type === 0x09;
-  if (!valid) cpu.fault(reason === TaskSwitchReason.Iret ? TS_ : GP, error);
+  if (!valid) cpu.fault(invalid, error);
   if (!(d.attr & ATTR_PRESENT)) cpu.fault(NP, error);
   const new32 = (type & 0x08) !== 0;
   if (d.limit < (new32 ? 0x67 : 0x2b)) cpu.fault(TS_, error);
 
-  // Save the outgoing task.
+  // The outgoing task is saved in its own TSS, which must hold it: #TS(old TSS) before anything is written.
   const oldSelector = st[S_SEG_SEL + TR] & 0xffff;
   const oldBase = st[S_SEG_BASE + TR];
   const old = tss32(cpu) ? TSS32 : TSS16;
+  if (old.savedEnd > st[S_SEG_HIGH + TR] >>> 0) cpu.fault(TS_, oldSelector & 0xfffc);
+
+  // Save the outgoing task.
   let flags = getEflags(st);
   if (reason === TaskSwitchReason.Iret) flags &= ~NT;
   cpu.writeSystem((oldBase + old.eip) | 0, st[S_EIP], old.size * 8);
@@ -126,17 +181,18 @@ export function taskSwitch(cpu: Cpu, selector: number, reason: TaskSwitchReason,
   const ldt = read(t.ldt, 2);
   setEflags(st, newFlags);
 
-  // Faults from here on belong to the new task (#TS with the offending selector): an
-  // instruction running atomically rolls back to here, not to before the switch.
+  // Faults from here on belong to the new task: an instruction running atomically rolls back
+  // to here, not to before the switch. A selector that may not be loaded is #TS(selector); a
+  // segment not present #NP(selector), #SS(selector) for SS (SDM Vol. 3, Table 7-1).
   cpu.saveStateForRollback();
   loadLdt(cpu, ldt);
   if (newFlags & VM) {
     loadV86Segments(cpu, selectors[1], selectors[2], selectors[0], selectors[3], selectors[4] ?? 0, selectors[5] ?? 0);
   } else {
     const cs = selectors[1];
-    loadCodeSegment(cpu, cs, cs & 3);
-    loadSegment(cpu, SS, selectors[2]);
-    for (const [i, seg] of [[0, ES], [3, DS], [4, FS], [5, GS]] as const) loadSegment(cpu, seg, selectors[i] ?? 0);
+    loadCodeSegment(cpu, cs, cs & 3, TS_);
+    loadSegment(cpu, SS, selectors[2], TS_);
+    for (const [i, seg] of [[0, ES], [3, DS], [4, FS], [5, GS]] as const) loadSegment(cpu, seg, selectors[i] ?? 0, TS_);
   }
   if (errorCode >= 0) {
     const size = new32 ? 32 : 16;
@@ -144,17 +200,20 @@ export function taskSwitch(cpu: Cpu, selector: number, reason: TaskSwitchReason,
   }
 }
 
-/** Loads LDTR for a task switch (or LLDT): a null selector leaves no LDT; anything else must be an LDT descriptor. */
-export function loadLdt(cpu: Cpu, selector: number): void {
+/**
+ * Loads LDTR for a task switch: a null selector leaves no LDT; anything else must name a
+ * present LDT descriptor in the GDT, else #TS(selector) (SDM Vol. 3, Table 7-1).
+ */
+function loadLdt(cpu: Cpu, selector: number): void {
   if ((selector & 0xfffc) === 0) {
     cpu.setNullSegment(LDTR, selector);
     return;
   }
-  if (selector & 4) cpu.fault(TS_, selector & 0xfffc);
-  const address = descriptorAddress(cpu, selector, selector & 0xfffc);
+  const error = selector & 0xfffc;
+  if (selector & 4) cpu.fault(TS_, error);
+  const address = descriptorAddress(cpu, selector, error, TS_);
   const d = decodeDescriptor(cpu.readSystem32(address), cpu.readSystem32((address + 4) | 0));
-  if ((d.attr & 0x1f) !== 0x02) cpu.fault(TS_, selector & 0xfffc);
-  if (!(d.attr & ATTR_PRESENT)) cpu.fault(NP, selector & 0xfffc);
+  if ((d.attr & 0x1f) !== 0x02 || !(d.attr & ATTR_PRESENT)) cpu.fault(TS_, error);
   cpu.setSegmentCache(LDTR, selector, d.base, 0, d.limit | 0, d.attr);
 }
 

@@ -74,6 +74,22 @@ describe('descriptor checks', () => {
     expect(jump.run.machine.phys.read(0x60c, 4)).toBe(0x08);
   });
 
+  it('a near JMP, CALL or RET past the CS limit is #GP(0) at the branch, nothing changed', () => {
+    // CS 0x40: 32-bit code, base 0, limit 0xFFFF (the code is at 0x7C00).
+    for (const branch of ['jmp dword 0x12345', 'call dword 0x12345', 'push dword 0x12345\n ret']) {
+      const near = ring0(`jmp 0x40:.here
+      .here:
+        mov esp, 0x90000
+        ${branch}`, ['0x00409a000000ffff']);
+      expect(near).toMatchObject({ vector: 13, error: 0 });
+      const p = near.run.machine.phys;
+      expect(p.read(0x60c, 4)).toBe(0x40);
+      expect([0xe9, 0xe8, 0xc3]).toContain(p.read8(p.read(0x608, 4))); // the saved EIP: the branch itself
+      const espAtBranch = branch.startsWith('push') ? 0x90000 - 4 : 0x90000; // CALL pushed nothing
+      expect(p.read(0x61c, 4)).toBe(espAtBranch - 16); // below the error code, EIP, CS, EFLAGS
+    }
+  });
+
   it('ENTER whose frame falls outside SS is #SS(0) with ESP and EBP as before (restartable)', () => {
     // SS 0x40: writable data, base 0, limit 1 MiB (4 KiB granularity, 32-bit).
     const enter = ring0('mov ax, 0x40\n mov ss, ax\n mov esp, 0x1000\n mov ebp, 0x1234\n enter 0x2000, 0', ['0x00c09200000000ff']);

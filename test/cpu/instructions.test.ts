@@ -3,7 +3,10 @@
  * 0F opcodes, 486 additions. Each test is a small guest assembled with minivisor's assembler.
  */
 import { describe, expect, it } from 'vitest';
-import { ENTER_FLAT_PM, runAsm } from '../helpers/run-asm.ts';
+import { Cpu } from '../../src/cpu/cpu.ts';
+import { PhysicalMemory } from '../../src/cpu/physical-memory.ts';
+import { ATTR_REAL_MODE_CODE, CS, S_EIP } from '../../src/cpu/state.ts';
+import { assembleOrThrow, ENTER_FLAT_PM, runAsm } from '../helpers/run-asm.ts';
 
 const DONE = 'hlt';
 
@@ -230,3 +233,153 @@ describe('instruction length', () => {
     expect(run.machine.phys.read(0x600, 4)).toBe(0);
   });
 });
+
+describe('32-bit DIV and IDIV', () => {
+  /** EDX:EAX / divisor as the SDM defines it: quotient truncated toward zero, #DE when it does not fit (or divisor 0). */
+  function reference(edx: number, eax: number, divisor: number, signed: boolean): [eax: number, edx: number, de: boolean] {
+    const wide = (BigInt(edx >>> 0) << 32n) | BigInt(eax >>> 0);
+    const n = signed ? BigInt.asIntN(64, wide) : wide;
+    const d = signed ? BigInt(divisor | 0) : BigInt(divisor >>> 0);
+    if (d === 0n) return [eax | 0, edx | 0, true];
+    const q = n / d;
+    if (signed ? q > 0x7fffffffn || q < -0x80000000n : q > 0xffffffffn) return [eax | 0, edx | 0, true];
+    return [Number(BigInt.asIntN(32, q)), Number(BigInt.asIntN(32, n - q * d)), false];
+  }
+
+  const split = (n: bigint): [number, number] => [Number(BigInt.asIntN(32, n >> 32n)), Number(BigInt.asIntN(32, n))];
+  const near53 = (2n ** 27n - 1n) * (2n ** 26n - 1n); // just below 2^53: n = q*d - 1 and q*d + 1 land next to integers
+  /** [EDX, EAX, divisor, signed] */
+  const cases: [number, number, number, boolean][] = [
+    [0, 100, 7, false],
+    [0, -1, 1, false], // 0xFFFFFFFF / 1
+    [1, 0, 1, false], // 2^32 / 1: #DE
+    [0, 5, 0, false], // by zero: #DE
+    [0x1fffff, -1, 0x400000, false], // 2^53 - 1, the widest dividend in doubles
+    [0x1fffff, -1, 3, false], // ... whose quotient does not fit: #DE
+    [...split(near53 - 1n), 0x3ffffff, false],
+    [...split(near53 + 1n), 0x3ffffff, false],
+    [...split(near53 - 1n), 0x7ffffff, false],
+    [0x200000, 0, 0x400000, false], // 2^53: past doubles (BigInt), quotient 2^31
+    [0x200000, 1, 0x400001, false],
+    [-2, -1, -1, false], // 2^64 - 2^32 - 1 / 0xFFFFFFFF: quotient 0xFFFFFFFF, the largest
+    [-1, 0, -1, false], // 2^64 - 2^32 / 0xFFFFFFFF = 2^32: #DE
+    [-1, -1, -1, false], // 2^64 - 1: #DE
+    [-1, -100, 7, true], // -100 / 7 = -14 r -2
+    [0, 100, -7, true], // 100 / -7 = -14 r 2
+    [-1, -100, -7, true], // -100 / -7 = 14 r -2
+    [-1, -7, 2, true], // remainder takes the dividend's sign
+    [-1, 0x80000000 | 0, -1, true], // INT_MIN / -1: #DE
+    [-1, 0x80000000 | 0, 1, true], // INT_MIN / 1
+    [0, 0x80000000 | 0, 1, true], // 2^31 / 1: #DE
+    [-1, 0, 2, true], // -2^32 / 2 = -2^31, the smallest quotient
+    [-2, -2, 2, true], // -2^32 - 2 / 2 = -2^31 - 1: #DE
+    [-0x200000, 0, 0x400000, true], // -2^53 / 2^22 = -2^31: the most negative dividend in doubles
+    [0x1fffff, -1, -0x400000, true], // (2^53 - 1) / -2^22
+    [-0x200001, -1, 0x400001, true], // -2^53 - 1: past doubles (BigInt)
+    [-0x200000, 0, 0x3fffff, true], // #DE: the quotient is just below -2^31
+    [...split(-(near53 - 1n)), 0x3ffffff, true],
+    [...split(-(near53 + 1n)), -0x3ffffff, true],
+    [0x80000000 | 0, 0, -1, true], // -2^63 / -1: #DE
+    [0x3fffffff, -1, 0x7fffffff, true], // (2^62 - 1) / (2^31 - 1) = 2^31 + ...: #DE
+    [0x3fffffff, -1, -0x80000000, true], // (2^62 - 1) / -2^31 = -(2^31 - 1)
+  ];
+
+  it('give the quotient and remainder of the whole 64-bit EDX:EAX, or #DE with EDX:EAX unchanged', () => {
+    const data = cases.map(([edx, eax, divisor, signed]) => `dd ${edx >>> 0}, ${eax >>> 0}, ${divisor >>> 0}\n db ${signed ? 1 : 0}`);
+    const run = runAsm(`
+      xor ax, ax
+      mov ds, ax
+      mov ss, ax
+      mov sp, 0x7000
+      mov word [0], de_handler
+      mov word [2], 0
+      mov si, cases
+      mov di, 0x1000
+      mov cx, ${cases.length}
+    one_case:
+      mov edx, [si]
+      mov eax, [si + 4]
+      mov ebx, [si + 8]
+      mov byte [de_taken], 0
+      cmp byte [si + 12], 0
+      jne .signed
+      div ebx
+      jmp .store
+    .signed:
+      idiv ebx
+    .store:
+      mov [di], eax
+      mov [di + 4], edx
+      mov al, [de_taken]
+      mov [di + 8], al
+      add si, 13
+      add di, 12
+      loop one_case
+      hlt
+    de_handler:
+      push bp
+      mov bp, sp
+      add word [bp + 2], 3       ; past the DIV or IDIV (66 F7 F3 / 66 F7 FB): #DE saved its address
+      pop bp
+      mov byte [de_taken], 1
+      iret
+    de_taken:
+      db 0
+    cases:
+      ${data.join('\n      ')}`);
+    expect(run.outcome.kind).toBe('halted');
+    const p = run.machine.phys;
+    const results = cases.map((_, i) => [p.read(0x1000 + i * 12, 4) | 0, p.read(0x1004 + i * 12, 4) | 0, p.read8(0x1008 + i * 12) === 1]);
+    const expected = cases.map(([edx, eax, divisor, signed]) => reference(edx, eax, divisor, signed));
+    expect(results).toEqual(expected);
+    expect(expected.filter(([, , de]) => de).length).toBe(11); // (the table's own check: 11 of its cases are #DE)
+  });
+
+  it('use no BigInt when EDX:EAX fits in 53 bits', () => {
+    const bytes = assembleOrThrow(`org 0x1000
+      bits 16
+      mov edx, 0x1234
+      mov eax, 0x89abcdef
+      mov ebx, 0x10000
+      div ebx
+      mov esi, eax
+      mov edi, edx
+      mov edx, -1
+      mov eax, -100
+      mov ebx, 7
+      idiv ebx
+      hlt
+      mov edx, 0x40000000      ; (run after the HLT, separately) a dividend past 53 bits: 2^62
+      mov eax, 0
+      mov ebx, 0x80000001
+      div ebx
+      hlt`);
+    const cpu = new Cpu(PhysicalMemory.withRam(1 << 20));
+    cpu.phys.load(0x1000, bytes);
+    cpu.setSegmentCache(CS, 0, 0, 0, 0xffff, ATTR_REAL_MODE_CODE);
+    cpu.st[S_EIP] = 0x1000;
+    expect(countBigIntCalls(() => cpu.run(100))).toBe(0);
+    expect([cpu.reg[6] >>> 0, cpu.reg[7]]).toEqual([0x123489ab, 0xcdef]);
+    expect([cpu.reg[0], cpu.reg[2]]).toEqual([-14, -2]);
+    cpu.halted = false;
+    expect(countBigIntCalls(() => cpu.run(100))).toBeGreaterThan(0);
+    expect([cpu.reg[0], cpu.reg[2]]).toEqual([0x7fffffff, 1]); // 2^62 = (2^31 + 1) * (2^31 - 1) + 1
+  });
+});
+
+/** How many times `body` calls the global BigInt function. */
+function countBigIntCalls(body: () => void): number {
+  const original = globalThis.BigInt;
+  let calls = 0;
+  const counting = Object.assign((value: string | number | bigint | boolean) => {
+    calls++;
+    return original(value);
+  }, { asIntN: original.asIntN, asUintN: original.asUintN });
+  Object.defineProperty(globalThis, 'BigInt', { value: counting, configurable: true, writable: true });
+  try {
+    body();
+  } finally {
+    Object.defineProperty(globalThis, 'BigInt', { value: original, configurable: true, writable: true });
+  }
+  return calls;
+}

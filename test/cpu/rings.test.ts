@@ -5,7 +5,7 @@
  * outer ring; hardware task switches; virtual-8086 mode.
  */
 import { describe, expect, it } from 'vitest';
-import { CS, S_CPL, SS } from '../../src/cpu/state.ts';
+import { CS, S_CPL, S_GDTR_BASE, S_SEG_BASE, S_SEG_SEL, SS, TR } from '../../src/cpu/state.ts';
 import { runAsm } from '../helpers/run-asm.ts';
 import { RING3_ENV } from '../helpers/rings-env.ts';
 
@@ -14,6 +14,9 @@ const record = (run: ReturnType<typeof runAsm>) => {
   const dword = (a: number) => p.read(a, 4) >>> 0;
   return { vector: p.read8(0x600), error: dword(0x604) | 0, eip: dword(0x608), cs: dword(0x60c), eflags: dword(0x610), esp: dword(0x614), ss: dword(0x618), handlerEsp: dword(0x61c) };
 };
+
+/** The linear address of GDT entry `selector` in the GDT the run ended with. */
+const gdtEntry = (run: ReturnType<typeof runAsm>, selector: number) => ((run.machine.cpu.st[S_GDTR_BASE] >>> 0) + (selector & 0xfff8));
 
 /** Runs `user` in ring 3, with `kernel` code (ring 0) after the environment is built. */
 function ring3(user: string, kernel = '', extra = '') {
@@ -136,6 +139,39 @@ describe('rings', () => {
     expect(p.read(0x744, 2)).toBe(0x1b);
   });
 
+  it('a call gate to an inner ring whose stack cannot hold the parameters, SS:ESP and return address is #SS(new SS), nothing pushed', () => {
+    // The gate now leads to ring-1 code (0x38); ring 1's stack (SS1 = 0x41) is a 1 MiB segment, ESP1 8 bytes past its end.
+    const r = record(runAsm(`${RING3_ENV}
+      mov word [gdt_gate + 2], 0x38
+      mov esi, gdt_full           ; the environment's GDT (0x00-0x30), then two ring-1 segments
+      mov edi, gdt4
+      mov ecx, 7 * 2
+      rep movsd
+      lgdt [gdt4_desc]
+      mov dword [tss + 0x0c], 0x100008   ; ESP1
+      mov dword [tss + 0x10], 0x41       ; SS1
+      jmp enter_user
+    syscall:
+    gate_target:
+      hlt
+    user:
+      mov esp, 0x7ff00
+      push dword 0x1111
+      push dword 0x2222
+      call 0x33:0
+      hlt
+    align 8
+    gdt4:
+      times 7 dq 0            ; 0x00-0x30: copied
+      dq 0x00cfba000000ffff   ; 0x38 ring-1 code
+      dq 0x004fb2000000ffff   ; 0x40 ring-1 data: limit 0xFFFFF, byte-granular, 32-bit
+    gdt4_desc:
+      dw gdt4_desc - gdt4 - 1
+      dd gdt4`));
+    expect([r.vector, r.error]).toEqual([12, 0x40]);
+    expect([r.cs, r.ss, r.esp]).toEqual([0x1b, 0x23, 0x7ff00 - 8]); // at the CALL, in ring 3, its stack as it was
+  });
+
   it('the I/O permission bitmap: ring 3 may use a port whose bit is clear, not one whose bit is set', () => {
     const allowed = ring3(`in al, 0x61
       int 0x80
@@ -174,7 +210,8 @@ const SECOND_TASK = `
     mov dword [tss2 + 0x28], 0x2222       ; EAX
     lgdt [gdt2_desc]`;
 
-const SECOND_TASK_DATA = `
+/** The second GDT and TSS2; `extra` descriptors follow TSS2's, at selectors 0x40, 0x48, ... */
+const secondTaskData = (extra: string[] = []) => `
 align 8
 gdt2:
     dq 0
@@ -187,12 +224,14 @@ gdt2:
 gdt_tss2:
     dw 0x67, 0              ; 0x38 TSS2
     db 0, 0x89, 0, 0
+    ${extra.map((d) => `dq ${d}`).join('\n    ')}
 gdt2_desc:
     dw gdt2_desc - gdt2 - 1
     dd gdt2
 align 16
 tss2:
     times 0x68 db 0`;
+const SECOND_TASK_DATA = secondTaskData();
 
 describe('task switches', () => {
   it('CALL to a TSS runs the task with NT set and a back link; its IRET returns to the caller', () => {
@@ -232,6 +271,97 @@ describe('task switches', () => {
     expect(p.read(0x75c, 2)).toBe(0x38); // TR while in task 2
     expect(p.read(0x760, 4)).toBe(0x1111); // the first task's EAX, saved and restored
     expect(p.read(0x764, 2)).toBe(0x28);
+  });
+
+  /**
+   * A JMP to TSS2 after `setup` (which may spoil TSS2's fields), with descriptors 0x40 (code,
+   * not present), 0x48 (data, not present), 0x50 (LDT, not present) and 0x58 (a TSS whose
+   * limit, 0x50, is too small to save a task in) in the second GDT. Returns the exception
+   * recorded (vector 0xFF: none) and whether TSS2's task ran.
+   */
+  function jumpToTask2(setup: string) {
+    const run = runAsm(`${RING3_ENV}
+      mov eax, [gdt_tss]
+      mov [gdt2 + 0x28], eax
+      mov eax, [gdt_tss + 4]
+      mov [gdt2 + 0x2c], eax
+      ${SECOND_TASK}
+      mov eax, tss3
+      mov [gdt2 + 0x58 + 2], ax
+      shr eax, 16
+      mov [gdt2 + 0x58 + 4], al
+      mov [gdt2 + 0x58 + 7], ah
+      mov dword [0x600], 0xff
+      ${setup}
+      jmp 0x38:0
+      hlt
+    task2:
+      mov dword [0x770], 0x2222  ; TSS2's task ran
+      hlt
+    syscall:
+    gate_target:
+      hlt
+    user:
+    ${secondTaskData(['0x00cf1a000000ffff', '0x00cf12000000ffff', '0x0000020000000fff', '0x0000890000000050'])}
+    align 16
+    tss3:
+      times 0x68 db 0`);
+    return { run, ...record(run), task2Ran: run.machine.phys.read(0x770, 4) === 0x2222 };
+  }
+
+  it('the new task\'s CS, SS and data segments that may not be loaded are #TS(selector), not #GP', () => {
+    // CS: a data segment, null, past the GDT limit.
+    expect(jumpToTask2('mov dword [tss2 + 0x4c], 0x10')).toMatchObject({ vector: 10, error: 0x10 });
+    expect(jumpToTask2('mov dword [tss2 + 0x4c], 0')).toMatchObject({ vector: 10, error: 0 });
+    expect(jumpToTask2('mov dword [tss2 + 0x4c], 0x1f8')).toMatchObject({ vector: 10, error: 0x1f8 });
+    // SS: code, null, DPL 3 in a ring-0 task.
+    expect(jumpToTask2('mov dword [tss2 + 0x50], 0x08')).toMatchObject({ vector: 10, error: 0x08 });
+    expect(jumpToTask2('mov dword [tss2 + 0x50], 0')).toMatchObject({ vector: 10, error: 0 });
+    expect(jumpToTask2('mov dword [tss2 + 0x50], 0x23')).toMatchObject({ vector: 10, error: 0x20 });
+    // DS past the GDT limit; ES naming a TSS descriptor.
+    expect(jumpToTask2('mov dword [tss2 + 0x54], 0x1f8')).toMatchObject({ vector: 10, error: 0x1f8 });
+    expect(jumpToTask2('mov dword [tss2 + 0x48], 0x38')).toMatchObject({ vector: 10, error: 0x38 });
+  });
+
+  it('a new task\'s segment that is not present is #NP(selector), #SS(selector) for SS', () => {
+    expect(jumpToTask2('mov dword [tss2 + 0x4c], 0x40')).toMatchObject({ vector: 11, error: 0x40 });
+    expect(jumpToTask2('mov dword [tss2 + 0x54], 0x48')).toMatchObject({ vector: 11, error: 0x48 });
+    expect(jumpToTask2('mov dword [tss2 + 0x50], 0x48')).toMatchObject({ vector: 12, error: 0x48 });
+  });
+
+  it('the new task\'s LDT must be a present LDT descriptor in the GDT: #TS(selector) otherwise, not present included', () => {
+    expect(jumpToTask2('mov dword [tss2 + 0x60], 0x10')).toMatchObject({ vector: 10, error: 0x10 }); // a data segment
+    expect(jumpToTask2('mov dword [tss2 + 0x60], 0x50')).toMatchObject({ vector: 10, error: 0x50 }); // not present
+    expect(jumpToTask2('mov dword [tss2 + 0x60], 0x1f8')).toMatchObject({ vector: 10, error: 0x1f8 }); // past the GDT limit
+    const valid = jumpToTask2('');
+    expect(valid).toMatchObject({ vector: 0xff, task2Ran: true });
+  });
+
+  it('an old TSS too small to hold the outgoing task is #TS(old TSS) before anything is saved or switched', () => {
+    const r = jumpToTask2('mov ax, 0x58\n ltr ax');
+    expect([r.vector, r.error, r.task2Ran]).toEqual([10, 0x58, false]);
+    const cpu = r.run.machine.cpu;
+    expect(cpu.st[S_SEG_SEL + TR] & 0xffff).toBe(0x58); // still the old task
+    const p = r.run.machine.phys;
+    const tss3 = cpu.st[S_SEG_BASE + TR] >>> 0;
+    expect(p.read(tss3 + 0x20, 4)).toBe(0); // its EIP slot: nothing saved
+    expect(p.read8(gdtEntry(r.run, 0x38) + 5) & 0x1f).toBe(0x09); // TSS2 still available, not busy
+  });
+
+  it('IRET to a back link in the LDT or past the GDT limit is #TS(back link)', () => {
+    for (const backLink of [0x2c, 0x1f8]) {
+      const r = record(runAsm(`${RING3_ENV}
+        mov word [tss], ${backLink}
+        pushfd
+        or dword [esp], 0x4000    ; NT: IRET returns to the back link's task
+        popfd
+        iretd
+      syscall:
+      gate_target:
+        hlt
+      user:`));
+      expect([r.vector, r.error]).toEqual([10, backLink & 0xfffc]);
+    }
   });
 
   it('JMP to a busy TSS is #GP(selector)', () => {
@@ -295,8 +425,8 @@ describe('virtual-8086 mode', () => {
     expect(run.machine.cpu.eflags & (1 << 17)).toBe(0); // out of V86 mode
   });
 
-  it('with IOPL below 3, CLI and INT n are #GP(0) from V86 mode', () => {
-    for (const instruction of ['cli', 'int 0x21', 'pushf']) {
+  it('with IOPL below 3, CLI, INT n, PUSHF, POPF and IRET are #GP(0) from V86 mode', () => {
+    for (const instruction of ['cli', 'int 0x21', 'pushf', 'popf', 'iret']) {
       const r = record(v86(instruction, 0));
       expect([r.vector, r.error]).toEqual([13, 0]);
       expect(r.cs).toBe(0x1000);

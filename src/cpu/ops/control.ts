@@ -7,23 +7,17 @@ import { ATTN_HALT, type Cpu } from '../cpu.ts';
 import { effectiveAddress, type Insn } from '../insn.ts';
 import { getOF, getZF, testCondition } from '../flags.ts';
 import { EventKind, interrupt } from '../interrupts.ts';
-import { isProtectedMode, isV86 } from '../segments.ts';
+import { isProtectedMode } from '../segments.ts';
 import { protectedFarReturn, protectedFarTransfer, protectedInterruptReturn } from '../far-transfers.ts';
 import { ExitReason } from '../sensitive.ts';
-import {
-  BR, BP, CS, GP, IOPL, OFV, S_CPL, S_EIP, S_SEG_HIGH, UD,
-  S_EFLAGS,
-} from '../state.ts';
-import { loadFlagsImage } from './stack.ts';
+import { BR, BP, CS, GP, OFV, S_CPL, S_EIP, UD } from '../state.ts';
+import { checkV86Iopl, loadFlagsImage } from './stack.ts';
 import { atomically } from '../atomic.ts';
-import { adjustStack, operandSize, peek, push, readCount, readE, readG, writeCount } from '../operands.ts';
+import { adjustStack, operandSize, peek, push, readCount, readE, readG, setEipChecked, writeCount } from '../operands.ts';
 
 /** Sets EIP to `target` (truncated to 16 bits for 16-bit operands) after checking it against CS's limit. */
 export function jumpNear(cpu: Cpu, d: Insn, target: number): void {
-  const st = cpu.st;
-  const eip = d.o32 ? target | 0 : target & 0xffff;
-  if (eip >>> 0 > st[S_SEG_HIGH + CS] >>> 0) cpu.fault(GP, 0);
-  st[S_EIP] = eip;
+  setEipChecked(cpu, d.o32 ? target | 0 : target & 0xffff);
 }
 
 /**
@@ -31,10 +25,8 @@ export function jumpNear(cpu: Cpu, d: Insn, target: number): void {
  * so the offset is checked against it before CS changes (a #GP leaves the old CS).
  */
 function realModeFarJump(cpu: Cpu, selector: number, offset: number): void {
-  const st = cpu.st;
-  if (offset >>> 0 > st[S_SEG_HIGH + CS] >>> 0) cpu.fault(GP, 0);
+  setEipChecked(cpu, offset);
   cpu.setRealModeSegment(CS, selector);
-  st[S_EIP] = offset;
 }
 
 /** Whether far transfers follow protected-mode rules (descriptors, gates, privilege). */
@@ -164,7 +156,7 @@ export function execInt(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
   const opcode = d.opcode;
   if (opcode === 0xce && !getOF(st)) return;
-  if (opcode === 0xcd && isV86(st) && (st[S_EFLAGS] & IOPL) !== IOPL) cpu.fault(GP, 0);
+  if (opcode === 0xcd) checkV86Iopl(cpu);
   const vector = opcode === 0xcd ? d.imm & 0xff : opcode === 0xcc ? BP : OFV;
   interrupt(cpu, vector, EventKind.Software);
 }
@@ -177,7 +169,7 @@ export function execIret(cpu: Cpu, d: Insn): void {
     atomically(cpu, () => protectedInterruptReturn(cpu, size));
     return;
   }
-  if (isV86(st) && (st[S_EFLAGS] & IOPL) !== IOPL) cpu.fault(GP, 0);
+  checkV86Iopl(cpu);
   const bytes = size >> 3;
   const offset = peek(cpu, 0, size);
   const selector = peek(cpu, bytes, size) & 0xffff;

@@ -93,6 +93,25 @@ export function execImulGEImm(cpu: Cpu, d: Insn): void {
   imulInto(cpu, d, readE(cpu, d, size), d.imm);
 }
 
+/**
+ * 32-bit DIV or IDIV when EDX:EAX fits in 53 bits (as a signed value for IDIV): it is then an
+ * exact double, and so is the quotient: for integers |n| <= 2^53 and d, n / d rounds to a
+ * double that truncates to the true quotient (the gap between n / d and the next integer,
+ * at least 1 / |d|, is more than half a unit in its last place). Returns false, doing
+ * nothing, for a wider dividend.
+ */
+function divide32InDoubles(cpu: Cpu, divisor: number, signed: boolean): boolean {
+  const high = cpu.reg[2];
+  if (signed ? high < -0x200000 || high >= 0x200000 : high >>> 0 >= 0x200000) return false;
+  const n = high * 4294967296 + (cpu.reg[0] >>> 0);
+  const d = signed ? divisor | 0 : divisor >>> 0;
+  const q = Math.trunc(n / d);
+  if (signed ? q > 0x7fffffff || q < -0x80000000 : q > 0xffffffff) cpu.fault(DE);
+  cpu.reg[0] = q;
+  cpu.reg[2] = n - q * d;
+  return true;
+}
+
 /** F6/F7 /6 DIV and /7 IDIV. */
 export function execDiv(cpu: Cpu, d: Insn): void {
   const size = sizeFromOpcodeBit(d);
@@ -114,8 +133,8 @@ export function execDiv(cpu: Cpu, d: Insn): void {
     if (signed ? q > 32767 || q < -32768 : q > 0xffff) cpu.fault(DE);
     cpu.reg16[0] = q;
     cpu.reg16[4] = dividend - q * d;
-  } else {
-    // 64-bit dividend: BigInt keeps it exact (DIV is rare next to everything else).
+  } else if (!divide32InDoubles(cpu, divisor, signed)) {
+    // A dividend past 53 bits: BigInt keeps it exact.
     const dividend = (BigInt(cpu.reg[2]) << 32n) | BigInt(cpu.reg[0] >>> 0);
     const n = signed ? dividend : BigInt.asUintN(64, dividend);
     const d = signed ? BigInt(divisor | 0) : BigInt(divisor >>> 0);

@@ -84,8 +84,8 @@ export function execPopa(cpu: Cpu, d: Insn): void {
   adjustStack(cpu, 8 * bytes);
 }
 
-/** In virtual-8086 mode PUSHF and POPF are IOPL-sensitive: #GP(0) below IOPL 3. */
-function checkV86Iopl(cpu: Cpu): void {
+/** In virtual-8086 mode PUSHF, POPF, INT n and IRET are IOPL-sensitive: #GP(0) below IOPL 3. */
+export function checkV86Iopl(cpu: Cpu): void {
   if (isV86(cpu.st) && (cpu.st[S_EFLAGS] & IOPL) !== IOPL) cpu.fault(GP, 0);
 }
 

@@ -6,11 +6,13 @@
 import type { Cpu } from '../cpu.ts';
 import { effectiveAddress, type Insn } from '../insn.ts';
 import { setArithFlags } from '../flags.ts';
-import { isProtectedMode, readDescriptor, descriptorAddress } from '../segments.ts';
+import { isProtectedMode, readDescriptor } from '../segments.ts';
+import { setBusy } from '../tss.ts';
 import { ExitReason } from '../sensitive.ts';
 import { readE, readG, writeE, writeG, operandSize, isRegisterOperand } from '../operands.ts';
 import {
-  ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_S, ATTR_WRITABLE, CR0_EM, CR0_ET, CR0_MP, CR0_PE, CR0_PG, CR0_TS, CR0_WP, S_SEG_BASE, GP, LDTR, NM, NP,
+  ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_S, ATTR_WRITABLE, CR0_CD, CR0_EM, CR0_ET, CR0_MP, CR0_NW, CR0_PE, CR0_PG, CR0_TS, CR0_WP,
+  CR4_DE, CR4_MCE, CR4_PGE, CR4_PSE, CR4_PVI, CR4_TSD, CR4_VME, S_SEG_BASE, GP, LDTR, NM, NP,
   S_CPL, S_CR0, S_CR2, S_CR3, S_CR4, S_DR0, S_GDTR_BASE, S_GDTR_LIMIT, S_IDTR_BASE, S_IDTR_LIMIT,
   S_SEG_HIGH, S_SEG_SEL, TR, UD, ZF,
 } from '../state.ts';
@@ -88,8 +90,7 @@ export function execLoadSystemSegment(cpu: Cpu, d: Insn): void {
   if (!(desc.attr & 0x80)) cpu.fault(NP, selector & 0xfffc);
   if (isTr) {
     // Mark the TSS busy, in the descriptor and in the cache.
-    const address = (descriptorAddress(cpu, selector) + 4) | 0;
-    cpu.writeSystem(address, cpu.readSystem32(address) | 0x200, 32); // the type's busy bit
+    setBusy(cpu, selector, true);
     desc.attr |= 2;
   }
   cpu.setSegmentCache(isTr ? TR : LDTR, selector, desc.base, 0, desc.limit | 0, desc.attr);
@@ -164,7 +165,9 @@ export function writeCr0(cpu: Cpu, value: number): void {
   const st = cpu.st;
   const old = st[S_CR0];
   const next = ((value & CR0_WRITABLE) | CR0_ET) | 0;
+  // Invalid combinations (SDM Vol. 2, MOV CR): paging without protection, not-write-through with caching on.
   if (next & CR0_PG && !(next & CR0_PE)) cpu.fault(GP, 0);
+  if (next & CR0_NW && !(next & CR0_CD)) cpu.fault(GP, 0);
   st[S_CR0] = next;
   cpu.updateAccessMasks(); // CR0.AM arms alignment checks
   if ((old ^ next) & CR0_PE) {
@@ -197,7 +200,7 @@ export function execMovCr(cpu: Cpu, d: Insn): void {
     case 2: st[S_CR2] = value; break;
     case 3: st[S_CR3] = value & 0xfffff018; cpu.flushTlb(true); break;
     default:
-      if (value & ~0x9f) cpu.fault(GP, 0); // VME PVI TSD DE PSE (MCE) PGE
+      if (value & ~CR4_SUPPORTED) cpu.fault(GP, 0); // a bit this CPU does not have (CPUID does not report it)
       st[S_CR4] = value;
       cpu.flushTlb();
       break;
@@ -263,8 +266,27 @@ export function execInvd(cpu: Cpu, d: Insn): void {
 
 // ------------------------------------------------------------------ CPUID, RDTSC, MSRs, VMCALL
 
-/** Feature bits of CPUID leaf 1, EDX: what this CPU implements. */
-const CPUID_FEATURES_EDX = (1 << 3) /* PSE */ | (1 << 4) /* TSC */ | (1 << 5) /* MSR */ | (1 << 8) /* CX8 */ | (1 << 13); /* PGE */
+/** Feature bits of CPUID leaf 1, EDX. */
+const FEATURE_VME = 1 << 1, FEATURE_DE = 1 << 2, FEATURE_PSE = 1 << 3, FEATURE_TSC = 1 << 4, FEATURE_MSR = 1 << 5, FEATURE_MCE = 1 << 7;
+const FEATURE_CX8 = 1 << 8, FEATURE_PGE = 1 << 13;
+
+/**
+ * What this CPU implements, as CPUID leaf 1 reports it in EDX. No VME (nor PVI), no debugging
+ * extensions (DR4/DR5 always alias DR6/DR7, no I/O breakpoints), no machine-check exception.
+ */
+const CPUID_FEATURES_EDX = FEATURE_PSE | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_PGE;
+
+/**
+ * The CR4 bits this CPU has: those whose feature CPUID reports. The others are reserved here,
+ * and MOV to CR4 setting one of them is #GP(0).
+ */
+const CR4_SUPPORTED =
+  (CPUID_FEATURES_EDX & FEATURE_VME ? CR4_VME | CR4_PVI : 0) |
+  (CPUID_FEATURES_EDX & FEATURE_TSC ? CR4_TSD : 0) |
+  (CPUID_FEATURES_EDX & FEATURE_DE ? CR4_DE : 0) |
+  (CPUID_FEATURES_EDX & FEATURE_PSE ? CR4_PSE : 0) |
+  (CPUID_FEATURES_EDX & FEATURE_MCE ? CR4_MCE : 0) |
+  (CPUID_FEATURES_EDX & FEATURE_PGE ? CR4_PGE : 0);
 
 /** Writes a 12-character string to three registers as CPUID does (EBX, EDX, ECX order is the caller's). */
 function stringDword(text: string, index: number): number {
@@ -296,7 +318,7 @@ export function execCpuid(cpu: Cpu, _d: Insn): void {
 /** 0F 31 RDTSC: the time-stamp counter counts retired instructions (virtual time, deterministic). */
 export function execRdtsc(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  if (st[S_CR4] & 4 && st[S_CPL] !== 0) cpu.fault(GP, 0); // CR4.TSD
+  if (st[S_CR4] & CR4_TSD && st[S_CPL] !== 0) cpu.fault(GP, 0);
   if (cpu.intercept(ExitReason.RDTSC)) return;
   const tsc = BigInt(cpu.retired);
   cpu.reg[0] = Number(BigInt.asIntN(32, tsc));
