@@ -4,5 +4,6 @@ import { demoCommand } from './demo-command.ts';
 import { runCommand } from './run-command.ts';
 import { asmCommand } from './asm-command.ts';
 import { disasmCommand } from './disasm-command.ts';
+import { compareCommand } from './compare-command.ts';
 
-export const commands: Command[] = [runCommand, demoCommand, asmCommand, disasmCommand];
+export const commands: Command[] = [runCommand, compareCommand, demoCommand, asmCommand, disasmCommand];

@@ -39,7 +39,10 @@ raw images, without a BIOS:
   --load FILE@ADDR         load a raw image into RAM at ADDR (repeatable)
   --entry SEG:OFF          start there in real mode, without the BIOS (unless --bios is given)
 machine:
-  --mode bare|ept          under the VMM with memory through EPT (ept, the default), or on the bare machine
+  --mode ept|shadow|bare   under the VMM with memory through EPT (ept, the default) or shadow page
+                           tables (shadow), or on the bare machine with no VMM (bare)
+  --shadow-cache N         shadow mode: guest page-table roots the shadow-table cache keeps (default 8;
+                           1 turns the cache off)
   --mem SIZE               RAM size (default 32M)
   --reserve ADDR:SIZE      take a range of RAM above 1 MiB out of it, reported reserved in E820
                            (repeatable; page-aligned, within --mem; ranges may touch, not overlap)
@@ -62,6 +65,7 @@ const OPTIONS = {
   '--bios': true, '--load': true, '--entry': true, '--mem': true, '--debugcon': true, '--exit-port': true,
   '--max-instructions': true, '--dump-mem': true, '--stats': false, '-D': true, '-I': true, '--help': false,
   '--fda': true, '--hda': true, '--boot': true, '--append': true, '--reserve': true, '--mode': true, '--trace-exits': false,
+  '--shadow-cache': true,
 };
 
 /**
@@ -138,8 +142,17 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
   const defines = parseDefines(all('-D'));
   const includes = all('-I');
   const mode = one('--mode') ?? 'ept';
-  if (mode !== 'bare' && mode !== 'ept') throw new UserError(`--mode ${mode}: write bare (no VMM) or ept (the VMM, memory through EPT)`);
+  if (mode !== 'bare' && mode !== 'ept' && mode !== 'shadow') {
+    throw new UserError(`--mode ${mode}: write ept (the VMM, memory through EPT), shadow (the VMM, shadow page tables) or bare (no VMM)`);
+  }
   const config: MachineConfig = { memoryBytes, mode, loads: [], debugcons: [], serial: stdout };
+  const shadowCache = one('--shadow-cache');
+  if (shadowCache !== undefined) {
+    const roots = Number(shadowCache);
+    if (!Number.isInteger(roots) || roots < 1 || roots > 1024) throw new UserError(`--shadow-cache ${shadowCache}: give how many page-table roots to keep, 1 (no cache) to 1024`);
+    if (mode !== 'shadow') throw new UserError('--shadow-cache applies to --mode shadow only');
+    config.shadowCacheRoots = roots;
+  }
 
   const reserved = all('--reserve').map((spec) => {
     const m = /^([^:]+):(.+)$/.exec(spec);

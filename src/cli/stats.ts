@@ -33,7 +33,17 @@ export function formatStats(machine: Machine, seconds: number): string {
     lines.push(`minivisor: ${total} VM exits, ${(total / seconds).toFixed(0)} per second; ${vcpu.exitHandlingMs.toFixed(1)} ms handling them`);
     lines.push(...rows);
     const guestPages = machine.config.memoryBytes / 4096;
-    lines.push(`minivisor: EPT: ${vcpu.eptMappings} violations mapped a page; ${vcpu.ept.mappedPages} of ${guestPages} guest pages mapped (${mib(vcpu.ept.mappedPages)} of ${mib(guestPages)} MiB), ${vcpu.ept.tableFrames} frames of EPT tables`);
+    const ept = vcpu.ept;
+    if (ept !== null) {
+      lines.push(`minivisor: EPT: ${vcpu.eptMappings} violations mapped a page; ${ept.mappedPages} of ${guestPages} guest pages mapped (${mib(ept.mappedPages)} of ${mib(guestPages)} MiB), ${ept.tableFrames} frames of EPT tables`);
+    }
+    const shadow = vcpu.shadow;
+    if (shadow !== null) {
+      const s = shadow.mmu.stats;
+      const lookups = s.cacheHits + s.cacheMisses;
+      lines.push(`minivisor: shadow: ${s.filled} faults filled, ${s.injected} injected into the guest, ${s.writeProtectTraps} writes to guest page tables trapped, ${s.emulated} MMIO/ROM accesses emulated, ${s.zapped} entries dropped`);
+      lines.push(`minivisor: shadow cache: ${s.cacheHits} hits, ${s.cacheMisses} misses (${lookups ? ((100 * s.cacheHits) / lookups).toFixed(1) : '0.0'}% hits), ${s.evictions} evictions; ${shadow.mmu.cachedRoots} of ${shadow.mmu.capacity} roots cached, ${shadow.mmu.tableFrames} frames of shadow tables`);
+    }
   }
   const host = machine.phys.hostMemory;
   lines.push(`minivisor: host frames: ${host.framesInUse} in use (${mib(host.framesInUse)} MiB) for ${mib(machine.config.memoryBytes / 4096)} MiB of guest RAM; ${host.tableFrames} of them the VMM's tables`);

@@ -121,6 +121,15 @@ export class Cpu {
   interceptor: SensitiveInterceptor | null = null;
   /** The VMM's guest-physical translation (EPT); null on the bare machine. */
   guestPhysical: GuestPhysicalTranslator | null = null;
+  /**
+   * True while the page tables the CPU walks are a VMM's shadow tables, in host-physical memory:
+   * the A20 gate then does not apply to the walk (it masks guest addresses, not host ones).
+   */
+  hostPaging = false;
+  /** CR2 before the last #PF wrote it: a #PF that exits to a VMM must leave CR2 alone. */
+  cr2BeforeFault = 0;
+  /** The page entry the last TLB fill found (host frame | kind), for the slow path that follows it. */
+  private lastFillEntry = PAGE_UNMAPPED;
   /** Where maskable interrupts come from (the PIC); null when there is none. */
   interruptController: InterruptController | null = null;
 
@@ -348,14 +357,29 @@ export class Cpu {
     else this.writeSlow(lin, 4, value);
   }
 
-  /** A dword of the guest's page tables at a guest-physical address (through the VMM's EPT when there is one). */
+  /**
+   * A dword of the page tables the CPU walks, at a physical address: guest-physical on the bare
+   * machine and under EPT (through the EPT), host-physical for a VMM's shadow tables. The VMM's
+   * translator says which frame holds it.
+   */
   readTableEntry(gpa: number): number {
-    if (this.guestPhysical !== null) this.guestPhysical.pageEntry(gpa, ACCESS_READ, -1, true);
-    return this.phys.read(gpa, 4);
+    if (this.guestPhysical === null) return this.phys.read(gpa, 4);
+    const entry = this.guestPhysical.pageEntry(gpa, ACCESS_READ, -1, true);
+    return (entry & 3) === PAGE_RAM || (entry & 3) === PAGE_ROM ? this.memView.getInt32((entry & -4096) | (gpa & 0xffc), true) : this.phys.read(gpa, 4);
   }
   writeTableEntry(gpa: number, value: number): void {
-    if (this.guestPhysical !== null) this.guestPhysical.pageEntry(gpa, ACCESS_WRITE, -1, true);
-    this.phys.write(gpa, 4, value);
+    if (this.guestPhysical === null) {
+      this.phys.write(gpa, 4, value);
+      return;
+    }
+    const entry = this.guestPhysical.pageEntry(gpa, ACCESS_WRITE, -1, true);
+    if ((entry & 3) !== PAGE_RAM) {
+      this.phys.write(gpa, 4, value);
+      return;
+    }
+    const hostPage = entry >>> 12;
+    if (this.phys.codePages[hostPage] !== 0) this.phys.onCodeWrite?.(hostPage);
+    this.memView.setInt32((entry & -4096) | (gpa & 0xffc), value, true);
   }
 
   /** True when memory accesses are checked as user-mode ones (CPL 3), false for a supervisor. */
@@ -406,6 +430,7 @@ export class Cpu {
       allowed = TLB_ALL;
     }
     const entry = this.guestPhysical === null ? this.phys.backedEntry(phys) : this.guestPhysical.pageEntry(phys, write ? ACCESS_WRITE : ACCESS_READ, lin, false);
+    this.lastFillEntry = entry;
     if (entry !== PAGE_UNMAPPED) {
       const kind = entry & 3;
       if (kind === PAGE_RAM || kind === PAGE_ROM) {
@@ -532,7 +557,13 @@ export class Cpu {
       return value;
     }
     const phys = this.tlbFill(lin, false);
-    return this.phys.read(phys, bytes);
+    const entry = this.lastFillEntry;
+    const kind = entry & 3;
+    if (entry === PAGE_UNMAPPED || kind === PAGE_MMIO) return this.phys.read(phys, bytes);
+    // RAM or ROM: its frame, as the translation found it (host-physical: under a VMM's shadow
+    // tables `phys` is already an HPA, which the guest-physical view must not be asked about).
+    const at = (entry & -4096) | (lin & 4095);
+    return bytes === 1 ? this.mem[at] : bytes === 2 ? this.mem[at] | (this.mem[at + 1] << 8) : this.memView.getInt32(at, true);
   }
 
   private writeSlow(lin: number, bytes: 1 | 2 | 4, value: number): void {
@@ -543,7 +574,21 @@ export class Cpu {
       return;
     }
     const phys = this.tlbFill(lin, true);
-    this.phys.write(phys, bytes, value);
+    const entry = this.lastFillEntry;
+    const kind = entry & 3;
+    if (entry === PAGE_UNMAPPED || kind === PAGE_MMIO) {
+      this.phys.write(phys, bytes, value);
+      return;
+    }
+    if (kind === PAGE_ROM) return; // ROM takes no writes
+    const hostPage = entry >>> 12;
+    if (this.phys.codePages[hostPage] !== 0) this.phys.onCodeWrite?.(hostPage);
+    const at = (entry & -4096) | (lin & 4095);
+    if (bytes === 1) this.mem[at] = value;
+    else if (bytes === 2) {
+      this.mem[at] = value;
+      this.mem[at + 1] = value >> 8;
+    } else this.memView.setInt32(at, value, true);
   }
 
   /** Empties the TLB; `keepGlobal` keeps pages from global entries (a CR3 load with CR4.PGE). */
@@ -738,6 +783,7 @@ export class Cpu {
     st.set(this.rollbackState);
     st[S_CR2] = cr2;
     st[DR6] = dr6;
+    st[S_FETCH_SPAN] = -1; // the fetch window is a cache of the TLB, which may have changed since
     this.setCpl(st[S_CPL]);
   }
 
@@ -874,6 +920,9 @@ export class Cpu {
         // the fault handler is entered with TF clear.
         this.attention &= ~ATTN_TRAP;
         deliverPendingEvent(this);
+        // A fault that became a VM exit has not retired: the VMM retries the instruction, or counts
+        // it when it injects the exception into the guest (so virtual time matches the bare machine).
+        if (this.stopReason === 'vmexit') return n - 1;
         if (this.attention !== 0) return n;
       }
     }

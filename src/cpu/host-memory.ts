@@ -24,8 +24,10 @@ export class HostMemory {
   private nextHva = 0;
   /** Frames handed out so far: the pool's used prefix. */
   private framesUsed = 0;
-  /** Frames that back no HVA: the VMM's own structures (EPT tables). */
+  /** Frames that back no HVA: the VMM's own structures (EPT and shadow tables). */
   private kernelFrames = 0;
+  /** VMM frames given back (a shadow table evicted), zeroed, for the next allocateFrame. */
+  private readonly freeFrames: number[] = [];
 
   /**
    * @param frameBytes the frame pool's size (a multiple of 4 KiB)
@@ -70,10 +72,18 @@ export class HostMemory {
     return frame;
   }
 
-  /** A zeroed frame for the VMM itself (an EPT table), mapped at no HVA. Returns its HPA. */
+  /** A zeroed frame for the VMM itself (an EPT or shadow table), mapped at no HVA. Returns its HPA. */
   allocateFrame(): number {
     this.kernelFrames++;
-    return this.takeFrame();
+    const reused = this.freeFrames.pop();
+    return reused ?? this.takeFrame();
+  }
+
+  /** Gives back a frame from allocateFrame (zeroed now, so the next taker finds it clean). */
+  freeFrame(hpa: number): void {
+    this.frames.fill(0, hpa, hpa + PAGE_SIZE);
+    this.freeFrames.push(hpa);
+    this.kernelFrames--;
   }
 
   private takeFrame(): number {
@@ -85,7 +95,7 @@ export class HostMemory {
 
   /** Frames in use, all told (guest memory, ROM images, the VMM's tables). */
   get framesInUse(): number {
-    return this.framesUsed;
+    return this.framesUsed - this.freeFrames.length;
   }
 
   /** Frames in use by the VMM's own structures. */

@@ -41,8 +41,12 @@ function isContributory(vector: number): boolean {
   return vector === 0 || (vector >= 10 && vector <= 13);
 }
 
-/** Delivers the event the current instruction raised (Cpu.pendingVector), escalating to #DF and shutdown. */
-export function deliverPendingEvent(cpu: Cpu): void {
+/**
+ * Delivers the event the current instruction raised (Cpu.pendingVector), escalating to #DF and
+ * shutdown. `injected`: a VMM injects it at VM entry, so the exception bitmap does not apply to it
+ * (it does to exceptions its delivery raises).
+ */
+export function deliverPendingEvent(cpu: Cpu, injected = false): void {
   let vector = cpu.pendingVector;
   let errorCode = cpu.pendingErrorCode;
   let kind = errorCode === -2 ? EventKind.External : EventKind.Exception;
@@ -50,7 +54,7 @@ export function deliverPendingEvent(cpu: Cpu): void {
   cpu.pendingVector = -1;
   // In non-root mode an exception in the exception bitmap is a VM exit, not a delivery.
   const vmm = cpu.interceptor;
-  if (kind === EventKind.Exception && vmm !== null && vmm.interceptException(cpu, vector, errorCode)) {
+  if (!injected && kind === EventKind.Exception && vmm !== null && vmm.interceptException(cpu, vector, errorCode)) {
     cpu.stop('vmexit', `VM exit, exception ${vector}`);
     return;
   }
@@ -69,6 +73,14 @@ export function deliverPendingEvent(cpu: Cpu): void {
         return;
       }
       const second = cpu.pendingVector;
+      // In non-root mode an exception in the bitmap raised by the delivery is a VM exit too, with
+      // the event it interrupted in the IDT-vectoring information (SDM Vol. 3, 28.2.4).
+      if (vmm !== null && vmm.interceptException(cpu, second, cpu.pendingErrorCode)) {
+        cpu.pendingVector = -1;
+        vmm.eventDeliveryInterrupted(vector, kind === EventKind.External, errorCode);
+        cpu.stop('vmexit', `VM exit, exception ${second} while delivering ${vector}`);
+        return;
+      }
       if (vector === DF_) {
         cpu.stop('shutdown', `triple fault: exception ${second} while delivering a double fault`);
         return;

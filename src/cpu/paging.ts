@@ -37,7 +37,8 @@ const result: WalkResult = { physical: 0, writable: false, user: false, dirty: f
  */
 export function walk(cpu: Cpu, lin: number, write: boolean, user: boolean): WalkResult {
   const st = cpu.st;
-  const a20 = st[S_A20_MASK];
+  // The A20 gate masks guest addresses; a VMM's shadow tables and frames are host-physical.
+  const a20 = cpu.hostPaging ? -1 : st[S_A20_MASK];
   const pdeAddress = ((st[S_CR3] & ~0xfff) | ((lin >>> 22) << 2)) & a20;
   let pde = cpu.readTableEntry(pdeAddress);
   if (!(pde & PTE_PRESENT)) pageFault(cpu, lin, 0, write, user);
@@ -81,6 +82,8 @@ function check(cpu: Cpu, lin: number, entry: number, write: boolean, user: boole
 }
 
 function pageFault(cpu: Cpu, lin: number, present: number, write: boolean, user: boolean): never {
+  // A #PF that becomes a VM exit leaves CR2 as it was (SDM Vol. 3, 28.1): the VMM puts it back.
+  cpu.cr2BeforeFault = cpu.st[S_CR2];
   cpu.st[S_CR2] = lin;
   return cpu.fault(PF_, present | (write ? PF_WRITE : 0) | (user ? PF_USER : 0));
 }

@@ -4,7 +4,7 @@
  * a task gate, IRET with NT set), with the busy bit and the back link as a 386 keeps them.
  * 32-bit TSSs (types 9/11) and 286 TSSs (types 1/3) both work.
  */
-import type { Cpu } from './cpu.ts';
+import { GUEST_FAULT, type Cpu } from './cpu.ts';
 import { getEflags, setEflags } from './flags.ts';
 import { push, setStackPointer, stackPointer } from './operands.ts';
 import {
@@ -164,6 +164,12 @@ export function taskSwitch(cpu: Cpu, selector: number, reason: TaskSwitchReason,
   const t = new32 ? TSS32 : TSS16;
   const read = (offset: number, bytes: 2 | 4) => (bytes === 4 ? cpu.readSystem32((base + offset) | 0) : cpu.readSystem16((base + offset) | 0));
   if (new32 && st[S_CR0] & CR0_PG) {
+    if (cpu.hostPaging) {
+      // Under a VMM's shadow tables the CR3 in the TSS is the guest's, not one the CPU may walk;
+      // VMX would exit here (task switch, reason 9), and minivisor's shadow mode does not emulate that.
+      cpu.stop('shutdown', 'a hardware task switch with paging on, under shadow paging: not supported (run with --mode ept)');
+      throw GUEST_FAULT;
+    }
     st[S_CR3] = read(0x1c, 4) & 0xfffff018;
     cpu.flushTlb(true);
   }

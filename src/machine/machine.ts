@@ -33,13 +33,18 @@ import { BIOS_ALIAS_SLOT, BIOS_SLOT, EBDA_BASE, contiguousExtendedBytes, pcMemor
  * How the guest runs: on the bare machine (no VMM: the CPU in root mode, guest-physical is
  * host-physical), or under the VMM in VMX non-root mode with memory through EPT.
  */
-export type MemoryMode = 'bare' | 'ept';
+export type MemoryMode = 'bare' | 'ept' | 'shadow';
+
+/** How many guest page-table roots the shadow-table cache keeps by default. */
+export const DEFAULT_SHADOW_CACHE_ROOTS = 8;
 
 export interface MachineConfig {
   /** Bytes of RAM. */
   memoryBytes: number;
-  /** 'bare' (default) or 'ept'. */
+  /** 'bare' (default), 'ept' or 'shadow'. */
   mode?: MemoryMode;
+  /** Shadow mode: how many guest page-table roots the shadow-table cache keeps (1: no cache, only the root in use). */
+  shadowCacheRoots?: number;
   /** Where the VMM's console (the console-write hypercall) goes; default: with COM1's output. */
   console?: (bytes: Uint8Array) => void;
   /** Ranges above 1 MiB taken out of RAM and reported reserved in the E820 map. */
@@ -176,15 +181,21 @@ export class Machine {
       this.cpu.setRealModeSegment(CS, config.entry.segment, ATTR_REAL_MODE_CODE);
       this.cpu.st[S_EIP] = config.entry.offset;
     }
-    if ((config.mode ?? 'bare') === 'ept') {
+    const mode = config.mode ?? 'bare';
+    const console = config.console ?? ((bytes: Uint8Array) => bytes.forEach((b) => config.serial?.(b)));
+    if (mode === 'ept') {
       const ept = new Ept(this.phys, () => this.phys.hostMemory.allocateFrame());
-      const console = config.console ?? ((bytes: Uint8Array) => bytes.forEach((b) => config.serial?.(b)));
-      this.vcpu = new Vcpu(this.cpu, this.pic, { console }, this.phys, ept);
+      this.vcpu = new Vcpu(this.cpu, this.pic, { console }, this.phys, { ept });
       // Slots that change while the guest runs: the EPT drops what it mapped, and the TLB too (INVEPT).
       this.phys.onSlotChange = (slot) => {
         ept.unmap(slot.guestPhysAddr, slot.size);
         this.vcpu?.invalidateEpt();
       };
+    } else if (mode === 'shadow') {
+      const vcpu = new Vcpu(this.cpu, this.pic, { console }, this.phys, { shadowCacheCapacity: config.shadowCacheRoots ?? DEFAULT_SHADOW_CACHE_ROOTS });
+      this.vcpu = vcpu;
+      // Slots that change while the guest runs: every shadow goes (they are rebuilt on demand).
+      this.phys.onSlotChange = () => vcpu.shadow!.mmu.reset();
     }
   }
 
@@ -319,7 +330,7 @@ export class Machine {
 
   /** GVA → GPA → HVA → HPA, with every level's entry (see vmm/translate.ts). */
   translate(gva: number): Translation {
-    return translateAddress(this.cpu, this.phys, this.vcpu?.ept ?? null, gva);
+    return translateAddress(this.cpu, this.phys, this.vcpu?.ept ?? null, gva, this.vcpu?.shadow ?? null);
   }
 
   /** CS:EIP and the registers, for reports. */

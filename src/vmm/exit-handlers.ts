@@ -6,6 +6,7 @@
  * injection), as a VMM does; general registers live in the CPU.
  */
 import { ExitReason } from '../cpu/sensitive.ts';
+import { S_CR2 } from '../cpu/state.ts';
 import { cpuidLeaf } from '../cpu/ops/system.ts';
 import { hypercall } from './hypercalls.ts';
 import type { VmExit } from './exit-info.ts';
@@ -26,8 +27,15 @@ function signatureDword(index: number): number {
 }
 
 const handlers: Partial<Record<ExitReason, ExitHandler>> = {
-  /** Reflects the exception back into the guest (injected at the next entry); resumes. */
+  /**
+   * Under shadow paging a #PF is the shadow's: filled, injected, or emulated (see
+   * Vcpu.handleShadowPageFault). Any other exception is reflected into the guest (injected at the
+   * next entry, with CR2 for a #PF); resumes.
+   */
   [ExitReason.EXCEPTION_OR_NMI]: (vcpu, exit) => {
+    const vector = exit.interruptionInfo & 0xff;
+    if (vector === 14 && vcpu.shadow !== null) return vcpu.handleShadowPageFault(exit);
+    if (vector === 14) vcpu.cpu.st[S_CR2] = exit.qualification;
     const hasError = (exit.interruptionInfo & INTR_INFO_DELIVER_ERROR_CODE) !== 0;
     vcpu.vmcs.write(Field.VM_ENTRY_INTR_INFO_FIELD, (exit.interruptionInfo & 0xff) | INTR_TYPE_HARDWARE_EXCEPTION | INTR_INFO_VALID | (hasError ? INTR_INFO_DELIVER_ERROR_CODE : 0));
     vcpu.vmcs.write(Field.VM_ENTRY_EXCEPTION_ERROR_CODE, exit.errorCode);
@@ -66,9 +74,10 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
     return 'resume';
   },
 
-  /** Drops the guest's TLB entry for the linear address in the qualification; resumes after it. */
+  /** Drops the guest's TLB entry for the linear address in the qualification (and the shadow's entry); resumes after it. */
   [ExitReason.INVLPG]: (vcpu, exit) => {
     vcpu.cpu.invalidatePage(exit.qualification);
+    vcpu.shadow?.mmu.invalidatePage(exit.qualification);
     vcpu.skipInstruction(exit);
     return 'resume';
   },
@@ -89,17 +98,31 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
     return 'resume';
   },
 
-  /** Applies the move through the CR0/CR4 guest/host masks and read shadows (or lets a CR3 move run); resumes. */
+  /**
+   * Applies the move through the CR0/CR4 guest/host masks and read shadows; under shadow paging
+   * keeps the guest's CR3 and switches shadows (otherwise lets a CR3 move run); resumes.
+   */
   [ExitReason.CR_ACCESS]: (vcpu, exit) => {
     const cr = exit.qualification & 15;
     const accessType = (exit.qualification >> 4) & 3;
+    const register = (exit.qualification >> 8) & 15;
+    const shadow = vcpu.shadow;
     if (accessType === 0 && (cr === 0 || cr === 4)) {
-      const value = vcpu.cpu.reg[(exit.qualification >> 8) & 15];
+      const value = vcpu.cpu.reg[register];
       const mask = vcpu.vmcs.read(cr === 0 ? Field.CR0_GUEST_HOST_MASK : Field.CR4_GUEST_HOST_MASK);
       const guestField = cr === 0 ? Field.GUEST_CR0 : Field.GUEST_CR4;
+      const oldCr0 = vcpu.vmcs.read(Field.CR0_READ_SHADOW);
+      const oldCr4 = vcpu.vmcs.read(Field.CR4_READ_SHADOW);
       // The guest's view of host-owned bits lives in the read shadow; the real register keeps the host's.
       vcpu.vmcs.write(cr === 0 ? Field.CR0_READ_SHADOW : Field.CR4_READ_SHADOW, value & mask);
       vcpu.vmcs.write(guestField, ((value & ~mask) | (vcpu.vmcs.read(guestField) & mask)) >>> 0);
+      shadow?.controlsChanged(oldCr0, oldCr4);
+      vcpu.skipInstruction(exit);
+      return 'resume';
+    }
+    if (shadow !== null && cr === 3) {
+      if (accessType === 0) shadow.loadCr3(vcpu.cpu.reg[register]);
+      else vcpu.cpu.reg[register] = shadow.guestCr3;
       vcpu.skipInstruction(exit);
       return 'resume';
     }
@@ -122,7 +145,7 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
 
   /** A malformed entry in the VMM's own EPT: repairs the walk (a bad leaf goes, to be mapped afresh from its slot); resumes. */
   [ExitReason.EPT_MISCONFIG]: (vcpu, exit) => {
-    vcpu.ept.repair(exit.guestPhysical);
+    vcpu.ept?.repair(exit.guestPhysical);
     vcpu.invalidateEpt();
     return 'resume';
   },

@@ -11,7 +11,7 @@ import { PAGE_RAM, PAGE_ROM, type PhysicalMemory } from '../cpu/physical-memory.
 import { EPT_EXECUTE, EPT_READ, EPT_WRITE, MISCONFIGURED, type Ept } from './ept.ts';
 import { deliverPendingEvent, type InterruptController } from '../cpu/interrupts.ts';
 import { ExitReason, type SensitiveInterceptor } from '../cpu/sensitive.ts';
-import { IF, S_CR2, S_EIP, S_INSN_EIP } from '../cpu/state.ts';
+import { IF, S_CR0, S_CR2, S_CR3, S_CR4, S_EIP, S_INSN_EIP } from '../cpu/state.ts';
 import { exitHandler } from './exit-handlers.ts';
 import type { VmExit } from './exit-info.ts';
 import { loadGuestState, storeGuestState } from './guest-state.ts';
@@ -23,6 +23,7 @@ import {
   SECONDARY_UNRESTRICTED_GUEST, Vmcs,
 } from './vmcs.ts';
 import { checkVmEntry } from './vmentry.ts';
+import { ShadowPaging } from './shadow-paging.ts';
 
 /** Why `Vcpu.run` returned: the CPU's own stop reasons, or an exit the machine must serve. */
 export type VcpuStop = StopReason | 'userspace';
@@ -69,13 +70,16 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
    * the guest runs exits first, as on hardware with external-interrupt exiting.
    */
   private interruptExited = false;
-  /** While an injected event is being delivered, the exception bitmap does not apply to it. */
-  private injecting = false;
   private launched = false;
   /** While the machine completes an MMIO or ROM access, guest-physical misses go to its memory model instead of exiting. */
   private machineAccess = false;
   /** EPT violations handled by mapping a page (the rest went to the machine as MMIO). */
   eptMappings = 0;
+  /** How guest memory is virtualized: EPT (two-dimensional walks) or shadow page tables; one of the two is set. */
+  readonly ept: Ept | null;
+  readonly shadow: ShadowPaging | null;
+  /** Set by a shadow #PF exit that the next instruction must run on the guest's own tables (MMIO, ROM). */
+  private emulateOnGuestTables = false;
 
   constructor(
     readonly cpu: Cpu,
@@ -84,19 +88,30 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     private readonly host: VcpuHost,
     /** The VM's guest-physical memory: its slots say what each GPA is. */
     readonly memory: PhysicalMemory,
-    readonly ept: Ept,
+    paging: { ept: Ept } | { shadowCacheCapacity: number },
   ) {
     cpu.interceptor = this;
     cpu.interruptController = interrupts;
     cpu.guestPhysical = this;
     const v = this.vmcs;
-    // The controls KVM uses for a guest with EPT, an emulated PIC and emulated I/O.
+    // The controls KVM uses for a guest with an emulated PIC and emulated I/O.
     v.write(Field.PIN_BASED_VM_EXEC_CONTROL, PIN_EXTERNAL_INTERRUPT_EXITING);
     v.write(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_HLT_EXITING | CPU_UNCONDITIONAL_IO_EXITING | CPU_USE_TSC_OFFSETTING | CPU_ACTIVATE_SECONDARY_CONTROLS);
-    v.write(Field.SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_EPT | SECONDARY_UNRESTRICTED_GUEST);
-    v.write(Field.EPT_POINTER, ept.pointer);
     writeHostState(v);
     storeGuestState(cpu, v);
+    if ('ept' in paging) {
+      this.ept = paging.ept;
+      this.shadow = null;
+      v.write(Field.SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_EPT | SECONDARY_UNRESTRICTED_GUEST);
+      v.write(Field.EPT_POINTER, paging.ept.pointer);
+    } else {
+      // Shadow paging: no EPT. Unpaged guest code (real mode included) runs on the identity
+      // shadow with "unrestricted guest" (see vmentry.ts for how that differs from hardware).
+      this.ept = null;
+      v.write(Field.SECONDARY_VM_EXEC_CONTROL, SECONDARY_UNRESTRICTED_GUEST);
+      this.shadow = new ShadowPaging(cpu, memory, v, paging.shadowCacheCapacity);
+      this.shadow.configure();
+    }
   }
 
   // ---------------------------------------------------------------- the exit decisions
@@ -172,10 +187,11 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   }
 
   interceptException(cpu: Cpu, vector: number, errorCode: number): boolean {
-    if (this.injecting || !(this.vmcs.read(Field.EXCEPTION_BITMAP) & (1 << vector))) return false;
+    if (!(this.vmcs.read(Field.EXCEPTION_BITMAP) & (1 << vector))) return false;
     const info = vector | INTR_TYPE_HARDWARE_EXCEPTION | INTR_INFO_VALID | (errorCode >= 0 ? INTR_INFO_DELIVER_ERROR_CODE : 0);
-    // #PF's qualification is the faulting linear address (CR2 is not written on this exit).
+    // #PF's qualification is the faulting linear address; CR2 is not written on this exit.
     this.beginExit(ExitReason.EXCEPTION_OR_NMI, vector === 14 ? cpu.st[S_CR2] : 0, 0, info, errorCode);
+    if (vector === 14) cpu.st[S_CR2] = cpu.cr2BeforeFault;
     cpu.st[S_EIP] = cpu.st[S_INSN_EIP];
     return true;
   }
@@ -207,7 +223,24 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   // ---------------------------------------------------------------- EPT (GuestPhysicalTranslator)
 
   pageEntry(gpa: number, access: number, linear: number, pageWalk: boolean): number {
-    const found = this.ept.find(gpa);
+    if (this.machineAccess && !this.cpu.hostPaging) {
+      // Completing an exit on guest-physical addresses (under EPT, or on the guest's own tables
+      // under shadow paging): what the EPT or the shadow lacks goes to the machine's memory model.
+      // (While the CPU walks a shadow, its addresses are host-physical: the shadow answers below.)
+      if (this.ept === null || this.ept.lookup(gpa) === null) return this.memory.backedEntry(gpa);
+    }
+    if (this.shadow !== null) {
+      const entry = this.shadow.pageEntry(gpa, access);
+      if (entry !== -1) return entry;
+      // An identity-shadow miss (the guest's paging is off): a #PF exit, as on the shadow proper.
+      const errorCode = this.shadow.identityMissErrorCode(access);
+      this.beginExit(ExitReason.EXCEPTION_OR_NMI, gpa >>> 0, 0, 14 | INTR_TYPE_HARDWARE_EXCEPTION | INTR_INFO_VALID | INTR_INFO_DELIVER_ERROR_CODE, errorCode);
+      this.lastExit.guestLinear = linear === -1 ? gpa >>> 0 : linear >>> 0;
+      this.cpu.stop('vmexit', 'VM exit, identity-shadow miss');
+      throw GUEST_FAULT;
+    }
+    const ept = this.ept!;
+    const found = ept.find(gpa);
     if (found === MISCONFIGURED) {
       // The VMM's own tables are malformed: an EPT misconfiguration (no qualification; the GPA).
       this.beginExit(ExitReason.EPT_MISCONFIG, 0, 0, 0, 0);
@@ -245,9 +278,56 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     // GPA → HVA through the slot, HVA → HPA through the host's page table (a frame on first touch).
     const hva = slot.userspaceAddr + (gpa - slot.guestPhysAddr);
     const hpa = this.memory.hostMemory.touch(hva);
-    this.ept.map(gpa, hpa, slot.readOnly ? EPT_READ | EPT_EXECUTE : EPT_READ | EPT_WRITE | EPT_EXECUTE);
+    this.ept!.map(gpa, hpa, slot.readOnly ? EPT_READ | EPT_EXECUTE : EPT_READ | EPT_WRITE | EPT_EXECUTE);
     this.eptMappings++;
     return 'resume';
+  }
+
+  /**
+   * A #PF exit under shadow paging: fill the shadow, inject the guest's own fault, or run the
+   * instruction on the guest's tables — in the VMM for a write to a guest page table (then the
+   * shadows built from what changed are dropped), in the machine for MMIO and ROM.
+   */
+  handleShadowPageFault(exit: VmExit): 'resume' | 'userspace' | 'shutdown' {
+    const shadow = this.shadow!;
+    const outcome = shadow.pageFault(exit.qualification, exit.errorCode);
+    if (outcome.action === 'resume') return 'resume';
+    if (outcome.tablePage === -1) {
+      this.emulateOnGuestTables = true;
+      return 'userspace';
+    }
+    const before = shadow.mmu.snapshot(outcome.tablePage);
+    this.cpu.passIntercepts = true;
+    this.machineAccess = true;
+    let reason: VcpuStop;
+    try {
+      reason = this.runOneInstruction(shadow.guestPagingOn);
+    } finally {
+      this.machineAccess = false;
+      this.cpu.passIntercepts = false;
+    }
+    shadow.mmu.syncTablePage(outcome.tablePage, before);
+    if (reason === 'shutdown') return 'shutdown';
+    // Another exit in the middle of the emulated instruction (an event delivery): handle it now.
+    if (reason === 'vmexit') return this.dispatchExit();
+    return 'resume';
+  }
+
+  /**
+   * Completes an exit by running the instruction once (with intercepts passed and accesses going
+   * to the machine's memory model, which the caller has set up): no new interrupt is injected
+   * first — the instruction finishes before the guest takes one, as when KVM completes an exit —
+   * but an event whose delivery the exit interrupted is delivered. `onGuestTables`: under shadow
+   * paging, on the guest's own tables.
+   */
+  private runOneInstruction(onGuestTables: boolean): VcpuStop {
+    const v = this.vmcs;
+    checkVmEntry(v, this.shadow !== null);
+    loadGuestState(this.cpu, v);
+    const body = (): VcpuStop => (this.deliverInjectedEvent() ? 'vmexit' : this.cpu.run(1));
+    const reason = onGuestTables ? this.shadow!.runOnGuestTables(body) : body();
+    storeGuestState(this.cpu, v);
+    return reason;
   }
 
   /** INVEPT: after slots change, drop every guest translation the CPU cached. */
@@ -264,9 +344,9 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     this.cpu.passIntercepts = true;
     this.machineAccess = true;
     try {
-      const exitedAtEntry = this.enter();
-      const reason = exitedAtEntry ? 'vmexit' : this.cpu.run(1);
-      storeGuestState(this.cpu, this.vmcs);
+      const onGuestTables = this.emulateOnGuestTables && this.shadow !== null && this.shadow.guestPagingOn;
+      this.emulateOnGuestTables = false;
+      const reason = this.runOneInstruction(onGuestTables);
       if (reason !== 'vmexit') return reason;
       const action = this.dispatchExit();
       return action === 'resume' ? 'budget' : action;
@@ -300,9 +380,15 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   private enter(): boolean {
     const v = this.vmcs;
     this.injectPendingInterrupt();
-    checkVmEntry(v);
+    checkVmEntry(v, this.shadow !== null);
     loadGuestState(this.cpu, v);
     this.launched = true;
+    return this.deliverInjectedEvent();
+  }
+
+  /** Delivers the event in the VM-entry interruption-information field, if any; true when that made a VM exit. */
+  private deliverInjectedEvent(): boolean {
+    const v = this.vmcs;
     const info = v.read(Field.VM_ENTRY_INTR_INFO_FIELD);
     if (info & INTR_INFO_VALID) {
       // Deliver the injected event before the guest's first instruction, as VM entry does.
@@ -313,13 +399,11 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
       cpu.pendingErrorCode = isExternal ? -2 : info & INTR_INFO_DELIVER_ERROR_CODE ? v.read(Field.VM_ENTRY_EXCEPTION_ERROR_CODE) : -1;
       cpu.st[S_INSN_EIP] = cpu.st[S_EIP];
       cpu.clearStop();
-      this.injecting = true;
-      try {
-        deliverPendingEvent(cpu);
-      } finally {
-        this.injecting = false;
-      }
+      deliverPendingEvent(cpu, true);
       if (cpu.stopReason === 'vmexit') return true;
+      // An exception injected is the end of the instruction that raised it: it retires now, as
+      // on the bare machine (where a faulting instruction counts once, with its delivery).
+      if ((info & (7 << 8)) === INTR_TYPE_HARDWARE_EXCEPTION) cpu.instructions++;
     }
     return false;
   }
@@ -435,6 +519,14 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
       out[i] = byte;
     }
     return out;
+  }
+
+  /** CR0, CR3 or CR4 as the guest reads it (host-owned bits from the read shadows; under shadow paging, its own CR3). */
+  guestControlRegister(cr: 0 | 3 | 4): number {
+    const st = this.cpu.st;
+    if (cr === 3) return (this.shadow?.guestCr3 ?? st[S_CR3]) >>> 0;
+    const real = cr === 0 ? st[S_CR0] : st[S_CR4];
+    return this.shadowControlRegister(this.cpu, cr, real) >>> 0;
   }
 
   console(bytes: Uint8Array): void {

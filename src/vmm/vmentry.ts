@@ -20,7 +20,14 @@ const CR0_PE = 1, CR0_PG = 1 << 31;
 const RFLAGS_RESERVED_ONE = 1 << 1, RFLAGS_IF = 1 << 9, RFLAGS_VM = 1 << 17;
 
 /** Throws a VmEntryError naming the first rule the VMCS breaks. */
-export function checkVmEntry(vmcs: Vmcs): void {
+/**
+ * @param identityShadow minivisor's shadow mode: "unrestricted guest" without EPT, the identity
+ *   shadow standing in for it while the guest's paging is off. Hardware refuses that pair;
+ *   without EPT, KVM runs real mode in virtual-8086 mode under an identity page table instead.
+ *   minivisor's CPU can run real mode as it is, so shadow mode keeps the guest in real mode and
+ *   says so here rather than pretending.
+ */
+export function checkVmEntry(vmcs: Vmcs, identityShadow = false): void {
   const secondary = vmcs.has(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_ACTIVATE_SECONDARY_CONTROLS) ? vmcs.read(Field.SECONDARY_VM_EXEC_CONTROL) : 0;
   const unrestricted = (secondary & SECONDARY_UNRESTRICTED_GUEST) !== 0;
   const ept = (secondary & SECONDARY_ENABLE_EPT) !== 0;
@@ -28,7 +35,7 @@ export function checkVmEntry(vmcs: Vmcs): void {
     throw new VmEntryError(rule);
   };
   // Controls (27.2.1.1)
-  if (unrestricted && !ept) fail('"unrestricted guest" requires "enable EPT"');
+  if (unrestricted && !ept && !identityShadow) fail('"unrestricted guest" requires "enable EPT"');
   if (ept) {
     const eptp = vmcs.read(Field.EPT_POINTER);
     const memoryType = eptp & 7;

@@ -128,3 +128,25 @@ start:  mov al, 'B'
     });
   });
 });
+
+describe('minivisor compare', () => {
+  it('runs one guest under each mode and prints a row per mode, saying they all printed the same', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'minivisor.js'), 'compare', 'guests/hello/hello.asm', '--modes', 'bare,ept,shadow'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Hello, world!');
+    const rows = r.stdout.split('\n').filter((l) => /^(bare|ept|shadow)\s/.test(l));
+    expect(rows.map((l) => l.split(/\s+/)[0])).toEqual(['bare', 'ept', 'shadow']);
+    expect(rows[1]).toMatch(/EPT violations/);
+    expect(rows[2]).toMatch(/filled, \d+ injected, \d+ wp traps, cache \d+\/\d+ hits/);
+    expect(r.stdout).toContain('every mode printed the same');
+  });
+
+  it('refuses an unknown mode and --mode, with a message and status 2', () => {
+    const bad = spawnSync(process.execPath, [join(ROOT, 'bin', 'minivisor.js'), 'compare', 'guests/hello/hello.asm', '--modes', 'ept,fast'], { cwd: ROOT, encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("--modes: no mode 'fast'");
+    const mode = spawnSync(process.execPath, [join(ROOT, 'bin', 'minivisor.js'), 'compare', 'guests/hello/hello.asm', '--mode', 'ept'], { cwd: ROOT, encoding: 'utf8' });
+    expect(mode.status).toBe(2);
+    expect(mode.stderr).toContain('use --modes');
+  });
+});

@@ -1,12 +1,12 @@
 /**
  * Equivalence, Popek and Goldberg's first condition as a test: every guest in guests/ — the
  * BIOS guests, the Multiboot kernel and the toy kernel — prints exactly the same output and
- * ends in the same state on the bare machine and under the VMM (EPT): same outcome, same
+ * ends in the same state on the bare machine and under the VMM (EPT, and shadow page tables): same outcome, same
  * registers, same instruction count (virtual time), same guest memory.
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { S_A20_MASK, S_EIP, S_SEG_SEL } from '../../src/cpu/state.ts';
+import { S_A20_MASK, S_CR0, S_CR3, S_CR4, S_EIP, S_SEG_SEL } from '../../src/cpu/state.ts';
 
 import type { Machine } from '../../src/machine/machine.ts';
 import { boot, guestImage, type BootOptions, type BootRun } from '../firmware/harness.ts';
@@ -19,42 +19,56 @@ function finalState(run: BootRun) {
   // control and debug registers, GDTR/IDTR, CPL and the A20 gate; EFLAGS as the guest reads it
   // (not its lazy record). Derived caches (access ranges, the fetch window) are left out.
   const state = [...cpu.st.subarray(0, S_EIP + 1), ...cpu.st.subarray(S_SEG_SEL, S_A20_MASK + 1), cpu.eflags];
+  // CR0, CR3 and CR4 as the guest reads them: under shadow paging the real ones are the VMM's.
+  const vcpu = m.vcpu;
+  if (vcpu !== null) {
+    state[S_EIP + 1 + (S_CR0 - S_SEG_SEL)] = vcpu.guestControlRegister(0) | 0;
+    state[S_EIP + 1 + (S_CR3 - S_SEG_SEL)] = vcpu.guestControlRegister(3) | 0;
+    state[S_EIP + 1 + (S_CR4 - S_SEG_SEL)] = vcpu.guestControlRegister(4) | 0;
+  }
   const ram = createHash('sha256');
   for (let at = 0; at < m.config.memoryBytes; at += 1 << 20) ram.update(m.phys.dump(at, Math.min(1 << 20, m.config.memoryBytes - at)));
   return { outcome: run.outcome, text: run.text, instructions: cpu.instructions, state, ram: ram.digest('hex') };
 }
 
-function bothModes(options: BootOptions) {
+function allModes(options: BootOptions) {
   const bare = boot({ ...options, mode: 'bare' });
   const ept = boot({ ...options, mode: 'ept' });
-  expect(ept.machine.vcpu).not.toBeNull();
-  expect(ept.machine.vcpu!.exitCounts.reduce((a, b) => a + b, 0)).toBeGreaterThan(0); // it really ran under the VMM
-  return { bare: finalState(bare), ept: finalState(ept) };
+  const shadow = boot({ ...options, mode: 'shadow' });
+  for (const vm of [ept, shadow]) {
+    expect(vm.machine.vcpu).not.toBeNull();
+    expect(vm.machine.vcpu!.exitCounts.reduce((a, b) => a + b, 0)).toBeGreaterThan(0); // it really ran under the VMM
+  }
+  return { bare: finalState(bare), ept: finalState(ept), shadow: finalState(shadow) };
 }
 
-describe('equivalence: bare and EPT give the same run', () => {
+describe('equivalence: bare, EPT and shadow paging give the same run', () => {
   it.each(['hello', 'e820', 'loader', 'timer'])('guests/%s', (name) => {
-    const { bare, ept } = bothModes({ floppy: guestImage(name) });
+    const { bare, ept, shadow } = allModes({ floppy: guestImage(name) });
     expect(bare.outcome.kind).toBe('halted');
     expect(ept).toEqual(bare);
+    expect(shadow).toEqual(bare);
   });
 
   it('guests/keyboard, with the same keys typed at the same moments', () => {
-    const { bare, ept } = bothModes({ floppy: guestImage('keyboard'), keys: ['Hello, wrx', '\b\b', 'orld! ~|', '\n'] });
+    const { bare, ept, shadow } = allModes({ floppy: guestImage('keyboard'), keys: ['Hello, wrx', '\b\b', 'orld! ~|', '\n'] });
     expect(bare.text).toContain('Hello, world! ~|');
     expect(ept).toEqual(bare);
+    expect(shadow).toEqual(bare);
   });
 
   it('guests/multiboot, loaded as a Multiboot kernel', () => {
     const image = guestImage('multiboot');
-    const { bare, ept } = bothModes({ prepare: (m) => m.loadMultiboot(image, 'multiboot.asm', 'hello kernel') });
+    const { bare, ept, shadow } = allModes({ prepare: (m) => m.loadMultiboot(image, 'multiboot.asm', 'hello kernel') });
     expect(bare.text).toContain('hello kernel');
     expect(ept).toEqual(bare);
+    expect(shadow).toEqual(bare);
   });
 
   it('guests/kernel, the toy kernel, to its power-off', () => {
-    const { bare, ept } = bothModes({ floppy: guestImage('kernel'), memoryBytes: 32 << 20, exitPort: 0xf4, maxInstructions: 2_000_000_000 });
+    const { bare, ept, shadow } = allModes({ floppy: guestImage('kernel'), memoryBytes: 32 << 20, exitPort: 0xf4, maxInstructions: 2_000_000_000 });
     expect(bare.outcome).toEqual({ kind: 'exit', status: 1 });
     expect(ept).toEqual(bare);
+    expect(shadow).toEqual(bare);
   });
 });

@@ -191,7 +191,7 @@ describe('VM exits', () => {
     expect(read.guestLinear).toBe(0x3000);
     expect(ept[0].qualification & 7).toBe(1); // the very first: fetching the code page (read)
     // Mapped to the frame the page's HVA got on that first touch (RAM's slot starts at HVA 0).
-    expect(run.machine.vcpu!.ept.lookup(0x5000)).toEqual({ hpa: run.machine.phys.hostMemory.frameOf(0x5000), permissions: 7 });
+    expect(run.machine.vcpu!.ept!.lookup(0x5000)).toEqual({ hpa: run.machine.phys.hostMemory.frameOf(0x5000), permissions: 7 });
   });
 
   it('EPT misconfiguration (49): a write-only leaf exits with the GPA; the VMM repairs it and the guest goes on', () => {
@@ -209,8 +209,8 @@ describe('VM exits', () => {
     const vcpu = m.vcpu!;
     vcpu.onExit = (exit) => exits.push({ ...exit });
     m.run(10_000);
-    const leaf = vcpu.ept.lookup(0x5000)!;
-    vcpu.ept.map(0x5000, leaf.hpa, EPT_WRITE); // W without R: malformed
+    const leaf = vcpu.ept!.lookup(0x5000)!;
+    vcpu.ept!.map(0x5000, leaf.hpa, EPT_WRITE); // W without R: malformed
     vcpu.invalidateEpt();
     m.phys.write8(0x502, 1);
     expect(m.run(10_000).kind).toBe('halted');
@@ -218,7 +218,7 @@ describe('VM exits', () => {
     expect(misconfig).toHaveLength(1);
     expect(misconfig[0].guestPhysical).toBe(0x5000);
     expect(m.phys.read8(0x501)).toBe(7);
-    expect(vcpu.ept.lookup(0x5000)?.permissions).toBe(7); // mapped afresh
+    expect(vcpu.ept!.lookup(0x5000)?.permissions).toBe(7); // mapped afresh
   });
 
   it('exception (0): an exception in the bitmap exits with its vector, type and error code, then is reflected', () => {

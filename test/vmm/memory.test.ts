@@ -27,7 +27,7 @@ describe('host frames', () => {
     expect(bytes).toBeGreaterThanOrEqual(10 * MiB);
     expect(bytes).toBeLessThan(10 * MiB + 64 * 1024); // + the code page, a few EPT tables
     expect(host.frameCount * 4096).toBeGreaterThan(1 << 30); // what could have been used
-    expect(run.machine.vcpu!.ept.mappedPages).toBe(10 * 256 + 1); // the touched pages and the code page
+    expect(run.machine.vcpu!.ept!.mappedPages).toBe(10 * 256 + 1); // the touched pages and the code page
   });
 
   it('the translation API shows every step, and HVA and HPA differ: frames come in touch order', () => {
@@ -91,7 +91,7 @@ describe('resource control', () => {
       hlt`);
     expect(run.machine.phys.read(0x500, 4) >>> 0).toBe(0xffffffff);
     expect(ofReason(run, ExitReason.EPT_VIOLATION).filter((e) => e.guestPhysical === 0x20000000)).toHaveLength(2); // MMIO: the machine's
-    expect(run.machine.vcpu!.ept.lookup(0x20000000)).toBeNull();
+    expect(run.machine.vcpu!.ept!.lookup(0x20000000)).toBeNull();
   });
 
   it('writes to the BIOS ROM and to a read-only slot never change them', () => {
@@ -190,9 +190,9 @@ describe('slots that change while the guest runs', () => {
     m.phys.write(0x10000000, 4, 0x11223344);
     m.run(10_000);
     expect(m.phys.read8(0x500)).toBe(1);
-    expect(m.vcpu!.ept.lookup(0x10000000)).not.toBeNull();
+    expect(m.vcpu!.ept!.lookup(0x10000000)).not.toBeNull();
     m.phys.setUserMemoryRegion({ ...slot, guestPhysAddr: 0x18000000 }); // the same host memory, somewhere else
-    expect(m.vcpu!.ept.lookup(0x10000000)).toBeNull();
+    expect(m.vcpu!.ept!.lookup(0x10000000)).toBeNull();
     m.run(10_000);
     expect(m.phys.read8(0x501)).toBe(1);
     m.phys.setUserMemoryRegion({ ...slot, size: 0 });
