@@ -41,7 +41,7 @@ export function formatStats(machine: Machine, seconds: number): string {
     if (shadow !== null) {
       const s = shadow.mmu.stats;
       const lookups = s.cacheHits + s.cacheMisses;
-      lines.push(`minivisor: shadow: ${s.filled} faults filled, ${s.injected} injected into the guest, ${s.writeProtectTraps} writes to guest page tables trapped, ${s.emulated} MMIO/ROM accesses emulated, ${s.zapped} entries dropped`);
+      lines.push(`minivisor: shadow: ${s.filled} faults filled, ${s.injected} injected into the guest, ${s.writeProtectTraps} writes to guest page tables trapped, ${s.unshadowed} table pages unshadowed on a write, ${s.emulated} MMIO/ROM accesses emulated, ${s.zapped} entries dropped`);
       lines.push(`minivisor: shadow cache: ${s.cacheHits} hits, ${s.cacheMisses} misses (${lookups ? ((100 * s.cacheHits) / lookups).toFixed(1) : '0.0'}% hits), ${s.evictions} evictions; ${shadow.mmu.cachedRoots} of ${shadow.mmu.capacity} roots cached, ${shadow.mmu.tableFrames} frames of shadow tables`);
     }
   }

@@ -28,6 +28,8 @@ import { isGuestFault, walkGuest, type GuestPaging } from './guest-walk.ts';
 export const IDENTITY = -1;
 
 const NONE = -1;
+/** Write traps in a row to one page table after which the VMM stops shadowing it. */
+const FLOOD_WRITES = 4;
 const PAGE = 4096;
 
 /** One guest root's shadow: a page directory in a host frame, and page tables made on demand. */
@@ -77,6 +79,8 @@ export class ShadowStats {
   evictions = 0;
   /** Shadow entries dropped because the guest changed what they came from (or INVLPG). */
   zapped = 0;
+  /** Guest table pages no longer shadowed because a write went to them (reused, or flooded). */
+  unshadowed = 0;
 }
 
 export class ShadowMmu {
@@ -91,6 +95,11 @@ export class ShadowMmu {
   /** And the other way: a shadow entry's HPA → the guest page it maps. */
   private readonly entryPage = new Map<number, number>();
   private clock = 0;
+  /** The page the last write traps went to, and how many in a row (write flooding). */
+  private floodPage = -1;
+  private floodCount = 0;
+  /** Table pages that map themselves in the current shadow: written through emulation, never unshadowed. */
+  private readonly selfMapped = new Set<number>();
   /** Frames now holding shadow tables. */
   tableFrames = 0;
 
@@ -152,6 +161,7 @@ export class ShadowMmu {
   /** Drops every shadow (the guest changed CR0.WP or CR4.PSE, or a slot changed). */
   reset(): void {
     for (const root of [...this.roots.values()]) this.drop(root);
+    this.selfMapped.clear();
     this.flushTlb();
   }
 
@@ -194,8 +204,7 @@ export class ShadowMmu {
       this.stats.emulated++;
       return { kind: 'emulate', tablePage: -1 };
     }
-    const isTable = this.tablePages.has(page);
-    if (write && isTable) {
+    if (write && this.tablePages.has(page) && !this.unshadowForWrite(page, root)) {
       this.stats.writeProtectTraps++;
       return { kind: 'emulate', tablePage: page };
     }
@@ -208,6 +217,13 @@ export class ShadowMmu {
       // Upper levels allow everything; the leaf decides (the CPU combines both).
       this.host.view.setInt32(root.directory + index * 4, table | PTE_PRESENT | PTE_WRITABLE | PTE_USER | PTE_ACCESSED, true);
       if (guestTable !== NONE) this.useAsTable(guestTable, root, index);
+    }
+    if (write && this.tablePages.has(page)) {
+      // Shadowed again by this very fill: the page is a table that maps itself. It cannot stop
+      // being shadowed while it is in use, so its writes are emulated from now on.
+      this.selfMapped.add(page);
+      this.stats.writeProtectTraps++;
+      return { kind: 'emulate', tablePage: page };
     }
     const hpa = this.memory.backedEntry(page) & ~0xfff;
     const writable = guestWritable && (dirty || write) && !slot.readOnly && !this.tablePages.has(page);
@@ -244,6 +260,32 @@ export class ShadowMmu {
     if (root === null) return;
     const table = root.tables[gva >>> 22];
     if (table !== NONE && this.unmapEntry(table + ((gva >>> 12) & 0x3ff) * 4)) this.stats.zapped++;
+  }
+
+  /**
+   * A write to guest page `page`, which shadows were built from. When the shadows that use it are
+   * not the current one (the guest is reusing an old process's table frame as data), or the
+   * guest keeps writing it (filling a fresh page table with stores, which would trap once per
+   * store), the VMM stops shadowing it rather than trap every write, as KVM does when it
+   * unsyncs or zaps a flooded shadow page: the shadow entries built from it go (they are built
+   * again from the guest's tables on the next miss) and it is mapped writable. A page that is
+   * the current root's directory, or one of its tables being written for the first time, keeps
+   * trapping. Returns true when the write may go ahead without emulation.
+   */
+  private unshadowForWrite(page: number, current: ShadowRoot): boolean {
+    const uses = this.tablePages.get(page)!;
+    this.floodCount = page === this.floodPage ? this.floodCount + 1 : 1;
+    this.floodPage = page;
+    const inCurrent = uses.filter((u) => u.root === current);
+    const flooded = this.floodCount >= FLOOD_WRITES && inCurrent.every((u) => u.index !== -1) && !this.selfMapped.has(page);
+    if (inCurrent.length > 0 && !flooded) return false;
+    for (const use of [...uses]) {
+      if (use.index === -1) this.drop(use.root);
+      else this.zapDirectoryEntry(use.root, use.index);
+    }
+    this.stats.unshadowed++;
+    this.flushTlb();
+    return !this.tablePages.has(page);
   }
 
   /** The snapshot of a guest table page before an emulated write to it. */

@@ -191,7 +191,7 @@ describe('shadow paging', () => {
   });
 
   /** A guest that switches between page directories at 0x100000, 0x110000 and 0x120000 (copies of the first). */
-  const switching = (sequence: number[]) => pagedGuest(`
+  const switching = (sequence: number[], after = '') => pagedGuest(`
       mov esi, 0x100000
       mov edi, 0x110000
       mov ecx, 1024
@@ -200,7 +200,39 @@ describe('shadow paging', () => {
       mov edi, 0x120000
       mov ecx, 1024
       rep movsd
-      ${sequence.map((cr3) => `mov eax, ${cr3}\n      mov cr3, eax\n      mov eax, [0x200000]`).join('\n      ')}`);
+      ${sequence.map((cr3) => `mov eax, ${cr3}\n      mov cr3, eax\n      mov eax, [0x200000]`).join('\n      ')}
+      ${after}`);
+
+  it('a write to the table of a root not in use unshadows it instead of trapping; a flood of writes to one table does too', () => {
+    const r = run(switching([0x110000, 0x100000], `
+      mov dword [0x110000 + 0x200], 0        ; 0x110000's directory: cached, not current
+      mov dword [0x110000 + 0x204], 0
+      mov dword [0x110000 + 0x208], 0
+      mov eax, [0x200000]`));
+    const s = r.stats!;
+    expect(s.unshadowed).toBe(1);
+    expect(s.writeProtectTraps).toBe(0);
+    expect(r.machine.vcpu!.shadow!.mmu.cachedRoots).toBe(2); // the identity shadow and 0x100000's: 0x110000's went
+    const flood = run(pagedGuest(`
+      mov dword [0x100000 + 1*4], 0x102007  ; a second page table (GVA 4-8 MiB), at 0x102000
+      mov dword [0x102000], 0x300007
+      mov dword [0x303000], 0x1234
+      mov eax, [0x400000]                   ; shadowed now, so 0x102000 is write-protected
+      mov edi, 0x102000 + 1*4               ; six stores in a row to it
+      mov ecx, 6
+      mov eax, 0x301007
+    .fill:
+      stosd
+      add eax, 0x1000
+      loop .fill
+      mov eax, [0x402000]                   ; GVA 0x402000 → 0x302000 ... and 0x403000 → 0x303000
+      mov eax, [0x403000]
+      mov [0x620], eax`));
+    expect(flood.stats!.writeProtectTraps).toBe(1 + 3); // the directory write, then three stores: then 0x102000 is no longer shadowed
+    expect(flood.stats!.unshadowed).toBe(1);
+    expect(flood.p.read(0x620, 4)).toBe(0x1234);
+    expect(flood.outcome.kind).toBe('halted');
+  });
 
   it('switching back to a CR3 used before hits the shadow-table cache', () => {
     const r = run(switching([0x110000, 0x100000, 0x110000, 0x100000]));
