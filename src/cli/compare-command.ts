@@ -20,6 +20,7 @@ prints one row per mode: wall time, MIPS, VM exits, and the page-table work of t
                  ept             the VMM, memory through EPT
                  shadow          the VMM, shadow page tables with the shadow-table cache
                  shadow-nocache  the same with the cache off (one shadow root at a time)
+                 pv              paravirtual paging (a guest written for it)
 Every option of run applies to every mode (--mode and --shadow-cache excepted). The guest's
 output is printed once, and the command says whether every mode printed the same.`;
 
@@ -37,6 +38,7 @@ const MODES: Record<string, ModeSpec> = {
   ept: { name: 'ept', mode: 'ept' },
   shadow: { name: 'shadow', mode: 'shadow' },
   'shadow-nocache': { name: 'shadow, no cache', mode: 'shadow', shadowCacheRoots: 1 },
+  pv: { name: 'pv', mode: 'pv' },
 };
 
 interface Row {
@@ -72,6 +74,10 @@ function runOne(args: string[], spec: ModeSpec): Row {
   const exits = vcpu ? vcpu.exitCounts.reduce((a, b) => a + b, 0) : 0;
   let work = '-';
   if (vcpu?.ept) work = `${vcpu.exitCounts[48]} EPT violations, ${vcpu.ept.mappedPages} pages mapped`;
+  if (vcpu?.pv) {
+    const s = vcpu.pv.mmu.stats;
+    work = `${s.pins} pins, ${s.updates} updates, ${s.baseLoads} CR3 loads, ${s.rejected} refused`;
+  }
   if (vcpu?.shadow) {
     const s = vcpu.shadow.mmu.stats;
     const lookups = s.cacheHits + s.cacheMisses;

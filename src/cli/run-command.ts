@@ -39,8 +39,10 @@ raw images, without a BIOS:
   --load FILE@ADDR         load a raw image into RAM at ADDR (repeatable)
   --entry SEG:OFF          start there in real mode, without the BIOS (unless --bios is given)
 machine:
-  --mode ept|shadow|bare   under the VMM with memory through EPT (ept, the default) or shadow page
-                           tables (shadow), or on the bare machine with no VMM (bare)
+  --mode ept|shadow|pv|bare
+                           under the VMM with memory through EPT (ept, the default) or shadow page
+                           tables (shadow); pv: paravirtual paging, for guests written for it
+                           (docs/hypercalls.md); bare: on the bare machine with no VMM
   --shadow-cache N         shadow mode: guest page-table roots the shadow-table cache keeps (default 8;
                            1 turns the cache off)
   --mem SIZE               RAM size (default 32M)
@@ -142,8 +144,8 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
   const defines = parseDefines(all('-D'));
   const includes = all('-I');
   const mode = one('--mode') ?? 'ept';
-  if (mode !== 'bare' && mode !== 'ept' && mode !== 'shadow') {
-    throw new UserError(`--mode ${mode}: write ept (the VMM, memory through EPT), shadow (the VMM, shadow page tables) or bare (no VMM)`);
+  if (mode !== 'bare' && mode !== 'ept' && mode !== 'shadow' && mode !== 'pv') {
+    throw new UserError(`--mode ${mode}: write ept (the VMM, memory through EPT), shadow (the VMM, shadow page tables), pv (paravirtual paging) or bare (no VMM)`);
   }
   const config: MachineConfig = { memoryBytes, mode, loads: [], debugcons: [], serial: stdout };
   const shadowCache = one('--shadow-cache');

@@ -45,6 +45,11 @@ export function formatStats(machine: Machine, seconds: number): string {
       lines.push(`minivisor: shadow cache: ${s.cacheHits} hits, ${s.cacheMisses} misses (${lookups ? ((100 * s.cacheHits) / lookups).toFixed(1) : '0.0'}% hits), ${s.evictions} evictions; ${shadow.mmu.cachedRoots} of ${shadow.mmu.capacity} roots cached, ${shadow.mmu.tableFrames} frames of shadow tables`);
     }
   }
+  const pv = vcpu?.pv ?? null;
+  if (pv !== null) {
+    const s = pv.mmu.stats;
+    lines.push(`minivisor: paravirtual paging: ${s.pins} pins, ${s.unpins} unpins, ${s.updates} entries updated, ${s.baseLoads} CR3 loads, ${s.rejected} requests refused${vcpu!.lastRefusal ? ` (the last: ${vcpu!.lastRefusal})` : ''}; ${pv.refusedWrites} writes to pinned tables refused with paging off`);
+  }
   const host = machine.phys.hostMemory;
   lines.push(`minivisor: host frames: ${host.framesInUse} in use (${mib(host.framesInUse)} MiB) for ${mib(machine.config.memoryBytes / 4096)} MiB of guest RAM; ${host.tableFrames} of them the VMM's tables`);
   return lines.join('\n') + '\n';

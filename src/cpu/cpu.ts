@@ -480,6 +480,28 @@ export class Cpu {
     }
   }
 
+  /**
+   * Writes a byte at a guest linear address with supervisor rights, for the VMM (a hypercall's
+   * output): false when the page is not mapped writable. Raises nothing in the guest.
+   */
+  pokeLinear8(lin: number, value: number): boolean {
+    const st = this.st;
+    const cr2 = st[S_CR2];
+    const cpl = st[S_CPL];
+    this.setCpl(0);
+    try {
+      this.writeLin8(lin, value);
+      return true;
+    } catch (e) {
+      if (e !== GUEST_FAULT) throw e;
+      this.pendingVector = -1;
+      return false;
+    } finally {
+      st[S_CR2] = cr2;
+      this.setCpl(cpl);
+    }
+  }
+
   // System structures (descriptor tables, the IDT, the TSS) are read and written with
   // supervisor rights whatever the CPL, as the hardware does. A page the TLB holds for a
   // supervisor costs one memory access, with no data breakpoint armed; anything else takes

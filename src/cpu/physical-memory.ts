@@ -71,6 +71,11 @@ export class PhysicalMemory {
    */
   readonly codePages: Uint8Array;
   onCodeWrite: ((hostPage: number) => void) | null = null;
+  /**
+   * When set, DMA into a host frame goes ahead only if this says yes (a paravirtual VMM keeps
+   * devices from writing the guest's pinned page tables behind its back).
+   */
+  dmaAllowed: ((hostPage: number) => boolean) | null = null;
 
   /** @param hostBytes size of the host's frame pool, for RAM, ROM and the VMM's tables (a multiple of 4 KiB, below 2 GiB) */
   constructor(hostBytes: number) {
@@ -273,7 +278,7 @@ export class PhysicalMemory {
       const a = (address + i) >>> 0;
       const chunk = Math.min(bytes.length - i, PAGE_SIZE - (a & (PAGE_SIZE - 1)));
       const entry = this.backedEntry(a);
-      if (entry !== PAGE_UNMAPPED && (entry & PAGE_KIND_MASK) === PAGE_RAM) {
+      if (entry !== PAGE_UNMAPPED && (entry & PAGE_KIND_MASK) === PAGE_RAM && (this.dmaAllowed === null || this.dmaAllowed(entry >>> PAGE_SHIFT))) {
         const offset = (entry & ~(PAGE_SIZE - 1)) | (a & (PAGE_SIZE - 1));
         if (this.codePages[offset >>> PAGE_SHIFT] !== 0) this.onCodeWrite?.(offset >>> PAGE_SHIFT);
         this.host.set(bytes.subarray(i, i + chunk), offset);

@@ -33,7 +33,7 @@ import { BIOS_ALIAS_SLOT, BIOS_SLOT, EBDA_BASE, contiguousExtendedBytes, pcMemor
  * How the guest runs: on the bare machine (no VMM: the CPU in root mode, guest-physical is
  * host-physical), or under the VMM in VMX non-root mode with memory through EPT.
  */
-export type MemoryMode = 'bare' | 'ept' | 'shadow';
+export type MemoryMode = 'bare' | 'ept' | 'shadow' | 'pv';
 
 /** How many guest page-table roots the shadow-table cache keeps by default. */
 export const DEFAULT_SHADOW_CACHE_ROOTS = 8;
@@ -41,7 +41,7 @@ export const DEFAULT_SHADOW_CACHE_ROOTS = 8;
 export interface MachineConfig {
   /** Bytes of RAM. */
   memoryBytes: number;
-  /** 'bare' (default), 'ept' or 'shadow'. */
+  /** 'bare' (default), 'ept', 'shadow' or 'pv' (paravirtual paging, for guests written for it). */
   mode?: MemoryMode;
   /** Shadow mode: how many guest page-table roots the shadow-table cache keeps (1: no cache, only the root in use). */
   shadowCacheRoots?: number;
@@ -191,6 +191,8 @@ export class Machine {
         ept.unmap(slot.guestPhysAddr, slot.size);
         this.vcpu?.invalidateEpt();
       };
+    } else if (mode === 'pv') {
+      this.vcpu = new Vcpu(this.cpu, this.pic, { console }, this.phys, { pvRamBytes: config.memoryBytes });
     } else if (mode === 'shadow') {
       const vcpu = new Vcpu(this.cpu, this.pic, { console }, this.phys, { shadowCacheCapacity: config.shadowCacheRoots ?? DEFAULT_SHADOW_CACHE_ROOTS });
       this.vcpu = vcpu;

@@ -107,16 +107,34 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
     const accessType = (exit.qualification >> 4) & 3;
     const register = (exit.qualification >> 8) & 15;
     const shadow = vcpu.shadow;
+    const pv = vcpu.pv;
+    if (pv !== null && cr === 3) {
+      // A paravirtual guest loads CR3 with the new-baseptr hypercall; reading it gives the machine address.
+      if (accessType === 0) {
+        pv.injectGeneralProtection();
+        return 'resume';
+      }
+      vcpu.cpu.reg[register] = Math.max(pv.mmu.baseMachineAddress, 0);
+      vcpu.skipInstruction(exit);
+      return 'resume';
+    }
     if (accessType === 0 && (cr === 0 || cr === 4)) {
       const value = vcpu.cpu.reg[register];
       const mask = vcpu.vmcs.read(cr === 0 ? Field.CR0_GUEST_HOST_MASK : Field.CR4_GUEST_HOST_MASK);
       const guestField = cr === 0 ? Field.GUEST_CR0 : Field.GUEST_CR4;
       const oldCr0 = vcpu.vmcs.read(Field.CR0_READ_SHADOW);
       const oldCr4 = vcpu.vmcs.read(Field.CR4_READ_SHADOW);
+      const previousReal = vcpu.vmcs.read(guestField);
       // The guest's view of host-owned bits lives in the read shadow; the real register keeps the host's.
       vcpu.vmcs.write(cr === 0 ? Field.CR0_READ_SHADOW : Field.CR4_READ_SHADOW, value & mask);
       vcpu.vmcs.write(guestField, ((value & ~mask) | (vcpu.vmcs.read(guestField) & mask)) >>> 0);
       shadow?.controlsChanged(oldCr0, oldCr4);
+      if (pv !== null && !pv.controlsChanged(oldCr0, oldCr4)) {
+        // Refused (paging on without a pinned directory, or 4 MiB pages): nothing changes, #GP(0).
+        vcpu.vmcs.write(guestField, previousReal);
+        pv.injectGeneralProtection();
+        return 'resume';
+      }
       vcpu.skipInstruction(exit);
       return 'resume';
     }

@@ -24,6 +24,7 @@ import {
 } from './vmcs.ts';
 import { checkVmEntry } from './vmentry.ts';
 import { ShadowPaging } from './shadow-paging.ts';
+import { PvPaging } from './pv-paging.ts';
 
 /** Why `Vcpu.run` returned: the CPU's own stop reasons, or an exit the machine must serve. */
 export type VcpuStop = StopReason | 'userspace';
@@ -78,6 +79,10 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   /** How guest memory is virtualized: EPT (two-dimensional walks) or shadow page tables; one of the two is set. */
   readonly ept: Ept | null;
   readonly shadow: ShadowPaging | null;
+  /** Paravirtual (Xen-style direct) paging: the guest's tables hold machine frames; the VMM validates every change. */
+  readonly pv: PvPaging | null;
+  /** Why the last paravirtual request was refused (for --stats and people). */
+  lastRefusal = '';
   /** Set by a shadow #PF exit that the next instruction must run on the guest's own tables (MMIO, ROM). */
   private emulateOnGuestTables = false;
 
@@ -88,7 +93,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     private readonly host: VcpuHost,
     /** The VM's guest-physical memory: its slots say what each GPA is. */
     readonly memory: PhysicalMemory,
-    paging: { ept: Ept } | { shadowCacheCapacity: number },
+    paging: { ept: Ept } | { shadowCacheCapacity: number } | { pvRamBytes: number },
   ) {
     cpu.interceptor = this;
     cpu.interruptController = interrupts;
@@ -102,12 +107,23 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     if ('ept' in paging) {
       this.ept = paging.ept;
       this.shadow = null;
+      this.pv = null;
       v.write(Field.SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_EPT | SECONDARY_UNRESTRICTED_GUEST);
       v.write(Field.EPT_POINTER, paging.ept.pointer);
+    } else if ('pvRamBytes' in paging) {
+      // Paravirtual paging: no EPT and no shadow; unpaged code runs pseudo-physically (as with
+      // the identity shadow, "unrestricted guest" without EPT: see vmentry.ts).
+      this.ept = null;
+      this.shadow = null;
+      v.write(Field.SECONDARY_VM_EXEC_CONTROL, SECONDARY_UNRESTRICTED_GUEST);
+      this.pv = new PvPaging(cpu, memory, v, paging.pvRamBytes);
+      this.pv.configure();
+      memory.dmaAllowed = (hostPage) => !this.pv!.mmu.isPinned(hostPage);
     } else {
       // Shadow paging: no EPT. Unpaged guest code (real mode included) runs on the identity
       // shadow with "unrestricted guest" (see vmentry.ts for how that differs from hardware).
       this.ept = null;
+      this.pv = null;
       v.write(Field.SECONDARY_VM_EXEC_CONTROL, SECONDARY_UNRESTRICTED_GUEST);
       this.shadow = new ShadowPaging(cpu, memory, v, paging.shadowCacheCapacity);
       this.shadow.configure();
@@ -223,6 +239,12 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   // ---------------------------------------------------------------- EPT (GuestPhysicalTranslator)
 
   pageEntry(gpa: number, access: number, linear: number, pageWalk: boolean): number {
+    if (this.pv !== null) {
+      const entry = this.pv.pageEntry(gpa, access, this.memory);
+      // A write to a pinned page table with the guest's paging off: refused, as #GP(0) in the guest.
+      if (entry === -1) this.cpu.fault(13, 0);
+      return entry;
+    }
     if (this.machineAccess && !this.cpu.hostPaging) {
       // Completing an exit on guest-physical addresses (under EPT, or on the guest's own tables
       // under shadow paging): what the EPT or the shadow lacks goes to the machine's memory model.
@@ -322,7 +344,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
    */
   private runOneInstruction(onGuestTables: boolean): VcpuStop {
     const v = this.vmcs;
-    checkVmEntry(v, this.shadow !== null);
+    checkVmEntry(v, this.ept === null);
     loadGuestState(this.cpu, v);
     const body = (): VcpuStop => (this.deliverInjectedEvent() ? 'vmexit' : this.cpu.run(1));
     const reason = onGuestTables ? this.shadow!.runOnGuestTables(body) : body();
@@ -380,7 +402,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   private enter(): boolean {
     const v = this.vmcs;
     this.injectPendingInterrupt();
-    checkVmEntry(v, this.shadow !== null);
+    checkVmEntry(v, this.ept === null);
     loadGuestState(this.cpu, v);
     this.launched = true;
     return this.deliverInjectedEvent();
@@ -508,6 +530,12 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   /** Completes an exit by letting the instruction run once without exiting (the machine serving an I/O exit). */
   runInstructionNatively(): void {
     this.cpu.runNextNatively = true;
+  }
+
+  /** Writes guest memory at a linear address through the guest's translation (supervisor rights); false when a page is not mapped writable. */
+  writeGuestLinear(address: number, bytes: Uint8Array): boolean {
+    for (let i = 0; i < bytes.length; i++) if (!this.cpu.pokeLinear8((address + i) | 0, bytes[i])) return false;
+    return true;
   }
 
   /** Guest memory at a linear address, through the guest's translation, or null when it is not mapped. */

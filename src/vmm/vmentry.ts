@@ -21,8 +21,8 @@ const RFLAGS_RESERVED_ONE = 1 << 1, RFLAGS_IF = 1 << 9, RFLAGS_VM = 1 << 17;
 
 /** Throws a VmEntryError naming the first rule the VMCS breaks. */
 /**
- * @param identityShadow minivisor's shadow mode: "unrestricted guest" without EPT, the identity
- *   shadow standing in for it while the guest's paging is off. Hardware refuses that pair;
+ * @param identityShadow minivisor's shadow and paravirtual modes: "unrestricted guest" without
+ *   EPT, the identity shadow (or the P2M) standing in for it while the guest's paging is off. Hardware refuses that pair;
  *   without EPT, KVM runs real mode in virtual-8086 mode under an identity page table instead.
  *   minivisor's CPU can run real mode as it is, so shadow mode keeps the guest in real mode and
  *   says so here rather than pretending.
