@@ -95,9 +95,42 @@ function measureVariant(index: number): string {
   return `  ${name}: ${mips.toFixed(1).padStart(7)} MIPS  (${seconds.toFixed(2)} s, guest printed ${line}: ${verdict})`;
 }
 
-if (variantArg > 0) {
+/** The context-switch guest (guests/bench/switch.asm) under each VMM mode: what a CR3 load costs. */
+const SWITCH_ROUNDS = 5000, SWITCH_PROCESSES = 4, SWITCH_PAGES = 16;
+const switchVariants: [name: string, mode: 'bare' | 'ept' | 'shadow', cacheRoots?: number][] = [
+  ['bare                 ', 'bare'], ['EPT                  ', 'ept'], ['shadow, cache of 8   ', 'shadow', 8], ['shadow, cache off    ', 'shadow', 1],
+];
+
+function measureSwitchVariant(index: number): string {
+  const [name, mode, cacheRoots] = switchVariants[index];
+  const image = loadGuestImage(join(projectRoot(), 'guests', 'bench', 'switch.asm'), { ITERS: String(SWITCH_ROUNDS), NPROC: String(SWITCH_PROCESSES), PAGES: String(SWITCH_PAGES) });
+  let output = '';
+  let start = 0;
+  let end = 0;
+  const machine = new Machine({
+    memoryBytes: 32 << 20, mode, shadowCacheRoots: cacheRoots, loads: [{ address: 0x7c00, bytes: image }], entry: { segment: 0, offset: 0x7c00 }, exitPort: 0xf4,
+    serial: (byte) => {
+      if (byte === 0x53 && start === 0) start = performance.now();
+      if (byte === 0x0a) end = performance.now();
+      output += String.fromCharCode(byte);
+    },
+  });
+  const outcome = machine.run(1e10);
+  const want = 'E' + ((SWITCH_ROUNDS * SWITCH_PAGES * (SWITCH_PROCESSES * (SWITCH_PROCESSES - 1)) / 2) >>> 0).toString(16).toUpperCase().padStart(8, '0');
+  const line = output.replace(/^S/, '').trim();
+  if (outcome.kind !== 'exit' || end === 0) throw new Error(`the switch guest did not finish: ${outcome.kind}`);
+  const switches = SWITCH_ROUNDS * SWITCH_PROCESSES;
+  const micros = ((end - start) * 1000) / switches;
+  const exits = machine.vcpu ? machine.vcpu.exitCounts.reduce((a, b) => a + b, 0) : 0;
+  const shadow = machine.vcpu?.shadow?.mmu.stats;
+  const detail = shadow ? `, ${(shadow.filled / switches).toFixed(1)} shadow fills and ${(exits / switches).toFixed(1)} exits per switch` : machine.vcpu ? `, ${(exits / switches).toFixed(1)} exits per switch` : '';
+  return `  ${name}: ${micros.toFixed(2).padStart(6)} us per switch${detail} (${line === want ? 'correct' : `WRONG: ${line}, want ${want}`})`;
+}
+
+const switchArg = process.argv.indexOf('--switch-variant');
+if (variantArg > 0 || switchArg > 0) {
   // A child run: one variant, in a fresh process.
-  console.log(measureVariant(Number(process.argv[variantArg + 1])));
+  console.log(variantArg > 0 ? measureVariant(Number(process.argv[variantArg + 1])) : measureSwitchVariant(Number(process.argv[switchArg + 1])));
   process.exit(0);
 }
 console.log(`loop benchmark, ${iters.toExponential(0)} iterations (interpreter, node ${process.version})`);
@@ -110,6 +143,13 @@ for (let i = 0; i < variants.length; i++) {
   process.stdout.write(child.stdout);
 }
 console.log('reference (same machine class, guests/bench/README.md): QEMU TCG 5,045 / 1,972; v86 JIT 1,219 / 1,060; v86 interpreter 129; Bochs 126 / 109');
+
+console.log(`context switches (guests/bench/switch.asm: ${SWITCH_PROCESSES} address spaces, ${SWITCH_PAGES} pages touched after each CR3 load, ${SWITCH_ROUNDS * SWITCH_PROCESSES} switches):`);
+for (let i = 0; i < switchVariants.length; i++) {
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--switch-variant', String(i)], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`context-switch variant ${i} failed: ${child.stderr}`);
+  process.stdout.write(child.stdout);
+}
 
 // The toy kernel under the VMM: how often it exits.
 {
