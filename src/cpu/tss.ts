@@ -165,9 +165,10 @@ export function taskSwitch(cpu: Cpu, selector: number, reason: TaskSwitchReason,
   const read = (offset: number, bytes: 2 | 4) => (bytes === 4 ? cpu.readSystem32((base + offset) | 0) : cpu.readSystem16((base + offset) | 0));
   if (new32 && st[S_CR0] & CR0_PG) {
     if (cpu.hostPaging) {
-      // Under a VMM's shadow tables the CR3 in the TSS is the guest's, not one the CPU may walk;
-      // VMX would exit here (task switch, reason 9), and minivisor's shadow mode does not emulate that.
-      cpu.stop('shutdown', 'a hardware task switch with paging on, under shadow paging: not supported (run with --mode ept)');
+      // Under a VMM's shadow tables (or a paravirtual guest's validated ones) the CR3 in the TSS
+      // is not one the CPU may load; VMX would exit here (task switch, reason 9), and minivisor's
+      // shadow and paravirtual modes do not emulate that.
+      cpu.stop('shutdown', 'a hardware task switch with paging on, under shadow or paravirtual paging: not supported (run with --mode ept)');
       throw GUEST_FAULT;
     }
     st[S_CR3] = read(0x1c, 4) & 0xfffff018;
