@@ -198,6 +198,9 @@ all_done:
 %include "process.asm"
 %include "syscalls.asm"
 %include "faults.asm"
+%ifdef PV
+%include "../kernel-pv/pv.asm"         ; kernel-pv: the paravirtual paging calls (PV alternatives)
+%endif
 kernel_image_end:
         times USER_FILE_OFFSET - 0x200 - ($ - $$) db 0 ; (a negative count: the kernel outgrew its room)
 
@@ -235,4 +238,12 @@ stat_syscalls:  resd 1
 stat_faults:    resd 1
 stat_demand:    resd 1
 stat_killed:    resd 1
+%ifdef PV
+pv_frames:      resd 1                          ; kernel-pv (pv.asm): entries in pv_p2m
+pv_batch_count: resd 1                          ; mmu_update requests waiting in pv_batch
+pv_batch:       resb PV_BATCH_MAX * 8           ; each: dd machine address of the entry, value
+pv_batch_flush: resd PV_BATCH_MAX               ; for each: a virtual address to INVLPG after, or 0
+pv_p2m:         resd PV_P2M_MAX                 ; pseudo-physical frame -> machine frame
+pv_m2p:         resd PV_M2P_MAX                 ; machine frame -> pseudo-physical frame
+%endif
 bss_used_end:

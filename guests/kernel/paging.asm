@@ -14,23 +14,67 @@
 ;
 ; Every write to a page directory or page table goes through the routines just below.
 ; A paravirtual variant of this kernel replaces them with hypercalls, and keeps the rest.
+;
+; That variant is this file assembled with PV defined (guests/kernel-pv): the %ifdef PV parts.
+; Under minivisor --mode pv the tables hold machine frames, which the VMM checks: an entry's
+; frame is turned from pseudo-physical to machine on the way in (pt_write) and back on the way
+; out (lookup_pte, map_page, address_space_free); a table is read-only in the kernel's map and
+; pinned before it is used, and changed only through the VMM from then on (routines in
+; guests/kernel-pv/pv.asm). Addresses the kernel itself follows stay pseudo-physical.
 
 ; ---- The page-table primitives --------------------------------------------------------------------
 ; pt_write: stores EAX in the entry (of a page directory or page table) at physical address EDI.
 ; A physical address is usable as is: the kernel maps physical memory at the same addresses.
+%ifdef PV
+; PV: the entry is in a pinned table, so mmu_update writes it, at EDI's machine address, with
+; EAX's frame turned into its machine frame.
+pt_write:
+        push eax
+        push edi
+        call pv_entry_to_machine
+        xchg eax, edi
+        call pv_to_machine
+        xchg eax, edi
+        call pv_queue
+        call pv_commit
+        pop edi
+        pop eax
+        ret
+%else
 pt_write:
         mov [edi], eax
         ret
+%endif
 
 ; pt_alloc: returns in EAX a new, empty page directory or page table (a zeroed frame), or 0.
+%ifdef PV
+; PV: a page table only (directories are made by paging_init and address_space_create), made
+; read-only in the kernel's map and pinned as an L1 before it is returned.
+pt_alloc:
+        call frame_alloc
+        test eax, eax
+        jz .out
+        call pv_protect
+        push ecx
+        mov ecx, HC_PIN_L1
+        call pv_table_call
+        pop ecx
+.out:
+        ret
+%else
 pt_alloc:
         jmp frame_alloc
+%endif
 
 ; set_cr3: makes the page directory at physical address EAX the current address space. Loading
 ; CR3 also empties the TLB of the previous address space's translations.
 set_cr3:
+%ifdef PV
+        jmp pv_new_base                 ; PV: hypercall 7 (MOV to CR3 is #GP)
+%else
         mov cr3, eax
         ret
+%endif
 
 ; flush_page: makes the TLB forget the translation of the virtual address EBX in the current
 ; address space - needed after an entry that was present changes (not after one is added).
@@ -52,6 +96,11 @@ lookup_pte:
         push eax
         mov edi, eax
         and edi, PG_FRAME               ; the page table
+%ifdef PV
+        mov eax, edi                    ; PV: its machine frame -> where the kernel sees it
+        call pv_to_phys
+        mov edi, eax
+%endif
         mov eax, ebx
         shr eax, 12
         and eax, 1023
@@ -59,6 +108,9 @@ lookup_pte:
         pop eax
         or eax, PG_FRAME                ; the directory entry's flags (all frame bits kept)...
         and eax, [edi]                  ; ... AND the table entry
+%ifdef PV
+        call pv_entry_to_phys           ; PV: and the page's frame pseudo-physical
+%endif
         ret
 .none:
         xor edi, edi
@@ -86,6 +138,11 @@ map_page:
 .have_table:
         mov edi, [edi]
         and edi, PG_FRAME
+%ifdef PV
+        mov eax, edi                    ; PV: the table's machine frame -> pseudo-physical
+        call pv_to_phys
+        mov edi, eax
+%endif
         mov eax, ebx
         shr eax, 12
         and eax, 1023
@@ -107,13 +164,23 @@ map_page:
 ; stays unmapped: a NULL pointer in the kernel then faults. Then turns paging on.
 paging_init:
         pushad
+%ifdef PV
+        call pv_init                    ; PV: the P2M from the VMM (or stop here)
+        call frame_alloc                ; PV: a plain frame, pinned as a directory once filled
+%else
         call pt_alloc
+%endif
         mov [kernel_pd], eax
         mov edx, eax
         mov eax, [memory_top]           ; how many directory entries the kernel needs
         add eax, 0x3FFFFF
         shr eax, 22
         mov [kernel_pdes], eax
+%ifdef PV
+        call pv_build_kernel_map        ; PV: the same map, in machine frames, with plain writes;
+        jc .no_memory                   ; then read-only where it maps itself, and pinned
+        call pv_pin_kernel
+%else
         mov ebx, PAGE_SIZE              ; from page 1
 .page:
         mov eax, ebx
@@ -133,6 +200,7 @@ paging_init:
         call pt_write
         add edi, 4
         loop .pde
+%endif
         mov eax, [kernel_pd]
         call set_cr3
         mov eax, cr0
@@ -153,7 +221,11 @@ address_space_create:
         push ecx
         push esi
         push edi
+%ifdef PV
+        call frame_alloc                ; PV: a plain frame, filled before it becomes a directory
+%else
         call pt_alloc
+%endif
         test eax, eax
         jz .out
         mov esi, [kernel_pd]
@@ -162,11 +234,22 @@ address_space_create:
         push eax
 .copy:
         mov eax, [esi]
+%ifdef PV
+        mov [edi], eax                  ; PV: not a table yet; the entry names a machine frame already
+%else
         call pt_write
+%endif
         add esi, 4
         add edi, 4
         loop .copy
         pop eax
+%ifdef PV
+        call pv_protect                 ; PV: read-only in the kernel's map, then pinned as a
+        push ecx                        ; directory (the VMM checks every entry)
+        mov ecx, HC_PIN_L2
+        call pv_table_call
+        pop ecx
+%endif
 .out:
         pop edi
         pop esi
@@ -176,32 +259,58 @@ address_space_create:
 ; address_space_free: gives back every frame of the user half of the address space EDX (its
 ; pages and page tables) and the page directory itself. The kernel's tables are shared and
 ; stay. EDX must not be the current CR3.
+; PV: the directory is unpinned first (then nothing uses the process's page tables), each table is
+; unpinned when its pages are freed, and the kernel's map of them all is made writable again in
+; one mmu_update at the end. (The frames go back to the bitmap before that batch is sent, but
+; nothing allocates until this returns.)
 address_space_free:
         pushad
+%ifdef PV
+        mov eax, edx
+        mov ecx, HC_UNPIN
+        call pv_table_call
+%endif
         mov esi, USER_BASE >> 22        ; directory index
 .pde:
         mov ebx, [edx + esi * 4]
         test ebx, PG_PRESENT
         jz .next_pde
         and ebx, PG_FRAME               ; the page table
+%ifdef PV
+        mov eax, ebx                    ; PV: machine frames in the entries -> pseudo-physical
+        call pv_to_phys
+        mov ebx, eax
+%endif
         xor ecx, ecx
 .pte:
         mov eax, [ebx + ecx * 4]
         test eax, PG_PRESENT
         jz .next_pte
         and eax, PG_FRAME
+%ifdef PV
+        call pv_to_phys
+%endif
         call frame_free
 .next_pte:
         inc ecx
         cmp ecx, 1024
         jb .pte
         mov eax, ebx
+%ifdef PV
+        mov ecx, HC_UNPIN
+        call pv_table_call
+        call pv_unprotect
+%endif
         call frame_free
 .next_pde:
         inc esi
         cmp esi, USER_TOP >> 22
         jb .pde
         mov eax, edx
+%ifdef PV
+        call pv_unprotect
+        call pv_commit
+%endif
         call frame_free
         popad
         ret
