@@ -2,6 +2,7 @@
  * Hypercalls: the guest's VMCALL with EAX = the call number, arguments in EBX, ECX, EDX, the
  * result in EAX (negative: an error). The ABI is documented in docs/hypercalls.md.
  */
+import { S_CPL } from '../cpu/state.ts';
 import type { Vcpu } from './vcpu.ts';
 import { INVALID_MFN, isRefusal, type MmuUpdate, type PvRefusal } from './pv-mmu.ts';
 
@@ -12,7 +13,7 @@ export const HC_PV_P2M = 2, HC_PV_MMU_UPDATE = 3, HC_PV_PIN_L1 = 4, HC_PV_PIN_L2
 export const MMU_UPDATE_MAX = 512;
 export const HYPERCALL_ABI_VERSION = 1;
 /** Errors, as negative errno values. */
-export const ENOSYS = -38, EFAULT = -14, EINVAL = -22;
+export const ENOSYS = -38, EFAULT = -14, EINVAL = -22, EPERM = -1;
 
 /** The most one console write may carry. */
 const CONSOLE_WRITE_MAX = 4096;
@@ -20,6 +21,9 @@ const CONSOLE_WRITE_MAX = 4096;
 /** Serves the hypercall in the guest's registers; returns the value for EAX. */
 export function hypercall(vcpu: Vcpu): number {
   const r = vcpu.cpu.reg;
+  // Only the guest's kernel may call the hypervisor (as KVM answers -KVM_EPERM, and Xen refuses
+  // guest user mode): a user process must not rewrite its own page tables or change CR3.
+  if (vcpu.cpu.st[S_CPL] !== 0) return EPERM;
   switch (r[0] >>> 0) {
     case HC_VERSION:
       return HYPERCALL_ABI_VERSION;

@@ -346,7 +346,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     const v = this.vmcs;
     checkVmEntry(v, this.ept === null);
     loadGuestState(this.cpu, v);
-    const body = (): VcpuStop => (this.deliverInjectedEvent() ? 'vmexit' : this.cpu.run(1));
+    const body = (): VcpuStop => this.deliverInjectedEvent() ?? this.cpu.run(1);
     const reason = onGuestTables ? this.shadow!.runOnGuestTables(body) : body();
     storeGuestState(this.cpu, v);
     return reason;
@@ -396,10 +396,11 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   /**
    * VM entry: check the guest state, load it, inject a pending event. Throws VmEntryError
    * (as VMLAUNCH/VMRESUME fail) when the VMCS holds a state the guest cannot be in. Returns
-   * true when delivering the injected event made a VM exit (an EPT violation on the guest's
-   * stack or IDT): that exit is to be handled before the guest runs.
+   * 'vmexit' when delivering the injected event made a VM exit (an EPT violation on the guest's
+   * stack or IDT: that exit is to be handled before the guest runs), 'shutdown' when it
+   * triple-faulted, else null.
    */
-  private enter(): boolean {
+  private enter(): 'vmexit' | 'shutdown' | null {
     const v = this.vmcs;
     this.injectPendingInterrupt();
     checkVmEntry(v, this.ept === null);
@@ -408,8 +409,8 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     return this.deliverInjectedEvent();
   }
 
-  /** Delivers the event in the VM-entry interruption-information field, if any; true when that made a VM exit. */
-  private deliverInjectedEvent(): boolean {
+  /** Delivers the event in the VM-entry interruption-information field, if any: 'vmexit' or 'shutdown' when it did not reach the guest. */
+  private deliverInjectedEvent(): 'vmexit' | 'shutdown' | null {
     const v = this.vmcs;
     const info = v.read(Field.VM_ENTRY_INTR_INFO_FIELD);
     if (info & INTR_INFO_VALID) {
@@ -422,12 +423,12 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
       cpu.st[S_INSN_EIP] = cpu.st[S_EIP];
       cpu.clearStop();
       deliverPendingEvent(cpu, true);
-      if (cpu.stopReason === 'vmexit') return true;
+      if (cpu.stopReason === 'vmexit' || cpu.stopReason === 'shutdown') return cpu.stopReason;
       // An exception injected is the end of the instruction that raised it: it retires now, as
       // on the bare machine (where a faulting instruction counts once, with its delivery).
       if ((info & (7 << 8)) === INTR_TYPE_HARDWARE_EXCEPTION) cpu.instructions++;
     }
-    return false;
+    return null;
   }
 
   /**
@@ -466,7 +467,9 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     const cpu = this.cpu;
     let left = budget;
     for (;;) {
-      if (this.enter()) {
+      const entry = this.enter();
+      if (entry === 'shutdown') return 'shutdown'; // the injected event triple-faulted
+      if (entry === 'vmexit') {
         storeGuestState(cpu, this.vmcs);
         const action = this.dispatchExit();
         if (action !== 'resume') return action;

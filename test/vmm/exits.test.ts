@@ -9,6 +9,7 @@ import { Machine } from '../../src/machine/machine.ts';
 import { EPT_WRITE } from '../../src/vmm/ept.ts';
 import type { VmExit } from '../../src/vmm/exit-info.ts';
 import { assembleOrThrow, ENTER_FLAT_PM } from '../helpers/run-asm.ts';
+import { RING3_ENV } from '../helpers/rings-env.ts';
 
 describe('VM exits', () => {
   it('CPUID (10): always exits; the guest sees the hypervisor bit and the signature leaf 0x40000000', () => {
@@ -83,6 +84,26 @@ describe('VM exits', () => {
     expect(p.read(0x504, 4)).toBe(5);
     expect(run.output).toBe('hello');
     expect(p.read(0x508, 4) | 0).toBe(-38);
+  });
+
+  it('VMCALL (18) from ring 3 is refused: -1 (EPERM), and nothing is done', () => {
+    const run = runUnderVmm(`${RING3_ENV}
+      jmp enter_user
+    syscall:
+    gate_target:
+      cli
+      hlt
+    user:
+      mov eax, 1                   ; console write of 5 bytes
+      mov ebx, message
+      mov ecx, 5
+      vmcall
+      mov [0x800], eax
+      int 0x80
+    message: db 'hello'`);
+    expect(ofReason(run, ExitReason.VMCALL)).toHaveLength(1);
+    expect(run.machine.phys.read(0x800, 4) | 0).toBe(-1);
+    expect(run.output).toBe('');
   });
 
   it('CR access (28): a CR3 load exits with the CR number, access type 0 and the register', () => {

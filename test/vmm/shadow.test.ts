@@ -254,6 +254,16 @@ describe('shadow paging', () => {
     expect(off.p.read(0x608, 4)).toBe(0);
   });
 
+  it('a guest page fault it cannot take (no IDT) ends in a triple fault, as on the bare machine, not a hang', () => {
+    const r = run(pagedGuest(`
+      lidt [no_idt]
+      mov dword [0x800000], 1            ; not mapped: #PF, injected; no gate: #GP, #DF, shutdown
+    no_idt: dw 0
+            dd 0`));
+    expect(r.outcome.kind).toBe('shutdown');
+    expect(r.stats!.injected).toBe(1);
+  });
+
   it('ends in the same state as the bare machine', () => {
     const source = pagedGuest(`
       mov dword [0x300000], 0xaaaa
