@@ -1029,7 +1029,10 @@ export class Cpu {
           this.stop('vmexit', 'VM exit, external interrupt');
           return true;
         }
-        if (!vmm.wantsInterruptWindow() && (pic === null || !pic.hasInterrupt())) this.attention &= ~ATTN_INTERRUPT;
+        // Nothing more until the PIC raises a line or the guest sets IF (both raise the line
+        // again), or the next entry (run() starts with it raised). Looking on every
+        // instruction while IF is clear would run the guest at a quarter of its speed.
+        if (!this.passIntercepts) this.attention &= ~ATTN_INTERRUPT;
       }
       if (vmm !== null) {
         // Injection is the VMM's business (at VM entry).
@@ -1041,7 +1044,10 @@ export class Cpu {
         this.pendingErrorCode = -2; // external interrupt: no error code, not a software INT
         deliverPendingEvent(this);
         if (this.stopReason !== null) return true;
-      } else if (!pic.hasInterrupt()) {
+      } else {
+        // None pending, or IF clear: STI, POPF, IRET and task switches raise the line again
+        // when they set IF, so nothing is looked at per instruction while the guest runs with
+        // interrupts off.
         this.attention &= ~ATTN_INTERRUPT;
       }
     }

@@ -15,7 +15,7 @@ import {
 import { innerStackSwitch, switchToInnerStack, taskSwitch, TaskSwitchReason } from './tss.ts';
 import { loadFlagsImage } from './ops/stack.ts';
 import {
-  ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_PRESENT, ATTR_S, CS, ESP, GP, NP, NT, S_CPL, S_EFLAGS, S_EIP, S_SEG_SEL, VM,
+  ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_PRESENT, ATTR_S, CS, ESP, GP, NP, NT, S_CPL, S_EFLAGS, S_EIP, S_SEG_SEL, VM, IF,
 } from './state.ts';
 
 const CALL_GATE_16 = 0x04, TASK_GATE = 0x05, CALL_GATE_32 = 0x0c;
@@ -189,6 +189,7 @@ function returnToV86(cpu: Cpu, eip: number, cs: number, flags: number): void {
   const fs = peek(cpu, 28, 32);
   const gs = peek(cpu, 32, 32);
   setEflags(st, flags);
+  if (flags & IF) cpu.raiseInterruptLine();
   loadV86Segments(cpu, cs, ss, es, ds, fs, gs);
   cpu.reg[ESP] = esp;
   st[S_EIP] = eip & 0xffff;

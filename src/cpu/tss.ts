@@ -13,7 +13,7 @@ import {
 } from './segments.ts';
 import {
   ATTR_PRESENT, CR0_PG, CR0_TS, CS, DS, ES, FS, GP, GS, LDTR, NP, NT, S_CR0, S_CR3, S_EIP, S_SEG_ATTR, S_SEG_BASE,
-  S_SEG_HIGH, S_SEG_SEL, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, SS, SS_, TR, TS_, VM,
+  S_SEG_HIGH, S_SEG_SEL, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, SS, SS_, TR, TS_, VM, IF,
 } from './state.ts';
 
 /** Whether the current TSS is a 32-bit one (type 9 or 11). */
@@ -187,6 +187,7 @@ export function taskSwitch(cpu: Cpu, selector: number, reason: TaskSwitchReason,
   const selectors = newSegments.map((_, i) => read(t.seg + i * t.size, 2));
   const ldt = read(t.ldt, 2);
   setEflags(st, newFlags);
+  if (newFlags & IF) cpu.raiseInterruptLine();
 
   // Faults from here on belong to the new task: an instruction running atomically rolls back
   // to here, not to before the switch. A selector that may not be loaded is #TS(selector); a

@@ -221,6 +221,54 @@ describe('the interrupt shadow', () => {
   });
 });
 
+describe('an interrupt pending while IF is clear', () => {
+  /** Counts how often the CPU asks the controller, to see that it does not poll while IF is clear. */
+  const counting = (times: number) => {
+    const pic = pendingInterrupt(times);
+    let asked = 0;
+    const hasInterrupt = pic.hasInterrupt.bind(pic);
+    pic.hasInterrupt = () => (asked++, hasInterrupt());
+    return { pic, asked: () => asked };
+  };
+  const guest = (enable: string) => `
+      xor ax, ax
+      mov ds, ax
+      mov ss, ax
+      mov sp, 0x7000
+      mov word [0x40*4], handler
+      mov word [0x40*4+2], 0
+      xor cx, cx
+      mov bx, 10000
+    spin:
+      dec bx
+      jnz spin
+      ${enable}
+      inc cx
+      inc cx
+      hlt
+    handler:
+      mov [0x500], cx
+      hlt`;
+
+  it('is not looked for on every instruction, and is taken as soon as POPF sets IF', () => {
+    const { pic, asked } = counting(1);
+    const run = runAsm(guest('pushf\n pop ax\n or ax, 0x200\n push ax\n popf'), { prepare: (m) => void (m.cpu.interruptController = pic) });
+    expect(pic.acks).toBe(1);
+    expect(run.machine.phys.read(0x500, 2)).toBe(0); // before the INC that follows POPF (no shadow)
+    expect(asked()).toBeLessThan(10); // not once per instruction of the 20,000 with IF clear
+  });
+
+  it('is taken as soon as IRET restores IF', () => {
+    const { pic } = counting(1);
+    // Push FLAGS with IF set and CS:IP of the INC, then IRET to them.
+    const run = runAsm(guest('pushf\n pop ax\n or ax, 0x200\n push ax\n push cs\n push after\n iret\n after:'), {
+      prepare: (m) => void (m.cpu.interruptController = pic),
+    });
+    expect(pic.acks).toBe(1);
+    expect(run.machine.phys.read(0x500, 2)).toBe(0);
+  });
+});
+
 /** An interceptor that takes nothing over but what `intercept` says. */
 function interceptor(intercept: (cpu: Cpu, reason: ExitReason, q: number) => boolean) {
   return {
