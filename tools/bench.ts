@@ -6,6 +6,7 @@
  *   npm run bench                 10^8 iterations (the published figures' setting)
  *   npm run bench -- --iters 1e7  a quicker run
  */
+import '../src/cli/tune-v8.ts'; // first: V8 settings before any guest code is optimized
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +32,7 @@ export function expectedLine(iters: number, memop: boolean): string {
   return 'E' + (a >>> 0).toString(16).toUpperCase().padStart(8, '0');
 }
 
-function runLoop(iters: number, memop: boolean, paging = false, mode: 'bare' | 'ept' = 'bare'): { mips: number; seconds: number; line: string } {
+function runLoop(iters: number, memop: boolean, paging = false, mode: 'bare' | 'ept' = 'bare', translationCache = true): { mips: number; seconds: number; line: string } {
   const image = loadGuestImage(join(projectRoot(), 'guests', 'bench', 'loop.asm'), { ITERS: String(iters), MEMOP: memop ? '1' : '0', PAGING: paging ? '1' : '0' });
   let output = '';
   let start = 0;
@@ -39,6 +40,7 @@ function runLoop(iters: number, memop: boolean, paging = false, mode: 'bare' | '
   const machine = new Machine({
     memoryBytes: 32 << 20,
     mode,
+    translationCache,
     loads: [{ address: 0x7c00, bytes: image }],
     entry: { segment: 0, offset: 0x7c00 },
     exitPort: 0xf4,
@@ -81,17 +83,19 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const itersArg = process.argv.indexOf('--iters');
 const iters = itersArg > 0 ? Number(process.argv[itersArg + 1]) : 1e8;
 const variantArg = process.argv.indexOf('--variant');
-const variants: [memop: boolean, paging: boolean, mode: 'bare' | 'ept'][] = [
-  [false, false, 'bare'], [true, false, 'bare'], [false, true, 'bare'], [true, true, 'bare'], [false, false, 'ept'], [true, false, 'ept'],
+const variants: [memop: boolean, paging: boolean, mode: 'bare' | 'ept', translationCache: boolean][] = [
+  [false, false, 'bare', false], [true, false, 'bare', false],
+  [false, false, 'bare', true], [true, false, 'bare', true], [false, true, 'bare', true], [true, true, 'bare', true], [false, false, 'ept', true], [true, false, 'ept', true],
 ];
 
 /** One variant's line. */
 function measureVariant(index: number): string {
-  const [memop, paging, mode] = variants[index];
-  const { mips, seconds, line } = runLoop(iters, memop, paging, mode);
+  const [memop, paging, mode, translationCache] = variants[index];
+  const { mips, seconds, line } = runLoop(iters, memop, paging, mode, translationCache);
   const want = expectedLine(iters, memop);
   const verdict = line === want ? 'correct' : `WRONG (want ${want})`;
-  const name = `${memop ? 'MEMOP' : 'ALU  '} loop, ${mode === 'ept' ? 'under the VMM (EPT)' : paging ? 'bare, paging on   ' : 'bare              '}`;
+  const where = mode === 'ept' ? 'under the VMM (EPT)' : paging ? 'bare, paging on' : 'bare';
+  const name = `${memop ? 'MEMOP' : 'ALU  '} loop, ${`${where}, ${translationCache ? 'translation cache' : 'interpreter alone'}`.padEnd(40)}`;
   return `  ${name}: ${mips.toFixed(1).padStart(7)} MIPS  (${seconds.toFixed(2)} s, guest printed ${line}: ${verdict})`;
 }
 
@@ -133,7 +137,7 @@ if (variantArg > 0 || switchArg > 0) {
   console.log(variantArg > 0 ? measureVariant(Number(process.argv[variantArg + 1])) : measureSwitchVariant(Number(process.argv[switchArg + 1])));
   process.exit(0);
 }
-console.log(`loop benchmark, ${iters.toExponential(0)} iterations (interpreter, node ${process.version})`);
+console.log(`loop benchmark, ${iters.toExponential(0)} iterations (node ${process.version}; the interpreter alone is minivisor run --no-jit)`);
 // Each variant runs in a process of its own, as each emulator in the reference figures does:
 // in one process, the variants that run later find V8's type feedback shaped by the earlier ones.
 for (let i = 0; i < variants.length; i++) {

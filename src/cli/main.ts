@@ -3,6 +3,7 @@
  * process with its message and no stack trace, and so does a file-system error on a path the
  * user gave (no such file, a directory, no permission); anything else is a minivisor bug and shows one.
  */
+import './tune-v8.ts'; // first: V8 settings before any guest code is optimized
 import type { Command } from './command.ts';
 import { UserError } from './user-error.ts';
 import { commands } from './commands.ts';

@@ -46,6 +46,8 @@ machine:
   --shadow-cache N         shadow mode: guest page-table roots the shadow-table cache keeps (default 8;
                            1 turns the cache off)
   --mem SIZE               RAM size (default 32M)
+  --no-jit                 the interpreter alone: no hot blocks compiled to JavaScript (the
+                           translation cache), to compare or to rule the cache out
   --reserve ADDR:SIZE      take a range of RAM above 1 MiB out of it, reported reserved in E820
                            (repeatable; page-aligned, within --mem; ranges may touch, not overlap)
   --debugcon PORT[=FILE]   bytes written to PORT go to stdout, or to FILE (repeatable; 0xe9 is usual)
@@ -67,7 +69,7 @@ const OPTIONS = {
   '--bios': true, '--load': true, '--entry': true, '--mem': true, '--debugcon': true, '--exit-port': true,
   '--max-instructions': true, '--dump-mem': true, '--stats': false, '-D': true, '-I': true, '--help': false,
   '--fda': true, '--hda': true, '--boot': true, '--append': true, '--reserve': true, '--mode': true, '--trace-exits': false,
-  '--shadow-cache': true,
+  '--shadow-cache': true, '--no-jit': false,
 };
 
 /**
@@ -147,7 +149,7 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
   if (mode !== 'bare' && mode !== 'ept' && mode !== 'shadow' && mode !== 'pv') {
     throw new UserError(`--mode ${mode}: write ept (the VMM, memory through EPT), shadow (the VMM, shadow page tables), pv (paravirtual paging) or bare (no VMM)`);
   }
-  const config: MachineConfig = { memoryBytes, mode, loads: [], debugcons: [], serial: stdout };
+  const config: MachineConfig = { memoryBytes, mode, loads: [], debugcons: [], serial: stdout, translationCache: !options.has('--no-jit') };
   const shadowCache = one('--shadow-cache');
   if (shadowCache !== undefined) {
     const roots = Number(shadowCache);

@@ -20,7 +20,13 @@ const mib = (pages: number) => ((pages * 4096) / 1048576).toFixed(1);
 export function formatStats(machine: Machine, seconds: number): string {
   const n = machine.cpu.instructions;
   const lines = [`minivisor: ${n} instructions in ${seconds.toFixed(3)} s, ${(n / seconds / 1e6).toFixed(1)} MIPS (mode ${machine.config.mode ?? 'bare'})`];
-  lines.push(`minivisor: decoded blocks: ${machine.cpu.blocks.built} built, ${machine.cpu.blocks.dropped} dropped by writes to their code, ${machine.cpu.blocks.flushes} cache flushes`);
+  const blocks = machine.cpu.blocks;
+  lines.push(`minivisor: decoded blocks: ${blocks.built} built, ${blocks.dropped} dropped by writes to their code, ${blocks.flushes} cache flushes`);
+  lines.push(
+    machine.cpu.compiler !== null
+      ? `minivisor: translation cache: ${blocks.compiledCount} blocks compiled to JavaScript (after ${machine.cpu.compileThreshold} runs each)`
+      : 'minivisor: translation cache: off (--no-jit), the interpreter alone',
+  );
   const vcpu = machine.vcpu;
   if (vcpu) {
     let total = 0;

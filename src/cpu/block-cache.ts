@@ -33,6 +33,17 @@ const MAX_BLOCK_INSNS = 64;
  */
 export const MAX_CACHED_INSNS = 1 << 18;
 
+/**
+ * A block compiled to JavaScript (src/jit/translation-cache.ts): runs the block from its first
+ * instruction (EIP on it) with at most `budget` instructions (at least the block's length).
+ * `retiredBefore` is the run loop's count in its current chunk, to keep `Cpu.retired` (virtual
+ * time) exact for the last instruction. The contract with Cpu.runChunk is in that file.
+ */
+export type CompiledBlock = (cpu: Cpu, st: Int32Array, budget: number, retiredBefore: number) => number;
+
+/** What compiles a decoded block: the translation cache's compileBlock, installed by the machine. */
+export type BlockCompiler = (insns: readonly Insn[], host: number, code32: number) => CompiledBlock;
+
 export class DecodedBlock {
   readonly insns: Insn[] = [];
   /** Bytes from the first instruction to the end of the last. */
@@ -49,6 +60,10 @@ export class DecodedBlock {
   nextEip1 = -1;
   nextGen1 = -1;
   next1: DecodedBlock | null = null;
+  /** Times the interpreter ran it; at Cpu.compileThreshold it is compiled. */
+  runs = 0;
+  /** Its compiled function, once it has one. */
+  compiled: CompiledBlock | null = null;
 
   constructor(
     /** Host address * 2 + code32: the cache key. */
@@ -70,6 +85,8 @@ export class BlockCache {
   /** Blocks decoded and dropped, and flushes of the whole cache, for statistics. */
   built = 0;
   dropped = 0;
+  /** Blocks compiled to JavaScript. */
+  compiledCount = 0;
   flushes = 0;
 
   /** @param maxInsns the budget of decoded instructions between flushes (tests lower it) */

@@ -25,7 +25,7 @@ import { DR6, DR6_BS, dataBreakpoints, instructionBreakpoints, watchesData, watc
 const CR4_PGE = 1 << 7;
 import { deliverPendingEvent, type InterruptController } from './interrupts.ts';
 import { step } from './decoder.ts';
-import { BlockCache, type DecodedBlock } from './block-cache.ts';
+import { BlockCache, type BlockCompiler, type DecodedBlock } from './block-cache.ts';
 import type { Insn } from './insn.ts';
 
 /**
@@ -109,8 +109,24 @@ export class Cpu {
   halted = false;
   /** Instructions retired since reset, updated after each chunk of the run loop. */
   instructions = 0;
-  /** Instructions retired so far in the current chunk (see `retired`). */
-  private retiredInChunk = 0;
+  /** Instructions retired so far in the current chunk (see `retired`); compiled blocks set it too. */
+  retiredInChunk = 0;
+  /**
+   * The translation cache (src/jit), when the machine installs it: compiles a decoded block to
+   * a JavaScript function once it has run `compileThreshold` times. Null: the interpreter alone.
+   */
+  compiler: BlockCompiler | null = null;
+  /**
+   * Runs of a decoded block before it is compiled (0: never). Compiling costs about 50 µs a block
+   * and V8 optimizes a function only after it has run a while, so code run a few times (most of
+   * a BIOS) stays with the interpreter; a loop body reaches 64 in microseconds.
+   */
+  compileThreshold = 64;
+  /** Set by a compiled block that stopped after an instruction before its last (see src/jit/translation-cache.ts). */
+  compiledEarlyStop = false;
+  /** Where a fault left a compiled block: the instruction's index, and the instructions retired before its iteration. */
+  compiledFaultIndex = 0;
+  compiledFaultRetired = 0;
 
   /** Instructions retired up to the current one: the time-stamp counter (virtual time). */
   get retired(): number {
@@ -867,6 +883,7 @@ export class Cpu {
     let previous: DecodedBlock | null = null;
     // The block being executed and the index of its current instruction, for the catch below.
     let running: Insn[] | null = null;
+    let runningCompiled = false;
     let base = 0;
     let i = 0;
     for (;;) {
@@ -896,6 +913,25 @@ export class Cpu {
           const last = insns.length - 1;
           running = insns;
           base = st[S_EIP];
+          let compiled = block.compiled;
+          if (compiled === null && this.compiler !== null && this.compileThreshold > 0 && ++block.runs >= this.compileThreshold) {
+            compiled = block.compiled = this.compiler(insns, block.key >>> 1, block.key & 1);
+            this.blocks.compiledCount++;
+          }
+          if (compiled !== null) {
+            // The same steps as the loop below, in the block's own function (src/jit/translation-cache.ts).
+            runningCompiled = true;
+            this.compiledEarlyStop = false;
+            const ran = compiled(this, st, count - n, n);
+            running = null;
+            runningCompiled = false;
+            if (this.compiledEarlyStop) return n + ran;
+            const retired = this.retiredNow();
+            if (this.attention !== 0) return this.stopReason === 'vmexit' ? n + ran : n + ran + retired;
+            n += ran + retired;
+            previous = block;
+            continue;
+          }
           for (i = 0; i < last; i++) {
             const d = insns[i];
             d.execute(this, d);
@@ -922,6 +958,11 @@ export class Cpu {
         if (e !== GUEST_FAULT) throw e;
         if (running !== null) {
           // A fault inside a block: the state is that of instruction i, which did not complete.
+          if (runningCompiled) {
+            i = this.compiledFaultIndex;
+            n += this.compiledFaultRetired;
+            runningCompiled = false;
+          }
           st[S_INSN_EIP] = (base + running[i].offset) | 0;
           n += i;
           running = null;

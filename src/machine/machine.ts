@@ -4,6 +4,7 @@
  * firmware configuration the BIOS reads, and the run loop that drives the CPU in virtual time
  * and turns its stops into results a user can read.
  */
+import { compileBlock } from '../jit/translation-cache.ts';
 import { Cpu } from '../cpu/cpu.ts';
 import { IoBus } from '../cpu/io-bus.ts';
 import { PhysicalMemory, hex } from '../cpu/physical-memory.ts';
@@ -65,6 +66,8 @@ export interface MachineConfig {
   exitPort?: number;
   /** Where COM1's output goes (default: nowhere). */
   serial?: (byte: number) => void;
+  /** False: run with the interpreter alone, no blocks compiled to JavaScript (src/jit/translation-cache.ts). */
+  translationCache?: boolean;
 }
 
 export type RunOutcome =
@@ -126,6 +129,7 @@ export class Machine {
     for (const slot of layout.ramSlots) this.phys.setUserMemoryRegion(slot);
     this.e820 = layout.e820;
     this.cpu = new Cpu(this.phys, this.io);
+    if (config.translationCache !== false) this.cpu.compiler = compileBlock;
     this.clock = new VirtualClock(() => this.cpu.retired);
     if (config.bios) this.mapFirmware(config.bios);
     for (const { address, bytes } of config.loads ?? []) this.phys.load(address, bytes);

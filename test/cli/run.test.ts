@@ -97,6 +97,17 @@ start:  mov al, 'B'
     expect(r.stderr).toMatch(/\d+ instructions in [\d.]+ s, [\d.]+ MIPS/);
   });
 
+  it('--no-jit runs the interpreter alone, to the same end; --stats says which ran', () => {
+    const loop = guestFile('org 0x7c00\nmov cx, 5000\nagain: add ax, cx\nloop again\nmov dx, 0xe9\nadd al, 0x40\nand al, 0x3f\nadd al, 0x40\nout dx, al\ncli\nhlt\n');
+    const jit = minivisor('run', loop, '--debugcon', '0xe9', '--stats');
+    const interpreter = minivisor('run', loop, '--debugcon', '0xe9', '--stats', '--no-jit');
+    expect(jit.stderr).toMatch(/translation cache: [1-9]\d* blocks compiled/);
+    expect(interpreter.stderr).toMatch(/translation cache: off \(--no-jit\)/);
+    expect(interpreter.stdout).toBe(jit.stdout);
+    expect(interpreter.status).toBe(0);
+    expect(jit.status).toBe(0);
+  });
+
   describe('bad input gets a clear message and a non-zero status, no stack trace', () => {
     it('a missing file', () => {
       const r = minivisor('run', 'no-such-guest.img');

@@ -9,6 +9,7 @@ import { STATE_SIZE, S_EIP } from '../../src/cpu/state.ts';
 import { MAX_CACHED_INSNS, type BlockCache, type DecodedBlock } from '../../src/cpu/block-cache.ts';
 import type { Machine } from '../../src/machine/machine.ts';
 import { ENTER_FLAT_PM, runAsm } from '../helpers/run-asm.ts';
+import { expectSameMachine } from '../helpers/same-machine.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -18,11 +19,6 @@ function bothWays(source: string, options: { maxInstructions?: number; prepare?:
   return { cached, stepped };
 }
 
-function expectSameMachine(a: Machine, b: Machine) {
-  expect(Array.from(a.cpu.st.subarray(0, STATE_SIZE))).toEqual(Array.from(b.cpu.st.subarray(0, STATE_SIZE)));
-  expect(a.cpu.instructions).toBe(b.cpu.instructions);
-  expect(Buffer.from(a.phys.dump(0, 0x200000)).equals(b.phys.dump(0, 0x200000))).toBe(true);
-}
 
 /** The blocks the cache holds (a private map: element access is the test's way in). */
 const liveBlocks = (cache: BlockCache): DecodedBlock[] => [...cache['blocks'].values()];

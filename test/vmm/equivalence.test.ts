@@ -5,12 +5,12 @@
  * registers, same instruction count (virtual time), same guest memory. The paravirtual toy kernel, under
  * --mode pv, prints what the toy kernel prints everywhere else.
  */
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { S_A20_MASK, S_CR0, S_CR3, S_CR4, S_EIP, S_SEG_SEL } from '../../src/cpu/state.ts';
 
 import type { Machine } from '../../src/machine/machine.ts';
 import { boot, guestImage, type BootOptions, type BootRun } from '../firmware/harness.ts';
+import { ramDigest } from '../helpers/same-machine.ts';
 
 /** What "the same state" means: everything architectural a guest could observe, and its memory. */
 function finalState(run: BootRun) {
@@ -27,9 +27,7 @@ function finalState(run: BootRun) {
     state[S_EIP + 1 + (S_CR3 - S_SEG_SEL)] = vcpu.guestControlRegister(3) | 0;
     state[S_EIP + 1 + (S_CR4 - S_SEG_SEL)] = vcpu.guestControlRegister(4) | 0;
   }
-  const ram = createHash('sha256');
-  for (let at = 0; at < m.config.memoryBytes; at += 1 << 20) ram.update(m.phys.dump(at, Math.min(1 << 20, m.config.memoryBytes - at)));
-  return { outcome: run.outcome, text: run.text, instructions: cpu.instructions, state, ram: ram.digest('hex') };
+  return { outcome: run.outcome, text: run.text, instructions: cpu.instructions, state, ram: ramDigest(m) };
 }
 
 function allModes(options: BootOptions) {

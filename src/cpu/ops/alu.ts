@@ -1,13 +1,15 @@
 /**
  * Integer arithmetic and logic: the eight ALU operations (ADD OR ADC SBB AND SUB XOR CMP),
  * INC/DEC/NEG/NOT/TEST, in every operand form. The semantics are the small functions at the
- * top; the `exec*` functions bind them to operand forms for the opcode table.
+ * top; the `exec*` functions bind them to operand forms for the opcode table, and the `emit*`
+ * functions write the same bindings with constants for the translation cache (emit.ts).
  */
 import type { Cpu } from '../cpu.ts';
 import { effectiveAddress, type Insn } from '../insn.ts';
 import { LAZY_ADC, LAZY_ADD, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, getCF, materializeFlags, recordLazy } from '../flags.ts';
 import { ARITH_FLAGS, CF } from '../state.ts';
 import { operandSize, readE, readEForUpdate, readG, readReg, sizeFromOpcodeBit, writeE, writeG, writeReg } from '../operands.ts';
+import { readEJs, regField, regJs, setRegJs, updateEJs, type Emitter } from '../emit.ts';
 
 /** ALU operations, numbered as opcode bits 5:3 and the group-1 ModRM reg field number them. */
 export const ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7;
@@ -171,3 +173,64 @@ export function execTestEImm(cpu: Cpu, d: Insn): void {
   const size = sizeFromOpcodeBit(d);
   test(st, readE(cpu, d, size), d.imm, size);
 }
+
+// ------------------------------------------------------------------ the translation cache's forms
+
+/** execAluEG. */
+export const emitAluEG: Emitter = (d, x) => {
+  const op = (d.opcode >> 3) & 7;
+  const size = sizeFromOpcodeBit(d);
+  const g = regJs(regField(d), size);
+  if (op === CMP) return `alu(st, ${op}, ${readEJs(d, x, size)}, ${g}, ${size});`;
+  return updateEJs(d, x, size, (a) => `alu(st, ${op}, ${a}, ${g}, ${size})`);
+};
+
+/** execAluGE. */
+export const emitAluGE: Emitter = (d, x) => {
+  const op = (d.opcode >> 3) & 7;
+  const size = sizeFromOpcodeBit(d);
+  const result = `alu(st, ${op}, ${regJs(regField(d), size)}, ${readEJs(d, x, size)}, ${size})`;
+  return op === CMP ? `${result};` : setRegJs(regField(d), size, result);
+};
+
+/** execAluAccImm. */
+export const emitAluAccImm: Emitter = (d) => {
+  const op = (d.opcode >> 3) & 7;
+  const size = sizeFromOpcodeBit(d);
+  const result = `alu(st, ${op}, ${regJs(0, size)}, ${d.imm}, ${size})`;
+  return op === CMP ? `${result};` : setRegJs(0, size, result);
+};
+
+/** execAluEImm. */
+export const emitAluEImm: Emitter = (d, x) => {
+  const op = (d.modrm >> 3) & 7;
+  const size = sizeFromOpcodeBit(d);
+  const imm = size === 32 ? d.imm : d.imm & ((1 << size) - 1);
+  if (op === CMP) return `alu(st, ${op}, ${readEJs(d, x, size)}, ${imm}, ${size});`;
+  return updateEJs(d, x, size, (a) => `alu(st, ${op}, ${a}, ${imm}, ${size})`);
+};
+
+/** execIncDecReg. */
+export const emitIncDecReg: Emitter = (d) => {
+  const size = operandSize(d);
+  const n = d.opcode & 7;
+  return setRegJs(n, size, `${d.opcode < 0x48 ? 'inc' : 'dec'}(st, ${regJs(n, size)}, ${size})`);
+};
+
+/** execIncDecE. */
+export const emitIncDecE: Emitter = (d, x) => {
+  const size = sizeFromOpcodeBit(d);
+  return updateEJs(d, x, size, (a) => `${d.modrm & 0x08 ? 'dec' : 'inc'}(st, ${a}, ${size})`);
+};
+
+/** execTestEG. */
+export const emitTestEG: Emitter = (d, x) => {
+  const size = sizeFromOpcodeBit(d);
+  return `test(st, ${readEJs(d, x, size)}, ${regJs(regField(d), size)}, ${size});`;
+};
+
+/** execTestAccImm. */
+export const emitTestAccImm: Emitter = (d) => {
+  const size = sizeFromOpcodeBit(d);
+  return `test(st, ${regJs(0, size)}, ${d.imm}, ${size});`;
+};

@@ -4,6 +4,7 @@
  * target faults at the branch, with the branch's EIP.
  */
 import { ATTN_HALT, type Cpu } from '../cpu.ts';
+import type { Emitter } from '../emit.ts';
 import { effectiveAddress, type Insn } from '../insn.ts';
 import { getOF, getZF, testCondition } from '../flags.ts';
 import { EventKind, interrupt } from '../interrupts.ts';
@@ -205,3 +206,14 @@ export function execHlt(cpu: Cpu, d: Insn): void {
   cpu.halted = true;
   cpu.attention |= ATTN_HALT;
 }
+
+// ------------------------------------------------------------------ the translation cache's forms (emit.ts)
+
+/** The target of a near relative branch as an expression: EIP (already past it) plus the displacement. */
+const relativeTargetJs = (d: Insn): string => `(st[${S_EIP}] + ${d.imm})`;
+
+/** execJmpRel. */
+export const emitJmpRel: Emitter = (d, x) => `jumpNear(cpu, ${x}, ${relativeTargetJs(d)});`;
+
+/** execJcc. */
+export const emitJcc: Emitter = (d, x) => `if (testCondition(st, ${d.opcode & 15})) jumpNear(cpu, ${x}, ${relativeTargetJs(d)});`;

@@ -9,6 +9,7 @@ import { AF, CF, CS, PF, SF, SS, UD, ZF } from '../state.ts';
 import {
   isRegisterOperand, operandSize, readE, readEForUpdate, readG, readReg, sizeFromOpcodeBit, writeE, writeG, writeReg,
 } from '../operands.ts';
+import { readEJs, regField, regJs, setRegJs, writeEJs, type Emitter } from '../emit.ts';
 
 /** 88/89 MOV r/m, r. */
 export function execMovEG(cpu: Cpu, d: Insn): void {
@@ -133,3 +134,29 @@ export function execSahf(cpu: Cpu, d: Insn): void {
 
 /** 90 NOP, 0F 1F NOP r/m, x87 escapes without a coprocessor, WAIT, cache flushes: nothing to do. */
 export function execNop(_cpu: Cpu, _d: Insn): void {}
+
+// ------------------------------------------------------------------ the translation cache's forms (emit.ts)
+
+/** execMovEG. */
+export const emitMovEG: Emitter = (d, x) => {
+  const size = sizeFromOpcodeBit(d);
+  return writeEJs(d, x, size, regJs(regField(d), size));
+};
+
+/** execMovGE. */
+export const emitMovGE: Emitter = (d, x) => {
+  const size = sizeFromOpcodeBit(d);
+  return setRegJs(regField(d), size, readEJs(d, x, size));
+};
+
+/** execMovEImm. */
+export const emitMovEImm: Emitter = (d, x) => writeEJs(d, x, sizeFromOpcodeBit(d), String(d.imm));
+
+/** execMovRegImm. */
+export const emitMovRegImm: Emitter = (d) => setRegJs(d.opcode & 7, d.opcode < 0xb8 ? 8 : operandSize(d), String(d.imm));
+
+/** execLea. */
+export const emitLea: Emitter = (d, x) => setRegJs(regField(d), operandSize(d), `effectiveAddress(cpu, ${x})`);
+
+/** execNop. */
+export const emitNop: Emitter = () => '';

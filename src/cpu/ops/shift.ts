@@ -9,6 +9,7 @@ import type { Insn } from '../insn.ts';
 import { LAZY_LOGIC, getCF, recordLazy, setArithFlags } from '../flags.ts';
 import { CF, OF, PF, SF, ZF, AF } from '../state.ts';
 import { operandSize, readEForUpdate, readG, sizeFromOpcodeBit, writeE } from '../operands.ts';
+import { updateEJs, type Emitter } from '../emit.ts';
 
 export const ROL = 0, ROR = 1, RCL = 2, RCR = 3, SHL = 4, SHR = 5, SAL = 6, SAR = 7;
 
@@ -18,71 +19,98 @@ function shiftFlags(st: Int32Array, result: number, size: number, cf: number, of
   setArithFlags(st, CF | OF, cf | (of ? OF : 0));
 }
 
-/** Shifts or rotates `a` (zero-extended, `size` bits) by `count` (already masked, non-zero). */
-export function shift(st: Int32Array, op: number, a: number, count: number, size: number): number {
+// Each operation on `a` (zero-extended, `size` bits) by `count` (already masked, non-zero).
+// They are separate functions, small enough for V8 to inline where the translation cache calls
+// one with constant operands.
+
+export function rotateLeft(st: Int32Array, a: number, count: number, size: number): number {
+  const n = count % size;
+  const r = n === 0 ? a : ((a << n) | (a >>> (size - n))) & (size === 32 ? -1 : (1 << size) - 1);
+  const cf = r & 1;
+  setArithFlags(st, CF | OF, cf | (((r >>> (size - 1)) & 1) !== cf ? OF : 0));
+  return r;
+}
+
+export function rotateRight(st: Int32Array, a: number, count: number, size: number): number {
+  const n = count % size;
+  const top = size - 1;
+  const r = n === 0 ? a : ((a >>> n) | (a << (size - n))) & (size === 32 ? -1 : (1 << size) - 1);
+  const cf = (r >>> top) & 1;
+  setArithFlags(st, CF | OF, cf | ((((r >>> top) ^ (r >>> (top - 1))) & 1) !== 0 ? OF : 0));
+  return r;
+}
+
+export function rotateLeftThroughCarry(st: Int32Array, a: number, count: number, size: number): number {
   const mask = size === 32 ? -1 : (1 << size) - 1;
   const top = size - 1;
-  let r: number;
-  let cf: number;
+  const n = size === 32 ? count : count % (size + 1);
+  let r = a;
+  let cf = getCF(st);
+  for (let i = 0; i < n; i++) {
+    const out = (r >>> top) & 1;
+    r = ((r << 1) | cf) & mask;
+    cf = out;
+  }
+  setArithFlags(st, CF | OF, cf | (((r >>> top) & 1) !== cf ? OF : 0));
+  return r;
+}
+
+export function rotateRightThroughCarry(st: Int32Array, a: number, count: number, size: number): number {
+  const mask = size === 32 ? -1 : (1 << size) - 1;
+  const top = size - 1;
+  const n = size === 32 ? count : count % (size + 1);
+  let r = a;
+  let cf = getCF(st);
+  for (let i = 0; i < n; i++) {
+    const out = r & 1;
+    r = ((r >>> 1) | (cf << top)) & mask;
+    cf = out;
+  }
+  // OF = the two top bits of the result differ: the SDM's rule for a 1-bit rotate, and what
+  // the hardware's bit-at-a-time rotation leaves for longer ones.
+  setArithFlags(st, CF | OF, cf | ((((r >>> top) ^ (r >>> (top - 1))) & 1) !== 0 ? OF : 0));
+  return r;
+}
+
+/** SHL and SAL. */
+export function shiftLeft(st: Int32Array, a: number, count: number, size: number): number {
+  const r = count >= 32 ? 0 : (a << count) & (size === 32 ? -1 : (1 << size) - 1);
+  const cf = count > size ? 0 : (a >>> (size - count)) & 1;
+  shiftFlags(st, r, size, cf, ((r >>> (size - 1)) & 1) !== cf);
+  return r;
+}
+
+export function shiftRight(st: Int32Array, a: number, count: number, size: number): number {
+  const r = a >>> count;
+  const cf = (a >>> (count - 1)) & 1;
+  shiftFlags(st, r, size, cf, count === 1 ? ((a >>> (size - 1)) & 1) !== 0 : false);
+  return r;
+}
+
+export function shiftArithmeticRight(st: Int32Array, a: number, count: number, size: number): number {
+  const signed = (a << (32 - size)) >> (32 - size);
+  const r = (signed >> (count > 31 ? 31 : count)) & (size === 32 ? -1 : (1 << size) - 1);
+  const cf = (signed >> (count - 1 > 31 ? 31 : count - 1)) & 1;
+  shiftFlags(st, r, size, cf, false);
+  return r;
+}
+
+/** The functions above by group-2 operation number (ModRM reg field), as the translation cache names them. */
+export const SHIFT_FUNCTION_NAMES = [
+  'rotateLeft', 'rotateRight', 'rotateLeftThroughCarry', 'rotateRightThroughCarry', 'shiftLeft', 'shiftRight', 'shiftLeft', 'shiftArithmeticRight',
+] as const;
+
+/** Shifts or rotates `a` (zero-extended, `size` bits) by `count` (already masked, non-zero). */
+export function shift(st: Int32Array, op: number, a: number, count: number, size: number): number {
   switch (op) {
-    case ROL: {
-      const n = count % size;
-      r = n === 0 ? a : ((a << n) | (a >>> (size - n))) & mask;
-      cf = r & 1;
-      setArithFlags(st, CF | OF, cf | (((r >>> top) & 1) !== cf ? OF : 0));
-      return r;
-    }
-    case ROR: {
-      const n = count % size;
-      r = n === 0 ? a : ((a >>> n) | (a << (size - n))) & mask;
-      cf = (r >>> top) & 1;
-      setArithFlags(st, CF | OF, cf | ((((r >>> top) ^ (r >>> (top - 1))) & 1) !== 0 ? OF : 0));
-      return r;
-    }
-    case RCL: {
-      const n = size === 32 ? count : count % (size + 1);
-      r = a;
-      cf = getCF(st);
-      for (let i = 0; i < n; i++) {
-        const out = (r >>> top) & 1;
-        r = ((r << 1) | cf) & mask;
-        cf = out;
-      }
-      setArithFlags(st, CF | OF, cf | (((r >>> top) & 1) !== cf ? OF : 0));
-      return r;
-    }
-    case RCR: {
-      const n = size === 32 ? count : count % (size + 1);
-      r = a;
-      cf = getCF(st);
-      for (let i = 0; i < n; i++) {
-        const out = r & 1;
-        r = ((r >>> 1) | (cf << top)) & mask;
-        cf = out;
-      }
-      // OF = the two top bits of the result differ: the SDM's rule for a 1-bit rotate, and what
-      // the hardware's bit-at-a-time rotation leaves for longer ones.
-      setArithFlags(st, CF | OF, cf | ((((r >>> top) ^ (r >>> (top - 1))) & 1) !== 0 ? OF : 0));
-      return r;
-    }
+    case ROL: return rotateLeft(st, a, count, size);
+    case ROR: return rotateRight(st, a, count, size);
+    case RCL: return rotateLeftThroughCarry(st, a, count, size);
+    case RCR: return rotateRightThroughCarry(st, a, count, size);
     case SHL:
-    case SAL:
-      r = count >= 32 ? 0 : (a << count) & mask;
-      cf = count > size ? 0 : (a >>> (size - count)) & 1;
-      shiftFlags(st, r, size, cf, ((r >>> top) & 1) !== cf);
-      return r;
-    case SHR:
-      r = a >>> count;
-      cf = (a >>> (count - 1)) & 1;
-      shiftFlags(st, r, size, cf, count === 1 ? ((a >>> top) & 1) !== 0 : false);
-      return r;
-    default: { // SAR
-      const signed = (a << (32 - size)) >> (32 - size);
-      r = (signed >> (count > 31 ? 31 : count)) & mask;
-      cf = (signed >> (count - 1 > 31 ? 31 : count - 1)) & 1;
-      shiftFlags(st, r, size, cf, false);
-      return r;
-    }
+    case SAL: return shiftLeft(st, a, count, size);
+    case SHR: return shiftRight(st, a, count, size);
+    default: return shiftArithmeticRight(st, a, count, size);
   }
 }
 
@@ -125,3 +153,16 @@ export function execShiftDouble(cpu: Cpu, d: Insn): void {
   writeE(cpu, d, size, r);
   shiftFlags(st, r, size, cf, ((r ^ dest) >>> top & 1) !== 0);
 }
+
+// ------------------------------------------------------------------ the translation cache's forms (emit.ts)
+
+/** execShiftGroup by an immediate or by 1 (by CL, the count is known only when it runs). */
+export const emitShiftGroup: Emitter = (d, x) => {
+  const opcode = d.opcode;
+  if (opcode >= 0xd2) return null;
+  const size = sizeFromOpcodeBit(d);
+  const count = (opcode <= 0xc1 ? d.imm : 1) & 31;
+  // A count of 0 still checks a memory operand: leave that to the semantics function.
+  if (count === 0) return d.modrm >= 0xc0 ? '' : null;
+  return updateEJs(d, x, size, (a) => `${SHIFT_FUNCTION_NAMES[(d.modrm >> 3) & 7]}(st, ${a}, ${count}, ${size})`);
+};

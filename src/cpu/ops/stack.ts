@@ -8,6 +8,7 @@ import {
   AC, ARITH_FLAGS, DF, EBP, ESP, FS, GP, GS, ID, IF, IOPL, NT, OF, RF, S_CPL, S_EFLAGS, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, SS, TF, VM,
 } from '../state.ts';
 import { adjustStack, operandSize, peek, pop, push, readE, readReg, stackPointer, writeE, writeReg } from '../operands.ts';
+import { regJs, setRegJs, type Emitter } from '../emit.ts';
 
 /** 50-57 PUSH r. PUSH ESP pushes the value before the push, as on a 286 and later. */
 export function execPushReg(cpu: Cpu, d: Insn): void {
@@ -172,3 +173,11 @@ export function execLeave(cpu: Cpu, d: Insn): void {
   writeReg(cpu, EBP, size, value);
 }
 
+
+// ------------------------------------------------------------------ the translation cache's forms (emit.ts)
+
+/** execPushReg. */
+export const emitPushReg: Emitter = (d) => `push(cpu, ${regJs(d.opcode & 7, operandSize(d))}, ${operandSize(d)});`;
+
+/** execPopReg. */
+export const emitPopReg: Emitter = (d) => setRegJs(d.opcode & 7, operandSize(d), `pop(cpu, ${operandSize(d)})`);

@@ -1,0 +1,118 @@
+/**
+ * The translation cache (DESIGN §6): a decoded block that has run often enough is compiled to
+ * one JavaScript function, made with `new Function` and named after its address
+ * (`block_00007c3a_32`), so that a profile of a guest reads as the guest's code.
+ *
+ * The function holds no semantics of its own. For the common forms (ALU, MOV, INC/DEC, shifts
+ * by a constant, TEST, LEA, PUSH/POP, Jcc, JMP) an emitter (src/cpu/emit.ts, next to each form's
+ * semantics) writes the calls the form's semantics function would make, with the decoded
+ * operation, size, registers and immediate as constants; any other instruction is a call of
+ * its semantics function. Each call site in a compiled block only ever sees one function, so V8
+ * inlines it there and folds the constants: the block becomes straight-line code.
+ *
+ * A block that ends in a near relative branch back to its own first instruction (a loop) loops
+ * inside its function for as long as the branch is taken, the budget lasts and nothing needs
+ * the run loop's attention: it is chained to itself without leaving the function.
+ *
+ * The contract with the run loop (Cpu.runChunk) is the interpreter's, instruction for
+ * instruction:
+ * - Only the last instruction of an iteration reads EIP; before it runs, S_INSN_EIP and S_EIP
+ *   are set as the interpreter sets them.
+ * - After every instruction `cpu.attention` is looked at. When it is set after an instruction
+ *   that is not the last, EIP is set past that instruction, `cpu.compiledEarlyStop` is true and
+ *   the function returns the instructions retired.
+ * - Otherwise it returns after the last instruction has run (the run loop then counts it, since
+ *   it may not have retired: a REP chunk, a VM exit) with the instructions before it retired.
+ * - A fault (GUEST_FAULT) leaves the function with `cpu.compiledFaultIndex` set to the index of
+ *   the faulting instruction and `cpu.compiledFaultRetired` to the instructions retired before
+ *   its iteration began; the state is the faulting instruction's, as in the interpreter.
+ */
+import type { CompiledBlock } from '../cpu/block-cache.ts';
+import type { Emitter } from '../cpu/emit.ts';
+import { effectiveAddress, type Insn, type Semantics } from '../cpu/insn.ts';
+import { testCondition } from '../cpu/flags.ts';
+import { pop, push, readE, readEForUpdate, readReg, writeE, writeReg } from '../cpu/operands.ts';
+import {
+  alu, dec, emitAluAccImm, emitAluEG, emitAluEImm, emitAluGE, emitIncDecE, emitIncDecReg, emitTestAccImm, emitTestEG, execAluAccImm,
+  execAluEG, execAluEImm, execAluGE, execIncDecE, execIncDecReg, execTestAccImm, execTestEG, inc, test,
+} from '../cpu/ops/alu.ts';
+import { emitJcc, emitJmpRel, execJcc, execJmpRel, jumpNear } from '../cpu/ops/control.ts';
+import { emitLea, emitMovEG, emitMovEImm, emitMovGE, emitMovRegImm, emitNop, execLea, execMovEG, execMovEImm, execMovGE, execMovRegImm, execNop } from '../cpu/ops/move.ts';
+import {
+  emitShiftGroup, execShiftGroup, rotateLeft, rotateLeftThroughCarry, rotateRight, rotateRightThroughCarry, shiftArithmeticRight, shiftLeft, shiftRight,
+} from '../cpu/ops/shift.ts';
+import { emitPopReg, emitPushReg, execPopReg, execPushReg } from '../cpu/ops/stack.ts';
+import { S_EIP, S_INSN_EIP } from '../cpu/state.ts';
+
+/** The forms the translation cache writes out itself: each semantics function with its emitter. */
+const EMITTERS = new Map<Semantics, Emitter>([
+  [execAluEG, emitAluEG], [execAluGE, emitAluGE], [execAluAccImm, emitAluAccImm], [execAluEImm, emitAluEImm],
+  [execIncDecReg, emitIncDecReg], [execIncDecE, emitIncDecE], [execTestEG, emitTestEG], [execTestAccImm, emitTestAccImm],
+  [execMovEG, emitMovEG], [execMovGE, emitMovGE], [execMovEImm, emitMovEImm], [execMovRegImm, emitMovRegImm], [execLea, emitLea], [execNop, emitNop],
+  [execShiftGroup, emitShiftGroup], [execPushReg, emitPushReg], [execPopReg, emitPopReg], [execJcc, emitJcc], [execJmpRel, emitJmpRel],
+]);
+
+/** What emitted code may call, by name (emit.ts). */
+const HELPERS = {
+  alu, inc, dec, test, testCondition, jumpNear, effectiveAddress, readReg, writeReg, readE, writeE, readEForUpdate, push, pop,
+  rotateLeft, rotateRight, rotateLeftThroughCarry, rotateRightThroughCarry, shiftLeft, shiftRight, shiftArithmeticRight,
+};
+const HELPER_NAMES = Object.keys(HELPERS);
+const HELPER_VALUES = Object.values(HELPERS);
+
+/** One instruction's statements: its emitter's, or a call of its semantics function. */
+function instructionJs(d: Insn, k: number): string {
+  return EMITTERS.get(d.execute)?.(d, `x${k}`) ?? `f${k}(cpu, x${k});`;
+}
+
+/** Opcodes of the near branches whose target is EIP-relative: Jcc, JMP rel, LOOPcc, JCXZ. */
+function isNearRelativeBranch(opcode: number): boolean {
+  return (opcode >= 0x70 && opcode <= 0x7f) || (opcode >= 0x180 && opcode <= 0x18f) || (opcode >= 0xe0 && opcode <= 0xe3) || opcode === 0xe9 || opcode === 0xeb;
+}
+
+const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
+
+/** The JavaScript source of a block's function: see the file comment for its contract. */
+export function compiledSource(insns: readonly Insn[], name: string): string {
+  const last = insns.length - 1;
+  const length = insns.length;
+  const loops = isNearRelativeBranch(insns[last].opcode);
+  const lines: string[] = [];
+  const bindings = insns.map((_, k) => `x${k} = I[${k}], f${k} = F[${k}]`).join(', ');
+  lines.push(`const ${bindings};`);
+  lines.push(`return function ${name}(cpu, st, budget, retiredBefore) {`);
+  lines.push(`  const base = st[${S_EIP}], r = cpu.reg;`);
+  lines.push('  let k = 0, done = 0;');
+  lines.push('  try {');
+  if (loops) lines.push('    for (;;) {');
+  for (let k = 0; k < last; k++) {
+    const d = insns[k];
+    lines.push(`      k = ${k}; ${instructionJs(d, k)}`);
+    lines.push(`      if (cpu.attention !== 0) { st[${S_EIP}] = (base + ${d.offset + d.length}) | 0; cpu.compiledEarlyStop = true; return done + ${k + 1}; }`);
+  }
+  const d = insns[last];
+  lines.push(`      k = ${last}; st[${S_INSN_EIP}] = (base + ${d.offset}) | 0; st[${S_EIP}] = (base + ${d.offset + d.length}) | 0;`);
+  lines.push(`      cpu.retiredInChunk = retiredBefore + done + ${last}; ${instructionJs(d, last)}`);
+  if (loops) {
+    // Round again only when the branch went back to this block's start and the next whole
+    // iteration fits the budget; anything else is the run loop's business.
+    lines.push(`      if (st[${S_EIP}] !== base || cpu.attention !== 0 || cpu.incompleteInstruction || done + ${2 * length} > budget) break;`);
+    lines.push(`      done += ${length};`);
+    lines.push('    }');
+  }
+  lines.push(`    return done + ${last};`);
+  lines.push('  } catch (e) {');
+  lines.push('    cpu.compiledFaultIndex = k; cpu.compiledFaultRetired = done;');
+  lines.push('    throw e;');
+  lines.push('  }');
+  lines.push('};');
+  return lines.join('\n');
+}
+
+/** Compiles a decoded block starting at host address `host` in 16- or 32-bit code. */
+export function compileBlock(insns: readonly Insn[], host: number, code32: number): CompiledBlock {
+  const name = `block_${hex(host >>> 0, 8)}_${code32 ? 32 : 16}`;
+  const semantics: Semantics[] = insns.map((d) => d.execute);
+  const factory = new Function('I', 'F', ...HELPER_NAMES, compiledSource(insns, name)) as (I: readonly Insn[], F: Semantics[], ...helpers: unknown[]) => CompiledBlock;
+  return factory(insns, semantics, ...HELPER_VALUES);
+}
