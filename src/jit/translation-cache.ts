@@ -29,9 +29,9 @@
  */
 import type { CompiledBlock } from '../cpu/block-cache.ts';
 import type { Emitter } from '../cpu/emit.ts';
-import { effectiveAddress, type Insn, type Semantics } from '../cpu/insn.ts';
+import type { Insn, Semantics } from '../cpu/insn.ts';
 import { testCondition } from '../cpu/flags.ts';
-import { pop, push, readE, readEForUpdate, readReg, writeE, writeReg } from '../cpu/operands.ts';
+import { pop, push, readReg, writeReg } from '../cpu/operands.ts';
 import {
   alu, dec, emitAluAccImm, emitAluEG, emitAluEImm, emitAluGE, emitIncDecE, emitIncDecReg, emitTestAccImm, emitTestEG, execAluAccImm,
   execAluEG, execAluEImm, execAluGE, execIncDecE, execIncDecReg, execTestAccImm, execTestEG, inc, test,
@@ -54,7 +54,7 @@ const EMITTERS = new Map<Semantics, Emitter>([
 
 /** What emitted code may call, by name (emit.ts). */
 const HELPERS = {
-  alu, inc, dec, test, testCondition, jumpNear, effectiveAddress, readReg, writeReg, readE, writeE, readEForUpdate, push, pop,
+  alu, inc, dec, test, testCondition, jumpNear, readReg, writeReg, push, pop,
   rotateLeft, rotateRight, rotateLeftThroughCarry, rotateRightThroughCarry, shiftLeft, shiftRight, shiftArithmeticRight,
 };
 const HELPER_NAMES = Object.keys(HELPERS);

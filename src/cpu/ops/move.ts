@@ -9,7 +9,7 @@ import { AF, CF, CS, PF, SF, SS, UD, ZF } from '../state.ts';
 import {
   isRegisterOperand, operandSize, readE, readEForUpdate, readG, readReg, sizeFromOpcodeBit, writeE, writeG, writeReg,
 } from '../operands.ts';
-import { readEJs, regField, regJs, setRegJs, writeEJs, type Emitter } from '../emit.ts';
+import { offsetJs, readEJs, regField, regJs, setRegJs, writeEJs, type Emitter } from '../emit.ts';
 
 /** 88/89 MOV r/m, r. */
 export function execMovEG(cpu: Cpu, d: Insn): void {
@@ -156,7 +156,7 @@ export const emitMovEImm: Emitter = (d, x) => writeEJs(d, x, sizeFromOpcodeBit(d
 export const emitMovRegImm: Emitter = (d) => setRegJs(d.opcode & 7, d.opcode < 0xb8 ? 8 : operandSize(d), String(d.imm));
 
 /** execLea. */
-export const emitLea: Emitter = (d, x) => setRegJs(regField(d), operandSize(d), `effectiveAddress(cpu, ${x})`);
+export const emitLea: Emitter = (d) => setRegJs(regField(d), operandSize(d), offsetJs(d));
 
 /** execNop. */
 export const emitNop: Emitter = () => '';
