@@ -11,8 +11,9 @@
  * inlines it there and folds the constants: the block becomes straight-line code.
  *
  * A block that ends in a near relative branch back to its own first instruction (a loop) loops
- * inside its function for as long as the branch is taken, the budget lasts and nothing needs
- * the run loop's attention: it is chained to itself without leaving the function.
+ * inside its function for as long as the branch is taken, the budget lasts, the TLB is not
+ * flushed and nothing needs the run loop's attention: it is chained to itself without leaving
+ * the function, as the run loop would chain it.
  *
  * The contract with the run loop (Cpu.runChunk) is the interpreter's, instruction for
  * instruction:
@@ -81,7 +82,7 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   const bindings = insns.map((_, k) => `x${k} = I[${k}], f${k} = F[${k}]`).join(', ');
   lines.push(`const ${bindings};`);
   lines.push(`return function ${name}(cpu, st, budget, retiredBefore) {`);
-  lines.push(`  const base = st[${S_EIP}], r = cpu.reg;`);
+  lines.push(`  const base = st[${S_EIP}], r = cpu.reg, generation = cpu.translationGeneration;`);
   lines.push('  let k = 0, done = 0;');
   lines.push('  try {');
   if (loops) lines.push('    for (;;) {');
@@ -94,9 +95,11 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   lines.push(`      k = ${last}; st[${S_INSN_EIP}] = (base + ${d.offset}) | 0; st[${S_EIP}] = (base + ${d.offset + d.length}) | 0;`);
   lines.push(`      cpu.retiredInChunk = retiredBefore + done + ${last}; ${instructionJs(d, last)}`);
   if (loops) {
-    // Round again only when the branch went back to this block's start and the next whole
+    // Round again only when the branch went back to this block's start, the TLB was not flushed
+    // (the interpreter follows a chain only within one translation generation: after a flush the
+    // next fetch walks the page tables again, setting A bits or faulting), and the next whole
     // iteration fits the budget; anything else is the run loop's business.
-    lines.push(`      if (st[${S_EIP}] !== base || cpu.attention !== 0 || cpu.incompleteInstruction || done + ${2 * length} > budget) break;`);
+    lines.push(`      if (st[${S_EIP}] !== base || cpu.attention !== 0 || cpu.incompleteInstruction || cpu.translationGeneration !== generation || done + ${2 * length} > budget) break;`);
     lines.push(`      done += ${length};`);
     lines.push('    }');
   }

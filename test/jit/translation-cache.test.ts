@@ -148,6 +148,56 @@ describe('the translation cache', () => {
     expect(run.machine.phys.read(0x500, 4)).toBe(50 * 1 + 50 * 2);
   });
 
+  it('a compiled loop sees a TLB flush as the interpreter does: the next fetch walks the tables again', () => {
+    // Paging on; the loop marks its own code page not present without INVLPG, then touches a
+    // new linear page each time round. When the TLB's 4,096 entries are full it is flushed, and
+    // the next fetch of the loop faults (no IDT: a triple fault) at the same iteration.
+    const run = bothWays(`${ENTER_FLAT_PM}
+      mov edi, 0x11000        ; page table 0: the first 4 MiB, identity
+      mov eax, 0x007
+    .pt0:
+      mov [edi], eax
+      add eax, 0x1000
+      add edi, 4
+      cmp edi, 0x12000
+      jne .pt0
+      mov edi, 0x12000        ; page table 1: every page on frame 0x20000
+    .pt1:
+      mov dword [edi], 0x20007
+      add edi, 4
+      cmp edi, 0x13000
+      jne .pt1
+      mov edi, 0x10000        ; the directory: 4 MiB identity, then 24 MiB of aliases
+      mov ecx, 1024
+      xor eax, eax
+      rep stosd
+      mov dword [0x10000], 0x11007
+      mov edi, 0x10004
+    .pd:
+      mov dword [edi], 0x12007
+      add edi, 4
+      cmp edi, 0x1001c
+      jne .pd
+      mov eax, 0x10000
+      mov cr3, eax
+      mov eax, cr0
+      or eax, 0x80000000
+      mov cr0, eax
+      jmp .go
+    .go:
+      mov esi, 0x400000
+      mov ecx, 6000
+    hot:
+      mov dword [0x1101c], 0  ; the PTE of this code's page (0x7000): not present, no INVLPG
+      mov eax, [esi]
+      add esi, 4096
+      dec ecx
+      jnz hot
+      hlt`, 2_000_000);
+    expect(run.outcome.kind).toBe('shutdown');
+    expect(run.machine.cpu.reg[1]).toBeGreaterThan(0); // it faulted part-way, not after the 6,000th round
+  });
+
   it('random code runs the same compiled as interpreted (real and flat protected mode)', () => {
     for (const protectedMode of [false, true]) {
       for (let seed = 1; seed <= 60; seed++) {
