@@ -918,7 +918,9 @@ export class Cpu {
             compiled = block.compiled = this.compiler(insns, block.key >>> 1, block.key & 1);
             this.blocks.compiledCount++;
           }
-          if (compiled !== null) {
+          // A compiled block may leave dead flags unset between its instructions, so it only
+          // starts with nothing pending (single-step's trap would stop it after one instruction).
+          if (compiled !== null && this.attention === 0) {
             // The same steps as the loop below, in the block's own function (src/jit/translation-cache.ts).
             runningCompiled = true;
             this.compiledEarlyStop = false;

@@ -16,9 +16,34 @@
  * by name.
  */
 import type { Insn } from './insn.ts';
+import { ARITH_FLAGS } from './state.ts';
 
-/** JavaScript for one instruction, or null: call its semantics function. `x` names its Insn. */
-export type Emitter = (d: Insn, x: string) => string | null;
+/**
+ * JavaScript for one instruction, or null: call its semantics function. `x` names its Insn.
+ * `flagsLive` false says that no flag it sets is read before being set again (the translation
+ * cache's liveness pass, from the FlagEffects): it may then leave the flags alone.
+ */
+export type Emitter = (d: Insn, x: string, flagsLive: boolean) => string | null;
+
+/**
+ * What an instruction does to the six arithmetic flags, for the translation cache's liveness
+ * pass: the flags it reads, the flags it always sets, and whether it is quiet: it can neither
+ * fault nor need the run loop's attention, so nothing can observe the flags while it runs. An
+ * instruction without a FlagEffect counts as reading every flag.
+ */
+export interface FlagEffect {
+  reads: number;
+  writes: number;
+  quiet: boolean;
+}
+export type FlagEffectOf = (d: Insn) => FlagEffect;
+
+/** A form that touches no flag; quiet when its operands are registers. */
+export const NO_FLAGS_REGISTERS: FlagEffect = { reads: 0, writes: 0, quiet: true };
+export const NO_FLAGS_MEMORY: FlagEffect = { reads: 0, writes: 0, quiet: false };
+export const noFlags = (d: Insn): FlagEffect => (d.modrm >= 0xc0 ? NO_FLAGS_REGISTERS : NO_FLAGS_MEMORY);
+/** What an instruction without a FlagEffect counts as. */
+export const READS_EVERY_FLAG: FlagEffect = { reads: ARITH_FLAGS, writes: 0, quiet: false };
 
 /** A register of `size` bits as an expression (readReg's meaning). */
 export function regJs(n: number, size: number): string {

@@ -29,41 +29,76 @@
  *   its iteration began; the state is the faulting instruction's, as in the interpreter.
  */
 import type { CompiledBlock } from '../cpu/block-cache.ts';
-import type { Emitter } from '../cpu/emit.ts';
+import { NO_FLAGS_MEMORY, NO_FLAGS_REGISTERS, READS_EVERY_FLAG, noFlags, type Emitter, type FlagEffectOf } from '../cpu/emit.ts';
 import type { Insn, Semantics } from '../cpu/insn.ts';
 import { testCondition } from '../cpu/flags.ts';
 import { pop, push, readReg, writeReg } from '../cpu/operands.ts';
 import {
-  alu, dec, emitAluAccImm, emitAluEG, emitAluEImm, emitAluGE, emitIncDecE, emitIncDecReg, emitTestAccImm, emitTestEG, execAluAccImm,
-  execAluEG, execAluEImm, execAluGE, execIncDecE, execIncDecReg, execTestAccImm, execTestEG, inc, test,
+  alu, aluValue, dec, decValue, emitAluAccImm, emitAluEG, emitAluEImm, emitAluGE, emitIncDecE, emitIncDecReg, emitTestAccImm, emitTestEG,
+  execAluAccImm, execAluEG, execAluEImm, execAluGE, execIncDecE, execIncDecReg, execTestAccImm, execTestEG, flagsAluAccImm, flagsAluEGorGE,
+  flagsAluEImm, flagsIncDec, flagsTest, inc, incValue, test,
 } from '../cpu/ops/alu.ts';
 import { emitJcc, emitJmpRel, execJcc, execJmpRel, jumpNear } from '../cpu/ops/control.ts';
 import { emitLea, emitMovEG, emitMovEImm, emitMovGE, emitMovRegImm, emitNop, execLea, execMovEG, execMovEImm, execMovGE, execMovRegImm, execNop } from '../cpu/ops/move.ts';
 import {
-  emitShiftGroup, execShiftGroup, rotateLeft, rotateLeftThroughCarry, rotateRight, rotateRightThroughCarry, shiftArithmeticRight, shiftLeft, shiftRight,
+  emitShiftGroup, execShiftGroup, flagsShiftGroup, rotateLeft, rotateLeftThroughCarry, rotateRight, rotateRightThroughCarry, shiftArithmeticRight,
+  shiftLeft, shiftRight,
 } from '../cpu/ops/shift.ts';
 import { emitPopReg, emitPushReg, execPopReg, execPushReg } from '../cpu/ops/stack.ts';
-import { S_EIP, S_INSN_EIP } from '../cpu/state.ts';
+import { ARITH_FLAGS, S_EIP, S_INSN_EIP } from '../cpu/state.ts';
 
-/** The forms the translation cache writes out itself: each semantics function with its emitter. */
-const EMITTERS = new Map<Semantics, Emitter>([
-  [execAluEG, emitAluEG], [execAluGE, emitAluGE], [execAluAccImm, emitAluAccImm], [execAluEImm, emitAluEImm],
-  [execIncDecReg, emitIncDecReg], [execIncDecE, emitIncDecE], [execTestEG, emitTestEG], [execTestAccImm, emitTestAccImm],
-  [execMovEG, emitMovEG], [execMovGE, emitMovGE], [execMovEImm, emitMovEImm], [execMovRegImm, emitMovRegImm], [execLea, emitLea], [execNop, emitNop],
-  [execShiftGroup, emitShiftGroup], [execPushReg, emitPushReg], [execPopReg, emitPopReg], [execJcc, emitJcc], [execJmpRel, emitJmpRel],
+/** The forms the translation cache writes out itself: each semantics function with its emitter and its effect on the flags. */
+const FORMS = new Map<Semantics, { emit: Emitter; flags: FlagEffectOf }>([
+  [execAluEG, { emit: emitAluEG, flags: flagsAluEGorGE }],
+  [execAluGE, { emit: emitAluGE, flags: flagsAluEGorGE }],
+  [execAluAccImm, { emit: emitAluAccImm, flags: flagsAluAccImm }],
+  [execAluEImm, { emit: emitAluEImm, flags: flagsAluEImm }],
+  [execIncDecReg, { emit: emitIncDecReg, flags: flagsIncDec }],
+  [execIncDecE, { emit: emitIncDecE, flags: flagsIncDec }],
+  [execTestEG, { emit: emitTestEG, flags: flagsTest }],
+  [execTestAccImm, { emit: emitTestAccImm, flags: flagsTest }],
+  [execMovEG, { emit: emitMovEG, flags: noFlags }],
+  [execMovGE, { emit: emitMovGE, flags: noFlags }],
+  [execMovEImm, { emit: emitMovEImm, flags: noFlags }],
+  [execMovRegImm, { emit: emitMovRegImm, flags: () => NO_FLAGS_REGISTERS }],
+  [execLea, { emit: emitLea, flags: () => NO_FLAGS_REGISTERS }],
+  [execNop, { emit: emitNop, flags: () => NO_FLAGS_REGISTERS }],
+  [execShiftGroup, { emit: emitShiftGroup, flags: flagsShiftGroup }],
+  [execPushReg, { emit: emitPushReg, flags: () => NO_FLAGS_MEMORY }],
+  [execPopReg, { emit: emitPopReg, flags: () => NO_FLAGS_MEMORY }],
+  [execJcc, { emit: emitJcc, flags: () => READS_EVERY_FLAG }],
+  [execJmpRel, { emit: emitJmpRel, flags: () => NO_FLAGS_MEMORY }], // not quiet: a target past CS's limit is #GP
 ]);
+
+/**
+ * Which instructions' flags someone may see, by a backward pass over the block: a flag is live
+ * after the block, before any instruction that is not quiet (a fault or an exit to the run loop
+ * shows EFLAGS to the guest), and where an instruction reads it. An instruction whose flags are
+ * all overwritten before any of that may leave them alone: its lazy record is never written,
+ * and the previous one stands for the flags it does not set.
+ */
+export function flagsLiveAfter(insns: readonly Insn[]): boolean[] {
+  const live: boolean[] = new Array(insns.length);
+  let liveFlags = ARITH_FLAGS;
+  for (let k = insns.length - 1; k >= 0; k--) {
+    const effect = FORMS.get(insns[k].execute)?.flags(insns[k]) ?? READS_EVERY_FLAG;
+    live[k] = !effect.quiet || (effect.writes & liveFlags) !== 0;
+    liveFlags = effect.quiet ? (liveFlags & ~effect.writes) | effect.reads : ARITH_FLAGS;
+  }
+  return live;
+}
 
 /** What emitted code may call, by name (emit.ts). */
 const HELPERS = {
-  alu, inc, dec, test, testCondition, jumpNear, readReg, writeReg, push, pop,
+  alu, aluValue, inc, incValue, dec, decValue, test, testCondition, jumpNear, readReg, writeReg, push, pop,
   rotateLeft, rotateRight, rotateLeftThroughCarry, rotateRightThroughCarry, shiftLeft, shiftRight, shiftArithmeticRight,
 };
 const HELPER_NAMES = Object.keys(HELPERS);
 const HELPER_VALUES = Object.values(HELPERS);
 
 /** One instruction's statements: its emitter's, or a call of its semantics function. */
-function instructionJs(d: Insn, k: number): string {
-  return EMITTERS.get(d.execute)?.(d, `x${k}`) ?? `f${k}(cpu, x${k});`;
+function instructionJs(d: Insn, k: number, flagsLive: boolean): string {
+  return FORMS.get(d.execute)?.emit(d, `x${k}`, flagsLive) ?? `f${k}(cpu, x${k});`;
 }
 
 /** Opcodes of the near branches whose target is EIP-relative: Jcc, JMP rel, LOOPcc, JCXZ. */
@@ -79,6 +114,7 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   const length = insns.length;
   const loops = isNearRelativeBranch(insns[last].opcode);
   const lines: string[] = [];
+  const flagsLive = flagsLiveAfter(insns);
   const bindings = insns.map((_, k) => `x${k} = I[${k}], f${k} = F[${k}]`).join(', ');
   lines.push(`const ${bindings};`);
   lines.push(`return function ${name}(cpu, st, budget, retiredBefore) {`);
@@ -88,12 +124,12 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   if (loops) lines.push('    for (;;) {');
   for (let k = 0; k < last; k++) {
     const d = insns[k];
-    lines.push(`      k = ${k}; ${instructionJs(d, k)}`);
+    lines.push(`      k = ${k}; ${instructionJs(d, k, flagsLive[k])}`);
     lines.push(`      if (cpu.attention !== 0) { st[${S_EIP}] = (base + ${d.offset + d.length}) | 0; cpu.compiledEarlyStop = true; return done + ${k + 1}; }`);
   }
   const d = insns[last];
   lines.push(`      k = ${last}; st[${S_INSN_EIP}] = (base + ${d.offset}) | 0; st[${S_EIP}] = (base + ${d.offset + d.length}) | 0;`);
-  lines.push(`      cpu.retiredInChunk = retiredBefore + done + ${last}; ${instructionJs(d, last)}`);
+  lines.push(`      cpu.retiredInChunk = retiredBefore + done + ${last}; ${instructionJs(d, last, flagsLive[last])}`);
   if (loops) {
     // Round again only when the branch went back to this block's start, the TLB was not flushed
     // (the interpreter follows a chain only within one translation generation: after a flush the

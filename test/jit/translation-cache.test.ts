@@ -131,6 +131,58 @@ describe('the translation cache', () => {
     expect(run.machine.phys.read(divAt, 2)).toBe(0xf766); // 66 F7 F1: DIV ECX
   });
 
+  it('single-stepping a compiled loop shows the guest its exact flags after every instruction', () => {
+    // The loop's ADD and XOR have flags nobody reads before they are set again, so compiled they
+    // leave them alone; but with TF set each instruction traps, and the #DB handler sums the
+    // FLAGS image it was given.
+    const run = bothWays(`
+      xor ax, ax
+      mov ds, ax
+      mov ss, ax
+      mov sp, 0x7000
+      mov word [1*4], db_handler
+      mov word [1*4+2], 0
+      mov bx, 0x1234
+      mov cx, 100
+    warm:                   ; run the loop hot first, without TF, so that it is compiled
+      mov dx, 5
+      call body
+      loop warm
+      mov dx, 40
+      pushf
+      pop ax
+      or ax, 0x100          ; TF
+      push ax
+      popf
+      call body
+      pushf
+      pop ax
+      and ax, ~0x100
+      push ax
+      popf
+      hlt
+    body:
+      add ax, bx
+      xor bx, ax
+      shl bx, 1
+      add si, 7
+      sub di, ax
+      dec dx
+      jnz body
+      ret
+    db_handler:
+      push bp
+      mov bp, sp
+      mov bp, [bp+6]        ; the FLAGS image
+      and bp, 0x8d5         ; the arithmetic flags
+      add [0x600], bp
+      rol word [0x600], 1
+      pop bp
+      iret`);
+    expect(run.outcome.kind).toBe('halted');
+    expect(run.machine.phys.read(0x600, 2)).not.toBe(0);
+  });
+
   it('code that rewrites its compiled loop runs its new bytes from the next instruction boundary', () => {
     const run = bothWays(`${ENTER_FLAT_PM}
       mov ecx, 100

@@ -9,55 +9,48 @@ import { effectiveAddress, type Insn } from '../insn.ts';
 import { LAZY_ADC, LAZY_ADD, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, getCF, materializeFlags, recordLazy } from '../flags.ts';
 import { ARITH_FLAGS, CF } from '../state.ts';
 import { operandSize, readE, readEForUpdate, readG, readReg, sizeFromOpcodeBit, writeE, writeG, writeReg } from '../operands.ts';
-import { readEJs, regField, regJs, setRegJs, updateEJs, type Emitter } from '../emit.ts';
+import { readEJs, regField, regJs, setRegJs, updateEJs, type Emitter, type FlagEffect, type FlagEffectOf } from '../emit.ts';
 
 /** ALU operations, numbered as opcode bits 5:3 and the group-1 ModRM reg field number them. */
 export const ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7;
 
+/** a (op) b, the value alone: what the translation cache runs when the flags are not needed. ADC and SBB read CF. */
+export function aluValue(st: Int32Array, op: number, a: number, b: number): number {
+  switch (op) {
+    case ADD: return (a + b) | 0;
+    case OR: return a | b;
+    case ADC: return (a + b + getCF(st)) | 0;
+    case SBB: return (a - b - getCF(st)) | 0;
+    case AND: return a & b;
+    case XOR: return a ^ b;
+    default: return (a - b) | 0; // SUB, CMP
+  }
+}
+
+/** The kind of lazy record each ALU operation leaves (flags.ts). */
+const LAZY_KIND_OF_OP = [LAZY_ADD, LAZY_LOGIC, LAZY_ADC, LAZY_SBB, LAZY_LOGIC, LAZY_SUB, LAZY_LOGIC, LAZY_SUB];
+
 /** a (op) b on `size` bits, setting the flags lazily. The result is not truncated. */
 export function alu(st: Int32Array, op: number, a: number, b: number, size: number): number {
-  let r: number;
-  switch (op) {
-    case ADD:
-      r = (a + b) | 0;
-      recordLazy(st, LAZY_ADD, a, b, r, size, ARITH_FLAGS);
-      return r;
-    case OR:
-      r = a | b;
-      break;
-    case ADC:
-      r = (a + b + getCF(st)) | 0;
-      recordLazy(st, LAZY_ADC, a, b, r, size, ARITH_FLAGS);
-      return r;
-    case SBB:
-      r = (a - b - getCF(st)) | 0;
-      recordLazy(st, LAZY_SBB, a, b, r, size, ARITH_FLAGS);
-      return r;
-    case AND:
-      r = a & b;
-      break;
-    case XOR:
-      r = a ^ b;
-      break;
-    default: // SUB, CMP
-      r = (a - b) | 0;
-      recordLazy(st, LAZY_SUB, a, b, r, size, ARITH_FLAGS);
-      return r;
-  }
-  recordLazy(st, LAZY_LOGIC, 0, 0, r, size, ARITH_FLAGS);
+  const r = aluValue(st, op, a, b);
+  recordLazy(st, LAZY_KIND_OF_OP[op], a, b, r, size, ARITH_FLAGS);
   return r;
 }
 
+/** INC's and DEC's values (the translation cache uses them alone when the flags are not needed). */
+export const incValue = (a: number): number => (a + 1) | 0;
+export const decValue = (a: number): number => (a - 1) | 0;
+
 export function inc(st: Int32Array, a: number, size: number): number {
   materializeFlags(st, CF);
-  const r = (a + 1) | 0;
+  const r = incValue(a);
   recordLazy(st, LAZY_ADD, a, 1, r, size, ARITH_FLAGS & ~CF);
   return r;
 }
 
 export function dec(st: Int32Array, a: number, size: number): number {
   materializeFlags(st, CF);
-  const r = (a - 1) | 0;
+  const r = decValue(a);
   recordLazy(st, LAZY_SUB, a, 1, r, size, ARITH_FLAGS & ~CF);
   return r;
 }
@@ -176,61 +169,80 @@ export function execTestEImm(cpu: Cpu, d: Insn): void {
 
 // ------------------------------------------------------------------ the translation cache's forms
 
+/** The ALU operation as an expression: alu(), or its value alone when no flag it sets is live. */
+const aluJs = (op: number, a: string, b: string, size: number, flagsLive: boolean): string =>
+  flagsLive ? `alu(st, ${op}, ${a}, ${b}, ${size})` : `aluValue(st, ${op}, ${a}, ${b})`;
+
 /** execAluEG. */
-export const emitAluEG: Emitter = (d, x) => {
+export const emitAluEG: Emitter = (d, x, flagsLive) => {
   const op = (d.opcode >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
   const g = regJs(regField(d), size);
-  if (op === CMP) return `alu(st, ${op}, ${readEJs(d, x, size)}, ${g}, ${size});`;
-  return updateEJs(d, x, size, (a) => `alu(st, ${op}, ${a}, ${g}, ${size})`);
+  if (op === CMP) return flagsLive ? `alu(st, ${op}, ${readEJs(d, x, size)}, ${g}, ${size});` : '';
+  return updateEJs(d, x, size, (a) => aluJs(op, a, g, size, flagsLive));
 };
 
 /** execAluGE. */
-export const emitAluGE: Emitter = (d, x) => {
+export const emitAluGE: Emitter = (d, x, flagsLive) => {
   const op = (d.opcode >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
-  const result = `alu(st, ${op}, ${regJs(regField(d), size)}, ${readEJs(d, x, size)}, ${size})`;
-  return op === CMP ? `${result};` : setRegJs(regField(d), size, result);
+  const result = aluJs(op, regJs(regField(d), size), readEJs(d, x, size), size, flagsLive);
+  if (op === CMP) return flagsLive ? `${result};` : '';
+  return setRegJs(regField(d), size, result);
 };
 
 /** execAluAccImm. */
-export const emitAluAccImm: Emitter = (d) => {
+export const emitAluAccImm: Emitter = (d, _x, flagsLive) => {
   const op = (d.opcode >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
-  const result = `alu(st, ${op}, ${regJs(0, size)}, ${d.imm}, ${size})`;
-  return op === CMP ? `${result};` : setRegJs(0, size, result);
+  const result = aluJs(op, regJs(0, size), String(d.imm), size, flagsLive);
+  if (op === CMP) return flagsLive ? `${result};` : '';
+  return setRegJs(0, size, result);
 };
 
 /** execAluEImm. */
-export const emitAluEImm: Emitter = (d, x) => {
+export const emitAluEImm: Emitter = (d, x, flagsLive) => {
   const op = (d.modrm >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
-  const imm = size === 32 ? d.imm : d.imm & ((1 << size) - 1);
-  if (op === CMP) return `alu(st, ${op}, ${readEJs(d, x, size)}, ${imm}, ${size});`;
-  return updateEJs(d, x, size, (a) => `alu(st, ${op}, ${a}, ${imm}, ${size})`);
+  const imm = String(size === 32 ? d.imm : d.imm & ((1 << size) - 1));
+  if (op === CMP) return flagsLive ? `alu(st, ${op}, ${readEJs(d, x, size)}, ${imm}, ${size});` : '';
+  return updateEJs(d, x, size, (a) => aluJs(op, a, imm, size, flagsLive));
 };
 
+/** INC or DEC as an expression: inc()/dec(), or the value alone when no flag it sets is live. */
+const incDecJs = (isDec: boolean, a: string, size: number, flagsLive: boolean): string =>
+  flagsLive ? `${isDec ? 'dec' : 'inc'}(st, ${a}, ${size})` : `${isDec ? 'decValue' : 'incValue'}(${a})`;
+
 /** execIncDecReg. */
-export const emitIncDecReg: Emitter = (d) => {
+export const emitIncDecReg: Emitter = (d, _x, flagsLive) => {
   const size = operandSize(d);
   const n = d.opcode & 7;
-  return setRegJs(n, size, `${d.opcode < 0x48 ? 'inc' : 'dec'}(st, ${regJs(n, size)}, ${size})`);
+  return setRegJs(n, size, incDecJs(d.opcode >= 0x48, regJs(n, size), size, flagsLive));
 };
 
 /** execIncDecE. */
-export const emitIncDecE: Emitter = (d, x) => {
+export const emitIncDecE: Emitter = (d, x, flagsLive) => {
   const size = sizeFromOpcodeBit(d);
-  return updateEJs(d, x, size, (a) => `${d.modrm & 0x08 ? 'dec' : 'inc'}(st, ${a}, ${size})`);
+  return updateEJs(d, x, size, (a) => incDecJs((d.modrm & 0x08) !== 0, a, size, flagsLive));
 };
 
 /** execTestEG. */
-export const emitTestEG: Emitter = (d, x) => {
+export const emitTestEG: Emitter = (d, x, flagsLive) => {
   const size = sizeFromOpcodeBit(d);
-  return `test(st, ${readEJs(d, x, size)}, ${regJs(regField(d), size)}, ${size});`;
+  return flagsLive ? `test(st, ${readEJs(d, x, size)}, ${regJs(regField(d), size)}, ${size});` : '';
 };
 
 /** execTestAccImm. */
-export const emitTestAccImm: Emitter = (d) => {
+export const emitTestAccImm: Emitter = (d, _x, flagsLive) => {
   const size = sizeFromOpcodeBit(d);
-  return `test(st, ${regJs(0, size)}, ${d.imm}, ${size});`;
+  return flagsLive ? `test(st, ${regJs(0, size)}, ${d.imm}, ${size});` : '';
 };
+
+// What each form does to the flags (emit.ts, FlagEffect). Register forms are quiet: they can
+// neither fault nor need the run loop. INC and DEC leave CF; ADC and SBB read it.
+const aluEffect = (op: number, quiet: boolean): FlagEffect => ({ reads: op === ADC || op === SBB ? CF : 0, writes: ARITH_FLAGS, quiet });
+export const flagsAluEGorGE: FlagEffectOf = (d) => aluEffect((d.opcode >> 3) & 7, d.modrm >= 0xc0);
+export const flagsAluAccImm: FlagEffectOf = (d) => aluEffect((d.opcode >> 3) & 7, true);
+export const flagsAluEImm: FlagEffectOf = (d) => aluEffect((d.modrm >> 3) & 7, d.modrm >= 0xc0);
+export const flagsIncDec: FlagEffectOf = (d) => ({ reads: 0, writes: ARITH_FLAGS & ~CF, quiet: d.opcode < 0x50 || d.modrm >= 0xc0 });
+export const flagsTest: FlagEffectOf = (d) => ({ reads: 0, writes: ARITH_FLAGS, quiet: d.opcode === 0xa8 || d.opcode === 0xa9 || d.modrm >= 0xc0 });

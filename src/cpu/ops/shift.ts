@@ -7,9 +7,9 @@
 import type { Cpu } from '../cpu.ts';
 import type { Insn } from '../insn.ts';
 import { LAZY_LOGIC, getCF, recordLazy, setArithFlags } from '../flags.ts';
-import { CF, OF, PF, SF, ZF, AF } from '../state.ts';
+import { ARITH_FLAGS, CF, OF, PF, SF, ZF, AF } from '../state.ts';
 import { operandSize, readEForUpdate, readG, sizeFromOpcodeBit, writeE } from '../operands.ts';
-import { updateEJs, type Emitter } from '../emit.ts';
+import { READS_EVERY_FLAG, updateEJs, type Emitter, type FlagEffectOf } from '../emit.ts';
 
 export const ROL = 0, ROR = 1, RCL = 2, RCR = 3, SHL = 4, SHR = 5, SAL = 6, SAR = 7;
 
@@ -165,4 +165,19 @@ export const emitShiftGroup: Emitter = (d, x) => {
   // A count of 0 still checks a memory operand: leave that to the semantics function.
   if (count === 0) return d.modrm >= 0xc0 ? '' : null;
   return updateEJs(d, x, size, (a) => `${SHIFT_FUNCTION_NAMES[(d.modrm >> 3) & 7]}(st, ${a}, ${count}, ${size})`);
+};
+
+/**
+ * What execShiftGroup does to the flags (emit.ts), for the forms emitShiftGroup writes out (a
+ * constant count): rotates set CF and OF (RCL and RCR read CF first), shifts set all six; a
+ * count of 0 sets none. By CL, the count is not known: it counts as reading every flag.
+ */
+export const flagsShiftGroup: FlagEffectOf = (d) => {
+  if (d.opcode >= 0xd2) return READS_EVERY_FLAG;
+  const quiet = d.modrm >= 0xc0;
+  if (((d.opcode <= 0xc1 ? d.imm : 1) & 31) === 0) return { reads: 0, writes: 0, quiet };
+  const op = (d.modrm >> 3) & 7;
+  if (op <= ROR) return { reads: 0, writes: CF | OF, quiet };
+  if (op <= RCR) return { reads: CF, writes: CF | OF, quiet };
+  return { reads: 0, writes: ARITH_FLAGS, quiet };
 };
