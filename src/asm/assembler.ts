@@ -60,6 +60,17 @@ interface SymbolEntry {
 
 const MAX_PASSES = 60;
 
+/** True when an expression reads $ (the address of the line), which changes from one TIMES repeat to the next. */
+function mentionsHere(e: Expr): boolean {
+  switch (e.kind) {
+    case 'here': return true;
+    case 'unary': return mentionsHere(e.arg);
+    case 'binary': return mentionsHere(e.left) || mentionsHere(e.right);
+    case 'cond': return mentionsHere(e.test) || mentionsHere(e.then) || mentionsHere(e.else);
+    default: return false;
+  }
+}
+
 export function assembleLines(lines: SourceLine[], readBinary: BinaryReader, initialDiagnostics: Diagnostic[] = []): AssemblyOutput {
   const parseDiagnostics: Diagnostic[] = [];
   const diag = (severity: Severity, source: SourceLine, message: string, column = 1): Diagnostic => ({
@@ -308,7 +319,22 @@ function runPass(
       case 'times': {
         const count = evalCritical(body.count, 'the TIMES count');
         if (count < 0n) throw new AsmError(`TIMES count is negative (${count})`, body.column);
-        for (let i = 0n; i < count; i++) runBody(body.body);
+        const repeated = body.body;
+        if (count > 1n && repeated.kind === 'data' && !absolute && !section.nobits && repeated.items.every((item) => item.kind === 'bytes' || !mentionsHere(item.expr))) {
+          // Data that does not depend on $ is the same every time: made once and copied. A
+          // disk image padded with TIMES 1440*1024-... DB 0 then takes milliseconds, not a second.
+          const start = section.bytes.length;
+          runBody(repeated);
+          const once = section.bytes.slice(start);
+          const copies = Number(count) - 1;
+          const from = section.bytes.length;
+          section.bytes.length = from + once.length * copies;
+          if (once.length === 1) section.bytes.fill(once[0], from);
+          else for (let i = 0; i < once.length * copies; i++) section.bytes[from + i] = once[i % once.length];
+          section.size += once.length * copies;
+          return;
+        }
+        for (let i = 0n; i < count; i++) runBody(repeated);
         return;
       }
       case 'align': {
