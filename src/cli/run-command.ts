@@ -20,6 +20,7 @@ import { parseNumber, parseOptions, parseSegOff, parseSize } from './args.ts';
 import { UserError } from './user-error.ts';
 import { OutputFile, checkInputFile, fileUserError, readInputFile } from './files.ts';
 import { readPhysicalMemory } from './memory-dump.ts';
+import { traceTranslations } from './jit-trace.ts';
 
 const USAGE = `usage: minivisor run [FILE] [options]
 
@@ -58,6 +59,8 @@ run control:
   --stats                  instructions, time and MIPS; under the VMM also exits by reason, EPT
                            violations, frames in use and time in exit handling (on stderr)
   --trace-exits            every VM exit as it happens: reason, qualification, guest RIP (stderr)
+  --trace-jit              every block the translation cache compiles: its guest instructions and
+                           the JavaScript function they became (stderr)
   -D NAME[=VALUE], -I DIR  defines and include directories for .asm files (repeatable)
 
 COM1 is the console: its output goes to stdout. Exit status: 0 after HLT with nothing to
@@ -68,7 +71,7 @@ taken or past 0xFFFF, a file that cannot be read or created), found before the g
 const OPTIONS = {
   '--bios': true, '--load': true, '--entry': true, '--mem': true, '--debugcon': true, '--exit-port': true,
   '--max-instructions': true, '--dump-mem': true, '--stats': false, '-D': true, '-I': true, '--help': false,
-  '--fda': true, '--hda': true, '--boot': true, '--append': true, '--reserve': true, '--mode': true, '--trace-exits': false,
+  '--fda': true, '--hda': true, '--boot': true, '--append': true, '--reserve': true, '--mode': true, '--trace-exits': false, '--trace-jit': false,
   '--shadow-cache': true, '--no-jit': false,
 };
 
@@ -109,6 +112,7 @@ export interface RunSettings {
   dumps: { address: number; length: number; file: OutputFile }[];
   stats: boolean;
   traceExits: boolean;
+  traceJit: boolean;
   /** The files the run writes (debug consoles', dumps'): open them before the guest starts, close them after. */
   outputs: OutputFile[];
   /** The ports the options gave devices (debug consoles, the exit port), with the option that did. */
@@ -149,6 +153,7 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
   if (mode !== 'bare' && mode !== 'ept' && mode !== 'shadow' && mode !== 'pv') {
     throw new UserError(`--mode ${mode}: write ept (the VMM, memory through EPT), shadow (the VMM, shadow page tables), pv (paravirtual paging) or bare (no VMM)`);
   }
+  if (options.has('--no-jit') && options.has('--trace-jit')) throw new UserError('--trace-jit shows what the translation cache compiles, and --no-jit turns it off: give one of them');
   const config: MachineConfig = { memoryBytes, mode, loads: [], debugcons: [], serial: stdout, translationCache: !options.has('--no-jit') };
   const shadowCache = one('--shadow-cache');
   if (shadowCache !== undefined) {
@@ -297,6 +302,7 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
     dumps,
     stats: options.has('--stats'),
     traceExits: options.has('--trace-exits'),
+    traceJit: options.has('--trace-jit'),
     outputs,
     portOptions,
   };
@@ -383,6 +389,7 @@ export const runCommand: Command = {
     if (settings.traceExits && machine.vcpu) {
       machine.vcpu.onExit = (exit) => process.stderr.write(`${formatExit(exit)}\n`);
     }
+    if (settings.traceJit) await traceTranslations(machine, (text) => process.stderr.write(text));
     let outcome: RunOutcome;
     let seconds: number;
     try {

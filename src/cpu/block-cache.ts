@@ -41,8 +41,12 @@ export const MAX_CACHED_INSNS = 1 << 18;
  */
 export type CompiledBlock = (cpu: Cpu, st: Int32Array, budget: number, retiredBefore: number) => number;
 
-/** What compiles a decoded block: the translation cache's compileBlock, installed by the machine. */
-export type BlockCompiler = (insns: readonly Insn[], host: number, code32: number) => CompiledBlock;
+/**
+ * What compiles a decoded block: the translation cache's compileBlock, installed by the machine.
+ * `linear` is where the guest runs it now (CS base + EIP), for its name; the block itself is the
+ * cache's, by host address.
+ */
+export type BlockCompiler = (insns: readonly Insn[], linear: number, code32: number) => CompiledBlock;
 
 export class DecodedBlock {
   readonly insns: Insn[] = [];

@@ -915,7 +915,7 @@ export class Cpu {
           base = st[S_EIP];
           let compiled = block.compiled;
           if (compiled === null && this.compiler !== null && this.compileThreshold > 0 && ++block.runs >= this.compileThreshold) {
-            compiled = block.compiled = this.compiler(insns, block.key >>> 1, block.key & 1);
+            compiled = block.compiled = this.compiler(insns, (st[S_SEG_BASE + CS] + base) | 0, block.key & 1);
             this.blocks.compiledCount++;
           }
           // A compiled block may leave dead flags unset between its instructions, so it only

@@ -1,6 +1,6 @@
 /**
  * The translation cache (DESIGN §6): a decoded block that has run often enough is compiled to
- * one JavaScript function, made with `new Function` and named after its address
+ * one JavaScript function, made with `new Function` and named after its linear address
  * (`block_00007c3a_32`), so that a profile of a guest reads as the guest's code.
  *
  * The function holds no semantics of its own. For the common forms (ALU, MOV, INC/DEC, shifts
@@ -121,15 +121,16 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   lines.push(`  const base = st[${S_EIP}], r = cpu.reg, generation = cpu.translationGeneration;`);
   lines.push('  let k = 0, done = 0;');
   lines.push('  try {');
+  const pad = loops ? '      ' : '    '; // the body's indent, inside the loop or not
   if (loops) lines.push('    for (;;) {');
   for (let k = 0; k < last; k++) {
     const d = insns[k];
-    lines.push(`      k = ${k}; ${instructionJs(d, k, flagsLive[k])}`);
-    lines.push(`      if (cpu.attention !== 0) { st[${S_EIP}] = (base + ${d.offset + d.length}) | 0; cpu.compiledEarlyStop = true; return done + ${k + 1}; }`);
+    lines.push(`${pad}k = ${k}; ${instructionJs(d, k, flagsLive[k])}`);
+    lines.push(`${pad}if (cpu.attention !== 0) { st[${S_EIP}] = (base + ${d.offset + d.length}) | 0; cpu.compiledEarlyStop = true; return done + ${k + 1}; }`);
   }
   const d = insns[last];
-  lines.push(`      k = ${last}; st[${S_INSN_EIP}] = (base + ${d.offset}) | 0; st[${S_EIP}] = (base + ${d.offset + d.length}) | 0;`);
-  lines.push(`      cpu.retiredInChunk = retiredBefore + done + ${last}; ${instructionJs(d, last, flagsLive[last])}`);
+  lines.push(`${pad}k = ${last}; st[${S_INSN_EIP}] = (base + ${d.offset}) | 0; st[${S_EIP}] = (base + ${d.offset + d.length}) | 0;`);
+  lines.push(`${pad}cpu.retiredInChunk = retiredBefore + done + ${last}; ${instructionJs(d, last, flagsLive[last])}`);
   if (loops) {
     // Round again only when the branch went back to this block's start, the TLB was not flushed
     // (the interpreter follows a chain only within one translation generation: after a flush the
@@ -148,9 +149,12 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   return lines.join('\n');
 }
 
-/** Compiles a decoded block starting at host address `host` in 16- or 32-bit code. */
-export function compileBlock(insns: readonly Insn[], host: number, code32: number): CompiledBlock {
-  const name = `block_${hex(host >>> 0, 8)}_${code32 ? 32 : 16}`;
+/**
+ * Compiles a decoded block of 16- or 32-bit code. It is named after `linear`, the linear address
+ * the guest first ran it at (CS base + EIP), which is what a profile's reader knows it by.
+ */
+export function compileBlock(insns: readonly Insn[], linear: number, code32: number): CompiledBlock {
+  const name = `block_${hex(linear >>> 0, 8)}_${code32 ? 32 : 16}`;
   const semantics: Semantics[] = insns.map((d) => d.execute);
   const factory = new Function('I', 'F', ...HELPER_NAMES, compiledSource(insns, name)) as (I: readonly Insn[], F: Semantics[], ...helpers: unknown[]) => CompiledBlock;
   return factory(insns, semantics, ...HELPER_VALUES);

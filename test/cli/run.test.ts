@@ -97,6 +97,19 @@ start:  mov al, 'B'
     expect(r.stderr).toMatch(/\d+ instructions in [\d.]+ s, [\d.]+ MIPS/);
   });
 
+  it('--trace-jit shows each compiled block: its guest instructions and the function they became', () => {
+    const loop = guestFile('org 0x7c00\nmov cx, 500\nagain: add ax, cx\nxor bx, ax\nloop again\ncli\nhlt\n');
+    const r = minivisor('run', loop, '--mode', 'bare', '--trace-jit');
+    expect(r.status).toBe(0);
+    // The guest's loop at 0000:7C03, disassembled, and its function (it loops within itself).
+    expect(r.stderr).toMatch(/jit: block_00007c03_16: 3 instructions at 0000:7C03/);
+    expect(r.stderr).toMatch(/00007C03 {2}01C8 +add ax, cx\n {4}00007C05 {2}31C3 +xor bx, ax\n {4}00007C07 {2}E2FA +loop 0x7c03/);
+    expect(r.stderr).toMatch(/function block_00007c03_16\(cpu, st, budget, retiredBefore\) \{[^]*for \(;;\)/);
+    const refused = minivisor('run', loop, '--trace-jit', '--no-jit');
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/--trace-jit .* --no-jit/);
+  });
+
   it('--no-jit runs the interpreter alone, to the same end; --stats says which ran', () => {
     const loop = guestFile('org 0x7c00\nmov cx, 5000\nagain: add ax, cx\nloop again\nmov dx, 0xe9\nadd al, 0x40\nand al, 0x3f\nadd al, 0x40\nout dx, al\ncli\nhlt\n');
     const jit = minivisor('run', loop, '--debugcon', '0xe9', '--stats');
