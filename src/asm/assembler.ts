@@ -60,17 +60,6 @@ interface SymbolEntry {
 
 const MAX_PASSES = 60;
 
-/** True when an expression reads $ (the address of the line), which changes from one TIMES repeat to the next. */
-function mentionsHere(e: Expr): boolean {
-  switch (e.kind) {
-    case 'here': return true;
-    case 'unary': return mentionsHere(e.arg);
-    case 'binary': return mentionsHere(e.left) || mentionsHere(e.right);
-    case 'cond': return mentionsHere(e.test) || mentionsHere(e.then) || mentionsHere(e.else);
-    default: return false;
-  }
-}
-
 export function assembleLines(lines: SourceLine[], readBinary: BinaryReader, initialDiagnostics: Diagnostic[] = []): AssemblyOutput {
   const parseDiagnostics: Diagnostic[] = [];
   const diag = (severity: Severity, source: SourceLine, message: string, column = 1): Diagnostic => ({
@@ -175,6 +164,8 @@ function runPass(
   let istruc: { name: string; start: number } | undefined;
   let current: ParsedLine = parsed[0]!;
   let statementAddress = 0n;
+  /** The section's size where the current line started (TIMES repeats a line without moving this). */
+  let statementSize = 0;
 
   const sectionBase = (s: Section): bigint => {
     const p = previousPlacements.get(s.name);
@@ -192,9 +183,11 @@ function runPass(
         const base = s ? sectionBase(s) : (previousPlacements.get(entry.section!)?.vstart ?? 0n);
         let offset = entry.offset!;
         // A label further on still has last pass's offset; everything from here to there has
-        // moved by at least as much as this line has, so add that (passes converge much faster).
+        // moved by at least as much as this line's start has, so add that (passes converge much
+        // faster). The line's start, not the bytes it has made so far: every TIMES repeat of a
+        // line sees the same value, as in nasm.
         if (s === section && current.lastSection === section.name && !definedThisPass.has(name)) {
-          offset += section.size - current.lastOffset;
+          offset += statementSize - current.lastOffset;
         }
         return { n: base + BigInt(offset), reloc: 1, unknown: false, section: entry.section };
       }
@@ -320,9 +313,10 @@ function runPass(
         const count = evalCritical(body.count, 'the TIMES count');
         if (count < 0n) throw new AsmError(`TIMES count is negative (${count})`, body.column);
         const repeated = body.body;
-        if (count > 1n && repeated.kind === 'data' && !absolute && !section.nobits && repeated.items.every((item) => item.kind === 'bytes' || !mentionsHere(item.expr))) {
-          // Data that does not depend on $ is the same every time: made once and copied. A
-          // disk image padded with TIMES 1440*1024-... DB 0 then takes milliseconds, not a second.
+        if (count > 1n && repeated.kind === 'data' && !absolute && !section.nobits) {
+          // Data is the same every time ($ and labels keep their values across the repeats of
+          // a line): made once and copied. A disk image padded with TIMES 1440*1024-... DB 0 then
+          // takes milliseconds, not a second.
           const start = section.bytes.length;
           runBody(repeated);
           const once = section.bytes.slice(start);
@@ -433,6 +427,7 @@ function runPass(
     const startSize = section.size;
     const address = here();
     statementAddress = address;
+    statementSize = startSize;
 
     try {
       if (st.label) {

@@ -1,7 +1,8 @@
 /**
  * The built-in BIOS: firmware/bios.asm, assembled by minivisor's own assembler the first time
- * it is needed and cached by the hash of its sources in node_modules/.cache/minivisor, so a
- * fresh clone needs no build step and later starts cost a file read.
+ * it is needed and cached by the hash of its sources (and the assembler's) in
+ * node_modules/.cache/minivisor, so a fresh clone needs no build step and later starts cost a
+ * file read.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,9 @@ export function builtinBios(): Uint8Array {
   for (const name of readdirSync(dir).sort()) {
     if (name.endsWith('.asm') || name.endsWith('.inc')) hash.update(name).update(readFileSync(join(dir, name)));
   }
+  // The assembler's sources too: a fix there may change the image (a stale one would outlive it).
+  const assemblerDir = join(projectRoot(), 'src', 'asm');
+  for (const name of readdirSync(assemblerDir).sort()) if (name.endsWith('.ts')) hash.update(name).update(readFileSync(join(assemblerDir, name)));
   const cacheDir = join(projectRoot(), 'node_modules', '.cache', 'minivisor');
   const cached = join(cacheDir, `bios-${hash.digest('hex').slice(0, 16)}.bin`);
   if (existsSync(cached)) return new Uint8Array(readFileSync(cached));

@@ -1,6 +1,7 @@
 /**
- * TIMES repeats a line: data that does not read $ is made once and copied (a floppy image's
- * padding is over a million bytes), the rest is assembled each time. Both give nasm's bytes.
+ * TIMES repeats a line: data is made once and copied (a floppy image's padding is over a
+ * million bytes), instructions are assembled each time. $ and labels keep their values across
+ * the repeats of a line, as in nasm; a relative jump's encoding changes, since it moves.
  */
 import { expect, it } from 'vitest';
 import { assemble } from '../../src/asm/index.ts';
@@ -19,4 +20,18 @@ it('TIMES over data, with and without $, a later label and strings, gives what n
   expect(Array.from(result.bytes.subarray(0, nasm.length))).toEqual(nasm);
   expect(result.bytes.length).toBe(1440 * 1024);
   expect(result.bytes.subarray(nasm.length).every((b) => b === 0xf6)).toBe(true);
+});
+
+it('every repeat of a line sees the same $ and the same later label; each repeated jump is encoded from where it is', () => {
+  const result = assemble(
+    ['org 0x100', '  times 2 dd later', '  times 2 dd later - $', '  times 2 mov ax, later', '  times 3 jmp later', '  times 2 dw $, later', 'later:', '  nop'].join('\n'),
+    { fileName: 'times-later.asm' },
+  );
+  expect(result.diagnostics).toEqual([]);
+  // nasm -f bin of the same lines.
+  const nasm = [
+    0x24, 0x01, 0x00, 0x00, 0x24, 0x01, 0x00, 0x00, 0x1c, 0x00, 0x00, 0x00, 0x1c, 0x00, 0x00, 0x00, 0xb8, 0x24, 0x01, 0xb8, 0x24, 0x01,
+    0xeb, 0x0c, 0xeb, 0x0a, 0xeb, 0x08, 0x1c, 0x01, 0x24, 0x01, 0x1c, 0x01, 0x24, 0x01, 0x90,
+  ];
+  expect(Array.from(result.bytes)).toEqual(nasm);
 });
