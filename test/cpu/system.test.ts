@@ -7,7 +7,7 @@ import type { Cpu } from '../../src/cpu/cpu.ts';
 import type { InterruptController } from '../../src/cpu/interrupts.ts';
 import { ExitReason } from '../../src/cpu/sensitive.ts';
 import { CS } from '../../src/cpu/state.ts';
-import { ENTER_FLAT_PM, runAsm } from '../helpers/run-asm.ts';
+import { ENTER_FLAT_PM, realModeWithHandler, runAsm } from '../helpers/run-asm.ts';
 
 /** An IDT whose vectors 0-31 all go to `fault_handler`, which reports the vector number. */
 const PM_IDT = `
@@ -187,22 +187,20 @@ function pendingInterrupt(times: number): InterruptController & { acks: number }
   };
 }
 
-describe('the interrupt shadow', () => {
-  const guest = (inhibitor: string) => `
-      xor ax, ax
-      mov ds, ax
-      mov ss, ax
-      mov sp, 0x7000
-      mov word [0x40*4], handler
-      mov word [0x40*4+2], 0
+/** A guest that runs `before`, then counts two INCs in CX; the handler of vector 0x40 records CX. */
+const interruptGuest = (before: string) => `
+      ${realModeWithHandler(0x40, 'handler')}
       xor cx, cx
-      ${inhibitor}
+      ${before}
       inc cx
       inc cx
       hlt
     handler:
       mov [0x500], cx
       hlt`;
+
+describe('the interrupt shadow', () => {
+  const guest = interruptGuest;
 
   it('STI delays interrupts until after the next instruction', () => {
     const pic = pendingInterrupt(1);
@@ -230,25 +228,8 @@ describe('an interrupt pending while IF is clear', () => {
     pic.hasInterrupt = () => (asked++, hasInterrupt());
     return { pic, asked: () => asked };
   };
-  const guest = (enable: string) => `
-      xor ax, ax
-      mov ds, ax
-      mov ss, ax
-      mov sp, 0x7000
-      mov word [0x40*4], handler
-      mov word [0x40*4+2], 0
-      xor cx, cx
-      mov bx, 10000
-    spin:
-      dec bx
-      jnz spin
-      ${enable}
-      inc cx
-      inc cx
-      hlt
-    handler:
-      mov [0x500], cx
-      hlt`;
+  /** 20,000 instructions with IF clear, then `enable`. */
+  const guest = (enable: string) => interruptGuest(`mov bx, 10000\n spin: dec bx\n jnz spin\n ${enable}`);
 
   it('is not looked for on every instruction, and is taken as soon as POPF sets IF', () => {
     const { pic, asked } = counting(1);

@@ -33,6 +33,20 @@ export function runAsm(source: string, options: { maxInstructions?: number; prep
   return { machine, outcome, output };
 }
 
+/**
+ * A real-mode prologue: DS = SS = 0, SP = 0x7000, and `handler` as the IVT entry for `vector`
+ * (at 0000:vector*4), for guests that take an interrupt or exception.
+ */
+export function realModeWithHandler(vector: number, handler: string): string {
+  return `
+  xor ax, ax
+  mov ds, ax
+  mov ss, ax
+  mov sp, 0x7000
+  mov word [${vector}*4], ${handler}
+  mov word [${vector}*4+2], 0`;
+}
+
 /** A flat 32-bit protected-mode prologue: GDT with code 0x08 and data 0x10 (base 0, 4 GiB), then `pm:`. */
 export const ENTER_FLAT_PM = `
 bits 16

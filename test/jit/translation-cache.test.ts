@@ -12,7 +12,7 @@ import { compiledSource } from '../../src/jit/translation-cache.ts';
 import { Machine } from '../../src/machine/machine.ts';
 import { boot, guestImage, ROOT } from '../firmware/harness.ts';
 import { randomCodeMachine } from '../helpers/random-code.ts';
-import { ENTER_FLAT_PM, runAsm } from '../helpers/run-asm.ts';
+import { ENTER_FLAT_PM, realModeWithHandler, runAsm } from '../helpers/run-asm.ts';
 import { expectSameMachine } from '../helpers/same-machine.ts';
 
 const compileAtOnce = (m: Machine) => void (m.cpu.compileThreshold = 1);
@@ -111,12 +111,7 @@ describe('the translation cache', () => {
     // DIV by ECX counts down to a divide by zero in the middle of a hot block; the handler
     // (IVT vector 0, real mode) records the saved IP and the registers.
     const run = bothWays(`
-      xor ax, ax
-      mov ds, ax
-      mov ss, ax
-      mov sp, 0x7000
-      mov word [0], de_handler
-      mov word [2], 0
+      ${realModeWithHandler(0, 'de_handler')}
       mov ecx, 300
     spin:
       mov eax, 1000
@@ -140,12 +135,7 @@ describe('the translation cache', () => {
     // leave them alone; but with TF set each instruction traps, and the #DB handler sums the
     // FLAGS image it was given.
     const run = bothWays(`
-      xor ax, ax
-      mov ds, ax
-      mov ss, ax
-      mov sp, 0x7000
-      mov word [1*4], db_handler
-      mov word [1*4+2], 0
+      ${realModeWithHandler(1, 'db_handler')}
       mov bx, 0x1234
       mov cx, 100
     warm:                   ; run the loop hot first, without TF, so that it is compiled
