@@ -10,6 +10,10 @@
  * its semantics function. Each call site in a compiled block only ever sees one function, so V8
  * inlines it there and folds the constants: the block becomes straight-line code.
  *
+ * Within a block, the 32-bit registers of quiet instructions (register-only, which can neither
+ * fault nor need the run loop) live in JavaScript locals, written back to the state array before
+ * anything could see it; and a flag nobody can see before it is set again is not computed.
+ *
  * A block that ends in a near relative branch back to its own first instruction (a loop) loops
  * inside its function for as long as the branch is taken, the budget lasts, the TLB is not
  * flushed and nothing needs the run loop's attention: it is chained to itself without leaving
@@ -96,11 +100,6 @@ const HELPERS = {
 const HELPER_NAMES = Object.keys(HELPERS);
 const HELPER_VALUES = Object.values(HELPERS);
 
-/** One instruction's statements: its emitter's, or a call of its semantics function. */
-function instructionJs(d: Insn, k: number, flagsLive: boolean): string {
-  return FORMS.get(d.execute)?.emit(d, `x${k}`, flagsLive) ?? `f${k}(cpu, x${k});`;
-}
-
 /** Opcodes of the near branches whose target is EIP-relative: Jcc, JMP rel, LOOPcc, JCXZ. */
 function isNearRelativeBranch(opcode: number): boolean {
   return (opcode >= 0x70 && opcode <= 0x7f) || (opcode >= 0x180 && opcode <= 0x18f) || (opcode >= 0xe0 && opcode <= 0xe3) || opcode === 0xe9 || opcode === 0xeb;
@@ -108,29 +107,85 @@ function isNearRelativeBranch(opcode: number): boolean {
 
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 
+/** An instruction in a compiled block: its statements, and whether it is quiet (emit.ts, FlagEffect). */
+interface Step {
+  js: string;
+  quiet: boolean;
+}
+
+/**
+ * The statements of the block's instructions, with the 32-bit registers of the quiet ones in
+ * locals (r0..r7): V8 cannot keep r[n] in a machine register itself, because the state array
+ * the flags are recorded in shares r's buffer. A local is loaded before its first use, and
+ * written back before anything that could see the array: an instruction that is not quiet
+ * (a fault shows the registers), a call of a semantics function, the block's end.
+ */
+function blockSteps(insns: readonly Insn[]): { steps: Step[]; localsUsed: number } {
+  const flagsLive = flagsLiveAfter(insns);
+  let loaded = 0, dirty = 0, used = 0;
+  const writeBack = () => {
+    let js = '';
+    for (let n = 0; n < 8; n++) if (dirty & (1 << n)) js += `r[${n}] = r${n}; `;
+    dirty = 0;
+    return js;
+  };
+  const steps = insns.map((d, k): Step => {
+    const form = FORMS.get(d.execute);
+    const js = form?.emit(d, `x${k}`, flagsLive[k]) ?? `f${k}(cpu, x${k});`;
+    const quiet = form !== undefined && form.flags(d).quiet;
+    // Registers in locals: a quiet instruction that names them only as r[0]..r[7] (8- and
+    // 16-bit ones go through readReg/writeReg, which read the array).
+    if (!quiet || /readReg|writeReg/.test(js)) {
+      const withArray = writeBack() + js;
+      // A jump leaves the general registers alone, so the locals stay valid across it.
+      if (d.execute !== execJcc && d.execute !== execJmpRel) loaded = 0;
+      return { js: withArray, quiet };
+    }
+    // Reads first (an assignment's right side runs before it), then what it assigns.
+    let load = '';
+    for (const [, digit, assigns] of js.matchAll(/r\[(\d)\]( = )?/g)) {
+      const bit = 1 << Number(digit);
+      if (!assigns && !(loaded & bit)) load += `r${digit} = r[${digit}]; `;
+      if (!assigns) loaded |= bit;
+    }
+    for (const [, digit, assigns] of js.matchAll(/r\[(\d)\]( = )?/g)) {
+      const bit = 1 << Number(digit);
+      used |= bit;
+      if (assigns) loaded |= bit, dirty |= bit;
+    }
+    return { js: load + js.replace(/r\[(\d)\]/g, 'r$1'), quiet };
+  });
+  // Whatever is still dirty after the last instruction is written back before the block ends.
+  steps[steps.length - 1].js += writeBack();
+  return { steps, localsUsed: used };
+}
+
 /** The JavaScript source of a block's function: see the file comment for its contract. */
 export function compiledSource(insns: readonly Insn[], name: string): string {
   const last = insns.length - 1;
   const length = insns.length;
   const loops = isNearRelativeBranch(insns[last].opcode);
   const lines: string[] = [];
-  const flagsLive = flagsLiveAfter(insns);
+  const { steps, localsUsed } = blockSteps(insns);
   const bindings = insns.map((_, k) => `x${k} = I[${k}], f${k} = F[${k}]`).join(', ');
   lines.push(`const ${bindings};`);
   lines.push(`return function ${name}(cpu, st, budget, retiredBefore) {`);
   lines.push(`  const base = st[${S_EIP}], r = cpu.reg, generation = cpu.translationGeneration;`);
-  lines.push('  let k = 0, done = 0;');
+  const locals = [0, 1, 2, 3, 4, 5, 6, 7].filter((n) => localsUsed & (1 << n)).map((n) => `r${n} = 0`);
+  lines.push(`  let k = 0, done = 0${locals.length > 0 ? ', ' + locals.join(', ') : ''};`);
   lines.push('  try {');
   const pad = loops ? '      ' : '    '; // the body's indent, inside the loop or not
   if (loops) lines.push('    for (;;) {');
   for (let k = 0; k < last; k++) {
     const d = insns[k];
-    lines.push(`${pad}k = ${k}; ${instructionJs(d, k, flagsLive[k])}`);
-    lines.push(`${pad}if (cpu.attention !== 0) { st[${S_EIP}] = (base + ${d.offset + d.length}) | 0; cpu.compiledEarlyStop = true; return done + ${k + 1}; }`);
+    // A quiet instruction can neither fault (k says which one did) nor set cpu.attention (and a
+    // compiled block starts with it clear).
+    lines.push(steps[k].quiet ? `${pad}${steps[k].js}` : `${pad}k = ${k}; ${steps[k].js}`);
+    if (!steps[k].quiet) lines.push(`${pad}if (cpu.attention !== 0) { st[${S_EIP}] = (base + ${d.offset + d.length}) | 0; cpu.compiledEarlyStop = true; return done + ${k + 1}; }`);
   }
   const d = insns[last];
   lines.push(`${pad}k = ${last}; st[${S_INSN_EIP}] = (base + ${d.offset}) | 0; st[${S_EIP}] = (base + ${d.offset + d.length}) | 0;`);
-  lines.push(`${pad}cpu.retiredInChunk = retiredBefore + done + ${last}; ${instructionJs(d, last, flagsLive[last])}`);
+  lines.push(`${pad}cpu.retiredInChunk = retiredBefore + done + ${last}; ${steps[last].js}`);
   if (loops) {
     // Round again only when the branch went back to this block's start, the TLB was not flushed
     // (the interpreter follows a chain only within one translation generation: after a flush the
