@@ -9,7 +9,7 @@ import { Insn } from './insn.ts';
 import {
   DECODE_INFO, EXECUTE, GROUP_BASE, D_GROUP, D_IGNORE_MOD, D_LOCKABLE, D_MEM_ONLY, D_MODRM, D_REG_ONLY, IMM_SHIFT, IMM_MASK, Imm,
 } from './opcode-table.ts';
-import { CS, DS, EBP, ES, FS, GP, GS, SS, UD, S_CODE32, S_EIP, S_INSN_EIP } from './state.ts';
+import { CS, DS, EBP, ES, FS, GP, GS, SS, UD, S_CODE32, S_EIP } from './state.ts';
 
 /** Prefix bits in Insn.prefixes. */
 export const P_REP = 1, P_REPNE = 2, P_LOCK = 4, P_SEG = 8;

@@ -64,7 +64,7 @@ export class PvMmu {
   baseMachineAddress = -1;
 
   constructor(
-    private readonly memory: PhysicalMemory,
+    memory: PhysicalMemory,
     private readonly host: HostMemory,
     ramPages: number,
   ) {

@@ -41,7 +41,7 @@ export class ShadowPaging {
 
   constructor(
     private readonly cpu: Cpu,
-    private readonly memory: PhysicalMemory,
+    memory: PhysicalMemory,
     private readonly vmcs: Vmcs,
     cacheCapacity: number,
   ) {

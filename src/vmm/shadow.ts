@@ -30,7 +30,6 @@ export const IDENTITY = -1;
 const NONE = -1;
 /** Write traps in a row to one page table after which the VMM stops shadowing it. */
 const FLOOD_WRITES = 4;
-const PAGE = 4096;
 
 /** One guest root's shadow: a page directory in a host frame, and page tables made on demand. */
 class ShadowRoot {
