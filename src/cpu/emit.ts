@@ -11,9 +11,8 @@
  * An emitter returns null for a form it does not specialize; the block then calls the
  * semantics function itself (still a direct call, from a site that sees only that function).
  *
- * In the statements: `cpu`, `st` (cpu.st), `r` (cpu.reg), the Insn's own variable (for memory
- * operands, whose address is computed when they run), and the helpers of src/jit/translation-cache.ts
- * by name.
+ * In the statements: `cpu`, `st` (cpu.st), `r` (cpu.reg), the Insn's own variable (for helpers
+ * that take one, such as jumpNear), and the helpers of src/jit/translation-cache.ts by name.
  */
 import type { Insn } from './insn.ts';
 import { ARITH_FLAGS } from './state.ts';
@@ -67,7 +66,7 @@ export function offsetJs(d: Insn): string {
 }
 
 /** The ModRM r/m operand as an expression: a register, or memory (readE's meaning). */
-export function readEJs(d: Insn, _x: string, size: number): string {
+export function readEJs(d: Insn, size: number): string {
   return d.modrm >= 0xc0 ? regJs(d.modrm & 7, size) : `cpu.read(${d.eaSeg}, ${offsetJs(d)}, ${size})`;
 }
 
@@ -76,14 +75,14 @@ export function readEJs(d: Insn, _x: string, size: number): string {
  * returns that of the new one. Memory is checked for writing before it is read, as
  * readEForUpdate does, so a fault leaves nothing changed.
  */
-export function updateEJs(d: Insn, _x: string, size: number, update: (old: string) => string): string {
+export function updateEJs(d: Insn, size: number, update: (old: string) => string): string {
   if (d.modrm >= 0xc0) return setRegJs(d.modrm & 7, size, update(regJs(d.modrm & 7, size)));
   const seg = d.eaSeg;
   return `{ const ea = ${offsetJs(d)}; cpu.checkWritable(${seg}, ea, ${size}); cpu.write(${seg}, ea, ${update(`cpu.read(${seg}, ea, ${size})`)}, ${size}); }`;
 }
 
 /** A statement storing `value` in the r/m operand (writeE's meaning). */
-export function writeEJs(d: Insn, _x: string, size: number, value: string): string {
+export function writeEJs(d: Insn, size: number, value: string): string {
   return d.modrm >= 0xc0 ? setRegJs(d.modrm & 7, size, value) : `cpu.write(${d.eaSeg}, ${offsetJs(d)}, ${value}, ${size});`;
 }
 

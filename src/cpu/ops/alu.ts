@@ -174,19 +174,19 @@ const aluJs = (op: number, a: string, b: string, size: number, flagsLive: boolea
   flagsLive ? `alu(st, ${op}, ${a}, ${b}, ${size})` : `aluValue(st, ${op}, ${a}, ${b})`;
 
 /** execAluEG. */
-export const emitAluEG: Emitter = (d, x, flagsLive) => {
+export const emitAluEG: Emitter = (d, _x, flagsLive) => {
   const op = (d.opcode >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
   const g = regJs(regField(d), size);
-  if (op === CMP) return flagsLive ? `alu(st, ${op}, ${readEJs(d, x, size)}, ${g}, ${size});` : '';
-  return updateEJs(d, x, size, (a) => aluJs(op, a, g, size, flagsLive));
+  if (op === CMP) return flagsLive ? `alu(st, ${op}, ${readEJs(d, size)}, ${g}, ${size});` : '';
+  return updateEJs(d, size, (a) => aluJs(op, a, g, size, flagsLive));
 };
 
 /** execAluGE. */
-export const emitAluGE: Emitter = (d, x, flagsLive) => {
+export const emitAluGE: Emitter = (d, _x, flagsLive) => {
   const op = (d.opcode >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
-  const result = aluJs(op, regJs(regField(d), size), readEJs(d, x, size), size, flagsLive);
+  const result = aluJs(op, regJs(regField(d), size), readEJs(d, size), size, flagsLive);
   if (op === CMP) return flagsLive ? `${result};` : '';
   return setRegJs(regField(d), size, result);
 };
@@ -201,12 +201,12 @@ export const emitAluAccImm: Emitter = (d, _x, flagsLive) => {
 };
 
 /** execAluEImm. */
-export const emitAluEImm: Emitter = (d, x, flagsLive) => {
+export const emitAluEImm: Emitter = (d, _x, flagsLive) => {
   const op = (d.modrm >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
   const imm = String(size === 32 ? d.imm : d.imm & ((1 << size) - 1));
-  if (op === CMP) return flagsLive ? `alu(st, ${op}, ${readEJs(d, x, size)}, ${imm}, ${size});` : '';
-  return updateEJs(d, x, size, (a) => aluJs(op, a, imm, size, flagsLive));
+  if (op === CMP) return flagsLive ? `alu(st, ${op}, ${readEJs(d, size)}, ${imm}, ${size});` : '';
+  return updateEJs(d, size, (a) => aluJs(op, a, imm, size, flagsLive));
 };
 
 /** INC or DEC as an expression: inc()/dec(), or the value alone when no flag it sets is live. */
@@ -221,15 +221,15 @@ export const emitIncDecReg: Emitter = (d, _x, flagsLive) => {
 };
 
 /** execIncDecE. */
-export const emitIncDecE: Emitter = (d, x, flagsLive) => {
+export const emitIncDecE: Emitter = (d, _x, flagsLive) => {
   const size = sizeFromOpcodeBit(d);
-  return updateEJs(d, x, size, (a) => incDecJs((d.modrm & 0x08) !== 0, a, size, flagsLive));
+  return updateEJs(d, size, (a) => incDecJs((d.modrm & 0x08) !== 0, a, size, flagsLive));
 };
 
 /** execTestEG. */
-export const emitTestEG: Emitter = (d, x, flagsLive) => {
+export const emitTestEG: Emitter = (d, _x, flagsLive) => {
   const size = sizeFromOpcodeBit(d);
-  return flagsLive ? `test(st, ${readEJs(d, x, size)}, ${regJs(regField(d), size)}, ${size});` : '';
+  return flagsLive ? `test(st, ${readEJs(d, size)}, ${regJs(regField(d), size)}, ${size});` : '';
 };
 
 /** execTestAccImm. */

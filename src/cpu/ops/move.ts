@@ -138,19 +138,19 @@ export function execNop(_cpu: Cpu, _d: Insn): void {}
 // ------------------------------------------------------------------ the translation cache's forms (emit.ts)
 
 /** execMovEG. */
-export const emitMovEG: Emitter = (d, x) => {
+export const emitMovEG: Emitter = (d) => {
   const size = sizeFromOpcodeBit(d);
-  return writeEJs(d, x, size, regJs(regField(d), size));
+  return writeEJs(d, size, regJs(regField(d), size));
 };
 
 /** execMovGE. */
-export const emitMovGE: Emitter = (d, x) => {
+export const emitMovGE: Emitter = (d) => {
   const size = sizeFromOpcodeBit(d);
-  return setRegJs(regField(d), size, readEJs(d, x, size));
+  return setRegJs(regField(d), size, readEJs(d, size));
 };
 
 /** execMovEImm. */
-export const emitMovEImm: Emitter = (d, x) => writeEJs(d, x, sizeFromOpcodeBit(d), String(d.imm));
+export const emitMovEImm: Emitter = (d) => writeEJs(d, sizeFromOpcodeBit(d), String(d.imm));
 
 /** execMovRegImm. */
 export const emitMovRegImm: Emitter = (d) => setRegJs(d.opcode & 7, d.opcode < 0xb8 ? 8 : operandSize(d), String(d.imm));

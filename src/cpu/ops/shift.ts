@@ -157,14 +157,14 @@ export function execShiftDouble(cpu: Cpu, d: Insn): void {
 // ------------------------------------------------------------------ the translation cache's forms (emit.ts)
 
 /** execShiftGroup by an immediate or by 1 (by CL, the count is known only when it runs). */
-export const emitShiftGroup: Emitter = (d, x) => {
+export const emitShiftGroup: Emitter = (d) => {
   const opcode = d.opcode;
   if (opcode >= 0xd2) return null;
   const size = sizeFromOpcodeBit(d);
   const count = (opcode <= 0xc1 ? d.imm : 1) & 31;
   // A count of 0 still checks a memory operand: leave that to the semantics function.
   if (count === 0) return d.modrm >= 0xc0 ? '' : null;
-  return updateEJs(d, x, size, (a) => `${SHIFT_FUNCTION_NAMES[(d.modrm >> 3) & 7]}(st, ${a}, ${count}, ${size})`);
+  return updateEJs(d, size, (a) => `${SHIFT_FUNCTION_NAMES[(d.modrm >> 3) & 7]}(st, ${a}, ${count}, ${size})`);
 };
 
 /**
