@@ -117,7 +117,7 @@ export class Cpu {
    */
   compiler: BlockCompiler | null = null;
   /**
-   * Runs of a decoded block before it is compiled (0: never). Compiling costs about 26 µs a block
+   * Runs of a decoded block before it is compiled. Compiling costs about 26 µs a block
    * (measured over the toy kernel's blocks, 2.8 instructions on average) and V8 optimizes a
    * function only after it has run a while, so code run a few times (most of a BIOS) stays with
    * the interpreter; a loop body reaches 64 in microseconds.
@@ -915,7 +915,7 @@ export class Cpu {
           running = insns;
           base = st[S_EIP];
           let compiled = block.compiled;
-          if (compiled === null && this.compiler !== null && this.compileThreshold > 0 && ++block.runs >= this.compileThreshold) {
+          if (compiled === null && this.compiler !== null && ++block.runs >= this.compileThreshold) {
             compiled = block.compiled = this.compiler(insns, (st[S_SEG_BASE + CS] + base) | 0, block.key & 1);
             this.blocks.compiledCount++;
           }
