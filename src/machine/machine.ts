@@ -336,7 +336,7 @@ export class Machine {
 
   /** GVA → GPA → HVA → HPA, with every level's entry (see vmm/translate.ts). */
   translate(gva: number): Translation {
-    return translateAddress(this.cpu, this.phys, this.vcpu?.ept ?? null, gva, this.vcpu?.shadow ?? null);
+    return translateAddress(this.cpu, this.phys, this.vcpu, gva);
   }
 
   /** CS:EIP and the registers, for reports. */

@@ -14,7 +14,7 @@
  */
 import type { HostMemory } from '../cpu/host-memory.ts';
 import type { PhysicalMemory } from '../cpu/physical-memory.ts';
-import { PDE_LARGE, PTE_PRESENT, PTE_WRITABLE } from '../cpu/paging.ts';
+import { PDE_LARGE, PTE_PRESENT, PTE_WRITABLE } from '../cpu/page-walk.ts';
 
 /** Errors, as negated errno values (Xen's choices: EINVAL for a malformed request, EPERM for a forbidden one). */
 export const EPERM = -1, EINVAL = -22, EBUSY = -16;
@@ -88,6 +88,17 @@ export class PvMmu {
   /** Whether machine frame `mfn` is this guest's RAM. */
   owns(mfn: number): boolean {
     return mfn >= 0 && mfn < this.m2p.length && this.m2p[mfn] !== NOT_RAM;
+  }
+
+  /** The pseudo-physical frame of machine frame `mfn`, or -1 when it is not the guest's (M2P). */
+  pseudoPhysicalFrame(mfn: number): number {
+    return this.owns(mfn) ? this.m2p[mfn] : -1;
+  }
+
+  /** How machine frame `mfn` is pinned: 'L1' (a page table), 'L2' (a page directory), or null. */
+  pinnedAs(mfn: number): 'L1' | 'L2' | null {
+    const level = mfn >= 0 && mfn < this.level.length ? this.level[mfn] : TableLevel.None;
+    return level === TableLevel.L1 ? 'L1' : level === TableLevel.L2 ? 'L2' : null;
   }
 
   /** Whether machine frame `mfn` is a pinned page table (L1 or L2): the guest may not write it. */

@@ -13,7 +13,7 @@
 import type { Cpu } from '../cpu/cpu.ts';
 import { ACCESS_WRITE } from '../cpu/guest-physical.ts';
 import { PAGE_RAM, type PhysicalMemory } from '../cpu/physical-memory.ts';
-import { PF_USER, PF_WRITE } from '../cpu/paging.ts';
+import { PF_USER, PF_WRITE } from '../cpu/page-walk.ts';
 import { CR0_PG, CR0_WP, S_CPL, S_CR0, S_CR2, S_CR3, S_CR4 } from '../cpu/state.ts';
 import type { GuestPaging } from './guest-walk.ts';
 import { IDENTITY, ShadowMmu } from './shadow.ts';

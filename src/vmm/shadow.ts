@@ -21,8 +21,8 @@
  */
 import type { HostMemory } from '../cpu/host-memory.ts';
 import { PAGE_RAM, PAGE_ROM, type PhysicalMemory } from '../cpu/physical-memory.ts';
-import { PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_USER, PTE_WRITABLE, PF_USER, PF_WRITE } from '../cpu/paging.ts';
-import { isGuestFault, walkGuest, type GuestPaging } from './guest-walk.ts';
+import { PageWalk, PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_USER, PTE_WRITABLE, PF_USER, PF_WRITE } from '../cpu/page-walk.ts';
+import { GuestPhysicalTables, walkGuest, type GuestPaging } from './guest-walk.ts';
 
 /** The key of the identity shadow, used while the guest's paging is off. */
 export const IDENTITY = -1;
@@ -109,7 +109,12 @@ export class ShadowMmu {
     readonly capacity = 8,
     /** Called when shadow entries the CPU may have cached change (the vCPU flushes its TLB). */
     private readonly flushTlb: () => void = () => {},
-  ) {}
+  ) {
+    this.guestTables = new GuestPhysicalTables(memory);
+  }
+  /** The guest's tables, as the software walk reads them; and that walk's result, reused. */
+  private readonly guestTables: GuestPhysicalTables;
+  private readonly walk = new PageWalk();
 
   // ---------------------------------------------------------------- roots and the cache
 
@@ -180,12 +185,12 @@ export class ShadowMmu {
       gpa = gva >>> 0;
       guestWritable = guestUser = dirty = true;
     } else {
-      const t = walkGuest(this.memory, paging, gva, write, user);
-      if (isGuestFault(t)) {
+      const t = walkGuest(this.guestTables, paging, gva, write, user, this.walk);
+      if (t.errorCode !== -1) {
         this.stats.injected++;
         return { kind: 'inject', errorCode: t.errorCode };
       }
-      gpa = t.gpa;
+      gpa = t.physical >>> 0;
       guestWritable = t.writable;
       guestUser = t.user;
       dirty = t.dirty;
