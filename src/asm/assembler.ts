@@ -32,6 +32,8 @@ export interface LineRecord {
 export interface AssemblyOutput {
   bytes: Uint8Array;
   symbols: Map<string, number>;
+  /** Which symbols are labels (addresses in the image), not EQU constants. */
+  labels: Set<string>;
   records: LineRecord[];
   diagnostics: Diagnostic[];
 }
@@ -106,7 +108,9 @@ export function assembleLines(lines: SourceLine[], readBinary: BinaryReader, ini
       const symbolValues = new Map<string, number>();
       for (const [name, entry] of symbols) if (entry.isLabel || entry.value.reloc !== 0) symbolValues.set(name, Number(BigInt.asUintN(32, entry.value.n)));
       for (const [name, entry] of symbols) if (!symbolValues.has(name)) symbolValues.set(name, Number(BigInt.asIntN(53, entry.value.n)));
-      result = { bytes, symbols: symbolValues, records: run.records, diagnostics: sortDiagnostics(diagnostics, lines) };
+      const labels = new Set<string>();
+      for (const [name, entry] of symbols) if (entry.isLabel) labels.add(name);
+      result = { bytes, symbols: symbolValues, labels, records: run.records, diagnostics: sortDiagnostics(diagnostics, lines) };
     }
   }
   return result!;

@@ -30,6 +30,8 @@ export interface AssembleResult {
   bytes: Uint8Array;
   /** Every label and EQU, with its value (addresses are absolute, i.e. include ORG). */
   symbols: Map<string, number>;
+  /** Which of them are labels (addresses of code or data), not EQU constants. */
+  labels: Set<string>;
   /** For each address where a source line put bytes: that line. Sorted by address. */
   lineMap: Map<number, SourceLocation>;
   /** Address, bytes and source text of every line. */
@@ -54,6 +56,7 @@ export function assemble(source: string, options: AssembleOptions = {}): Assembl
     ok,
     bytes: ok ? out.bytes : new Uint8Array(0),
     symbols: out.symbols,
+    labels: out.labels,
     lineMap: buildLineMap(out.records),
     listing: formatListing(out.records),
     diagnostics: out.diagnostics,

@@ -1,10 +1,13 @@
 /**
- * The symbol map file: label addresses, then which source line each address comes from.
- * A debugger reads it back with parseSymbolMap.
+ * The symbol map file: label addresses, EQU constants, then which source line each address
+ * comes from. The debugger reads it back with parseSymbolMap (`minivisor debug disk.img
+ * --symbols disk.map`).
  *
  *   ; minivisor symbol map
  *   [symbols]
  *   00007c00 start
+ *   [constants]
+ *   00000010 KERNEL_DS
  *   [lines]
  *   00007c00 boot.asm:14
  */
@@ -12,33 +15,48 @@ import type { SourceLocation } from './diagnostics.ts';
 
 const hex = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
 
-export function formatSymbolMap(symbols: Map<string, number>, lineMap: Map<number, SourceLocation>): string {
-  const out = ['; minivisor symbol map', '[symbols]'];
+export interface SymbolMap {
+  /** Labels: addresses of code and data. */
+  symbols: Map<string, number>;
+  /** EQU constants. */
+  constants: Map<string, number>;
+  lineMap: Map<number, SourceLocation>;
+}
+
+/** `labels` names the symbols that are labels; the others are written as constants. */
+export function formatSymbolMap(symbols: Map<string, number>, lineMap: Map<number, SourceLocation>, labels?: Set<string>): string {
   const sorted = [...symbols].sort((a, b) => (a[1] >>> 0) - (b[1] >>> 0) || a[0].localeCompare(b[0]));
-  for (const [name, value] of sorted) out.push(`${hex(value)} ${name}`);
+  const isLabel = (name: string) => labels === undefined || labels.has(name);
+  const out = ['; minivisor symbol map', '[symbols]'];
+  for (const [name, value] of sorted) if (isLabel(name)) out.push(`${hex(value)} ${name}`);
+  out.push('[constants]');
+  for (const [name, value] of sorted) if (!isLabel(name)) out.push(`${hex(value)} ${name}`);
   out.push('[lines]');
   for (const [address, loc] of lineMap) out.push(`${hex(address)} ${loc.file}:${loc.line}`);
   return out.join('\n') + '\n';
 }
 
-export function parseSymbolMap(text: string): { symbols: Map<string, number>; lineMap: Map<number, SourceLocation> } {
-  const symbols = new Map<string, number>();
-  const lineMap = new Map<number, SourceLocation>();
+/** Reads a symbol map back. Throws an Error naming the line for one it cannot read. */
+export function parseSymbolMap(text: string): SymbolMap {
+  const map: SymbolMap = { symbols: new Map(), constants: new Map(), lineMap: new Map() };
   let part = '';
-  for (const line of text.split('\n')) {
-    if (line.startsWith(';') || line.trim() === '') continue;
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.trim();
+    if (line.startsWith(';') || line === '') return;
     if (line.startsWith('[')) {
-      part = line.trim();
-      continue;
+      part = line;
+      return;
     }
-    const space = line.indexOf(' ');
-    const address = parseInt(line.slice(0, space), 16);
-    const rest = line.slice(space + 1);
-    if (part === '[symbols]') symbols.set(rest, address);
+    const m = /^([0-9a-fA-F]{1,8})\s+(\S.*)$/.exec(line);
+    if (!m || part === '') throw new Error(`line ${index + 1}: '${line}' is not 'ADDRESS NAME' under [symbols], [constants] or [lines]`);
+    const address = parseInt(m[1], 16);
+    const rest = m[2];
+    if (part === '[symbols]') map.symbols.set(rest, address);
+    else if (part === '[constants]') map.constants.set(rest, address);
     else if (part === '[lines]') {
       const colon = rest.lastIndexOf(':');
-      lineMap.set(address, { file: rest.slice(0, colon), line: Number(rest.slice(colon + 1)) });
+      map.lineMap.set(address, { file: rest.slice(0, colon), line: Number(rest.slice(colon + 1)) });
     }
-  }
-  return { symbols, lineMap };
+  });
+  return map;
 }

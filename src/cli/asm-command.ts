@@ -84,7 +84,7 @@ export const asmCommand: Command = {
     }
     writeOutputFile(output, result.bytes, '-o');
     if (options.listing) writeOutputFile(options.listing, result.listing, '--listing');
-    if (options.symbols) writeOutputFile(options.symbols, formatSymbolMap(result.symbols, result.lineMap), '--symbols');
+    if (options.symbols) writeOutputFile(options.symbols, formatSymbolMap(result.symbols, result.lineMap, result.labels), '--symbols');
     return 0;
   },
 };

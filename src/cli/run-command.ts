@@ -21,6 +21,9 @@ import { UserError } from './user-error.ts';
 import { OutputFile, checkInputFile, fileUserError, readInputFile } from './files.ts';
 import { readPhysicalMemory } from './memory-dump.ts';
 import { traceTranslations } from './jit-trace.ts';
+import type { SymbolMap } from '../asm/symbol-map.ts';
+import { explainFaultChain } from '../debugger/fault-report.ts';
+import { SymbolTable, type SymbolSource } from '../debugger/symbols.ts';
 
 const USAGE = `usage: minivisor run [FILE] [options]
 
@@ -76,11 +79,12 @@ const OPTIONS = {
 };
 
 /**
- * Reads a guest file, assembling it when it is .asm. Errors are the user's: say which file and
- * why (missing, a directory, unreadable, bad assembly); `what` (the option naming the file) prefixes the message.
+ * Reads a guest file, assembling it when it is .asm (then with its labels and source lines).
+ * Errors are the user's: say which file and why (missing, a directory, unreadable, bad
+ * assembly); `what` (the option naming the file) prefixes the message.
  */
-export function loadGuestImage(path: string, defines: Record<string, string> = {}, includePaths: string[] = [], what?: string): Uint8Array {
-  if (extname(path).toLowerCase() !== '.asm') return readInputFile(path, what);
+export function loadGuestFile(path: string, defines: Record<string, string> = {}, includePaths: string[] = [], what?: string): { bytes: Uint8Array; symbols?: SymbolMap } {
+  if (extname(path).toLowerCase() !== '.asm') return { bytes: readInputFile(path, what) };
   checkInputFile(path, what);
   let result: AssembleResult;
   try {
@@ -92,7 +96,14 @@ export function loadGuestImage(path: string, defines: Record<string, string> = {
     const errors = result.diagnostics.map((d) => formatDiagnostic(d)).join('\n');
     throw new UserError(`${path} did not assemble:\n${errors}`, 1);
   }
-  return result.bytes;
+  const constants = new Map([...result.symbols].filter(([name]) => !result.labels.has(name)));
+  const labels = new Map([...result.symbols].filter(([name]) => result.labels.has(name)));
+  return { bytes: result.bytes, symbols: { symbols: labels, constants, lineMap: result.lineMap } };
+}
+
+/** A guest file's bytes (see loadGuestFile). */
+export function loadGuestImage(path: string, defines: Record<string, string> = {}, includePaths: string[] = [], what?: string): Uint8Array {
+  return loadGuestFile(path, defines, includePaths, what).bytes;
 }
 
 function parseDefines(values: string[]): Record<string, string> {
@@ -117,6 +128,8 @@ export interface RunSettings {
   outputs: OutputFile[];
   /** The ports the options gave devices (debug consoles, the exit port), with the option that did. */
   portOptions: Map<number, string>;
+  /** Labels and source lines of the .asm files the machine was given (the built-in BIOS's are not among them). */
+  symbolSources: SymbolSource[];
 }
 
 /** A port number for `what`: 0 to 0xFFFF. */
@@ -176,6 +189,8 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
     throw e;
   }
   config.reserved = reserved.map(({ base, length }) => ({ base, length }));
+  // Labels and source lines of every .asm the machine is given, for reports and the debugger.
+  const symbolSources: SymbolSource[] = [];
   const fits = (address: number, length: number, what: string) => {
     if (address + length > memoryBytes) {
       throw new UserError(`${what}: ${length} bytes at ${hex(address)} do not fit in ${memoryBytes / 1048576} MiB of RAM (use --mem)`);
@@ -186,7 +201,8 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
     if (at <= 0) throw new UserError(`--load ${spec}: write FILE@ADDR, for example --load kernel.bin@0x100000`);
     const file = spec.slice(0, at);
     const address = parseNumber(spec.slice(at + 1), `--load ${spec}`);
-    const bytes = loadGuestImage(file, defines, includes, `--load ${spec}`);
+    const { bytes, symbols } = loadGuestFile(file, defines, includes, `--load ${spec}`);
+    if (symbols) symbolSources.push(symbols);
     fits(address, bytes.length, `--load ${spec}`);
     config.loads!.push({ address, bytes });
   }
@@ -197,7 +213,12 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
   const disks = new Map<number, DiskImage>();
   let kernel: { bytes: Uint8Array; name: string } | undefined;
   const addDisk = (drive: number, path: string, kind?: DiskKind, image?: Uint8Array) => {
-    const bytes = image ?? loadGuestImage(path, defines, includes, drive === 0x00 ? '--fda' : '--hda');
+    let bytes = image;
+    if (bytes === undefined) {
+      const loaded = loadGuestFile(path, defines, includes, drive === 0x00 ? '--fda' : '--hda');
+      bytes = loaded.bytes;
+      if (loaded.symbols) symbolSources.push(loaded.symbols);
+    }
     // An assembled boot sector may be short (it is padded); an image file must hold whole sectors.
     if (extname(path).toLowerCase() !== '.asm' && bytes.length % SECTOR_BYTES !== 0) {
       throw new UserError(`${path} is ${bytes.length} bytes, not a whole number of 512-byte sectors: is it truncated?`);
@@ -210,7 +231,8 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
   };
   const file = positionals[0];
   if (file !== undefined) {
-    const bytes = loadGuestImage(file, defines, includes);
+    const { bytes, symbols } = loadGuestFile(file, defines, includes);
+    if (symbols) symbolSources.push(symbols);
     if (isElf(bytes) || isFlatMultibootKernel(bytes)) kernel = { bytes, name: file };
     else if (extname(file).toLowerCase() === '.asm') addDisk(0x00, file, 'floppy', bytes);
     else addDisk(guessKind(bytes.length) === 'floppy' ? 0x00 : 0x80, file, undefined, bytes);
@@ -233,7 +255,9 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
   if (!raw) {
     if (memoryBytes < MIN_RAM_BYTES) throw new UserError(`--mem: ${memoryBytes / 1048576} MiB is too little to boot through the BIOS; give at least ${MIN_RAM_BYTES >> 20}M`);
     if (biosPath !== undefined) {
-      const bios = loadGuestImage(biosPath, defines, includes, '--bios');
+      const { bytes: bios, symbols } = loadGuestFile(biosPath, defines, includes, '--bios');
+      // A firmware's labels are where it is mapped: ending at 1 MiB.
+      if (symbols) symbolSources.push({ ...symbols, base: 0x100000 - bios.length });
       if (bios.length === 0 || bios.length % 4096 !== 0 || bios.length > 256 * 1024) {
         throw new UserError(`--bios ${biosPath}: the image is ${bios.length} bytes; firmware must be a multiple of 4 KiB up to 256 KiB (64 KiB maps at 0xF0000, 128 KiB at 0xE0000)`);
       }
@@ -305,6 +329,7 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
     traceJit: options.has('--trace-jit'),
     outputs,
     portOptions,
+    symbolSources,
   };
 }
 
@@ -410,13 +435,14 @@ export const runCommand: Command = {
     const screen = terminal.unseenScreen(machine);
     if (screen.length > 0) process.stderr.write(`minivisor: the VGA text screen at the end of the run:\n${screen.map((l) => '  | ' + l).join('\n')}\n`);
     if (settings.stats) process.stderr.write(formatStats(machine, seconds));
-    return report(machine, outcome, settings.maxInstructions);
+    return report(machine, outcome, settings);
   },
 };
 
 /** Says how the guest ended, on stderr, and returns the exit status for it. */
-function report(machine: Machine, outcome: RunOutcome, maxInstructions: number): number {
+function report(machine: Machine, outcome: RunOutcome, settings: RunSettings): number {
   const cpu = machine.cpu;
+  const maxInstructions = settings.maxInstructions;
   switch (outcome.kind) {
     case 'exit':
       return outcome.status;
@@ -424,15 +450,26 @@ function report(machine: Machine, outcome: RunOutcome, maxInstructions: number):
     case 'idle':
       process.stderr.write(`minivisor: guest halted (${outcome.kind === 'halted' ? outcome.detail : 'waiting for input'}) at ${cpu.location()}\n`);
       return 0;
-    case 'shutdown':
-      process.stderr.write(`minivisor: guest shut down: ${outcome.detail}\n  last instruction at ${cpu.location(true)}\n${indent(cpu.describe())}\n`);
+    case 'shutdown': {
+      process.stderr.write(`minivisor: guest shut down: ${outcome.detail}\n`);
+      const chain = cpu.faultChain;
+      if (chain.shutdown) {
+        const symbols = new SymbolTable();
+        for (const source of settings.symbolSources) symbols.add(source);
+        const lines = explainFaultChain(machine, chain.events, (linear) => symbols.describe(linear));
+        process.stderr.write(`  how it came to that (each exception raised while delivering the one before):\n${lines.map((l) => `    ${l}`).join('\n')}\n`);
+        process.stderr.write('  (minivisor debug stops at the first of these, where info fault, x and info idt can look around)\n');
+      }
+      process.stderr.write(`  last instruction at ${cpu.location(true)}\n${indent(cpu.describe())}\n`);
       return 3;
+    }
     case 'unmapped-fetch':
       process.stderr.write(`minivisor: guest stopped: ${outcome.detail}\n  at ${cpu.location()}\n${indent(cpu.describe())}\n`);
       return 4;
     case 'vmexit':
     case 'stopped':
-      process.stderr.write(`minivisor: guest stopped: ${outcome.detail} at ${cpu.location()}\n`);
+    case 'debug':
+      process.stderr.write(`minivisor: guest stopped: ${outcome.kind === 'debug' ? 'by the debugger' : outcome.detail} at ${cpu.location()}\n`);
       return outcome.kind === 'stopped' && outcome.detail === 'Ctrl-C' ? 130 : 6;
     case 'limit':
       process.stderr.write(`minivisor: stopped after ${maxInstructions} instructions (--max-instructions); the guest was at ${cpu.location()}\n${indent(cpu.describe())}\n`);

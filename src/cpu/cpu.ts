@@ -1,7 +1,7 @@
 /**
- * The CPU: architectural state, memory access through segmentation and the TLB, instruction
- * fetch, and the run loop. Decoding lives in decoder.ts, instruction semantics in ops/, the
- * opcode table in opcodes.ts, interrupt delivery in interrupts.ts.
+ * The CPU: architectural state, memory access through segmentation and the TLB, and
+ * instruction fetch. The run loop lives in run-loop.ts, decoding in decoder.ts, instruction
+ * semantics in ops/, the opcode table in opcode-table.ts, interrupt delivery in interrupts.ts.
  *
  * Hot-path rules (DESIGN.md §9): no allocation per instruction, guest exceptions are thrown as
  * one preallocated sentinel (they are rare next to instructions), all state is int32 in `st`.
@@ -15,18 +15,16 @@ import {
   ATTR_DB, ATTR_REAL_MODE_CODE, ATTR_REAL_MODE_DATA, CS, DS, ES, FS, GS, GP, LDTR, SS, SS_, STATE_SIZE, TR,
   S_A20_MASK, S_CODE32, S_CR0, S_EFLAGS, S_EIP, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_INSN_EIP,
   S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_LOW, S_SEG_SEL, S_SEG_RHIGH, S_SEG_RLOW, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, S_IDTR_LIMIT,
-  S_GDTR_LIMIT, CR0_ET, CR0_PE, CR0_PG, CR0_WP, TF, IF, ATTR_S, ATTR_CODE, ATTR_WRITABLE, S_CPL, S_CR4, VM, AC, AC_, CR0_AM,
-  DB, RF, S_CR2,
+  S_GDTR_LIMIT, CR0_ET, CR0_PE, CR0_PG, CR0_WP, ATTR_S, ATTR_CODE, ATTR_WRITABLE, S_CPL, S_CR4, VM, AC, AC_, CR0_AM,
+  DB, RF, S_CR2, CR4_PGE,
 } from './state.ts';
 import { walk } from './paging.ts';
-import { DR6, DR6_BS, dataBreakpoints, instructionBreakpoints, watchesData, watchesExecution } from './debug.ts';
-
-/** CR4.PGE: global pages survive CR3 loads. */
-const CR4_PGE = 1 << 7;
-import { deliverPendingEvent, type InterruptController } from './interrupts.ts';
-import { step } from './decoder.ts';
-import { BlockCache, type BlockCompiler, type DecodedBlock } from './block-cache.ts';
-import type { Insn } from './insn.ts';
+import { DR6, dataBreakpoints, instructionBreakpoints, watchesData, watchesExecution } from './debug.ts';
+import type { InterruptController } from './interrupts.ts';
+import { BlockCache, type BlockCompiler } from './block-cache.ts';
+import type { DebugHook } from './debug-hook.ts';
+import { FaultChain } from './fault-chain.ts';
+import { runCpu } from './run-loop.ts';
 
 /**
  * TLB entry bits (the rest of an entry is the page's host offset): what a supervisor and what
@@ -47,7 +45,8 @@ export type StopReason =
   | 'shutdown' // triple fault
   | 'unmapped-fetch' // execution ran into physical memory with nothing behind it
   | 'vmexit' // a sensitive instruction was intercepted
-  | 'request' // something outside the CPU (the debugger, an exit port) asked it to stop
+  | 'request' // something outside the CPU (an exit port) asked it to stop
+  | 'debug' // the debugger stopped it (src/debugger, through Cpu.debugHook)
   | 'device'; // a device changed its timing: the machine looks at its devices and runs on
 
 /** Thrown (as this one object) when an instruction raises a guest exception. */
@@ -63,6 +62,8 @@ export const ATTN_HALT = 32;
 export const ATTN_CODE_WRITTEN = 64;
 /** A data breakpoint fired: #DB after this instruction. */
 export const ATTN_DEBUG = 128;
+/** The debugger (Cpu.debugHook) wants to look at the next instruction boundary: a watchpoint was hit. */
+export const ATTN_DEBUGGER = 256;
 
 export class Cpu {
   /** All architectural state (see state.ts for the layout). */
@@ -82,9 +83,9 @@ export class Cpu {
   private readonly tlbGlobal = new Uint8Array(1 << 20);
   /**
    * The TLB bits an access at the current privilege needs: supervisor or user; 0 while every
-   * access must take the slow path (alignment checks or data breakpoints armed).
+   * access must take the slow path (alignment checks or data breakpoints armed). (Read by the run loop.)
    */
-  private readBit = TLB_READ;
+  readBit = TLB_READ;
   private writeBit = TLB_WRITE;
   /** CPL 3: accesses are checked as user accesses. */
   private userMode = false;
@@ -92,10 +93,10 @@ export class Cpu {
   private alignmentChecks = false;
   /** Data breakpoints armed in DR7. Checked on the slow path. */
   private dataWatch = false;
-  /** Instruction breakpoints armed in DR7: instructions are single-stepped and checked. */
-  private codeWatch = false;
-  /** B0-B3 bits of data breakpoints hit by the current instruction: #DB after it. */
-  private dataBreakHits = 0;
+  /** Instruction breakpoints armed in DR7: instructions are single-stepped and checked (by the run loop). */
+  codeWatch = false;
+  /** B0-B3 bits of data breakpoints hit by the current instruction: #DB after it (the run loop delivers it). */
+  dataBreakHits = 0;
   /** Pages with a TLB entry, so that a flush touches only those. */
   private readonly tlbFilled = new Int32Array(4096);
   private tlbFilledCount = 0;
@@ -136,6 +137,19 @@ export class Cpu {
 
   /** The VMM's hook for sensitive instructions; null in root mode. */
   interceptor: SensitiveInterceptor | null = null;
+  /** The debugger's hook (src/debugger); null when none is attached, which costs the run loop one check per block. */
+  debugHook: DebugHook | null = null;
+  /** The events of the last delivery, each exception it raised included: why a guest shut down. */
+  readonly faultChain = new FaultChain();
+  /** The state when the current delivery chain began, while a debugger may undo it (see deliverPendingEvent). */
+  private readonly chainStartState = new Int32Array(STATE_SIZE);
+  private chainStartHalted = false;
+  /** MOV to CR3 and task switches so far (a VMM that emulates a guest's CR3 load counts it too): for the debugger's `catch cr3`. */
+  cr3Loads = 0;
+  /** Executions of a REP string instruction that stopped after a chunk, not yet retired: progress a debugger's step sees. */
+  partialRuns = 0;
+  /** Iterations a REP string instruction runs per execution before it restarts itself (1 while a debugger steps). */
+  repChunk = 4096;
   /** The VMM's guest-physical translation (EPT); null on the bare machine. */
   guestPhysical: GuestPhysicalTranslator | null = null;
   /**
@@ -147,6 +161,8 @@ export class Cpu {
   cr2BeforeFault = 0;
   /** The page entry the last TLB fill found (host frame | kind), for the slow path that follows it. */
   private lastFillEntry = PAGE_UNMAPPED;
+  /** The TLB_* rights the last fill found the page to give (before a debugger's watch took them off the TLB). */
+  private lastFillAllowed = 0;
   /** Where maskable interrupts come from (the PIC); null when there is none. */
   interruptController: InterruptController | null = null;
 
@@ -448,6 +464,7 @@ export class Cpu {
     }
     const entry = this.guestPhysical === null ? this.phys.backedEntry(phys) : this.guestPhysical.pageEntry(phys, write ? ACCESS_WRITE : ACCESS_READ, lin, false);
     this.lastFillEntry = entry;
+    this.lastFillAllowed = allowed;
     if (entry !== PAGE_UNMAPPED) {
       const kind = entry & 3;
       if (kind === PAGE_RAM || kind === PAGE_ROM) {
@@ -458,6 +475,8 @@ export class Cpu {
         }
         // ROM takes no writes; pages holding decoded code take them on the slow path only.
         if (kind !== PAGE_RAM || this.phys.codePages[entry >>> 12] !== 0) allowed &= ~(TLB_WRITE | TLB_USER_WRITE);
+        // A page a debugger watches takes every access on the slow path, where it is told.
+        if (this.debugHook !== null && this.debugHook.watchesPage(this, lin)) allowed = 0;
         this.tlb[page] = (entry & -4096) | allowed;
         this.tlbGlobal[page] = global ? 1 : 0;
       }
@@ -589,6 +608,7 @@ export class Cpu {
   private readSlow(lin: number, bytes: 1 | 2 | 4): number {
     if (this.alignmentChecks && (lin & (bytes - 1)) !== 0) this.fault(AC_, 0);
     if (this.dataWatch) this.noteDataAccess(lin, bytes, false);
+    if (this.debugHook !== null) this.debugHook.onAccess(this, lin, bytes, false);
     if (((lin & 4095) + bytes) > 4096) {
       // Crosses a page: byte by byte, each through its own translation.
       let value = 0;
@@ -608,6 +628,7 @@ export class Cpu {
   private writeSlow(lin: number, bytes: 1 | 2 | 4, value: number): void {
     if (this.alignmentChecks && (lin & (bytes - 1)) !== 0) this.fault(AC_, 0);
     if (this.dataWatch) this.noteDataAccess(lin, bytes, true);
+    if (this.debugHook !== null) this.debugHook.onAccess(this, lin, bytes, true);
     if (((lin & 4095) + bytes) > 4096) {
       for (let i = 0; i < bytes; i++) this.writeLin8((lin + i) | 0, value >>> (8 * i));
       return;
@@ -641,7 +662,7 @@ export class Cpu {
   }
 
   /** Before an instruction with instruction breakpoints armed: #DB (a fault) when one matches, unless EFLAGS.RF. */
-  private checkInstructionBreakpoint(): void {
+  checkInstructionBreakpoint(): void {
     const st = this.st;
     if (st[S_EFLAGS] & RF) return;
     const hits = instructionBreakpoints(st, (st[S_SEG_BASE + CS] + st[S_EIP]) | 0);
@@ -677,7 +698,7 @@ export class Cpu {
   }
 
   /** A host page now holds decoded code: take fast write permission away from its TLB entries. */
-  private protectCodePage(hostPage: number): void {
+  protectCodePage(hostPage: number): void {
     this.phys.codePages[hostPage] = 1;
     for (let i = 0; i < this.tlbFilledCount; i++) {
       const page = this.tlbFilled[i];
@@ -747,20 +768,21 @@ export class Cpu {
     if (eip > high || eip < st[S_SEG_LOW + CS] >>> 0) this.fault(GP, 0);
     const lin = (st[S_SEG_BASE + CS] + eip) | 0;
     const phys = this.tlbFill(lin, false);
-    const e = this.tlb[lin >>> 12];
-    // Execution needs read permission at the CPL (not readBit, which may be 0: see updateAccessMasks).
-    if (e & (this.userMode ? TLB_USER_READ : TLB_READ)) {
+    const entry = this.lastFillEntry;
+    const kind = entry & 3;
+    // Execution needs read permission at the CPL, as the fill found it (the TLB entry may have no
+    // bits at all: see updateAccessMasks, and a page a debugger watches).
+    if (entry !== PAGE_UNMAPPED && (kind === PAGE_RAM || kind === PAGE_ROM) && this.lastFillAllowed & (this.userMode ? TLB_USER_READ : TLB_READ)) {
       const pageOffset = lin & 4095;
       const lo = Math.max(eip - pageOffset, st[S_SEG_LOW + CS] >>> 0);
       const hi = Math.min(eip - pageOffset + 4095, high);
       st[S_FETCH_LO] = lo;
       st[S_FETCH_SPAN] = hi - lo;
-      st[S_FETCH_DELTA] = ((e & -4096) + pageOffset - eip) | 0;
+      st[S_FETCH_DELTA] = ((entry & -4096) + pageOffset - eip) | 0;
       st[S_EIP] = eip + 1;
-      return this.mem[(e & -4096) | pageOffset];
+      return this.mem[(entry & -4096) | pageOffset];
     }
-    const kind = this.phys.kindAt(phys);
-    if (kind === PAGE_MMIO) {
+    if (this.phys.kindAt(phys) === PAGE_MMIO) {
       st[S_EIP] = eip + 1;
       return this.phys.read8(phys);
     }
@@ -798,9 +820,10 @@ export class Cpu {
   incompleteInstruction = false;
 
   /** 1 when the instruction just executed retired, 0 when it will run again (a REP chunk). */
-  private retiredNow(): number {
+  retiredNow(): number {
     if (!this.incompleteInstruction) return 1;
     this.incompleteInstruction = false;
+    this.partialRuns++;
     return 0;
   }
 
@@ -847,262 +870,28 @@ export class Cpu {
     this.attention |= ATTN_INTERRUPT;
   }
 
+  /** Keeps the state as a delivery chain begins, for a debugger that may undo the chain (deliverPendingEvent). */
+  saveStateBeforeChain(): void {
+    this.chainStartState.set(this.st);
+    this.chainStartHalted = this.halted;
+  }
+
+  /** Puts back the state saved as the chain began: the instruction that raised it has not run. */
+  restoreStateBeforeChain(): void {
+    const st = this.st;
+    st.set(this.chainStartState);
+    this.halted = this.chainStartHalted;
+    st[S_FETCH_SPAN] = -1;
+    this.setCpl(st[S_CPL]);
+    this.flushTlb();
+  }
+
   /**
-   * Runs until `budget` instructions have retired or something stops the CPU.
+   * Runs until `budget` instructions have retired or something stops the CPU (run-loop.ts).
    * Returns why it stopped; `stopReason` keeps that until the next run.
    */
   run(budget: number): StopReason {
-    this.stopReason = null;
-    this.stopDetail = '';
-    this.attention &= ~ATTN_STOP;
-    if (this.interruptController !== null) this.attention |= ATTN_INTERRUPT;
-    let left = budget;
-    while (left > 0) {
-      if (this.attention !== 0 && this.serviceAttention()) break;
-      if (this.halted) {
-        if (this.canWake()) this.stop('idle');
-        else this.stop('halt', (this.st[S_EFLAGS] & IF) === 0 ? 'HLT with interrupts disabled' : 'HLT with no interrupt source');
-        break;
-      }
-      const chunk = left < 65536 ? left : 65536;
-      const done = this.runChunk(chunk);
-      left -= done;
-      this.instructions += done;
-      this.retiredInChunk = 0;
-    }
-    return this.stopReason ?? 'budget';
-  }
-
-  /**
-   * Executes up to `count` instructions; returns how many retired (a faulting one counts).
-   * Decoded blocks run without decoding; where there is none (MMIO, the last bytes of a
-   * page, a budget smaller than the block) one instruction is decoded and run at a time.
-   */
-  private runChunk(count: number): number {
-    const st = this.st;
-    let n = 0;
-    let previous: DecodedBlock | null = null;
-    // The block being executed and the index of its current instruction, for the catch below.
-    let running: Insn[] | null = null;
-    let runningCompiled = false;
-    let base = 0;
-    let i = 0;
-    for (;;) {
-      try {
-        while (n < count) {
-          const block = this.blockAtEip(previous);
-          if (block === null || block.insns.length > count - n) {
-            st[S_INSN_EIP] = st[S_EIP];
-            this.retiredInChunk = n;
-            if (this.codeWatch) {
-              this.checkInstructionBreakpoint();
-              const resumeFlag = st[S_EFLAGS] & RF;
-              step(this);
-              if (resumeFlag) st[S_EFLAGS] &= ~RF; // RF covers one instruction
-            } else {
-              step(this);
-            }
-            previous = null;
-            const retired = this.retiredNow();
-            // An instruction that made a VM exit did not retire (the VMM emulates or reruns it).
-            if (this.attention !== 0) return this.stopReason === 'vmexit' ? n : n + retired;
-            n += retired;
-            continue;
-          }
-          // Only the last instruction reads EIP (D_ENDS_BLOCK): the others run without it.
-          const insns = block.insns;
-          const last = insns.length - 1;
-          running = insns;
-          base = st[S_EIP];
-          let compiled = block.compiled;
-          if (compiled === null && this.compiler !== null && ++block.runs >= this.compileThreshold) {
-            compiled = block.compiled = this.compiler(insns, (st[S_SEG_BASE + CS] + base) | 0, block.key & 1);
-            this.blocks.compiledCount++;
-          }
-          // A compiled block may leave dead flags unset between its instructions, so it only
-          // starts with nothing pending (single-step's trap would stop it after one instruction).
-          if (compiled !== null && this.attention === 0) {
-            // The same steps as the loop below, in the block's own function (src/jit/translation-cache.ts).
-            runningCompiled = true;
-            this.compiledEarlyStop = false;
-            const ran = compiled(this, st, count - n, n);
-            running = null;
-            runningCompiled = false;
-            if (this.compiledEarlyStop) return n + ran;
-            const retired = this.retiredNow();
-            if (this.attention !== 0) return this.stopReason === 'vmexit' ? n + ran : n + ran + retired;
-            n += ran + retired;
-            previous = block;
-            continue;
-          }
-          for (i = 0; i < last; i++) {
-            const d = insns[i];
-            d.execute(this, d);
-            if (this.attention !== 0) {
-              st[S_EIP] = (base + d.offset + d.length) | 0;
-              running = null;
-              return n + i + 1;
-            }
-          }
-          const d = insns[last];
-          const eip = (base + d.offset) | 0;
-          st[S_INSN_EIP] = eip;
-          st[S_EIP] = eip + d.length;
-          this.retiredInChunk = n + last;
-          d.execute(this, d);
-          running = null;
-          const retired = this.retiredNow();
-          if (this.attention !== 0) return this.stopReason === 'vmexit' ? n + last : n + last + retired;
-          n += last + retired;
-          previous = block;
-        }
-        return n;
-      } catch (e) {
-        if (e !== GUEST_FAULT) throw e;
-        if (running !== null) {
-          // A fault inside a block: the state is that of instruction i, which did not complete.
-          if (runningCompiled) {
-            i = this.compiledFaultIndex;
-            n += this.compiledFaultRetired;
-            runningCompiled = false;
-          }
-          st[S_INSN_EIP] = (base + running[i].offset) | 0;
-          n += i;
-          running = null;
-        }
-        previous = null;
-        this.incompleteInstruction = false;
-        if (this.attention & ATTN_STOP) {
-          // A VM exit in the middle of an instruction (an EPT violation) leaves EIP on it, unretired.
-          if (this.stopReason === 'vmexit') {
-            st[S_EIP] = st[S_INSN_EIP];
-            return n;
-          }
-          return n + 1;
-        }
-        n++;
-        st[S_EIP] = st[S_INSN_EIP];
-        // A single-step trap follows only an instruction that completes (SDM Vol. 3, 17.3.1.4);
-        // the fault handler is entered with TF clear.
-        this.attention &= ~ATTN_TRAP;
-        deliverPendingEvent(this);
-        // A fault that became a VM exit has not retired: the VMM retries the instruction, or counts
-        // it when it injects the exception into the guest (so virtual time matches the bare machine).
-        if (this.stopReason === 'vmexit') return n - 1;
-        if (this.attention !== 0) return n;
-      }
-    }
-  }
-
-  /**
-   * The decoded block at CS:EIP: the one the previous block chained to, else from the cache,
-   * else decoded now. Null when the instruction must be single-stepped (see BlockCache.build).
-   */
-  private blockAtEip(previous: DecodedBlock | null): DecodedBlock | null {
-    if (!this.useDecodedBlocks || this.codeWatch) return null;
-    const st = this.st;
-    const eip = st[S_EIP];
-    const generation = this.translationGeneration;
-    if (previous !== null) {
-      const next0 = previous.next0;
-      if (previous.nextEip0 === eip && previous.nextGen0 === generation && next0 !== null && next0.valid) return next0;
-      const next1 = previous.next1;
-      if (previous.nextEip1 === eip && previous.nextGen1 === generation && next1 !== null && next1.valid) return next1;
-    }
-    const lin = (st[S_SEG_BASE + CS] + eip) | 0;
-    const e = this.tlb[lin >>> 12];
-    // A TLB miss is filled by the single-step fetch, where a fault has the right EIP.
-    if ((e & this.readBit) === 0) return null;
-    const limit = st[S_SEG_HIGH + CS] >>> 0;
-    const host = (e & -4096) | (lin & 4095);
-    const code32 = st[S_CODE32];
-    let block = this.blocks.get(host * 2 + code32);
-    if (block === undefined) {
-      if ((eip >>> 0) > limit) return null;
-      const built = this.blocks.build(this, host, code32, limit);
-      if (built === null) return null;
-      block = built;
-      if (this.phys.codePages[host >>> 12] === 0) this.protectCodePage(host >>> 12);
-    }
-    if ((eip >>> 0) + block.byteLength - 1 > limit) return null;
-    if (previous !== null) {
-      previous.nextEip1 = previous.nextEip0;
-      previous.nextGen1 = previous.nextGen0;
-      previous.next1 = previous.next0;
-      previous.nextEip0 = eip;
-      previous.nextGen0 = generation;
-      previous.next0 = block;
-    }
-    return block;
-  }
-
-  /** Handles whatever set `attention`. Returns true when the run must stop. */
-  private serviceAttention(): boolean {
-    if (this.attention & ATTN_STOP) return true;
-    this.attention &= ~(ATTN_RECHECK_TF | ATTN_HALT | ATTN_CODE_WRITTEN);
-    if (this.attention & (ATTN_TRAP | ATTN_DEBUG)) {
-      // #DB after an instruction: single-step (it ran with TF set), data breakpoints, or both.
-      if (this.attention & ATTN_TRAP) this.st[DR6] |= DR6_BS;
-      this.st[DR6] |= this.dataBreakHits;
-      this.dataBreakHits = 0;
-      this.attention &= ~(ATTN_TRAP | ATTN_DEBUG);
-      this.pendingVector = 1;
-      this.pendingErrorCode = -1;
-      deliverPendingEvent(this);
-    }
-    if (this.attention & ATTN_SHADOW) {
-      // Interrupts stay inhibited for the one instruction after STI / MOV SS / POP SS.
-      this.attention &= ~ATTN_SHADOW;
-      return false;
-    }
-    if (this.attention & ATTN_INTERRUPT) {
-      const pic = this.interruptController;
-      const vmm = this.interceptor;
-      if (vmm !== null) {
-        // Non-root mode: the VMM decides. An interrupt window opens when IF is set (no shadow here).
-        // (At an instruction boundary: no instruction to restart, and a pending "run natively" stays pending.)
-        if (vmm.wantsInterruptWindow() && this.st[S_EFLAGS] & IF && !this.passIntercepts) {
-          this.st[S_INSN_EIP] = this.st[S_EIP];
-          if (vmm.intercept(this, ExitReason.INTERRUPT_WINDOW, 0)) {
-            this.stop('vmexit', 'VM exit, interrupt window');
-            return true;
-          }
-        }
-        if (pic !== null && pic.hasInterrupt() && vmm.interceptExternalInterrupt(this)) {
-          this.st[S_INSN_EIP] = this.st[S_EIP];
-          this.stop('vmexit', 'VM exit, external interrupt');
-          return true;
-        }
-        // Nothing more until the PIC raises a line or the guest sets IF (both raise the line
-        // again), or the next entry (run() starts with it raised). Looking on every
-        // instruction while IF is clear would run the guest at a quarter of its speed.
-        if (!this.passIntercepts) this.attention &= ~ATTN_INTERRUPT;
-      }
-      if (vmm !== null) {
-        // Injection is the VMM's business (at VM entry).
-      } else if (pic === null) {
-        this.attention &= ~ATTN_INTERRUPT;
-      } else if (this.st[S_EFLAGS] & IF && pic.hasInterrupt()) {
-        this.halted = false;
-        this.pendingVector = pic.acknowledge();
-        this.pendingErrorCode = -2; // external interrupt: no error code, not a software INT
-        deliverPendingEvent(this);
-        if (this.stopReason !== null) return true;
-      } else {
-        // None pending, or IF clear: STI, POPF, IRET and task switches raise the line again
-        // when they set IF, so nothing is looked at per instruction while the guest runs with
-        // interrupts off.
-        this.attention &= ~ATTN_INTERRUPT;
-      }
-    }
-    // An instruction that starts with TF set traps (#DB) when it completes.
-    if (this.st[S_EFLAGS] & TF) this.attention |= ATTN_TRAP;
-    return this.stopReason !== null;
-  }
-
-  /** Whether anything can ever end a HLT: an interrupt controller with IF set. */
-  private canWake(): boolean {
-    return (this.st[S_EFLAGS] & IF) !== 0 && this.interruptController !== null;
+    return runCpu(this, budget);
   }
 
   // ---------------------------------------------------------------- inspection

@@ -11,8 +11,9 @@ import { loadCodeSegment, readDescriptor } from './segments.ts';
 import { innerStackSwitch, switchToInnerStack, taskSwitch, TaskSwitchReason } from './tss.ts';
 import {
   AC, ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_PRESENT, ATTR_S, CR0_PE, CS, DF_, DS, ES, FS, GP, GS, IF, NP, NT, PF_, RF, S_CPL,
-  S_CR0, S_EFLAGS, S_EIP, S_IDTR_BASE, S_IDTR_LIMIT, S_SEG_SEL, TF, VM,
+  S_CR0, S_CR2, S_CR3, S_EFLAGS, S_EIP, S_IDTR_BASE, S_IDTR_LIMIT, S_INSN_EIP, S_SEG_BASE, S_SEG_SEL, TF, VM,
 } from './state.ts';
+import { exceptionMnemonic } from './exceptions.ts';
 
 const TASK_GATE = 0x05;
 
@@ -43,23 +44,32 @@ function isContributory(vector: number): boolean {
 
 /**
  * Delivers the event the current instruction raised (Cpu.pendingVector), escalating to #DF and
- * shutdown. `injected`: a VMM injects it at VM entry, so the exception bitmap does not apply to it
- * (it does to exceptions its delivery raises).
+ * shutdown, and records the chain (Cpu.faultChain). `injected`: a VMM injects it at VM entry, so
+ * the exception bitmap does not apply to it (it does to exceptions its delivery raises).
+ * `fromInstruction`: an instruction raised it and has not changed the state (it restarts), so a
+ * debugger may undo a delivery that ends in a triple fault and stop at that instruction.
  */
-export function deliverPendingEvent(cpu: Cpu, injected = false): void {
+export function deliverPendingEvent(cpu: Cpu, injected = false, fromInstruction = false): void {
   let vector = cpu.pendingVector;
   let errorCode = cpu.pendingErrorCode;
   let kind = errorCode === -2 ? EventKind.External : EventKind.Exception;
   if (errorCode === -2) errorCode = -1;
   cpu.pendingVector = -1;
+  const st = cpu.st;
+  const chain = cpu.faultChain;
+  chain.begin(cpu.retired);
+  chain.record(vector, kind, errorCode, st[S_SEG_SEL + CS] & 0xffff, st[S_SEG_BASE + CS], st[S_INSN_EIP], st[S_CPL], st[S_CR2], st[S_CR3]);
   // In non-root mode an exception in the exception bitmap is a VM exit, not a delivery.
   const vmm = cpu.interceptor;
   if (!injected && kind === EventKind.Exception && vmm !== null && vmm.interceptException(cpu, vector, errorCode)) {
     cpu.stop('vmexit', `VM exit, exception ${vector}`);
     return;
   }
+  const hook = cpu.debugHook;
+  const restartable = fromInstruction && hook !== null;
+  if (restartable) cpu.saveStateBeforeChain();
   // Error codes of exceptions raised while delivering an interrupt or an earlier exception carry EXT.
-  let external = kind === EventKind.External;
+  let external = true;
   for (;;) {
     try {
       interrupt(cpu, vector, kind, errorCode, external);
@@ -73,6 +83,7 @@ export function deliverPendingEvent(cpu: Cpu, injected = false): void {
         return;
       }
       const second = cpu.pendingVector;
+      chain.record(second, EventKind.Exception, cpu.pendingErrorCode, st[S_SEG_SEL + CS] & 0xffff, st[S_SEG_BASE + CS], st[S_INSN_EIP], st[S_CPL], st[S_CR2], st[S_CR3]);
       // In non-root mode an exception in the bitmap raised by the delivery is a VM exit too, with
       // the event it interrupted in the IDT-vectoring information (SDM Vol. 3, 28.2.4).
       if (vmm !== null && vmm.interceptException(cpu, second, cpu.pendingErrorCode)) {
@@ -82,7 +93,15 @@ export function deliverPendingEvent(cpu: Cpu, injected = false): void {
         return;
       }
       if (vector === DF_) {
-        cpu.stop('shutdown', `triple fault: exception ${second} while delivering a double fault`);
+        chain.shutdown = true;
+        cpu.pendingVector = -1;
+        if (restartable && hook.onTripleFault(cpu)) {
+          // The debugger stops at the instruction that began the chain, as it was before it ran.
+          cpu.restoreStateBeforeChain();
+          cpu.stop('debug', 'the next instruction triple-faults');
+          return;
+        }
+        cpu.stop('shutdown', `triple fault: ${exceptionMnemonic(second)} while delivering a double fault`);
         return;
       }
       const first = vector;
@@ -90,6 +109,7 @@ export function deliverPendingEvent(cpu: Cpu, injected = false): void {
         (first === PF_ && (isContributory(second) || second === PF_));
       vector = combine ? DF_ : second;
       errorCode = combine ? 0 : cpu.pendingErrorCode;
+      if (combine) chain.record(DF_, EventKind.Exception, 0, st[S_SEG_SEL + CS] & 0xffff, st[S_SEG_BASE + CS], st[S_INSN_EIP], st[S_CPL], st[S_CR2], st[S_CR3]);
       // What is delivered now is an exception (with its error code), whatever the first event was.
       kind = EventKind.Exception;
       external = true;
@@ -104,6 +124,7 @@ export function deliverPendingEvent(cpu: Cpu, injected = false): void {
  */
 export function interrupt(cpu: Cpu, vector: number, kind: EventKind, errorCode = -1, external = kind === EventKind.External): void {
   cpu.halted = false;
+  cpu.debugHook?.onEvent(cpu, vector, kind, errorCode);
   // Virtual-8086 mode takes interrupts through the IDT too (to ring 0).
   if (!(cpu.st[S_CR0] & CR0_PE)) {
     atomically(cpu, () => realModeInterrupt(cpu, vector));

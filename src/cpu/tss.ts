@@ -172,6 +172,7 @@ export function taskSwitch(cpu: Cpu, selector: number, reason: TaskSwitchReason,
       throw GUEST_FAULT;
     }
     st[S_CR3] = read(0x1c, 4) & 0xfffff018;
+    cpu.cr3Loads++;
     cpu.flushTlb(true);
   }
   let newFlags = read(t.eflags, t.size);

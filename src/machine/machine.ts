@@ -77,6 +77,7 @@ export type RunOutcome =
   | { kind: 'unmapped-fetch'; detail: string } // ran off into memory with nothing behind it
   | { kind: 'vmexit'; detail: string } // a sensitive instruction was intercepted (a VMM is attached)
   | { kind: 'stopped'; detail: string } // something outside the guest asked it to stop
+  | { kind: 'debug' } // the debugger stopped it (src/debugger: a breakpoint, a step, a catch)
   | { kind: 'idle' } // halted waiting for an interrupt, with waitForInput (see RunOptions)
   | { kind: 'limit' }; // the instruction budget ran out
 
@@ -328,6 +329,8 @@ export class Machine {
           return { kind: 'vmexit', detail: cpu.stopDetail };
         case 'request':
           return { kind: 'stopped', detail: cpu.stopDetail };
+        case 'debug':
+          return { kind: 'debug' };
         default:
           if (left <= 0) return { kind: 'limit' };
       }

@@ -139,7 +139,10 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
       return 'resume';
     }
     if (shadow !== null && cr === 3) {
-      if (accessType === 0) shadow.loadCr3(vcpu.cpu.reg[register]);
+      if (accessType === 0) {
+        shadow.loadCr3(vcpu.cpu.reg[register]);
+        vcpu.cpu.cr3Loads++;
+      }
       else vcpu.cpu.reg[register] = shadow.guestCr3;
       vcpu.skipInstruction(exit);
       return 'resume';

@@ -106,6 +106,7 @@ export class PvPaging {
 
   /** After a successful new-base hypercall: the real CR3 follows when paging is on. */
   baseChanged(): void {
+    this.cpu.cr3Loads++;
     this.apply();
   }
 

@@ -114,6 +114,15 @@ describe('rings', () => {
     expect(r.error).toBe(0x21 * 8 + 2);
   });
 
+  it('an exception raised while delivering an exception has EXT set in its error code; one raised by an INT n has not (SDM Vol. 3, 6.13)', () => {
+    // #UD's gate not present: delivering the #UD raises #NP(IDT vector 6, EXT).
+    const ud = record(ring3('ud2', 'and byte [idt + 6 * 8 + 5], 0x7f'));
+    expect([ud.vector, ud.error]).toEqual([11, 6 * 8 + 2 + 1]);
+    // INT 0x21's gate not present: the INT itself raises #NP(IDT vector 0x21), no EXT.
+    const soft = record(ring3('int 0x21', 'mov word [idt + 0x21 * 8 + 4], 0x6e00'));
+    expect([soft.vector, soft.error]).toEqual([11, 0x21 * 8 + 2]);
+  });
+
   it('loading a ring-0 data segment in ring 3 is #GP(selector)', () => {
     const r = record(ring3(`mov ax, 0x10
       mov ds, ax`));

@@ -1,6 +1,6 @@
 /**
  * String instructions: MOVS CMPS SCAS LODS STOS INS OUTS, with REP / REPE / REPNE. A REP
- * instruction runs at most REP_CHUNK iterations per execution and then restarts itself (EIP
+ * instruction runs at most Cpu.repChunk iterations per execution and then restarts itself (EIP
  * stays on it), so a huge count cannot stall the host and interrupts are taken between
  * chunks, as hardware takes them between iterations. Registers are updated every iteration,
  * so a fault in the middle leaves the state a restart continues from.
@@ -12,8 +12,6 @@ import { dataSegment, P_REP, P_REPNE } from '../decoder.ts';
 import { ARITH_FLAGS, DF, EDI, ES, ESI, S_EFLAGS, S_EIP, S_INSN_EIP } from '../state.ts';
 import { advanceIndex, readCount, readIndex, readReg, sizeFromOpcodeBit, writeCount, writeReg } from '../operands.ts';
 import { portIn, portOut } from './io.ts';
-
-const REP_CHUNK = 4096;
 
 const MOVS = 0, CMPS = 1, STOS = 2, LODS = 3, SCAS = 4, INS = 5, OUTS = 6;
 
@@ -91,7 +89,7 @@ export function execString(cpu: Cpu, d: Insn): void {
   const compares = kind === CMPS || kind === SCAS;
   const stopWhenZero = (prefixes & P_REPNE) !== 0; // REPNE stops on ZF = 1, REPE on ZF = 0
   let count = readCount(cpu, d);
-  for (let i = 0; i < REP_CHUNK; i++) {
+  for (let i = 0, chunk = cpu.repChunk; i < chunk; i++) {
     if (count === 0) return;
     iterate(cpu, d, kind, size, delta);
     count = (count - 1) >>> 0;

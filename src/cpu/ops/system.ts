@@ -198,7 +198,7 @@ export function execMovCr(cpu: Cpu, d: Insn): void {
   switch (cr) {
     case 0: writeCr0(cpu, value); break;
     case 2: st[S_CR2] = value; break;
-    case 3: st[S_CR3] = value & 0xfffff018; cpu.flushTlb(true); break;
+    case 3: st[S_CR3] = value & 0xfffff018; cpu.cr3Loads++; cpu.flushTlb(true); break;
     default:
       if (value & ~CR4_SUPPORTED) cpu.fault(GP, 0); // a bit this CPU does not have (CPUID does not report it)
       st[S_CR4] = value;

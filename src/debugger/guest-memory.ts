@@ -1,0 +1,84 @@
+/**
+ * Guest memory as the debugger reads it: through the guest's own page tables (read-only: no
+ * accessed bits set, no exits, no frames allocated, nothing in the CPU's TLB), then the memory
+ * slots. Linear addresses are the guest's (after segmentation); physical ones guest-physical
+ * (a paravirtual guest's pseudo-physical). Unmapped bytes read as null.
+ */
+import { PageWalk } from '../cpu/page-walk.ts';
+import type { Machine } from '../machine/machine.ts';
+import { guestPagingView, guestPhysicalOf, type GuestPagingView } from '../vmm/translate.ts';
+
+export class GuestMemory {
+  constructor(private readonly machine: Machine) {}
+
+  /** The guest's paging as it is now. */
+  view(): GuestPagingView {
+    return guestPagingView(this.machine.cpu, this.machine.phys, this.machine.vcpu);
+  }
+
+  /** The guest-physical address behind linear `lin`, or -1 when the guest's tables do not map it. */
+  physical(lin: number, view = this.view(), walk?: PageWalk): number {
+    return guestPhysicalOf(view, lin | 0, walk);
+  }
+
+  /** Whether a guest-physical byte has memory or a device behind it. */
+  private backed(gpa: number): boolean {
+    return this.machine.phys.kindAt(gpa) !== -1;
+  }
+
+  /** Bytes at a guest-physical address; null for a byte with nothing behind it. */
+  readPhysical(gpa: number, length: number): (number | null)[] {
+    const out: (number | null)[] = [];
+    for (let i = 0; i < length; i++) {
+      const a = (gpa + i) >>> 0;
+      out.push(this.backed(a) ? this.machine.phys.read8(a) : null);
+    }
+    return out;
+  }
+
+  /** Bytes at a linear address; null for a byte the guest's tables do not map, or with nothing behind it. */
+  readLinear(lin: number, length: number): (number | null)[] {
+    const view = this.view();
+    const out: (number | null)[] = [];
+    let page = -1;
+    let pageGpa = -1;
+    for (let i = 0; i < length; i++) {
+      const a = (lin + i) >>> 0;
+      if (a >>> 12 !== page) {
+        page = a >>> 12;
+        pageGpa = this.physical(page << 12, view);
+      }
+      const gpa = pageGpa < 0 ? -1 : (pageGpa + (a & 0xfff)) >>> 0;
+      out.push(gpa >= 0 && this.backed(gpa) ? this.machine.phys.read8(gpa) : null);
+    }
+    return out;
+  }
+
+  /** A little-endian value of 1, 2 or 4 bytes at a linear (or physical) address; null when a byte is unmapped. */
+  readValue(address: number, bytes: number, physical = false): number | null {
+    const data = physical ? this.readPhysical(address, bytes) : this.readLinear(address, bytes);
+    let value = 0;
+    for (let i = 0; i < bytes; i++) {
+      const b = data[i];
+      if (b === null) return null;
+      value |= b << (8 * i);
+    }
+    return bytes === 4 ? value >>> 0 : value;
+  }
+
+  /**
+   * Writes bytes at a linear (or physical) address, for the user's `set` on memory: through
+   * the guest's tables, into RAM (ROM and holes keep theirs, as for the guest). Returns false
+   * when a page is not mapped.
+   */
+  write(address: number, bytes: number[], physical = false): boolean {
+    const view = this.view();
+    for (let i = 0; i < bytes.length; i++) {
+      const a = (address + i) >>> 0;
+      const gpa = physical ? a : this.physical(a, view);
+      if (gpa < 0) return false;
+      this.machine.phys.write8(gpa, bytes[i]);
+    }
+    return true;
+  }
+}
