@@ -4,7 +4,7 @@
  * absolute branch targets. Bytes that do not decode become `db`. Node and browsers alike can
  * load iced-x86, but it is kept out of index.ts so that the assembler does not pull in wasm.
  */
-import { Code, Decoder, DecoderOptions, Formatter, FormatterSyntax, type Instruction, OpKind, Register } from 'iced-x86';
+import { Code, Decoder, DecoderOptions, FlowControl, Formatter, FormatterSyntax, type Instruction, OpKind, Register } from 'iced-x86';
 
 export interface DisassemblyOptions {
   bits: 16 | 32;
@@ -12,10 +12,36 @@ export interface DisassemblyOptions {
   org: number;
 }
 
+/** What an instruction does to the flow of control, as a debugger's `next` and `finish` need it. */
+export type Flow = 'next' | 'branch' | 'call' | 'interrupt' | 'return' | 'iret' | 'invalid';
+
 export interface DisassembledInstruction {
   address: number;
   bytes: Uint8Array;
   text: string;
+  flow: Flow;
+  /** A string instruction with a REP, REPE or REPNE prefix. */
+  rep: boolean;
+  /** Where a near direct branch or call goes, else null. */
+  target: number | null;
+}
+
+function flowOf(instruction: Instruction): Flow {
+  switch (instruction.flowControl) {
+    case FlowControl.Call:
+    case FlowControl.IndirectCall:
+      return 'call';
+    case FlowControl.Interrupt:
+      return 'interrupt';
+    case FlowControl.Return:
+      return instruction.code === Code.Iretw || instruction.code === Code.Iretd ? 'iret' : 'return';
+    case FlowControl.UnconditionalBranch:
+    case FlowControl.IndirectBranch:
+    case FlowControl.ConditionalBranch:
+      return 'branch';
+    default:
+      return 'next';
+  }
 }
 
 function makeFormatter(): Formatter {
@@ -96,9 +122,18 @@ export function disassemble(code: Uint8Array, options: DisassemblyOptions): Disa
         // Undecodable (or truncated) bytes: show them as data, one at a time.
         decoder.position = offset + 1;
         decoder.ip = BigInt(address + 1);
-        out.push({ address, bytes: code.subarray(offset, offset + 1), text: `db 0x${code[offset]!.toString(16).padStart(2, '0')}` });
+        out.push({ address, bytes: code.subarray(offset, offset + 1), text: `db 0x${code[offset]!.toString(16).padStart(2, '0')}`, flow: 'invalid', rep: false, target: null });
       } else {
-        out.push({ address, bytes: code.subarray(offset, offset + length), text: reassemblableText(instruction, formatter, options.bits) });
+        const flow = flowOf(instruction);
+        const direct = instruction.op0Kind === OpKind.NearBranch16 || instruction.op0Kind === OpKind.NearBranch32;
+        out.push({
+          address,
+          bytes: code.subarray(offset, offset + length),
+          text: reassemblableText(instruction, formatter, options.bits),
+          flow,
+          rep: instruction.isStringInstruction && (instruction.hasRepPrefix || instruction.hasRepePrefix || instruction.hasRepnePrefix),
+          target: direct ? Number(instruction.nearBranchTarget) >>> 0 : null,
+        });
       }
       instruction.free();
     }

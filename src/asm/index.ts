@@ -9,6 +9,11 @@ import { dirname, joinPath } from './path.ts';
 import { type FileReader, preprocess } from './preprocessor.ts';
 
 export type { Diagnostic, Severity, SourceLocation } from './diagnostics.ts';
+
+/** A source line and the bytes it produced from an address. */
+export interface SourceSpan extends SourceLocation {
+  bytes: number;
+}
 export { formatDiagnostic } from './diagnostics.ts';
 export type { FileReader } from './preprocessor.ts';
 
@@ -32,8 +37,8 @@ export interface AssembleResult {
   symbols: Map<string, number>;
   /** Which of them are labels (addresses of code or data), not EQU constants. */
   labels: Set<string>;
-  /** For each address where a source line put bytes: that line. Sorted by address. */
-  lineMap: Map<number, SourceLocation>;
+  /** For each address where a source line put bytes (or reserved them): that line, and how many bytes. Sorted by address. */
+  lineMap: Map<number, SourceSpan>;
   /** Address, bytes and source text of every line. */
   listing: string;
   diagnostics: Diagnostic[];
@@ -63,15 +68,15 @@ export function assemble(source: string, options: AssembleOptions = {}): Assembl
   };
 }
 
-function buildLineMap(records: LineRecord[]): Map<number, SourceLocation> {
-  const entries: Array<[number, SourceLocation]> = [];
+function buildLineMap(records: LineRecord[]): Map<number, SourceSpan> {
+  const entries: Array<[number, SourceSpan]> = [];
   const seen = new Set<number>();
   for (const r of records) {
     if (r.length === 0) continue;
     const address = Number(BigInt.asUintN(32, r.address));
     if (seen.has(address)) continue;
     seen.add(address);
-    entries.push([address, { file: r.source.file, line: r.source.line }]);
+    entries.push([address, { file: r.source.file, line: r.source.line, bytes: r.length }]);
   }
   entries.sort((a, b) => a[0] - b[0]);
   return new Map(entries);

@@ -9,9 +9,11 @@
  *   [constants]
  *   00000010 KERNEL_DS
  *   [lines]
- *   00007c00 boot.asm:14
+ *   00007c00 boot.asm:14 +5
+ *
+ * (A line's address, where it comes from, and how many bytes it made.)
  */
-import type { SourceLocation } from './diagnostics.ts';
+import type { SourceSpan } from './index.ts';
 
 const hex = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
 
@@ -20,11 +22,11 @@ export interface SymbolMap {
   symbols: Map<string, number>;
   /** EQU constants. */
   constants: Map<string, number>;
-  lineMap: Map<number, SourceLocation>;
+  lineMap: Map<number, SourceSpan>;
 }
 
 /** `labels` names the symbols that are labels; the others are written as constants. */
-export function formatSymbolMap(symbols: Map<string, number>, lineMap: Map<number, SourceLocation>, labels?: Set<string>): string {
+export function formatSymbolMap(symbols: Map<string, number>, lineMap: Map<number, SourceSpan>, labels?: Set<string>): string {
   const sorted = [...symbols].sort((a, b) => (a[1] >>> 0) - (b[1] >>> 0) || a[0].localeCompare(b[0]));
   const isLabel = (name: string) => labels === undefined || labels.has(name);
   const out = ['; minivisor symbol map', '[symbols]'];
@@ -32,7 +34,7 @@ export function formatSymbolMap(symbols: Map<string, number>, lineMap: Map<numbe
   out.push('[constants]');
   for (const [name, value] of sorted) if (!isLabel(name)) out.push(`${hex(value)} ${name}`);
   out.push('[lines]');
-  for (const [address, loc] of lineMap) out.push(`${hex(address)} ${loc.file}:${loc.line}`);
+  for (const [address, loc] of lineMap) out.push(`${hex(address)} ${loc.file}:${loc.line} +${loc.bytes}`);
   return out.join('\n') + '\n';
 }
 
@@ -54,8 +56,9 @@ export function parseSymbolMap(text: string): SymbolMap {
     if (part === '[symbols]') map.symbols.set(rest, address);
     else if (part === '[constants]') map.constants.set(rest, address);
     else if (part === '[lines]') {
-      const colon = rest.lastIndexOf(':');
-      map.lineMap.set(address, { file: rest.slice(0, colon), line: Number(rest.slice(colon + 1)) });
+      const span = /^(.*):(\d+)(?: \+(\d+))?$/.exec(rest);
+      if (!span) throw new Error(`line ${index + 1}: '${line}' is not 'ADDRESS FILE:LINE +BYTES'`);
+      map.lineMap.set(address, { file: span[1], line: Number(span[2]), bytes: Number(span[3] ?? 1) });
     }
   });
   return map;

@@ -5,5 +5,6 @@ import { runCommand } from './run-command.ts';
 import { asmCommand } from './asm-command.ts';
 import { disasmCommand } from './disasm-command.ts';
 import { compareCommand } from './compare-command.ts';
+import { debugCommand } from './debug-command.ts';
 
-export const commands: Command[] = [runCommand, compareCommand, demoCommand, asmCommand, disasmCommand];
+export const commands: Command[] = [runCommand, debugCommand, compareCommand, demoCommand, asmCommand, disasmCommand];

@@ -7,7 +7,8 @@ import { assembleFile } from '../asm/node-files.ts';
 import { formatDiagnostic, type AssembleResult } from '../asm/index.ts';
 import { Machine, type MachineConfig, type RunOutcome } from '../machine/machine.ts';
 import { TerminalConsole } from './console.ts';
-import { formatExit, formatStats } from './stats.ts';
+import { formatStats } from '../machine/stats.ts';
+import { describeExit } from '../vmm/exit-info.ts';
 import { DiskImage, SECTOR_BYTES, guessKind, type DiskKind } from '../machine/disk-image.ts';
 import { isElf } from '../machine/elf.ts';
 import { isFlatMultibootKernel } from '../machine/multiboot.ts';
@@ -61,7 +62,8 @@ run control:
   --dump-mem ADDR:LEN=FILE write physical memory to FILE at the end (repeatable; ADDR+LEN within --mem)
   --stats                  instructions, time and MIPS; under the VMM also exits by reason, EPT
                            violations, frames in use and time in exit handling (on stderr)
-  --trace-exits            every VM exit as it happens: reason, qualification, guest RIP (stderr)
+  --trace-exits            every VM exit as it happens, decoded: reason, what it was (port, size and
+                           direction; CR and register; EPT access), guest CS:EIP (stderr)
   --trace-jit              every block the translation cache compiles: its guest instructions and
                            the JavaScript function they became (stderr)
   -D NAME[=VALUE], -I DIR  defines and include directories for .asm files (repeatable)
@@ -130,6 +132,8 @@ export interface RunSettings {
   portOptions: Map<number, string>;
   /** Labels and source lines of the .asm files the machine was given (the built-in BIOS's are not among them). */
   symbolSources: SymbolSource[];
+  /** The machine boots through the built-in BIOS (whose symbols the debugger loads). */
+  builtinFirmware: boolean;
 }
 
 /** A port number for `what`: 0 to 0xFFFF. */
@@ -151,11 +155,11 @@ function formatSize(bytes: number): string {
  * Turns `run`'s arguments into a machine configuration. `stdout` receives COM1's bytes and
  * those of debug consoles without a file, in the order the guest wrote them.
  */
-export function parseRunArguments(args: string[], stdout: (byte: number) => void = (b) => process.stdout.write(Uint8Array.of(b))): RunSettings {
-  const { options, positionals } = parseOptions(args, OPTIONS, USAGE);
+export function parseRunArguments(args: string[], stdout: (byte: number) => void = (b) => process.stdout.write(Uint8Array.of(b)), usage = USAGE): RunSettings {
+  const { options, positionals } = parseOptions(args, OPTIONS, usage);
   const one = (name: string) => options.get(name)?.at(-1);
   const all = (name: string) => options.get(name) ?? [];
-  if (positionals.length > 1) throw new UserError(`run takes one guest file, got ${positionals.length}: ${positionals.join(' ')}\n\n${USAGE}`);
+  if (positionals.length > 1) throw new UserError(`one guest file, please; got ${positionals.length}: ${positionals.join(' ')}\n\n${usage}`);
   const memoryBytes = parseSize(one('--mem') ?? '32M', '--mem');
   if (memoryBytes < 0x100000 || memoryBytes % 4096 !== 0 || memoryBytes > 0x7fc00000) {
     throw new UserError(`--mem: ${one('--mem')} is not usable: give a multiple of 4K between 1M and 2047M`);
@@ -251,6 +255,7 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
   config.disks = disks;
 
   const biosPath = one('--bios');
+  let builtinFirmware = false;
   const raw = config.entry !== undefined && biosPath === undefined;
   if (!raw) {
     if (memoryBytes < MIN_RAM_BYTES) throw new UserError(`--mem: ${memoryBytes / 1048576} MiB is too little to boot through the BIOS; give at least ${MIN_RAM_BYTES >> 20}M`);
@@ -264,12 +269,13 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
       config.bios = bios;
     } else {
       config.bios = builtinBios();
+      builtinFirmware = true;
     }
   }
   if (raw && (disks.size > 0 || kernel)) throw new UserError('--entry starts a raw image without the BIOS, so there is nothing to boot FILE, --fda or --hda with; drop --entry, or give --bios');
-  if (raw && config.loads!.length === 0) throw new UserError(`--entry without --load: nothing to run\n\n${USAGE}`);
+  if (raw && config.loads!.length === 0) throw new UserError(`--entry without --load: nothing to run\n\n${usage}`);
   if (!raw && disks.size === 0 && !kernel && config.loads!.length === 0 && biosPath === undefined) {
-    throw new UserError(`nothing to run: give a disk image, a .asm boot sector or a Multiboot kernel, or --load FILE@ADDR with --entry SEG:OFF\n\n${USAGE}`);
+    throw new UserError(`nothing to run: give a disk image, a .asm boot sector or a Multiboot kernel, or --load FILE@ADDR with --entry SEG:OFF\n\n${usage}`);
   }
 
   // Ports: each option's port must be a port, and no two options may want the same one. (Ports
@@ -330,6 +336,7 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
     outputs,
     portOptions,
     symbolSources,
+    builtinFirmware,
   };
 }
 
@@ -352,7 +359,7 @@ const DEVICE_NAMES: Record<string, string> = {
  * Builds the machine. A port an option asked for that a device of the machine already has is
  * the user's mistake: say which device has it, and which ports are free to use.
  */
-function buildMachine(settings: RunSettings): Machine {
+export function buildMachine(settings: RunSettings): Machine {
   try {
     const machine = new Machine(settings.config);
     if (settings.kernel) machine.loadMultiboot(settings.kernel.bytes, settings.kernel.name, settings.kernel.commandLine);
@@ -412,7 +419,8 @@ export const runCommand: Command = {
     const settings = parseRunArguments(args, terminal.output);
     const machine = buildMachine(settings);
     if (settings.traceExits && machine.vcpu) {
-      machine.vcpu.onExit = (exit) => process.stderr.write(`${formatExit(exit)}\n`);
+      const cpu = machine.cpu;
+      machine.vcpu.exitObservers.push((exit) => process.stderr.write(`exit ${describeExit(exit)} at ${cpu.location()}\n`));
     }
     if (settings.traceJit) await traceTranslations(machine, (text) => process.stderr.write(text));
     let outcome: RunOutcome;

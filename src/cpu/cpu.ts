@@ -688,6 +688,16 @@ export class Cpu {
     this.translationGeneration++;
   }
 
+  /** The TLB's entries, for the debugger: linear page number, host frame | TLB_* rights, whether global. */
+  tlbEntries(): { page: number; entry: number; global: boolean }[] {
+    const out: { page: number; entry: number; global: boolean }[] = [];
+    for (let i = 0; i < this.tlbFilledCount; i++) {
+      const page = this.tlbFilled[i];
+      if (this.tlb[page] !== 0) out.push({ page, entry: this.tlb[page], global: this.tlbGlobal[page] !== 0 });
+    }
+    return out.sort((a, b) => a.page - b.page);
+  }
+
   /** INVLPG: drops the page holding `lin`, global or not. */
   invalidatePage(lin: number): void {
     const page = lin >>> 12;

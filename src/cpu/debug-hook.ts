@@ -6,6 +6,7 @@
  * (DESIGN §2, §9); the other calls are on paths that are slow anyway (event delivery, TLB
  * fills, the TLB's slow path).
  */
+import type { DecodedBlock } from './block-cache.ts';
 import type { Cpu } from './cpu.ts';
 import type { EventKind } from './interrupts.ts';
 
@@ -15,10 +16,11 @@ export const HOOK_RUN = 0, HOOK_SINGLE = 1, HOOK_STOP = 2;
 export interface DebugHook {
   /**
    * At an instruction boundary, before the instruction at CS:EIP, with `Cpu.retired` exact.
-   * `blockBytes` is the length of the decoded block about to run from here (0 when the next
-   * instruction runs alone anyway). Returns HOOK_RUN, HOOK_SINGLE or HOOK_STOP.
+   * `block` is the decoded block about to run from here (its first instruction is the next
+   * one), or null when the next instruction runs alone anyway. Returns HOOK_RUN, HOOK_SINGLE
+   * or HOOK_STOP.
    */
-  atBoundary(cpu: Cpu, blockBytes: number): number;
+  atBoundary(cpu: Cpu, block: DecodedBlock | null): number;
   /** An event is being delivered through the IVT or IDT (each attempt, so a #DF after a #GP is a second call). */
   onEvent(cpu: Cpu, vector: number, kind: EventKind, errorCode: number): void;
   /** Whether a linear page must stay off the TLB's fast path: the hook watches accesses to it. */

@@ -32,13 +32,10 @@ export class FaultChain {
   length = 0;
   /** True when the chain ended in a triple fault (shutdown). */
   shutdown = false;
-  /** Instructions retired when the chain began. */
-  retired = 0;
 
-  begin(retired: number): void {
+  begin(): void {
     this.length = 0;
     this.shutdown = false;
-    this.retired = retired;
   }
 
   record(vector: number, kind: EventKind, errorCode: number, cs: number, csBase: number, eip: number, cpl: number, cr2: number, cr3: number): void {

@@ -93,6 +93,13 @@ export class HostMemory {
     return hpa; // never used before, so still zero
   }
 
+  /** The pages of the process's address space that have frames: HVA page → HPA, in HVA order. */
+  mappedPages(): { hva: number; hpa: number }[] {
+    const out: { hva: number; hpa: number }[] = [];
+    for (let page = 0; page < this.pageTable.length; page++) if (this.pageTable[page] !== NO_FRAME) out.push({ hva: page * PAGE_SIZE, hpa: this.pageTable[page] });
+    return out;
+  }
+
   /** Frames in use, all told (guest memory, ROM images, the VMM's tables). */
   get framesInUse(): number {
     return this.framesUsed - this.freeFrames.length;

@@ -57,7 +57,7 @@ export function deliverPendingEvent(cpu: Cpu, injected = false, fromInstruction 
   cpu.pendingVector = -1;
   const st = cpu.st;
   const chain = cpu.faultChain;
-  chain.begin(cpu.retired);
+  chain.begin();
   chain.record(vector, kind, errorCode, st[S_SEG_SEL + CS] & 0xffff, st[S_SEG_BASE + CS], st[S_INSN_EIP], st[S_CPL], st[S_CR2], st[S_CR3]);
   // In non-root mode an exception in the exception bitmap is a VM exit, not a delivery.
   const vmm = cpu.interceptor;

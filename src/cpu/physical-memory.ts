@@ -129,6 +129,11 @@ export class PhysicalMemory {
     this.onMappingChange?.();
   }
 
+  /** The MMIO regions: base, size and the device's class name (for the debugger's `info slots`). */
+  get mmioRegions(): { base: number; size: number; device: string }[] {
+    return this.mmio.map((m) => ({ base: m.base, size: m.size, device: m.handler.constructor.name }));
+  }
+
   /** The slots, in address order. */
   get slots(): readonly MemorySlot[] {
     return this.memorySlots;

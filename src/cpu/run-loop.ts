@@ -67,7 +67,7 @@ function runChunk(cpu: Cpu, count: number): number {
         if (hook !== null && !cpu.passIntercepts) {
           st[S_INSN_EIP] = st[S_EIP];
           cpu.retiredInChunk = n;
-          const verdict = hook.atBoundary(cpu, block === null ? 0 : block.byteLength);
+          const verdict = hook.atBoundary(cpu, block);
           if (verdict === HOOK_STOP) {
             cpu.stop('debug');
             return n;
@@ -223,9 +223,20 @@ function blockAtEip(cpu: Cpu, previous: DecodedBlock | null): DecodedBlock | nul
 /** Handles whatever set `attention`. Returns true when the run must stop. */
 function serviceAttention(cpu: Cpu): boolean {
   if (cpu.attention & ATTN_STOP) return true;
-  // A debugger's request to look at the next boundary is answered there (runChunk), not here.
-  cpu.attention &= ~(ATTN_RECHECK_TF | ATTN_HALT | ATTN_CODE_WRITTEN | ATTN_DEBUGGER);
   const st = cpu.st;
+  if (cpu.attention & ATTN_DEBUGGER) {
+    // A watchpoint was hit: the debugger decides here, before an interrupt could be taken.
+    cpu.attention &= ~ATTN_DEBUGGER;
+    const hook = cpu.debugHook;
+    if (hook !== null && !cpu.passIntercepts) {
+      st[S_INSN_EIP] = st[S_EIP];
+      if (hook.atBoundary(cpu, null) === HOOK_STOP) {
+        cpu.stop('debug');
+        return true;
+      }
+    }
+  }
+  cpu.attention &= ~(ATTN_RECHECK_TF | ATTN_HALT | ATTN_CODE_WRITTEN);
   if (cpu.attention & (ATTN_TRAP | ATTN_DEBUG)) {
     // #DB after an instruction: single-step (it ran with TF set), data breakpoints, or both.
     if (cpu.attention & ATTN_TRAP) st[DR6] |= DR6_BS;

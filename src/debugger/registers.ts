@@ -53,7 +53,9 @@ export function readRegister(machine: Machine, name: string): number | undefined
   if (i >= 0) return cpu.reg[i] & 0xffff;
   i = (REG8_NAMES as readonly string[]).indexOf(name);
   if (i >= 0) return i < 4 ? cpu.reg[i] & 0xff : (cpu.reg[i - 4] >>> 8) & 0xff;
-  if (name === 'eip' || name === 'pc') return st[S_EIP] >>> 0;
+  if (name === 'eip') return st[S_EIP] >>> 0;
+  // pc: where the next instruction is, as a linear address (CS's base plus EIP), as x/i pc wants it.
+  if (name === 'pc') return (st[S_SEG_BASE + CS] + st[S_EIP]) >>> 0;
   if (name === 'ip') return st[S_EIP] & 0xffff;
   if (name === 'eflags' || name === 'flags') return getEflags(st) >>> 0;
   if (name in SEGMENTS) return st[S_SEG_SEL + SEGMENTS[name]] & 0xffff;
@@ -70,7 +72,7 @@ export function readRegister(machine: Machine, name: string): number | undefined
 }
 
 /** The registers `set` may change. */
-export const WRITABLE_REGISTERS = 'eax..edi, ax..di, al..bh, eip (ip), eflags (flags), and one flag (cf, zf, ...)';
+export const WRITABLE_REGISTERS = 'eax..edi, ax..di, al..bh, eip (ip; pc is CS base + EIP), eflags (flags), and one flag (cf, zf, ...)';
 
 /**
  * Sets a register the way the guest would see it changed. Returns an error message when the
@@ -85,7 +87,8 @@ export function writeRegister(machine: Machine, name: string, value: number): st
   else if ((i = (REG8_NAMES as readonly string[]).indexOf(name)) >= 0) {
     if (i < 4) cpu.reg[i] = (cpu.reg[i] & ~0xff) | (value & 0xff);
     else cpu.reg[i - 4] = (cpu.reg[i - 4] & ~0xff00) | ((value & 0xff) << 8);
-  } else if (name === 'eip' || name === 'pc') st[S_EIP] = value;
+  } else if (name === 'eip') st[S_EIP] = value;
+  else if (name === 'pc') st[S_EIP] = value - st[S_SEG_BASE + CS];
   else if (name === 'ip') st[S_EIP] = value & 0xffff;
   else if (name === 'eflags' || name === 'flags') setFlags(cpu, value);
   else {

@@ -5,7 +5,7 @@
  * when the guest is a .asm file, from a symbol map (`minivisor asm --symbols`), and from the
  * built-in BIOS, whose labels are `bios.NAME` (at 0xF0000 + their value).
  */
-import type { SourceLocation } from '../asm/index.ts';
+import type { SourceLocation, SourceSpan } from '../asm/index.ts';
 import type { SymbolMap } from '../asm/symbol-map.ts';
 
 export interface SymbolSource extends SymbolMap {
@@ -20,8 +20,8 @@ export class SymbolTable {
   private readonly constants = new Map<string, number>();
   /** Labels sorted by address, for the nearest one below an address. */
   private sorted: { address: number; name: string }[] = [];
-  /** Source-line starts sorted by address. */
-  private lines: { address: number; location: SourceLocation }[] = [];
+  /** Source lines sorted by address, with the bytes each made. */
+  private lines: { address: number; location: SourceSpan }[] = [];
 
   add(source: SymbolSource): void {
     const base = source.base ?? 0;
@@ -47,7 +47,11 @@ export class SymbolTable {
     return [...this.byName.keys(), ...this.constants.keys()];
   }
 
-  /** The label at or below `address` (within 64 KiB), with the offset from it. */
+  /**
+   * The label at or below `address`, with the offset from it: for an address that a source
+   * line assembled (code, data, reserved space) or that a label names, else undefined (memory
+   * the guest allocated at run time is nobody's label plus an offset).
+   */
   nearest(address: number): { name: string; offset: number } | undefined {
     const a = address >>> 0;
     let lo = 0, hi = this.sorted.length - 1, found = -1;
@@ -64,7 +68,8 @@ export class SymbolTable {
     while (at > 0 && this.sorted[at - 1].address === this.sorted[found].address) at--;
     const s = this.sorted[at];
     const offset = a - s.address;
-    return offset < 0x10000 ? { name: s.name, offset } : undefined;
+    if (offset !== 0 && this.lineAt(a) === undefined) return undefined;
+    return { name: s.name, offset };
   }
 
   /** `<print+0x4>`, or '' when no label is near. */
@@ -74,7 +79,7 @@ export class SymbolTable {
     return n.offset === 0 ? `<${n.name}>` : `<${n.name}+0x${n.offset.toString(16)}>`;
   }
 
-  /** The source line whose bytes include `address`: the nearest line start at or below it (within 64 bytes). */
+  /** The source line whose bytes include `address`. */
   lineAt(address: number): SourceLocation | undefined {
     const a = address >>> 0;
     let lo = 0, hi = this.lines.length - 1, found = -1;
@@ -85,8 +90,9 @@ export class SymbolTable {
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    if (found < 0 || a - this.lines[found].address >= 64) return undefined;
-    return this.lines[found].location;
+    if (found < 0) return undefined;
+    const { address: start, location } = this.lines[found];
+    return a - start < Math.max(1, location.bytes) ? location : undefined;
   }
 
   /** The first address a source line produced bytes at (for `break file.asm:LINE`). */

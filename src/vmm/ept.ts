@@ -100,6 +100,22 @@ export class Ept {
     return levels;
   }
 
+  /** Every page the EPT maps, in GPA order: guest page, host page, permissions (for the debugger's `info ept`). */
+  mappings(): { gpa: number; hpa: number; permissions: number }[] {
+    const out: { gpa: number; hpa: number; permissions: number }[] = [];
+    const walk = (table: number, level: number, base: number) => {
+      for (let i = 0; i < 512; i++) {
+        const entry = this.entryLow(table, i);
+        if ((entry & EPT_RWX) === 0) continue;
+        const gpa = base + i * 2 ** (12 + 9 * (3 - level));
+        if (level === 3) out.push({ gpa, hpa: (entry & ~0xfff) >>> 0, permissions: entry & EPT_RWX });
+        else walk((entry & ~0xfff) >>> 0, level + 1, gpa);
+      }
+    };
+    walk(this.root, 0, 0);
+    return out;
+  }
+
   /** Maps the guest page holding `gpa` to the host page `hpa` with `permissions`, making tables as needed. */
   map(gpa: number, hpa: number, permissions: number): void {
     let table = this.root;

@@ -1,4 +1,6 @@
-/** What a VM exit says, as the VMCS exit-information fields say it. */
+/** What a VM exit says, as the VMCS exit-information fields say it, and the same decoded for people. */
+import { formatException } from '../cpu/exceptions.ts';
+import { REG32_NAMES } from '../cpu/state.ts';
 import type { ExitReason } from '../cpu/sensitive.ts';
 
 export interface VmExit {
@@ -24,10 +26,100 @@ export interface VmExit {
   idtVectoringErrorCode: number;
 }
 
-/** Names of exit reasons, for traces and statistics. */
-export const EXIT_REASON_NAMES: Record<number, string> = {
-  0: 'exception or NMI', 1: 'external interrupt', 2: 'triple fault', 7: 'interrupt window', 9: 'task switch',
-  10: 'CPUID', 12: 'HLT', 13: 'INVD', 14: 'INVLPG', 16: 'RDTSC', 18: 'VMCALL', 28: 'control-register access',
-  29: 'MOV DR', 30: 'I/O instruction', 31: 'RDMSR', 32: 'WRMSR', 46: 'GDTR/IDTR access', 47: 'LDTR/TR access',
-  48: 'EPT violation', 49: 'EPT misconfiguration', 54: 'WBINVD',
+/** Exit reasons: Intel's number, the keyword a user types (`catch exit io`), and the name (SDM Vol. 3, Appendix C). */
+export const EXIT_REASONS: Record<number, { keyword: string; name: string }> = {
+  0: { keyword: 'exception', name: 'exception or NMI' },
+  1: { keyword: 'external-interrupt', name: 'external interrupt' },
+  2: { keyword: 'triple-fault', name: 'triple fault' },
+  7: { keyword: 'interrupt-window', name: 'interrupt window' },
+  9: { keyword: 'task-switch', name: 'task switch' },
+  10: { keyword: 'cpuid', name: 'CPUID' },
+  12: { keyword: 'hlt', name: 'HLT' },
+  13: { keyword: 'invd', name: 'INVD' },
+  14: { keyword: 'invlpg', name: 'INVLPG' },
+  16: { keyword: 'rdtsc', name: 'RDTSC' },
+  18: { keyword: 'vmcall', name: 'VMCALL' },
+  28: { keyword: 'cr-access', name: 'control-register access' },
+  29: { keyword: 'dr-access', name: 'MOV DR' },
+  30: { keyword: 'io', name: 'I/O instruction' },
+  31: { keyword: 'rdmsr', name: 'RDMSR' },
+  32: { keyword: 'wrmsr', name: 'WRMSR' },
+  46: { keyword: 'gdtr-idtr', name: 'GDTR/IDTR access' },
+  47: { keyword: 'ldtr-tr', name: 'LDTR/TR access' },
+  48: { keyword: 'ept-violation', name: 'EPT violation' },
+  49: { keyword: 'ept-misconfig', name: 'EPT misconfiguration' },
+  54: { keyword: 'wbinvd', name: 'WBINVD' },
 };
+
+/** Names of exit reasons, for traces and statistics. */
+export const EXIT_REASON_NAMES: Record<number, string> = Object.fromEntries(Object.entries(EXIT_REASONS).map(([n, r]) => [n, r.name]));
+
+/** An exit reason from a number or a keyword (`io`, `ept-violation`, `30`); undefined when it is neither. */
+export function parseExitReason(text: string): number | undefined {
+  const t = text.toLowerCase();
+  if (/^\d+$/.test(t)) return Number(t) in EXIT_REASONS ? Number(t) : undefined;
+  const found = Object.entries(EXIT_REASONS).find(([, r]) => r.keyword === t);
+  return found ? Number(found[0]) : undefined;
+}
+
+const hex = (v: number, digits = 0) => '0x' + (v >>> 0).toString(16).toUpperCase().padStart(digits, '0');
+
+/** The interruption-information field: "#PF(0x0002: ...)" / "external interrupt 0x20". */
+function describeInterruption(info: number, errorCode: number): string {
+  const vector = info & 0xff;
+  const type = (info >> 8) & 7;
+  const code = info & (1 << 11) ? errorCode : -1;
+  if (type === 0) return `external interrupt ${hex(vector, 2)}`;
+  if (type === 2) return 'NMI';
+  if (type === 4) return `software interrupt ${hex(vector, 2)}`;
+  return formatException(vector, code);
+}
+
+/** What the exit's qualification and information fields say, decoded: "out to port 0x3F8, 1 byte", "MOV to CR3 from eax", ... */
+export function describeExitQualification(exit: VmExit): string {
+  const q = exit.qualification;
+  switch (exit.reason) {
+    case 0: {
+      const what = describeInterruption(exit.interruptionInfo, exit.errorCode);
+      return (exit.interruptionInfo & 0xff) === 14 ? `${what} at linear ${hex(q, 8)}` : what;
+    }
+    case 14:
+      return `linear ${hex(q, 8)}`;
+    case 28: {
+      const cr = q & 15;
+      const type = (q >> 4) & 3;
+      const register = REG32_NAMES[(q >> 8) & 7];
+      if (type === 0) return `MOV to CR${cr} from ${register}`;
+      if (type === 1) return `MOV from CR${cr} to ${register}`;
+      if (type === 2) return 'CLTS';
+      return `LMSW ${hex(q >>> 16, 4)}`;
+    }
+    case 29:
+      return `MOV ${(q >> 4) & 1 ? 'from' : 'to'} DR${q & 7} ${(q >> 4) & 1 ? 'to' : 'from'} ${REG32_NAMES[(q >> 8) & 7]}`;
+    case 30: {
+      const bytes = (q & 7) + 1;
+      const input = (q & 8) !== 0;
+      const port = q >>> 16;
+      const kind = q & 16 ? `${q & 32 ? 'rep ' : ''}${input ? 'ins' : 'outs'}` : input ? 'in' : 'out';
+      return `${kind} ${input ? 'from' : 'to'} port ${hex(port, 4)}, ${bytes} byte${bytes === 1 ? '' : 's'}${q & 64 ? ' (port in the instruction)' : ''}`;
+    }
+    case 48: {
+      const access = [q & 1 ? 'read' : '', q & 2 ? 'write' : '', q & 4 ? 'fetch' : ''].filter(Boolean).join('+') || 'access';
+      const allowed = ((q >> 3) & 7) === 0 ? 'not mapped' : `mapped ${q & 8 ? 'R' : '-'}${q & 16 ? 'W' : '-'}${q & 32 ? 'X' : '-'}`;
+      const stage = q & 128 ? (q & 256 ? 'the access itself' : "the guest's page walk") : 'no linear address';
+      return `${access} of GPA ${hex(exit.guestPhysical, 8)} (${allowed} in the EPT; ${stage}${q & 128 ? `, linear ${hex(exit.guestLinear, 8)}` : ''})`;
+    }
+    case 49:
+      return `GPA ${hex(exit.guestPhysical, 8)}`;
+    default:
+      return q === 0 ? '' : `qualification ${hex(q)}`;
+  }
+}
+
+/** One line: "30 I/O instruction: out to port 0x03F8, 1 byte" (plus the event whose delivery it interrupted). */
+export function describeExit(exit: VmExit): string {
+  const name = EXIT_REASONS[exit.reason]?.name ?? `reason ${exit.reason}`;
+  const detail = describeExitQualification(exit);
+  const vectoring = exit.idtVectoringInfo & (1 << 31) ? `; while delivering ${describeInterruption(exit.idtVectoringInfo, exit.idtVectoringErrorCode)}` : '';
+  return `${exit.reason} ${name}${detail ? `: ${detail}` : ''}${vectoring}`;
+}

@@ -101,6 +101,13 @@ export class PvMmu {
     return level === TableLevel.L1 ? 'L1' : level === TableLevel.L2 ? 'L2' : null;
   }
 
+  /** Every pinned table: machine frame and level (for the debugger's `info pv`). */
+  pinnedTables(): { mfn: number; level: 'L1' | 'L2' }[] {
+    const out: { mfn: number; level: 'L1' | 'L2' }[] = [];
+    for (let mfn = 0; mfn < this.level.length; mfn++) if (this.level[mfn] !== TableLevel.None) out.push({ mfn, level: this.level[mfn] === TableLevel.L1 ? 'L1' : 'L2' });
+    return out;
+  }
+
   /** Whether machine frame `mfn` is a pinned page table (L1 or L2): the guest may not write it. */
   isPinned(mfn: number): boolean {
     return mfn >= 0 && mfn < this.level.length && this.level[mfn] !== TableLevel.None;

@@ -146,6 +146,18 @@ export class ShadowMmu {
     return this.roots.size;
   }
 
+  /** For the debugger: each cached shadow (guest root, its directory's HPA, tables made, most recent use first) and which is current. */
+  describeRoots(): { key: number; directory: number; tables: number; current: boolean }[] {
+    return [...this.roots.values()]
+      .sort((a, b) => b.lastUsed - a.lastUsed)
+      .map((r) => ({ key: r.key, directory: r.directory, tables: r.tables.filter((t) => t !== NONE).length, current: r === this.current }));
+  }
+
+  /** For the debugger: the guest pages write-protected because they hold page tables (GPA), and whether each is written by emulation only (it maps itself). */
+  protectedTablePages(): { page: number; uses: number; selfMapped: boolean }[] {
+    return [...this.tablePages].map(([page, uses]) => ({ page, uses: uses.length, selfMapped: this.selfMapped.has(page) })).sort((a, b) => a.page - b.page);
+  }
+
   private evictLeastRecentlyUsed(): void {
     let oldest: ShadowRoot | null = null;
     for (const root of this.roots.values()) if (oldest === null || root.lastUsed < oldest.lastUsed) oldest = root;

@@ -61,8 +61,8 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   readonly exitCounts = new Float64Array(EXIT_REASONS);
   /** Host time spent handling exits, in milliseconds. */
   exitHandlingMs = 0;
-  /** Called with every exit (--trace-exits). */
-  onExit: ((exit: VmExit) => void) | null = null;
+  /** Called with every exit, before it is handled (--trace-exits, the debugger's exit log). */
+  readonly exitObservers: ((exit: VmExit) => void)[] = [];
   /** The exit being handled. */
   lastExit: VmExit = { reason: ExitReason.EXCEPTION_OR_NMI, qualification: 0, guestRip: 0, instructionLength: 0, interruptionInfo: 0, errorCode: 0, guestPhysical: 0, guestLinear: 0, idtVectoringInfo: 0, idtVectoringErrorCode: 0 };
   /**
@@ -494,7 +494,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     exit.guestRip = cpu.st[S_EIP] >>> 0;
     this.writeExitInformation(exit);
     this.exitCounts[exit.reason]++;
-    this.onExit?.(exit);
+    for (const observe of this.exitObservers) observe(exit);
     const handler = exitHandler(exit.reason);
     const action = handler ? handler(this, exit) : 'shutdown';
     // An event whose delivery the exit interrupted is delivered again at the next entry (as KVM's
@@ -555,7 +555,12 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   /** CR0, CR3 or CR4 as the guest reads it (host-owned bits from the read shadows; under shadow paging, its own CR3). */
   guestControlRegister(cr: 0 | 3 | 4): number {
     const st = this.cpu.st;
-    if (cr === 3) return (this.shadow?.guestCr3 ?? st[S_CR3]) >>> 0;
+    if (cr === 3) {
+      if (this.shadow !== null) return this.shadow.guestCr3 >>> 0;
+      // A paravirtual guest's CR3 is the machine address of the directory it loaded by hypercall.
+      if (this.pv !== null) return Math.max(this.pv.mmu.baseMachineAddress, 0) >>> 0;
+      return st[S_CR3] >>> 0;
+    }
     const real = cr === 0 ? st[S_CR0] : st[S_CR4];
     return this.shadowControlRegister(this.cpu, cr, real) >>> 0;
   }

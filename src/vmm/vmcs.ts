@@ -6,7 +6,7 @@
  */
 
 /** Field encodings (SDM Vol. 3, Appendix B). */
-export const enum Field {
+export enum Field {
   // 16-bit guest state
   GUEST_ES_SELECTOR = 0x0800, GUEST_CS_SELECTOR = 0x0802, GUEST_SS_SELECTOR = 0x0804, GUEST_DS_SELECTOR = 0x0806,
   GUEST_FS_SELECTOR = 0x0808, GUEST_GS_SELECTOR = 0x080a, GUEST_LDTR_SELECTOR = 0x080c, GUEST_TR_SELECTOR = 0x080e,
@@ -84,5 +84,10 @@ export class Vmcs {
 
   has(field: Field, bits: number): boolean {
     return (this.read(field) & bits) === bits;
+  }
+
+  /** Every field written, in encoding order (for the debugger's `info vmcs`). */
+  entries(): [Field, number][] {
+    return [...this.fields].sort((a, b) => a[0] - b[0]);
   }
 }

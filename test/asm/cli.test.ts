@@ -46,7 +46,7 @@ describe('minivisor asm', () => {
     // 0x7C00 maps to the first line that emits bytes: the CLI after the `start:` label.
     const lines = readFileSync(loop, 'utf8').split('\n');
     const firstInstruction = lines.findIndex((l, i) => i > lines.findIndex((x) => x.startsWith('start:')) && l.trim() === 'cli') + 1;
-    expect(map.lineMap.get(0x7c00)).toEqual({ file: loop, line: firstInstruction });
+    expect(map.lineMap.get(0x7c00)).toMatchObject({ file: loop, line: firstInstruction });
     expect(stderr).toBe('');
   });
 

@@ -1,6 +1,6 @@
 /** Assembles a test guest with minivisor's assembler and runs it as a boot sector at 0000:7C00. */
 import { assemble, formatDiagnostic } from '../../src/asm/index.ts';
-import { Machine, type RunOutcome } from '../../src/machine/machine.ts';
+import { Machine, type MemoryMode, type RunOutcome } from '../../src/machine/machine.ts';
 
 export interface AsmRun {
   machine: Machine;
@@ -18,11 +18,12 @@ export function assembleOrThrow(source: string): Uint8Array {
   return result.bytes;
 }
 
-export function runAsm(source: string, options: { maxInstructions?: number; prepare?: (m: Machine) => void } = {}): AsmRun {
+export function runAsm(source: string, options: { maxInstructions?: number; prepare?: (m: Machine) => void; mode?: MemoryMode } = {}): AsmRun {
   const bytes = assembleOrThrow(`org 0x7c00\n${source}`);
   let output = '';
   const machine = new Machine({
     memoryBytes: 4 << 20,
+    mode: options.mode,
     loads: [{ address: 0x7c00, bytes }],
     entry: { segment: 0, offset: 0x7c00 },
     debugcons: [{ port: 0xe9, sink: (b) => (output += String.fromCharCode(b)) }],

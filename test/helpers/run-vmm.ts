@@ -22,7 +22,7 @@ export function runUnderVmm(source: string, options: { prepare?: (m: Machine) =>
     console: (b) => (output += String.fromCharCode(...b)),
   });
   const exits: VmExit[] = [];
-  if (machine.vcpu !== null) machine.vcpu.onExit = (exit) => exits.push({ ...exit });
+  if (machine.vcpu !== null) machine.vcpu.exitObservers.push((exit) => exits.push({ ...exit }));
   options.prepare?.(machine);
   const outcome = machine.run(options.maxInstructions ?? 5_000_000);
   return { machine, outcome, exits, output };

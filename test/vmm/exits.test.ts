@@ -228,7 +228,7 @@ describe('VM exits', () => {
     const m = new Machine({ memoryBytes: 4 << 20, mode: 'ept', loads: [{ address: 0x7c00, bytes }], entry: { segment: 0, offset: 0x7c00 } });
     const exits: VmExit[] = [];
     const vcpu = m.vcpu!;
-    vcpu.onExit = (exit) => exits.push({ ...exit });
+    vcpu.exitObservers.push((exit) => exits.push({ ...exit }));
     m.run(10_000);
     const leaf = vcpu.ept!.lookup(0x5000)!;
     vcpu.ept!.map(0x5000, leaf.hpa, EPT_WRITE); // W without R: malformed

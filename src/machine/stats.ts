@@ -1,25 +1,21 @@
-/** What --stats and --trace-exits print. */
-import type { Machine } from '../machine/machine.ts';
-import { EXIT_REASON_NAMES, type VmExit } from '../vmm/exit-info.ts';
-
-const hex = (v: number) => '0x' + (v >>> 0).toString(16).toUpperCase();
-
-/** One line per VM exit: reason (number and name), qualification, guest RIP, and what else the exit carries. */
-export function formatExit(exit: VmExit): string {
-  const name = EXIT_REASON_NAMES[exit.reason] ?? '?';
-  let line = `exit ${exit.reason} (${name}) qualification ${hex(exit.qualification)} rip ${hex(exit.guestRip)}`;
-  if (exit.instructionLength) line += ` length ${exit.instructionLength}`;
-  if (exit.reason === 48) line += ` gpa ${hex(exit.guestPhysical)}${exit.qualification & 0x80 ? ` gla ${hex(exit.guestLinear)}` : ''}`;
-  if (exit.reason === 49) line += ` gpa ${hex(exit.guestPhysical)}`;
-  if (exit.interruptionInfo) line += ` interruption ${hex(exit.interruptionInfo)}`;
-  return line;
-}
+/**
+ * The machine's statistics as text: instructions (and speed, when the time is known), decoded
+ * and compiled blocks, VM exits by reason, EPT, shadow and paravirtual paging work, host frames.
+ * For `minivisor run --stats` and the debugger's `stats`.
+ */
+import type { Machine } from './machine.ts';
+import { EXIT_REASON_NAMES } from '../vmm/exit-info.ts';
 
 const mib = (pages: number) => ((pages * 4096) / 1048576).toFixed(1);
 
-export function formatStats(machine: Machine, seconds: number): string {
+/** `seconds`: how long the run took, for the speed; null when unknown (the debugger's stops). */
+export function formatStats(machine: Machine, seconds: number | null): string {
   const n = machine.cpu.instructions;
-  const lines = [`minivisor: ${n} instructions in ${seconds.toFixed(3)} s, ${(n / seconds / 1e6).toFixed(1)} MIPS (mode ${machine.config.mode ?? 'bare'})`];
+  const lines = [
+    seconds === null
+      ? `minivisor: ${n} instructions (mode ${machine.config.mode ?? 'bare'})`
+      : `minivisor: ${n} instructions in ${seconds.toFixed(3)} s, ${(n / seconds / 1e6).toFixed(1)} MIPS (mode ${machine.config.mode ?? 'bare'})`,
+  ];
   const blocks = machine.cpu.blocks;
   lines.push(`minivisor: decoded blocks: ${blocks.built} built, ${blocks.dropped} dropped by writes to their code, ${blocks.flushes} cache flushes`);
   lines.push(
@@ -36,7 +32,7 @@ export function formatStats(machine: Machine, seconds: number): string {
       total += count;
       rows.push(`  ${String(count).padStart(9)}  ${reason} ${EXIT_REASON_NAMES[reason] ?? ''}`);
     });
-    lines.push(`minivisor: ${total} VM exits, ${(total / seconds).toFixed(0)} per second; ${vcpu.exitHandlingMs.toFixed(1)} ms handling them`);
+    lines.push(`minivisor: ${total} VM exits${seconds === null ? '' : `, ${(total / seconds).toFixed(0)} per second`}; ${vcpu.exitHandlingMs.toFixed(1)} ms handling them`);
     lines.push(...rows);
     const guestPages = machine.config.memoryBytes / 4096;
     const ept = vcpu.ept;

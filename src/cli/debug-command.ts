@@ -1,0 +1,136 @@
+/**
+ * `minivisor debug`: boots a guest exactly as `run` does, stopped before its first
+ * instruction, under the debugger (src/debugger): step, break, watch, catch VM exits, look at
+ * registers, descriptor tables, page tables and every level of an address's translation.
+ */
+import { readFileSync } from 'node:fs';
+import { parseSymbolMap } from '../asm/symbol-map.ts';
+import { builtinBiosSymbols } from '../machine/firmware.ts';
+import { formatStats } from '../machine/stats.ts';
+import { describeExit } from '../vmm/exit-info.ts';
+import type { Command } from './command.ts';
+import { DebugTerminal } from './debug-terminal.ts';
+import { readPhysicalMemory } from './memory-dump.ts';
+import { buildMachine, parseRunArguments } from './run-command.ts';
+import { traceTranslations } from './jit-trace.ts';
+import { UserError } from './user-error.ts';
+import { fileUserError } from './files.ts';
+
+const USAGE = `usage: minivisor debug [FILE] [options]
+
+Boots FILE as 'minivisor run' does (every run option works: --mode, --mem, --fda, --load and
+--entry, --exit-port ...) and stops before the first instruction, at the prompt:
+
+  (minivisor) break kernel_entry        stop there (a symbol of a .asm guest, an address, SEG:OFF)
+  (minivisor) continue                  run until then
+  (minivisor) step, next, finish        one instruction, over calls, out of the procedure
+  (minivisor) info registers            registers; also info gdt, idt, tss, mem, tlb, fault, vmcs
+  (minivisor) x/8xw esp                 memory; translate ADDR shows GVA -> GPA -> HVA -> HPA
+  (minivisor) catch exit io             stop at the next VM exit for port I/O; exits lists them
+  (minivisor) help                      every command
+
+debugger options:
+  --no-stop            run at once, until a breakpoint (set with -x) or Ctrl-C
+  -x FILE              run the debugger commands in FILE first (repeatable)
+  --symbols FILE       labels and source lines for a guest that is not a .asm file (a map from
+                       minivisor asm --symbols); a .asm guest and the built-in BIOS bring theirs
+
+While the guest runs, the terminal is its console: keys go to it, Ctrl-C stops it back at the
+prompt. When stdin is not a terminal, commands are read from it one per line, with no prompt,
+and the exit status is 1 if any command failed (else 0).`;
+
+/** Takes the debugger's own options out of argv; the rest are run's. */
+function splitOptions(args: string[]): { rest: string[]; noStop: boolean; scripts: string[]; symbolFiles: string[] } {
+  const rest: string[] = [];
+  const scripts: string[] = [];
+  const symbolFiles: string[] = [];
+  let noStop = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const value = () => {
+      const v = args[++i];
+      if (v === undefined) throw new UserError(`option '${a}' needs a value\n\n${USAGE}`);
+      return v;
+    };
+    if (a === '--no-stop') noStop = true;
+    else if (a === '-x' || a === '--command') scripts.push(value());
+    else if (a === '--symbols') symbolFiles.push(value());
+    else if (a.startsWith('--symbols=')) symbolFiles.push(a.slice('--symbols='.length));
+    else rest.push(a);
+  }
+  return { rest, noStop, scripts, symbolFiles };
+}
+
+export const debugCommand: Command = {
+  name: 'debug',
+  summary: 'boot a guest under the debugger: step, break, watch, catch VM exits, translate addresses',
+  usage: USAGE,
+  async run(args) {
+    if (args.includes('--help')) {
+      console.log(USAGE);
+      return 0;
+    }
+    const { rest, noStop, scripts, symbolFiles } = splitOptions(args);
+    const terminal = new DebugTerminal();
+    const settings = parseRunArguments(rest, terminal.guestOutput, USAGE);
+    for (const script of scripts) {
+      try {
+        readFileSync(script);
+      } catch (e) {
+        throw fileUserError(e, script, 'read', '-x') ?? e;
+      }
+    }
+    const maps = symbolFiles.map((file) => {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (e) {
+        throw fileUserError(e, file, 'read', '--symbols') ?? e;
+      }
+      try {
+        return parseSymbolMap(text);
+      } catch (e) {
+        throw new UserError(`--symbols ${file}: ${e instanceof Error ? e.message : String(e)}: is it a map from 'minivisor asm --symbols'?`);
+      }
+    });
+    const machine = buildMachine(settings);
+    // The debugger is its own chunk (with iced-x86, for disassembly): loaded only for this command.
+    const { DebugSession } = await import('../debugger/session.ts');
+    const { SymbolTable } = await import('../debugger/symbols.ts');
+    const { complete } = await import('../debugger/commands/table.ts');
+    const symbols = new SymbolTable();
+    for (const source of settings.symbolSources) symbols.add(source);
+    for (const map of maps) symbols.add(map);
+    if (settings.builtinFirmware) symbols.add({ ...builtinBiosSymbols(), base: 0xf0000, prefix: 'bios.' });
+    if (settings.traceExits && machine.vcpu) {
+      const cpu = machine.cpu;
+      machine.vcpu.exitObservers.push((exit) => process.stderr.write(`exit ${describeExit(exit)} at ${cpu.location()}\n`));
+    }
+    if (settings.traceJit) await traceTranslations(machine, (text) => process.stderr.write(text));
+
+    const session = new DebugSession(machine, symbols, terminal, { maxInstructions: Number.isFinite(settings.maxInstructions) ? settings.maxInstructions : undefined });
+    try {
+      for (const file of settings.outputs) file.open();
+      terminal.attach(machine);
+      const mode = machine.config.mode ?? 'bare';
+      terminal.print(
+        `minivisor debugger: ${mode === 'bare' ? 'the bare machine (no VMM)' : `under the VMM, --mode ${mode}`}, ${settings.config.memoryBytes >> 20} MiB; ` +
+          `${symbols.size} symbols. Stopped before the first instruction; 'help' lists the commands.\n${session.location()}`,
+      );
+      let go = true;
+      for (const script of scripts) if (go) go = await session.source(script);
+      if (go && noStop) await session.execute('continue');
+      if (go) {
+        for await (const line of terminal.lines((text) => complete(session, text))) {
+          if (!(await session.execute(line))) break;
+        }
+      }
+      for (const d of settings.dumps) d.file.write(readPhysicalMemory(machine.phys, d.address, d.length));
+    } finally {
+      terminal.detach();
+      for (const file of settings.outputs) file.close();
+    }
+    if (settings.stats) process.stderr.write(formatStats(machine, null));
+    return !terminal.interactive && session.failures > 0 ? 1 : 0;
+  },
+};

@@ -1,0 +1,200 @@
+/** The CPU's state: registers, set, print; info registers, gdt, idt, ldt, tss, tlb, mem (tab), fault. */
+import { TLB_READ, TLB_USER_READ, TLB_USER_WRITE, TLB_WRITE } from '../../cpu/cpu.ts';
+import { PDE_LARGE, PTE_PRESENT, PTE_USER, PTE_WRITABLE, WALK_PSE } from '../../cpu/page-walk.ts';
+import { hex } from '../../cpu/physical-memory.ts';
+import { CommandError } from '../command-error.ts';
+import { formatInterruptTable, formatSegmentTable, formatTss } from '../descriptors.ts';
+import { explainFaultChain } from '../fault-report.ts';
+import { formatRegisters, readRegister, writeRegister } from '../registers.ts';
+import type { DebugSession } from '../session.ts';
+import { words, type DebugCommand } from './command.ts';
+
+/** A topic of `info`. */
+export interface InfoTopic {
+  name: string;
+  aliases?: string[];
+  usage: string;
+  summary: string;
+  run(session: DebugSession, args: string): string;
+}
+
+/** `print`'s formats: x hex, d signed, u unsigned, o octal, t binary, c character, a address (with the symbol). */
+export function formatValue(value: number, format: string, bytes = 4): string {
+  const v = value >>> 0;
+  switch (format) {
+    case 'd': return String(bytes === 4 ? v | 0 : bytes === 2 ? (v << 16) >> 16 : (v << 24) >> 24);
+    case 'u': return String(v);
+    case 'o': return '0' + v.toString(8);
+    case 't': return v.toString(2).padStart(bytes * 8, '0');
+    case 'c': return v >= 0x20 && v < 0x7f ? `'${String.fromCharCode(v)}'` : `'\\x${v.toString(16).padStart(2, '0')}'`;
+    default: return '0x' + v.toString(16).padStart(bytes * 2, '0');
+  }
+}
+
+const SIZES: Record<string, number> = { byte: 1, word: 2, dword: 4 };
+
+/** `set REG = EXPR` or `set byte|word|dword [ADDR] = EXPR`. */
+function set(session: DebugSession, args: string): string | void {
+  const text = args.replace(/^var\s+/, '');
+  const m = /^(.+?)\s*=\s*(.+)$/s.exec(text);
+  if (!m) throw new CommandError('write set REG = EXPR (set eax = 0x1234, set zf = 1) or set dword [ADDR] = EXPR');
+  const target = m[1].trim();
+  const value = session.evaluate(m[2]);
+  const memory = /^(byte|word|dword)\s*\[(.+)\]$/i.exec(target);
+  if (memory) {
+    const bytes = SIZES[memory[1].toLowerCase()];
+    const address = session.resolveAddress(memory[2]);
+    const data = Array.from({ length: bytes }, (_, i) => (value >>> (8 * i)) & 0xff);
+    if (!session.memory.write(address.address, data, address.physical)) throw new CommandError(`${hex(address.address)} is not mapped by the guest's page tables`);
+    return `${memory[1].toLowerCase()} [${address.physical ? 'p:' : ''}${hex(address.address)}] = ${formatValue(value, 'x', bytes)}`;
+  }
+  const name = target.replace(/^\$/, '').toLowerCase();
+  const error = writeRegister(session.machine, name, value);
+  if (error !== null) throw new CommandError(error);
+  return `${name} = ${formatValue(readRegister(session.machine, name) ?? value, 'x', /^(e..|eip|eflags|cr.|dr.)$/.test(name) ? 4 : name.length === 2 && /[lh]$/.test(name) ? 1 : 2)}`;
+}
+
+/** `info tlb [ADDR]`: what the CPU's TLB caches (linear page → host frame, with rights). */
+function tlb(session: DebugSession, args: string): string {
+  const entries = session.machine.cpu.tlbEntries();
+  const only = args.trim() === '' ? null : session.resolveAddress(args).address >>> 12;
+  const rights = (e: number) => `${e & TLB_READ ? 'r' : '-'}${e & TLB_WRITE ? 'w' : '-'} user ${e & TLB_USER_READ ? 'r' : '-'}${e & TLB_USER_WRITE ? 'w' : '-'}`;
+  const lines = [`TLB: ${entries.length} pages cached (linear page -> host frame, supervisor and user rights; w only once the page is dirty)`];
+  const shown = only === null ? entries.slice(0, 256) : entries.filter((e) => e.page === only);
+  for (const e of shown) lines.push(`  ${hex(e.page << 12)} -> HPA ${hex(e.entry & ~0xfff)}  ${rights(e.entry)}${e.global ? '  global' : ''}${session.symbols.describe(e.page << 12) ? `  ${session.symbols.describe(e.page << 12)}` : ''}`);
+  if (only !== null && shown.length === 0) lines.push(`  ${hex(only << 12)}: not cached (the next access walks the page tables)`);
+  if (only === null && entries.length > shown.length) lines.push(`  ... ${entries.length - shown.length} more ('info tlb ADDR' shows one page)`);
+  return lines.join('\n');
+}
+
+/** `info mem`: the guest's page tables as ranges of linear addresses, with what they map to and allow. */
+function mem(session: DebugSession): string {
+  const view = session.memory.view();
+  if (!view.on) return `Paging is off: linear addresses are physical (A20 ${view.a20Mask === -1 ? 'on' : 'off: bit 20 is cleared'}).`;
+  const pv = view.machineToGuest !== null;
+  const lines = [`The guest's page tables (CR3 ${hex(view.cr3)}${pv ? ', machine frames' : ''}): linear range -> ${pv ? 'machine' : 'physical'} range, rights`];
+  type Run = { start: number; end: number; phys: number; flags: string };
+  let run: Run | null = null;
+  const flush = () => {
+    if (run === null) return;
+    const size = run.end - run.start;
+    const human = size >= 1 << 20 && size % (1 << 20) === 0 ? `${size >> 20} MiB` : `${size >> 10} KiB`;
+    lines.push(`  ${hex(run.start)}-${hex(run.end - 1)} -> ${hex(run.phys)}-${hex(run.phys + size - 1)}  ${human.padStart(8)}  ${run.flags}`);
+    run = null;
+  };
+  const add = (start: number, phys: number, size: number, flags: string) => {
+    if (run !== null && run.end === start && run.phys + (run.end - run.start) === phys && run.flags === flags) {
+      run.end += size;
+      return;
+    }
+    flush();
+    run = { start, end: start + size, phys, flags };
+  };
+  const describe = (entry: number) => `${entry & PTE_WRITABLE ? 'rw' : 'r-'} ${entry & PTE_USER ? 'user' : 'supervisor'}`;
+  for (let i = 0; i < 1024; i++) {
+    const pde = view.tables.readTableEntry(((view.cr3 & ~0xfff) + i * 4) & view.addressMask) >>> 0;
+    if (!(pde & PTE_PRESENT)) {
+      flush();
+      continue;
+    }
+    if (pde & PDE_LARGE && view.flags & WALK_PSE) {
+      add(i * 0x400000, (pde & 0xffc00000) >>> 0, 0x400000, `${describe(pde)} 4M`);
+      continue;
+    }
+    for (let j = 0; j < 1024; j++) {
+      const pte = view.tables.readTableEntry(((pde & ~0xfff) + j * 4) & view.addressMask) >>> 0;
+      if (!(pte & PTE_PRESENT)) {
+        flush();
+        continue;
+      }
+      add(i * 0x400000 + j * 0x1000, (pte & ~0xfff) >>> 0, 0x1000, describe(pde & pte));
+    }
+  }
+  flush();
+  if (lines.length === 1) lines.push('  (nothing mapped)');
+  return lines.join('\n');
+}
+
+export const stateCommands: DebugCommand[] = [
+  {
+    name: 'registers',
+    aliases: ['regs', 'r'],
+    usage: 'registers',
+    summary: 'the registers: general, EIP, EFLAGS decoded, segments with their hidden caches, CRs, DRs, CPL, mode',
+    run: (session) => formatRegisters(session.machine, (linear) => session.symbols.describe(linear)),
+  },
+  {
+    name: 'set',
+    usage: 'set REG = EXPR | set byte|word|dword [ADDR] = EXPR',
+    summary: 'change a register, a flag or memory',
+    help: "Registers: eax..edi, ax..di, al..bh, eip, eflags, and one flag (set zf = 1). Memory is written\nthrough the guest's page tables, into RAM (the VMM is not told: a write to a shadowed page\ntable is not seen by the shadow until it is rebuilt).",
+    run: set,
+  },
+  {
+    name: 'print',
+    aliases: ['p'],
+    usage: 'print[/FMT] EXPR',
+    summary: 'the value of an expression: hex, decimal and the symbol it points into',
+    help:
+      'Expressions: numbers (42, 0x2a, 2ah, \'*\'), registers (eax or $eax, ip, cr3, zf; pc is the\n' +
+      'linear address of CS:EIP), symbols,\n' +
+      "memory as NASM writes it ([esp+4] is a dword; byte [esi], word [...]) or gdb's *ADDR, and\n" +
+      "C's operators (+ - * / % << >> & | ^ ~ ! == != < <= > >= && ||). FMT: x d u o t c a.",
+    run(session, args) {
+      const m = /^(\/([xduotca]))?\s*(.*)$/s.exec(args.trim())!;
+      if (m[3] === '') throw new CommandError('print what? (an expression: print eax+4, print [esp], print/x 42)');
+      const value = session.evaluate(m[3]);
+      if (m[2] !== undefined) return `= ${formatValue(value, m[2])}`;
+      const symbol = session.symbols.describe(value);
+      return `= ${formatValue(value, 'x')} (${value >>> 0}${(value | 0) < 0 ? `, ${value | 0}` : ''})${symbol ? ` ${symbol}` : ''}`;
+    },
+  },
+];
+
+export const stateTopics: InfoTopic[] = [
+  {
+    name: 'registers',
+    aliases: ['reg', 'r', 'all-registers'],
+    usage: 'info registers [NAME...]',
+    summary: 'the registers (or only those named)',
+    run(session, args) {
+      const names = words(args);
+      if (names.length === 0) return formatRegisters(session.machine, (linear) => session.symbols.describe(linear));
+      return names.map((n) => {
+        const v = readRegister(session.machine, n.replace(/^\$/, '').toLowerCase());
+        if (v === undefined) throw new CommandError(`'${n}' is not a register`);
+        return `${n.padEnd(8)}${formatValue(v, 'x')}  ${v >>> 0}`;
+      }).join('\n');
+    },
+  },
+  { name: 'gdt', usage: 'info gdt', summary: 'the GDT, decoded: segments, TSS and LDT descriptors, gates', run: (s) => formatSegmentTable(s.machine.cpu, s.memory, 'gdt', (l) => s.symbols.describe(l)) },
+  { name: 'ldt', usage: 'info ldt', summary: 'the current LDT, decoded', run: (s) => formatSegmentTable(s.machine.cpu, s.memory, 'ldt', (l) => s.symbols.describe(l)) },
+  {
+    name: 'idt',
+    aliases: ['ivt'],
+    usage: 'info idt [VECTOR]',
+    summary: 'the IDT gates that are present (or one), decoded; the IVT in real mode',
+    run: (s, args) => formatInterruptTable(s.machine.cpu, s.memory, args.trim() === '' ? null : s.evaluate(args), (l) => s.symbols.describe(l)),
+  },
+  { name: 'tss', usage: 'info tss', summary: 'the current TSS: its stacks for rings 0-2, saved registers, I/O map base', run: (s) => formatTss(s.machine.cpu, s.memory) },
+  { name: 'tlb', usage: 'info tlb [ADDR]', summary: "the CPU's TLB: cached linear pages, their host frames and rights", run: tlb },
+  {
+    name: 'mem',
+    aliases: ['tab', 'pages'],
+    usage: 'info mem',
+    summary: "the guest's page tables as ranges: linear -> physical, rights (Bochs's info tab)",
+    run: mem,
+  },
+  {
+    name: 'fault',
+    usage: 'info fault',
+    summary: 'the last exception delivered, and the chain it started (why a guest shut down)',
+    run(s) {
+      const chain = s.machine.cpu.faultChain;
+      if (chain.length === 0) return 'No exception or interrupt has been delivered yet.';
+      const head = chain.shutdown ? 'The last delivery ended in a triple fault:' : 'The last event delivered:';
+      return [head, ...explainFaultChain(s.machine, chain.events, (l) => s.symbols.describe(l)).map((l) => `  ${l}`)].join('\n');
+    },
+  },
+];
+

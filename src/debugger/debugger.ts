@@ -1,0 +1,418 @@
+/**
+ * The debugger's core: breakpoints, watchpoints and catchpoints, how the guest goes on when
+ * resumed (continue, step, next, finish, until), and the log of VM exits. It is the CPU's
+ * DebugHook: the run loop asks it at each block boundary (each instruction, while it asks for
+ * single instructions) whether to run on or stop, and that answer, `atBoundary`, is the one
+ * place where every stop is decided. Everything else here only notes what happened (an event
+ * delivered, a watched byte touched, a VM exit) for the next boundary to weigh.
+ *
+ * Exactness: a block that holds a breakpoint runs one instruction at a time, and so does
+ * everything while stepping, finishing or watching memory, so a stop lands on the very
+ * instruction, compiled or not. Changes of ring, CR3 and mode end a block, so a check at
+ * block boundaries sees each at the first instruction after it.
+ */
+import { ATTN_DEBUGGER, type Cpu } from '../cpu/cpu.ts';
+import type { DecodedBlock } from '../cpu/block-cache.ts';
+import { HOOK_RUN, HOOK_SINGLE, HOOK_STOP, type DebugHook } from '../cpu/debug-hook.ts';
+import { formatException } from '../cpu/exceptions.ts';
+import { EventKind } from '../cpu/interrupts.ts';
+import { execCallE, execCallFar, execCallRel, execIret, execRetFar, execRetNear } from '../cpu/ops/control.ts';
+import { hex } from '../cpu/physical-memory.ts';
+import { CS, ESP, S_CODE32, S_CPL, S_CR2, S_EIP, S_INSN_EIP, S_SEG_BASE, S_SEG_SEL } from '../cpu/state.ts';
+import type { Machine } from '../machine/machine.ts';
+import { describeExit, EXIT_REASONS, type VmExit } from '../vmm/exit-info.ts';
+import { summarizeFaultChain } from './fault-report.ts';
+import { GuestMemory } from './guest-memory.ts';
+import { PointTable, type Breakpoint, type Catchpoint, type Watchpoint } from './points.ts';
+import { guestControlRegister, modeName } from './registers.ts';
+
+/** A VM exit as the log keeps it: a copy, with when and where it happened. */
+export interface ExitRecord {
+  exit: VmExit;
+  /** Instructions retired when it happened. */
+  retired: number;
+  cs: number;
+}
+
+/** How the guest goes on at the next resume. */
+export type Motion =
+  | { kind: 'continue' }
+  /** `count` instructions (an iteration of a REP string instruction counts as one, as TF does), or events delivered. */
+  | { kind: 'step'; count: number }
+  /** `next` over a CALL, INT or REP: on to the instruction after it, in this frame (same CR3, the stack no deeper). */
+  | { kind: 'return-point'; linear: number; cr3: number; esp: number }
+  /** `finish`: until the current procedure or handler returns. */
+  | { kind: 'finish' }
+  /** `until ADDR`: to ADDR (or a breakpoint). */
+  | { kind: 'until'; linear: number };
+
+/** What the instruction about to run does to the call depth `finish` counts. */
+type Transfer = 'call' | 'return' | 'iret' | 'other';
+
+/** The last exits kept for `exits`. */
+const EXIT_LOG_SIZE = 4096;
+
+export class Debugger implements DebugHook {
+  readonly points = new PointTable();
+  readonly exitLog: ExitRecord[] = [];
+  /** VM exits seen since the debugger was attached. */
+  exitsSeen = 0;
+  private readonly memory: GuestMemory;
+  /** Why the guest stopped: filled while it runs, taken by the session at the stop. */
+  private reasons: string[] = [];
+  /** Events worth saying when a step stops (an interrupt taken on the way). */
+  private notes: string[] = [];
+  private motion: Motion = { kind: 'continue' };
+  private stepsLeft = 0;
+  /** Progress counters at the last boundary: instructions retired, events delivered, REP chunks run. */
+  private lastRetired = 0;
+  private lastEvents = 0;
+  private lastPartial = 0;
+  private events = 0;
+  /** A breakpoint here is not hit again until the guest has moved on (the resume point). */
+  private skipLinear = -1;
+  /** What the catches of ring, CR3 and mode changes compare against. */
+  private seenCpl = 0;
+  private seenCr3Loads = 0;
+  private seenCr3 = 0;
+  private seenMode = '';
+  /** The points as the checks want them, rebuilt when the table changes. */
+  private version = -1;
+  private linearBreaks: Breakpoint[] = [];
+  private physicalBreaks: Breakpoint[] = [];
+  private watches: Watchpoint[] = [];
+  private catches: Catchpoint[] = [];
+  private catchesState = false;
+  /** Watched accesses of the instruction that just ran, with the bytes before a write, and where the instruction is. */
+  private watchHits: { point: Watchpoint; write: boolean; before: (number | null)[]; where: string; linear: number }[] = [];
+  /** `finish`: the call depth, the context it counts in, and the instruction last seen about to run. */
+  private depth = 0;
+  private finishCpl = 0;
+  private finishCr3 = 0;
+  private previousTransfer: Transfer = 'other';
+  private previousInStartContext = false;
+  private previousEip = -1;
+  private previousFaulted = false;
+  /** Set when the debugger stopped before a triple fault: resumed from there, it lets it happen. */
+  private lettingTripleFault = false;
+
+  constructor(
+    readonly machine: Machine,
+    /** Evaluates a breakpoint's condition: true to stop (throws with a message when it cannot be evaluated). */
+    private readonly condition: (expression: string) => boolean,
+    /** `<label+0x4>` for a linear address, or ''. */
+    private readonly describe: (linear: number) => string,
+  ) {
+    this.memory = new GuestMemory(machine);
+  }
+
+  /** Hooks into the CPU and the VMM's exits. */
+  attach(): void {
+    const cpu = this.machine.cpu;
+    cpu.debugHook = this;
+    this.machine.vcpu?.exitObservers.push((exit) => this.onExit(exit));
+    this.snapshot(cpu);
+  }
+
+  // ---------------------------------------------------------------- resuming
+
+  /** Sets how the guest goes on, from where it stands now. */
+  prepare(motion: Motion): void {
+    const cpu = this.machine.cpu;
+    this.motion = motion;
+    this.stepsLeft = motion.kind === 'step' ? motion.count : 0;
+    this.reasons = [];
+    this.notes = [];
+    this.watchHits = [];
+    this.skipLinear = this.linearOf(cpu);
+    // A step goes one iteration of a REP string instruction at a time, as the CPU's own single-step trap does.
+    cpu.repChunk = motion.kind === 'step' ? 1 : 4096;
+    if (motion.kind === 'finish') {
+      this.depth = 0;
+      this.finishCpl = cpu.st[S_CPL];
+      this.finishCr3 = guestControlRegister(this.machine, 3);
+      this.previousTransfer = 'other';
+      this.previousEip = -1;
+    }
+    this.snapshot(cpu);
+    this.lastRetired = cpu.retired;
+    this.lastEvents = this.events;
+    this.lastPartial = cpu.partialRuns;
+  }
+
+  /** Why the guest stopped, and what happened on the way (taken: the next stop starts afresh). */
+  takeStop(): { reasons: string[]; notes: string[] } {
+    const stop = { reasons: this.reasons, notes: this.notes };
+    this.reasons = [];
+    this.notes = [];
+    this.machine.cpu.repChunk = 4096;
+    return stop;
+  }
+
+  private linearOf(cpu: Cpu): number {
+    return (cpu.st[S_SEG_BASE + CS] + cpu.st[S_EIP]) >>> 0;
+  }
+
+  /** The state the catches of changes compare against. */
+  private snapshot(cpu: Cpu): void {
+    this.seenCpl = cpu.st[S_CPL];
+    this.seenCr3Loads = cpu.cr3Loads;
+    this.seenCr3 = guestControlRegister(this.machine, 3);
+    this.seenMode = modeName(cpu);
+  }
+
+  /** The points as the checks want them. */
+  private compile(): void {
+    this.version = this.points.version;
+    this.linearBreaks = this.points.enabled('break').filter((b) => !b.physical);
+    this.physicalBreaks = this.points.enabled('break').filter((b) => b.physical);
+    const watches = this.points.enabled('watch');
+    const watchesChanged = watches.length !== this.watches.length || watches.some((w, i) => w !== this.watches[i]);
+    this.watches = watches;
+    this.catches = this.points.enabled('catch');
+    this.catchesState = this.catches.some((c) => c.what === 'ring' || c.what === 'cr3' || c.what === 'mode');
+    // Pages watched now must leave the TLB's fast path, and pages no longer watched may return to it.
+    if (watchesChanged) this.machine.cpu.flushTlb();
+  }
+
+  // ---------------------------------------------------------------- DebugHook
+
+  atBoundary(cpu: Cpu, block: DecodedBlock | null): number {
+    if (this.version !== this.points.version) this.compile();
+    const linear = this.linearOf(cpu);
+    const progressed = cpu.retired !== this.lastRetired || this.events !== this.lastEvents || cpu.partialRuns !== this.lastPartial;
+    if (progressed) {
+      this.lastRetired = cpu.retired;
+      this.lastEvents = this.events;
+      this.lastPartial = cpu.partialRuns;
+      this.skipLinear = -1;
+      this.lettingTripleFault = false;
+    }
+    if (this.catchesState) this.checkStateCatches(cpu);
+    if (this.watchHits.length > 0) this.reportWatchHits();
+    const motion = this.motion;
+    if (motion.kind === 'step' && progressed && --this.stepsLeft <= 0) this.reasons.push('');
+    if (motion.kind === 'return-point' && linear === motion.linear && guestControlRegister(this.machine, 3) === motion.cr3 && cpu.reg[ESP] >>> 0 >= motion.esp) this.reasons.push('');
+    if (motion.kind === 'until' && linear === motion.linear && progressed) this.reasons.push('');
+    if (motion.kind === 'finish') this.followFinish(cpu, block, progressed);
+    if (linear !== this.skipLinear) this.checkBreakpoints(linear);
+    if (this.reasons.length > 0) return HOOK_STOP;
+    if (motion.kind === 'step' || motion.kind === 'finish' || this.watches.length > 0) return HOOK_SINGLE;
+    if (block !== null && this.blockHoldsBreakpoint(linear, block.byteLength, motion)) return HOOK_SINGLE;
+    return HOOK_RUN;
+  }
+
+  onEvent(cpu: Cpu, vector: number, kind: EventKind, errorCode: number): void {
+    this.events++;
+    const st = cpu.st;
+    const at = segmentedAddress(cpu, st[S_INSN_EIP]);
+    const what = kind === EventKind.Exception ? formatException(vector, errorCode) : kind === EventKind.Software ? `int 0x${vector.toString(16)}` : `interrupt 0x${vector.toString(16)} (an IRQ)`;
+    const detail = kind === EventKind.Exception && vector === 14 ? `, CR2 ${hex(st[S_CR2])}` : '';
+    const description = `${what}${detail} at ${at}, CPL ${st[S_CPL]}`;
+    for (const c of this.catches) {
+      const matches = (c.what === 'exception' && kind === EventKind.Exception) || (c.what === 'interrupt' && kind !== EventKind.Exception);
+      if (!matches || (c.filter !== null && !c.filter.includes(vector))) continue;
+      c.hits++;
+      this.reasons.push(`Catchpoint ${c.id}: ${kind === EventKind.Exception ? 'exception' : 'interrupt'} ${description}; stopped at its handler.`);
+    }
+    if (this.motion.kind === 'step') this.notes.push(`(${description}: delivered, so the step ends in its handler)`);
+    if (this.motion.kind === 'finish') {
+      if (kind === EventKind.Exception && st[S_INSN_EIP] === this.previousEip) this.previousFaulted = true;
+      // An event taken where the procedure runs is a call into a handler, which returns with IRET.
+      if (st[S_CPL] === this.finishCpl && guestControlRegister(this.machine, 3) === this.finishCr3) this.depth++;
+    }
+  }
+
+  watchesPage(_cpu: Cpu, linear: number): boolean {
+    if (this.version !== this.points.version) this.compile();
+    if (this.watches.length === 0) return false;
+    const page = linear >>> 12;
+    let gpaPage = -2;
+    for (const w of this.watches) {
+      if (!w.physical) {
+        if (page >= w.address >>> 12 && page <= ((w.address + w.length - 1) >>> 0) >>> 12) return true;
+        continue;
+      }
+      if (gpaPage === -2) {
+        const gpa = this.memory.physical(linear);
+        gpaPage = gpa < 0 ? -1 : gpa >>> 12;
+      }
+      if (gpaPage >= w.address >>> 12 && gpaPage <= ((w.address + w.length - 1) >>> 0) >>> 12) return true;
+    }
+    return false;
+  }
+
+  onAccess(cpu: Cpu, linear: number, bytes: number, write: boolean): void {
+    if (this.watches.length === 0) return;
+    let gpa = -2;
+    for (const w of this.watches) {
+      if (w.access === 'write' && !write) continue;
+      if (w.access === 'read' && write) continue;
+      let start = linear >>> 0;
+      if (w.physical) {
+        if (gpa === -2) gpa = this.memory.physical(linear);
+        if (gpa < 0) continue;
+        start = gpa >>> 0;
+      }
+      if (!(start < w.address + w.length && w.address < start + bytes)) continue;
+      if (this.watchHits.some((h) => h.point === w && h.write === write)) continue;
+      const before = write ? (w.physical ? this.memory.readPhysical(w.address, w.length) : this.memory.readLinear(w.address, w.length)) : [];
+      const eip = cpu.st[S_INSN_EIP];
+      this.watchHits.push({ point: w, write, before, where: segmentedAddress(cpu, eip), linear: (cpu.st[S_SEG_BASE + CS] + eip) >>> 0 });
+      cpu.attention |= ATTN_DEBUGGER;
+    }
+  }
+
+  onTripleFault(cpu: Cpu): boolean {
+    // Once stopped before it, let it happen: the user saw the cause and chose to go on.
+    if (this.lettingTripleFault) return false;
+    this.lettingTripleFault = true;
+    const chain = cpu.faultChain.events;
+    this.reasons.push(
+      `The next instruction triple-faults: ${summarizeFaultChain(chain)}.\n` +
+        "Stopped before it, where the chain began: 'info fault' explains each exception; step or continue lets it shut down.",
+    );
+    return true;
+  }
+
+  /** A VM exit, before the VMM handles it: logged, and caught when a catchpoint wants it. */
+  private onExit(exit: VmExit): void {
+    const cpu = this.machine.cpu;
+    this.exitsSeen++;
+    const record = { exit: { ...exit }, retired: cpu.retired, cs: cpu.st[S_SEG_SEL + CS] & 0xffff };
+    if (this.exitLog.length === EXIT_LOG_SIZE) this.exitLog.shift();
+    this.exitLog.push(record);
+    for (const c of this.catches) {
+      if (c.what !== 'exit' || (c.filter !== null && !c.filter.includes(exit.reason))) continue;
+      c.hits++;
+      this.reasons.push(`Catchpoint ${c.id}: VM exit ${describeExit(exit)}, at ${segmentedAddress(cpu, exit.guestRip)}; the VMM has handled it.`);
+    }
+  }
+
+  // ---------------------------------------------------------------- the checks
+
+  private checkStateCatches(cpu: Cpu): void {
+    const cpl = cpu.st[S_CPL];
+    const loads = cpu.cr3Loads;
+    const cr3 = guestControlRegister(this.machine, 3);
+    const mode = modeName(cpu);
+    for (const c of this.catches) {
+      if (c.what === 'ring' && cpl !== this.seenCpl) {
+        c.hits++;
+        this.reasons.push(`Catchpoint ${c.id}: the CPL went from ${this.seenCpl} to ${cpl}.`);
+      } else if (c.what === 'cr3' && (loads !== this.seenCr3Loads || cr3 !== this.seenCr3)) {
+        c.hits++;
+        this.reasons.push(`Catchpoint ${c.id}: CR3 loaded: ${hex(this.seenCr3)} -> ${hex(cr3)}${cr3 === this.seenCr3 ? ' (the same address space: its TLB entries flushed)' : ''}.`);
+      } else if (c.what === 'mode' && mode !== this.seenMode) {
+        c.hits++;
+        this.reasons.push(`Catchpoint ${c.id}: the mode went from ${this.seenMode} to ${mode}.`);
+      }
+    }
+    this.seenCpl = cpl;
+    this.seenCr3Loads = loads;
+    this.seenCr3 = cr3;
+    this.seenMode = mode;
+  }
+
+  private reportWatchHits(): void {
+    for (const h of this.watchHits) {
+      const w = h.point;
+      const now = w.physical ? this.memory.readPhysical(w.address, w.length) : this.memory.readLinear(w.address, w.length);
+      const value = (bytes: (number | null)[]) => (bytes.some((b) => b === null) ? '(not mapped)' : hex(bytes.reduceRight<number>((v, b) => v * 256 + (b as number), 0), w.length * 2));
+      const symbol = this.describe(h.linear);
+      const by = `by the instruction at ${h.where}${symbol ? ` ${symbol}` : ''}`;
+      if (h.write) {
+        // `watch` stops when the value changes, as gdb's does; `awatch` on any write.
+        const changed = h.before.some((b, i) => b !== now[i]);
+        if (!changed && w.access === 'write') continue;
+        w.hits++;
+        this.reasons.push(`Watchpoint ${w.id}: ${w.spec} written ${by}\n  old ${value(h.before)}\n  new ${value(now)}`);
+      } else {
+        w.hits++;
+        this.reasons.push(`Watchpoint ${w.id}: ${w.spec} read ${by}: ${value(now)}`);
+      }
+    }
+    this.watchHits = [];
+  }
+
+  private checkBreakpoints(linear: number): void {
+    for (const b of this.linearBreaks) if (b.address === linear) this.hitBreakpoint(b, linear);
+    if (this.physicalBreaks.length > 0) {
+      const gpa = this.memory.physical(linear);
+      if (gpa >= 0) for (const b of this.physicalBreaks) if (b.address === gpa) this.hitBreakpoint(b, linear);
+    }
+  }
+
+  private hitBreakpoint(b: Breakpoint, linear: number): void {
+    if (b.condition !== null) {
+      let stop: boolean;
+      try {
+        stop = this.condition(b.condition);
+      } catch (e) {
+        this.reasons.push(`Breakpoint ${b.id}: its condition '${b.condition}' cannot be evaluated: ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
+      if (!stop) return;
+    }
+    b.hits++;
+    const where = this.describe(linear);
+    this.reasons.push(`${b.temporary ? 'Temporary breakpoint' : 'Breakpoint'} ${b.id}, ${hex(linear)}${where ? ` ${where}` : ''}`);
+    if (b.temporary) this.points.delete([b.id]);
+  }
+
+  /** Whether a breakpoint (or the place a `next`/`until` runs to) lies inside the block after its first instruction. */
+  private blockHoldsBreakpoint(linear: number, bytes: number, motion: Motion): boolean {
+    const end = linear + bytes;
+    for (const b of this.linearBreaks) if (b.address > linear && b.address < end) return true;
+    if ((motion.kind === 'return-point' || motion.kind === 'until') && motion.linear > linear && motion.linear < end) return true;
+    if (this.physicalBreaks.length > 0) {
+      // A block lies in one page: its guest-physical range follows from its first byte's.
+      const gpa = this.memory.physical(linear);
+      if (gpa >= 0) for (const b of this.physicalBreaks) if (b.address > gpa && b.address < gpa + bytes) return true;
+    }
+    return false;
+  }
+
+  /**
+   * `finish`: counts calls and returns made where the procedure runs (its CPL and CR3), and
+   * events taken there (each returns with an IRET); stops after the return that takes the
+   * depth below zero.
+   */
+  private followFinish(cpu: Cpu, block: DecodedBlock | null, progressed: boolean): void {
+    const inContext = cpu.st[S_CPL] === this.finishCpl && guestControlRegister(this.machine, 3) === this.finishCr3;
+    if (progressed && this.previousEip !== -1 && !this.previousFaulted) {
+      const t = this.previousTransfer;
+      if (t === 'call' && this.previousInStartContext) this.depth++;
+      else if (t === 'return' && this.previousInStartContext) this.depth--;
+      // An IRET counts where it runs, or where it lands (a handler entered from the procedure's ring).
+      else if (t === 'iret' && (this.previousInStartContext || inContext)) this.depth--;
+      if (this.depth < 0 && (t === 'return' || t === 'iret')) this.reasons.push(`Run till exit: returned to ${hex(this.linearOf(cpu))}${this.describe(this.linearOf(cpu)) ? ` ${this.describe(this.linearOf(cpu))}` : ''}.`);
+    }
+    this.previousFaulted = false;
+    this.previousEip = cpu.st[S_EIP];
+    this.previousInStartContext = inContext;
+    this.previousTransfer = transferOf(block);
+  }
+}
+
+/** CS:EIP as the CPU shows it: 0000:7C00 in 16-bit code, 0008:00010234 in 32-bit code. */
+function segmentedAddress(cpu: Cpu, eip: number): string {
+  const st = cpu.st;
+  return `${hex(st[S_SEG_SEL + CS], 4).slice(2)}:${hex(eip, st[S_CODE32] ? 8 : 4).slice(2)}`;
+}
+
+/** What the next instruction (the first of `block`) does to the call depth, by its semantics in the CPU's own opcode table. */
+function transferOf(block: DecodedBlock | null): Transfer {
+  const first = block?.insns[0];
+  if (first === undefined) return 'other';
+  const execute = first.execute;
+  if (execute === execCallRel || execute === execCallE || execute === execCallFar) return 'call';
+  if (execute === execRetNear || execute === execRetFar) return 'return';
+  if (execute === execIret) return 'iret';
+  return 'other';
+}
+
+/** Names exit reasons for help texts: "cpuid (10), io (30), ...". */
+export function exitReasonKeywords(): string {
+  return Object.entries(EXIT_REASONS).map(([n, r]) => `${r.keyword} (${n})`).join(', ');
+}

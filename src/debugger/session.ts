@@ -1,0 +1,369 @@
+/**
+ * A debugging session: the machine, its symbols, the Debugger, and the command line that
+ * drives them. `execute` runs one line (gdb-style commands, see commands/); running the guest
+ * happens in slices so that the terminal stays live (the guest's console, Ctrl-C). The
+ * terminal itself is the host's (src/cli/debug-command.ts): this layer touches no process or
+ * stdio, so the browser playground can drive the same commands.
+ */
+import { disassemble, type DisassembledInstruction } from '../asm/disassembler.ts';
+import { hex } from '../cpu/physical-memory.ts';
+import { decodeDescriptor } from '../cpu/segments.ts';
+import { ATTR_DB, CR0_PE, CS, DS, ES, FS, GS, LDTR, S_CR0, S_EFLAGS, S_EIP, S_GDTR_BASE, S_SEG_ATTR, S_SEG_BASE, S_SEG_SEL, SS, VM } from '../cpu/state.ts';
+import type { Machine, RunOutcome } from '../machine/machine.ts';
+import { explainFaultChain, summarizeFaultChain } from './fault-report.ts';
+import { Debugger, type Motion } from './debugger.ts';
+import { evaluate, ExpressionError, type EvaluationContext } from './expression.ts';
+import { GuestMemory } from './guest-memory.ts';
+import { readRegister } from './registers.ts';
+import type { SymbolTable } from './symbols.ts';
+import { findCommand } from './commands/table.ts';
+import { CommandError } from './command-error.ts';
+
+
+/** What the session needs from the terminal (or page) it runs in. */
+export interface DebugHost {
+  /** Debugger output: one or more lines, without the final newline. */
+  print(text: string): void;
+  /** The guest's pending console output, written out (so that what the debugger says comes after it). */
+  flushGuestOutput(): void;
+  /** True while the user may still type for the guest: a halted guest then waits in real time. */
+  readonly mayReceiveInput: boolean;
+  /** True once when the user asked the running guest to stop (Ctrl-C, SIGINT). */
+  takeInterrupt(): boolean;
+  /** Called as the guest starts and stops running: the terminal's input goes to it meanwhile. */
+  running(on: boolean): void;
+  /** A file's text (for `source` and `list`), or undefined when it cannot be read. */
+  readFile(path: string): string | undefined;
+}
+
+export interface SessionOptions {
+  /** Stop for good after this many instructions in all (minivisor run's --max-instructions). */
+  maxInstructions?: number;
+}
+
+/** A disassembled instruction and where it is: its linear (or physical) address, and its offset in CS. */
+export interface ListedInstruction extends DisassembledInstruction {
+  linear: number;
+  offset: number;
+  /** Decoded at its offset in CS (a linear address at or above CS's base). */
+  inCs: boolean;
+  physical: boolean;
+}
+
+/** An address as a command gave it: linear, or guest-physical (`p:ADDR`). */
+export interface ResolvedAddress {
+  address: number;
+  physical: boolean;
+}
+
+/** Instructions per slice of a run: between slices the terminal gets its turn (input, Ctrl-C). */
+const SLICE = 1 << 20;
+/** How long a guest halted waiting for input waits for the user before virtual time moves on (ms). */
+const IDLE_WAIT_MS = 10;
+
+export class DebugSession {
+  readonly debugger: Debugger;
+  readonly memory: GuestMemory;
+  /** How the guest ended (halt, shutdown, the exit port...), once it has: it cannot run again. */
+  ended: { outcome: RunOutcome; text: string } | null = null;
+  /** Commands that failed (a script's exit status says whether all went well). */
+  failures = 0;
+  /** The last command that an empty line repeats, with its arguments. */
+  private repeat: { name: string; args: string } | null = null;
+  /** State commands keep between calls (x's next address and format, list's next line...). */
+  readonly state = new Map<string, unknown>();
+  private sourceDepth = 0;
+
+  constructor(
+    readonly machine: Machine,
+    readonly symbols: SymbolTable,
+    readonly host: DebugHost,
+    private readonly options: SessionOptions = {},
+  ) {
+    this.memory = new GuestMemory(machine);
+    this.debugger = new Debugger(machine, (expression) => this.evaluate(expression) !== 0, (linear) => symbols.describe(linear));
+    this.debugger.attach();
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  /**
+   * Runs one command line. Returns false when the session should end (quit). A mistake is
+   * printed and counted, never thrown.
+   */
+  async execute(line: string): Promise<boolean> {
+    const text = line.trim();
+    if (text === '' || text.startsWith('#')) {
+      if (text === '' && this.repeat !== null) return this.dispatch(this.repeat.name, this.repeat.args, true);
+      return true;
+    }
+    const m = /^([A-Za-z_-]+|[!?])(?:(\/\S*)|\s+|$)(.*)$/s.exec(text);
+    if (!m) {
+      this.fail(`'${text}' is not a command: type 'help' for the list`);
+      return true;
+    }
+    return this.dispatch(m[1], ((m[2] ?? '') + ' ' + m[3]).trim(), false);
+  }
+
+  private async dispatch(name: string, args: string, repeated: boolean): Promise<boolean> {
+    const command = findCommand(name);
+    if (command === undefined) {
+      this.fail(`unknown command '${name}': type 'help' for the list`);
+      this.repeat = null;
+      return true;
+    }
+    if (command.name === 'quit') return false;
+    this.repeat = command.repeats ? { name: command.name, args: command.repeatArgs?.(this, args, repeated) ?? args } : null;
+    try {
+      const out = await command.run(this, args, repeated);
+      if (typeof out === 'string' && out !== '') this.host.print(out);
+    } catch (e) {
+      if (e instanceof CommandError || e instanceof ExpressionError) this.fail(`${command.name}: ${e.message}`);
+      else throw e;
+    }
+    return true;
+  }
+
+  fail(message: string): void {
+    this.failures++;
+    this.host.print(`error: ${message}`);
+  }
+
+  /** Runs the commands of a file (`source`, `-x`). A failing line is reported with file:line and the rest still run. */
+  async source(path: string): Promise<boolean> {
+    const text = this.host.readFile(path);
+    if (text === undefined) throw new CommandError(`cannot read '${path}'`);
+    if (this.sourceDepth > 8) throw new CommandError(`'${path}': source files nested too deep (a file that sources itself?)`);
+    this.sourceDepth++;
+    try {
+      const lines = text.split('\n');
+      for (let i = 0; i < lines.length; i++) {
+        const before = this.failures;
+        const go = await this.execute(lines[i]);
+        if (this.failures > before) this.host.print(`  (in ${path}:${i + 1})`);
+        if (!go) return false;
+      }
+    } finally {
+      this.sourceDepth--;
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------- expressions and addresses
+
+  /** What expressions see: the guest's registers, the symbols, and memory through the guest's tables. */
+  readonly expressionContext: EvaluationContext = {
+    register: (name) => readRegister(this.machine, name),
+    symbol: (name) => this.symbols.lookup(name),
+    memory: (address, bytes) => {
+      const value = this.memory.readValue(address, bytes);
+      if (value === null) throw new ExpressionError(`memory at ${hex(address)} is not mapped by the guest's page tables`);
+      return value;
+    },
+  };
+
+  evaluate(text: string): number {
+    return evaluate(text, this.expressionContext);
+  }
+
+  /**
+   * An address as commands take it: an expression (a linear address: `0x7c00`, `print+4`,
+   * `esp+8`), `p:EXPR` (guest-physical), `SEG:OFF` (a real-mode segment or a selector, or a
+   * segment register: `cs:eip`), or `FILE.asm:LINE`.
+   */
+  resolveAddress(spec: string): ResolvedAddress {
+    const text = spec.trim();
+    if (text === '') throw new CommandError('an address is missing');
+    if (/^p:/i.test(text)) return { address: this.evaluate(text.slice(2)), physical: true };
+    const line = /^(.+\.(?:asm|inc|s|nasm)):(\d+)$/i.exec(text);
+    if (line) {
+      const address = this.symbols.addressOfLine(line[1], Number(line[2]));
+      if (address === undefined) throw new CommandError(`no code was assembled from ${line[1]} at or after line ${line[2]}`);
+      return { address, physical: false };
+    }
+    const colon = topLevelColon(text);
+    if (colon < 0) return { address: this.evaluate(text), physical: false };
+    const segment = text.slice(0, colon).trim();
+    const offset = this.evaluate(text.slice(colon + 1));
+    return { address: (this.segmentBase(segment) + offset) >>> 0, physical: false };
+  }
+
+  /** The base of a segment named in SEG:OFF: a segment register's hidden base, a real-mode segment × 16, or a selector's descriptor base. */
+  private segmentBase(text: string): number {
+    const st = this.machine.cpu.st;
+    const registers: Record<string, number> = { es: ES, cs: CS, ss: SS, ds: DS, fs: FS, gs: GS };
+    const register = registers[text.toLowerCase()];
+    if (register !== undefined) return st[S_SEG_BASE + register] >>> 0;
+    const value = this.evaluate(text) & 0xffff;
+    if (!(st[S_CR0] & CR0_PE) || st[S_EFLAGS] & VM) return value << 4;
+    const table = value & 4 ? st[S_SEG_BASE + LDTR] : st[S_GDTR_BASE];
+    const address = (table + (value & 0xfff8)) >>> 0;
+    const low = this.memory.readValue(address, 4);
+    const high = this.memory.readValue((address + 4) >>> 0, 4);
+    if (low === null || high === null) throw new CommandError(`the descriptor of selector ${hex(value, 4)} is not mapped`);
+    return decodeDescriptor(low, high).base >>> 0;
+  }
+
+  // ---------------------------------------------------------------- where the guest is
+
+  get code32(): boolean {
+    return (this.machine.cpu.st[S_SEG_ATTR + CS] & ATTR_DB) !== 0;
+  }
+
+  /** The linear address of CS:EIP. */
+  get linearEip(): number {
+    const st = this.machine.cpu.st;
+    return (st[S_SEG_BASE + CS] + st[S_EIP]) >>> 0;
+  }
+
+  /**
+   * Disassembles `count` instructions from a linear (or physical) address; unmapped bytes end
+   * it. Linear code in CS is decoded at its offsets (EIP values), as the CPU sees it: branch
+   * targets read as offsets in CS, whatever its base.
+   */
+  disassembleAt(address: number, count: number, physical = false, bits: 16 | 32 = this.code32 ? 32 : 16): ListedInstruction[] {
+    const base = physical ? 0 : this.machine.cpu.st[S_SEG_BASE + CS] >>> 0;
+    const inCs = !physical && (address >>> 0) >= base;
+    const out: ListedInstruction[] = [];
+    let at = address >>> 0;
+    while (out.length < count) {
+      const raw = physical ? this.memory.readPhysical(at, 15) : this.memory.readLinear(at, 15);
+      const mapped = raw.indexOf(null);
+      const bytes = Uint8Array.from((mapped < 0 ? raw : raw.slice(0, mapped)) as number[]);
+      if (bytes.length === 0) break;
+      const offset = inCs ? (at - base) >>> 0 : at;
+      const [first] = disassemble(bytes, { bits, org: offset });
+      if (first === undefined) break;
+      out.push({ ...first, linear: at, offset, inCs, physical });
+      at = (at + first.bytes.length) >>> 0;
+    }
+    return out;
+  }
+
+  /** One instruction as a line: `0008:0001023A <print+0x4>  8a 06   mov al, [esi] (console.asm:41)`. */
+  formatInstruction(i: ListedInstruction, prefix: string): string {
+    const st = this.machine.cpu.st;
+    const base = st[S_SEG_BASE + CS] >>> 0;
+    const where = i.physical ? `p:${hex(i.linear)}` : i.inCs ? `${hex(st[S_SEG_SEL + CS], 4).slice(2)}:${hex(i.offset, this.code32 ? 8 : 4).slice(2)}` : hex(i.linear);
+    const symbol = i.physical ? '' : this.symbols.describe(i.linear);
+    const bytes = Array.from(i.bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
+    const target = i.target !== null && !i.physical ? this.symbols.describe(i.inCs ? (base + i.target) >>> 0 : i.target) : '';
+    const line = i.physical ? undefined : this.symbols.lineAt(i.linear);
+    const source = line ? `  (${shortPath(line.file)}:${line.line})` : '';
+    return `${prefix}${where}${symbol ? ` ${symbol}` : ''}  ${bytes.padEnd(20)} ${i.text}${target ? ` ${target}` : ''}${source}`;
+  }
+
+  /** The line shown at every stop: where the guest is and the instruction it will run next. */
+  location(): string {
+    const [next] = this.disassembleAt(this.linearEip, 1);
+    const cpu = this.machine.cpu;
+    if (next === undefined) return `=> ${cpu.location()} (linear ${hex(this.linearEip)}: not mapped)`;
+    return this.formatInstruction(next, '=> ') + (cpu.halted ? '   (halted: waiting for an interrupt)' : '');
+  }
+
+  // ---------------------------------------------------------------- running
+
+  /**
+   * Runs the guest as `motion` says until the debugger stops it, the user does, or it ends, and
+   * says where it stopped and why. Returns true when it stopped only because the motion was done
+   * (a step taken, nothing else to say): `quietly` then prints nothing, for `next N`.
+   */
+  async resume(motion: Motion, quietly = false): Promise<boolean> {
+    if (this.ended !== null) throw new CommandError(`the guest has ended (${this.ended.text}); there is nothing to run. Look around, or quit`);
+    const machine = this.machine;
+    this.debugger.prepare(motion);
+    this.host.running(true);
+    let outcome: RunOutcome;
+    let interrupted = false;
+    try {
+      for (;;) {
+        let slice = SLICE;
+        if (this.options.maxInstructions !== undefined) slice = Math.min(slice, this.options.maxInstructions - machine.cpu.instructions);
+        if (slice <= 0) {
+          outcome = { kind: 'limit' };
+          break;
+        }
+        outcome = machine.run(slice, { waitForInput: this.host.mayReceiveInput });
+        this.host.flushGuestOutput();
+        if (this.host.takeInterrupt()) {
+          interrupted = true;
+          break;
+        }
+        if (outcome.kind === 'idle') {
+          // Halted until the user types: let real time pass.
+          await new Promise((resolve) => setTimeout(resolve, IDLE_WAIT_MS));
+          machine.passIdleTime(IDLE_WAIT_MS * 1e6);
+          continue;
+        }
+        if (outcome.kind !== 'limit') break;
+        if (this.options.maxInstructions !== undefined && machine.cpu.instructions >= this.options.maxInstructions) break;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      this.host.running(false);
+    }
+    return this.reportStop(outcome, interrupted, quietly);
+  }
+
+  private reportStop(outcome: RunOutcome, interrupted: boolean, quietly: boolean): boolean {
+    const stop = this.debugger.takeStop();
+    const plain = outcome.kind === 'debug' && !interrupted && stop.reasons.every((r) => r === '') && stop.notes.length === 0;
+    if (plain && quietly) return true;
+    const lines: string[] = [];
+    if (interrupted) lines.push('Stopped: Ctrl-C.');
+    if (outcome.kind === 'debug' || interrupted) {
+      lines.push(...stop.reasons.filter((r) => r !== ''), ...stop.notes);
+    } else if (outcome.kind === 'limit') {
+      lines.push(`Stopped: ${this.options.maxInstructions} instructions (--max-instructions).`);
+    } else {
+      const text = this.describeEnd(outcome);
+      this.ended = { outcome, text };
+      lines.push(`The guest ${text}.`);
+      if (outcome.kind === 'shutdown' && this.machine.cpu.faultChain.shutdown) {
+        lines.push(...explainFaultChain(this.machine, this.machine.cpu.faultChain.events, (l) => this.symbols.describe(l)).map((l) => `  ${l}`));
+      }
+    }
+    lines.push(this.location());
+    this.host.print(lines.join('\n'));
+    return plain;
+  }
+
+  private describeEnd(outcome: RunOutcome): string {
+    switch (outcome.kind) {
+      case 'halted':
+        return `halted (${outcome.detail})`;
+      case 'exit':
+        return `wrote to the exit port: exit status ${outcome.status}`;
+      case 'shutdown':
+        return `shut down: ${this.machine.cpu.faultChain.shutdown ? summarizeFaultChain(this.machine.cpu.faultChain.events) : outcome.detail}`;
+      case 'unmapped-fetch':
+        return `stopped: ${outcome.detail}`;
+      default:
+        return `stopped (${outcome.kind})`;
+    }
+  }
+}
+
+/** Where SEG:OFF splits: the first ':' outside brackets, or -1. */
+function topLevelColon(text: string): number {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '[' || c === '(') depth++;
+    else if (c === ']' || c === ')') depth--;
+    else if (c === ':' && depth === 0) return i;
+  }
+  return -1;
+}
+
+/** A source path as people read it: `..` resolved, from guests/, firmware/ or test/ on, else the file's name. */
+export function shortPath(path: string): string {
+  const parts: string[] = [];
+  for (const part of path.split('/')) {
+    if (part === '..' && parts.length > 0 && parts[parts.length - 1] !== '..') parts.pop();
+    else if (part !== '.') parts.push(part);
+  }
+  const normal = parts.join('/');
+  const m = /(?:^|\/)((?:guests|firmware|test)\/.*)$/.exec(normal);
+  return m ? m[1] : normal.slice(normal.lastIndexOf('/') + 1);
+}
