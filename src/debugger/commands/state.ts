@@ -58,7 +58,7 @@ function set(session: DebugSession, args: string): string | void {
 function tlb(session: DebugSession, args: string): string {
   const entries = session.machine.cpu.tlbEntries();
   const only = args.trim() === '' ? null : session.resolveAddress(args).address >>> 12;
-  const rights = (e: number) => `${e & TLB_READ ? 'r' : '-'}${e & TLB_WRITE ? 'w' : '-'} user ${e & TLB_USER_READ ? 'r' : '-'}${e & TLB_USER_WRITE ? 'w' : '-'}`;
+  const rights = (e: number) => `supervisor ${e & TLB_READ ? 'r' : '-'}${e & TLB_WRITE ? 'w' : '-'}, user ${e & TLB_USER_READ ? 'r' : '-'}${e & TLB_USER_WRITE ? 'w' : '-'}`;
   const lines = [`TLB: ${entries.length} pages cached (linear page -> host frame, supervisor and user rights; w only once the page is dirty)`];
   const shown = only === null ? entries.slice(0, 256) : entries.filter((e) => e.page === only);
   for (const e of shown) lines.push(`  ${hex(e.page << 12)} -> HPA ${hex(e.entry & ~0xfff)}  ${rights(e.entry)}${e.global ? '  global' : ''}${session.symbols.describe(e.page << 12) ? `  ${session.symbols.describe(e.page << 12)}` : ''}`);
