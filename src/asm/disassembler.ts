@@ -10,6 +10,11 @@ export interface DisassemblyOptions {
   bits: 16 | 32;
   /** Address of the first byte. */
   org: number;
+  /**
+   * True (the default): text an assembler turns back into these very bytes (`strict dword 0x4`
+   * where 0x4 alone would assemble shorter). False: as people read it (a debugger's listing).
+   */
+  reassemblable?: boolean;
 }
 
 /** What an instruction does to the flow of control, as a debugger's `next` and `finish` need it. */
@@ -129,7 +134,7 @@ export function disassemble(code: Uint8Array, options: DisassemblyOptions): Disa
         out.push({
           address,
           bytes: code.subarray(offset, offset + length),
-          text: reassemblableText(instruction, formatter, options.bits),
+          text: options.reassemblable === false ? formatter.format(instruction) : reassemblableText(instruction, formatter, options.bits),
           flow,
           rep: instruction.isStringInstruction && (instruction.hasRepPrefix || instruction.hasRepePrefix || instruction.hasRepnePrefix),
           target: direct ? Number(instruction.nearBranchTarget) >>> 0 : null,

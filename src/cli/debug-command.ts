@@ -7,12 +7,10 @@ import { readFileSync } from 'node:fs';
 import { parseSymbolMap } from '../asm/symbol-map.ts';
 import { builtinBiosSymbols } from '../machine/firmware.ts';
 import { formatStats } from '../machine/stats.ts';
-import { describeExit } from '../vmm/exit-info.ts';
 import type { Command } from './command.ts';
 import { DebugTerminal } from './debug-terminal.ts';
 import { readPhysicalMemory } from './memory-dump.ts';
-import { buildMachine, parseRunArguments } from './run-command.ts';
-import { traceTranslations } from './jit-trace.ts';
+import { buildMachine, installTraces, parseRunArguments } from './run-command.ts';
 import { UserError } from './user-error.ts';
 import { fileUserError } from './files.ts';
 
@@ -102,11 +100,7 @@ export const debugCommand: Command = {
     for (const source of settings.symbolSources) symbols.add(source);
     for (const map of maps) symbols.add(map);
     if (settings.builtinFirmware) symbols.add({ ...builtinBiosSymbols(), base: 0xf0000, prefix: 'bios.' });
-    if (settings.traceExits && machine.vcpu) {
-      const cpu = machine.cpu;
-      machine.vcpu.exitObservers.push((exit) => process.stderr.write(`exit ${describeExit(exit)} at ${cpu.location()}\n`));
-    }
-    if (settings.traceJit) await traceTranslations(machine, (text) => process.stderr.write(text));
+    await installTraces(machine, settings);
 
     const session = new DebugSession(machine, symbols, terminal, { maxInstructions: Number.isFinite(settings.maxInstructions) ? settings.maxInstructions : undefined });
     try {

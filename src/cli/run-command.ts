@@ -381,6 +381,15 @@ export function buildMachine(settings: RunSettings): Machine {
   }
 }
 
+/** --trace-exits and --trace-jit, on stderr. */
+export async function installTraces(machine: Machine, settings: RunSettings): Promise<void> {
+  if (settings.traceExits && machine.vcpu) {
+    const cpu = machine.cpu;
+    machine.vcpu.exitObservers.push((exit) => process.stderr.write(`exit ${describeExit(exit)} at ${cpu.location()}\n`));
+  }
+  if (settings.traceJit) await traceTranslations(machine, (text) => process.stderr.write(text));
+}
+
 /** Instructions per slice of the run: between slices, terminal input and output get their turn. */
 const SLICE = 1 << 22;
 /** How long an idle guest waits for the user before virtual time moves on (real milliseconds). */
@@ -418,11 +427,7 @@ export const runCommand: Command = {
     const terminal = new TerminalConsole();
     const settings = parseRunArguments(args, terminal.output);
     const machine = buildMachine(settings);
-    if (settings.traceExits && machine.vcpu) {
-      const cpu = machine.cpu;
-      machine.vcpu.exitObservers.push((exit) => process.stderr.write(`exit ${describeExit(exit)} at ${cpu.location()}\n`));
-    }
-    if (settings.traceJit) await traceTranslations(machine, (text) => process.stderr.write(text));
+    await installTraces(machine, settings);
     let outcome: RunOutcome;
     let seconds: number;
     try {

@@ -37,7 +37,7 @@ export const MAX_CACHED_INSNS = 1 << 18;
  * A block compiled to JavaScript (src/jit/translation-cache.ts): runs the block from its first
  * instruction (EIP on it) with at most `budget` instructions (at least the block's length).
  * `retiredBefore` is the run loop's count in its current chunk, to keep `Cpu.retired` (virtual
- * time) exact for the last instruction. The contract with Cpu.runChunk is in that file.
+ * time) exact for the last instruction. The contract with the run loop (run-loop.ts) is in that file.
  */
 export type CompiledBlock = (cpu: Cpu, st: Int32Array, budget: number, retiredBefore: number) => number;
 

@@ -43,7 +43,7 @@ export const D_MODRM = 1, D_GROUP = 2, D_LOCKABLE = 4, D_MEM_ONLY = 8, D_REG_ONL
 /**
  * Ends a block: control transfer, mode change, a REP restart, or something the VMM may take
  * over. The block executor relies on it: only the last instruction of a block may read or
- * change EIP (Cpu.runChunk sets EIP for it alone).
+ * change EIP (runChunk in run-loop.ts sets EIP for it alone).
  */
 export const D_ENDS_BLOCK = 32;
 export const D_SENSITIVE = 64;

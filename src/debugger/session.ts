@@ -232,7 +232,7 @@ export class DebugSession {
       const bytes = Uint8Array.from((mapped < 0 ? raw : raw.slice(0, mapped)) as number[]);
       if (bytes.length === 0) break;
       const offset = inCs ? (at - base) >>> 0 : at;
-      const [first] = disassemble(bytes, { bits, org: offset });
+      const [first] = disassemble(bytes, { bits, org: offset, reassemblable: false });
       if (first === undefined) break;
       out.push({ ...first, linear: at, offset, inCs, physical });
       at = (at + first.bytes.length) >>> 0;

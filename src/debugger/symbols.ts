@@ -54,14 +54,7 @@ export class SymbolTable {
    */
   nearest(address: number): { name: string; offset: number } | undefined {
     const a = address >>> 0;
-    let lo = 0, hi = this.sorted.length - 1, found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.sorted[mid].address <= a) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const found = lastAtOrBelow(this.sorted, a);
     if (found < 0) return undefined;
     // Of several labels at one address, the first sorted (the shortest name: `print`, not `print.loop`).
     let at = found;
@@ -82,14 +75,7 @@ export class SymbolTable {
   /** The source line whose bytes include `address`. */
   lineAt(address: number): SourceLocation | undefined {
     const a = address >>> 0;
-    let lo = 0, hi = this.lines.length - 1, found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.lines[mid].address <= a) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const found = lastAtOrBelow(this.lines, a);
     if (found < 0) return undefined;
     const { address: start, location } = this.lines[found];
     return a - start < Math.max(1, location.bytes) ? location : undefined;
@@ -105,4 +91,17 @@ export class SymbolTable {
     }
     return best?.address;
   }
+}
+
+/** The index of the last entry (sorted by address) at or below `address`, or -1. */
+function lastAtOrBelow(entries: readonly { address: number }[], address: number): number {
+  let lo = 0, hi = entries.length - 1, found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (entries[mid].address <= address) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
 }

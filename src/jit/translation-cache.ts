@@ -19,7 +19,7 @@
  * flushed and nothing needs the run loop's attention: it is chained to itself without leaving
  * the function, as the run loop would chain it.
  *
- * The contract with the run loop (Cpu.runChunk) is the interpreter's, instruction for
+ * The contract with the run loop (runChunk in src/cpu/run-loop.ts) is the interpreter's, instruction for
  * instruction:
  * - Only the last instruction of an iteration reads EIP; before it runs, S_INSN_EIP and S_EIP
  *   are set as the interpreter sets them.
