@@ -150,6 +150,8 @@ export class Cpu {
   partialRuns = 0;
   /** Iterations a REP string instruction runs per execution before it restarts itself (1 while a debugger steps). */
   repChunk = 4096;
+  /** The run loop's: the chunk it runs starts on the instruction an interrupt shadow shields (see runChunk's debugger stop). */
+  shadowedBoundary = false;
   /** The VMM's guest-physical translation (EPT); null on the bare machine. */
   guestPhysical: GuestPhysicalTranslator | null = null;
   /**

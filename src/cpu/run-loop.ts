@@ -37,6 +37,7 @@ export function runCpu(cpu: Cpu, budget: number): StopReason {
     }
     const chunk = left < 65536 ? left : 65536;
     const done = runChunk(cpu, chunk);
+    cpu.shadowedBoundary = false;
     left -= done;
     cpu.instructions += done;
     cpu.retiredInChunk = 0;
@@ -69,6 +70,8 @@ function runChunk(cpu: Cpu, count: number): number {
           cpu.retiredInChunk = n;
           const verdict = hook.atBoundary(cpu, block);
           if (verdict === HOOK_STOP) {
+            // Stopped on the instruction an STI or MOV SS shields: it stays shielded when resumed.
+            if (n === 0 && cpu.shadowedBoundary) cpu.attention |= ATTN_SHADOW;
             cpu.stop('debug');
             return n;
           }
@@ -250,6 +253,7 @@ function serviceAttention(cpu: Cpu): boolean {
   if (cpu.attention & ATTN_SHADOW) {
     // Interrupts stay inhibited for the one instruction after STI / MOV SS / POP SS.
     cpu.attention &= ~ATTN_SHADOW;
+    cpu.shadowedBoundary = true;
     return false;
   }
   if (cpu.attention & ATTN_INTERRUPT) {

@@ -171,6 +171,66 @@ describe.each(['bare', 'ept', 'shadow'] as const)('the debugger runs the guest e
     expect(t.machine.cpu.instructions).toBe(plain.machine.cpu.instructions);
   });
 
+  it('a stop between STI and the HLT it shields keeps the shield: a pending interrupt still comes after the HLT, as undebugged', async () => {
+    // The timer ticks while interrupts are off (the busy loop is longer than its period), so
+    // an interrupt is pending at each STI; the HLT after it must still start before it is taken.
+    const guest = `
+      ${realModeWithHandler(8, 'tick')}
+      mov al, 0x11            ; the PIC: IRQ 0 at vector 8, only IRQ 0 unmasked
+      out 0x20, al
+      mov al, 0x08
+      out 0x21, al
+      mov al, 0x04
+      out 0x21, al
+      mov al, 0x01
+      out 0x21, al
+      mov al, 0xfe
+      out 0x21, al
+      mov al, 0x34            ; the PIT: channel 0, rate generator
+      out 0x43, al
+      mov al, 0xe8
+      out 0x40, al
+      mov al, 0x03
+      out 0x40, al
+    again:
+      cli
+      inc word [loops]
+      mov cx, 60000
+    busy1:
+      loop busy1
+      mov cx, 60000
+    busy2:
+      loop busy2
+      sti
+    idle:
+      hlt
+      cmp word [ticks], 20
+      jb again
+      mov al, 0
+      out 0xf4, al
+    tick:
+      inc word [ticks]
+      push ax
+      mov al, 0x20
+      out 0x20, al
+      pop ax
+      iret
+    loops: dw 0
+    ticks: dw 0`;
+    const plain = runAsm(guest, { mode, maxInstructions: 10_000_000 });
+    const t = debugAsm(guest, { mode });
+    await t.run('break idle');
+    let stops = 0;
+    while (t.session.ended === null && stops < 100) {
+      await t.run('continue');
+      stops++;
+    }
+    expect(stops).toBe(21); // 20 at the HLT, then the end
+    expect(t.machine.phys.read(t.at('loops'), 2)).toBe(plain.machine.phys.read(t.at('loops'), 2));
+    expect(t.machine.phys.read(t.at('loops'), 2)).toBe(20);
+    expect(t.machine.cpu.instructions).toBe(plain.machine.cpu.instructions);
+  });
+
   it('a chain that ends in a triple fault stops at the instruction that began it; continuing lets it shut down', async () => {
     const t = debugAsm(`
       lidt [idt]
