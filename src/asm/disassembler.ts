@@ -4,7 +4,7 @@
  * absolute branch targets. Bytes that do not decode become `db`. Node and browsers alike can
  * load iced-x86, but it is kept out of index.ts so that the assembler does not pull in wasm.
  */
-import { Code, Decoder, DecoderOptions, FlowControl, Formatter, FormatterSyntax, type Instruction, OpKind, Register } from 'iced-x86';
+import { Code, Decoder, DecoderOptions, FlowControl, Formatter, FormatterSyntax, type Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
 
 export interface DisassemblyOptions {
   bits: 16 | 32;
@@ -35,7 +35,8 @@ function flowOf(instruction: Instruction): Flow {
   switch (instruction.flowControl) {
     case FlowControl.Call:
     case FlowControl.IndirectCall:
-      return 'call';
+      // CALL near and far; not VMCALL and its kind, which iced also files under calls.
+      return instruction.mnemonic === Mnemonic.Call ? 'call' : 'next';
     case FlowControl.Interrupt:
       return 'interrupt';
     case FlowControl.Return:

@@ -469,7 +469,8 @@ export class Cpu {
     this.lastFillAllowed = allowed;
     if (entry !== PAGE_UNMAPPED) {
       const kind = entry & 3;
-      if (kind === PAGE_RAM || kind === PAGE_ROM) {
+      // A page a debugger watches is not cached: every access takes the slow path, where it is told.
+      if ((kind === PAGE_RAM || kind === PAGE_ROM) && (this.debugHook === null || !this.debugHook.watchesPage(this, lin))) {
         const page = lin >>> 12;
         if (this.tlb[page] === 0) {
           if (this.tlbFilledCount === this.tlbFilled.length) this.flushTlb();
@@ -477,8 +478,6 @@ export class Cpu {
         }
         // ROM takes no writes; pages holding decoded code take them on the slow path only.
         if (kind !== PAGE_RAM || this.phys.codePages[entry >>> 12] !== 0) allowed &= ~(TLB_WRITE | TLB_USER_WRITE);
-        // A page a debugger watches takes every access on the slow path, where it is told.
-        if (this.debugHook !== null && this.debugHook.watchesPage(this, lin)) allowed = 0;
         this.tlb[page] = (entry & -4096) | allowed;
         this.tlbGlobal[page] = global ? 1 : 0;
       }

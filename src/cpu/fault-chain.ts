@@ -52,6 +52,11 @@ export class FaultChain {
     e.cr3 = cr3;
   }
 
+  /** The event that began the chain (the slot itself: read it, do not keep it). */
+  get first(): ChainEvent | undefined {
+    return this.length > 0 ? this.slots[0] : undefined;
+  }
+
   /** A copy of the chain's events, for reports. */
   get events(): ChainEvent[] {
     return this.slots.slice(0, this.length).map((e) => ({ ...e }));

@@ -72,6 +72,8 @@ function runChunk(cpu: Cpu, count: number): number {
           if (verdict === HOOK_STOP) {
             // Stopped on the instruction an STI or MOV SS shields: it stays shielded when resumed.
             if (n === 0 && cpu.shadowedBoundary) cpu.attention |= ATTN_SHADOW;
+            // A single-step trap armed for this instruction (TF) is armed again when it runs, not delivered before it.
+            cpu.attention &= ~ATTN_TRAP;
             cpu.stop('debug');
             return n;
           }

@@ -11,6 +11,7 @@
  * instruction, compiled or not. Changes of ring, CR3 and mode end a block, so a check at
  * block boundaries sees each at the first instruction after it.
  */
+import { disassemble } from '../asm/disassembler.ts';
 import { ATTN_DEBUGGER, type Cpu } from '../cpu/cpu.ts';
 import type { DecodedBlock } from '../cpu/block-cache.ts';
 import { HOOK_RUN, HOOK_SINGLE, HOOK_STOP, type DebugHook } from '../cpu/debug-hook.ts';
@@ -93,8 +94,12 @@ export class Debugger implements DebugHook {
   private previousInStartContext = false;
   private previousEip = -1;
   private previousFaulted = false;
-  /** Set when the debugger stopped before a triple fault: resumed from there, it lets it happen. */
+  /**
+   * Set when the debugger stopped before a triple fault, with where the chain began: resumed
+   * from there, the same chain is let happen.
+   */
   private lettingTripleFault = false;
+  private tripleFaultLinear = -1;
 
   constructor(
     readonly machine: Machine,
@@ -138,6 +143,9 @@ export class Debugger implements DebugHook {
     this.lastRetired = cpu.retired;
     this.lastEvents = this.events;
     this.lastPartial = cpu.partialRuns;
+    // Points change while the guest is stopped; pages watched now must leave the TLB's fast
+    // path, and pages no longer watched may return to it.
+    if (this.compile()) cpu.flushTlb();
   }
 
   /** Why the guest stopped, and what happened on the way (taken: the next stop starts afresh). */
@@ -161,8 +169,11 @@ export class Debugger implements DebugHook {
     this.seenMode = modeName(cpu);
   }
 
-  /** The points as the checks want them. */
-  private compile(): void {
+  /**
+   * The points as the checks want them. Returns whether the watchpoints changed: the caller
+   * then flushes the TLB (not here: this may run in the middle of a TLB fill).
+   */
+  private compile(): boolean {
     this.version = this.points.version;
     this.linearBreaks = this.points.enabled('break').filter((b) => !b.physical);
     this.physicalBreaks = this.points.enabled('break').filter((b) => b.physical);
@@ -171,8 +182,7 @@ export class Debugger implements DebugHook {
     this.watches = watches;
     this.catches = this.points.enabled('catch');
     this.catchesState = this.catches.some((c) => c.what === 'ring' || c.what === 'cr3' || c.what === 'mode');
-    // Pages watched now must leave the TLB's fast path, and pages no longer watched may return to it.
-    if (watchesChanged) this.machine.cpu.flushTlb();
+    return watchesChanged;
   }
 
   // ---------------------------------------------------------------- DebugHook
@@ -180,11 +190,16 @@ export class Debugger implements DebugHook {
   atBoundary(cpu: Cpu, block: DecodedBlock | null): number {
     if (this.version !== this.points.version) this.compile();
     const linear = this.linearOf(cpu);
-    const progressed = cpu.retired !== this.lastRetired || this.events !== this.lastEvents || cpu.partialRuns !== this.lastPartial;
+    // Moved on: an instruction retired or an event was delivered. A chunk of a REP instruction
+    // is progress for a step, but the instruction is still the one a breakpoint stopped on.
+    const moved = cpu.retired !== this.lastRetired || this.events !== this.lastEvents;
+    const progressed = moved || cpu.partialRuns !== this.lastPartial;
     if (progressed) {
       this.lastRetired = cpu.retired;
       this.lastEvents = this.events;
       this.lastPartial = cpu.partialRuns;
+    }
+    if (moved) {
       this.skipLinear = -1;
       this.lettingTripleFault = false;
     }
@@ -265,9 +280,14 @@ export class Debugger implements DebugHook {
 
   onTripleFault(cpu: Cpu): boolean {
     // Once stopped before it, let it happen: the user saw the cause and chose to go on.
-    if (this.lettingTripleFault) return false;
+    const begins = cpu.faultChain.first?.linear ?? -1;
+    if (this.lettingTripleFault && begins === this.tripleFaultLinear) return false;
     this.lettingTripleFault = true;
+    this.tripleFaultLinear = begins;
     const chain = cpu.faultChain.events;
+    // What the undone deliveries noted (a catch "at its handler", a step's note) did not happen.
+    this.reasons = [];
+    this.notes = [];
     this.reasons.push(
       `The next instruction triple-faults: ${summarizeFaultChain(chain)}.\n` +
         "Stopped before it, where the chain began: 'info fault' explains each exception; step or continue lets it shut down.",
@@ -360,15 +380,19 @@ export class Debugger implements DebugHook {
     if (b.temporary) this.points.delete([b.id]);
   }
 
-  /** Whether a breakpoint (or the place a `next`/`until` runs to) lies inside the block after its first instruction. */
+  /**
+   * Whether a breakpoint (or the place a `next`/`until` runs to) lies in the block, its first
+   * instruction included: a compiled block that branches back to its start goes round inside
+   * its own function, past a breakpoint there, without coming back here.
+   */
   private blockHoldsBreakpoint(linear: number, bytes: number, motion: Motion): boolean {
     const end = linear + bytes;
-    for (const b of this.linearBreaks) if (b.address > linear && b.address < end) return true;
-    if ((motion.kind === 'return-point' || motion.kind === 'until') && motion.linear > linear && motion.linear < end) return true;
+    for (const b of this.linearBreaks) if (b.address >= linear && b.address < end) return true;
+    if ((motion.kind === 'return-point' || motion.kind === 'until') && motion.linear >= linear && motion.linear < end) return true;
     if (this.physicalBreaks.length > 0) {
       // A block lies in one page: its guest-physical range follows from its first byte's.
       const gpa = this.memory.physical(linear);
-      if (gpa >= 0) for (const b of this.physicalBreaks) if (b.address > gpa && b.address < gpa + bytes) return true;
+      if (gpa >= 0) for (const b of this.physicalBreaks) if (b.address >= gpa && b.address < gpa + bytes) return true;
     }
     return false;
   }
@@ -391,7 +415,21 @@ export class Debugger implements DebugHook {
     this.previousFaulted = false;
     this.previousEip = cpu.st[S_EIP];
     this.previousInStartContext = inContext;
-    this.previousTransfer = transferOf(block);
+    this.previousTransfer = block !== null ? transferOf(block) : this.decodeTransfer(cpu);
+  }
+
+  /**
+   * What the instruction at CS:EIP does to the call depth, when the run loop has no decoded
+   * block for it (a TLB miss, the end of a page, DR7 breakpoints armed): decoded from memory.
+   */
+  private decodeTransfer(cpu: Cpu): Transfer {
+    const raw = this.memory.readLinear(this.linearOf(cpu), 15);
+    const mapped = raw.indexOf(null);
+    const bytes = Uint8Array.from((mapped < 0 ? raw : raw.slice(0, mapped)) as number[]);
+    if (bytes.length === 0) return 'other';
+    const [first] = disassemble(bytes, { bits: cpu.st[S_CODE32] ? 32 : 16, org: cpu.st[S_EIP] >>> 0, reassemblable: false });
+    const flow = first?.flow;
+    return flow === 'call' || flow === 'return' || flow === 'iret' ? flow : 'other';
   }
 }
 
@@ -402,8 +440,8 @@ function segmentedAddress(cpu: Cpu, eip: number): string {
 }
 
 /** What the next instruction (the first of `block`) does to the call depth, by its semantics in the CPU's own opcode table. */
-function transferOf(block: DecodedBlock | null): Transfer {
-  const first = block?.insns[0];
+function transferOf(block: DecodedBlock): Transfer {
+  const first = block.insns[0];
   if (first === undefined) return 'other';
   const execute = first.execute;
   if (execute === execCallRel || execute === execCallE || execute === execCallFar) return 'call';

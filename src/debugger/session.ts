@@ -119,7 +119,8 @@ export class DebugSession {
       if (typeof out === 'string' && out !== '') this.host.print(out);
     } catch (e) {
       if (e instanceof CommandError || e instanceof ExpressionError) this.fail(`${command.name}: ${e.message}`);
-      else throw e;
+      // A bug of minivisor's: say so, with where, and keep the session (and the user's work) alive.
+      else this.fail(`internal error in '${command.name}' (a bug in minivisor, please report it):\n${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     }
     return true;
   }
@@ -297,7 +298,7 @@ export class DebugSession {
         }
         if (outcome.kind !== 'limit') break;
         if (this.options.maxInstructions !== undefined && machine.cpu.instructions >= this.options.maxInstructions) break;
-        await new Promise((resolve) => setImmediate(resolve));
+        await yieldToEvents();
       }
     } finally {
       this.host.running(false);
@@ -342,6 +343,11 @@ export class DebugSession {
         return `stopped (${outcome.kind})`;
     }
   }
+}
+
+/** Lets the host's events in (keys, Ctrl-C) between slices: setImmediate in Node, a timer in a browser. */
+function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 }
 
 /** Where SEG:OFF splits: the first ':' outside brackets, or -1. */

@@ -231,6 +231,128 @@ describe.each(['bare', 'ept', 'shadow'] as const)('the debugger runs the guest e
     expect(t.machine.cpu.instructions).toBe(plain.machine.cpu.instructions);
   });
 
+  it('a breakpoint at the head of a compiled loop that branches to itself stops on every round, and on the round its condition names', async () => {
+    const loop = `
+      mov cx, 1000
+      xor dx, dx
+    head:
+      inc dx
+      dec cx
+      jnz head
+      mov al, 0
+      out 0xf4, al
+      hlt`;
+    const t = debugAsm(loop, { mode });
+    await t.run('break head if dx == 500', 'continue');
+    expect(t.machine.cpu.reg[EDX] & 0xffff).toBe(500);
+    const u = debugAsm(loop, { mode });
+    await u.run('break head');
+    for (let i = 0; i < 300; i++) await u.run('continue');
+    expect(u.machine.cpu.reg[EDX] & 0xffff).toBe(299);
+    expect(eip(u)).toBe(u.at('head'));
+    const v = debugAsm(loop, { mode });
+    await v.run('until head', 'step', 'until head');
+    expect(v.machine.cpu.reg[EDX] & 0xffff).toBe(1); // once round, not run away
+  });
+
+  it('a breakpoint on a REP instruction stops once, not after every chunk of it', async () => {
+    const t = debugAsm(`
+      xor ax, ax
+      mov es, ax
+      mov di, 0x1000
+      mov cx, 10000
+      cld
+    fill:
+      rep stosb
+      mov al, 0
+      out 0xf4, al
+      hlt`, { mode });
+    const out = await t.run('break fill', 'continue', 'continue');
+    expect(out.match(/Breakpoint 1, /g)).toHaveLength(1);
+    expect(out).toContain('The guest wrote to the exit port');
+  });
+
+  it('a guest single-stepping itself (TF) gets its traps as undebugged, across debugger stops', async () => {
+    const traced = `
+      ${realModeWithHandler(1, 'trap')}
+      xor bx, bx
+      pushf
+      pop ax
+      or ax, 0x100
+      push ax
+      popf
+      nop
+      nop
+    here:
+      nop
+      nop
+      pushf
+      pop ax
+      and ax, 0xfeff
+      push ax
+      popf
+      mov ax, bx
+      out 0xe9, al
+      mov al, 0
+      out 0xf4, al
+      hlt
+    trap:
+      inc bx
+      iret`;
+    const plain = runAsm(traced, { mode });
+    for (const commands of [['break here', 'continue', 'continue', 'continue'], ['break here', 'continue', 'step', 'step', 'step', 'delete', 'continue']]) {
+      const t = debugAsm(traced, { mode });
+      await t.run(...commands);
+      expect(t.session.ended).not.toBeNull();
+      expect(t.guest).toBe(plain.output);
+    }
+  });
+
+  it('finish counts a CALL and a RET that sit in the last bytes of a page (no decoded block there)', async () => {
+    const t = debugAsm(`
+      mov sp, 0x7000
+      call outer
+    after_outer:
+      mov al, 0
+      out 0xf4, al
+      hlt
+    outer:
+      mov bx, 5
+      jmp near tail
+      times 0x7ff0 - 0x7c00 - ($ - $$) db 0x90
+    tail:
+      call inner
+      ret
+      times 0x8100 - 0x7c00 - ($ - $$) db 0x90
+    inner:
+      inc ax
+      ret`, { mode });
+    const out = await t.run('break outer', 'continue', 'finish');
+    expect(out).toContain('Run till exit: returned to');
+    expect(eip(t)).toBe(t.at('after_outer'));
+  });
+
+  it('a watched page never enters the TLB, and leaves it watched no more', async () => {
+    const t = debugAsm(GUEST, { mode });
+    const page = t.at('variable') >>> 12;
+    await t.run(`watch ${t.at('variable')} 2`, 'continue');
+    expect(t.machine.cpu.tlb[page]).toBe(0);
+    expect(t.machine.cpu.tlbEntries().some((e) => e.page === page)).toBe(false);
+    await t.run('delete', 'continue');
+    expect(t.session.ended).not.toBeNull();
+  });
+
+  it('counts out of range are refused with a message, and the session goes on', async () => {
+    const t = debugAsm(GUEST, { mode });
+    const out = await t.run('x/99999999x 0', 'disas 0 100000000', 'step -1', 'step 0', 'exits 0', 'print 1');
+    expect(out).toContain('error: x: /99999999x: show 1 to 4096 units at a time');
+    expect(out).toContain('error: disas: 100000000 is too many: at most 1000 at a time');
+    expect(out).toContain("error: step: '-1' is not a count of 1 or more");
+    expect(out).toContain("error: step: '0' is not a count of 1 or more");
+    expect(out).toContain('= 0x00000001 (1)');
+    expect(t.session.failures).toBe(mode === 'bare' ? 4 : 5);
+  });
+
   it('a chain that ends in a triple fault stops at the instruction that began it; continuing lets it shut down', async () => {
     const t = debugAsm(`
       lidt [idt]

@@ -1,4 +1,5 @@
 /** What a debugger command is: its names, its help, and what it does with the rest of the line. */
+import { CommandError } from '../command-error.ts';
 import type { DebugSession } from '../session.ts';
 
 export interface DebugCommand {
@@ -22,4 +23,12 @@ export interface DebugCommand {
 /** Splits arguments at white space. */
 export function words(args: string): string[] {
   return args.trim() === '' ? [] : args.trim().split(/\s+/);
+}
+
+/** A count argument: an expression from 1 to `max` (values of 2^31 and more are negative numbers). */
+export function countArgument(session: DebugSession, text: string, max: number): number {
+  const n = session.evaluate(text);
+  if (n === 0 || n >= 0x80000000) throw new CommandError(`'${text.trim()}' is not a count of 1 or more`);
+  if (n > max) throw new CommandError(`${n} is too many: at most ${max} at a time`);
+  return n;
 }

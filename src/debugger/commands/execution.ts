@@ -3,14 +3,11 @@ import { ESP } from '../../cpu/state.ts';
 import { CommandError } from '../command-error.ts';
 import { guestControlRegister } from '../registers.ts';
 import type { DebugSession } from '../session.ts';
-import type { DebugCommand } from './command.ts';
+import { countArgument, type DebugCommand } from './command.ts';
 
-/** A count argument: a positive number (default 1). */
+/** A count argument (default 1). */
 function count(session: DebugSession, args: string): number {
-  if (args.trim() === '') return 1;
-  const n = session.evaluate(args);
-  if (n < 1) throw new CommandError(`'${args}' is not a count of 1 or more`);
-  return n;
+  return args.trim() === '' ? 1 : countArgument(session, args, 0x7fffffff);
 }
 
 export const executionCommands: DebugCommand[] = [

@@ -2,7 +2,7 @@
 import { hex } from '../../cpu/physical-memory.ts';
 import { CommandError } from '../command-error.ts';
 import { shortPath, type DebugSession } from '../session.ts';
-import { words, type DebugCommand } from './command.ts';
+import { countArgument, words, type DebugCommand } from './command.ts';
 import { formatValue } from './state.ts';
 
 /** gdb's x/NFU: how many, in which format, of which unit. */
@@ -19,7 +19,10 @@ function parseFormat(text: string, last: ExamineFormat): ExamineFormat {
   if (!m) throw new CommandError(`'/${text}' is not a format: /NFU with N a count, F one of x d u o t c s i a, U one of b h w g (x/8xb, x/4i)`);
   const format = m[2] || m[4] || last.format;
   const unit = m[3] ? UNITS[m[3]] : format === 'c' ? 1 : format === 'a' ? 4 : last.unit;
-  return { count: m[1] ? Number(m[1]) : 1, format, unit };
+  const count = m[1] ? Number(m[1]) : 1;
+  const max = format === 'i' || format === 's' ? 1000 : 4096;
+  if (count < 1 || count > max) throw new CommandError(`/${text}: show 1 to ${max} ${format === 'i' ? 'instructions' : format === 's' ? 'strings' : 'units'} at a time`);
+  return { count, format, unit };
 }
 
 /** x and xp: memory at a linear (x) or physical (xp) address, in gdb's formats. */
@@ -103,7 +106,7 @@ function disas(session: DebugSession, args: string, repeated: boolean): string {
     const target = session.resolveAddress(countGiven ? parts.slice(0, -1).join(' ') : parts[0]);
     if (target.physical) throw new CommandError('disas takes a linear address: for physical memory, xp/10i ADDR');
     address = target.address;
-    if (countGiven) count = session.evaluate(parts[parts.length - 1]);
+    if (countGiven) count = countArgument(session, parts[parts.length - 1], 1000);
   }
   const listed = session.disassembleAt(address, count);
   if (listed.length === 0) throw new CommandError(`${hex(address)} is not mapped by the guest's page tables`);

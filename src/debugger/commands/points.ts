@@ -27,7 +27,8 @@ function addBreakpoint(session: DebugSession, args: string, temporary: boolean):
 }
 
 function addWatchpoint(session: DebugSession, args: string, access: WatchAccess, name: string): string {
-  const parts = words(args);
+  // gdb's `watch *ADDR` names the memory at ADDR, as `watch ADDR` does here.
+  const parts = words(args.trim().replace(/^\*\s*/, ''));
   if (parts.length === 0 || parts.length > 2) throw new CommandError(`write ${name} ADDR [LEN]: LEN bytes (1, 2 or 4; default 4) at a linear address, or p:ADDR for a physical one`);
   const target = session.resolveAddress(parts[0]);
   const length = parts.length === 2 ? session.evaluate(parts[1]) : 4;

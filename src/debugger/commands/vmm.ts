@@ -12,7 +12,7 @@ import { Field } from '../../vmm/vmcs.ts';
 import { IDENTITY } from '../../vmm/shadow.ts';
 import { CommandError } from '../command-error.ts';
 import type { DebugSession } from '../session.ts';
-import type { DebugCommand } from './command.ts';
+import { countArgument, type DebugCommand } from './command.ts';
 import type { InfoTopic } from './state.ts';
 
 /** A page-table entry's bits: "P RW U A D" and so on. */
@@ -78,7 +78,7 @@ function translate(session: DebugSession, args: string): string {
 /** `exits [N]`: the last N VM exits from the log, decoded. */
 function exits(session: DebugSession, args: string): string {
   if (session.machine.vcpu === null) return 'No VM exits in --mode bare: there is no VMM to exit to (run under ept, shadow or pv).';
-  const n = args.trim() === '' ? 10 : session.evaluate(args);
+  const n = args.trim() === '' ? 10 : countArgument(session, args, 4096);
   const log = session.debugger.exitLog;
   if (log.length === 0) return 'No VM exits yet.';
   const shown = log.slice(-n);
