@@ -132,11 +132,14 @@ export class DebugTerminal implements DebugHost {
     }
     // In a terminal: one readline per prompt, so that the keys go to the guest while it runs.
     for (;;) {
-      const line = await this.prompt(complete);
+      const line = this.typedAhead.shift() ?? (await this.prompt(complete));
       if (line === null) return;
       yield line;
     }
   }
+
+  /** Lines that came in with the one a prompt read (pasted, or typed ahead): the next commands. */
+  private readonly typedAhead: string[] = [];
 
   private prompt(complete: (line: string) => { word: string; matches: string[] }): Promise<string | null> {
     return new Promise((resolve) => {
@@ -163,9 +166,15 @@ export class DebugTerminal implements DebugHost {
         rl.prompt();
       });
       rl.on('line', (line) => {
+        // Every line of this chunk of input (a paste, keys typed ahead) is kept; the first is
+        // answered once readline has handed them all over and let go of the terminal.
+        this.typedAhead.push(line);
+        if (answered) return;
         answered = true;
-        rl.close();
-        resolve(line);
+        setImmediate(() => {
+          rl.close();
+          resolve(this.typedAhead.shift()!);
+        });
       });
       rl.on('close', () => {
         if (!answered) {

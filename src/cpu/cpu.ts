@@ -609,7 +609,6 @@ export class Cpu {
   private readSlow(lin: number, bytes: 1 | 2 | 4): number {
     if (this.alignmentChecks && (lin & (bytes - 1)) !== 0) this.fault(AC_, 0);
     if (this.dataWatch) this.noteDataAccess(lin, bytes, false);
-    if (this.debugHook !== null) this.debugHook.onAccess(this, lin, bytes, false);
     if (((lin & 4095) + bytes) > 4096) {
       // Crosses a page: byte by byte, each through its own translation.
       let value = 0;
@@ -617,6 +616,8 @@ export class Cpu {
       return value;
     }
     const phys = this.tlbFill(lin, false);
+    // A debugger is told once the access will happen (the walk did not fault, no VM exit to retry it).
+    if (this.debugHook !== null) this.debugHook.onAccess(this, lin, bytes, false);
     const entry = this.lastFillEntry;
     const kind = entry & 3;
     if (entry === PAGE_UNMAPPED || kind === PAGE_MMIO) return this.phys.read(phys, bytes);
@@ -629,12 +630,13 @@ export class Cpu {
   private writeSlow(lin: number, bytes: 1 | 2 | 4, value: number): void {
     if (this.alignmentChecks && (lin & (bytes - 1)) !== 0) this.fault(AC_, 0);
     if (this.dataWatch) this.noteDataAccess(lin, bytes, true);
-    if (this.debugHook !== null) this.debugHook.onAccess(this, lin, bytes, true);
     if (((lin & 4095) + bytes) > 4096) {
       for (let i = 0; i < bytes; i++) this.writeLin8((lin + i) | 0, value >>> (8 * i));
       return;
     }
     const phys = this.tlbFill(lin, true);
+    // A debugger is told once the access will happen, before the bytes change (it keeps the old ones).
+    if (this.debugHook !== null) this.debugHook.onAccess(this, lin, bytes, true);
     const entry = this.lastFillEntry;
     const kind = entry & 3;
     if (entry === PAGE_UNMAPPED || kind === PAGE_MMIO) {

@@ -25,7 +25,10 @@ export interface DebugHook {
   onEvent(cpu: Cpu, vector: number, kind: EventKind, errorCode: number): void;
   /** Whether a linear page must stay off the TLB's fast path: the hook watches accesses to it. */
   watchesPage(cpu: Cpu, linear: number): boolean;
-  /** An access on the TLB's slow path, before it happens. To stop after the instruction, set ATTN_DEBUGGER. */
+  /**
+   * An access on the TLB's slow path, once its translation succeeded and before it happens (a
+   * page-crossing access is told byte by byte). To stop after the instruction, set ATTN_DEBUGGER.
+   */
   onAccess(cpu: Cpu, linear: number, bytes: number, write: boolean): void;
   /**
    * Delivering an event ended in a triple fault (the chain is in `Cpu.faultChain`). True: the

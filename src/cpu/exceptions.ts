@@ -17,6 +17,13 @@ export function exceptionMnemonic(vector: number): string {
   return MNEMONICS[vector] ?? `vector 0x${vector.toString(16)}`;
 }
 
+/** The vector of an exception named by its mnemonic, with or without '#' (`pf`, `#GP`), or undefined. */
+export function vectorOfMnemonic(text: string): number | undefined {
+  const name = text.replace(/^#/, '').toUpperCase();
+  const vector = MNEMONICS.findIndex((m) => m.replace(/^#/, '') === name);
+  return vector < 0 || name === 'EXCEPTION 15' ? undefined : vector;
+}
+
 /** "general protection", ... */
 export function exceptionName(vector: number): string {
   return NAMES[vector] ?? (vector < 32 ? 'reserved' : 'interrupt');

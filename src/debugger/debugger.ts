@@ -130,8 +130,13 @@ export class Debugger implements DebugHook {
     this.notes = [];
     this.watchHits = [];
     this.skipLinear = this.linearOf(cpu);
-    // A step goes one iteration of a REP string instruction at a time, as the CPU's own single-step trap does.
-    cpu.repChunk = motion.kind === 'step' ? 1 : 4096;
+    // Points change while the guest is stopped; pages watched now must leave the TLB's fast
+    // path, and pages no longer watched may return to it.
+    if (this.compile()) cpu.flushTlb();
+    // A step goes one iteration of a REP string instruction at a time, as the CPU's own
+    // single-step trap does; so does everything while memory is watched, so that a watchpoint
+    // stops right after the iteration that touched it.
+    cpu.repChunk = motion.kind === 'step' || this.watches.length > 0 ? 1 : 4096;
     if (motion.kind === 'finish') {
       this.depth = 0;
       this.finishCpl = cpu.st[S_CPL];
@@ -143,9 +148,6 @@ export class Debugger implements DebugHook {
     this.lastRetired = cpu.retired;
     this.lastEvents = this.events;
     this.lastPartial = cpu.partialRuns;
-    // Points change while the guest is stopped; pages watched now must leave the TLB's fast
-    // path, and pages no longer watched may return to it.
-    if (this.compile()) cpu.flushTlb();
   }
 
   /** Why the guest stopped, and what happened on the way (taken: the next stop starts afresh). */
@@ -230,7 +232,8 @@ export class Debugger implements DebugHook {
       c.hits++;
       this.reasons.push(`Catchpoint ${c.id}: ${kind === EventKind.Exception ? 'exception' : 'interrupt'} ${description}; stopped at its handler.`);
     }
-    if (this.motion.kind === 'step') this.notes.push(`(${description}: delivered, so the step ends in its handler)`);
+    // Only the step that ends the command is said to end in a handler.
+    if (this.motion.kind === 'step' && this.stepsLeft <= 1) this.notes.push(`(${description}: delivered, so the step ends in its handler)`);
     if (this.motion.kind === 'finish') {
       if (kind === EventKind.Exception && st[S_INSN_EIP] === this.previousEip) this.previousFaulted = true;
       // An event taken where the procedure runs is a call into a handler, which returns with IRET.

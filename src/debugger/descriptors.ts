@@ -81,11 +81,18 @@ export function formatSegmentTable(cpu: Cpu, memory: GuestMemory, which: 'gdt' |
   const limit = which === 'gdt' ? st[S_GDTR_LIMIT] & 0xffff : st[S_SEG_HIGH + LDTR];
   if (which === 'ldt' && (st[S_SEG_SEL + LDTR] & 0xfffc) === 0) return 'LDT: none loaded (LDTR is a null selector)';
   const lines = [`${which.toUpperCase()} at ${hex(base)}, limit ${hex(limit, 4)} (${Math.floor(((limit >>> 0) + 1) / 8)} entries)${which === 'ldt' ? `, LDTR ${h4(st[S_SEG_SEL + LDTR])}` : ''}`];
+  let nulls = 0;
   for (const e of readEntries(memory, base, limit, 8192)) {
     const selector = e.index * 8 + (which === 'ldt' ? 4 : 0);
+    // Empty entries past the first say nothing (a real-mode GDTR covers 8192 of them).
+    if (e.index > 0 && e.low === 0 && e.high === 0) {
+      nulls++;
+      continue;
+    }
     const text = e.low === null || e.high === null ? `(not mapped: ${hex(e.address)})` : describeDescriptor(e.low, e.high, resolve);
     lines.push(`  ${h4(selector)}  ${text}`);
   }
+  if (nulls > 0) lines.push(`  (${nulls} more entries are null)`);
   return lines.join('\n');
 }
 

@@ -5,6 +5,7 @@
  * (a paravirtual guest's pseudo-physical). Unmapped bytes read as null.
  */
 import { PageWalk } from '../cpu/page-walk.ts';
+import { hex, PAGE_ROM, PAGE_UNMAPPED } from '../cpu/physical-memory.ts';
 import type { Machine } from '../machine/machine.ts';
 import { guestPagingView, guestPhysicalOf, type GuestPagingView } from '../vmm/translate.ts';
 
@@ -23,7 +24,7 @@ export class GuestMemory {
 
   /** Whether a guest-physical byte has memory or a device behind it. */
   private backed(gpa: number): boolean {
-    return this.machine.phys.kindAt(gpa) !== -1;
+    return this.machine.phys.kindAt(gpa) !== PAGE_UNMAPPED;
   }
 
   /** Bytes at a guest-physical address; null for a byte with nothing behind it. */
@@ -68,17 +69,22 @@ export class GuestMemory {
 
   /**
    * Writes bytes at a linear (or physical) address, for the user's `set` on memory: through
-   * the guest's tables, into RAM (ROM and holes keep theirs, as for the guest). Returns false
-   * when a page is not mapped.
+   * the guest's tables, into RAM or a device. Returns null when every byte was written, else
+   * why not (nothing is written unless every byte can be: ROM keeps its bytes, as for the guest).
    */
-  write(address: number, bytes: number[], physical = false): boolean {
+  write(address: number, bytes: number[], physical = false): string | null {
     const view = this.view();
+    const targets: number[] = [];
     for (let i = 0; i < bytes.length; i++) {
       const a = (address + i) >>> 0;
       const gpa = physical ? a : this.physical(a, view);
-      if (gpa < 0) return false;
-      this.machine.phys.write8(gpa, bytes[i]);
+      if (gpa < 0) return `${hex(a)} is not mapped by the guest's page tables`;
+      const kind = this.machine.phys.kindAt(gpa);
+      if (kind === PAGE_ROM) return `physical ${hex(gpa)} is ROM: it keeps its bytes`;
+      if (kind === PAGE_UNMAPPED) return `physical ${hex(gpa)} has no memory behind it`;
+      targets.push(gpa);
     }
-    return true;
+    targets.forEach((gpa, i) => this.machine.phys.write8(gpa, bytes[i]));
+    return null;
   }
 }

@@ -71,14 +71,14 @@ export class PointTable {
     return this.points.find((p) => p.id === id);
   }
 
-  /** Deletes the points with these numbers (all of them when `ids` is empty); returns how many went. */
-  delete(ids: number[]): number {
-    const before = this.points.length;
+  /** Deletes the points with these numbers (all of them when `ids` is empty); returns the numbers that went. */
+  delete(ids: number[]): number[] {
+    const gone: number[] = [];
     for (let i = this.points.length - 1; i >= 0; i--) {
-      if (ids.length === 0 || ids.includes(this.points[i].id)) this.points.splice(i, 1);
+      if (ids.length === 0 || ids.includes(this.points[i].id)) gone.unshift(...this.points.splice(i, 1).map((p) => p.id));
     }
     this.version++;
-    return before - this.points.length;
+    return gone;
   }
 
   setEnabled(ids: number[], enabled: boolean): number {

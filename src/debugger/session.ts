@@ -8,15 +8,18 @@
 import { disassemble, type DisassembledInstruction } from '../asm/disassembler.ts';
 import { hex } from '../cpu/physical-memory.ts';
 import { decodeDescriptor } from '../cpu/segments.ts';
-import { ATTR_DB, CR0_PE, CS, DS, ES, FS, GS, LDTR, S_CR0, S_EFLAGS, S_EIP, S_GDTR_BASE, S_SEG_ATTR, S_SEG_BASE, S_SEG_SEL, SS, VM } from '../cpu/state.ts';
+import {
+  ATTR_DB, ATTR_S, CR0_PE, CS, DS, ES, FS, GS, LDTR, S_CR0, S_EFLAGS, S_EIP, S_GDTR_BASE, S_GDTR_LIMIT, S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_SEL, SS, VM,
+} from '../cpu/state.ts';
+import { describeDescriptor } from './descriptors.ts';
 import type { Machine, RunOutcome } from '../machine/machine.ts';
 import { explainFaultChain, summarizeFaultChain } from './fault-report.ts';
 import { Debugger, type Motion } from './debugger.ts';
 import { evaluate, ExpressionError, type EvaluationContext } from './expression.ts';
 import { GuestMemory } from './guest-memory.ts';
 import { readRegister } from './registers.ts';
-import type { SymbolTable } from './symbols.ts';
-import { findCommand } from './commands/table.ts';
+import { shortPath, type SymbolTable } from './symbols.ts';
+import { commandsStartingWith, findCommand } from './commands/table.ts';
 import { CommandError } from './command-error.ts';
 
 
@@ -108,7 +111,8 @@ export class DebugSession {
   private async dispatch(name: string, args: string, repeated: boolean): Promise<boolean> {
     const command = findCommand(name);
     if (command === undefined) {
-      this.fail(`unknown command '${name}': type 'help' for the list`);
+      const could = commandsStartingWith(name);
+      this.fail(could.length > 1 ? `'${name}' could be ${could.join(', ')}: type more of it` : `unknown command '${name}': type 'help' for the list`);
       this.repeat = null;
       return true;
     }
@@ -186,6 +190,10 @@ export class DebugSession {
     if (colon < 0) return { address: this.evaluate(text), physical: false };
     const segment = text.slice(0, colon).trim();
     const offset = this.evaluate(text.slice(colon + 1));
+    const st = this.machine.cpu.st;
+    if ((!(st[S_CR0] & CR0_PE) || st[S_EFLAGS] & VM) && offset > 0xffff) {
+      throw new CommandError(`'${text}': in real mode an offset is at most 0xFFFF (SEG:OFF is read in the mode the CPU is in now)`);
+    }
     return { address: (this.segmentBase(segment) + offset) >>> 0, physical: false };
   }
 
@@ -195,14 +203,23 @@ export class DebugSession {
     const registers: Record<string, number> = { es: ES, cs: CS, ss: SS, ds: DS, fs: FS, gs: GS };
     const register = registers[text.toLowerCase()];
     if (register !== undefined) return st[S_SEG_BASE + register] >>> 0;
-    const value = this.evaluate(text) & 0xffff;
+    const value = this.evaluate(text);
+    if (value > 0xffff) throw new CommandError(`'${text}' is no segment: segments and selectors are 16-bit`);
     if (!(st[S_CR0] & CR0_PE) || st[S_EFLAGS] & VM) return value << 4;
-    const table = value & 4 ? st[S_SEG_BASE + LDTR] : st[S_GDTR_BASE];
+    // Protected mode: a selector, whose descriptor gives the base.
+    const name = `selector ${hex(value, 4)}`;
+    if ((value & 0xfffc) === 0) throw new CommandError(`${name} is the null selector: it names no segment`);
+    const inLdt = (value & 4) !== 0;
+    const table = inLdt ? st[S_SEG_BASE + LDTR] : st[S_GDTR_BASE];
+    const limit = inLdt ? st[S_SEG_HIGH + LDTR] >>> 0 : st[S_GDTR_LIMIT] & 0xffff;
+    if ((value & 0xfff8) + 7 > limit) throw new CommandError(`${name} is past the ${inLdt ? 'LDT' : 'GDT'}'s limit (${hex(limit, 4)}): info ${inLdt ? 'ldt' : 'gdt'} lists the segments (SEG:OFF is read in the mode the CPU is in now)`);
     const address = (table + (value & 0xfff8)) >>> 0;
     const low = this.memory.readValue(address, 4);
     const high = this.memory.readValue((address + 4) >>> 0, 4);
-    if (low === null || high === null) throw new CommandError(`the descriptor of selector ${hex(value, 4)} is not mapped`);
-    return decodeDescriptor(low, high).base >>> 0;
+    if (low === null || high === null) throw new CommandError(`the descriptor of ${name} is not mapped`);
+    const descriptor = decodeDescriptor(low, high);
+    if (!(descriptor.attr & ATTR_S)) throw new CommandError(`${name} is a system descriptor (${describeDescriptor(low, high)}), not a code or data segment`);
+    return descriptor.base >>> 0;
   }
 
   // ---------------------------------------------------------------- where the guest is
@@ -273,11 +290,15 @@ export class DebugSession {
     if (this.ended !== null) throw new CommandError(`the guest has ended (${this.ended.text}); there is nothing to run. Look around, or quit`);
     const machine = this.machine;
     this.debugger.prepare(motion);
-    this.host.running(true);
-    let outcome: RunOutcome;
+    let outcome: RunOutcome = { kind: 'limit' };
     let interrupted = false;
-    try {
+    await this.whileRunning(async () => {
       for (;;) {
+        // Ctrl-C may have come between two runs of one command (next N): it stops before the next.
+        if (this.host.takeInterrupt()) {
+          interrupted = true;
+          break;
+        }
         let slice = SLICE;
         if (this.options.maxInstructions !== undefined) slice = Math.min(slice, this.options.maxInstructions - machine.cpu.instructions);
         if (slice <= 0) {
@@ -300,10 +321,28 @@ export class DebugSession {
         if (this.options.maxInstructions !== undefined && machine.cpu.instructions >= this.options.maxInstructions) break;
         await yieldToEvents();
       }
-    } finally {
-      this.host.running(false);
-    }
+    });
     return this.reportStop(outcome, interrupted, quietly);
+  }
+
+  private runningDepth = 0;
+
+  /**
+   * Runs `work` with the terminal given to the guest (its keys, Ctrl-C): for one run, or for a
+   * command that runs the guest many times (next N), so that Ctrl-C reaches it in between.
+   */
+  async whileRunning<T>(work: () => Promise<T>): Promise<T> {
+    if (this.runningDepth++ === 0) this.host.running(true);
+    try {
+      return await work();
+    } finally {
+      if (--this.runningDepth === 0) this.host.running(false);
+    }
+  }
+
+  /** Lets the host's events in (a key, Ctrl-C) between two runs of one command. */
+  breathe(): Promise<void> {
+    return yieldToEvents();
   }
 
   private reportStop(outcome: RunOutcome, interrupted: boolean, quietly: boolean): boolean {
@@ -362,14 +401,3 @@ function topLevelColon(text: string): number {
   return -1;
 }
 
-/** A source path as people read it: `..` resolved, from guests/, firmware/ or test/ on, else the file's name. */
-export function shortPath(path: string): string {
-  const parts: string[] = [];
-  for (const part of path.split('/')) {
-    if (part === '..' && parts.length > 0 && parts[parts.length - 1] !== '..') parts.pop();
-    else if (part !== '.') parts.push(part);
-  }
-  const normal = parts.join('/');
-  const m = /(?:^|\/)((?:guests|firmware|test)\/.*)$/.exec(normal);
-  return m ? m[1] : normal.slice(normal.lastIndexOf('/') + 1);
-}

@@ -29,7 +29,7 @@ export class SymbolTable {
     for (const [name, value] of source.symbols) this.byName.set(prefix + name, (base + value) >>> 0);
     for (const [name, value] of source.constants) this.constants.set(prefix + name, value);
     this.sorted = [...this.byName].map(([name, address]) => ({ address, name })).sort((a, b) => a.address - b.address || a.name.length - b.name.length);
-    for (const [address, location] of source.lineMap) this.lines.push({ address: (base + address) >>> 0, location });
+    for (const [address, location] of source.lineMap) this.lines.push({ address: (base + address) >>> 0, location: { ...location, file: normalizePath(location.file) } });
     this.lines.sort((a, b) => a.address - b.address);
   }
 
@@ -74,16 +74,22 @@ export class SymbolTable {
 
   /** The source line whose bytes include `address`. */
   lineAt(address: number): SourceLocation | undefined {
+    return this.spanAt(address)?.location;
+  }
+
+  /** The source line whose bytes include `address`, and the address its bytes start at. */
+  spanAt(address: number): { start: number; location: SourceSpan } | undefined {
     const a = address >>> 0;
     const found = lastAtOrBelow(this.lines, a);
     if (found < 0) return undefined;
     const { address: start, location } = this.lines[found];
-    return a - start < Math.max(1, location.bytes) ? location : undefined;
+    return a - start < Math.max(1, location.bytes) ? { start, location } : undefined;
   }
 
   /** The first address a source line produced bytes at (for `break file.asm:LINE`). */
   addressOfLine(file: string, line: number): number | undefined {
-    const match = (f: string) => f === file || f.endsWith(`/${file}`);
+    const wanted = normalizePath(file).replace(/^\.\//, '');
+    const match = (f: string) => f === wanted || f.endsWith(`/${wanted}`);
     let best: { address: number; line: number } | undefined;
     for (const { address, location } of this.lines) {
       if (!match(location.file) || location.line < line) continue;
@@ -104,4 +110,21 @@ function lastAtOrBelow(entries: readonly { address: number }[], address: number)
     } else hi = mid - 1;
   }
   return found;
+}
+
+/** A path with its `.` and `..` resolved: `guests/kernel-pv/../kernel/user.asm` is `guests/kernel/user.asm`. */
+export function normalizePath(path: string): string {
+  const parts: string[] = [];
+  for (const part of path.split('/')) {
+    if (part === '..' && parts.length > 0 && parts[parts.length - 1] !== '..' && parts[parts.length - 1] !== '') parts.pop();
+    else if (part !== '.') parts.push(part);
+  }
+  return parts.join('/');
+}
+
+/** A source path as people read it: `..` resolved, from guests/, firmware/ or test/ on, else the file's name. */
+export function shortPath(path: string): string {
+  const normal = normalizePath(path);
+  const m = /(?:^|\/)((?:guests|firmware|test)\/.*)$/.exec(normal);
+  return m ? m[1] : normal.slice(normal.lastIndexOf('/') + 1);
 }

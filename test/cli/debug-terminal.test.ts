@@ -1,7 +1,8 @@
 /**
  * `minivisor debug` in a real pseudo-terminal (util-linux's `script` makes one): Ctrl-C stops
- * the running guest back at the prompt (the process goes on), the up arrow brings back the
- * last command, and Tab completes a symbol.
+ * the running guest back at the prompt (the process goes on), during `continue` and during a
+ * long `next`; the up arrow brings back the last command; Tab completes a symbol; lines pasted
+ * at once all run.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ spin_forever:
 `;
 
 describe('minivisor debug in a terminal', () => {
-  it('Ctrl-C stops the guest at the prompt, the up arrow repeats a command, Tab completes a symbol', async () => {
+  it('Ctrl-C stops the guest at the prompt, the up arrow repeats a command, Tab completes a symbol, a paste runs whole', async () => {
     // .ci/run installs it where it is missing (Debian's bsdutils).
     expect(spawnSync('script', ['--version']).status, "this test needs util-linux's script (apt-get install bsdutils)").toBe(0);
     const dir = mkdtempSync(join(tmpdir(), 'minivisor-pty-'));
@@ -62,6 +63,15 @@ describe('minivisor debug in a terminal', () => {
       await waitFor('Temporary breakpoint 1 at 0x00007C04 <spin_forever>');
       type('continue\r');
       await waitFor('Temporary breakpoint 1, 0x00007C04 <spin_forever>');
+      // A long next (one run of the guest per instruction) stops on Ctrl-C too.
+      type('next 100000000\r');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      type('\x03');
+      await waitFor('Stopped: Ctrl-C.', 3);
+      // Lines pasted at once all run, in order.
+      type('print 0x111\rprint 0x222\r');
+      await waitFor('= 0x00000222 (546)');
+      expect(output).toContain('= 0x00000111 (273)');
       type('quit\r');
       expect(await closed).toBe(0);
     } finally {

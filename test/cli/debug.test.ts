@@ -29,7 +29,7 @@ export function debug(args: string[], commands: string[]): Promise<{ status: num
 }
 
 const tour = (mode: string) => [
-  'break user.asm:27', // SYSCALL SYS_WRITE in uprint: mov eax, 4 / int 0x80
+  'break guests/kernel/user.asm:27', // SYSCALL SYS_WRITE in uprint: mov eax, 4 / int 0x80 (kernel-pv includes it as ../kernel/user.asm)
   'continue',
   'step', // to the INT
   'info idt 0x80',

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { CS, ECX, EDX, EDI, S_EIP, S_SEG_BASE } from '../../src/cpu/state.ts';
 import { debugAsm, type TestSession } from '../helpers/debug-session.ts';
-import { realModeWithHandler, runAsm } from '../helpers/run-asm.ts';
+import { ENTER_FLAT_PM, realModeWithHandler, runAsm } from '../helpers/run-asm.ts';
 
 /**
  * Real mode: a loop run twice (so that its block is compiled before the second pass), a call,
@@ -330,6 +330,44 @@ describe.each(['bare', 'ept', 'shadow'] as const)('the debugger runs the guest e
     const out = await t.run('break outer', 'continue', 'finish');
     expect(out).toContain('Run till exit: returned to');
     expect(eip(t)).toBe(t.at('after_outer'));
+  });
+
+  it('a watchpoint on memory nothing touched yet fires once, after the write (no EPT violation or shadow fault counts as one)', async () => {
+    const t = debugAsm(`
+      ${ENTER_FLAT_PM}
+      mov dword [0x200000], 0x11223344
+    after_first:
+      mov dword [0x200000], 0x55667788
+    after_second:
+      mov al, 0
+      out 0xf4, al
+      hlt`, { mode });
+    const first = await t.run('awatch 0x200000', 'continue');
+    expect(first.match(/ written by the instruction at /g)).toHaveLength(1);
+    expect(first).toContain('new 0x11223344');
+    expect(eip(t)).toBe(t.at('after_first'));
+    const second = await t.run('continue');
+    expect(second).toContain('old 0x11223344');
+    expect(second).toContain('new 0x55667788');
+    expect(eip(t)).toBe(t.at('after_second'));
+  });
+
+  it('a watchpoint inside what a REP instruction writes stops after the very iteration that wrote it', async () => {
+    const t = debugAsm(`
+      xor ax, ax
+      mov es, ax
+      mov di, 0x1000
+      mov cx, 0x800
+      mov eax, 0x01020304
+      cld
+      rep stosd
+      mov al, 0
+      out 0xf4, al
+      hlt`, { mode });
+    const out = await t.run('awatch 0x1008', 'continue');
+    expect(out).toContain('new 0x01020304');
+    expect(t.machine.cpu.reg[EDI] & 0xffff).toBe(0x100c);
+    expect(t.machine.cpu.reg[ECX] & 0xffff).toBe(0x800 - 3);
   });
 
   it('a watched page never enters the TLB, and leaves it watched no more', async () => {

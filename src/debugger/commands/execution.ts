@@ -5,6 +5,11 @@ import { guestControlRegister } from '../registers.ts';
 import type { DebugSession } from '../session.ts';
 import { countArgument, type DebugCommand } from './command.ts';
 
+/** For commands that take none: a word after them is a mistake, not something to ignore. */
+function noArguments(name: string, args: string): void {
+  if (args.trim() !== '') throw new CommandError(`${name} takes no arguments ('${args.trim()}' was given)`);
+}
+
 /** A count argument (default 1). */
 function count(session: DebugSession, args: string): number {
   return args.trim() === '' ? 1 : countArgument(session, args, 0x7fffffff);
@@ -38,16 +43,19 @@ export const executionCommands: DebugCommand[] = [
     repeats: true,
     async run(session, args) {
       const n = count(session, args);
-      for (let i = 0; i < n; i++) {
-        // Only the last stop is shown, unless one on the way has something to say (a breakpoint).
-        const last = i === n - 1;
-        const [insn] = session.disassembleAt(session.linearEip, 1);
-        const over = insn !== undefined && (insn.flow === 'call' || insn.flow === 'interrupt' || insn.rep);
-        const motion = over
-          ? { kind: 'return-point' as const, linear: (insn.linear + insn.bytes.length) >>> 0, cr3: guestControlRegister(session.machine, 3), esp: session.machine.cpu.reg[ESP] >>> 0 }
-          : { kind: 'step' as const, count: 1 };
-        if (!(await session.resume(motion, !last))) break;
-      }
+      await session.whileRunning(async () => {
+        for (let i = 0; i < n; i++) {
+          // Only the last stop is shown, unless one on the way has something to say (a breakpoint, Ctrl-C).
+          const last = i === n - 1;
+          const [insn] = session.disassembleAt(session.linearEip, 1);
+          const over = insn !== undefined && (insn.flow === 'call' || insn.flow === 'interrupt' || insn.rep);
+          const motion = over
+            ? { kind: 'return-point' as const, linear: (insn.linear + insn.bytes.length) >>> 0, cr3: guestControlRegister(session.machine, 3), esp: session.machine.cpu.reg[ESP] >>> 0 }
+            : { kind: 'step' as const, count: 1 };
+          if (!(await session.resume(motion, !last))) break;
+          if (i % 64 === 63) await session.breathe();
+        }
+      });
     },
   },
   {
@@ -55,7 +63,8 @@ export const executionCommands: DebugCommand[] = [
     aliases: ['c', 'cont'],
     usage: 'continue',
     summary: 'run until a breakpoint, watchpoint or catchpoint, Ctrl-C, or the guest ends',
-    async run(session) {
+    async run(session, args) {
+      noArguments('continue', args);
       await session.resume({ kind: 'continue' });
     },
   },
@@ -73,6 +82,21 @@ export const executionCommands: DebugCommand[] = [
     },
   },
   {
+    name: 'type',
+    usage: 'type TEXT',
+    summary: "type TEXT for the guest (its keyboard and COM1), as the terminal's keys do while it runs",
+    help:
+      'The keys reach the guest as it runs, one at a time as a typist would type them: for a script\n' +
+      "(stdin not a terminal) this is how a guest that reads keys gets its input. \\n or \\r is Enter\n" +
+      '(type ls\\n), \\t a tab, \\e Escape, \\\\ a backslash.',
+    run(session, args) {
+      const text = args.replace(/^ /, '').replace(/\\(n|r|t|e|\\)/g, (_, c: string) => (c === 'n' || c === 'r' ? '\r' : c === 't' ? '\t' : c === 'e' ? '\x1b' : '\\'));
+      if (text === '') throw new CommandError('type what? type TEXT (\\n for Enter)');
+      session.machine.typeText(text);
+      return `${text.length} key${text.length === 1 ? '' : 's'} queued for the guest: it reads them as it runs`;
+    },
+  },
+  {
     name: 'finish',
     aliases: ['fin'],
     usage: 'finish',
@@ -81,7 +105,8 @@ export const executionCommands: DebugCommand[] = [
       "finish counts the calls and returns made at this CPL and in this address space, and the\n" +
       'interrupts taken meanwhile (each returns with its IRET), and stops after the return that\n' +
       'leaves the procedure. It runs one instruction at a time.',
-    async run(session) {
+    async run(session, args) {
+      noArguments('finish', args);
       await session.resume({ kind: 'finish' });
     },
   },

@@ -1,7 +1,8 @@
 /** Looking at memory and code: x, xp, disas, list. */
 import { hex } from '../../cpu/physical-memory.ts';
 import { CommandError } from '../command-error.ts';
-import { shortPath, type DebugSession } from '../session.ts';
+import type { DebugSession } from '../session.ts';
+import { shortPath } from '../symbols.ts';
 import { countArgument, words, type DebugCommand } from './command.ts';
 import { formatValue } from './state.ts';
 

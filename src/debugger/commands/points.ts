@@ -1,10 +1,12 @@
 /** Breakpoints, watchpoints, catchpoints: break, tbreak, watch, rwatch, awatch, catch, delete, disable, enable. */
 import { hex } from '../../cpu/physical-memory.ts';
+import { vectorOfMnemonic } from '../../cpu/exceptions.ts';
 import { parseExitReason } from '../../vmm/exit-info.ts';
 import { CommandError } from '../command-error.ts';
 import { exitReasonKeywords } from '../debugger.ts';
 import { CATCH_KINDS, type Breakpoint, type CatchKind, type Catchpoint, type WatchAccess, type Watchpoint } from '../points.ts';
 import type { DebugSession } from '../session.ts';
+import { shortPath } from '../symbols.ts';
 import { words, type DebugCommand } from './command.ts';
 
 const ADDRESS_FORMS = `ADDR is a linear address (0x10000, an expression: esp+8), p:ADDR a guest-physical one,
@@ -14,7 +16,7 @@ SEG:OFF a real-mode segment or a selector (0000:7c00, 0x1b:0x40000000, cs:eip), 
 function addBreakpoint(session: DebugSession, args: string, temporary: boolean): string {
   const m = /^(.*?)(?:\s+if\s+(.+))?$/s.exec(args.trim());
   const spec = m?.[1] ?? '';
-  if (spec === '') throw new CommandError(`where? ${temporary ? 'tbreak' : 'break'} ADDR [if EXPR]\n${ADDRESS_FORMS}`);
+  if (spec === '' || /^if(\s|$)/.test(spec)) throw new CommandError(`where? ${temporary ? 'tbreak' : 'break'} ADDR [if EXPR]\n${ADDRESS_FORMS}`);
   const condition = m?.[2]?.trim() ?? null;
   if (condition !== null) session.evaluate(condition); // a condition that cannot even be parsed is refused now
   const target = session.resolveAddress(spec);
@@ -22,8 +24,14 @@ function addBreakpoint(session: DebugSession, args: string, temporary: boolean):
   const b = session.debugger.points.add<Breakpoint>({
     type: 'break', enabled: true, temporary, address: target.address, physical: target.physical, condition, spec: `${spec}${where && where !== `<${spec}>` ? ` ${where}` : ''}`,
   });
-  const line = target.physical ? undefined : session.symbols.lineAt(target.address);
-  return `${temporary ? 'Temporary breakpoint' : 'Breakpoint'} ${b.id} at ${target.physical ? 'p:' : ''}${hex(target.address)}${where ? ` ${where}` : ''}${line ? ` (${line.file.slice(line.file.lastIndexOf('/') + 1)}:${line.line})` : ''}${condition ? `, if ${condition}` : ''}`;
+  const span = target.physical ? undefined : session.symbols.spanAt(target.address);
+  const line = span?.location;
+  const made = `${temporary ? 'Temporary breakpoint' : 'Breakpoint'} ${b.id} at ${target.physical ? 'p:' : ''}${hex(target.address)}${where ? ` ${where}` : ''}${line ? ` (${shortPath(line.file)}:${line.line})` : ''}${condition ? `, if ${condition}` : ''}`;
+  // A breakpoint stops where an instruction starts: one inside the bytes of a line is likely a mistake.
+  if (span !== undefined && span.start !== target.address) {
+    return `${made}\n  note: that is ${target.address - span.start} byte${target.address - span.start === 1 ? '' : 's'} into what ${shortPath(line!.file)}:${line!.line} assembled (from ${hex(span.start)}); it is hit only if code runs from there`;
+  }
+  return made;
 }
 
 function addWatchpoint(session: DebugSession, args: string, access: WatchAccess, name: string): string {
@@ -58,6 +66,10 @@ function addCatchpoint(session: DebugSession, args: string): string {
       });
     } else if (kind === 'exception' || kind === 'interrupt') {
       filter = rest.map((r) => {
+        // An exception by its name (pf, #GP) or a vector number; a name is not taken for a flag (pf is not PF).
+        const named = vectorOfMnemonic(r);
+        if (named !== undefined) return named;
+        if (!/^[0-9]/.test(r)) throw new CommandError(`'${r}' is no vector: give a number (14, 0x80) or an exception's name (pf, #GP, de, ud...)`);
         const vector = session.evaluate(r);
         if (vector > 255) throw new CommandError(`vector ${r} is past 255`);
         return vector;
@@ -72,13 +84,17 @@ function addCatchpoint(session: DebugSession, args: string): string {
   return `Catchpoint ${c.id} (${spec})`;
 }
 
-/** Point numbers from the arguments (none: all). */
+/** Point numbers from the arguments, ranges included (2-4); none: all. */
 function ids(session: DebugSession, args: string): number[] {
-  return words(args).map((w) => {
-    const n = Number(w);
-    if (!Number.isInteger(n) || n < 1) throw new CommandError(`'${w}' is not a breakpoint number (info break lists them)`);
-    if (session.debugger.points.get(n) === undefined) throw new CommandError(`there is no breakpoint, watchpoint or catchpoint ${n}`);
-    return n;
+  return words(args).flatMap((w) => {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(w);
+    if (!m) throw new CommandError(`'${w}' is not a breakpoint number or a range of them (2, 2-4; info break lists them)`);
+    const from = Number(m[1]);
+    const to = Number(m[2] ?? m[1]);
+    if (to < from) throw new CommandError(`'${w}': the range goes backwards`);
+    const range = Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((n) => session.debugger.points.get(n) !== undefined);
+    if (range.length === 0) throw new CommandError(`there is no breakpoint, watchpoint or catchpoint ${w}`);
+    return range;
   });
 }
 
@@ -93,12 +109,14 @@ export const pointCommands: DebugCommand[] = [
   },
   {
     name: 'tbreak',
+    aliases: ['tb'],
     usage: 'tbreak ADDR [if EXPR]',
     summary: 'a breakpoint that is deleted when it is hit',
     run: (session, args) => addBreakpoint(session, args, true),
   },
   {
     name: 'watch',
+    aliases: ['wa'],
     usage: 'watch ADDR [LEN]',
     summary: 'stop after an instruction changes LEN bytes at ADDR (default 4)',
     help: "Shows the old and the new value and the instruction that wrote them. ADDR is linear, or p:ADDR\nphysical. While a watchpoint is set the guest runs one instruction at a time (slower).",
@@ -132,17 +150,18 @@ export const pointCommands: DebugCommand[] = [
   },
   {
     name: 'delete',
-    aliases: ['d'],
-    usage: 'delete [N...]',
+    aliases: ['d', 'del'],
+    usage: 'delete [N|N-M...]',
     summary: 'delete breakpoints, watchpoints and catchpoints (all, without N)',
     run(session, args) {
-      const n = session.debugger.points.delete(ids(session, args));
-      return `Deleted ${n}.`;
+      const gone = session.debugger.points.delete(ids(session, args));
+      return gone.length === 0 ? 'Nothing to delete.' : `Deleted ${gone.length === 1 ? `number ${gone[0]}` : `numbers ${gone.join(', ')}`}.`;
     },
   },
   {
     name: 'disable',
-    usage: 'disable [N...]',
+    aliases: ['dis'],
+    usage: 'disable [N|N-M...]',
     summary: 'disable breakpoints, watchpoints and catchpoints (all, without N)',
     run(session, args) {
       session.debugger.points.setEnabled(ids(session, args), false);
@@ -150,7 +169,8 @@ export const pointCommands: DebugCommand[] = [
   },
   {
     name: 'enable',
-    usage: 'enable [N...]',
+    aliases: ['en'],
+    usage: 'enable [N|N-M...]',
     summary: 'enable them again',
     run(session, args) {
       session.debugger.points.setEnabled(ids(session, args), true);

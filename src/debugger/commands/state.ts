@@ -5,7 +5,9 @@ import { hex } from '../../cpu/physical-memory.ts';
 import { CommandError } from '../command-error.ts';
 import { formatInterruptTable, formatSegmentTable, formatTss } from '../descriptors.ts';
 import { explainFaultChain } from '../fault-report.ts';
-import { formatRegisters, readRegister, writeRegister } from '../registers.ts';
+import { FLAG_BITS, formatRegisters, readRegister, writeRegister } from '../registers.ts';
+
+const FLAG_NAMES = FLAG_BITS.map(([n]) => n.toLowerCase());
 import type { DebugSession } from '../session.ts';
 import { words, type DebugCommand } from './command.ts';
 
@@ -26,12 +28,23 @@ export function formatValue(value: number, format: string, bytes = 4): string {
     case 'u': return String(v);
     case 'o': return '0' + v.toString(8);
     case 't': return v.toString(2).padStart(bytes * 8, '0');
-    case 'c': return v >= 0x20 && v < 0x7f ? `'${String.fromCharCode(v)}'` : `'\\x${v.toString(16).padStart(2, '0')}'`;
+    case 'c': {
+      // A character is the low byte, as gdb's /c takes it.
+      const c = v & 0xff;
+      return c >= 0x20 && c < 0x7f ? `'${String.fromCharCode(c)}'` : `'\\x${c.toString(16).padStart(2, '0')}'`;
+    }
     default: return '0x' + v.toString(16).padStart(bytes * 2, '0');
   }
 }
 
 const SIZES: Record<string, number> = { byte: 1, word: 2, dword: 4 };
+
+/** How wide a register is, for showing it: al 1 byte, ax 2, eax 4 (a flag shows as a byte). */
+function registerBytes(name: string): number {
+  if (/^(e..|eip|eflags|cr\d|dr\d|pc)$/.test(name)) return 4;
+  if (/^[abcd][lh]$/.test(name) || FLAG_NAMES.includes(name) || name === 'cpl') return 1;
+  return 2;
+}
 
 /** `set REG = EXPR` or `set byte|word|dword [ADDR] = EXPR`. */
 function set(session: DebugSession, args: string): string | void {
@@ -45,13 +58,14 @@ function set(session: DebugSession, args: string): string | void {
     const bytes = SIZES[memory[1].toLowerCase()];
     const address = session.resolveAddress(memory[2]);
     const data = Array.from({ length: bytes }, (_, i) => (value >>> (8 * i)) & 0xff);
-    if (!session.memory.write(address.address, data, address.physical)) throw new CommandError(`${hex(address.address)} is not mapped by the guest's page tables`);
+    const refused = session.memory.write(address.address, data, address.physical);
+    if (refused !== null) throw new CommandError(`nothing written: ${refused}`);
     return `${memory[1].toLowerCase()} [${address.physical ? 'p:' : ''}${hex(address.address)}] = ${formatValue(value, 'x', bytes)}`;
   }
   const name = target.replace(/^\$/, '').toLowerCase();
   const error = writeRegister(session.machine, name, value);
   if (error !== null) throw new CommandError(error);
-  return `${name} = ${formatValue(readRegister(session.machine, name) ?? value, 'x', /^(e..|eip|eflags|cr.|dr.)$/.test(name) ? 4 : name.length === 2 && /[lh]$/.test(name) ? 1 : 2)}`;
+  return `${name} = ${formatValue(readRegister(session.machine, name) ?? value, 'x', registerBytes(name))}`;
 }
 
 /** `info tlb [ADDR]`: what the CPU's TLB caches (linear page → host frame, with rights). */
@@ -118,7 +132,7 @@ function mem(session: DebugSession): string {
 export const stateCommands: DebugCommand[] = [
   {
     name: 'registers',
-    aliases: ['regs', 'r'],
+    aliases: ['regs', 'reg', 'r'],
     usage: 'registers',
     summary: 'the registers: general, EIP, EFLAGS decoded, segments with their hidden caches, CRs, DRs, CPL, mode',
     run: (session) => formatRegisters(session.machine, (linear) => session.symbols.describe(linear)),
@@ -141,10 +155,16 @@ export const stateCommands: DebugCommand[] = [
       "memory as NASM writes it ([esp+4] is a dword; byte [esi], word [...]) or gdb's *ADDR, and\n" +
       "C's operators (+ - * / % << >> & | ^ ~ ! == != < <= > >= && ||). FMT: x d u o t c a.",
     run(session, args) {
-      const m = /^(\/([xduotca]))?\s*(.*)$/s.exec(args.trim())!;
-      if (m[3] === '') throw new CommandError('print what? (an expression: print eax+4, print [esp], print/x 42)');
-      const value = session.evaluate(m[3]);
-      if (m[2] !== undefined) return `= ${formatValue(value, m[2])}`;
+      const m = /^(?:\/(\S*))?\s*(.*)$/s.exec(args.trim())!;
+      const format = m[1];
+      if (format !== undefined && !/^[xduotca]$/.test(format)) throw new CommandError(`/${format}: print's format is one letter of x d u o t c a (x/s shows a string)`);
+      if (m[2] === '') throw new CommandError('print what? (an expression: print eax+4, print [esp], print/x 42)');
+      const value = session.evaluate(m[2]);
+      if (format === 'a') {
+        const symbol = session.symbols.describe(value);
+        return `= ${formatValue(value, 'x')}${symbol ? ` ${symbol}` : ''}`;
+      }
+      if (format !== undefined) return `= ${formatValue(value, format)}`;
       const symbol = session.symbols.describe(value);
       return `= ${formatValue(value, 'x')} (${value >>> 0}${(value | 0) < 0 ? `, ${value | 0}` : ''})${symbol ? ` ${symbol}` : ''}`;
     },
@@ -161,9 +181,10 @@ export const stateTopics: InfoTopic[] = [
       const names = words(args);
       if (names.length === 0) return formatRegisters(session.machine, (linear) => session.symbols.describe(linear));
       return names.map((n) => {
-        const v = readRegister(session.machine, n.replace(/^\$/, '').toLowerCase());
+        const name = n.replace(/^\$/, '').toLowerCase();
+        const v = readRegister(session.machine, name);
         if (v === undefined) throw new CommandError(`'${n}' is not a register`);
-        return `${n.padEnd(8)}${formatValue(v, 'x')}  ${v >>> 0}`;
+        return `${n.padEnd(8)}${formatValue(v, 'x', registerBytes(name))}  ${v >>> 0}`;
       }).join('\n');
     },
   },
@@ -174,7 +195,11 @@ export const stateTopics: InfoTopic[] = [
     aliases: ['ivt'],
     usage: 'info idt [VECTOR]',
     summary: 'the IDT gates that are present (or one), decoded; the IVT in real mode',
-    run: (s, args) => formatInterruptTable(s.machine.cpu, s.memory, args.trim() === '' ? null : s.evaluate(args), (l) => s.symbols.describe(l)),
+    run(s, args) {
+      const vector = args.trim() === '' ? null : s.evaluate(args);
+      if (vector !== null && vector > 255) throw new CommandError(`'${args.trim()}' is no vector: vectors go from 0 to 255`);
+      return formatInterruptTable(s.machine.cpu, s.memory, vector, (l) => s.symbols.describe(l));
+    },
   },
   { name: 'tss', usage: 'info tss', summary: 'the current TSS: its stacks for rings 0-2, saved registers, I/O map base', run: (s) => formatTss(s.machine.cpu, s.memory) },
   { name: 'tlb', usage: 'info tlb [ADDR]', summary: "the CPU's TLB: cached linear pages, their host frames and rights", run: tlb },

@@ -37,7 +37,7 @@ const symbolsTopic: InfoTopic = {
 export const INFO_TOPICS: InfoTopic[] = [...stateTopics.slice(0, 1), breakTopic, ...stateTopics.slice(1), ...vmmTopics, symbolsTopic];
 
 function findTopic(name: string): InfoTopic | undefined {
-  return INFO_TOPICS.find((t) => t.name === name || t.aliases?.includes(name)) ?? INFO_TOPICS.find((t) => name.length >= 2 && t.name.startsWith(name));
+  return INFO_TOPICS.find((t) => t.name === name || t.aliases?.includes(name));
 }
 
 const infoCommand: DebugCommand = {
@@ -59,7 +59,7 @@ function helpInfo(): string {
 }
 
 const CATEGORIES: [string, string[]][] = [
-  ['Running the guest', ['step', 'next', 'continue', 'until', 'finish']],
+  ['Running the guest', ['step', 'next', 'continue', 'until', 'finish', 'type']],
   ['Stopping it', ['break', 'tbreak', 'watch', 'rwatch', 'awatch', 'catch', 'delete', 'disable', 'enable']],
   ['The CPU', ['registers', 'set', 'print', 'info']],
   ['Memory and code', ['x', 'xp', 'disas', 'list']],
@@ -121,9 +121,18 @@ const quitCommand: DebugCommand = {
 
 export const COMMANDS: DebugCommand[] = [...executionCommands, ...pointCommands, ...stateCommands, ...memoryCommands, ...vmmCommands, infoCommand, helpCommand, sourceCommand, quitCommand];
 
+/** A command by its name or an alias; else by a prefix of its name that no other shares (gdb's `del`, `disp`). */
 export function findCommand(name: string): DebugCommand | undefined {
   const n = name.toLowerCase();
-  return COMMANDS.find((c) => c.name === n || c.aliases?.includes(n));
+  const exact = COMMANDS.find((c) => c.name === n || c.aliases?.includes(n));
+  if (exact !== undefined) return exact;
+  const prefixed = COMMANDS.filter((c) => c.name.startsWith(n));
+  return prefixed.length === 1 ? prefixed[0] : undefined;
+}
+
+/** The commands a prefix could be, when it could be more than one (for the message). */
+export function commandsStartingWith(name: string): string[] {
+  return COMMANDS.filter((c) => c.name.startsWith(name.toLowerCase())).map((c) => c.name);
 }
 
 /**

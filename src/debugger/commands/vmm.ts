@@ -55,7 +55,7 @@ function translate(session: DebugSession, args: string): string {
   if (t.machine !== null) lines.push(`  machine address ${hex(t.machine)}: its pseudo-physical frame (M2P) gives the GPA`);
   if (t.gpa !== null) lines.push(`  GPA ${hex(t.gpa)}`);
   if (t.slot !== null) lines.push(`  memory slot ${t.slot.slot} (${t.slot.label}): GPA ${hex(t.slot.guestPhysAddr)}-${hex(t.slot.guestPhysAddr + t.slot.size - 1)} at HVA ${hex(t.slot.userspaceAddr)}${t.slot.readOnly ? ', read-only' : ''}`);
-  if (t.hva !== null) lines.push(`  HVA ${hex(t.hva)}  (the VMM's own virtual address)`);
+  if (t.hva !== null) lines.push(`  HVA ${hex(t.hva)}  (${vcpu === null ? "minivisor's own address for it: no VMM, but the host still keeps guest RAM in its memory" : "the VMM's own virtual address"})`);
   if (t.hostPageTable !== null) lines.push(`  host page table: HVA page ${hex(t.hostPageTable.hva & ~0xfff)} -> ${t.hostPageTable.hpa === null ? 'no frame yet (nothing touched it)' : `frame ${hex(t.hostPageTable.hpa & ~0xfff)}`}`);
   if (vcpu?.ept) {
     lines.push(`  EPT (EPTP ${hex(vcpu.ept.pointer)}), GPA -> HPA:`);
