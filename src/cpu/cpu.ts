@@ -163,7 +163,7 @@ export class Cpu {
   cr2BeforeFault = 0;
   /** The page entry the last TLB fill found (host frame | kind), for the slow path that follows it. */
   private lastFillEntry = PAGE_UNMAPPED;
-  /** The TLB_* rights the last fill found the page to give (before a debugger's watch took them off the TLB). */
+  /** The TLB_* rights the last fill found the page to give, cached or not (a page a debugger watches is not). */
   private lastFillAllowed = 0;
   /** Where maskable interrupts come from (the PIC); null when there is none. */
   interruptController: InterruptController | null = null;
@@ -783,8 +783,8 @@ export class Cpu {
     const phys = this.tlbFill(lin, false);
     const entry = this.lastFillEntry;
     const kind = entry & 3;
-    // Execution needs read permission at the CPL, as the fill found it (the TLB entry may have no
-    // bits at all: see updateAccessMasks, and a page a debugger watches).
+    // Execution needs read permission at the CPL, as the fill found it (not readBit, which may be
+    // 0: see updateAccessMasks; and a page a debugger watches is not in the TLB at all).
     if (entry !== PAGE_UNMAPPED && (kind === PAGE_RAM || kind === PAGE_ROM) && this.lastFillAllowed & (this.userMode ? TLB_USER_READ : TLB_READ)) {
       const pageOffset = lin & 4095;
       const lo = Math.max(eip - pageOffset, st[S_SEG_LOW + CS] >>> 0);

@@ -287,6 +287,7 @@ function serviceAttention(cpu: Cpu): boolean {
       cpu.attention &= ~ATTN_INTERRUPT;
     } else if (st[S_EFLAGS] & IF && pic.hasInterrupt()) {
       cpu.halted = false;
+      st[S_INSN_EIP] = st[S_EIP]; // where the interrupt came, for the record of its delivery (Cpu.faultChain)
       cpu.pendingVector = pic.acknowledge();
       cpu.pendingErrorCode = -2; // external interrupt: no error code, not a software INT
       deliverPendingEvent(cpu);

@@ -9,7 +9,7 @@ import { disassemble, type DisassembledInstruction } from '../asm/disassembler.t
 import { hex } from '../cpu/physical-memory.ts';
 import { decodeDescriptor } from '../cpu/segments.ts';
 import {
-  ATTR_DB, ATTR_S, CR0_PE, CS, DS, ES, FS, GS, LDTR, S_CR0, S_EFLAGS, S_EIP, S_GDTR_BASE, S_GDTR_LIMIT, S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_SEL, SS, VM,
+  ATTR_DB, ATTR_S, CR0_PE, CS, DS, ES, FS, GS, IF, LDTR, S_CR0, S_EFLAGS, S_EIP, S_GDTR_BASE, S_GDTR_LIMIT, S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_SEL, SS, VM,
 } from '../cpu/state.ts';
 import { describeDescriptor } from './descriptors.ts';
 import type { Machine, RunOutcome } from '../machine/machine.ts';
@@ -276,7 +276,8 @@ export class DebugSession {
     const [next] = this.disassembleAt(this.linearEip, 1);
     const cpu = this.machine.cpu;
     if (next === undefined) return `=> ${cpu.location()} (linear ${hex(this.linearEip)}: not mapped)`;
-    return this.formatInstruction(next, '=> ') + (cpu.halted ? '   (halted: waiting for an interrupt)' : '');
+    const halted = !cpu.halted ? '' : cpu.st[S_EFLAGS] & IF ? '   (halted: waiting for an interrupt)' : '   (halted with interrupts off: nothing wakes it)';
+    return this.formatInstruction(next, '=> ') + halted;
   }
 
   // ---------------------------------------------------------------- running
