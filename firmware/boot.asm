@@ -46,8 +46,9 @@ int19_boot:
         jmp 0x0000:0x7C00       ; CS = 0, IP = 7C00h, interrupts on: the boot sector runs
 
 ; no_boot: says why nothing boots (SI = the reason, DL = the drive when there is one), on the
-; screen and COM1, and stops the machine.
+; screen and COM1, tells the machine (port FW_BOOT_FAILURE: the reason's number), and stops.
 no_boot:
+        mov di, si              ; the reason, for the machine at the end
         push si
         mov si, msg_no_boot
         call print_string
@@ -66,6 +67,19 @@ no_boot:
 .close:
         mov si, msg_close
         call print_string
+        ; The reason's number: its place in the list of reasons below (1 to 5).
+        mov al, 1
+        mov bx, reasons
+.find:
+        cmp di, [cs:bx]
+        je .tell
+        inc al
+        add bx, 2
+        cmp bx, reasons_end
+        jb .find
+.tell:
+        mov dx, FW_BOOT_FAILURE
+        out dx, al
 .halt:
         cli
         hlt
@@ -77,6 +91,10 @@ int18_no_boot:
         mov ds, ax
         mov si, reason_int18
         jmp no_boot
+
+; The reasons, in the order of their numbers at port FW_BOOT_FAILURE (docs/firmware-interface.md).
+reasons:                dw reason_no_drive, reason_not_present, reason_read_error, reason_no_signature, reason_int18
+reasons_end:
 
 msg_no_boot:            db 'minivisor BIOS: no bootable disk (', 0
 reason_no_drive:        db 'the machine has no boot drive', 0

@@ -152,7 +152,9 @@ export function disassemble(code: Uint8Array, options: DisassemblyOptions): Disa
 
 /** One line per instruction: address, hex bytes, instruction text. */
 export function formatDisassembly(lines: DisassembledInstruction[]): string {
-  const width = Math.max(8, ...lines.map((l) => l.bytes.length * 2));
+  // (A loop, not Math.max(...lines): a large file has more lines than a call can take arguments.)
+  let width = 8;
+  for (const l of lines) width = Math.max(width, l.bytes.length * 2);
   return lines
     .map((l) => {
       const hex = Array.from(l.bytes, (b) => b.toString(16).toUpperCase().padStart(2, '0')).join('');

@@ -1,8 +1,9 @@
 /**
  * The user's terminal as the guest's console: COM1's output to stdout (buffered, flushed after
  * each slice of the run), stdin to the guest's keyboard and COM1 (raw keys from a TTY, where
- * Ctrl-C stops minivisor), and the VGA text screen printed at the end of the run when it holds
- * text that never reached COM1 (a guest writing to 0xB8000 directly).
+ * Ctrl-C stops minivisor; SIGINT and SIGTERM do the same wherever stdin comes from), and the VGA
+ * text screen printed at the end of the run when it holds text that never reached COM1 (a guest
+ * writing to 0xB8000 directly).
  */
 import type { Machine } from '../machine/machine.ts';
 
@@ -13,12 +14,20 @@ export class TerminalConsole {
   /** Everything COM1 printed, to tell which screen lines were already seen. */
   private printed = '';
   private inputOpen = false;
-  /** Set when the user pressed Ctrl-C. */
-  interrupted = false;
+  /** Set when the user pressed Ctrl-C, or a SIGINT or SIGTERM came: what it was. */
+  interruptedBy: 'Ctrl-C' | 'SIGINT' | 'SIGTERM' | null = null;
+
+  get interrupted(): boolean {
+    return this.interruptedBy !== null;
+  }
   private machine: Machine | null = null;
   private readonly onData = (chunk: Buffer | string) => this.input(chunk.toString());
   private readonly onEnd = () => {
     this.inputOpen = false;
+  };
+  /** SIGINT or SIGTERM (a script, an IDE, `timeout -s INT`): the run ends as Ctrl-C ends it, reports and all. */
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    this.interruptedBy = signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
   };
 
   /** The byte sink for COM1 and debug consoles on stdout. */
@@ -30,6 +39,8 @@ export class TerminalConsole {
   /** Starts passing stdin to `machine` (when stdin is a TTY or a pipe with data to come). */
   attach(machine: Machine): void {
     this.machine = machine;
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
     const stdin = process.stdin;
     if (stdin.isTTY) {
       stdin.setRawMode(true);
@@ -49,7 +60,7 @@ export class TerminalConsole {
 
   private input(text: string): void {
     if (process.stdin.isTTY && text.includes(CTRL_C)) {
-      this.interrupted = true;
+      this.interruptedBy = 'Ctrl-C';
       return;
     }
     // A terminal sends Enter as CR; a pipe as LF: the guest's keyboard gets Enter either way.
@@ -68,6 +79,8 @@ export class TerminalConsole {
   /** Stops reading stdin and gives the terminal back as it was. */
   detach(): void {
     this.flush();
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
     const stdin = process.stdin;
     stdin.off('data', this.onData);
     stdin.off('end', this.onEnd);

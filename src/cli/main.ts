@@ -8,6 +8,7 @@ import type { Command } from './command.ts';
 import { UserError } from './user-error.ts';
 import { commands } from './commands.ts';
 import { uncaughtFileError } from './files.ts';
+import { EXIT } from './exit-status.ts';
 
 function helpText(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -52,7 +53,7 @@ main(process.argv.slice(2)).then(
     } else {
       process.stderr.write(`minivisor: internal error (a bug in minivisor, please report it):\n`);
       process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 70;
+      process.exitCode = EXIT.internal;
     }
   },
 );

@@ -5,10 +5,10 @@
 import { extname } from 'node:path';
 import { assembleFile } from '../asm/node-files.ts';
 import { formatDiagnostic, type AssembleResult } from '../asm/index.ts';
-import { Machine, type MachineConfig, type RunOutcome } from '../machine/machine.ts';
+import { MAX_RAM_BYTES, Machine, type MachineConfig, type RunOutcome } from '../machine/machine.ts';
 import { TerminalConsole } from './console.ts';
 import { formatStats } from '../machine/stats.ts';
-import { describeExit } from '../vmm/exit-info.ts';
+import { describeExit, exitReasonWords, parseExitReasons } from '../vmm/exit-info.ts';
 import { DiskImage, SECTOR_BYTES, guessKind, type DiskKind } from '../machine/disk-image.ts';
 import { isElf } from '../machine/elf.ts';
 import { isFlatMultibootKernel } from '../machine/multiboot.ts';
@@ -19,6 +19,7 @@ import { PortConflictError, describePorts, portHex } from '../cpu/io-bus.ts';
 import type { Command } from './command.ts';
 import { parseNumber, parseOptions, parseSegOff, parseSize } from './args.ts';
 import { UserError } from './user-error.ts';
+import { EXIT, formatExitStatuses } from './exit-status.ts';
 import { OutputFile, checkInputFile, fileUserError, readInputFile } from './files.ts';
 import { readPhysicalMemory } from './memory-dump.ts';
 import { traceTranslations } from './jit-trace.ts';
@@ -58,20 +59,20 @@ machine:
   --debugcon PORT[=FILE]   bytes written to PORT go to stdout, or to FILE (repeatable; 0xe9 is usual)
   --exit-port PORT         a write of V ends the run; exit status (V << 1) | 1 (0xf4 is usual)
 run control:
-  --max-instructions N     stop after N instructions (exit status 5)
+  --max-instructions N     stop after N instructions (exit status ${EXIT.limit})
   --dump-mem ADDR:LEN=FILE write physical memory to FILE at the end (repeatable; ADDR+LEN within --mem)
   --stats                  instructions, time and MIPS; under the VMM also exits by reason, EPT
                            violations, frames in use and time in exit handling (on stderr)
-  --trace-exits            every VM exit as it happens, decoded: reason, what it was (port, size and
-                           direction; CR and register; EPT access), guest CS:EIP (stderr)
+  --trace-exits [REASONS]  every VM exit as it happens, decoded: reason, what it was (port, size and
+                           direction; CR and register; EPT access), guest CS:EIP (stderr); REASONS
+                           limits it: io,cr or 30,28 (names: cpuid hlt io cr ept msr vmcall ...)
   --trace-jit              every block the translation cache compiles: its guest instructions and
                            the JavaScript function they became (stderr)
   -D NAME[=VALUE], -I DIR  defines and include directories for .asm files (repeatable)
 
-COM1 is the console: its output goes to stdout. Exit status: 0 after HLT with nothing to
-wake the guest, (V << 1) | 1 from the exit port, 3 on a triple fault, 4 when the guest runs
-into unmapped memory, 5 at --max-instructions; 2 for a mistake in the options (a port
-taken or past 0xFFFF, a file that cannot be read or created), found before the guest starts.`;
+COM1 is the console: its output goes to stdout. Ctrl-C (or SIGINT, SIGTERM) ends the run, with
+--stats and --dump-mem still done. The exit status says how the run ended:
+${formatExitStatuses()}`;
 
 const OPTIONS = {
   '--bios': true, '--load': true, '--entry': true, '--mem': true, '--debugcon': true, '--exit-port': true,
@@ -96,7 +97,7 @@ export function loadGuestFile(path: string, defines: Record<string, string> = {}
   }
   if (!result.ok) {
     const errors = result.diagnostics.map((d) => formatDiagnostic(d)).join('\n');
-    throw new UserError(`${path} did not assemble:\n${errors}`, 1);
+    throw new UserError(`${path} did not assemble:\n${errors}`, EXIT.assembly);
   }
   const constants = new Map([...result.symbols].filter(([name]) => !result.labels.has(name)));
   const labels = new Map([...result.symbols].filter(([name]) => result.labels.has(name)));
@@ -125,6 +126,8 @@ export interface RunSettings {
   dumps: { address: number; length: number; file: OutputFile }[];
   stats: boolean;
   traceExits: boolean;
+  /** The exit reasons --trace-exits shows (null: all). */
+  traceExitsFilter: number[] | null;
   traceJit: boolean;
   /** The files the run writes (debug consoles', dumps'): open them before the guest starts, close them after. */
   outputs: OutputFile[];
@@ -155,14 +158,42 @@ function formatSize(bytes: number): string {
  * Turns `run`'s arguments into a machine configuration. `stdout` receives COM1's bytes and
  * those of debug consoles without a file, in the order the guest wrote them.
  */
-export function parseRunArguments(args: string[], stdout: (byte: number) => void = (b) => process.stdout.write(Uint8Array.of(b)), usage = USAGE): RunSettings {
+/**
+ * --trace-exits takes an optional list of reasons (`--trace-exits io,cr`, `--trace-exits=30,48`):
+ * taken out of argv here, since a flag of parseOptions takes no value. A word after the flag is
+ * the list when every item of it names reasons (a guest file does not).
+ */
+function takeTraceExitsFilter(args: string[]): { args: string[]; filter: number[] | null } {
+  const rest: string[] = [];
+  let filter: number[] | null = null;
+  const parse = (text: string, strict: boolean): number[] | null => {
+    const items = text.split(',').map((w) => parseExitReasons(w.trim()));
+    if (items.every((r) => r !== undefined)) return items.flat() as number[];
+    if (strict) throw new UserError(`--trace-exits=${text}: give exit reasons by number or name, separated by commas (${exitReasonWords()})`);
+    return null;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a.startsWith('--trace-exits=')) {
+      filter = parse(a.slice('--trace-exits='.length), true);
+      rest.push('--trace-exits');
+    } else if (a === '--trace-exits' && i + 1 < args.length && !args[i + 1].startsWith('-') && parse(args[i + 1], false) !== null) {
+      filter = parse(args[++i], false);
+      rest.push(a);
+    } else rest.push(a);
+  }
+  return { args: rest, filter };
+}
+
+export function parseRunArguments(allArgs: string[], stdout: (byte: number) => void = (b) => process.stdout.write(Uint8Array.of(b)), usage = USAGE): RunSettings {
+  const { args, filter: traceExitsFilter } = takeTraceExitsFilter(allArgs);
   const { options, positionals } = parseOptions(args, OPTIONS, usage);
   const one = (name: string) => options.get(name)?.at(-1);
   const all = (name: string) => options.get(name) ?? [];
   if (positionals.length > 1) throw new UserError(`one guest file, please; got ${positionals.length}: ${positionals.join(' ')}\n\n${usage}`);
   const memoryBytes = parseSize(one('--mem') ?? '32M', '--mem');
-  if (memoryBytes < 0x100000 || memoryBytes % 4096 !== 0 || memoryBytes > 0x7fc00000) {
-    throw new UserError(`--mem: ${one('--mem')} is not usable: give a multiple of 4K between 1M and 2047M`);
+  if (memoryBytes < 0x100000 || memoryBytes % 4096 !== 0 || memoryBytes > MAX_RAM_BYTES) {
+    throw new UserError(`--mem: ${one('--mem')} is not usable: give a multiple of 4K between 1M and ${MAX_RAM_BYTES / 0x100000}M (RAM, the firmware and the VMM's tables share the host's 2 GiB)`);
   }
   const defines = parseDefines(all('-D'));
   const includes = all('-I');
@@ -332,6 +363,7 @@ export function parseRunArguments(args: string[], stdout: (byte: number) => void
     dumps,
     stats: options.has('--stats'),
     traceExits: options.has('--trace-exits'),
+    traceExitsFilter,
     traceJit: options.has('--trace-jit'),
     outputs,
     portOptions,
@@ -383,9 +415,15 @@ export function buildMachine(settings: RunSettings): Machine {
 
 /** --trace-exits and --trace-jit, on stderr. */
 export async function installTraces(machine: Machine, settings: RunSettings): Promise<void> {
+  if (settings.traceExits && machine.vcpu === null) {
+    process.stderr.write('minivisor: --trace-exits: there is no VMM in --mode bare, so nothing exits (run under ept, shadow or pv to see VM exits)\n');
+  }
   if (settings.traceExits && machine.vcpu) {
     const cpu = machine.cpu;
-    machine.vcpu.exitObservers.push((exit) => process.stderr.write(`exit ${describeExit(exit)} at ${cpu.location()}\n`));
+    const only = settings.traceExitsFilter;
+    machine.vcpu.exitObservers.push((exit) => {
+      if (only === null || only.includes(exit.reason)) process.stderr.write(`exit ${describeExit(exit)} at ${cpu.location()}\n`);
+    });
   }
   if (settings.traceJit) await traceTranslations(machine, (text) => process.stderr.write(text));
 }
@@ -403,7 +441,7 @@ async function runWithConsole(machine: Machine, terminal: TerminalConsole, maxIn
     const outcome = machine.run(Math.min(left, SLICE), { waitForInput: terminal.mayReceiveInput });
     left -= machine.cpu.instructions - before;
     terminal.flush();
-    if (terminal.interrupted) return { kind: 'stopped', detail: 'Ctrl-C' };
+    if (terminal.interruptedBy !== null) return { kind: 'stopped', detail: terminal.interruptedBy };
     if (outcome.kind === 'idle') {
       // Waiting for an interrupt that only the user can cause: let real time pass.
       await new Promise((resolve) => setTimeout(resolve, IDLE_WAIT_MS));
@@ -452,17 +490,41 @@ export const runCommand: Command = {
   },
 };
 
+/**
+ * Under --mode pv, a guest that is not written for paravirtual paging fails in ways that do not
+ * say so (a kernel panic on a #GP, a triple fault): when the VMM refused it something, say what.
+ */
+function paravirtualHint(machine: Machine): string {
+  const pv = machine.vcpu?.pv;
+  if (!pv) return '';
+  const hypercalls = pv.mmu.stats.rejected;
+  const refused = pv.refusedInstructions + pv.refusedWrites + hypercalls;
+  if (refused === 0) return '';
+  const last = pv.lastRefusedInstruction || machine.vcpu!.lastRefusal || 'a write to a pinned page table';
+  return (
+    `minivisor: note: under --mode pv the VMM refused ${refused} thing${refused === 1 ? '' : 's'} the guest did (the last: ${last}), each as #GP(0) or an error code.\n` +
+    '  A guest not written for paravirtual paging (docs/hypercalls.md) cannot run under --mode pv: try --mode ept.\n'
+  );
+}
+
 /** Says how the guest ended, on stderr, and returns the exit status for it. */
 function report(machine: Machine, outcome: RunOutcome, settings: RunSettings): number {
   const cpu = machine.cpu;
   const maxInstructions = settings.maxInstructions;
+  process.stderr.write(paravirtualHint(machine));
   switch (outcome.kind) {
     case 'exit':
       return outcome.status;
     case 'halted':
     case 'idle':
       process.stderr.write(`minivisor: guest halted (${outcome.kind === 'halted' ? outcome.detail : 'waiting for input'}) at ${cpu.location()}\n`);
-      return 0;
+      return EXIT.halted;
+    case 'no-boot':
+      process.stderr.write(`minivisor: nothing to boot: ${outcome.detail}\n`);
+      return EXIT.noBoot;
+    case 'reset':
+      process.stderr.write(`minivisor: ${outcome.detail} (minivisor ends the run there, as QEMU with -no-reboot)\n  at ${cpu.location()}\n`);
+      return EXIT.reset;
     case 'shutdown': {
       process.stderr.write(`minivisor: guest shut down: ${outcome.detail}\n`);
       const chain = cpu.faultChain;
@@ -473,20 +535,20 @@ function report(machine: Machine, outcome: RunOutcome, settings: RunSettings): n
         process.stderr.write(`  how it came to that (each exception raised while delivering the one before):\n${lines.map((l) => `    ${l}`).join('\n')}\n`);
         process.stderr.write('  (minivisor debug stops at the first of these, where info fault, x and info idt can look around)\n');
       }
-      process.stderr.write(`  last instruction at ${cpu.location(true)}\n${indent(cpu.describe())}\n`);
-      return 3;
+      process.stderr.write(`  last instruction at ${cpu.location(true)}\n${indent(machine.describeRegisters())}\n`);
+      return EXIT.tripleFault;
     }
     case 'unmapped-fetch':
-      process.stderr.write(`minivisor: guest stopped: ${outcome.detail}\n  at ${cpu.location()}\n${indent(cpu.describe())}\n`);
-      return 4;
+      process.stderr.write(`minivisor: guest stopped: ${outcome.detail}\n  at ${cpu.location()}\n${indent(machine.describeRegisters())}\n`);
+      return EXIT.unmappedFetch;
     case 'vmexit':
     case 'stopped':
     case 'debug':
       process.stderr.write(`minivisor: guest stopped: ${outcome.kind === 'debug' ? 'by the debugger' : outcome.detail} at ${cpu.location()}\n`);
-      return outcome.kind === 'stopped' && outcome.detail === 'Ctrl-C' ? 130 : 6;
+      return outcome.kind === 'stopped' && /^(Ctrl-C|SIGINT|SIGTERM)$/.test(outcome.detail) ? EXIT.interrupted : EXIT.stopped;
     case 'limit':
-      process.stderr.write(`minivisor: stopped after ${maxInstructions} instructions (--max-instructions); the guest was at ${cpu.location()}\n${indent(cpu.describe())}\n`);
-      return 5;
+      process.stderr.write(`minivisor: stopped after ${maxInstructions} instructions (--max-instructions); the guest was at ${cpu.location()}\n${indent(machine.describeRegisters())}\n`);
+      return EXIT.limit;
   }
 }
 

@@ -922,15 +922,18 @@ export class Cpu {
     return this.st[S_SEG_BASE + seg] >>> 0;
   }
 
-  /** A one-screen description of the state, for reports after a crash or a stop. */
-  describe(): string {
+  /**
+   * A one-screen description of the state, for reports after a crash or a stop. `cr0` is CR0
+   * as the guest reads it (under a VMM, its read shadow: not the VMM's own bits).
+   */
+  describe(cr0 = this.st[S_CR0]): string {
     const r = (i: number) => hex(this.reg[i]).slice(2);
     const s = (seg: number) => hex(this.segmentSelector(seg), 4).slice(2);
     const lines = [
       `EAX=${r(0)} EBX=${r(3)} ECX=${r(1)} EDX=${r(2)}`,
       `ESI=${r(6)} EDI=${r(7)} EBP=${r(5)} ESP=${r(4)}`,
       `EIP=${hex(this.eip).slice(2)} EFLAGS=${hex(this.eflags).slice(2)} CS=${s(CS)} DS=${s(DS)} ES=${s(ES)} SS=${s(SS)} FS=${s(FS)} GS=${s(GS)}`,
-      `CR0=${hex(this.st[S_CR0]).slice(2)} mode=${this.st[S_CR0] & 1 ? (this.st[S_CODE32] ? 'protected, 32-bit code' : 'protected, 16-bit code') : 'real'} CS base=${hex(this.segmentBase(CS))}`,
+      `CR0=${hex(cr0).slice(2)} mode=${this.st[S_CR0] & 1 ? (this.st[S_CODE32] ? 'protected, 32-bit code' : 'protected, 16-bit code') : 'real'} CS base=${hex(this.segmentBase(CS))}`,
     ];
     return lines.join('\n');
   }

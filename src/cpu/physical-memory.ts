@@ -48,6 +48,9 @@ export interface MemorySlot {
   label: string;
 }
 
+/** The frame pool's largest size: host offsets must stay below 2^31 (TLB entries are int32). */
+export const MAX_HOST_BYTES = 0x7fff_f000;
+
 export class PhysicalMemory {
   /** The host: its frame pool and the VMM process's address space, where slots point. */
   readonly hostMemory: HostMemory;
@@ -80,7 +83,7 @@ export class PhysicalMemory {
   /** @param hostBytes size of the host's frame pool, for RAM, ROM and the VMM's tables (a multiple of 4 KiB, below 2 GiB) */
   constructor(hostBytes: number) {
     if (hostBytes % PAGE_SIZE !== 0 || hostBytes <= 0) throw new RangeError(`host memory size ${hostBytes} is not a positive multiple of 4 KiB`);
-    if (hostBytes > 0x7fff_f000) throw new RangeError(`host memory of ${hostBytes} bytes is more than minivisor supports (2 GiB)`);
+    if (hostBytes > MAX_HOST_BYTES) throw new RangeError(`host memory of ${hostBytes} bytes is more than minivisor supports (2 GiB)`);
     this.hostMemory = new HostMemory(hostBytes);
     this.host = this.hostMemory.frames;
     this.hostView = this.hostMemory.view;

@@ -7,7 +7,7 @@
 import { compileBlock } from '../jit/translation-cache.ts';
 import { Cpu } from '../cpu/cpu.ts';
 import { IoBus } from '../cpu/io-bus.ts';
-import { PhysicalMemory, hex } from '../cpu/physical-memory.ts';
+import { MAX_HOST_BYTES, PhysicalMemory, hex } from '../cpu/physical-memory.ts';
 import { ATTR_REAL_MODE_CODE, CS, S_EIP } from '../cpu/state.ts';
 import { VirtualClock, type TimedDevice } from './clock.ts';
 import { DebugConsole } from './devices/debugcon.ts';
@@ -74,6 +74,8 @@ export type RunOutcome =
   | { kind: 'halted'; detail: string } // HLT with nothing to wake the CPU
   | { kind: 'exit'; status: number } // the guest wrote to the exit port
   | { kind: 'shutdown'; detail: string } // triple fault
+  | { kind: 'reset'; detail: string } // the guest reset the machine (port 0x92, the keyboard controller)
+  | { kind: 'no-boot'; detail: string } // the BIOS found nothing to boot
   | { kind: 'unmapped-fetch'; detail: string } // ran off into memory with nothing behind it
   | { kind: 'vmexit'; detail: string } // a sensitive instruction was intercepted (a VMM is attached)
   | { kind: 'stopped'; detail: string } // something outside the guest asked it to stop
@@ -98,13 +100,28 @@ function eptHostBytes(memoryBytes: number): number {
   return (Math.ceil(memoryBytes / (2 << 20)) + 16) * 4096;
 }
 
+/** The host memory a machine with `memoryBytes` of RAM needs: RAM, firmware, the VMM's tables. */
+function hostBytesFor(memoryBytes: number): number {
+  return memoryBytes + ROM_HOST_BYTES + eptHostBytes(memoryBytes);
+}
+
+/** The most RAM a machine can have, in whole MiB: all it needs must fit the host's frame pool. */
+export const MAX_RAM_BYTES = (() => {
+  let bytes = Math.floor((MAX_HOST_BYTES - ROM_HOST_BYTES) / 0x100000) * 0x100000;
+  while (hostBytesFor(bytes) > MAX_HOST_BYTES) bytes -= 0x100000;
+  return bytes;
+})();
+
 export class Machine {
   readonly phys: PhysicalMemory;
   readonly io = new IoBus();
   readonly cpu: Cpu;
   readonly clock: VirtualClock;
   readonly e820: E820Entry[];
-  readonly firmwareConfig = new FirmwareConfig();
+  readonly firmwareConfig = new FirmwareConfig((reason) => {
+    this.endedBy = { kind: 'no-boot', detail: reason };
+    this.cpu.stop('request', 'no bootable disk');
+  });
   readonly disks: Map<number, DiskImage>;
   readonly pic: PicPair;
   readonly pit: Pit8254;
@@ -119,12 +136,14 @@ export class Machine {
   /** The IRQ line of each timed device (-1: none, or more than one). */
   private readonly timedDeviceIrqs: number[] = [];
   private exitStatus: number | null = null;
+  /** How the machine ended, when a device ended it: the guest reset it, or the BIOS found nothing to boot. */
+  private endedBy: RunOutcome | null = null;
   /** The VMM's vCPU in 'ept' mode; null on the bare machine. */
   readonly vcpu: Vcpu | null = null;
 
   constructor(readonly config: MachineConfig) {
     const biosBytes = config.bios?.length ?? 0x10000;
-    this.phys = new PhysicalMemory(config.memoryBytes + ROM_HOST_BYTES + eptHostBytes(config.memoryBytes));
+    this.phys = new PhysicalMemory(hostBytesFor(config.memoryBytes));
     const layout = pcMemoryLayout({ ramBytes: config.memoryBytes, reserved: config.reserved }, biosBytes);
     this.phys.allocateHost(config.memoryBytes); // RAM's host addresses equal its guest-physical ones
     for (const slot of layout.ramSlots) this.phys.setUserMemoryRegion(slot);
@@ -147,7 +166,7 @@ export class Machine {
     this.io.register(0x40, 4, this.pit);
     this.io.register(0x61, 1, new SystemControlPortB(this.pit, now));
     this.addTimedDevice(this.pit, 0);
-    this.io.register(0x92, 1, new SystemControlPortA(this.cpu, () => this.cpu.stop('shutdown', 'reset through port 0x92')));
+    this.io.register(0x92, 1, new SystemControlPortA(this.cpu, () => this.reset('the guest reset the machine through port 0x92')));
     this.serial = new Uart16550(0x3f8, this.pic.irqLine(4), config.serial ?? (() => {}));
     this.io.register(0x3f8, 8, this.serial);
     this.vga = new VgaText();
@@ -157,7 +176,7 @@ export class Machine {
     this.keyboard = new KeyboardController({
       irq: this.pic.irqLine(1),
       onA20: (enabled) => this.cpu.setA20(enabled),
-      onReset: () => this.cpu.stop('shutdown', 'the guest reset the machine through the keyboard controller'),
+      onReset: () => this.reset('the guest reset the machine through the keyboard controller'),
       isA20Enabled: () => this.cpu.a20Enabled,
     });
     this.io.register(0x60, 1, this.keyboard);
@@ -171,7 +190,7 @@ export class Machine {
     this.addTimedDevice(this.cmos, 8);
     this.typist = new Typist(this.keyboard, this.pic, this.serial, now);
     this.addTimedDevice(this.typist);
-    this.io.register(FW_CFG_SELECT, 2, this.firmwareConfig);
+    this.io.register(FW_CFG_SELECT, 3, this.firmwareConfig); // 0x510-0x512
     this.io.register(VIRTUAL_DISK_PORT, 4, new VirtualDisk(this.phys, this.disks)); // a dword port: 0x518-0x51B
     for (const { port, sink } of config.debugcons ?? []) this.io.register(port, 1, new DebugConsole(port, sink));
     if (config.exitPort !== undefined) {
@@ -318,6 +337,7 @@ export class Machine {
       }
       left -= cpu.instructions - before;
       if (this.exitStatus !== null) return { kind: 'exit', status: this.exitStatus };
+      if (this.endedBy !== null) return this.endedBy;
       switch (reason) {
         case 'halt':
           return { kind: 'halted', detail: cpu.stopDetail || 'HLT with no interrupt source' };
@@ -337,14 +357,25 @@ export class Machine {
     }
   }
 
+  /** A reset the guest asked for ends the run (as QEMU's -no-reboot): minivisor does not reboot. */
+  private reset(detail: string): void {
+    this.endedBy = { kind: 'reset', detail };
+    this.cpu.stop('request', 'reset');
+  }
+
   /** GVA → GPA → HVA → HPA, with every level's entry (see vmm/translate.ts). */
   translate(gva: number): Translation {
     return translateAddress(this.cpu, this.phys, this.vcpu, gva);
   }
 
+  /** The registers as the guest sees them (under the VMM, CR0 through its read shadow), for reports. */
+  describeRegisters(): string {
+    return this.cpu.describe(this.vcpu === null ? undefined : this.vcpu.guestControlRegister(0));
+  }
+
   /** CS:EIP and the registers, for reports. */
   describeState(): string {
-    return `at ${this.cpu.location()}\n${this.cpu.describe()}`;
+    return `at ${this.cpu.location()}\n${this.describeRegisters()}`;
   }
 }
 

@@ -50,7 +50,7 @@ export function formatStats(machine: Machine, seconds: number | null): string {
   const pv = vcpu?.pv ?? null;
   if (pv !== null) {
     const s = pv.mmu.stats;
-    lines.push(`minivisor: paravirtual paging: ${s.pins} pins, ${s.unpins} unpins, ${s.updates} entries updated, ${s.baseLoads} CR3 loads, ${s.rejected} requests refused${vcpu!.lastRefusal ? ` (the last: ${vcpu!.lastRefusal})` : ''}; ${pv.refusedWrites} writes to pinned tables refused with paging off`);
+    lines.push(`minivisor: paravirtual paging: ${s.pins} pins, ${s.unpins} unpins, ${s.updates} entries updated, ${s.baseLoads} CR3 loads, ${s.rejected} requests refused${vcpu!.lastRefusal ? ` (the last: ${vcpu!.lastRefusal})` : ''}; ${pv.refusedWrites} writes to pinned tables refused with paging off; ${pv.refusedInstructions} instructions refused${pv.lastRefusedInstruction ? ` (the last: ${pv.lastRefusedInstruction})` : ''}`);
   }
   const host = machine.phys.hostMemory;
   lines.push(`minivisor: host frames: ${host.framesInUse} in use (${mib(host.framesInUse)} MiB) for ${mib(machine.config.memoryBytes / 4096)} MiB of guest RAM; ${host.tableFrames} of them the VMM's tables`);

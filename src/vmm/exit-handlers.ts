@@ -111,7 +111,7 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
     if (pv !== null && cr === 3) {
       // A paravirtual guest loads CR3 with the new-baseptr hypercall; reading it gives the machine address.
       if (accessType === 0) {
-        pv.injectGeneralProtection();
+        pv.injectGeneralProtection('a MOV to CR3 (a paravirtual guest loads CR3 with the new-baseptr hypercall)');
         return 'resume';
       }
       vcpu.cpu.reg[register] = Math.max(pv.mmu.baseMachineAddress, 0);
@@ -132,7 +132,7 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
       if (pv !== null && !pv.controlsChanged(oldCr0, oldCr4)) {
         // Refused (paging on without a pinned directory, or 4 MiB pages): nothing changes, #GP(0).
         vcpu.vmcs.write(guestField, previousReal);
-        pv.injectGeneralProtection();
+        pv.injectGeneralProtection(cr === 0 ? 'paging turned on without a page directory loaded by hypercall' : 'CR4.PSE (4 MiB pages are not allowed in a paravirtual guest)');
         return 'resume';
       }
       vcpu.skipInstruction(exit);

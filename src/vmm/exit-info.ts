@@ -54,12 +54,26 @@ export const EXIT_REASONS: Record<number, { keyword: string; name: string }> = {
 /** Names of exit reasons, for traces and statistics. */
 export const EXIT_REASON_NAMES: Record<number, string> = Object.fromEntries(Object.entries(EXIT_REASONS).map(([n, r]) => [n, r.name]));
 
+/** Short names people use for a reason or a family of them. */
+const EXIT_REASON_ALIASES: Record<string, number[]> = { cr: [28], dr: [29], msr: [31, 32], ept: [48, 49], irq: [1], window: [7] };
+
 /** An exit reason from a number or a keyword (`io`, `ept-violation`, `30`); undefined when it is neither. */
 export function parseExitReason(text: string): number | undefined {
   const t = text.toLowerCase();
   if (/^\d+$/.test(t)) return Number(t) in EXIT_REASONS ? Number(t) : undefined;
   const found = Object.entries(EXIT_REASONS).find(([, r]) => r.keyword === t);
   return found ? Number(found[0]) : undefined;
+}
+
+/** The reasons a word names: one reason (`io`, `30`) or a family (`cr`, `ept`, `msr`); undefined when it names none. */
+export function parseExitReasons(text: string): number[] | undefined {
+  const one = parseExitReason(text);
+  return one !== undefined ? [one] : EXIT_REASON_ALIASES[text.toLowerCase()];
+}
+
+/** The words parseExitReasons takes, for messages. */
+export function exitReasonWords(): string {
+  return [...Object.values(EXIT_REASONS).map((r) => r.keyword), ...Object.keys(EXIT_REASON_ALIASES)].join(', ');
 }
 
 const hex = (v: number, digits = 0) => '0x' + (v >>> 0).toString(16).toUpperCase().padStart(digits, '0');

@@ -24,6 +24,9 @@ export class PvPaging {
   readonly mmu: PvMmu;
   /** Writes refused because they went to a pinned table while the guest's paging was off. */
   refusedWrites = 0;
+  /** Instructions refused with #GP (a MOV to CR3, paging turned on without a pinned directory), and the last one's why. */
+  refusedInstructions = 0;
+  lastRefusedInstruction = '';
 
   constructor(
     private readonly cpu: Cpu,
@@ -82,8 +85,10 @@ export class PvPaging {
     return entry;
   }
 
-  /** Refuses what the guest did with #GP(0), injected at the next entry. */
-  injectGeneralProtection(): void {
+  /** Refuses what the guest did with #GP(0), injected at the next entry; `why` is for people (--stats, the run's report). */
+  injectGeneralProtection(why: string): void {
+    this.refusedInstructions++;
+    this.lastRefusedInstruction = why;
     this.vmcs.write(Field.VM_ENTRY_INTR_INFO_FIELD, GP | INTR_TYPE_HARDWARE_EXCEPTION | INTR_INFO_VALID | INTR_INFO_DELIVER_ERROR_CODE);
     this.vmcs.write(Field.VM_ENTRY_EXCEPTION_ERROR_CODE, 0);
   }

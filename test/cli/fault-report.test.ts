@@ -26,7 +26,7 @@ describe('the report of a triple fault', () => {
 
   it('a system-call gate with DPL 0: #GP on the IDT entry, and the DPL the INT needed', () => {
     const r = run('GATE_DPL0');
-    expect(r.status).toBe(3);
+    expect(r.status).toBe(8);
     expect(r.stderr).toContain('1. #GP(0x0402: IDT vector 0x80) general protection at 001B:');
     expect(r.stderr).toContain('<user+0x5>, CPL 3');
     expect(r.stderr).toContain('INT 0x80 from CPL 3 needs a gate with DPL 3 or more; this gate has DPL 0');
@@ -36,14 +36,14 @@ describe('the report of a triple fault', () => {
 
   it('page-table entries without U/S: #PF from ring 3, with the entries that refused it', () => {
     const r = run('NO_USER_PAGE');
-    expect(r.status).toBe(3);
+    expect(r.status).toBe(8);
     expect(r.stderr).toContain('1. #PF(0x0005: protection violation, read, user mode) page fault at 001B:');
     expect(r.stderr).toMatch(/PTE at 0x0001301C = 0x0000706[13] \(present, writable, supervisor only\): a user-mode access to a supervisor page/);
   });
 
   it('no TSS loaded: #TS on the ring-0 stack, and a word about ltr', () => {
     const r = run('NO_LTR');
-    expect(r.status).toBe(3);
+    expect(r.status).toBe(8);
     expect(r.stderr).toMatch(/1\. #TS\(0x[0-9a-f]{4}: [^)]*\) invalid TSS at 001B:/);
     expect(r.stderr).toContain('no TSS was loaded (TR is 0: ltr never ran)');
     // The three reports differ in what they blame.

@@ -32,7 +32,8 @@ ${HALT}`);
 
   it('says there is no bootable disk when the boot sector has no 55AA signature', () => {
     const { outcome, text } = boot({ floppy: new Uint8Array(512).fill(0x90) });
-    expect(outcome).toMatchObject({ kind: 'halted', detail: 'HLT with interrupts disabled' });
+    // The BIOS tells the machine why (port 0x512), and the run ends there.
+    expect(outcome).toEqual({ kind: 'no-boot', detail: 'no 55AA signature in the boot sector' });
     expect(text).toBe(`${BANNER}${NO_BOOT}no 55AA signature in the boot sector, drive 00h)\n`);
   });
 
@@ -43,7 +44,7 @@ ${HALT}`);
 
   it('says there is no bootable disk when the machine has no disk at all', () => {
     const { machine, outcome, text } = boot({});
-    expect(outcome.kind).toBe('halted');
+    expect(outcome).toEqual({ kind: 'no-boot', detail: 'the machine has no boot drive' });
     expect(text).toBe(`${BANNER}${NO_BOOT}the machine has no boot drive)\n`);
     expect(machine.vga.lines()[1].trimEnd()).toBe(`${NO_BOOT}the machine has no boot drive)`);
   });

@@ -67,6 +67,21 @@ function run(source: string, options: { mode?: 'shadow' | 'ept' | 'bare'; shadow
 }
 
 describe('shadow paging', () => {
+  it("the guest never reads the VMM's CR0.WP (MOV from CR0 and SMSW alike), nor does the register dump show it", () => {
+    for (const mode of ['shadow', 'bare'] as const) {
+      const r = run(pagedGuest(`
+        mov eax, cr0
+        mov [0x620], eax
+        smsw ebx
+        mov [0x624], ebx`), { mode });
+      const wp = 1 << 16;
+      expect(r.p.read(0x620, 4) & wp).toBe(0);
+      expect(r.p.read(0x624, 4) & wp).toBe(0);
+      expect(r.p.read(0x624, 4) >>> 31).toBe(1); // PG, which the guest set, it sees
+      expect(r.machine.describeRegisters()).toContain('CR0=80000011');
+    }
+  });
+
   it('runs a paged guest: the CPU walks the shadow, the guest reads back its own CR3', () => {
     const r = run(pagedGuest(`
       mov dword [0x200000], 0x1234

@@ -225,11 +225,16 @@ export function execMovDr(cpu: Cpu, d: Insn): void {
   }
 }
 
-/** 0F 01 /4 SMSW: the low 16 bits of CR0 (all of it into a 32-bit register). */
+/**
+ * 0F 01 /4 SMSW: the low 16 bits of CR0 (all of it into a 32-bit register). Under a VMM, bits
+ * it owns read as its read shadow says, as for MOV from CR0: SMSW does not exit, and must not
+ * show the guest the VMM's own CR0.WP or CR0.PG.
+ */
 export function execSmsw(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
-  if (isRegisterOperand(d)) writeE(cpu, d, operandSize(d), st[S_CR0]);
-  else writeE(cpu, d, 16, st[S_CR0]);
+  const cr0 = cpu.interceptor !== null ? cpu.interceptor.shadowControlRegister(cpu, 0, st[S_CR0]) : st[S_CR0];
+  if (isRegisterOperand(d)) writeE(cpu, d, operandSize(d), cr0);
+  else writeE(cpu, d, 16, cr0);
 }
 
 /** 0F 01 /6 LMSW: loads PE, MP, EM, TS; cannot clear PE. */

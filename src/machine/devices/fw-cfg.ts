@@ -1,7 +1,19 @@
-/** Firmware configuration items behind ports 0x510 (select) and 0x511 (data): see docs/firmware-interface.md. */
+/**
+ * Firmware configuration items behind ports 0x510 (select) and 0x511 (data), and port 0x512,
+ * where the BIOS says why nothing boots: see docs/firmware-interface.md.
+ */
 import type { PortHandler } from '../../cpu/io-bus.ts';
 
-export const FW_CFG_SELECT = 0x510, FW_CFG_DATA = 0x511;
+export const FW_CFG_SELECT = 0x510, FW_CFG_DATA = 0x511, FW_BOOT_FAILURE = 0x512;
+
+/** What the BIOS's numbers at FW_BOOT_FAILURE mean. */
+export const BOOT_FAILURES: Record<number, string> = {
+  1: 'the machine has no boot drive',
+  2: 'the boot drive is not there',
+  3: 'the boot sector cannot be read',
+  4: 'no 55AA signature in the boot sector',
+  5: 'the boot sector gave up (INT 18h)',
+};
 export const FW_SIGNATURE = 0x0000, FW_VERSION = 0x0001, FW_E820 = 0x0010, FW_BOOT = 0x0011;
 export const FW_DRIVES = 0x0012, FW_MEMORY = 0x0013, FW_MULTIBOOT = 0x0015;
 
@@ -10,7 +22,8 @@ export class FirmwareConfig implements PortHandler {
   private selected: Uint8Array = new Uint8Array(0);
   private position = 0;
 
-  constructor() {
+  /** @param onBootFailure called with why, when the BIOS says nothing boots */
+  constructor(private readonly onBootFailure: (reason: string) => void = () => {}) {
     this.set(FW_SIGNATURE, new TextEncoder().encode('MVFW'));
     this.set(FW_VERSION, u32(1));
   }
@@ -25,6 +38,10 @@ export class FirmwareConfig implements PortHandler {
   }
 
   write(port: number, _size: 1 | 2 | 4, value: number): void {
+    if (port === FW_BOOT_FAILURE) {
+      this.onBootFailure(BOOT_FAILURES[value & 0xff] ?? `reason ${value & 0xff}`);
+      return;
+    }
     if (port !== FW_CFG_SELECT) return;
     this.selected = this.items.get(value & 0xffff) ?? new Uint8Array(0);
     this.position = 0;
