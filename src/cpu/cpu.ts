@@ -490,8 +490,10 @@ export class Cpu {
    * read-modify-write instructions, whose write must not fault after their flags changed.
    */
   probeWrite(lin: number, bytes: number): void {
-    for (let page = lin >>> 12, last = ((lin + bytes - 1) | 0) >>> 12; ; page = (page + 1) & 0xfffff) {
-      if ((this.tlb[page] & this.writeBit) === 0 && (this.st[S_CR0] & CR0_PG) !== 0) this.tlbFill(page << 12, true);
+    const first = lin >>> 12;
+    for (let page = first, last = ((lin + bytes - 1) | 0) >>> 12; ; page = (page + 1) & 0xfffff) {
+      // A #PF reports the address the access faults at: `lin` on its own page, the first byte of the next.
+      if ((this.tlb[page] & this.writeBit) === 0 && (this.st[S_CR0] & CR0_PG) !== 0) this.tlbFill(page === first ? lin : page << 12, true);
       if (page === last) break;
     }
   }

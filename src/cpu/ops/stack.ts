@@ -5,7 +5,7 @@ import { ATTN_RECHECK_TF, ATTN_SHADOW } from '../cpu.ts';
 import { getEflags, setEflags } from '../flags.ts';
 import { isV86, loadSegment } from '../segments.ts';
 import {
-  AC, ARITH_FLAGS, DF, EBP, ESP, FS, GP, GS, ID, IF, IOPL, NT, OF, RF, S_CPL, S_EFLAGS, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, SS, TF, VM,
+  AC, ARITH_FLAGS, DF, EBP, ESP, FS, GP, GS, ID, IF, IOPL, NT, OF, RF, S_CPL, S_EFLAGS, S_STACK32, SS, TF, VM,
 } from '../state.ts';
 import { adjustStack, operandSize, peek, pop, push, readE, readReg, stackPointer, writeE, writeReg } from '../operands.ts';
 import { regJs, setRegJs, type Emitter } from '../emit.ts';
@@ -59,20 +59,44 @@ function segmentOfOpcode(opcode: number): number {
 export function execPushSreg(cpu: Cpu, d: Insn): void {
   push(cpu, cpu.segmentSelector(segmentOfOpcode(d.opcode)), operandSize(d));
 }
+/**
+ * POP SS steps the stack pointer by the size of the stack it popped from (the SDM's POP: the
+ * stack-address size is the old SS's): from a 16-bit stack only SP wraps, whatever the B bit
+ * of the new one. The new pointer is worked out first and stored after the load, which may fault.
+ */
 export function execPopSreg(cpu: Cpu, d: Insn): void {
   const size = operandSize(d);
   const seg = segmentOfOpcode(d.opcode);
   const selector = peek(cpu, 0, size) & 0xffff;
-  loadSegment(cpu, seg, selector);
-  adjustStack(cpu, size >> 3);
-  if (seg === SS) cpu.attention |= ATTN_SHADOW;
+  if (seg !== SS) {
+    loadSegment(cpu, seg, selector);
+    adjustStack(cpu, size >> 3);
+    return;
+  }
+  const stack32 = cpu.st[S_STACK32] !== 0;
+  const sp = (stackPointer(cpu) + (size >> 3)) | 0;
+  loadSegment(cpu, SS, selector);
+  writeReg(cpu, ESP, stack32 ? 32 : 16, sp);
+  cpu.attention |= ATTN_SHADOW;
 }
 
-/** 60 PUSHA/PUSHAD: AX CX DX BX (original SP) BP SI DI. */
+/**
+ * 60 PUSHA/PUSHAD: AX CX DX BX (original SP) BP SI DI. The eight slots are written below
+ * (E)SP and the stack pointer moves once, at the end, so that a #SS or #PF part-way leaves it
+ * as it was and the instruction can be restarted.
+ */
 export function execPusha(cpu: Cpu, d: Insn): void {
   const size = operandSize(d);
-  const sp = readReg(cpu, ESP, size);
-  for (let r = 0; r < 8; r++) push(cpu, r === ESP ? sp : readReg(cpu, r, size), size);
+  const bytes = size >> 3;
+  const stack32 = cpu.st[S_STACK32] !== 0;
+  const mask = stack32 ? -1 : 0xffff; // offsets wrap at the stack's size
+  const original = readReg(cpu, ESP, size);
+  let sp = stackPointer(cpu);
+  for (let r = 0; r < 8; r++) {
+    sp = (sp - bytes) & mask;
+    cpu.write(SS, sp, r === ESP ? original : readReg(cpu, r, size), size);
+  }
+  writeReg(cpu, ESP, stack32 ? 32 : 16, sp);
 }
 
 /** 61 POPA/POPAD: the reverse, skipping the saved SP. */
@@ -131,8 +155,11 @@ export function execPopf(cpu: Cpu, d: Insn): void {
 /**
  * C8 ENTER imm16, imm8: make a stack frame, with `level` nested frame pointers. The frame is
  * written below (E)SP first and the registers change last, so a #SS or #PF part-way leaves
- * EBP and ESP as they were and the instruction can be restarted. The space it reserves is only
- * checked against SS's limit, not touched (as the hardware: no page is probed there).
+ * EBP and ESP as they were and the instruction can be restarted. The frame pointer (the SDM's
+ * FrameTemp) is all of ESP after the first push, so a 32-bit operand on a 16-bit stack keeps
+ * ESP's upper half in it; the nested pointers are read at (E)BP per the stack's size. The
+ * space it reserves is not written, but a write of the operand size at the final stack pointer
+ * must be possible: #SS(0) past SS's limit, #PF when that page may not be written.
  */
 export function execEnter(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
@@ -144,7 +171,7 @@ export function execEnter(cpu: Cpu, d: Insn): void {
   const mask = stack32 ? -1 : 0xffff; // offsets wrap at the stack's size
   let sp = (stackPointer(cpu) - bytes) & mask;
   cpu.write(SS, sp, readReg(cpu, EBP, size), size);
-  const frame = sp;
+  const frame = stack32 ? sp : (cpu.reg[ESP] & ~0xffff) | sp; // FrameTemp: ESP after the push
   if (level > 0) {
     let bp = stack32 ? cpu.reg[EBP] : cpu.reg16[EBP << 1];
     for (let i = 1; i < level; i++) {
@@ -156,7 +183,7 @@ export function execEnter(cpu: Cpu, d: Insn): void {
     cpu.write(SS, sp, frame, size);
   }
   const newSp = (sp - frameSize) & mask;
-  if (frameSize > 0 && ((newSp >>> 0) < st[S_SEG_WLOW + SS] >>> 0 || (newSp >>> 0) > st[S_SEG_WHIGH + SS] >>> 0)) cpu.segmentFault(SS, newSp, 1);
+  if (frameSize > 0) cpu.checkWritable(SS, newSp, size); // else newSp is where the last push wrote
   writeReg(cpu, EBP, size, frame);
   writeReg(cpu, ESP, stack32 ? 32 : 16, newSp);
 }
