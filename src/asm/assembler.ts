@@ -29,11 +29,21 @@ export interface LineRecord {
   bytes: number[];
 }
 
+/** A symbol as the last pass left it, and the index of the line (in the input) that defines it. */
+export interface SymbolDefinition {
+  value: Value;
+  line: number;
+}
+
 export interface AssemblyOutput {
   bytes: Uint8Array;
   symbols: Map<string, number>;
   /** Which symbols are labels (addresses in the image), not EQU constants. */
   labels: Set<string>;
+  /** Every symbol with its value (a label's is relocatable) and where it is defined: what the preprocessor may use. */
+  definitions: Map<string, SymbolDefinition>;
+  /** For each input line, and after the last, the non-local label that a `.local` name there hangs off. */
+  scopes: string[];
   records: LineRecord[];
   diagnostics: Diagnostic[];
 }
@@ -43,6 +53,8 @@ export type BinaryReader = (name: string, fromFile: string) => Uint8Array | unde
 
 interface ParsedLine {
   source: SourceLine;
+  /** Its index in the input lines. */
+  index: number;
   statement?: Statement;
   jump: { long: boolean };
   /** Where the line started in the previous pass (section and offset), to estimate forward labels. */
@@ -57,6 +69,8 @@ interface SymbolEntry {
   section?: string;
   offset?: number;
   location: SourceLocation;
+  /** The index of the defining line. */
+  line: number;
   isLabel: boolean;
 }
 
@@ -68,17 +82,20 @@ export function assembleLines(lines: SourceLine[], readBinary: BinaryReader, ini
     severity, file: source.file, line: source.line, column, message, sourceLine: source.text,
   });
   const scope = { scope: '', warn: (_m: string, _c: number) => {} };
-  const parsed: ParsedLine[] = lines.map((source) => {
+  const scopes: string[] = [];
+  const parsed: ParsedLine[] = lines.map((source, index) => {
     scope.warn = (m, c) => parseDiagnostics.push(diag('warning', source, m, c));
+    scopes.push(scope.scope);
     try {
-      return { source, statement: parseStatement(source.text, scope), jump: { long: false }, lastOffset: 0 };
+      return { source, index, statement: parseStatement(source.text, scope), jump: { long: false }, lastOffset: 0 };
     } catch (e) {
       if (!(e instanceof AsmError)) throw e;
       parseDiagnostics.push(diag('error', source, e.message, e.column));
       const partial = (e as AsmError & { partial?: Statement }).partial;
-      return { source, statement: partial, jump: { long: false }, lastOffset: 0 };
+      return { source, index, statement: partial, jump: { long: false }, lastOffset: 0 };
     }
   });
+  scopes.push(scope.scope);
 
   const symbols = new Map<string, SymbolEntry>();
   let placements = new Map<string, Placement>();
@@ -110,7 +127,9 @@ export function assembleLines(lines: SourceLine[], readBinary: BinaryReader, ini
       for (const [name, entry] of symbols) if (!symbolValues.has(name)) symbolValues.set(name, Number(BigInt.asIntN(53, entry.value.n)));
       const labels = new Set<string>();
       for (const [name, entry] of symbols) if (entry.isLabel) labels.add(name);
-      result = { bytes, symbols: symbolValues, labels, records: run.records, diagnostics: sortDiagnostics(diagnostics, lines) };
+      const definitions = new Map<string, SymbolDefinition>();
+      for (const [name, entry] of symbols) definitions.set(name, { value: { ...entry.value, section: entry.section ?? entry.value.section }, line: entry.line });
+      result = { bytes, symbols: symbolValues, labels, definitions, scopes, records: run.records, diagnostics: sortDiagnostics(diagnostics, lines) };
     }
   }
   return result!;
@@ -233,7 +252,7 @@ function runPass(
       if (!previous || previous.section !== place.section || previous.offset !== place.offset) changed = true;
     } else if (!previous || previous.value.n !== value.n || previous.value.reloc !== value.reloc) changed = true;
     if (value.unknown) unknown = true;
-    symbols.set(name, { value, location: { file: current.source.file, line: current.source.line }, isLabel, ...place });
+    symbols.set(name, { value, location: { file: current.source.file, line: current.source.line }, line: current.index, isLabel, ...place });
   };
 
   const emitBytes = (bytes: number[]): void => {

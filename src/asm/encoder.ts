@@ -7,7 +7,7 @@ import { AsmError } from './diagnostics.ts';
 import type { Expr, Value } from './expression.ts';
 import { type EncodedAddress, addressSizeOf, encodeAddress } from './effective-address.ts';
 import { FORMS, type Form } from './instruction-table.ts';
-import type { MemOperand, Operand } from './operands.ts';
+import type { ImmOperand, MemOperand, Operand } from './operands.ts';
 import { SEGMENT_PREFIX } from './registers.ts';
 
 export interface Prefix {
@@ -81,12 +81,25 @@ export function encodeInstruction(insn: Instruction, env: EncodeEnv): number[] {
       unsized?.op.column ?? insn.column,
     );
   }
+  // `mov dword [bx], word 5`, `mov eax, word 5`: a form fits once the immediate's size is dropped.
+  const sizedImmediate = insn.operands.find((op): op is ImmOperand => op.kind === 'imm' && op.size !== undefined);
+  if (sizedImmediate) {
+    const unsized = evaluated.map((e) => (e.op.kind === 'imm' ? { ...e, op: { ...e.op, size: undefined } } : e));
+    if (forms.some((form) => form.operands.length === unsized.length && fits(form, unsized, regSizes, defaultOpsize, env, insn, false))) {
+      throw new AsmError(
+        `mismatch in operand sizes for '${mnemonic}': the immediate is written as ${SIZE_NAMES[sizedImmediate.size!] ?? 'sized'}, which the other operand does not match; drop the size or make the two agree`,
+        sizedImmediate.column,
+      );
+    }
+  }
   const shapes = [...new Set(forms.map((f) => `${mnemonic}${f.operands.length ? ' ' : ''}${f.operands.map(describePattern).join(', ')}`))];
   throw new AsmError(
     `invalid combination of operands for '${mnemonic}'; it has the forms: ${shapes.join(' | ')}`,
     insn.operands[0]?.column ?? insn.column,
   );
 }
+
+const SIZE_NAMES: Record<number, string> = { 8: 'byte', 16: 'word', 32: 'dword', 64: 'qword', 80: 'tword', 128: 'oword' };
 
 function describePattern(p: string): string {
   const names: Record<string, string> = {
@@ -156,8 +169,8 @@ function fits(form: Form, ops: Evaluated[], regSizes: number[], defaultOpsize: n
         if (op.size !== undefined) {
           if (op.size !== size) return false;
           if (opsizeDependent) sizeFromUser = true;
-        } else if (regSizes.includes(size) || form.flags.includes('u') || lenient) {
-          if (opsizeDependent && regSizes.includes(size)) sizeFromUser = true;
+        } else if (sizedByOthers(form, ops, regSizes, size) || form.flags.includes('u') || lenient) {
+          if (opsizeDependent && sizedByOthers(form, ops, regSizes, size)) sizeFromUser = true;
         } else if (form.flags.includes('d')) {
           sizeFromDefault = true;
         } else {
@@ -237,6 +250,14 @@ function fits(form: Form, ops: Evaluated[], regSizes: number[], defaultOpsize: n
   }
   if (sizeFromDefault && !sizeFromUser && form.opsize !== 0 && form.opsize !== defaultOpsize) return false;
   return true;
+}
+
+/**
+ * Whether the other operands give unsized memory the size `size`: a register of that size, or
+ * (rows flagged s, where the immediate is as wide as the operation) an immediate written with it.
+ */
+function sizedByOthers(form: Form, ops: Evaluated[], regSizes: number[], size: number): boolean {
+  return regSizes.includes(size) || (form.flags.includes('s') && ops.some((e) => e.op.kind === 'imm' && e.op.size === size));
 }
 
 /** The memory operand of an instruction, if any. */

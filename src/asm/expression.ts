@@ -4,6 +4,7 @@
  */
 import { AsmError } from './diagnostics.ts';
 import type { Token } from './lexer.ts';
+import { type RegisterTerms, addTerms, describeTerms, scaleTerms } from './register-terms.ts';
 import { findRegister } from './registers.ts';
 
 export type Expr =
@@ -27,6 +28,8 @@ export interface Value {
   unknown: boolean;
   /** The section a label address belongs to (when reloc is 1): jumps across sections are never short. */
   section?: string;
+  /** Registers in the value (only where the context allows them: preprocessor conditions). */
+  regs?: RegisterTerms;
 }
 
 export const known = (n: bigint): Value => ({ n, reloc: 0, unknown: false });
@@ -36,6 +39,11 @@ export interface EvalContext {
   symbol(name: string, column: number): Value | undefined;
   here(column: number): Value;
   sectionStart(column: number): Value;
+  /**
+   * True in preprocessor conditions: there a register is a term of the value, as in nasm, so that
+   * a macro can test `%if %1 = cs`. Elsewhere a register in an expression is an error.
+   */
+  registers?: boolean;
 }
 
 /** A cursor over a line's tokens, shared by the expression and operand parsers. */
@@ -161,19 +169,23 @@ export function evaluate(expr: Expr, ctx: EvalContext): Value {
     case 'sym':
       return ctx.symbol(expr.name, expr.column) ?? { n: 0n, reloc: 0, unknown: true };
     case 'reg':
-      throw new AsmError(`register '${expr.name}' cannot be used in an expression here`, expr.column);
+      if (!ctx.registers) throw new AsmError(`register '${expr.name}' cannot be used in an expression here`, expr.column);
+      return { n: 0n, reloc: 0, unknown: false, regs: { [expr.name]: 1n } };
     case 'here':
       return ctx.here(expr.column);
     case 'sectionStart':
       return ctx.sectionStart(expr.column);
     case 'unary': {
       const a = evaluate(expr.arg, ctx);
+      if (a.regs && (expr.op === '~' || expr.op === '!')) throw registerOperand(expr.op, a.regs, expr.column);
       const n = expr.op === '-' ? -a.n : expr.op === '~' ? ~a.n : expr.op === '!' ? bool(a.n === 0n) : a.n;
       const reloc = expr.op === '-' ? -a.reloc : expr.op === '+' ? a.reloc : 0;
-      return { n: signed(n), reloc, unknown: a.unknown, section: reloc === 1 ? a.section : undefined };
+      const regs = expr.op === '-' ? scaleTerms(a.regs, -1n) : a.regs;
+      return { n: signed(n), reloc, unknown: a.unknown, section: reloc === 1 ? a.section : undefined, ...(regs && { regs }) };
     }
     case 'cond': {
       const t = evaluate(expr.test, ctx);
+      if (t.regs) throw new AsmError(`the condition before '?' must be a number, but it contains the register ${describeTerms(t.regs)}`, expr.column);
       const chosen = evaluate(t.n !== 0n ? expr.then : expr.else, ctx);
       return { ...chosen, unknown: chosen.unknown || t.unknown };
     }
@@ -182,8 +194,31 @@ export function evaluate(expr: Expr, ctx: EvalContext): Value {
   }
 }
 
+/** What nasm says when an operator other than + - * = <> meets a register. */
+function registerOperand(op: string, regs: RegisterTerms, column: number): AsmError {
+  return new AsmError(`'${op}' cannot be applied to the register ${describeTerms(regs)}: registers can only be compared with = or <> (or added, subtracted and multiplied by a number)`, column);
+}
+
+const EQUALITY = new Set(['=', '==', '!=', '<>']);
+const ORDERING = new Set(['<', '<=', '>', '>=', '<=>']);
+
 function evaluateBinary(op: string, a: Value, b: Value, column: number): Value {
   const unknown = a.unknown || b.unknown;
+  if (EQUALITY.has(op)) {
+    // nasm compares the difference of the two sides: only a plain number (no register left over,
+    // no label address that does not cancel out) can be zero. So `ss = cs` is false, `eax = eax`
+    // true, and `label = 0x100` false even when the label is at 0x100.
+    const diffRegs = addTerms(a.regs, b.regs, -1n);
+    const comparable = !diffRegs && a.reloc === b.reloc && (a.reloc === 0 || a.section === b.section);
+    const equal = comparable && a.n === b.n;
+    return { n: bool(op === '=' || op === '==' ? equal : !equal), reloc: 0, unknown };
+  }
+  if (ORDERING.has(op) && !unknown) {
+    const diffRegs = addTerms(a.regs, b.regs, -1n);
+    if (diffRegs) throw new AsmError(`'${op}' cannot order values that differ by the register ${describeTerms(diffRegs)}: registers can only be compared with = or <>`, column);
+    if (a.reloc !== b.reloc) throw new AsmError(`'${op}' cannot order values that differ by a label's address (compare the difference of two labels, or use = or <>)`, column);
+  }
+  if (a.regs || b.regs) return registerArithmetic(op, a, b, column);
   let reloc = 0;
   if (op === '+') reloc = a.reloc + b.reloc;
   else if (op === '-') reloc = a.reloc - b.reloc;
@@ -215,8 +250,6 @@ function evaluateBinary(op: string, a: Value, b: Value, column: number): Value {
     case '&&': n = bool(x !== 0n && y !== 0n); break;
     case '||': n = bool(x !== 0n || y !== 0n); break;
     case '^^': n = bool((x !== 0n) !== (y !== 0n)); break;
-    case '=': case '==': n = bool(x === y); break;
-    case '!=': case '<>': n = bool(x !== y); break;
     case '<': n = bool(x < y); break;
     case '<=': n = bool(x <= y); break;
     case '>': n = bool(x > y); break;
@@ -226,6 +259,25 @@ function evaluateBinary(op: string, a: Value, b: Value, column: number): Value {
   }
   const section = reloc === 1 ? (op === '-' ? a.section : (a.section ?? b.section)) : undefined;
   return { n: signed(n), reloc, unknown, section };
+}
+
+/** + - and * on values with registers (nasm's vector arithmetic); other operators are errors. */
+function registerArithmetic(op: string, a: Value, b: Value, column: number): Value {
+  const unknown = a.unknown || b.unknown;
+  if (op === '+' || op === '-') {
+    const sign = op === '-' ? -1n : 1n;
+    const n = a.n + sign * b.n;
+    const regs = addTerms(a.regs, b.regs, sign);
+    return { n: signed(n), reloc: a.reloc + Number(sign) * b.reloc, unknown, ...(regs && { regs }) };
+  }
+  if (op === '*') {
+    if (a.regs && b.regs) throw new AsmError(`'*' cannot multiply two registers (${describeTerms(a.regs)} and ${describeTerms(b.regs)})`, column);
+    const [vector, factor] = a.regs ? [a, b] : [b, a];
+    if (factor.reloc !== 0) throw new AsmError("'*' cannot multiply a register by a label's address", column);
+    const regs = scaleTerms(vector.regs, factor.n);
+    return { n: signed(vector.n * factor.n), reloc: vector.reloc, unknown, ...(regs && { regs }) };
+  }
+  throw registerOperand(op, (a.regs ?? b.regs)!, column);
 }
 
 /** True if the tree mentions a register (then it is an address, not a plain number). */

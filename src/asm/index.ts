@@ -2,11 +2,12 @@
  * The NASM-syntax assembler's public API. Browser-safe: files are only reached through the
  * `readFile` callback (see node-files.ts for the Node side).
  */
-import { assembleLines, type LineRecord } from './assembler.ts';
+import type { LineRecord } from './assembler.ts';
 import type { Diagnostic, SourceLocation } from './diagnostics.ts';
+import { preprocessAndAssemble } from './interleave.ts';
 import { formatListing } from './listing.ts';
 import { dirname, joinPath } from './path.ts';
-import { type FileReader, preprocess } from './preprocessor.ts';
+import type { FileReader } from './preprocessor.ts';
 
 export type { Diagnostic, Severity, SourceLocation } from './diagnostics.ts';
 
@@ -47,7 +48,6 @@ export interface AssembleResult {
 export function assemble(source: string, options: AssembleOptions = {}): AssembleResult {
   const fileName = options.fileName ?? 'input.asm';
   const includePaths = options.includePaths ?? [];
-  const pre = preprocess(source, { fileName, defines: options.defines ?? {}, includePaths, readFile: options.readFile });
   const readBinary = (name: string, fromFile: string): Uint8Array | undefined => {
     for (const path of [joinPath(dirname(fromFile), name), ...includePaths.map((d) => joinPath(d, name)), name]) {
       const data = options.readFile?.(path);
@@ -55,7 +55,7 @@ export function assemble(source: string, options: AssembleOptions = {}): Assembl
     }
     return undefined;
   };
-  const out = assembleLines(pre.lines, readBinary, pre.diagnostics);
+  const out = preprocessAndAssemble(source, { fileName, defines: options.defines ?? {}, includePaths, readFile: options.readFile }, readBinary);
   const ok = !out.diagnostics.some((d) => d.severity === 'error');
   return {
     ok,

@@ -21,7 +21,9 @@
  *   hex opcode bytes, xx+r register in the opcode, /r or /0../7 ModRM, ib ibs iw id immediates,
  *   rb rw rd relative targets, mo moffs displacement, fp far pointer.
  * Flags: d = unsized memory takes the BITS size (JMP/CALL [mem]); u = unsized memory is accepted
- *   at the pattern's size (MOVZX/MOVSX take a byte, like nasm).
+ *   at the pattern's size (MOVZX/MOVSX take a byte, like nasm); s = the immediate is the operation's
+ *   size, so a size written on it sizes unsized memory (`mov [bx], word 5`, `add [bx], byte 1`:
+ *   nasm's SM rows, which the shifts and BT, whose count is a byte of its own, are not).
  */
 
 /** One encoding token, decoded once when the table is built. */
@@ -82,9 +84,9 @@ row('mov', 'r32,rm32', 'rm', 'o32 8b /r');
 row('mov', 'r8,i8', 'ri', 'b0+r ib');
 row('mov', 'r16,i16', 'ri', 'o16 b8+r iw');
 row('mov', 'r32,i32', 'ri', 'o32 b8+r id');
-row('mov', 'rm8,i8', 'mi', 'c6 /0 ib');
-row('mov', 'rm16,i16', 'mi', 'o16 c7 /0 iw');
-row('mov', 'rm32,i32', 'mi', 'o32 c7 /0 id');
+row('mov', 'rm8,i8', 'mi', 'c6 /0 ib', 's');
+row('mov', 'rm16,i16', 'mi', 'o16 c7 /0 iw', 's');
+row('mov', 'rm32,i32', 'mi', 'o32 c7 /0 id', 's');
 
 for (const [name, byteOp] of [['movzx', 0xb6], ['movsx', 0xbe]] as const) {
   row(name, 'r16,rm8', 'rm', `o16 0f ${hex(byteOp)} /r`, 'u');
@@ -185,11 +187,11 @@ for (const [name, n] of [['add', 0], ['or', 1], ['adc', 2], ['sbb', 3], ['and', 
   row(name, 'ax,i16', '-i', `o16 ${hex(base + 5)} iw`);
   row(name, 'eax,s8', 'mi', `o32 83 /${n} ibs`);
   row(name, 'eax,i32', '-i', `o32 ${hex(base + 5)} id`);
-  row(name, 'rm8,i8', 'mi', `80 /${n} ib`);
-  row(name, 'rm16,s8', 'mi', `o16 83 /${n} ibs`);
-  row(name, 'rm16,i16', 'mi', `o16 81 /${n} iw`);
-  row(name, 'rm32,s8', 'mi', `o32 83 /${n} ibs`);
-  row(name, 'rm32,i32', 'mi', `o32 81 /${n} id`);
+  row(name, 'rm8,i8', 'mi', `80 /${n} ib`, 's');
+  row(name, 'rm16,s8', 'mi', `o16 83 /${n} ibs`, 's');
+  row(name, 'rm16,i16', 'mi', `o16 81 /${n} iw`, 's');
+  row(name, 'rm32,s8', 'mi', `o32 83 /${n} ibs`, 's');
+  row(name, 'rm32,i32', 'mi', `o32 81 /${n} id`, 's');
 }
 
 for (const [name, n] of [['inc', 0], ['dec', 1]] as const) {
@@ -224,9 +226,9 @@ row('test', 'r32,rm32', 'rm', 'o32 85 /r');
 row('test', 'al,i8', '-i', 'a8 ib');
 row('test', 'ax,i16', '-i', 'o16 a9 iw');
 row('test', 'eax,i32', '-i', 'o32 a9 id');
-row('test', 'rm8,i8', 'mi', 'f6 /0 ib');
-row('test', 'rm16,i16', 'mi', 'o16 f7 /0 iw');
-row('test', 'rm32,i32', 'mi', 'o32 f7 /0 id');
+row('test', 'rm8,i8', 'mi', 'f6 /0 ib', 's');
+row('test', 'rm16,i16', 'mi', 'o16 f7 /0 iw', 's');
+row('test', 'rm32,i32', 'mi', 'o32 f7 /0 id', 's');
 
 for (const [name, op] of [['daa', '27'], ['das', '2f'], ['aaa', '37'], ['aas', '3f']] as const) row(name, '', '', op);
 row('aam', '', '', 'd4 0a');

@@ -3,22 +3,39 @@
  * %assign, %if/%elif/%else/%endif and the %ifdef/%ifndef/%ifidn/%ifnum/%ifstr families,
  * %include, %macro/%endmacro (parameters %1.., %0, %%local labels, ranges, defaults, greedy
  * last parameter, %rotate), %rep/%exitrep/%endrep, %error/%warning. The output is a list of
- * plain lines, each with the file and line it came from.
+ * plain lines, each with the file and line it came from. Expressions may also use EQU constants
+ * and labels from the lines above (through AssemblerSymbols, see interleave.ts) and registers.
  */
 import type { SourceLine } from './assembler.ts';
 import { AsmError, type Diagnostic, type Severity } from './diagnostics.ts';
-import { TokenStream, evaluate, parseExpression } from './expression.ts';
+import { TokenStream, type Value, evaluate, parseExpression } from './expression.ts';
 import { commentStart, tokenize } from './lexer.ts';
 import { dirname, joinPath } from './path.ts';
+import { describeTerms } from './register-terms.ts';
 import { type DefineTable, expandDefines, splitArguments } from './single-line-macros.ts';
 
 export type FileReader = (path: string) => string | Uint8Array | undefined;
+
+/**
+ * The assembler's symbols as the preprocessor may see them. nasm preprocesses and assembles line
+ * by line, so %if, %assign and %rep can use an EQU constant or a label defined above them; here
+ * the whole source is preprocessed first, and interleave.ts supplies what the assembly says.
+ */
+export interface AssemblerSymbols {
+  /**
+   * The value of the symbol `name` (as written: a `.local` name is still unqualified) if one of
+   * the first `line` output lines defines it, else undefined. `at` is the line that asks.
+   */
+  valueBefore(name: string, line: number, at: SourceLine): Value | undefined;
+}
 
 export interface PreprocessOptions {
   fileName: string;
   defines: Record<string, string>;
   includePaths: string[];
   readFile?: FileReader;
+  /** Without it, a preprocessor expression can use no assembler symbol. */
+  symbols?: AssemblerSymbols;
 }
 
 interface MacroDefinition {
@@ -114,7 +131,7 @@ class Preprocessor {
           i = this.processRep(lines, i, frame, callSite, d.rest, line);
         } else if (d.word === 'rotate') {
           if (!frame) throw new AsmError('%rotate outside a macro', d.column);
-          const n = Number(this.evaluateCondition(d.rest, line));
+          const n = Number(this.evaluateCondition(d.rest, line, '%rotate'));
           const count = frame.args.length;
           if (count > 0) {
             const k = ((n % count) + count) % count;
@@ -237,7 +254,7 @@ class Preprocessor {
       this.report('error', callSite ?? at, '%rep without %endrep', 1 + at.text.indexOf('%'));
       return lines.length;
     }
-    const count = this.evaluateCondition(countText, at);
+    const count = this.evaluateCondition(countText, at, '%rep');
     if (count > BigInt(MAX_REP)) throw new AsmError(`%rep count ${count} is too large`);
     try {
       for (let k = 0n; k < count; k++) this.processLines(body, frame, callSite);
@@ -303,7 +320,7 @@ class Preprocessor {
     let result: boolean;
     switch (kind) {
       case '':
-        result = this.evaluateCondition(rest, at) !== 0n;
+        result = this.evaluateCondition(rest, at, `%${word}`) !== 0n;
         break;
       case 'def':
         result = this.defines.has(arg);
@@ -337,8 +354,12 @@ class Preprocessor {
     return negate ? !result : result;
   }
 
-  /** Evaluates a preprocessor expression: only numbers and %define'd/%assign'ed names. */
-  evaluateCondition(text: string, at: SourceLine): bigint {
+  /**
+   * Evaluates the expression of `directive` (%if, %assign, %rep...). Besides numbers and %define'd
+   * names it may use, as in nasm, EQU constants and labels defined on the lines above, and
+   * register names (a macro tests `%if %1 = cs`); but the result must be a plain number.
+   */
+  evaluateCondition(text: string, at: SourceLine, directive: string): bigint {
     const offset = at.text.indexOf(text);
     const expanded = expandDefines(text, this.defines);
     const tokens = tokenize(expanded);
@@ -346,14 +367,37 @@ class Preprocessor {
     const ts = new TokenStream(tokens, expanded.length + 1);
     const expr = parseExpression(ts);
     if (!ts.atEnd()) throw new AsmError(`unexpected '${ts.peek()!.text}' in the expression`, (expanded === text ? offset : 0) + ts.peek()!.column);
-    const notConstant = (what: string, column: number): never => {
-      throw new AsmError(`${what} cannot be used in a preprocessor expression (only numbers and %define'd names)`, expanded === text ? offset + column : 1);
+    // Columns inside the expression are columns of the line only if no %define changed it;
+    // otherwise point at the start of the expression.
+    const start = offset < 0 ? 1 : offset + 1 + text.length - text.trimStart().length;
+    const place = (column: number | undefined): number => (expanded === text && column !== undefined && offset >= 0 ? offset + column : start);
+    const noHere = (what: string, column: number): never => {
+      throw new AsmError(`'${what}' cannot be used in ${directive} by this assembler: put a label on a line and use the difference of two labels instead`, column);
     };
-    const v = evaluate(expr, {
-      symbol: (name, column) => notConstant(`'${name}' is not a %define'd name, and labels`, column),
-      here: (column) => notConstant('$', column),
-      sectionStart: (column) => notConstant('$$', column),
-    });
+    let v: Value;
+    try {
+      v = evaluate(expr, {
+        symbol: (name, column) => {
+          const value = this.options.symbols?.valueBefore(name, this.output.length, at);
+          if (value === undefined) {
+            throw new AsmError(`symbol '${name}' is not defined before this line: ${directive} can only use %define'd names, and EQU constants and labels defined above it`, column);
+          }
+          return value;
+        },
+        here: (column) => noHere('$', column),
+        sectionStart: (column) => noHere('$$', column),
+        registers: true,
+      });
+    } catch (e) {
+      if (e instanceof AsmError) throw new AsmError(e.message, place(e.column));
+      throw e;
+    }
+    if (v.regs) {
+      throw new AsmError(`${directive} needs a number, but this value contains the register ${describeTerms(v.regs)} (registers can only be compared, as in \`%if %1 = cs\`)`, start);
+    }
+    if (v.reloc !== 0) {
+      throw new AsmError(`${directive} needs a number, but this value is a label's address (the difference of two labels is a number)`, start);
+    }
     return v.n;
   }
 
@@ -378,7 +422,7 @@ class Preprocessor {
       case 'iassign': {
         const m = /^([A-Za-z_.?$@][\w.?$@#~]*)\s+(.*)$/.exec(body);
         if (!m) throw new AsmError('%assign needs a name and an expression', column);
-        this.defines.set(m[1]!, { body: String(this.evaluateCondition(m[2]!, at)) });
+        this.defines.set(m[1]!, { body: String(this.evaluateCondition(m[2]!, at, `%${word}`)) });
         return;
       }
       case 'include':
