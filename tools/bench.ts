@@ -9,7 +9,6 @@
 import '../src/cli/tune-v8.ts'; // first: V8 settings before any guest code is optimized
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadGuestImage } from '../src/cli/run-command.ts';
 import { Machine } from '../src/machine/machine.ts';
 import { projectRoot } from '../src/project-root.ts';
@@ -61,11 +60,12 @@ function runLoop(iters: number, memop: boolean, paging = false, mode: 'bare' | '
  * Milliseconds from starting `minivisor run guests/hello/hello.asm` as a process to the first
  * byte the boot sector prints (the first after the BIOS banner line): what a user waits for.
  */
-function bootTimeMs(): Promise<number> {
+function bootTimeMs(env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [join(projectRoot(), 'bin', 'minivisor.js'), 'run', join(projectRoot(), 'guests', 'hello', 'hello.asm')], {
       stdio: ['ignore', 'pipe', 'ignore'],
+      env,
     });
     let output = '';
     let measured = -1;
@@ -132,41 +132,76 @@ function measureSwitchVariant(index: number): string {
 }
 
 const switchArg = process.argv.indexOf('--switch-variant');
-if (variantArg > 0 || switchArg > 0) {
-  // A child run: one variant, in a fresh process.
-  console.log(variantArg > 0 ? measureVariant(Number(process.argv[variantArg + 1])) : measureSwitchVariant(Number(process.argv[switchArg + 1])));
-  process.exit(0);
-}
-console.log(`loop benchmark, ${iters.toExponential(0)} iterations (node ${process.version}; the interpreter alone is minivisor run --no-jit)`);
-// Each variant runs in a process of its own, as each emulator in the reference figures does:
-// in one process, the variants that run later find V8's type feedback shaped by the earlier ones.
-for (let i = 0; i < variants.length; i++) {
-  // This module itself (the bundle when run by npm run bench): process.argv[1] names the .ts entry.
-  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--iters', String(iters), '--variant', String(i)], { encoding: 'utf8' });
-  if (child.status !== 0) throw new Error(`benchmark variant ${i} failed: ${child.stderr}`);
-  process.stdout.write(child.stdout);
-}
-console.log('reference (same machine class, guests/bench/README.md): QEMU TCG 5,045 / 1,972; v86 JIT 1,219 / 1,060; v86 interpreter 129; Bochs 126 / 109');
 
-console.log(`context switches (guests/bench/switch.asm: ${SWITCH_PROCESSES} address spaces, ${SWITCH_PAGES} pages touched after each CR3 load, ${SWITCH_ROUNDS * SWITCH_PROCESSES} switches):`);
-for (let i = 0; i < switchVariants.length; i++) {
-  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--switch-variant', String(i)], { encoding: 'utf8' });
-  if (child.status !== 0) throw new Error(`context-switch variant ${i} failed: ${child.stderr}`);
-  process.stdout.write(child.stdout);
+/** Runs this benchmark again in a fresh process with `args`, through the bundle as `npm run bench` does. */
+function child(args: string[]) {
+  return spawnSync(process.execPath, [join(projectRoot(), 'bin', 'run-bundled.js'), 'tools/bench.ts', ...args], { encoding: 'utf8' });
 }
 
-// The toy kernel under the VMM: how often it exits.
-{
-  const kernel = DiskImage.from(loadGuestImage(join(projectRoot(), 'guests', 'kernel', 'kernel.asm')), 'floppy', 'kernel');
-  const machine = new Machine({ memoryBytes: 32 << 20, mode: 'ept', bios: builtinBios(), disks: new Map([[0, kernel]]), exitPort: 0xf4 });
-  const started = performance.now();
-  machine.run(2_000_000_000);
-  const seconds = (performance.now() - started) / 1000;
-  const exits = machine.vcpu!.exitCounts.reduce((a, b) => a + b, 0);
-  console.log(`toy kernel under the VMM: ${(machine.cpu.instructions / seconds / 1e6).toFixed(1)} MIPS, ${exits} exits, ${(exits / seconds).toFixed(0)} exits per second (${seconds.toFixed(2)} s)`);
+/**
+ * Milliseconds from starting `node` on an empty script to its exit: what every Node program
+ * pays before its first line, and the floor under the boot figure. (NODE_EXTRA_CA_CERTS, set
+ * in some sandboxes and CI images, makes Node read and parse those certificates at every start.)
+ */
+function nodeStartMs(env: NodeJS.ProcessEnv): number {
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    spawnSync(process.execPath, ['-e', ''], { env });
+    times.push(performance.now() - started);
+  }
+  return median(times);
 }
 
-await bootTimeMs(); // the first run builds the cached bundle and BIOS, as a user's first run does
-const boots: number[] = [];
-for (let i = 0; i < 5; i++) boots.push(await bootTimeMs());
-console.log(`boot: process start to the boot sector's first byte: ${median(boots).toFixed(0)} ms (median of 5; QEMU 55-150 ms, v86 280-550 ms)`);
+async function main(): Promise<void> {
+  if (variantArg > 0 || switchArg > 0) {
+    // A child run: one variant, in a fresh process.
+    console.log(variantArg > 0 ? measureVariant(Number(process.argv[variantArg + 1])) : measureSwitchVariant(Number(process.argv[switchArg + 1])));
+    return;
+  }
+  console.log(`loop benchmark, ${iters.toExponential(0)} iterations (node ${process.version}; the interpreter alone is minivisor run --no-jit)`);
+  // Each variant runs in a process of its own, as each emulator in the reference figures does:
+  // in one process, the variants that run later find V8's type feedback shaped by the earlier ones.
+  for (let i = 0; i < variants.length; i++) {
+    const run = child(['--iters', String(iters), '--variant', String(i)]);
+    if (run.status !== 0) throw new Error(`benchmark variant ${i} failed: ${run.stderr}`);
+    process.stdout.write(run.stdout);
+  }
+  console.log('reference (same machine class, guests/bench/README.md): QEMU TCG 5,045 / 1,972; v86 JIT 1,219 / 1,060; v86 interpreter 129; Bochs 126 / 109');
+
+  console.log(`context switches (guests/bench/switch.asm: ${SWITCH_PROCESSES} address spaces, ${SWITCH_PAGES} pages touched after each CR3 load, ${SWITCH_ROUNDS * SWITCH_PROCESSES} switches):`);
+  for (let i = 0; i < switchVariants.length; i++) {
+    const run = child(['--switch-variant', String(i)]);
+    if (run.status !== 0) throw new Error(`context-switch variant ${i} failed: ${run.stderr}`);
+    process.stdout.write(run.stdout);
+  }
+
+  // The toy kernel under the VMM: how often it exits.
+  {
+    const kernel = DiskImage.from(loadGuestImage(join(projectRoot(), 'guests', 'kernel', 'kernel.asm')), 'floppy', 'kernel');
+    const machine = new Machine({ memoryBytes: 32 << 20, mode: 'ept', bios: builtinBios(), disks: new Map([[0, kernel]]), exitPort: 0xf4 });
+    const started = performance.now();
+    machine.run(2_000_000_000);
+    const seconds = (performance.now() - started) / 1000;
+    const exits = machine.vcpu!.exitCounts.reduce((a, b) => a + b, 0);
+    console.log(`toy kernel under the VMM: ${(machine.cpu.instructions / seconds / 1e6).toFixed(1)} MIPS, ${exits} exits, ${(exits / seconds).toFixed(0)} exits per second (${seconds.toFixed(2)} s)`);
+  }
+
+  await bootTimeMs(process.env); // the first run makes the code cache and BIOS, as a user's first run does
+  const boot = async (env: NodeJS.ProcessEnv) => {
+    const times: number[] = [];
+    for (let i = 0; i < 7; i++) times.push(await bootTimeMs(env));
+    return median(times);
+  };
+  console.log(`boot: process start to the boot sector's first byte: ${(await boot(process.env)).toFixed(0)} ms (median of 7; QEMU 55-150 ms, v86 280-550 ms)`);
+  console.log(`  of which node itself: ${nodeStartMs(process.env).toFixed(0)} ms to start and end an empty script`);
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    const { NODE_EXTRA_CA_CERTS: _, ...plain } = process.env;
+    console.log(`  NODE_EXTRA_CA_CERTS is set, which node pays at every start; without it: boot ${(await boot(plain)).toFixed(0)} ms, node itself ${nodeStartMs(plain).toFixed(0)} ms`);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
