@@ -6,7 +6,7 @@
 import { AsmError } from './diagnostics.ts';
 import type { Expr, Value } from './expression.ts';
 import { type EncodedAddress, addressSizeOf, encodeAddress } from './effective-address.ts';
-import { FORMS, type Form } from './instruction-table.ts';
+import { type Form, formsOf, mnemonics } from './instruction-table.ts';
 import type { ImmOperand, MemOperand, Operand } from './operands.ts';
 import { SEGMENT_PREFIX } from './registers.ts';
 
@@ -51,16 +51,16 @@ interface Evaluated {
 }
 
 export function isMnemonic(name: string): boolean {
-  return FORMS.has(name.toLowerCase());
+  return formsOf(name.toLowerCase()) !== undefined;
 }
 
 export function allMnemonics(): string[] {
-  return [...FORMS.keys()];
+  return mnemonics();
 }
 
 export function encodeInstruction(insn: Instruction, env: EncodeEnv): number[] {
   const mnemonic = insn.mnemonic.toLowerCase();
-  const forms = FORMS.get(mnemonic);
+  const forms = formsOf(mnemonic);
   if (!forms) throw new AsmError(`unknown instruction '${insn.mnemonic}'`, insn.column);
   const evaluated: Evaluated[] = insn.operands.map((op) => evaluateOperand(op, env));
   const userOpsize = insn.prefixes.some((p) => p.name === 'o16') ? 16 : insn.prefixes.some((p) => p.name === 'o32') ? 32 : undefined;

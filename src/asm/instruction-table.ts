@@ -50,9 +50,16 @@ export interface Form {
   flags: string;
 }
 
-const rows: string[] = [];
+/**
+ * The rows as written, by mnemonic: [operands, roles, encoding, flags]. They become Forms only
+ * when the assembler first meets the mnemonic (see formsOf): building all 666 at import cost
+ * every start of minivisor 9 ms, and a source uses a few dozen mnemonics.
+ */
+const rows = new Map<string, Array<[string, string, string, string]>>();
 const row = (mnemonic: string, operands: string, roles: string, encoding: string, flags = ''): void => {
-  rows.push([mnemonic, operands, roles, encoding, flags].join('|'));
+  let list = rows.get(mnemonic);
+  if (list === undefined) rows.set(mnemonic, (list = []));
+  list.push([operands, roles, encoding, flags]);
 };
 const hex = (n: number): string => n.toString(16).padStart(2, '0');
 
@@ -373,30 +380,40 @@ function toStep(token: string): Step {
   throw new Error(`bad encoding token '${token}' in the instruction table`);
 }
 
-/** All forms, grouped by mnemonic, in preference order. */
-export const FORMS: ReadonlyMap<string, readonly Form[]> = (() => {
-  const byName = new Map<string, Form[]>();
-  for (const text of rows) {
-    const [mnemonic, operands, roles, encoding, flags] = text.split('|') as [string, string, string, string, string];
-    const tokens = encoding.split(' ');
-    const encodingTokens = tokens.filter((t) => t !== 'o16' && t !== 'o32');
-    const steps = encodingTokens.filter((t) => t !== 'a16' && t !== 'a32').map(toStep);
-    const form: Form = {
-      mnemonic,
-      operands: operands === '' ? [] : operands.split(','),
-      roles,
-      encoding: encodingTokens,
-      steps,
-      regOperand: roles.split('').findIndex((r) => r === 'r' || r === 'b'),
-      rmOperand: roles.split('').findIndex((r) => r === 'm' || r === 'b'),
-      immediateOperands: roles.split('').flatMap((r, i) => (r === 'i' ? [i] : [])),
-      baseLength: steps.length,
-      opsize: tokens.includes('o16') ? 16 : tokens.includes('o32') ? 32 : 0,
-      flags,
-    };
-    const list = byName.get(mnemonic) ?? [];
-    list.push(form);
-    byName.set(mnemonic, list);
+const forms = new Map<string, readonly Form[]>();
+
+/** The forms of `mnemonic` (lowercase), in preference order; undefined if there is no such instruction. */
+export function formsOf(mnemonic: string): readonly Form[] | undefined {
+  let list = forms.get(mnemonic);
+  if (list === undefined) {
+    const written = rows.get(mnemonic);
+    if (written === undefined) return undefined;
+    list = written.map(([operands, roles, encoding, flags]) => toForm(mnemonic, operands, roles, encoding, flags));
+    forms.set(mnemonic, list);
   }
-  return byName;
-})();
+  return list;
+}
+
+/** Every mnemonic in the table. */
+export function mnemonics(): string[] {
+  return [...rows.keys()];
+}
+
+function toForm(mnemonic: string, operands: string, roles: string, encoding: string, flags: string): Form {
+  const tokens = encoding.split(' ');
+  const encodingTokens = tokens.filter((t) => t !== 'o16' && t !== 'o32');
+  const steps = encodingTokens.filter((t) => t !== 'a16' && t !== 'a32').map(toStep);
+  return {
+    mnemonic,
+    operands: operands === '' ? [] : operands.split(','),
+    roles,
+    encoding: encodingTokens,
+    steps,
+    regOperand: roles.split('').findIndex((r) => r === 'r' || r === 'b'),
+    rmOperand: roles.split('').findIndex((r) => r === 'm' || r === 'b'),
+    immediateOperands: roles.split('').flatMap((r, i) => (r === 'i' ? [i] : [])),
+    baseLength: steps.length,
+    opsize: tokens.includes('o16') ? 16 : tokens.includes('o32') ? 32 : 0,
+    flags,
+  };
+}

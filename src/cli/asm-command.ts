@@ -60,8 +60,6 @@ export function defaultOutputName(input: string): string {
 }
 
 export const asmCommand: Command = {
-  name: 'asm',
-  summary: 'assemble a NASM-syntax file into a flat binary',
   usage,
   async run(args: string[]): Promise<number> {
     const options = parseArguments(args);

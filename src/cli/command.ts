@@ -1,8 +1,5 @@
-/** One `minivisor <name>` subcommand. */
+/** One `minivisor <name>` subcommand; its name and one-line summary are in commands.ts. */
 export interface Command {
-  name: string;
-  /** One line for `minivisor help`. */
-  summary: string;
   /** The full usage text, shown by `minivisor help <name>` and after a usage error. */
   usage: string;
   /** Runs the command; resolves to the process exit status. */

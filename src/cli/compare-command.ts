@@ -87,8 +87,6 @@ function runOne(args: string[], spec: ModeSpec): Row {
 }
 
 export const compareCommand: Command = {
-  name: 'compare',
-  summary: 'run one guest under every memory mode (bare, EPT, shadow) and print a table of the costs',
   usage: USAGE,
   async run(args) {
     if (args.includes('--help') || args.length === 0) {

@@ -60,8 +60,6 @@ function splitOptions(args: string[]): { rest: string[]; noStop: boolean; script
 }
 
 export const debugCommand: Command = {
-  name: 'debug',
-  summary: 'boot a guest under the debugger: step, break, watch, catch VM exits, translate addresses',
   usage: USAGE,
   async run(args) {
     if (args.includes('--help')) {

@@ -19,8 +19,6 @@ function say(text: string): void {
 }
 
 export const demoCommand: Command = {
-  name: 'demo',
-  summary: 'boot the toy kernel and say what it shows (npm start)',
   usage: 'usage: minivisor demo\n\nBoots guests/kernel/kernel.asm through the BIOS: ring 3 processes, int 0x80, paging.',
   async run() {
     const source = join(projectRoot(), 'guests', 'kernel', 'kernel.asm');

@@ -11,8 +11,6 @@ Prints the NASM-syntax disassembly of a flat binary: address, bytes, instruction
 Data is decoded as if it were code; bytes that are no instruction are shown as db.`;
 
 export const disasmCommand: Command = {
-  name: 'disasm',
-  summary: 'disassemble a flat binary (NASM syntax)',
   usage,
   async run(args: string[]): Promise<number> {
     let file: string | undefined;

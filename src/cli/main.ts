@@ -4,9 +4,8 @@
  * user gave (no such file, a directory, no permission); anything else is a minivisor bug and shows one.
  */
 import './tune-v8.ts'; // first: V8 settings before any guest code is optimized
-import type { Command } from './command.ts';
 import { UserError } from './user-error.ts';
-import { commands } from './commands.ts';
+import { type CommandEntry, commands } from './commands.ts';
 import { uncaughtFileError } from './files.ts';
 import { EXIT } from './exit-status.ts';
 
@@ -22,7 +21,7 @@ function helpText(): string {
   ].join('\n');
 }
 
-function findCommand(name: string): Command {
+function findCommand(name: string): CommandEntry {
   const command = commands.find((c) => c.name === name);
   if (!command) throw new UserError(`unknown command '${name}'\n\n${helpText()}`);
   return command;
@@ -32,13 +31,13 @@ async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     if (name === 'help' && rest[0]) {
-      console.log(findCommand(rest[0]).usage);
+      console.log((await findCommand(rest[0]).load()).usage);
     } else {
       console.log(helpText());
     }
     return 0;
   }
-  return findCommand(name).run(rest);
+  return (await findCommand(name).load()).run(rest);
 }
 
 main(process.argv.slice(2)).then(

@@ -454,8 +454,6 @@ async function runWithConsole(machine: Machine, terminal: TerminalConsole, maxIn
 }
 
 export const runCommand: Command = {
-  name: 'run',
-  summary: 'boot a guest: a disk image, a .asm boot sector or a Multiboot kernel (or run raw code)',
   usage: USAGE,
   async run(args) {
     if (args.includes('--help')) {

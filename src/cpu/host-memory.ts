@@ -60,6 +60,13 @@ export class HostMemory {
     return frame === undefined ? NO_FRAME : frame;
   }
 
+  /** Whether any page of `bytes` from `hva` has a frame (a range just reserved has none). */
+  anyFrameIn(hva: number, bytes: number): boolean {
+    const end = Math.min(this.pageTable.length, (hva + bytes) >>> PAGE_SHIFT);
+    for (let page = hva >>> PAGE_SHIFT; page < end; page++) if (this.pageTable[page] !== NO_FRAME) return true;
+    return false;
+  }
+
   /** The HPA of the frame behind the page holding `hva`, allocating it now if this is the first touch. */
   touch(hva: number): number {
     const page = hva >>> PAGE_SHIFT;

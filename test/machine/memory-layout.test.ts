@@ -97,7 +97,7 @@ describe('the PC memory map', () => {
     const m = new Machine({ memoryBytes: 4 << 20, bios });
     expect(m.phys.slotAt(0xf0000)?.label).toBe('BIOS ROM');
     expect(m.phys.slotAt(0xfffffff0)?.label).toMatch(/alias/);
-    expect(m.phys.pages[0xc0000 >>> 12]).toBe(PAGE_UNMAPPED);
+    expect(m.phys.kindAt(0xc0000)).toBe(PAGE_UNMAPPED);
     m.phys.write8(0xffff0, 0);
     expect(m.phys.read8(0xffffff0)).toBe(0xff); // not mapped: 256 MiB is past RAM
     expect(m.phys.read8(0xfffffff0)).toBe(0x90);
