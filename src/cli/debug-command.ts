@@ -106,7 +106,7 @@ export const debugCommand: Command = {
       terminal.attach(machine);
       const mode = machine.config.mode ?? 'bare';
       terminal.print(
-        `minivisor debugger: ${mode === 'bare' ? 'the bare machine (no VMM)' : `under the VMM, --mode ${mode}`}, ${settings.config.memoryBytes >> 20} MiB; ` +
+        `minivisor debug: ${mode === 'bare' ? 'the bare machine (no VMM)' : `under the VMM, --mode ${mode}`}, ${settings.config.memoryBytes >> 20} MiB; ` +
           `${symbols.size} symbols. Stopped before the first instruction; 'help' lists the commands.\n${session.location()}`,
       );
       let go = true;
