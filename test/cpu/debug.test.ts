@@ -1,6 +1,6 @@
 /** Debug registers, single-stepping, alignment checks, and a page fault from ring 3. */
 import { describe, expect, it } from 'vitest';
-import { ENTER_FLAT_PM, runAsm } from '../helpers/run-asm.ts';
+import { ENTER_FLAT_PM, identityMap4M, runAsm } from '../helpers/run-asm.ts';
 import { RING3_ENV } from '../helpers/rings-env.ts';
 
 /** A guest in flat protected mode with a #DB handler (vector 1) that records EIP and DR6 and stops. */
@@ -166,16 +166,8 @@ describe('alignment checks and ring-3 page faults', () => {
   it('a ring-3 write to a supervisor page is #PF with error code 7 (present, write, user)', () => {
     const run = runAsm(`${RING3_ENV}
       ; identity-map 4 MiB with user pages, except page 0x90 (supervisor)
-      mov edi, 0x21000
-      mov eax, 0x007
-      mov ecx, 1024
-    .pte:
-      mov [edi], eax
-      add eax, 0x1000
-      add edi, 4
-      loop .pte
+      ${identityMap4M(7)}
       and dword [0x21000 + 0x90*4], ~4
-      mov dword [0x20000], 0x21007
       mov eax, 0x20000
       mov cr3, eax
       mov eax, cr0

@@ -1,7 +1,7 @@
 /** Descriptor checks when loading segment registers and entering handlers, each with its exception and error code. */
 import { describe, expect, it } from 'vitest';
 import { runAsm } from '../helpers/run-asm.ts';
-import { RING3_ENV } from '../helpers/rings-env.ts';
+import { gdtWith, RING3_ENV } from '../helpers/rings-env.ts';
 
 /** Runs ring-0 `code` after the environment, with extra GDT entries at selectors 0x40, 0x48, ... */
 function ring0(code: string, descriptors: string[] = []) {
@@ -13,18 +13,7 @@ function ring0(code: string, descriptors: string[] = []) {
     gate_target:
       hlt
     user:
-    align 8
-    gdt3:
-      dq 0
-      dq 0x00cf9a000000ffff
-      dq 0x00cf92000000ffff
-      dq 0x00cffa000000ffff
-      dq 0x00cff2000000ffff
-      dq 0, 0, 0                 ; 0x28-0x38 unused here
-      ${descriptors.map((d) => `dq ${d}`).join('\n      ')}
-    gdt3_desc:
-      dw gdt3_desc - gdt3 - 1
-      dd gdt3`);
+    ${gdtWith(descriptors)}`);
   const p = run.machine.phys;
   return { run, vector: p.read8(0x600), error: p.read(0x604, 4) | 0 };
 }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { S_CR2 } from '../../src/cpu/state.ts';
-import { ENTER_FLAT_PM, runAsm } from '../helpers/run-asm.ts';
+import { ENTER_FLAT_PM, identityMap4M, runAsm } from '../helpers/run-asm.ts';
 
 /**
  * Page directory at 0x20000, one page table at 0x21000 identity-mapping the first 4 MiB
@@ -14,16 +14,8 @@ import { ENTER_FLAT_PM, runAsm } from '../helpers/run-asm.ts';
  */
 function pagedGuest(body: string, setup = ''): string {
   return `${ENTER_FLAT_PM}
-    ; identity-map 0-4 MiB
-    mov edi, 0x21000
-    mov eax, 0x003          ; present, writable, supervisor
-    mov ecx, 1024
-  .pte:
-    mov [edi], eax
-    add eax, 0x1000
-    add edi, 4
-    loop .pte
-    mov dword [0x20000], 0x21003
+    ; identity-map 0-4 MiB: present, writable, supervisor
+    ${identityMap4M(3)}
     ; #PF handler (vector 14) in an IDT at 0x30000
     mov eax, pf_handler
     mov [0x30000 + 14*8], ax

@@ -7,8 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EBP, ESP, S_CR2 } from '../../src/cpu/state.ts';
-import { runAsm } from '../helpers/run-asm.ts';
-import { RING3_ENV } from '../helpers/rings-env.ts';
+import { identityMap4M, runAsm } from '../helpers/run-asm.ts';
+import { gdtWith, RING3_ENV } from '../helpers/rings-env.ts';
 
 /** GDT entry 0x40: writable data, base 0, limit 4 GiB (G), B = 0: a 16-bit stack. */
 const STACK16 = '0x008f92000000ffff';
@@ -22,15 +22,7 @@ const STACK16 = '0x008f92000000ffff';
 function guest(kernel: string, options: { user?: string; paging?: string; descriptors?: string[] } = {}) {
   const { user = '', paging, descriptors } = options;
   const pagingSetup = paging === undefined ? '' : `
-      mov edi, 0x21000
-      mov eax, 0x007
-      mov ecx, 1024
-    .pte:
-      mov [edi], eax
-      add eax, 0x1000
-      add edi, 4
-      loop .pte
-      mov dword [0x20000], 0x21007
+      ${identityMap4M(7)}
       ${paging}
       mov eax, 0x20000
       mov cr3, eax
@@ -49,18 +41,7 @@ function guest(kernel: string, options: { user?: string; paging?: string; descri
     user:
       ${user}
       int 0x80
-    align 8
-    gdt3:
-      dq 0
-      dq 0x00cf9a000000ffff
-      dq 0x00cf92000000ffff
-      dq 0x00cffa000000ffff
-      dq 0x00cff2000000ffff
-      dq 0, 0, 0
-      ${(descriptors ?? []).map((d) => `dq ${d}`).join('\n      ')}
-    gdt3_desc:
-      dw gdt3_desc - gdt3 - 1
-      dd gdt3`);
+    ${gdtWith(descriptors ?? [])}`);
   const p = run.machine.phys;
   const dword = (a: number) => p.read(a, 4) >>> 0;
   return {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { CS, ECX, EDX, EDI, S_EIP, S_SEG_BASE } from '../../src/cpu/state.ts';
 import { debugAsm, type TestSession } from '../helpers/debug-session.ts';
-import { ENTER_FLAT_PM, realModeWithHandler, runAsm } from '../helpers/run-asm.ts';
+import { ENTER_FLAT_PM, realModeWithHandler, runAsm, startTimer } from '../helpers/run-asm.ts';
 
 /**
  * Real mode: a loop run twice (so that its block is compiled before the second pass), a call,
@@ -176,22 +176,7 @@ describe.each(['bare', 'ept', 'shadow'] as const)('the debugger runs the guest e
     // an interrupt is pending at each STI; the HLT after it must still start before it is taken.
     const guest = `
       ${realModeWithHandler(8, 'tick')}
-      mov al, 0x11            ; the PIC: IRQ 0 at vector 8, only IRQ 0 unmasked
-      out 0x20, al
-      mov al, 0x08
-      out 0x21, al
-      mov al, 0x04
-      out 0x21, al
-      mov al, 0x01
-      out 0x21, al
-      mov al, 0xfe
-      out 0x21, al
-      mov al, 0x34            ; the PIT: channel 0, rate generator
-      out 0x43, al
-      mov al, 0xe8
-      out 0x40, al
-      mov al, 0x03
-      out 0x40, al
+      ${startTimer(8, 1000)}
     again:
       cli
       inc word [loops]

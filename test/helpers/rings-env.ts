@@ -140,3 +140,24 @@ idt:
     times 256 * 8 db 0
 after_env:
 `;
+
+/**
+ * A GDT for tests that need descriptors of their own: RING3_ENV's code and data segments
+ * (0x08-0x23), nothing at 0x28-0x38, then `descriptors` (quadwords) from selector 0x40. Load it
+ * with `lgdt [gdt3_desc]`.
+ */
+export function gdtWith(descriptors: string[]): string {
+  return `
+    align 8
+    gdt3:
+      dq 0
+      dq 0x00cf9a000000ffff
+      dq 0x00cf92000000ffff
+      dq 0x00cffa000000ffff
+      dq 0x00cff2000000ffff
+      dq 0, 0, 0
+      ${descriptors.map((d) => `dq ${d}`).join('\n      ')}
+    gdt3_desc:
+      dw gdt3_desc - gdt3 - 1
+      dd gdt3`;
+}

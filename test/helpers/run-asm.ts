@@ -48,6 +48,48 @@ export function realModeWithHandler(vector: number, handler: string): string {
   mov word [${vector}*4+2], 0`;
 }
 
+/**
+ * Programs the PIC (IRQ 0 at `vector`, every other line masked) and the PIT's channel 0 (mode 2,
+ * rate generator, `divisor`; 0 is 65536), for guests that take timer interrupts.
+ */
+export function startTimer(vector: number, divisor: number): string {
+  return `
+  mov al, 0x11
+  out 0x20, al
+  mov al, ${vector}
+  out 0x21, al
+  mov al, 0x04
+  out 0x21, al
+  mov al, 0x01
+  out 0x21, al
+  mov al, 0xfe
+  out 0x21, al
+  mov al, 0x34
+  out 0x43, al
+  mov al, ${divisor & 0xff}
+  out 0x40, al
+  mov al, ${(divisor >> 8) & 0xff}
+  out 0x40, al`;
+}
+
+/**
+ * Identity-maps the first 4 MiB: a page table at 0x21000 whose entries all have `flags`, and the
+ * directory's first entry (0x20000) pointing at it with the same flags. CR3 is not loaded: a
+ * test may change entries first.
+ */
+export function identityMap4M(flags: number): string {
+  return `
+  mov edi, 0x21000
+  mov eax, ${flags}
+  mov ecx, 1024
+.identity_pte:
+  mov [edi], eax
+  add eax, 0x1000
+  add edi, 4
+  loop .identity_pte
+  mov dword [0x20000], 0x21000 | ${flags}`;
+}
+
 /** A flat 32-bit protected-mode prologue: GDT with code 0x08 and data 0x10 (base 0, 4 GiB), then `pm:`. */
 export const ENTER_FLAT_PM = `
 bits 16

@@ -1,5 +1,6 @@
 /** A halted guest: woken by the next interrupt that can reach it, or ended when none can. */
 import { describe, expect, it } from 'vitest';
+import { startTimer } from '../helpers/run-asm.ts';
 import { runUnderVmm } from '../helpers/run-vmm.ts';
 
 describe('HLT', () => {
@@ -22,21 +23,7 @@ describe('HLT', () => {
         mov ds, ax
         mov word [0x08*4], irq0
         mov word [0x08*4+2], 0
-        mov al, 0x11                ; the PIC: vectors 8-15, only IRQ 0 unmasked
-        out 0x20, al
-        mov al, 0x08
-        out 0x21, al
-        mov al, 0x04
-        out 0x21, al
-        mov al, 0x01
-        out 0x21, al
-        mov al, 0xfe
-        out 0x21, al
-        mov al, 0x34                ; the PIT: channel 0, mode 2, divisor 65536 (18.2 Hz)
-        out 0x43, al
-        xor al, al
-        out 0x40, al
-        out 0x40, al
+        ${startTimer(0x08, 0)}      ; divisor 65536: 18.2 Hz
         sti
         hlt
         cli

@@ -3,26 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ExitReason } from '../../src/cpu/sensitive.ts';
 import { INTR_INFO_VALID, INTR_TYPE_EXTERNAL } from '../../src/vmm/vmcs.ts';
 import { ofReason, runUnderVmm } from '../helpers/run-vmm.ts';
-import { ENTER_FLAT_PM } from '../helpers/run-asm.ts';
-
-/** Programs the PIC (IRQ 0 at vector `base`, the rest masked) and the PIT (channel 0, divisor 100). */
-const startTimer = (base: number) => `
-  mov al, 0x11
-  out 0x20, al
-  mov al, ${base}
-  out 0x21, al
-  mov al, 0x04
-  out 0x21, al
-  mov al, 0x01
-  out 0x21, al
-  mov al, 0xfe
-  out 0x21, al
-  mov al, 0x34
-  out 0x43, al
-  mov al, 100
-  out 0x40, al
-  mov al, 0
-  out 0x40, al`;
+import { ENTER_FLAT_PM, startTimer } from '../helpers/run-asm.ts';
 
 describe('event delivery', () => {
   for (const mode of ['bare', 'ept'] as const) {
@@ -42,7 +23,7 @@ describe('event delivery', () => {
         mov word [0x30000 + 0x20*8 + 2], 0x08     ; a gate for IRQ 0, but with P clear
         mov word [0x30000 + 0x20*8 + 4], 0x0e00
         lidt [idt]
-        ${startTimer(0x20)}
+        ${startTimer(0x20, 100)}
         sti
       spin: jmp spin
       np_handler:
@@ -68,7 +49,7 @@ describe('event delivery', () => {
       mov sp, 0x9000                 ; page 0x8000 is untouched until the interrupt pushes on it
       mov word [0x08*4], irq0
       mov word [0x08*4+2], 0
-      ${startTimer(0x08)}
+      ${startTimer(0x08, 100)}
       sti
     spin: jmp spin
     irq0:

@@ -8,7 +8,7 @@ import { ofReason, runUnderVmm } from '../helpers/run-vmm.ts';
 import { Machine } from '../../src/machine/machine.ts';
 import { EPT_WRITE } from '../../src/vmm/ept.ts';
 import type { VmExit } from '../../src/vmm/exit-info.ts';
-import { assembleOrThrow, ENTER_FLAT_PM } from '../helpers/run-asm.ts';
+import { assembleOrThrow, ENTER_FLAT_PM, startTimer } from '../helpers/run-asm.ts';
 import { RING3_ENV } from '../helpers/rings-env.ts';
 
 describe('VM exits', () => {
@@ -268,22 +268,7 @@ describe('VM exits', () => {
       mov sp, 0x7000
       mov word [0x08*4], irq0          ; IRQ 0 at vector 8 (the PIC's power-on base is 0: program it)
       mov word [0x08*4+2], 0
-      mov al, 0x11
-      out 0x20, al
-      mov al, 0x08
-      out 0x21, al
-      mov al, 0x04
-      out 0x21, al
-      mov al, 0x01
-      out 0x21, al
-      mov al, 0xfe                     ; only IRQ 0
-      out 0x21, al
-      mov al, 0x34                     ; PIT channel 0, mode 2, divisor 100 (an IRQ within the wait loop)
-      out 0x43, al
-      mov ax, 100
-      out 0x40, al
-      mov al, ah
-      out 0x40, al
+      ${startTimer(0x08, 100)}         ; only IRQ 0; divisor 100: an IRQ within the wait loop
       mov cx, 20000
     wait: loop wait                    ; IF clear: the IRQ waits
       sti
