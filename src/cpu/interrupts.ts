@@ -43,6 +43,15 @@ function isContributory(vector: number): boolean {
 }
 
 /**
+ * Whether exception `second`, raised while delivering exception `first`, makes a #DF (SDM Vol. 3,
+ * Table 6-5): two contributory exceptions, or a #PF and then a #PF or a contributory one.
+ * (Used by the CPU and by a VMM injecting an exception over an interrupted delivery.)
+ */
+export function combinesIntoDoubleFault(first: number, second: number): boolean {
+  return (isContributory(first) && isContributory(second)) || (first === PF_ && (isContributory(second) || second === PF_));
+}
+
+/**
  * Delivers the event the current instruction raised (Cpu.pendingVector), escalating to #DF and
  * shutdown, and records the chain (Cpu.faultChain). `injected`: a VMM injects it at VM entry, so
  * the exception bitmap does not apply to it (it does to exceptions its delivery raises).
@@ -79,7 +88,7 @@ export function deliverPendingEvent(cpu: Cpu, injected = false, fromInstruction 
       if (cpu.stopReason !== null) {
         // A VM exit (an EPT violation) in the middle of the delivery: the delivery was rolled
         // back, and the VMM delivers the event again after the exit (IDT-vectoring information).
-        if (cpu.stopReason === 'vmexit' && vmm !== null) vmm.eventDeliveryInterrupted(vector, kind === EventKind.External, errorCode);
+        if (cpu.stopReason === 'vmexit' && vmm !== null) vmm.eventDeliveryInterrupted(vector, kind === EventKind.External, errorCode, injected ? null : fromInstruction);
         return;
       }
       const second = cpu.pendingVector;
@@ -88,7 +97,7 @@ export function deliverPendingEvent(cpu: Cpu, injected = false, fromInstruction 
       // the event it interrupted in the IDT-vectoring information (SDM Vol. 3, 28.2.4).
       if (vmm !== null && vmm.interceptException(cpu, second, cpu.pendingErrorCode)) {
         cpu.pendingVector = -1;
-        vmm.eventDeliveryInterrupted(vector, kind === EventKind.External, errorCode);
+        vmm.eventDeliveryInterrupted(vector, kind === EventKind.External, errorCode, injected ? null : fromInstruction);
         cpu.stop('vmexit', `VM exit, exception ${second} while delivering ${vector}`);
         return;
       }
@@ -105,8 +114,7 @@ export function deliverPendingEvent(cpu: Cpu, injected = false, fromInstruction 
         return;
       }
       const first = vector;
-      const combine = (isContributory(first) && isContributory(second)) ||
-        (first === PF_ && (isContributory(second) || second === PF_));
+      const combine = combinesIntoDoubleFault(first, second);
       vector = combine ? DF_ : second;
       errorCode = combine ? 0 : cpu.pendingErrorCode;
       if (combine) chain.record(DF_, EventKind.Exception, 0, st[S_SEG_SEL + CS] & 0xffff, st[S_SEG_BASE + CS], st[S_INSN_EIP], st[S_CPL], st[S_CR2], st[S_CR3]);

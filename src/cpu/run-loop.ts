@@ -42,6 +42,9 @@ export function runCpu(cpu: Cpu, budget: number): StopReason {
     cpu.instructions += done;
     cpu.retiredInChunk = 0;
   }
+  // An instruction that made a VM exit did not complete: the single-step trap armed for it is
+  // armed again when it runs again (else the VMM's retry would take the trap before it).
+  if (cpu.stopReason === 'vmexit') cpu.attention &= ~ATTN_TRAP;
   return cpu.stopReason ?? 'budget';
 }
 

@@ -46,9 +46,11 @@ export interface SensitiveInterceptor {
   /**
    * A VM exit (an EPT violation) happened while an interrupt or exception was being delivered;
    * the delivery was rolled back. The VMM records it as IDT-vectoring information and delivers
-   * it again at the next entry. `errorCode` is -1 when the event has none.
+   * it again at the next entry. `errorCode` is -1 when the event has none. `endsInstruction`:
+   * the delivery is the end of an instruction that faulted (it retires when the delivery is
+   * done), not a trap or an interrupt after one that retired; null for an event the VMM injected.
    */
-  eventDeliveryInterrupted(vector: number, external: boolean, errorCode: number): void;
+  eventDeliveryInterrupted(vector: number, external: boolean, errorCode: number, endsInstruction: boolean | null): void;
   /** An external interrupt is pending: true makes it a VM exit now, whatever IF says (pin-based control). */
   interceptExternalInterrupt(cpu: Cpu): boolean;
   /** True while the VMM wants an exit as soon as the guest can take interrupts (interrupt-window exiting). */

@@ -10,7 +10,7 @@ import { S_CR2 } from '../cpu/state.ts';
 import { cpuidLeaf } from '../cpu/ops/system.ts';
 import { hypercall } from './hypercalls.ts';
 import type { VmExit } from './exit-info.ts';
-import { Field, INTR_INFO_DELIVER_ERROR_CODE, INTR_INFO_VALID, INTR_TYPE_HARDWARE_EXCEPTION } from './vmcs.ts';
+import { Field, INTR_INFO_DELIVER_ERROR_CODE } from './vmcs.ts';
 import type { Vcpu } from './vcpu.ts';
 
 export type ExitAction = 'resume' | 'userspace' | 'shutdown';
@@ -37,9 +37,7 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
     if (vector === 14 && vcpu.shadow !== null) return vcpu.handleShadowPageFault(exit);
     if (vector === 14) vcpu.cpu.st[S_CR2] = exit.qualification;
     const hasError = (exit.interruptionInfo & INTR_INFO_DELIVER_ERROR_CODE) !== 0;
-    vcpu.vmcs.write(Field.VM_ENTRY_INTR_INFO_FIELD, (exit.interruptionInfo & 0xff) | INTR_TYPE_HARDWARE_EXCEPTION | INTR_INFO_VALID | (hasError ? INTR_INFO_DELIVER_ERROR_CODE : 0));
-    vcpu.vmcs.write(Field.VM_ENTRY_EXCEPTION_ERROR_CODE, exit.errorCode);
-    return 'resume';
+    return vcpu.injectException(vector, hasError ? exit.errorCode : -1);
   },
 
   /** Nothing to do here: the interrupt is injected at the next entry, when the guest can take it; resumes. */

@@ -20,6 +20,9 @@ const CR4_PSE = 1 << 4;
 const CR0_HOST_OWNED = CR0_PG | CR0_WP;
 const GP = 13;
 
+/** PvPaging.pageEntry's answer for an access the VMM refuses (page entries are -1 or more). */
+export const REFUSED = -2;
+
 export class PvPaging {
   readonly mmu: PvMmu;
   /** Writes refused because they went to a pinned table while the guest's paging was off. */
@@ -68,7 +71,8 @@ export class PvPaging {
   /**
    * The CPU's physical accesses: machine addresses while the guest's paging is on (its tables
    * hold machine frames; validation keeps them the guest's own), pseudo-physical while it is off.
-   * Returns -1 for an access the VMM refuses (the caller injects #GP).
+   * Returns REFUSED for an access the VMM refuses (the caller raises #GP); PAGE_UNMAPPED (-1) is
+   * an address with nothing behind it, as on the bare machine.
    */
   pageEntry(address: number, access: number, memory: PhysicalMemory): number {
     if (this.cpu.st[S_CR0] & CR0_PG) {
@@ -80,7 +84,7 @@ export class PvPaging {
     const entry = memory.backedEntry(address);
     if (access === ACCESS_WRITE && (entry & 3) === PAGE_RAM && this.mmu.isPinned(entry >>> 12)) {
       this.refusedWrites++;
-      return -1;
+      return REFUSED;
     }
     return entry;
   }

@@ -17,10 +17,7 @@ import { PF_USER, PF_WRITE } from '../cpu/page-walk.ts';
 import { CR0_PG, CR0_WP, S_CPL, S_CR0, S_CR2, S_CR3, S_CR4 } from '../cpu/state.ts';
 import type { GuestPaging } from './guest-walk.ts';
 import { IDENTITY, ShadowMmu } from './shadow.ts';
-import {
-  CPU_CR3_LOAD_EXITING, CPU_CR3_STORE_EXITING, CPU_INVLPG_EXITING, Field, INTR_INFO_DELIVER_ERROR_CODE, INTR_INFO_VALID,
-  INTR_TYPE_HARDWARE_EXCEPTION, type Vmcs,
-} from './vmcs.ts';
+import { CPU_CR3_LOAD_EXITING, CPU_CR3_STORE_EXITING, CPU_INVLPG_EXITING, Field, type Vmcs } from './vmcs.ts';
 
 const CR4_PSE = 1 << 4, CR4_PGE = 1 << 7;
 const CR0_HOST_OWNED = CR0_PG | CR0_WP;
@@ -109,18 +106,16 @@ export class ShadowPaging {
   }
 
   /**
-   * A #PF exit. Returns what the vCPU does: 'resume' (filled, or the guest's own fault injected),
+   * A #PF exit. Returns what the vCPU does: 'resume' (filled), 'inject' (the guest's own fault),
    * or 'emulate' with the guest table page written (or -1 for MMIO and ROM).
    */
-  pageFault(gva: number, errorCode: number): { action: 'resume' } | { action: 'emulate'; tablePage: number } {
+  pageFault(gva: number, errorCode: number): { action: 'resume' } | { action: 'inject'; errorCode: number } | { action: 'emulate'; tablePage: number } {
     const result = this.mmu.handleFault(gva, errorCode, this.guestPagingOn ? this.guestPaging : null);
     if (result.kind === 'filled') return { action: 'resume' };
     if (result.kind === 'emulate') return { action: 'emulate', tablePage: result.tablePage };
-    // The guest's own page fault: CR2 and the #PF with the guest's error code, at the next entry.
+    // The guest's own page fault: CR2, and the #PF with the guest's error code for the vCPU to inject.
     this.cpu.st[S_CR2] = gva;
-    this.vmcs.write(Field.VM_ENTRY_INTR_INFO_FIELD, PF | INTR_TYPE_HARDWARE_EXCEPTION | INTR_INFO_VALID | INTR_INFO_DELIVER_ERROR_CODE);
-    this.vmcs.write(Field.VM_ENTRY_EXCEPTION_ERROR_CODE, result.errorCode);
-    return { action: 'resume' };
+    return { action: 'inject', errorCode: result.errorCode };
   }
 
   /** MOV to CR3: the guest's value is kept, its shadow becomes the real root. */

@@ -9,8 +9,9 @@ import { GUEST_FAULT, type Cpu, type StopReason } from '../cpu/cpu.ts';
 import { ACCESS_FETCH, ACCESS_WRITE, type GuestPhysicalTranslator } from '../cpu/guest-physical.ts';
 import { PAGE_RAM, PAGE_ROM, type PhysicalMemory } from '../cpu/physical-memory.ts';
 import { EPT_EXECUTE, EPT_READ, EPT_WRITE, MISCONFIGURED, type Ept } from './ept.ts';
-import { deliverPendingEvent, type InterruptController } from '../cpu/interrupts.ts';
+import { combinesIntoDoubleFault, deliverPendingEvent, type InterruptController } from '../cpu/interrupts.ts';
 import { ExitReason, type SensitiveInterceptor } from '../cpu/sensitive.ts';
+import { exceptionMnemonic } from '../cpu/exceptions.ts';
 import { IF, S_CR0, S_CR2, S_CR3, S_CR4, S_EIP, S_INSN_EIP } from '../cpu/state.ts';
 import { exitHandler } from './exit-handlers.ts';
 import type { VmExit } from './exit-info.ts';
@@ -24,7 +25,7 @@ import {
 } from './vmcs.ts';
 import { checkVmEntry } from './vmentry.ts';
 import { ShadowPaging } from './shadow-paging.ts';
-import { PvPaging } from './pv-paging.ts';
+import { PvPaging, REFUSED } from './pv-paging.ts';
 
 /** Why `Vcpu.run` returned: the CPU's own stop reasons, or an exit the machine must serve. */
 export type VcpuStop = StopReason | 'userspace';
@@ -50,6 +51,9 @@ function writeHostState(v: Vmcs): void {
   v.write(Field.HOST_TR_SELECTOR, 0x18);
 }
 
+/** VM exits in a row with no instruction retired after which a guest is stuck (see Vcpu.isStuck). */
+const STUCK_EXITS = 100_000;
+
 /** Intel's exit reasons go up to 65 on this family of CPUs. */
 const EXIT_REASONS = 66;
 
@@ -72,6 +76,16 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
    */
   private interruptExited = false;
   private launched = false;
+  /**
+   * Whether delivering the hardware exception injected at the next entry ends (retires) the
+   * instruction that raised it — true for the VMM's own injections and a fault's re-delivery,
+   * false for a trap after a retired instruction — and the same for the event an exit interrupted.
+   */
+  private injectionEndsInstruction = true;
+  private vectoredEndsInstruction = true;
+  /** For isStuck: the instruction count at the last exit, and the exits since it last changed. */
+  private progressMark = -1;
+  private exitsWithoutProgress = 0;
   /** While the machine completes an MMIO or ROM access, guest-physical misses go to its memory model instead of exiting. */
   private machineAccess = false;
   /** EPT violations handled by mapping a page (the rest went to the machine as MMIO). */
@@ -212,7 +226,8 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     return true;
   }
 
-  eventDeliveryInterrupted(vector: number, external: boolean, errorCode: number): void {
+  eventDeliveryInterrupted(vector: number, external: boolean, errorCode: number, endsInstruction: boolean | null): void {
+    this.vectoredEndsInstruction = endsInstruction ?? this.injectionEndsInstruction;
     const e = this.lastExit;
     e.idtVectoringInfo = (vector | (external ? INTR_TYPE_EXTERNAL : INTR_TYPE_HARDWARE_EXCEPTION) | INTR_INFO_VALID | (errorCode >= 0 ? INTR_INFO_DELIVER_ERROR_CODE : 0)) >>> 0;
     e.idtVectoringErrorCode = errorCode >= 0 ? errorCode : 0;
@@ -242,7 +257,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     if (this.pv !== null) {
       const entry = this.pv.pageEntry(gpa, access, this.memory);
       // A write to a pinned page table with the guest's paging off: refused, as #GP(0) in the guest.
-      if (entry === -1) this.cpu.fault(13, 0);
+      if (entry === REFUSED) this.cpu.fault(13, 0);
       return entry;
     }
     if (this.machineAccess && !this.cpu.hostPaging) {
@@ -314,6 +329,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     const shadow = this.shadow!;
     const outcome = shadow.pageFault(exit.qualification, exit.errorCode);
     if (outcome.action === 'resume') return 'resume';
+    if (outcome.action === 'inject') return this.injectException(14, outcome.errorCode);
     if (outcome.tablePage === -1) {
       this.emulateOnGuestTables = true;
       return 'userspace';
@@ -350,6 +366,34 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     const reason = onGuestTables ? this.shadow!.runOnGuestTables(body) : body();
     storeGuestState(this.cpu, v);
     return reason;
+  }
+
+  /**
+   * Injects a hardware exception at the next entry (`errorCode` -1: none). When the exit
+   * interrupted the delivery of another exception (IDT-vectoring information), the two combine as
+   * they would on the bare machine (KVM's kvm_multiple_exception): into #DF where Table 6-5 says
+   * so, a triple fault ('shutdown') during #DF; otherwise the new exception is delivered.
+   */
+  injectException(vector: number, errorCode: number): 'resume' | 'shutdown' {
+    const vectoring = this.lastExit.idtVectoringInfo;
+    // An exception raised while delivering a trap does not end another instruction.
+    this.injectionEndsInstruction = !(vectoring & INTR_INFO_VALID) || this.vectoredEndsInstruction;
+    if (vectoring & INTR_INFO_VALID && (vectoring & (7 << 8)) === INTR_TYPE_HARDWARE_EXCEPTION) {
+      const first = vectoring & 0xff;
+      if (first === 8) {
+        if (this.injectionEndsInstruction) this.cpu.instructions++; // the instruction that began the chain ends here, as on the bare machine
+        this.cpu.stop('shutdown', `triple fault: ${exceptionMnemonic(vector)} while delivering a double fault`);
+        return 'shutdown';
+      }
+      if (combinesIntoDoubleFault(first, vector)) {
+        vector = 8;
+        errorCode = 0;
+      }
+    }
+    const v = this.vmcs;
+    v.write(Field.VM_ENTRY_INTR_INFO_FIELD, vector | INTR_TYPE_HARDWARE_EXCEPTION | INTR_INFO_VALID | (errorCode >= 0 ? INTR_INFO_DELIVER_ERROR_CODE : 0));
+    v.write(Field.VM_ENTRY_EXCEPTION_ERROR_CODE, errorCode >= 0 ? errorCode : 0);
+    return 'resume';
   }
 
   /** INVEPT: after slots change, drop every guest translation the CPU cached. */
@@ -423,10 +467,15 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
       cpu.st[S_INSN_EIP] = cpu.st[S_EIP];
       cpu.clearStop();
       deliverPendingEvent(cpu, true);
-      if (cpu.stopReason === 'vmexit' || cpu.stopReason === 'shutdown') return cpu.stopReason;
+      // (An exit during the delivery took the flag with the IDT-vectoring information.)
+      const endsInstruction = this.injectionEndsInstruction;
+      this.injectionEndsInstruction = true;
+      if (cpu.stopReason === 'vmexit') return 'vmexit';
       // An exception injected is the end of the instruction that raised it: it retires now, as
-      // on the bare machine (where a faulting instruction counts once, with its delivery).
-      if ((info & (7 << 8)) === INTR_TYPE_HARDWARE_EXCEPTION) cpu.instructions++;
+      // on the bare machine (where a faulting instruction counts once, with its delivery, even
+      // when that ends in a triple fault).
+      if ((info & (7 << 8)) === INTR_TYPE_HARDWARE_EXCEPTION && endsInstruction) cpu.instructions++;
+      if (cpu.stopReason === 'shutdown') return 'shutdown';
     }
     return null;
   }
@@ -465,25 +514,42 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
    */
   run(budget: number): VcpuStop {
     const cpu = this.cpu;
-    let left = budget;
+    const end = cpu.instructions + budget;
     for (;;) {
       const entry = this.enter();
       if (entry === 'shutdown') return 'shutdown'; // the injected event triple-faulted
-      if (entry === 'vmexit') {
+      if (entry !== 'vmexit') {
+        const reason = cpu.run(end - cpu.instructions);
         storeGuestState(cpu, this.vmcs);
-        const action = this.dispatchExit();
-        if (action !== 'resume') return action;
-        continue;
+        if (reason !== 'vmexit') return reason;
+      } else {
+        storeGuestState(cpu, this.vmcs);
       }
-      const before = cpu.instructions;
-      const reason = cpu.run(left);
-      left -= cpu.instructions - before;
-      storeGuestState(cpu, this.vmcs);
-      if (reason !== 'vmexit') return reason;
       const action = this.dispatchExit();
       if (action !== 'resume') return action;
-      if (left <= 0) return 'budget';
+      if (this.isStuck()) return 'vmexit';
+      if (cpu.instructions >= end) return 'budget';
     }
+  }
+
+  /**
+   * A guest the VMM cannot move on (the same exit again and again with no instruction retired: a
+   * bug in the VMM, never in the guest) ends its run as a reported failure instead of hanging
+   * the host. One instruction can take a few thousand exits at most (a REP string instruction
+   * over a few MiB, one EPT violation or shadow fill per page).
+   */
+  private isStuck(): boolean {
+    const cpu = this.cpu;
+    if (cpu.instructions !== this.progressMark) {
+      this.progressMark = cpu.instructions;
+      this.exitsWithoutProgress = 0;
+      return false;
+    }
+    if (++this.exitsWithoutProgress < STUCK_EXITS) return false;
+    const e = this.lastExit;
+    cpu.stop('vmexit', `the VMM is stuck: ${STUCK_EXITS} VM exits with no instruction retired, the last exit reason ${e.reason} at ${cpu.location()} (a bug in minivisor's VMM: please report it)`);
+    this.exitsWithoutProgress = 0;
+    return true;
   }
 
   /** Handles the exit that just happened with the handler table; says what the vCPU does next. */
@@ -500,6 +566,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     // An event whose delivery the exit interrupted is delivered again at the next entry (as KVM's
     // vmx_complete_interrupts re-queues it), unless the handler injects something itself.
     if (exit.idtVectoringInfo & INTR_INFO_VALID && !(this.vmcs.read(Field.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID)) {
+      this.injectionEndsInstruction = this.vectoredEndsInstruction;
       this.vmcs.write(Field.VM_ENTRY_INTR_INFO_FIELD, exit.idtVectoringInfo);
       this.vmcs.write(Field.VM_ENTRY_EXCEPTION_ERROR_CODE, exit.idtVectoringErrorCode);
     }

@@ -1,0 +1,138 @@
+/**
+ * `npm run fuzz -- [--seeds N] [--from S] [--minutes M] [--jobs J]`: Popek–Goldberg equivalence
+ * under random code (test/helpers/vmm-fuzz.ts), as long as you like. Each seed is a random guest
+ * run on the bare interpreter and in every other mode; the run prints the counts (guests, runs,
+ * instructions, hangs, host exceptions, writes outside RAM, divergences by cause) and, for each
+ * failing seed, the first instruction after which its runs differ.
+ *
+ * The seeds are shared among J worker processes (one per core by default). A worker that says
+ * nothing for HANG_MS is a host hang: it is killed, its seed reported, and the run goes on.
+ */
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { projectRoot } from '../src/project-root.ts';
+import { checkGuest, firstDivergence, modeName, type GuestVerdict } from '../test/helpers/vmm-fuzz.ts';
+
+const HANG_MS = 60_000;
+/** Failing seeds bisected to their first divergent instruction (each costs ~40 runs). */
+const BISECTED_PER_CAUSE = Number(process.env.FUZZ_EXPLAIN ?? 3);
+
+function option(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  if (at < 0) return fallback;
+  const value = Number(process.argv[at + 1]);
+  if (!Number.isInteger(value) || value < 0) {
+    console.error(`fuzz: --${name} wants a whole number, not '${process.argv[at + 1] ?? ''}'`);
+    process.exit(2);
+  }
+  return value;
+}
+
+/** A worker: checks seeds [from, to) and prints one JSON verdict per line. */
+function work(from: number, to: number): void {
+  for (let seed = from; seed < to; seed++) {
+    const verdict = checkGuest(seed);
+    process.stdout.write(`${JSON.stringify(verdict)}\n`);
+  }
+}
+
+interface Totals {
+  guests: number;
+  runs: number;
+  instructions: number;
+  hangs: number[];
+  hostFailures: string[];
+  outside: string[];
+  /** cause (mode: what) → seeds */
+  divergences: Map<string, number[]>;
+}
+
+/** What kind of difference, for counting: the mode and which parts differ. */
+function causeOf(d: GuestVerdict['divergences'][number]): string {
+  const parts = d.what.split('; ').map((p) => p.split(' ')[0]);
+  return `${modeName(d.mode)}: ${parts.join('+')}`;
+}
+
+function runWorker(from: number, to: number, totals: Totals, deadline: number): Promise<void> {
+  return new Promise((done) => {
+    let next = from;
+    const child = spawn(process.execPath, [join(projectRoot(), 'bin', 'run-bundled.js'), 'tools/fuzz.ts', '--worker', String(from), String(to)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let timer = setTimeout(onHang, HANG_MS);
+    function onHang(): void {
+      totals.hangs.push(next);
+      child.kill('SIGKILL');
+    }
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      clearTimeout(timer);
+      timer = setTimeout(onHang, HANG_MS);
+      const v = JSON.parse(line) as GuestVerdict;
+      next = v.seed + 1;
+      totals.guests++;
+      totals.runs += v.runs;
+      totals.instructions += v.instructions;
+      for (const h of v.hostFailures) (h.includes('outside the guest') ? totals.outside : totals.hostFailures).push(`seed ${v.seed} ${h.split('\n').slice(0, 3).join(' | ')}`);
+      for (const d of v.divergences) {
+        const cause = causeOf(d);
+        const seeds = totals.divergences.get(cause) ?? [];
+        seeds.push(v.seed);
+        totals.divergences.set(cause, seeds);
+      }
+      if (Date.now() > deadline) child.kill('SIGKILL');
+    });
+    child.on('exit', () => {
+      clearTimeout(timer);
+      // A worker killed for a hang goes on after the seed it hung on (unless time is up).
+      if (next + 1 < to && Date.now() <= deadline && totals.hangs.at(-1) === next) {
+        runWorker(next + 1, to, totals, deadline).then(done);
+      } else done();
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const workerAt = process.argv.indexOf('--worker');
+  if (workerAt >= 0) {
+    work(Number(process.argv[workerAt + 1]), Number(process.argv[workerAt + 2]));
+    return;
+  }
+  const seeds = option('seeds', 1000);
+  const from = option('from', 1);
+  const minutes = option('minutes', 0);
+  const jobs = Math.max(1, option('jobs', availableParallelism()));
+  const started = Date.now();
+  const deadline = minutes > 0 ? started + minutes * 60_000 : Infinity;
+  const totals: Totals = { guests: 0, runs: 0, instructions: 0, hangs: [], hostFailures: [], outside: [], divergences: new Map() };
+  console.log(`fuzz: seeds ${from}..${from + seeds - 1} over ${jobs} worker${jobs === 1 ? '' : 's'}${minutes ? `, at most ${minutes} min` : ''}`);
+  const per = Math.ceil(seeds / jobs);
+  const workers: Promise<void>[] = [];
+  for (let j = 0; j < jobs; j++) {
+    const a = from + j * per;
+    const b = Math.min(from + seeds, a + per);
+    if (a < b) workers.push(runWorker(a, b, totals, deadline));
+  }
+  const progress = setInterval(() => console.log(`  ${totals.guests} guests, ${((Date.now() - started) / 1000).toFixed(0)} s`), 30_000);
+  await Promise.all(workers);
+  clearInterval(progress);
+
+  const seconds = (Date.now() - started) / 1000;
+  let divergent = 0;
+  for (const s of totals.divergences.values()) divergent += s.length;
+  console.log(`\n${totals.guests} guests, ${totals.runs} runs, ${(totals.instructions / 1e6).toFixed(1)} M reference instructions, ${seconds.toFixed(0)} s`);
+  console.log(`hangs: ${totals.hangs.length}${totals.hangs.length ? ` (seeds ${totals.hangs.join(', ')})` : ''}`);
+  console.log(`host exceptions: ${totals.hostFailures.length}`);
+  for (const h of totals.hostFailures.slice(0, 10)) console.log(`  ${h}`);
+  console.log(`writes outside RAM: ${totals.outside.length}`);
+  for (const h of totals.outside.slice(0, 10)) console.log(`  ${h}`);
+  console.log(`divergences: ${divergent}`);
+  for (const [cause, list] of [...totals.divergences].sort((a, b) => b[1].length - a[1].length)) {
+    console.log(`  ${String(list.length).padStart(6)}  ${cause}  (seeds ${list.slice(0, 8).join(', ')}${list.length > 8 ? ', ...' : ''})`);
+    const mode = { mode: cause.split(/[ :]/)[0], jit: !cause.includes('--no-jit') } as Parameters<typeof firstDivergence>[1];
+    for (const seed of list.slice(0, BISECTED_PER_CAUSE)) console.log(`          seed ${seed}: ${firstDivergence(seed, mode)}`);
+  }
+  const failed = totals.hangs.length + totals.hostFailures.length + totals.outside.length + divergent;
+  process.exitCode = failed === 0 ? 0 : 1;
+}
+
+main();
