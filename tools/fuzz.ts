@@ -15,7 +15,8 @@ import { createInterface } from 'node:readline';
 import { projectRoot } from '../src/project-root.ts';
 import { checkGuest, firstDivergence, modeName, type GuestVerdict } from '../test/helpers/vmm-fuzz.ts';
 
-const HANG_MS = 60_000;
+/** A guest runs in 8 modes of up to a few seconds each: a worker silent this long is hung. */
+const HANG_MS = 120_000;
 /** Failing seeds bisected to their first divergent instruction (each costs ~40 runs). */
 const BISECTED_PER_CAUSE = Number(process.env.FUZZ_EXPLAIN ?? 3);
 
@@ -47,6 +48,16 @@ interface Totals {
   outside: string[];
   /** cause (mode: what) → seeds */
   divergences: Map<string, number[]>;
+  /** Guests not compared, by why. */
+  skipped: Map<string, number[]>;
+  /** pv rules (docs/hypercalls.md) that made a pv run differ from bare → seeds. */
+  pvRules: Map<string, number[]>;
+}
+
+function add(map: Map<string, number[]>, key: string, seed: number): void {
+  const seeds = map.get(key) ?? [];
+  seeds.push(seed);
+  map.set(key, seeds);
 }
 
 /** What kind of difference, for counting: the mode and which parts differ. */
@@ -73,12 +84,9 @@ function runWorker(from: number, to: number, totals: Totals, deadline: number): 
       totals.runs += v.runs;
       totals.instructions += v.instructions;
       for (const h of v.hostFailures) (h.includes('outside the guest') ? totals.outside : totals.hostFailures).push(`seed ${v.seed} ${h.split('\n').slice(0, 3).join(' | ')}`);
-      for (const d of v.divergences) {
-        const cause = causeOf(d);
-        const seeds = totals.divergences.get(cause) ?? [];
-        seeds.push(v.seed);
-        totals.divergences.set(cause, seeds);
-      }
+      for (const d of v.divergences) add(totals.divergences, causeOf(d), v.seed);
+      if (v.skipped) add(totals.skipped, v.skipped, v.seed);
+      for (const rule of new Set(v.pvRules)) add(totals.pvRules, rule, v.seed);
       if (Date.now() > deadline) child.kill('SIGKILL');
     });
     child.on('exit', () => {
@@ -103,7 +111,7 @@ async function main(): Promise<void> {
   const jobs = Math.max(1, option('jobs', availableParallelism()));
   const started = Date.now();
   const deadline = minutes > 0 ? started + minutes * 60_000 : Infinity;
-  const totals: Totals = { guests: 0, runs: 0, instructions: 0, hangs: [], hostFailures: [], outside: [], divergences: new Map() };
+  const totals: Totals = { guests: 0, runs: 0, instructions: 0, hangs: [], hostFailures: [], outside: [], divergences: new Map(), skipped: new Map(), pvRules: new Map() };
   console.log(`fuzz: seeds ${from}..${from + seeds - 1} over ${jobs} worker${jobs === 1 ? '' : 's'}${minutes ? `, at most ${minutes} min` : ''}`);
   const per = Math.ceil(seeds / jobs);
   const workers: Promise<void>[] = [];
@@ -125,6 +133,9 @@ async function main(): Promise<void> {
   for (const h of totals.hostFailures.slice(0, 10)) console.log(`  ${h}`);
   console.log(`writes outside RAM: ${totals.outside.length}`);
   for (const h of totals.outside.slice(0, 10)) console.log(`  ${h}`);
+  const list = (seeds: number[]) => `${seeds.length} (seeds ${seeds.slice(0, 8).join(', ')}${seeds.length > 8 ? ', ...' : ''})`;
+  for (const [why, seeds] of totals.skipped) console.log(`not compared: ${why}: ${list(seeds)}`);
+  for (const [rule, seeds] of totals.pvRules) console.log(`pv differs by its rules (docs/hypercalls.md): ${rule}: ${list(seeds)}`);
   console.log(`divergences: ${divergent}`);
   for (const [cause, list] of [...totals.divergences].sort((a, b) => b[1].length - a[1].length)) {
     console.log(`  ${String(list.length).padStart(6)}  ${cause}  (seeds ${list.slice(0, 8).join(', ')}${list.length > 8 ? ', ...' : ''})`);

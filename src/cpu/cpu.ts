@@ -839,6 +839,9 @@ export class Cpu {
     if (!this.incompleteInstruction) return 1;
     this.incompleteInstruction = false;
     this.partialRuns++;
+    // Completing an exit for the VMM, a REP instruction runs one chunk: the guest resumes and
+    // exits again for the next, so a REP over gigabytes of MMIO stays one chunk at a time.
+    if (this.passIntercepts) this.stop('budget', 'a chunk of a REP instruction, completed for the VMM');
     return 0;
   }
 

@@ -95,6 +95,9 @@ export function deliverPendingEvent(cpu: Cpu, injected = false, fromInstruction 
       chain.record(second, EventKind.Exception, cpu.pendingErrorCode, st[S_SEG_SEL + CS] & 0xffff, st[S_SEG_BASE + CS], st[S_INSN_EIP], st[S_CPL], st[S_CR2], st[S_CR3]);
       // In non-root mode an exception in the bitmap raised by the delivery is a VM exit too, with
       // the event it interrupted in the IDT-vectoring information (SDM Vol. 3, 28.2.4).
+      // The delivery was undone, so EIP is where the first event returns to: past the instruction
+      // for a trap (INSN_EIP is stale then), on it for a fault; the exit reports that RIP.
+      if (vmm !== null) st[S_INSN_EIP] = st[S_EIP];
       if (vmm !== null && vmm.interceptException(cpu, second, cpu.pendingErrorCode)) {
         cpu.pendingVector = -1;
         vmm.eventDeliveryInterrupted(vector, kind === EventKind.External, errorCode, injected ? null : fromInstruction);

@@ -11,6 +11,7 @@ import { cpuidLeaf } from '../cpu/ops/system.ts';
 import { hypercall } from './hypercalls.ts';
 import type { VmExit } from './exit-info.ts';
 import { Field, INTR_INFO_DELIVER_ERROR_CODE } from './vmcs.ts';
+import { cr0AfterWrite, cr4Allows } from '../cpu/ops/system.ts';
 import type { Vcpu } from './vcpu.ts';
 
 export type ExitAction = 'resume' | 'userspace' | 'shutdown';
@@ -117,7 +118,9 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
       return 'resume';
     }
     if (accessType === 0 && (cr === 0 || cr === 4)) {
-      const value = vcpu.cpu.reg[register];
+      // The value as the CPU would take it, or #GP(0) for one it refuses (KVM's kvm_set_cr0/cr4).
+      const value = cr === 0 ? cr0AfterWrite(vcpu.cpu.reg[register]) : vcpu.cpu.reg[register];
+      if (cr === 0 ? value === -1 : !cr4Allows(value)) return vcpu.injectException(13, 0);
       const mask = vcpu.vmcs.read(cr === 0 ? Field.CR0_GUEST_HOST_MASK : Field.CR4_GUEST_HOST_MASK);
       const guestField = cr === 0 ? Field.GUEST_CR0 : Field.GUEST_CR4;
       const oldCr0 = vcpu.vmcs.read(Field.CR0_READ_SHADOW);

@@ -160,14 +160,29 @@ export function execArpl(cpu: Cpu, d: Insn): void {
 /** CR0 bits a guest may set (ET is hardwired to 1 on a 486). */
 const CR0_WRITABLE = 0xe005003f | 0;
 
+/**
+ * The value CR0 takes when `value` is written to it (reserved bits dropped, ET set), or -1 when
+ * the write is #GP(0): paging without protection, not-write-through with caching on (SDM Vol. 2,
+ * MOV CR). A VMM that completes a MOV to CR0 applies the same rules (src/vmm/exit-handlers.ts).
+ */
+export function cr0AfterWrite(value: number): number {
+  const next = ((value & CR0_WRITABLE) | CR0_ET) | 0;
+  if (next & CR0_PG && !(next & CR0_PE)) return -1;
+  if (next & CR0_NW && !(next & CR0_CD)) return -1;
+  return next;
+}
+
+/** Whether `value` may be written to CR4: only bits this CPU has (CPUID reports them); else #GP(0). */
+export function cr4Allows(value: number): boolean {
+  return (value & ~CR4_SUPPORTED) === 0;
+}
+
 /** Writes CR0 and does what the change implies (mode switch takes effect at the next far jump). */
 export function writeCr0(cpu: Cpu, value: number): void {
   const st = cpu.st;
   const old = st[S_CR0];
-  const next = ((value & CR0_WRITABLE) | CR0_ET) | 0;
-  // Invalid combinations (SDM Vol. 2, MOV CR): paging without protection, not-write-through with caching on.
-  if (next & CR0_PG && !(next & CR0_PE)) cpu.fault(GP, 0);
-  if (next & CR0_NW && !(next & CR0_CD)) cpu.fault(GP, 0);
+  const next = cr0AfterWrite(value);
+  if (next === -1) cpu.fault(GP, 0);
   st[S_CR0] = next;
   cpu.updateAccessMasks(); // CR0.AM arms alignment checks
   if ((old ^ next) & CR0_PE) {
@@ -200,7 +215,7 @@ export function execMovCr(cpu: Cpu, d: Insn): void {
     case 2: st[S_CR2] = value; break;
     case 3: st[S_CR3] = value & 0xfffff018; cpu.cr3Loads++; cpu.flushTlb(true); break;
     default:
-      if (value & ~CR4_SUPPORTED) cpu.fault(GP, 0); // a bit this CPU does not have (CPUID does not report it)
+      if (!cr4Allows(value)) cpu.fault(GP, 0); // a bit this CPU does not have (CPUID does not report it)
       st[S_CR4] = value;
       cpu.flushTlb();
       break;
