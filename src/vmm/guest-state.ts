@@ -72,7 +72,9 @@ export function loadGuestState(cpu: Cpu, vmcs: Vmcs): void {
     const selector = vmcs.read(SELECTOR[seg]);
     const ar = vmcs.read(ACCESS[seg]);
     if (ar & AR_UNUSABLE) {
-      cpu.setNullSegment(seg, selector);
+      // Unusable (the CPU's empty range), with the base and attributes it had: a real-mode
+      // segment load over a null cache changes the base only, and a later access must see it.
+      cpu.setSegmentCache(seg, selector, vmcs.read(BASE[seg]) | 0, -1, 0, ar & 0xf0ff);
       continue;
     }
     const attr = ar & 0xf0ff;

@@ -12,7 +12,8 @@ import { EPT_EXECUTE, EPT_READ, EPT_WRITE, MISCONFIGURED, type Ept } from './ept
 import { combinesIntoDoubleFault, deliverPendingEvent, type InterruptController } from '../cpu/interrupts.ts';
 import { ExitReason, type SensitiveInterceptor } from '../cpu/sensitive.ts';
 import { exceptionMnemonic } from '../cpu/exceptions.ts';
-import { IF, S_CR0, S_CR2, S_CR3, S_CR4, S_EIP, S_INSN_EIP } from '../cpu/state.ts';
+import { IF, S_CR0, S_CR2, S_CR3, S_CR4, S_EIP, S_INSN_EIP, TF } from '../cpu/state.ts';
+import { DR6, DR6_BS } from '../cpu/debug.ts';
 import { exitHandler } from './exit-handlers.ts';
 import type { VmExit } from './exit-info.ts';
 import { loadGuestState, storeGuestState } from './guest-state.ts';
@@ -355,14 +356,17 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
    * Completes an exit by running the instruction once (with intercepts passed and accesses going
    * to the machine's memory model, which the caller has set up): no new interrupt is injected
    * first — the instruction finishes before the guest takes one, as when KVM completes an exit —
-   * but an event whose delivery the exit interrupted is delivered. `onGuestTables`: under shadow
+   * and when the exit interrupted an event's delivery, completing it is delivering that event
+   * (no instruction runs after it). `onGuestTables`: under shadow
    * paging, on the guest's own tables.
    */
   private runOneInstruction(onGuestTables: boolean): VcpuStop {
     const v = this.vmcs;
     checkVmEntry(v, this.ept === null);
     loadGuestState(this.cpu, v);
-    const body = (): VcpuStop => this.deliverInjectedEvent() ?? this.cpu.run(1);
+    // An exit during an event's delivery is completed by delivering it: no instruction runs after.
+    const delivering = (v.read(Field.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) !== 0;
+    const body = (): VcpuStop => this.deliverInjectedEvent() ?? (delivering ? 'budget' : this.cpu.run(1));
     const reason = onGuestTables ? this.shadow!.runOnGuestTables(body) : body();
     storeGuestState(this.cpu, v);
     return reason;
@@ -593,8 +597,17 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
 
   /** The VMM has carried out the instruction that exited: RIP moves past it, and it counts as retired. */
   skipInstruction(exit: VmExit): void {
-    this.vmcs.write(Field.GUEST_RIP, (exit.guestRip + exit.instructionLength) >>> 0);
+    const v = this.vmcs;
+    v.write(Field.GUEST_RIP, (exit.guestRip + exit.instructionLength) >>> 0);
     this.cpu.instructions++;
+    // An instruction that began with TF set traps when it completes, emulated or not (KVM's
+    // kvm_skip_emulated_instruction): #DB with DR6.BS, delivered at the next entry (which also
+    // wakes a HLT, as the trap does on the bare machine).
+    if (v.read(Field.GUEST_RFLAGS) & TF && !(v.read(Field.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID)) {
+      this.cpu.st[DR6] |= DR6_BS;
+      v.write(Field.VM_ENTRY_INTR_INFO_FIELD, 1 | INTR_TYPE_HARDWARE_EXCEPTION | INTR_INFO_VALID);
+      this.injectionEndsInstruction = false; // the instruction has retired
+    }
   }
 
   /** Completes an exit by letting the instruction run once without exiting (the machine serving an I/O exit). */
