@@ -16,7 +16,7 @@ import {
   S_A20_MASK, S_CODE32, S_CR0, S_EFLAGS, S_EIP, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_INSN_EIP,
   S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_LOW, S_SEG_SEL, S_SEG_RHIGH, S_SEG_RLOW, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, S_IDTR_LIMIT,
   S_GDTR_LIMIT, CR0_ET, CR0_PE, CR0_PG, CR0_WP, ATTR_S, ATTR_CODE, ATTR_WRITABLE, S_CPL, S_CR4, VM, AC, AC_, CR0_AM,
-  DB, RF, S_CR2, CR4_PGE,
+  DB, RF, S_CR2, CR4_PGE, TF, IF,
 } from './state.ts';
 import { walk } from './paging.ts';
 import { DR6, dataBreakpoints, instructionBreakpoints, watchesData, watchesExecution } from './debug.ts';
@@ -886,6 +886,16 @@ export class Cpu {
   /** Tells the CPU that its interrupt controller may have an interrupt for it. */
   raiseInterruptLine(): void {
     this.attention |= ATTN_INTERRUPT;
+  }
+
+  /**
+   * After an instruction loaded EFLAGS (POPF, IRET, a task switch): alignment checks follow AC,
+   * the next instruction is single-stepped when TF is set, and IF may let an interrupt in.
+   */
+  eflagsLoaded(old: number, value: number): void {
+    if ((old ^ value) & AC) this.updateAccessMasks();
+    if (value & TF) this.attention |= ATTN_RECHECK_TF;
+    if (value & IF && !(old & IF)) this.raiseInterruptLine();
   }
 
   /** Keeps the state as a delivery chain begins, for a debugger that may undo the chain (deliverPendingEvent). */

@@ -6,7 +6,7 @@
  * into virtual-8086 mode. Real-mode transfers are in ops/control.ts.
  */
 import type { Cpu } from './cpu.ts';
-import { setEflags } from './flags.ts';
+import { getEflags, setEflags } from './flags.ts';
 import { adjustStack, peek, push, setEipChecked, setStackPointer } from './operands.ts';
 import {
   checkCodeSegment, checkStackSegment, dropInaccessibleSegments, loadCheckedStackSegment, loadCodeSegment, loadV86Segments,
@@ -188,7 +188,9 @@ function returnToV86(cpu: Cpu, eip: number, cs: number, flags: number): void {
   const ds = peek(cpu, 24, 32);
   const fs = peek(cpu, 28, 32);
   const gs = peek(cpu, 32, 32);
+  const oldFlags = getEflags(st);
   setEflags(st, flags);
+  cpu.eflagsLoaded(oldFlags, flags);
   if (flags & IF) cpu.raiseInterruptLine();
   loadV86Segments(cpu, cs, ss, es, ds, fs, gs);
   cpu.reg[ESP] = esp;

@@ -187,8 +187,10 @@ export function taskSwitch(cpu: Cpu, selector: number, reason: TaskSwitchReason,
   const newSegments = new32 ? [ES, CS, SS, DS, FS, GS] : [ES, CS, SS, DS];
   const selectors = newSegments.map((_, i) => read(t.seg + i * t.size, 2));
   const ldt = read(t.ldt, 2);
+  const oldFlags = getEflags(st);
   setEflags(st, newFlags);
-  if (newFlags & IF) cpu.raiseInterruptLine();
+  cpu.eflagsLoaded(oldFlags, newFlags);
+  if (newFlags & IF) cpu.raiseInterruptLine(); // a task's interrupts may be waiting (the line is looked at again)
 
   // Faults from here on belong to the new task: an instruction running atomically rolls back
   // to here, not to before the switch. A selector that may not be loaded is #TS(selector); a

@@ -104,25 +104,32 @@ export function fuzzGuest(seed: number): FuzzGuest {
   const pick = random(seed * 2654435761)();
   const kind: GuestKind = (['real', 'flat', 'paged', 'paged'] as const)[pick & 3];
   const budget = (pick >>> 2) % 10 === 0 ? 300_000 : 30_000;
-  return { seed, kind, budget, build: (mode) => buildGuest(seed, kind, mode) };
+  let image: Uint8Array | null = null; // made once, loaded into each run's machine
+  return {
+    seed,
+    kind,
+    budget,
+    build: (mode) => {
+      image ??= guestImage(seed, kind);
+      const machine = new Machine({
+        memoryBytes: MEMORY_BYTES,
+        mode: mode.mode,
+        translationCache: mode.jit,
+        entry: { segment: 0, offset: kind === 'real' ? 0x1000 : 0x600 },
+      });
+      // Compiled soon (a block that runs a few times), so that random code runs compiled too.
+      if (mode.jit) machine.cpu.compileThreshold = 4;
+      machine.phys.load(0, image);
+      return machine;
+    },
+  };
 }
 
-function buildGuest(seed: number, kind: GuestKind, run: RunMode): Machine {
+/** The guest's memory from address 0: its code, data and tables. */
+function guestImage(seed: number, kind: GuestKind): Uint8Array {
   const next = random(seed);
   const protectedMode = kind !== 'real';
-  const machine = new Machine({
-    memoryBytes: MEMORY_BYTES,
-    mode: run.mode,
-    translationCache: run.jit,
-    entry: { segment: 0, offset: protectedMode ? 0x600 : 0x1000 },
-  });
-  // Compiled soon (a block that runs a few times), so that random code runs compiled too.
-  if (run.jit) machine.cpu.compileThreshold = 4;
-  const { phys } = machine;
-  if (!protectedMode) {
-    phys.load(0, Uint8Array.from({ length: 0x10000 }, () => next() & 0xff));
-    return machine;
-  }
+  if (!protectedMode) return Uint8Array.from({ length: 0x10000 }, () => next() & 0xff);
   const bytes = new Uint8Array(CODE_END);
   const view = new DataView(bytes.buffer);
   for (let a = CODE; a < CODE_END; a++) bytes[a] = next() & 0xff;
@@ -177,8 +184,7 @@ function buildGuest(seed: number, kind: GuestKind, run: RunMode): Machine {
   const esp = next() % 8 < 6 ? espChoices[next() & 1] : espChoices[2 + (next() % 3)];
   view.setUint32(PARAMS + 0x44, esp >>> 0, true);
   view.setUint32(PARAMS + 0x48, CODE + (next() & 0x2ffff), true);
-  phys.load(0, bytes);
-  return machine;
+  return bytes;
 }
 
 /** An identity map of the first 4 MiB, with ~6% of its entries given random flags or frames, and random directory entries. */

@@ -1,7 +1,7 @@
 /** Stack instructions: PUSH/POP of registers, segment registers, immediates and memory; PUSHA/POPA; PUSHF/POPF; ENTER/LEAVE. */
 import type { Cpu } from '../cpu.ts';
 import type { Insn } from '../insn.ts';
-import { ATTN_RECHECK_TF, ATTN_SHADOW } from '../cpu.ts';
+import { ATTN_SHADOW } from '../cpu.ts';
 import { getEflags, setEflags } from '../flags.ts';
 import { isV86, loadSegment } from '../segments.ts';
 import {
@@ -138,9 +138,7 @@ export function loadFlagsImage(cpu: Cpu, image: number, size: number, iret = fal
   if (size === 16) changeable &= 0xffff;
   const value = (old & ~changeable) | (image & changeable);
   setEflags(st, value);
-  if ((old ^ value) & AC) cpu.updateAccessMasks(); // alignment checks follow EFLAGS.AC
-  if (value & TF) cpu.attention |= ATTN_RECHECK_TF;
-  if (value & IF && !(old & IF)) cpu.raiseInterruptLine();
+  cpu.eflagsLoaded(old, value);
 }
 
 /** 9D POPF/POPFD. */
