@@ -386,6 +386,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
       const first = vectoring & 0xff;
       if (first === 8) {
         if (this.injectionEndsInstruction) this.cpu.instructions++; // the instruction that began the chain ends here, as on the bare machine
+        this.cpu.clearStop(); // the exit's own stop: the run ends as a shutdown, with the bare machine's words
         this.cpu.stop('shutdown', `triple fault: ${exceptionMnemonic(vector)} while delivering a double fault`);
         return 'shutdown';
       }
@@ -551,6 +552,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     }
     if (++this.exitsWithoutProgress < STUCK_EXITS) return false;
     const e = this.lastExit;
+    cpu.clearStop(); // (the last exit's own stop)
     cpu.stop('vmexit', `the VMM is stuck: ${STUCK_EXITS} VM exits with no instruction retired, the last exit reason ${e.reason} at ${cpu.location()} (a bug in minivisor's VMM: please report it)`);
     this.exitsWithoutProgress = 0;
     return true;

@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkGuest, difference, fuzzGuest, MODES, modeName, REFERENCE, resultOf, runGuest, type GuestVerdict } from '../helpers/vmm-fuzz.ts';
 import { runAsm } from '../helpers/run-asm.ts';
+import { runUnderVmm } from '../helpers/run-vmm.ts';
 
 function problems(v: GuestVerdict): string[] {
   return [...v.hostFailures, ...v.divergences.map((d) => `seed ${v.seed} (${v.kind}) ${modeName(d.mode)}: ${d.what}`)];
@@ -70,5 +71,20 @@ describe('control registers as the guest reads them', () => {
     const run = runAsm('mov word [13*4], gp\nmov word [13*4+2], 0\nmov eax, 0x80000000\nmov cr0, eax\nhlt\ngp: mov ebx, cr0\nhlt', { mode });
     expect(run.outcome.kind).toBe('halted');
     expect(run.machine.cpu.reg[3] >>> 0).toBe(0x10);
+  });
+});
+
+describe('a vCPU the VMM cannot move on', () => {
+  it('ends its run as a reported failure after 100,000 exits with no instruction retired, not a host hang', () => {
+    // A VMM bug made on purpose: EPT violations that map nothing, so the guest's first fetch
+    // exits again and again.
+    const run = runUnderVmm('hlt', {
+      prepare: (m) => {
+        m.vcpu!.ept!.map = () => {};
+      },
+    });
+    expect(run.outcome.kind).toBe('vmexit');
+    expect(run.outcome.kind === 'vmexit' && run.outcome.detail).toMatch(/the VMM is stuck: 100000 VM exits with no instruction retired, the last exit reason 48 at 0000:7C00/);
+    expect(run.machine.cpu.instructions).toBe(0);
   });
 });
