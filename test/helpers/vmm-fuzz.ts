@@ -7,7 +7,8 @@
  * guests) and by `npm run fuzz` (tools/fuzz.ts, as many as you like).
  *
  * Three kinds of guest, from the seed:
- *  - real: random bytes below 64 KiB, a random IVT, starting at 0000:1000;
+ *  - real: random bytes below 64 KiB, a random IVT, starting at 0000:1000 (half of them with
+ *    the BIOS ROM mapped);
  *  - flat: a preamble enters 32-bit protected mode with a flat GDT and an IDT whose handlers
  *    count the event and return past the faulting byte, IRET to it again, or HLT; then random code;
  *  - paged: the same with paging on: an identity page table in which about 6% of the entries get
@@ -19,6 +20,7 @@ import { getEflags } from '../../src/cpu/flags.ts';
 import { CS, S_A20_MASK, S_CODE32, S_CR0, S_CR3, S_CR4, S_EIP, S_SEG_BASE, S_SEG_SEL } from '../../src/cpu/state.ts';
 import { NO_FRAME } from '../../src/cpu/host-memory.ts';
 import { HOOK_RUN, HOOK_STOP, type DebugHook } from '../../src/cpu/debug-hook.ts';
+import { builtinBios } from '../../src/machine/firmware.ts';
 import { Machine, type MemoryMode } from '../../src/machine/machine.ts';
 import { assembleOrThrow } from './run-asm.ts';
 import { random } from './random-code.ts';
@@ -88,6 +90,7 @@ pm:
   jmp [${PARAMS + 0x48}]
 `;
 let preamble: Uint8Array | null = null;
+let biosImage: Uint8Array | undefined;
 
 /** Vectors whose exceptions push an error code. */
 const WITH_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17]);
@@ -104,6 +107,9 @@ export function fuzzGuest(seed: number): FuzzGuest {
   const pick = random(seed * 2654435761)();
   const kind: GuestKind = (['real', 'flat', 'paged', 'paged'] as const)[pick & 3];
   const budget = (pick >>> 2) % 10 === 0 ? 300_000 : 30_000;
+  // Half the real-mode guests have the BIOS ROM mapped (at 0xF0000 and below 4 GiB): random
+  // writes to it must be dropped in every mode, as ROM.
+  const bios = kind === 'real' && ((pick >>> 8) & 1) === 1 ? (biosImage ??= builtinBios()) : undefined;
   let image: Uint8Array | null = null; // made once, loaded into each run's machine
   return {
     seed,
@@ -116,6 +122,7 @@ export function fuzzGuest(seed: number): FuzzGuest {
         mode: mode.mode,
         translationCache: mode.jit,
         entry: { segment: 0, offset: kind === 'real' ? 0x1000 : 0x600 },
+        bios,
       });
       // Compiled soon (a block that runs a few times), so that random code runs compiled too.
       if (mode.jit) machine.cpu.compileThreshold = 4;
@@ -285,6 +292,8 @@ function ramDigest(m: Machine): string {
     const frame = hostMemory.frameOf(page);
     hash.update(frame === NO_FRAME ? ZERO_PAGE : host.subarray(frame, frame + 4096));
   }
+  // The BIOS ROM as the guest reads it below 4 GiB: no write may have reached it.
+  if (m.config.bios) hash.update(m.phys.dump(-0x10000, 0x10000));
   return hash.digest('hex');
 }
 
