@@ -20,6 +20,23 @@ const HANG_MS = 120_000;
 /** Failing seeds bisected to their first divergent instruction (each costs ~40 runs). */
 const BISECTED_PER_CAUSE = Number(process.env.FUZZ_EXPLAIN ?? 3);
 
+const USAGE = 'usage: npm run fuzz -- [--seeds N] [--from S] [--minutes M] [--jobs J]';
+const OPTIONS = ['--seeds', '--from', '--minutes', '--jobs'];
+
+/** Unknown words are a mistake: say which, and how to call it. */
+function checkArguments(args: string[]): void {
+  for (let i = 0; i < args.length; i += 2) {
+    if (args[i] === '--help' || args[i] === '-h') {
+      console.log(`${USAGE}\n  --seeds N    how many random guests (default 1000)\n  --from S     the first seed (default 1)\n  --minutes M  stop after M minutes, with what is done (default: no limit)\n  --jobs J     worker processes (default: one per core)`);
+      process.exit(0);
+    }
+    if (!OPTIONS.includes(args[i])) {
+      console.error(`fuzz: unknown option '${args[i]}'\n${USAGE}`);
+      process.exit(2);
+    }
+  }
+}
+
 function option(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
   if (at < 0) return fallback;
@@ -114,6 +131,7 @@ async function main(): Promise<void> {
     work(Number(process.argv[workerAt + 1]), Number(process.argv[workerAt + 2]));
     return;
   }
+  checkArguments(process.argv.slice(2));
   const seeds = option('seeds', 1000);
   const from = option('from', 1);
   const minutes = option('minutes', 0);
