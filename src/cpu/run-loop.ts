@@ -254,6 +254,8 @@ function serviceAttention(cpu: Cpu): boolean {
     cpu.pendingVector = 1;
     cpu.pendingErrorCode = -1;
     deliverPendingEvent(cpu);
+    // Its delivery can end the run: a triple fault, or a VM exit (an EPT violation on the stack).
+    if (cpu.stopReason !== null) return true;
   }
   if (cpu.attention & ATTN_SHADOW) {
     // Interrupts stay inhibited for the one instruction after STI / MOV SS / POP SS.

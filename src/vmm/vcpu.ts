@@ -503,6 +503,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     const interruptible = (v.read(Field.GUEST_RFLAGS) & IF) !== 0 && (v.read(Field.GUEST_INTERRUPTIBILITY_INFO) & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)) === 0;
     if (interruptible) {
       v.write(Field.VM_ENTRY_INTR_INFO_FIELD, this.interrupts.acknowledge() | INTR_TYPE_EXTERNAL | INTR_INFO_VALID);
+      this.injectionEndsInstruction = false; // an exception while delivering it ends no instruction
       this.interruptExited = false;
       v.write(Field.GUEST_ACTIVITY_STATE, 0); // an interrupt wakes a halted vCPU
       v.setBits(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_INTERRUPT_WINDOW_EXITING, false);
@@ -568,16 +569,21 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     this.exitCounts[exit.reason]++;
     for (const observe of this.exitObservers) observe(exit);
     const handler = exitHandler(exit.reason);
-    const action = handler ? handler(this, exit) : 'shutdown';
     // An event whose delivery the exit interrupted is delivered again at the next entry (as KVM's
-    // vmx_complete_interrupts re-queues it), unless the handler injects something itself.
+    // vmx_complete_interrupts re-queues it) — queued before the handler runs, so that a handler
+    // that completes the exit by running the guest delivers it first, and one that injects an
+    // exception replaces it (injectException combines the two as the bare machine would).
     if (exit.idtVectoringInfo & INTR_INFO_VALID && !(this.vmcs.read(Field.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID)) {
       this.injectionEndsInstruction = this.vectoredEndsInstruction;
       this.vmcs.write(Field.VM_ENTRY_INTR_INFO_FIELD, exit.idtVectoringInfo);
       this.vmcs.write(Field.VM_ENTRY_EXCEPTION_ERROR_CODE, exit.idtVectoringErrorCode);
     }
+    const action = handler ? handler(this, exit) : 'shutdown';
     this.exitHandlingMs += performance.now() - started;
-    if (action === 'shutdown') cpu.stop('shutdown', handler ? 'the guest triple-faulted' : `no handler for VM exit reason ${exit.reason}`);
+    if (action === 'shutdown' && cpu.stopReason !== 'shutdown') {
+      cpu.clearStop(); // (the exit's own stop)
+      cpu.stop('shutdown', handler ? 'the guest triple-faulted' : `no handler for VM exit reason ${exit.reason}`);
+    }
     return action;
   }
 

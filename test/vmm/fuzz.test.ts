@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkGuest, difference, fuzzGuest, MODES, modeName, REFERENCE, resultOf, runGuest, type GuestVerdict } from '../helpers/vmm-fuzz.ts';
-import { runAsm } from '../helpers/run-asm.ts';
+import { ENTER_FLAT_PM, identityMap4M, runAsm } from '../helpers/run-asm.ts';
 import { runUnderVmm } from '../helpers/run-vmm.ts';
 
 function problems(v: GuestVerdict): string[] {
@@ -71,6 +71,41 @@ describe('control registers as the guest reads them', () => {
     const run = runAsm('mov word [13*4], gp\nmov word [13*4+2], 0\nmov eax, 0x80000000\nmov cr0, eax\nhlt\ngp: mov ebx, cr0\nhlt', { mode });
     expect(run.outcome.kind).toBe('halted');
     expect(run.machine.cpu.reg[3] >>> 0).toBe(0x10);
+  });
+});
+
+describe('an exception whose delivery writes a guest page table', () => {
+  it.each(['bare', 'ept', 'shadow'] as const)('is delivered once, before any other instruction, under %s', (mode) => {
+    // The stack is the page table itself: under shadow paging the #UD's pushes exit (a write to a
+    // write-protected guest table), and completing that exit must be the delivery, nothing else.
+    const source = `${ENTER_FLAT_PM}
+${identityMap4M(7)}
+  mov eax, 0x20000
+  mov cr3, eax
+  mov eax, cr0
+  or eax, 0x80000000
+  mov cr0, eax
+  lidt [idt_desc]
+  mov esp, 0x21800
+  ud2
+  hlt
+ud_handler:
+  inc esi
+  mov edi, esp
+  add dword [esp], 2
+  iretd
+idt_desc:
+  dw 7 * 8 - 1
+  dd idt
+idt:
+  times 6 dq 0
+  dw ud_handler, 0x08, 0x8e00, 0
+`;
+    const run = runAsm(source, { mode });
+    expect(run.outcome.kind).toBe('halted');
+    expect(run.machine.cpu.reg[6]).toBe(1); // ESI: the handler ran once
+    expect(run.machine.cpu.reg[7] >>> 0).toBe(0x217f4); // EDI: with EIP, CS and EFLAGS pushed, once
+    expect(run.machine.cpu.reg[4] >>> 0).toBe(0x21800);
   });
 });
 
