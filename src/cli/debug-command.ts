@@ -10,7 +10,8 @@ import { formatStats } from '../machine/stats.ts';
 import type { Command } from './command.ts';
 import { DebugTerminal } from './debug-terminal.ts';
 import { readPhysicalMemory } from './memory-dump.ts';
-import { buildMachine, installTraces, parseRunArguments } from './run-command.ts';
+import { buildMachine, exitStatusOf, installTraces, parseRunArguments } from './run-command.ts';
+import { acceptGdb, gdbBanner, listenForGdb } from './gdb-server.ts';
 import { UserError } from './user-error.ts';
 import { fileUserError } from './files.ts';
 
@@ -32,6 +33,8 @@ debugger options:
   -x FILE              run the debugger commands in FILE first (repeatable)
   --symbols FILE       labels and source lines for a guest that is not a .asm file (a map from
                        minivisor asm --symbols); a .asm guest and the built-in BIOS bring theirs
+  --gdb [HOST:]PORT, -s  a gdb stub too (see minivisor help run): gdb and the REPL share the
+                       breakpoints; while gdb is attached it runs the guest and the REPL looks
 
 While the guest runs, the terminal is its console: keys go to it, Ctrl-C stops it back at the
 prompt. When stdin is not a terminal, commands are read from it one per line, with no prompt,
@@ -90,6 +93,8 @@ export const debugCommand: Command = {
       }
     });
     const machine = buildMachine(settings);
+    // The port is taken before the guest starts: one in use is the user's error, said at once.
+    const gdbServer = settings.gdb ? await listenForGdb(settings.gdb) : null;
     // The debugger is its own chunk (with iced-x86, for disassembly): loaded only for this command.
     const { DebugSession } = await import('../debugger/session.ts');
     const { SymbolTable } = await import('../debugger/symbols.ts');
@@ -109,6 +114,15 @@ export const debugCommand: Command = {
         `minivisor debug: ${mode === 'bare' ? 'the bare machine (no VMM)' : `under the VMM, --mode ${mode}`}, ${settings.config.memoryBytes >> 20} MiB; ` +
           `${symbols.size} symbols. Stopped before the first instruction; 'help' lists the commands.\n${session.location()}`,
       );
+      if (gdbServer !== null && settings.gdb !== null) {
+        terminal.print(`minivisor: ${gdbBanner(settings.gdb, false)}; the REPL and gdb share the breakpoints, and while gdb is attached it runs the guest`);
+        await acceptGdb(gdbServer, session, {
+          say: (text) => terminal.print(`minivisor: ${text}`),
+          attached: () => terminal.print('minivisor: gdb runs the guest now (continue and step from gdb); here you can look: registers, x, translate, exits...'),
+          released: (how) => terminal.print(`minivisor: gdb ${how === 'gone' ? 'went away' : how === 'ended' ? 'saw the guest end' : how === 'killed' ? 'asked to kill the guest (quit ends the run)' : 'detached'}: the REPL runs the guest again`),
+          exitStatus: exitStatusOf,
+        });
+      }
       let go = true;
       for (const script of scripts) if (go) go = await session.source(script);
       if (go && noStop) await session.execute('continue');
@@ -119,6 +133,7 @@ export const debugCommand: Command = {
       }
       for (const d of settings.dumps) d.file.write(readPhysicalMemory(machine.phys, d.address, d.length));
     } finally {
+      gdbServer?.close();
       terminal.detach();
       for (const file of settings.outputs) file.close();
     }

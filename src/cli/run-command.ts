@@ -12,7 +12,7 @@ import { describeExit, exitReasonWords, parseExitReasons } from '../vmm/exit-inf
 import { DiskImage, SECTOR_BYTES, guessKind, type DiskKind } from '../machine/disk-image.ts';
 import { isElf } from '../machine/elf.ts';
 import { isFlatMultibootKernel } from '../machine/multiboot.ts';
-import { builtinBios } from '../machine/firmware.ts';
+import { builtinBios, builtinBiosSymbols } from '../machine/firmware.ts';
 import { MIN_RAM_BYTES, checkReservedRanges } from '../machine/pc-memory.ts';
 import { hex } from '../cpu/physical-memory.ts';
 import { PortConflictError, describePorts, portHex } from '../cpu/io-bus.ts';
@@ -26,6 +26,7 @@ import { traceTranslations } from './jit-trace.ts';
 import type { SymbolMap } from '../asm/symbol-map.ts';
 import { explainFaultChain } from '../debugger/fault-report.ts';
 import { SymbolTable, type SymbolSource } from '../debugger/symbols.ts';
+import { listenForGdb, runUnderGdb } from './gdb-server.ts';
 
 const USAGE = `usage: minivisor run [FILE] [options]
 
@@ -69,6 +70,11 @@ run control:
   --trace-jit              every block the translation cache compiles: its guest instructions and
                            the JavaScript function they became (stderr)
   -D NAME[=VALUE], -I DIR  defines and include directories for .asm files (repeatable)
+gdb:
+  --gdb [HOST:]PORT        a gdb remote stub on PORT (127.0.0.1 unless HOST says otherwise):
+                           gdb -ex 'target remote :PORT'; addresses are linear, as with QEMU
+  -s                       --gdb 1234
+  -S                       hold the guest before its first instruction until gdb says continue
 
 COM1 is the console: its output goes to stdout. Ctrl-C (or SIGINT, SIGTERM) ends the run, with
 --stats and --dump-mem still done. The exit status says how the run ended:
@@ -78,7 +84,7 @@ const OPTIONS = {
   '--bios': true, '--load': true, '--entry': true, '--mem': true, '--debugcon': true, '--exit-port': true,
   '--max-instructions': true, '--dump-mem': true, '--stats': false, '-D': true, '-I': true, '--help': false,
   '--fda': true, '--hda': true, '--boot': true, '--append': true, '--reserve': true, '--mode': true, '--trace-exits': false, '--trace-jit': false,
-  '--shadow-cache': true, '--no-jit': false,
+  '--shadow-cache': true, '--no-jit': false, '--gdb': true, '-s': false, '-S': false,
 };
 
 /**
@@ -137,6 +143,27 @@ export interface RunSettings {
   symbolSources: SymbolSource[];
   /** The machine boots through the built-in BIOS (whose symbols the debugger loads). */
   builtinFirmware: boolean;
+  /** --gdb, -s, -S: where the gdb stub listens, and whether the guest waits for gdb before it starts. */
+  gdb: GdbListen | null;
+}
+
+export interface GdbListen {
+  host: string;
+  port: number;
+  waitForGdb: boolean;
+}
+
+/** --gdb's value: PORT, :PORT, HOST:PORT, or QEMU's tcp::PORT. */
+function parseGdbListen(text: string | undefined, shortcut: boolean, wait: boolean): GdbListen | null {
+  if (text === undefined && !shortcut) {
+    if (wait) throw new UserError('-S holds the guest until gdb says continue: give the port gdb connects to as well (--gdb PORT, or -s for 1234)');
+    return null;
+  }
+  const spec = text ?? '1234';
+  const m = /^(?:tcp:)?(?:(.*):)?(\d+)$/.exec(spec);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 1 && port <= 65535)) throw new UserError(`--gdb ${spec}: give a TCP port from 1 to 65535 (--gdb 1234), or HOST:PORT to listen beyond this machine (--gdb 0.0.0.0:1234)`);
+  return { host: m[1] || '127.0.0.1', port, waitForGdb: wait };
 }
 
 /** A port number for `what`: 0 to 0xFFFF. */
@@ -369,6 +396,7 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
     portOptions,
     symbolSources,
     builtinFirmware,
+    gdb: parseGdbListen(one('--gdb'), options.has('-s'), options.has('-S')),
   };
 }
 
@@ -464,6 +492,8 @@ export const runCommand: Command = {
     const settings = parseRunArguments(args, terminal.output);
     const machine = buildMachine(settings);
     await installTraces(machine, settings);
+    // The port is taken before the guest starts: one in use is the user's error, said at once.
+    const gdbServer = settings.gdb ? await listenForGdb(settings.gdb) : null;
     let outcome: RunOutcome;
     let seconds: number;
     try {
@@ -472,7 +502,15 @@ export const runCommand: Command = {
       const started = performance.now();
       terminal.attach(machine);
       try {
-        outcome = await runWithConsole(machine, terminal, settings.maxInstructions);
+        if (gdbServer !== null && settings.gdb !== null) {
+          const symbols = new SymbolTable();
+          for (const source of settings.symbolSources) symbols.add(source);
+          if (settings.builtinFirmware) symbols.add({ ...builtinBiosSymbols(), base: 0xf0000, prefix: 'bios.' });
+          const end = await runUnderGdb({ machine, symbols, server: gdbServer, listen: settings.gdb, terminal, exitStatus: exitStatusOf, maxInstructions: settings.maxInstructions });
+          outcome = end.kind === 'killed' ? { kind: 'stopped', detail: 'killed by gdb' } : end.outcome;
+        } else {
+          outcome = await runWithConsole(machine, terminal, settings.maxInstructions);
+        }
       } finally {
         terminal.detach();
       }
@@ -512,17 +550,17 @@ function report(machine: Machine, outcome: RunOutcome, settings: RunSettings): n
   process.stderr.write(paravirtualHint(machine));
   switch (outcome.kind) {
     case 'exit':
-      return outcome.status;
+      break;
     case 'halted':
     case 'idle':
       process.stderr.write(`minivisor: guest halted (${outcome.kind === 'halted' ? outcome.detail : 'waiting for input'}) at ${cpu.location()}\n`);
-      return EXIT.halted;
+      break;
     case 'no-boot':
       process.stderr.write(`minivisor: nothing to boot: ${outcome.detail}\n`);
-      return EXIT.noBoot;
+      break;
     case 'reset':
       process.stderr.write(`minivisor: ${outcome.detail} (minivisor ends the run there, as QEMU with -no-reboot)\n  at ${cpu.location()}\n`);
-      return EXIT.reset;
+      break;
     case 'shutdown': {
       process.stderr.write(`minivisor: guest shut down: ${outcome.detail}\n`);
       const chain = cpu.faultChain;
@@ -534,18 +572,44 @@ function report(machine: Machine, outcome: RunOutcome, settings: RunSettings): n
         process.stderr.write('  (minivisor debug stops at the first of these, where info fault, x and info idt can look around)\n');
       }
       process.stderr.write(`  last instruction at ${cpu.location(true)}\n${indent(machine.describeRegisters())}\n`);
-      return EXIT.tripleFault;
+      break;
     }
     case 'unmapped-fetch':
       process.stderr.write(`minivisor: guest stopped: ${outcome.detail}\n  at ${cpu.location()}\n${indent(machine.describeRegisters())}\n`);
-      return EXIT.unmappedFetch;
+      break;
     case 'vmexit':
     case 'stopped':
     case 'debug':
       process.stderr.write(`minivisor: guest stopped: ${outcome.kind === 'debug' ? 'by the debugger' : outcome.detail} at ${cpu.location()}\n`);
-      return outcome.kind === 'stopped' && /^(Ctrl-C|SIGINT|SIGTERM)$/.test(outcome.detail) ? EXIT.interrupted : EXIT.stopped;
+      break;
     case 'limit':
       process.stderr.write(`minivisor: stopped after ${maxInstructions} instructions (--max-instructions); the guest was at ${cpu.location()}\n${indent(machine.describeRegisters())}\n`);
+      break;
+  }
+  return exitStatusOf(outcome);
+}
+
+/** The exit status for a run that ended so (the table in exit-status.ts); gdb hears it as the exit code. */
+export function exitStatusOf(outcome: RunOutcome): number {
+  switch (outcome.kind) {
+    case 'exit':
+      return outcome.status;
+    case 'halted':
+    case 'idle':
+      return EXIT.halted;
+    case 'no-boot':
+      return EXIT.noBoot;
+    case 'reset':
+      return EXIT.reset;
+    case 'shutdown':
+      return EXIT.tripleFault;
+    case 'unmapped-fetch':
+      return EXIT.unmappedFetch;
+    case 'vmexit':
+    case 'stopped':
+    case 'debug':
+      return outcome.kind === 'stopped' && /^(Ctrl-C|SIGINT|SIGTERM)$/.test(outcome.detail) ? EXIT.interrupted : EXIT.stopped;
+    case 'limit':
       return EXIT.limit;
   }
 }

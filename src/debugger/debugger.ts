@@ -24,7 +24,7 @@ import type { Machine } from '../machine/machine.ts';
 import { describeExit, EXIT_REASONS, type VmExit } from '../vmm/exit-info.ts';
 import { summarizeFaultChain } from './fault-report.ts';
 import { GuestMemory } from './guest-memory.ts';
-import { PointTable, type Breakpoint, type Catchpoint, type Watchpoint } from './points.ts';
+import { PointTable, type Breakpoint, type Catchpoint, type Point, type Watchpoint } from './points.ts';
 import { guestControlRegister, modeName } from './registers.ts';
 
 /** A VM exit as the log keeps it: a copy, with when and where it happened. */
@@ -63,6 +63,8 @@ export class Debugger implements DebugHook {
   private reasons: string[] = [];
   /** Events worth saying when a step stops (an interrupt taken on the way). */
   private notes: string[] = [];
+  /** The breakpoints and watchpoints that stopped the guest (for the gdb stub's stop reply). */
+  private hits: Point[] = [];
   private motion: Motion = { kind: 'continue' };
   private stepsLeft = 0;
   /** Progress counters at the last boundary: instructions retired, events delivered, REP chunks run. */
@@ -128,6 +130,7 @@ export class Debugger implements DebugHook {
     this.stepsLeft = motion.kind === 'step' ? motion.count : 0;
     this.reasons = [];
     this.notes = [];
+    this.hits = [];
     this.watchHits = [];
     this.skipLinear = this.linearOf(cpu);
     // Points change while the guest is stopped; pages watched now must leave the TLB's fast
@@ -151,10 +154,11 @@ export class Debugger implements DebugHook {
   }
 
   /** Why the guest stopped, and what happened on the way (taken: the next stop starts afresh). */
-  takeStop(): { reasons: string[]; notes: string[] } {
-    const stop = { reasons: this.reasons, notes: this.notes };
+  takeStop(): { reasons: string[]; notes: string[]; hits: Point[] } {
+    const stop = { reasons: this.reasons, notes: this.notes, hits: this.hits };
     this.reasons = [];
     this.notes = [];
+    this.hits = [];
     this.machine.cpu.repChunk = 4096;
     return stop;
   }
@@ -349,9 +353,11 @@ export class Debugger implements DebugHook {
         const changed = h.before.some((b, i) => b !== now[i]);
         if (!changed && w.access === 'write') continue;
         w.hits++;
+        this.hits.push(w);
         this.reasons.push(`Watchpoint ${w.id}: ${w.spec} written ${by}\n  old ${value(h.before)}\n  new ${value(now)}`);
       } else {
         w.hits++;
+        this.hits.push(w);
         this.reasons.push(`Watchpoint ${w.id}: ${w.spec} read ${by}: ${value(now)}`);
       }
     }
@@ -378,6 +384,7 @@ export class Debugger implements DebugHook {
       if (!stop) return;
     }
     b.hits++;
+    this.hits.push(b);
     const where = this.describe(linear);
     this.reasons.push(`${b.temporary ? 'Temporary breakpoint' : 'Breakpoint'} ${b.id}, ${hex(linear)}${where ? ` ${where}` : ''}`);
     if (b.temporary) this.points.delete([b.id]);

@@ -19,6 +19,7 @@ import { evaluate, ExpressionError, type EvaluationContext } from './expression.
 import { GuestMemory } from './guest-memory.ts';
 import { readRegister } from './registers.ts';
 import { shortPath, type SymbolTable } from './symbols.ts';
+import type { Point } from './points.ts';
 import { commandsStartingWith, findCommand } from './commands/table.ts';
 import { CommandError } from './command-error.ts';
 
@@ -69,6 +70,8 @@ export class DebugSession {
   readonly memory: GuestMemory;
   /** How the guest ended (halt, shutdown, the exit port...), once it has: it cannot run again. */
   ended: { outcome: RunOutcome; text: string } | null = null;
+  /** The last stop, as a program (the gdb stub) wants it: why, and which points were hit. */
+  lastStop: { outcome: RunOutcome; interrupted: boolean; hits: Point[]; reasons: string[] } | null = null;
   /** Commands that failed (a script's exit status says whether all went well). */
   failures = 0;
   /** The last command that an empty line repeats, with its arguments. */
@@ -120,7 +123,7 @@ export class DebugSession {
     this.repeat = command.repeats ? { name: command.name, args: command.repeatArgs?.(this, args, repeated) ?? args } : null;
     try {
       const out = await command.run(this, args, repeated);
-      if (typeof out === 'string' && out !== '') this.host.print(out);
+      if (typeof out === 'string' && out !== '') this.print(out);
     } catch (e) {
       if (e instanceof CommandError || e instanceof ExpressionError) this.fail(`${command.name}: ${e.message}`);
       // A bug of minivisor's: say so, with where, and keep the session (and the user's work) alive.
@@ -129,9 +132,24 @@ export class DebugSession {
     return true;
   }
 
+  /** Where output goes: the host, or while a caller captures it (gdb's `monitor`), the caller. */
+  private readonly captures: ((text: string) => void)[] = [];
+
+  print(text: string): void {
+    const capture = this.captures.at(-1);
+    if (capture !== undefined) capture(text);
+    else this.host.print(text);
+  }
+
+  /** Sends what the session prints to `sink` until `restore` is called. */
+  captureOutput(sink: (text: string) => void): { restore(): void } {
+    this.captures.push(sink);
+    return { restore: () => void this.captures.splice(this.captures.lastIndexOf(sink), 1) };
+  }
+
   fail(message: string): void {
     this.failures++;
-    this.host.print(`error: ${message}`);
+    this.print(`error: ${message}`);
   }
 
   /** Runs the commands of a file (`source`, `-x`). A failing line is reported with file:line and the rest still run. */
@@ -145,7 +163,7 @@ export class DebugSession {
       for (let i = 0; i < lines.length; i++) {
         const before = this.failures;
         const go = await this.execute(lines[i]);
-        if (this.failures > before) this.host.print(`  (in ${path}:${i + 1})`);
+        if (this.failures > before) this.print(`  (in ${path}:${i + 1})`);
         if (!go) return false;
       }
     } finally {
@@ -287,19 +305,58 @@ export class DebugSession {
    * says where it stopped and why. Returns true when it stopped only because the motion was done
    * (a step taken, nothing else to say): `quietly` then prints nothing, for `next N`.
    */
-  async resume(motion: Motion, quietly = false): Promise<boolean> {
+  async resume(motion: Motion, quietly = false, by: string | null = null): Promise<boolean> {
     if (this.ended !== null) throw new CommandError(`the guest has ended (${this.ended.text}); there is nothing to run. Look around, or quit`);
+    if (this.driver !== null && by !== this.driver) {
+      throw new CommandError(`${this.driver} is attached and runs the guest: continue or step from ${this.driver} (or detach it there); here you can look (registers, x, translate, exits...)`);
+    }
+    const run = this.run(motion, quietly);
+    this.running = run.then(() => {}, () => {});
+    return run;
+  }
+
+  /**
+   * Who else runs the guest (the gdb stub, while gdb is attached): the REPL's commands that run
+   * it are refused meanwhile, since gdb would not know the guest moved.
+   */
+  driver: string | null = null;
+  /** The run going on (or the last one, done). */
+  private running: Promise<void> = Promise.resolve();
+  /** A stop asked for by someone other than the terminal (gdb's Ctrl-C, gdb attaching), with why. */
+  private stopRequest: string | null = null;
+
+  /** Stops a running guest at the next slice boundary (within a few milliseconds), saying why. */
+  requestStop(why: string): void {
+    this.stopRequest = why;
+  }
+
+  /** Forgets a stop asked for when no run was going on to take it. */
+  cancelStopRequest(): void {
+    this.stopRequest = null;
+  }
+
+  /** Resolves when no run is going on. */
+  whenStopped(): Promise<void> {
+    return this.running;
+  }
+
+  /** Why the run must stop now (Ctrl-C on the terminal, or a request), or null. */
+  private takeStop(): string | null {
+    if (this.host.takeInterrupt()) return 'Ctrl-C';
+    const why = this.stopRequest;
+    this.stopRequest = null;
+    return why;
+  }
+
+  private async run(motion: Motion, quietly: boolean): Promise<boolean> {
     const machine = this.machine;
     this.debugger.prepare(motion);
     let outcome: RunOutcome = { kind: 'limit' };
-    let interrupted = false;
+    let interrupted: string | null = null;
     await this.whileRunning(async () => {
       for (;;) {
         // Ctrl-C may have come between two runs of one command (next N): it stops before the next.
-        if (this.host.takeInterrupt()) {
-          interrupted = true;
-          break;
-        }
+        if ((interrupted = this.takeStop()) !== null) break;
         let slice = SLICE;
         if (this.options.maxInstructions !== undefined) slice = Math.min(slice, this.options.maxInstructions - machine.cpu.instructions);
         if (slice <= 0) {
@@ -308,10 +365,7 @@ export class DebugSession {
         }
         outcome = machine.run(slice, { waitForInput: this.host.mayReceiveInput });
         this.host.flushGuestOutput();
-        if (this.host.takeInterrupt()) {
-          interrupted = true;
-          break;
-        }
+        if ((interrupted = this.takeStop()) !== null) break;
         if (outcome.kind === 'idle') {
           // Halted until the user types: let real time pass.
           await new Promise((resolve) => setTimeout(resolve, IDLE_WAIT_MS));
@@ -346,13 +400,14 @@ export class DebugSession {
     return yieldToEvents();
   }
 
-  private reportStop(outcome: RunOutcome, interrupted: boolean, quietly: boolean): boolean {
+  private reportStop(outcome: RunOutcome, interrupted: string | null, quietly: boolean): boolean {
     const stop = this.debugger.takeStop();
-    const plain = outcome.kind === 'debug' && !interrupted && stop.reasons.every((r) => r === '') && stop.notes.length === 0;
+    this.lastStop = { outcome, interrupted: interrupted !== null, hits: stop.hits, reasons: stop.reasons };
+    const plain = outcome.kind === 'debug' && interrupted === null && stop.reasons.every((r) => r === '') && stop.notes.length === 0;
     if (plain && quietly) return true;
     const lines: string[] = [];
-    if (interrupted) lines.push('Stopped: Ctrl-C.');
-    if (outcome.kind === 'debug' || interrupted) {
+    if (interrupted !== null) lines.push(`Stopped: ${interrupted}.`);
+    if (outcome.kind === 'debug' || interrupted !== null) {
       lines.push(...stop.reasons.filter((r) => r !== ''), ...stop.notes);
     } else if (outcome.kind === 'limit') {
       lines.push(`Stopped: ${this.options.maxInstructions} instructions (--max-instructions).`);
@@ -365,7 +420,7 @@ export class DebugSession {
       }
     }
     lines.push(this.location());
-    this.host.print(lines.join('\n'));
+    this.print(lines.join('\n'));
     return plain;
   }
 
