@@ -93,8 +93,6 @@ export const debugCommand: Command = {
       }
     });
     const machine = buildMachine(settings);
-    // The port is taken before the guest starts: one in use is the user's error, said at once.
-    const gdbServer = settings.gdb ? await listenForGdb(settings.gdb) : null;
     // The debugger is its own chunk (with iced-x86, for disassembly): loaded only for this command.
     const { DebugSession } = await import('../debugger/session.ts');
     const { SymbolTable } = await import('../debugger/symbols.ts');
@@ -106,6 +104,9 @@ export const debugCommand: Command = {
     await installTraces(machine, settings);
 
     const session = new DebugSession(machine, symbols, terminal, { maxInstructions: Number.isFinite(settings.maxInstructions) ? settings.maxInstructions : undefined });
+    // The port is taken before the guest starts: one in use is the user's error, said at once.
+    const gdbServer = settings.gdb ? await listenForGdb(settings.gdb) : null;
+    let gdb: { close(): void } | null = null;
     try {
       for (const file of settings.outputs) file.open();
       terminal.attach(machine);
@@ -116,7 +117,7 @@ export const debugCommand: Command = {
       );
       if (gdbServer !== null && settings.gdb !== null) {
         terminal.print(`minivisor: ${gdbBanner(settings.gdb, false)}; the REPL and gdb share the breakpoints, and while gdb is attached it runs the guest`);
-        await acceptGdb(gdbServer, session, {
+        gdb = await acceptGdb(gdbServer, session, {
           say: (text) => terminal.print(`minivisor: ${text}`),
           attached: () => terminal.print('minivisor: gdb runs the guest now (continue and step from gdb); here you can look: registers, x, translate, exits...'),
           released: (how) => terminal.print(`minivisor: gdb ${how === 'gone' ? 'went away' : how === 'ended' ? 'saw the guest end' : how === 'killed' ? 'asked to kill the guest (quit ends the run)' : 'detached'}: the REPL runs the guest again`),
@@ -133,6 +134,7 @@ export const debugCommand: Command = {
       }
       for (const d of settings.dumps) d.file.write(readPhysicalMemory(machine.phys, d.address, d.length));
     } finally {
+      gdb?.close();
       gdbServer?.close();
       terminal.detach();
       for (const file of settings.outputs) file.close();

@@ -7,7 +7,7 @@
  * One client at a time.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { TerminalConsole } from './console.ts';
 import type { GdbListen } from './run-command.ts';
 import { UserError } from './user-error.ts';
@@ -52,16 +52,26 @@ export interface GdbHooks {
   exitStatus(outcome: RunOutcome): number;
 }
 
-/** Serves gdb clients on `server`, one at a time, each driving `session` through a stub. */
-export async function acceptGdb(server: Server, session: DebugSession, hooks: GdbHooks): Promise<void> {
+/** Serves gdb clients on `server`, one at a time, each driving `session` through a stub. `close` ends it all: the port and any connection. */
+export async function acceptGdb(server: Server, session: DebugSession, hooks: GdbHooks): Promise<{ close(): void }> {
   const { GdbStub, refusalPacket } = await import('../debugger/gdb/stub.ts');
   let stub: GdbStub | null = null;
+  const clients = new Set<Socket>();
   server.on('connection', (client) => {
     client.setEncoding('latin1');
+    clients.add(client);
+    client.on('close', () => clients.delete(client));
     if (stub !== null) {
-      // gdb reads this as the answer to its first packet, and prints it.
-      client.end(refusalPacket('minivisor has a gdb attached already: one client at a time'), 'latin1');
       hooks.say(`refused a second gdb (from ${client.remoteAddress}): one is attached already`);
+      // gdb takes a reply only after it has sent its first packet and had it acknowledged:
+      // then it prints the error. Whatever happens, the connection ends soon.
+      const refuse = setTimeout(() => client.destroy(), 5000);
+      client.on('data', (chunk: string) => {
+        if (!chunk.includes('$')) return;
+        clearTimeout(refuse);
+        client.end(`+${refusalPacket('minivisor has a gdb attached already: one client at a time')}`, 'latin1');
+      });
+      client.on('error', () => {});
       return;
     }
     hooks.say(`gdb attached (from ${client.remoteAddress})`);
@@ -97,6 +107,12 @@ export async function acceptGdb(server: Server, session: DebugSession, hooks: Gd
     client.on('close', () => release('gone'));
     client.on('error', () => {}); // a reset connection: 'close' follows
   });
+  return {
+    close: () => {
+      server.close();
+      for (const c of clients) c.destroy();
+    },
+  };
 }
 
 /** How a run under gdb ended: the guest's own end (or a stop: Ctrl-C, the limit), or gdb killed it. */
@@ -149,12 +165,12 @@ export async function runUnderGdb(run: GdbRun): Promise<GdbRunEnd> {
     while (session.driver === null && !over()) await session.resume({ kind: 'continue' });
     if (session.driver === null) finish();
   };
-  await acceptGdb(server, session, {
+  const gdb = await acceptGdb(server, session, {
     say,
     attached: () => {},
     released: (how) => {
       if (how === 'detached') say('gdb detached: the guest runs on');
-      if (how === 'gone') say('gdb went away without detaching: the guest runs on');
+      if (how === 'gone' && !over()) say('gdb went away without detaching: the guest runs on');
       if (how === 'killed') {
         say('gdb killed the guest');
         killed = true;
@@ -167,7 +183,7 @@ export async function runUnderGdb(run: GdbRun): Promise<GdbRunEnd> {
   if (!listen.waitForGdb) void runFreely();
   await finished;
   clearInterval(watchTerminal);
-  server.close();
+  gdb.close();
   if (killed) return { kind: 'killed' };
   const outcome = session.ended?.outcome ?? (terminal.interruptedBy !== null ? { kind: 'stopped', detail: terminal.interruptedBy } : (session.lastStop?.outcome ?? { kind: 'limit' }));
   return { kind: 'guest', outcome };

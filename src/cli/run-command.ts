@@ -518,6 +518,7 @@ export const runCommand: Command = {
       for (const d of settings.dumps) d.file.write(readPhysicalMemory(machine.phys, d.address, d.length));
     } finally {
       for (const file of settings.outputs) file.close();
+      gdbServer?.close(); // (closed already after a run under gdb; not when opening a file failed)
     }
     const screen = terminal.unseenScreen(machine);
     if (screen.length > 0) process.stderr.write(`minivisor: the VGA text screen at the end of the run:\n${screen.map((l) => '  | ' + l).join('\n')}\n`);

@@ -310,7 +310,7 @@ export class DebugSession {
     if (this.driver !== null && by !== this.driver) {
       throw new CommandError(`${this.driver} is attached and runs the guest: continue or step from ${this.driver} (or detach it there); here you can look (registers, x, translate, exits...)`);
     }
-    const run = this.run(motion, quietly);
+    const run = this.run(motion, quietly, by !== null);
     this.running = run.then(() => {}, () => {});
     return run;
   }
@@ -348,12 +348,13 @@ export class DebugSession {
     return why;
   }
 
-  private async run(motion: Motion, quietly: boolean): Promise<boolean> {
+  /** `forDriver`: another front end (gdb) runs it and says how it stopped; the terminal stays the REPL's. */
+  private async run(motion: Motion, quietly: boolean, forDriver: boolean): Promise<boolean> {
     const machine = this.machine;
     this.debugger.prepare(motion);
     let outcome: RunOutcome = { kind: 'limit' };
     let interrupted: string | null = null;
-    await this.whileRunning(async () => {
+    const running = async () => {
       for (;;) {
         // Ctrl-C may have come between two runs of one command (next N): it stops before the next.
         if ((interrupted = this.takeStop()) !== null) break;
@@ -376,8 +377,9 @@ export class DebugSession {
         if (this.options.maxInstructions !== undefined && machine.cpu.instructions >= this.options.maxInstructions) break;
         await yieldToEvents();
       }
-    });
-    return this.reportStop(outcome, interrupted, quietly);
+    };
+    await (forDriver ? running() : this.whileRunning(running));
+    return this.reportStop(outcome, interrupted, quietly, forDriver);
   }
 
   private runningDepth = 0;
@@ -400,7 +402,7 @@ export class DebugSession {
     return yieldToEvents();
   }
 
-  private reportStop(outcome: RunOutcome, interrupted: string | null, quietly: boolean): boolean {
+  private reportStop(outcome: RunOutcome, interrupted: string | null, quietly: boolean, silent = false): boolean {
     const stop = this.debugger.takeStop();
     this.lastStop = { outcome, interrupted: interrupted !== null, hits: stop.hits, reasons: stop.reasons };
     const plain = outcome.kind === 'debug' && interrupted === null && stop.reasons.every((r) => r === '') && stop.notes.length === 0;
@@ -420,7 +422,7 @@ export class DebugSession {
       }
     }
     lines.push(this.location());
-    this.print(lines.join('\n'));
+    if (!silent) this.print(lines.join('\n'));
     return plain;
   }
 

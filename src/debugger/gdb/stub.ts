@@ -54,6 +54,11 @@ export class GdbStub {
   /** The points gdb inserted (Z packets), by what gdb calls them, to remove them (z packets). */
   private readonly inserted = new Map<string, Point>();
   private closed = false;
+  /** gdb believes the guest runs: a resume was asked for and not yet answered (Ctrl-C means something only then). */
+  private running = false;
+  /** What gdb's qSupported said it understands in stop replies. */
+  private swbreak = false;
+  private hwbreak = false;
 
   constructor(
     private readonly session: DebugSession,
@@ -93,7 +98,8 @@ export class GdbStub {
   private take(item: Incoming): void {
     switch (item.kind) {
       case 'interrupt':
-        this.session.requestStop('Ctrl-C in gdb');
+        // While stopped it is stale (Ctrl-C as a breakpoint was hit): QEMU ignores it too.
+        if (this.running) this.session.requestStop('Ctrl-C in gdb');
         return;
       case 'nack':
         if (this.lastSent !== '') this.link.send(this.lastSent);
@@ -105,6 +111,7 @@ export class GdbStub {
         return;
       case 'packet':
         if (!this.noAck) this.link.send('+');
+        if (/^([cCsS]|vCont;)/.test(item.data)) this.running = true;
         this.queue = this.queue.then(() => this.answer(item.data));
     }
   }
@@ -121,14 +128,16 @@ export class GdbStub {
   }
 
   private async answer(packet: string): Promise<void> {
+    if (this.closed) return; // gdb has gone: what it asked for last is moot
     let reply: string | null;
     try {
       reply = await this.handle(packet);
     } catch (e) {
-      // A bug of ours must not take the session down: gdb gets an error, the user a message.
-      this.console(`minivisor: internal error answering '${packet.slice(0, 40)}' (a bug in minivisor, please report it): ${e instanceof Error ? e.message : String(e)}\n`);
-      reply = 'E01';
+      // A bug of ours must not take the session down: gdb gets an error with the message (an O
+      // packet here would be taken for the reply).
+      reply = `E.internal error answering '${packet.slice(0, 40)}' (a bug in minivisor, please report it): ${e instanceof Error ? e.message : String(e)}`;
     }
+    this.running = false;
     if (reply !== null) this.reply(reply);
     if (packet === 'QStartNoAckMode') this.noAck = true;
   }
@@ -154,9 +163,9 @@ export class GdbStub {
         const r = m ? GDB_REGISTERS[parseInt(m[1], 16)] : undefined;
         const value = r && m ? parseRegisterHex(r, m[2]) : null;
         if (r === undefined || value === null) return 'E00';
-        if (r.read(machine) >>> 0 === value) return 'OK';
+        if (r.read(machine) >>> 0 === value && r.bits === 32) return 'OK';
         const why = r.write(machine, value);
-        if (why !== null) this.console(`minivisor: ${why}\n`);
+        // Only an error reply: gdb would take a console packet sent now for the answer.
         return why === null ? 'OK' : 'E01';
       }
       case 'm':
@@ -184,6 +193,10 @@ export class GdbStub {
       case 'k':
         this.events.killed();
         return null;
+    }
+    if (packet.startsWith('qSupported')) {
+      this.swbreak = packet.includes('swbreak+');
+      this.hwbreak = packet.includes('hwbreak+');
     }
     if (packet.startsWith('qSupported')) return `PacketSize=${hex(PACKET_SIZE)};qXfer:features:read+;swbreak+;hwbreak+;QStartNoAckMode+;vContSupported+`;
     if (packet === 'QStartNoAckMode') return 'OK';
@@ -218,13 +231,8 @@ export class GdbStub {
     const address = /^[cs]([0-9a-fA-F]+)$/.exec(packet);
     if (address) writeRegister(session.machine, 'pc', parseInt(address[1], 16));
     if (session.ended === null) {
-      // The REPL's stop report is for a terminal: gdb gets a stop reply (and the console lines below).
-      const quiet = session.captureOutput(() => {});
-      try {
-        await session.resume(motion, false, 'gdb');
-      } finally {
-        quiet.restore();
-      }
+      // The session reports nothing itself for gdb's runs: gdb gets a stop reply (and the console lines below).
+      await session.resume(motion, false, 'gdb');
       // What gdb would not say itself: a catchpoint set with `monitor catch`, a triple fault
       // about to happen, the guest's end. Breakpoints and watchpoints gdb reports in its words.
       const stop = session.lastStop;
@@ -256,7 +264,11 @@ export class GdbStub {
     const watch = stop?.hits.find((p): p is Watchpoint => p.type === 'watch' && this.isInserted(p));
     if (watch) return `T05${watch.access === 'write' ? 'watch' : watch.access === 'read' ? 'rwatch' : 'awatch'}:${hex(watch.address)};thread:1;`;
     const breakpoint = stop?.hits.find((p): p is Breakpoint => p.type === 'break' && this.isInserted(p));
-    if (breakpoint) return `T05${breakpoint.spec.startsWith('gdb Z1') ? 'hwbreak' : 'swbreak'}:;thread:1;`;
+    if (breakpoint) {
+      const hardware = breakpoint.spec.startsWith('gdb Z1');
+      const named = hardware ? (this.hwbreak ? 'hwbreak:;' : '') : this.swbreak ? 'swbreak:;' : '';
+      return `T05${named}thread:1;`;
+    }
     return `T${SIGTRAP.toString(16).padStart(2, '0')}thread:1;`;
   }
 
