@@ -35,6 +35,16 @@ export const commands: CommandEntry[] = [
     summary: 'boot the toy kernel and say what it shows (npm start)',
     load: async () => (await import('./demo-command.ts')).demoCommand,
   },
+  {
+    name: 'exercise',
+    summary: 'exercises in writing guests: list them, start one (its README and skeleton)',
+    load: async () => (await import('./exercise-command.ts')).exerciseCommand,
+  },
+  {
+    name: 'grade',
+    summary: "grade an exercise's guest: checks of what it did, with hints, in each memory mode",
+    load: async () => (await import('./exercise-command.ts')).gradeCommand,
+  },
   { name: 'asm', summary: 'assemble a NASM-syntax file into a flat binary', load: async () => (await import('./asm-command.ts')).asmCommand },
   { name: 'disasm', summary: 'disassemble a flat binary (NASM syntax)', load: async () => (await import('./disasm-command.ts')).disasmCommand },
 ];

@@ -1,0 +1,177 @@
+/**
+ * Grading: the student's guest runs once per mode and memory size the spec names, with an
+ * EventRecorder attached, and each check is judged on that run through the Machine API (the
+ * registers, the events delivered, the outcome), not on output alone. A failed run says how the
+ * guest went wrong: its first exception (vector, error code decoded, CS:EIP, CR2) or, for a
+ * triple fault, the chain that led to it.
+ */
+import { formatException } from '../cpu/exceptions.ts';
+import { hex } from '../cpu/physical-memory.ts';
+import { ATTR_DB, CS, S_SEG_ATTR } from '../cpu/state.ts';
+import { explainFaultChain } from '../debugger/fault-report.ts';
+import { readRegister } from '../debugger/registers.ts';
+import type { Machine, RunOutcome } from '../machine/machine.ts';
+import { EventRecorder, type RecordedEvent } from './recorder.ts';
+import type { Check, CheckSpec, GraderSpec } from './spec.ts';
+
+/** A machine for one run, as `minivisor run FILE --mode MODE --mem MEMORY` would build it, and what COM1 printed. */
+export type MachineFactory = (mode: string, memory: string) => { machine: Machine; serial: () => string };
+
+export interface CheckResult {
+  says: string;
+  ok: boolean;
+  /** What was seen instead, when it failed. */
+  detail: string;
+  hint: string;
+}
+
+export interface RunResult {
+  mode: string;
+  memory: string;
+  outcome: string;
+  checks: CheckResult[];
+  /** How the guest went wrong, when a check failed: its first exception, or the triple fault's chain. */
+  firstFault: string[];
+}
+
+export interface GradeResult {
+  title: string;
+  passed: boolean;
+  runs: RunResult[];
+}
+
+export function grade(spec: GraderSpec, build: MachineFactory): GradeResult {
+  const runs: RunResult[] = [];
+  for (const memory of spec.memory) {
+    for (const mode of spec.modes) runs.push(gradeRun(spec, build, mode, memory));
+  }
+  return { title: spec.title, passed: runs.every((r) => r.checks.every((c) => c.ok)), runs };
+}
+
+function gradeRun(spec: GraderSpec, build: MachineFactory, mode: string, memory: string): RunResult {
+  const { machine, serial } = build(mode, memory);
+  const recorder = new EventRecorder();
+  machine.cpu.debugHook = recorder;
+  const outcome = machine.run(spec.maxInstructions);
+  const seen: Seen = { machine, outcome, events: recorder.events, serial: serial(), screen: machine.vga.lines().map((l) => l.trimEnd()) };
+  const checks = spec.checks.map((c) => judge(c, seen));
+  const failed = checks.some((c) => !c.ok);
+  return { mode, memory, outcome: describeOutcome(outcome), checks, firstFault: failed ? firstFault(seen) : [] };
+}
+
+interface Seen {
+  machine: Machine;
+  outcome: RunOutcome;
+  events: RecordedEvent[];
+  serial: string;
+  screen: string[];
+}
+
+function describeOutcome(o: RunOutcome): string {
+  switch (o.kind) {
+    case 'exit':
+      return `wrote ${o.status >> 1} to the exit port`;
+    case 'limit':
+      return 'still running when the instruction budget ran out';
+    case 'halted':
+      return `halted (${o.detail})`;
+    case 'shutdown':
+      return `shut down (${o.detail})`;
+    default:
+      return 'detail' in o ? `${o.kind}: ${o.detail}` : o.kind;
+  }
+}
+
+/** The machine's own numbers, for `{name}` in a `prints` check: a guest cannot print them without finding them. */
+function placeholders(m: Machine): Record<string, number> {
+  const usable = m.e820.filter((e) => e.type === 1).reduce((n, e) => n + Number(e.length), 0);
+  return { usableKiB: Math.floor(usable / 1024), usableMiB: Math.floor(usable / 1048576), memoryMiB: m.config.memoryBytes >> 20 };
+}
+
+/** The BIOS's ROM in the first MiB: events raised by its code are not the guest's. */
+const BIOS_START = 0xf0000;
+const BIOS_END = 0x100000;
+
+/** Lines, CR LF and LF alike, without trailing blanks. */
+const lines = (text: string) => text.replace(/\r/g, '').split('\n').map((l) => l.trimEnd());
+
+function judge(check: Check, seen: Seen): CheckResult {
+  const result = (ok: boolean, detail = ''): CheckResult => ({ says: check.says, ok, detail: ok ? '' : detail, hint: check.hint });
+  const s: CheckSpec = check.spec;
+  switch (s.kind) {
+    case 'prints': {
+      const values = placeholders(seen.machine);
+      const want = s.text.replace(/\{(\w+)\}/g, (all, name: string) => (name in values ? String(values[name]) : all)).trim();
+      const where = s.where ?? 'either';
+      const serial = lines(seen.serial);
+      const has = (ls: string[]) => ls.some((l) => l.trim() === want);
+      const ok = (where !== 'screen' && has(serial)) || (where !== 'serial' && has(seen.screen));
+      // What was printed, once (COM1 and the screen mostly say the same), without the BIOS's banner.
+      const printed = [...new Set([...(where !== 'screen' ? serial : []), ...(where !== 'serial' ? seen.screen : [])].map((l) => l.trim()))].filter((l) => l !== '' && !/^minivisor BIOS/.test(l));
+      return result(ok, `wanted the line "${want}"; ${printed.length === 0 ? 'nothing was printed' : `printed: ${printed.slice(0, 4).map((l) => `"${l}"`).join(', ')}${printed.length > 4 ? ', ...' : ''}`}`);
+    }
+    case 'event': {
+      // The guest's own: the BIOS's INT 10h calls from its banner, say, are not the student's.
+      const events = seen.events.filter((e) => e.linear < BIOS_START || e.linear >= BIOS_END || e.kind === 'exception');
+      const matching = events.filter(
+        (e) => e.kind === s.event && (s.vector === undefined || e.vector === s.vector) && (s.ah === undefined || ((e.eax >>> 8) & 0xff) === s.ah) && (s.eax === undefined || e.eax === s.eax >>> 0) && (s.cpl === undefined || e.cpl === s.cpl),
+      );
+      const atLeast = s.atLeast ?? (s.atMost === undefined ? 1 : 0);
+      const ok = matching.length >= atLeast && (s.atMost === undefined || matching.length <= s.atMost);
+      const any = events.filter((e) => e.kind === s.event && (s.vector === undefined || e.vector === s.vector));
+      const near = any.length > 0 && matching.length === 0 ? ` (${any.length} with other registers: the first had EAX ${hex(any[0].eax)} at CPL ${any[0].cpl})` : '';
+      return result(ok, `seen ${matching.length} time${matching.length === 1 ? '' : 's'}${near}`);
+    }
+    case 'ends': {
+      const o = seen.outcome;
+      const ok = o.kind === s.outcome && (s.status === undefined || (o.kind === 'exit' && o.status === s.status));
+      return result(ok, `the guest ${describeOutcome(o)}`);
+    }
+    case 'register': {
+      const value = readRegister(seen.machine, s.register);
+      if (value === undefined) return result(false, `'${s.register}' is not a register (the grader spec is wrong)`);
+      const mask = s.mask ?? 0xffffffff;
+      return result((value & mask) >>> 0 === (s.value & mask) >>> 0, `${s.register} is ${hex(value)}`);
+    }
+    case 'code32': {
+      const ok = (seen.machine.cpu.st[S_SEG_ATTR + CS] & ATTR_DB) !== 0;
+      return result(ok, 'CS is a 16-bit code segment');
+    }
+  }
+}
+
+function firstFault(seen: Seen): string[] {
+  const cpu = seen.machine.cpu;
+  if (seen.outcome.kind === 'shutdown' && cpu.faultChain.shutdown) {
+    return ['the guest triple-faulted; how it came to that:', ...explainFaultChain(seen.machine, cpu.faultChain.events, () => '').map((l) => `  ${l}`)];
+  }
+  const e = seen.events.find((x) => x.kind === 'exception');
+  if (e === undefined) return [];
+  return [`the first exception: ${formatException(e.vector, e.errorCode)} at ${hex(e.cs, 4).slice(2)}:${hex(e.eip).slice(2)}, CPL ${e.cpl}${e.vector === 14 ? `, CR2 ${hex(e.cr2)}` : ''}`];
+}
+
+/** The result as a student reads it: ✓/✗ per check, and for a failure what was seen, the hint and the first fault. Runs that went alike are told once. */
+export function formatGrade(result: GradeResult): string {
+  const out: string[] = [`${result.title}`];
+  const groups: { runs: RunResult[]; key: string }[] = [];
+  for (const run of result.runs) {
+    const key = JSON.stringify([run.outcome, run.checks, run.firstFault]);
+    const group = groups.find((g) => g.key === key);
+    if (group) group.runs.push(run);
+    else groups.push({ runs: [run], key });
+  }
+  for (const { runs } of groups) {
+    const run = runs[0];
+    const modes = [...new Set(runs.map((r) => r.mode))].join(', ');
+    const memory = [...new Set(runs.map((r) => r.memory))].join(', ');
+    out.push(`\n--mode ${modes}, --mem ${memory}: the guest ${run.outcome}`);
+    for (const c of run.checks) {
+      out.push(`  ${c.ok ? '✓' : '✗'} ${c.says}`);
+      if (!c.ok) out.push(`      ${c.detail}`, `      hint: ${c.hint}`);
+    }
+    for (const l of run.firstFault) out.push(`  ${l}`);
+  }
+  const failed = result.runs.reduce((n, r) => n + r.checks.filter((c) => !c.ok).length, 0);
+  out.push('', result.passed ? 'All checks pass.' : `${failed} check${failed === 1 ? '' : 's'} failed in all: 'minivisor debug FILE' steps the guest; the hints say where to look.`);
+  return out.join('\n');
+}

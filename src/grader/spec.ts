@@ -1,0 +1,72 @@
+/**
+ * An exercise's grader spec (guests/exercises/NN-name/grader.json): how to run the student's
+ * guest (modes, memory sizes, a budget) and what to check, each check with the sentence a
+ * student reads when it passes or fails and a hint for when it fails. Declarative, so that a
+ * teacher writes a new exercise without writing TypeScript; the kinds of check are in checks.ts.
+ */
+
+export type CheckSpec =
+  /** A line of output (COM1, or the text screen), CR LF or LF alike; `{usableKiB}` and friends are the machine's own numbers. */
+  | { kind: 'prints'; text: string; where?: 'serial' | 'screen' | 'either' }
+  /** Events delivered: INT n (software), exceptions, IRQs; with AH, EAX or the CPL at the time; counted. */
+  | { kind: 'event'; event: 'software' | 'exception' | 'external'; vector?: number; ah?: number; eax?: number; cpl?: number; atLeast?: number; atMost?: number }
+  /** How the run ended: halted (HLT with nothing to wake it), exit (the exit port, with `status`), shutdown... */
+  | { kind: 'ends'; outcome: string; status?: number }
+  /** A register at the end (`registers` names: eax, cr0, cs, cpl...), under `mask` (all bits when absent). */
+  | { kind: 'register'; register: string; mask?: number; value: number }
+  /** The code segment at the end is 32-bit (D bit set). */
+  | { kind: 'code32' };
+
+export interface Check {
+  spec: CheckSpec;
+  /** What passing means, in a sentence: "the text appears on the screen". */
+  says: string;
+  /** What to look at when it fails. */
+  hint: string;
+}
+
+export interface GraderSpec {
+  title: string;
+  /** Memory modes to run in (bare, ept, shadow, pv): the guest must pass in each. */
+  modes: string[];
+  /** RAM sizes to run with ("32M"): a guest that must find its memory is run with more than one. */
+  memory: string[];
+  maxInstructions: number;
+  /** More options for `minivisor run` (an exit port, say). */
+  runOptions: string[];
+  checks: Check[];
+}
+
+const CHECK_KINDS = ['prints', 'event', 'ends', 'register', 'code32'];
+
+/** Reads grader.json; a mistake in it is the teacher's, said with what and where. */
+export function parseGraderSpec(text: string, file: string): GraderSpec {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: not JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const o = raw as Record<string, unknown>;
+  const want = (ok: boolean, what: string) => {
+    if (!ok) throw new Error(`${file}: ${what}`);
+  };
+  want(typeof o === 'object' && o !== null, 'the spec is an object: {"title": ..., "checks": [...]}');
+  want(typeof o.title === 'string', '"title" (a string) is missing');
+  const modes = (o.modes ?? ['bare', 'ept', 'shadow']) as string[];
+  want(Array.isArray(modes) && modes.every((m) => ['bare', 'ept', 'shadow', 'pv'].includes(m)), '"modes" lists memory modes: bare, ept, shadow, pv');
+  const memory = (o.memory ?? ['32M']) as string[];
+  want(Array.isArray(memory) && memory.every((m) => typeof m === 'string'), '"memory" lists RAM sizes such as "32M"');
+  const maxInstructions = (o.maxInstructions ?? 50_000_000) as number;
+  want(Number.isInteger(maxInstructions) && maxInstructions > 0, '"maxInstructions" is a positive whole number');
+  const runOptions = (o.runOptions ?? []) as string[];
+  want(Array.isArray(runOptions) && runOptions.every((a) => typeof a === 'string'), '"runOptions" lists options of minivisor run');
+  want(Array.isArray(o.checks) && (o.checks as unknown[]).length > 0, '"checks" lists at least one check');
+  const checks = (o.checks as Record<string, unknown>[]).map((c, i): Check => {
+    want(typeof c === 'object' && c !== null && CHECK_KINDS.includes(c.kind as string), `check ${i + 1}: "kind" is one of ${CHECK_KINDS.join(', ')}`);
+    want(typeof c.says === 'string' && typeof c.hint === 'string', `check ${i + 1}: "says" and "hint" (sentences for the student) are missing`);
+    const { says, hint, ...spec } = c;
+    return { spec: spec as unknown as CheckSpec, says: says as string, hint: hint as string };
+  });
+  return { title: o.title as string, modes, memory, maxInstructions, runOptions, checks };
+}
