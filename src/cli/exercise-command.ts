@@ -4,15 +4,26 @@
  * (start.asm) and a grader spec (grader.json), graded through src/grader.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { projectRoot } from '../project-root.ts';
 import type { Command } from './command.ts';
 import { buildMachine, parseRunArguments } from './run-command.ts';
 import { UserError } from './user-error.ts';
 import { parseGraderSpec, type GraderSpec } from '../grader/spec.ts';
-import { formatGrade, grade } from '../grader/grade.ts';
+import { formatGrade, grade, type MachineFactory } from '../grader/grade.ts';
 
 const EXERCISES = () => join(projectRoot(), 'guests', 'exercises');
+/** Includes every exercise may use (boot32.inc): found here, and copied out with each exercise. */
+const COMMON = () => join(EXERCISES(), 'common');
+
+/** Machines for grading FILE: as `minivisor run FILE --mode M --mem S` builds them, the exercises' includes on the path. */
+export function exerciseMachines(spec: GraderSpec, file: string): MachineFactory {
+  return (mode, memory) => {
+    let serial = '';
+    const settings = parseRunArguments([file, '--mode', mode, '--mem', memory, '-I', COMMON(), ...spec.runOptions], (b) => (serial += String.fromCharCode(b)));
+    return { machine: buildMachine(settings), serial: () => serial };
+  };
+}
 
 interface Exercise {
   number: string;
@@ -47,7 +58,7 @@ const EXERCISE_USAGE = `usage: minivisor exercise list
 Exercises in writing guests, in order, from a boot sector to a hypervisor's view of paging
 (guests/exercises/README.md is the guide). 'start NN' copies exercise NN's README.md and its
 skeleton, start.asm, into DIR (default: the exercise's directory name, under the current
-directory). Then edit start.asm where it says TODO, and: minivisor grade NN DIR/start.asm`;
+directory), with the includes the exercises share (boot32.inc). Then edit start.asm where it says TODO, and: minivisor grade NN DIR/start.asm`;
 
 export const exerciseCommand: Command = {
   usage: EXERCISE_USAGE,
@@ -64,10 +75,10 @@ export const exerciseCommand: Command = {
     if (action !== 'start') throw new UserError(`'${action}' is not something exercise does: list or start\n\n${EXERCISE_USAGE}`);
     const exercise = findExercise(which, 'minivisor exercise start NN [DIR]');
     const dir = target ?? exercise.name;
-    const files = ['README.md', 'start.asm'];
-    for (const f of files) if (existsSync(join(dir, f))) throw new UserError(`${join(dir, f)} exists already: start the exercise in another directory (minivisor exercise start ${exercise.number} DIR), or keep working on it`);
+    const files = [...['README.md', 'start.asm'].map((f) => join(exercise.dir, f)), ...readdirSync(COMMON()).map((f) => join(COMMON(), f))];
+    for (const f of files) if (existsSync(join(dir, basename(f)))) throw new UserError(`${join(dir, basename(f))} exists already: start the exercise in another directory (minivisor exercise start ${exercise.number} DIR), or keep working on it`);
     mkdirSync(dir, { recursive: true });
-    for (const f of files) copyFileSync(join(exercise.dir, f), join(dir, f));
+    for (const f of files) copyFileSync(f, join(dir, basename(f)));
     console.log(`${exercise.title}: ${join(dir, 'README.md')} says what to do; edit ${join(dir, 'start.asm')}, then\n  minivisor grade ${exercise.number} ${join(dir, 'start.asm')}`);
     return 0;
   },
@@ -99,11 +110,7 @@ export const gradeCommand: Command = {
     } catch (e) {
       throw new UserError(`exercise ${exercise.number}'s grader spec is broken (a mistake of the exercise's author): ${e instanceof Error ? e.message : String(e)}`);
     }
-    const result = grade(spec, (mode, memory) => {
-      let serial = '';
-      const settings = parseRunArguments([file, '--mode', mode, '--mem', memory, ...spec.runOptions], (b) => (serial += String.fromCharCode(b)));
-      return { machine: buildMachine(settings), serial: () => serial };
-    });
+    const result = grade(spec, exerciseMachines(spec, file));
     console.log(json ? JSON.stringify(result, null, 2) : formatGrade(result));
     return result.passed ? 0 : 1;
   },

@@ -9,6 +9,7 @@ import { formatException } from '../cpu/exceptions.ts';
 import { hex } from '../cpu/physical-memory.ts';
 import { ATTR_DB, CS, S_SEG_ATTR } from '../cpu/state.ts';
 import { explainFaultChain } from '../debugger/fault-report.ts';
+import { GuestMemory } from '../debugger/guest-memory.ts';
 import { readRegister } from '../debugger/registers.ts';
 import type { Machine, RunOutcome } from '../machine/machine.ts';
 import { EventRecorder, type RecordedEvent } from './recorder.ts';
@@ -77,15 +78,28 @@ function describeOutcome(o: RunOutcome): string {
       return `halted (${o.detail})`;
     case 'shutdown':
       return `shut down (${o.detail})`;
+    case 'unmapped-fetch':
+      return `stopped: ${o.detail}`;
     default:
       return 'detail' in o ? `${o.kind}: ${o.detail}` : o.kind;
   }
 }
 
-/** The machine's own numbers, for `{name}` in a `prints` check: a guest cannot print them without finding them. */
-function placeholders(m: Machine): Record<string, number> {
+/**
+ * The machine's own numbers, for `{name}` in a `prints` check, which a guest cannot print
+ * without finding them: {usableKiB}, {usableMiB}, {memoryMiB}; and what the CPU pushed for the
+ * first exception with vector V, as print_hex writes it (0x and 8 digits): {eip:V}, {errorCode:V}, {cr2:V}.
+ */
+function fillPlaceholders(text: string, seen: Seen): string {
+  const m = seen.machine;
   const usable = m.e820.filter((e) => e.type === 1).reduce((n, e) => n + Number(e.length), 0);
-  return { usableKiB: Math.floor(usable / 1024), usableMiB: Math.floor(usable / 1048576), memoryMiB: m.config.memoryBytes >> 20 };
+  const numbers: Record<string, number> = { usableKiB: Math.floor(usable / 1024), usableMiB: Math.floor(usable / 1048576), memoryMiB: m.config.memoryBytes >> 20 };
+  return text.replace(/\{(\w+)(?::(\d+))?\}/g, (all, name: string, vector?: string) => {
+    if (vector === undefined) return name in numbers ? String(numbers[name]) : all;
+    const e = seen.events.find((x) => x.kind === 'exception' && x.vector === Number(vector));
+    const value = e === undefined ? undefined : name === 'eip' ? e.eip : name === 'errorCode' ? e.errorCode : name === 'cr2' ? e.cr2 : undefined;
+    return value === undefined ? `(no exception ${vector} was seen)` : `0x${(value >>> 0).toString(16).toUpperCase().padStart(8, '0')}`;
+  });
 }
 
 /** The BIOS's ROM in the first MiB: events raised by its code are not the guest's. */
@@ -100,8 +114,7 @@ function judge(check: Check, seen: Seen): CheckResult {
   const s: CheckSpec = check.spec;
   switch (s.kind) {
     case 'prints': {
-      const values = placeholders(seen.machine);
-      const want = s.text.replace(/\{(\w+)\}/g, (all, name: string) => (name in values ? String(values[name]) : all)).trim();
+      const want = fillPlaceholders(s.text, seen).trim();
       const where = s.where ?? 'either';
       const serial = lines(seen.serial);
       const has = (ls: string[]) => ls.some((l) => l.trim() === want);
@@ -132,6 +145,12 @@ function judge(check: Check, seen: Seen): CheckResult {
       if (value === undefined) return result(false, `'${s.register}' is not a register (the grader spec is wrong)`);
       const mask = s.mask ?? 0xffffffff;
       return result((value & mask) >>> 0 === (s.value & mask) >>> 0, `${s.register} is ${hex(value)}`);
+    }
+    case 'maps': {
+      // Through the guest's own tables, read-only (the debugger's walk: no A/D bits set).
+      const gpa = new GuestMemory(seen.machine).physical(s.linear >>> 0);
+      const ok = gpa >= 0 && (s.physical === undefined || gpa >>> 0 === s.physical >>> 0);
+      return result(ok, gpa < 0 ? `${hex(s.linear)} is not mapped by the guest's page tables` : `${hex(s.linear)} maps to ${hex(gpa)}`);
     }
     case 'code32': {
       const ok = (seen.machine.cpu.st[S_SEG_ATTR + CS] & ATTR_DB) !== 0;

@@ -15,7 +15,9 @@ export type CheckSpec =
   /** A register at the end (`registers` names: eax, cr0, cs, cpl...), under `mask` (all bits when absent). */
   | { kind: 'register'; register: string; mask?: number; value: number }
   /** The code segment at the end is 32-bit (D bit set). */
-  | { kind: 'code32' };
+  | { kind: 'code32' }
+  /** At the end, the guest's page tables map linear `linear` to guest-physical `physical` (or map it at all, without `physical`). */
+  | { kind: 'maps'; linear: number; physical?: number };
 
 export interface Check {
   spec: CheckSpec;
@@ -37,7 +39,7 @@ export interface GraderSpec {
   checks: Check[];
 }
 
-const CHECK_KINDS = ['prints', 'event', 'ends', 'register', 'code32'];
+const CHECK_KINDS = ['prints', 'event', 'ends', 'register', 'code32', 'maps'];
 
 /** Reads grader.json; a mistake in it is the teacher's, said with what and where. */
 export function parseGraderSpec(text: string, file: string): GraderSpec {

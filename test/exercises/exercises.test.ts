@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildMachine, parseRunArguments } from '../../src/cli/run-command.ts';
+import { exerciseMachines } from '../../src/cli/exercise-command.ts';
 import { grade } from '../../src/grader/grade.ts';
 import { parseGraderSpec } from '../../src/grader/spec.ts';
 import { solutionFile } from './solutions.ts';
@@ -20,11 +20,7 @@ const names = readdirSync(EXERCISES).filter((n) => /^\d\d-/.test(n)).sort();
 
 function gradeFile(name: string, file: string) {
   const spec = parseGraderSpec(readFileSync(join(EXERCISES, name, 'grader.json'), 'utf8'), name);
-  return grade(spec, (mode, memory) => {
-    let serial = '';
-    const settings = parseRunArguments([file, '--mode', mode, '--mem', memory, ...spec.runOptions], (b) => (serial += String.fromCharCode(b)));
-    return { machine: buildMachine(settings), serial: () => serial };
-  });
+  return grade(spec, exerciseMachines(spec, file));
 }
 
 describe.each(names)('exercise %s', (name) => {
