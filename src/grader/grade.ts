@@ -127,12 +127,13 @@ function judge(check: Check, seen: Seen): CheckResult {
       // The guest's own: the BIOS's INT 10h calls from its banner, say, are not the student's.
       const events = seen.events.filter((e) => e.linear < BIOS_START || e.linear >= BIOS_END || e.kind === 'exception');
       const matching = events.filter(
-        (e) => e.kind === s.event && (s.vector === undefined || e.vector === s.vector) && (s.ah === undefined || ((e.eax >>> 8) & 0xff) === s.ah) && (s.eax === undefined || e.eax === s.eax >>> 0) && (s.cpl === undefined || e.cpl === s.cpl),
+        (e) => e.kind === s.event && (s.vector === undefined || e.vector === s.vector) && (s.ah === undefined || ((e.eax >>> 8) & 0xff) === s.ah) && (s.eax === undefined || e.eax === s.eax >>> 0) && (s.cpl === undefined || e.cpl === s.cpl) && (s.cr2 === undefined || e.cr2 === s.cr2 >>> 0),
       );
       const atLeast = s.atLeast ?? (s.atMost === undefined ? 1 : 0);
       const ok = matching.length >= atLeast && (s.atMost === undefined || matching.length <= s.atMost);
       const any = events.filter((e) => e.kind === s.event && (s.vector === undefined || e.vector === s.vector));
-      const near = any.length > 0 && matching.length === 0 ? ` (${any.length} with other registers: the first had EAX ${hex(any[0].eax)} at CPL ${any[0].cpl})` : '';
+      const what = (e: RecordedEvent) => [s.cr2 !== undefined ? `CR2 ${hex(e.cr2)}` : `EAX ${hex(e.eax)}`, `at CPL ${e.cpl}`].join(' ');
+      const near = any.length > 0 && matching.length === 0 ? ` (${any.length} other${any.length === 1 ? '' : 's'}: the first with ${what(any[0])})` : '';
       return result(ok, `seen ${matching.length} time${matching.length === 1 ? '' : 's'}${near}`);
     }
     case 'ends': {

@@ -19,6 +19,8 @@ export interface RecordedEvent {
   cpl: number;
   eax: number;
   cr2: number;
+  /** Instructions retired when it came. */
+  retired: number;
 }
 
 /** Events kept: enough for any check, bounded for a guest that loops on a fault. */
@@ -39,6 +41,11 @@ export class EventRecorder implements DebugHook {
       return;
     }
     const st = cpu.st;
+    // Under the VMM a delivery that made a VM exit (its stack page not yet mapped in the EPT or
+    // the shadow tables) is made again after it: one event, told twice. A fault that really
+    // happens again has the handler's instructions between the two.
+    const last = this.events.at(-1);
+    if (last !== undefined && last.vector === vector && last.retired === cpu.instructions && last.eip === st[S_INSN_EIP] >>> 0) this.events.pop();
     this.events.push({
       vector,
       kind: (['exception', 'software', 'external'] as const)[kind],
@@ -49,6 +56,7 @@ export class EventRecorder implements DebugHook {
       cpl: st[S_CPL],
       eax: cpu.reg[0] >>> 0,
       cr2: st[S_CR2] >>> 0,
+      retired: cpu.instructions,
     });
   }
 

@@ -9,7 +9,7 @@ export type CheckSpec =
   /** A line of output (COM1, or the text screen), CR LF or LF alike; `{usableKiB}` and friends are the machine's own numbers. */
   | { kind: 'prints'; text: string; where?: 'serial' | 'screen' | 'either' }
   /** Events delivered: INT n (software), exceptions, IRQs; with AH, EAX or the CPL at the time; counted. */
-  | { kind: 'event'; event: 'software' | 'exception' | 'external'; vector?: number; ah?: number; eax?: number; cpl?: number; atLeast?: number; atMost?: number }
+  | { kind: 'event'; event: 'software' | 'exception' | 'external'; vector?: number; ah?: number; eax?: number; cpl?: number; cr2?: number; atLeast?: number; atMost?: number }
   /** How the run ended: halted (HLT with nothing to wake it), exit (the exit port, with `status`), shutdown... */
   | { kind: 'ends'; outcome: string; status?: number }
   /** A register at the end (`registers` names: eax, cr0, cs, cpl...), under `mask` (all bits when absent). */
