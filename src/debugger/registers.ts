@@ -59,6 +59,7 @@ export function readRegister(machine: Machine, name: string): number | undefined
   if (name === 'ip') return st[S_EIP] & 0xffff;
   if (name === 'eflags' || name === 'flags') return getEflags(st) >>> 0;
   if (name in SEGMENTS) return st[S_SEG_SEL + SEGMENTS[name]] & 0xffff;
+  if (name === 'tr' || name === 'ldtr') return st[S_SEG_SEL + (name === 'tr' ? TR : LDTR)] & 0xffff;
   if (name === 'cr0') return guestControlRegister(machine, 0);
   if (name === 'cr2') return st[S_CR2] >>> 0;
   if (name === 'cr3') return guestControlRegister(machine, 3);
