@@ -17,10 +17,17 @@ export type CheckSpec =
   /** The code segment at the end is 32-bit (D bit set). */
   | { kind: 'code32' }
   /** At the end, the guest's page tables map linear `linear` to guest-physical `physical` (or map it at all, without `physical`). */
-  | { kind: 'maps'; linear: number; physical?: number };
+  | { kind: 'maps'; linear: number; physical?: number }
+  /**
+   * A VMM figure at the end, within bounds: `exits` (all VM exits), `exits:N` (of reason N),
+   * `shadow.cacheHitRate` (0 to 1), or a shadow counter (`shadow.writeProtectTraps`, `shadow.filled`...).
+   */
+  | { kind: 'vmm'; stat: string; atLeast?: number; atMost?: number };
 
 export interface Check {
   spec: CheckSpec;
+  /** The modes it is judged in (all the spec's when absent): a VMM figure means nothing on bare. */
+  modes?: string[];
   /** What passing means, in a sentence: "the text appears on the screen". */
   says: string;
   /** What to look at when it fails. */
@@ -39,7 +46,7 @@ export interface GraderSpec {
   checks: Check[];
 }
 
-const CHECK_KINDS = ['prints', 'event', 'ends', 'register', 'code32', 'maps'];
+const CHECK_KINDS = ['prints', 'event', 'ends', 'register', 'code32', 'maps', 'vmm'];
 
 /** Reads grader.json; a mistake in it is the teacher's, said with what and where. */
 export function parseGraderSpec(text: string, file: string): GraderSpec {
@@ -67,8 +74,9 @@ export function parseGraderSpec(text: string, file: string): GraderSpec {
   const checks = (o.checks as Record<string, unknown>[]).map((c, i): Check => {
     want(typeof c === 'object' && c !== null && CHECK_KINDS.includes(c.kind as string), `check ${i + 1}: "kind" is one of ${CHECK_KINDS.join(', ')}`);
     want(typeof c.says === 'string' && typeof c.hint === 'string', `check ${i + 1}: "says" and "hint" (sentences for the student) are missing`);
-    const { says, hint, ...spec } = c;
-    return { spec: spec as unknown as CheckSpec, says: says as string, hint: hint as string };
+    const { says, hint, modes: only, ...spec } = c;
+    want(only === undefined || (Array.isArray(only) && only.every((m) => modes.includes(m as string))), `check ${i + 1}: its "modes" must be among the spec's`);
+    return { spec: spec as unknown as CheckSpec, says: says as string, hint: hint as string, modes: only as string[] | undefined };
   });
   return { title: o.title as string, modes, memory, maxInstructions, runOptions, checks };
 }

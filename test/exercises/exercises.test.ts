@@ -40,9 +40,9 @@ describe.each(names)('exercise %s', (name) => {
   it('the skeleton boots but fails, with what was seen and a hint', () => {
     const result = gradeFile(name, join(EXERCISES, name, 'start.asm'));
     expect(result.passed).toBe(false);
+    // (It may pass where the exercise is not about: 08's skeleton is right, only slow under shadow.)
     for (const run of result.runs) {
       const failed = run.checks.filter((c) => !c.ok);
-      expect(failed.length, `${run.mode}`).toBeGreaterThan(0);
       for (const c of failed) {
         expect(c.detail).not.toBe('');
         expect(c.hint).not.toBe('');
