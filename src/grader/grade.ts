@@ -182,6 +182,13 @@ function vmmFigure(m: Machine, stat: string): number | string {
     const field = stat.slice('shadow.'.length) as keyof typeof stats;
     if (typeof stats[field] === 'number') return stats[field];
   }
+  if (stat.startsWith('pv.')) {
+    const pv = vcpu.pv;
+    if (pv === null) return `${stat}: this run is not under paravirtual paging`;
+    const stats = pv.mmu.stats;
+    const field = stat.slice('pv.'.length) as keyof typeof stats;
+    if (typeof stats[field] === 'number') return stats[field];
+  }
   return `'${stat}' is not a figure the grader knows (the grader spec is wrong)`;
 }
 

@@ -20,7 +20,8 @@ export type CheckSpec =
   | { kind: 'maps'; linear: number; physical?: number }
   /**
    * A VMM figure at the end, within bounds: `exits` (all VM exits), `exits:N` (of reason N),
-   * `shadow.cacheHitRate` (0 to 1), or a shadow counter (`shadow.writeProtectTraps`, `shadow.filled`...).
+   * `shadow.cacheHitRate` (0 to 1), a shadow counter (`shadow.writeProtectTraps`, `shadow.filled`...),
+   * or a paravirtual paging counter (`pv.updates`, `pv.rejected`, `pv.pins`, `pv.baseLoads`).
    */
   | { kind: 'vmm'; stat: string; atLeast?: number; atMost?: number };
 
