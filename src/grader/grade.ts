@@ -53,8 +53,11 @@ function gradeRun(spec: GraderSpec, build: MachineFactory, mode: string, memory:
   const { machine, serial } = build(mode, memory);
   const recorder = new EventRecorder();
   machine.cpu.debugHook = recorder;
+  // Every VM exit, as the VMM's observers see it (before its handler): reason and GPA.
+  const exits: { reason: number; gpa: number }[] = [];
+  machine.vcpu?.exitObservers.push((e) => exits.length < 1_000_000 && exits.push({ reason: e.reason, gpa: e.guestPhysical >>> 0 }));
   const outcome = machine.run(spec.maxInstructions);
-  const seen: Seen = { machine, outcome, events: recorder.events, serial: serial(), screen: machine.vga.lines().map((l) => l.trimEnd()) };
+  const seen: Seen = { machine, outcome, events: recorder.events, exits, serial: serial(), screen: machine.vga.lines().map((l) => l.trimEnd()) };
   const checks = spec.checks.filter((c) => c.modes === undefined || c.modes.includes(mode)).map((c) => judge(c, seen));
   const failed = checks.some((c) => !c.ok);
   return { mode, memory, outcome: describeOutcome(outcome), checks, firstFault: failed ? firstFault(seen) : [] };
@@ -64,6 +67,7 @@ interface Seen {
   machine: Machine;
   outcome: RunOutcome;
   events: RecordedEvent[];
+  exits: { reason: number; gpa: number }[];
   serial: string;
   screen: string[];
 }
@@ -159,6 +163,12 @@ function judge(check: Check, seen: Seen): CheckResult {
       const ok = (s.atLeast === undefined || value >= s.atLeast) && (s.atMost === undefined || value <= s.atMost);
       const bounds = [s.atLeast !== undefined ? `at least ${s.atLeast}` : '', s.atMost !== undefined ? `at most ${s.atMost}` : ''].filter(Boolean).join(' and ');
       return result(ok, `${s.stat} is ${Number.isInteger(value) ? value : value.toFixed(3)} (wanted ${bounds})`);
+    }
+    case 'exits': {
+      if (seen.machine.vcpu === null) return result(false, 'there is no VMM on the bare machine (the grader spec should not run this check with --mode bare)');
+      const n = seen.exits.filter((e) => e.reason === s.reason && (s.gpaFrom === undefined || e.gpa >= s.gpaFrom) && (s.gpaTo === undefined || e.gpa < s.gpaTo)).length;
+      const ok = n >= (s.atLeast ?? 1) && (s.atMost === undefined || n <= s.atMost);
+      return result(ok, `seen ${n}`);
     }
     case 'code32': {
       const ok = (seen.machine.cpu.st[S_SEG_ATTR + CS] & ATTR_DB) !== 0;

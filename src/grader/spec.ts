@@ -23,7 +23,9 @@ export type CheckSpec =
    * `shadow.cacheHitRate` (0 to 1), a shadow counter (`shadow.writeProtectTraps`, `shadow.filled`...),
    * or a paravirtual paging counter (`pv.updates`, `pv.rejected`, `pv.pins`, `pv.baseLoads`).
    */
-  | { kind: 'vmm'; stat: string; atLeast?: number; atMost?: number };
+  | { kind: 'vmm'; stat: string; atLeast?: number; atMost?: number }
+  /** VM exits of one reason (Intel's number) seen during the run, those of an EPT violation limited to a GPA range [gpaFrom, gpaTo), counted. */
+  | { kind: 'exits'; reason: number; gpaFrom?: number; gpaTo?: number; atLeast?: number; atMost?: number };
 
 export interface Check {
   spec: CheckSpec;
@@ -47,7 +49,7 @@ export interface GraderSpec {
   checks: Check[];
 }
 
-const CHECK_KINDS = ['prints', 'event', 'ends', 'register', 'code32', 'maps', 'vmm'];
+const CHECK_KINDS = ['prints', 'event', 'ends', 'register', 'code32', 'maps', 'vmm', 'exits'];
 
 /** Reads grader.json; a mistake in it is the teacher's, said with what and where. */
 export function parseGraderSpec(text: string, file: string): GraderSpec {
