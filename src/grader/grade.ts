@@ -10,7 +10,7 @@ import { hex } from '../cpu/physical-memory.ts';
 import { ATTR_DB, CS, S_SEG_ATTR } from '../cpu/state.ts';
 import { explainFaultChain } from '../debugger/fault-report.ts';
 import { GuestMemory } from '../debugger/guest-memory.ts';
-import { readRegister } from '../debugger/registers.ts';
+import { guestControlRegister, readRegister } from '../debugger/registers.ts';
 import type { Machine, RunOutcome } from '../machine/machine.ts';
 import { EventRecorder, type RecordedEvent } from './recorder.ts';
 import type { Check, CheckSpec, GraderSpec } from './spec.ts';
@@ -51,7 +51,7 @@ export function grade(spec: GraderSpec, build: MachineFactory): GradeResult {
 
 function gradeRun(spec: GraderSpec, build: MachineFactory, mode: string, memory: string): RunResult {
   const { machine, serial } = build(mode, memory);
-  const recorder = new EventRecorder();
+  const recorder = new EventRecorder(() => guestControlRegister(machine, 3));
   machine.cpu.debugHook = recorder;
   // Every VM exit, as the VMM's observers see it (before its handler): reason and GPA.
   const exits: { reason: number; gpa: number }[] = [];
@@ -134,7 +134,9 @@ function judge(check: Check, seen: Seen): CheckResult {
         (e) => e.kind === s.event && (s.vector === undefined || e.vector === s.vector) && (s.ah === undefined || ((e.eax >>> 8) & 0xff) === s.ah) && (s.eax === undefined || e.eax === s.eax >>> 0) && (s.cpl === undefined || e.cpl === s.cpl) && (s.cr2 === undefined || e.cr2 === s.cr2 >>> 0),
       );
       const atLeast = s.atLeast ?? (s.atMost === undefined ? 1 : 0);
-      const ok = matching.length >= atLeast && (s.atMost === undefined || matching.length <= s.atMost);
+      const cr3s = new Set(matching.map((e) => e.cr3)).size;
+      const ok = matching.length >= atLeast && (s.atMost === undefined || matching.length <= s.atMost) && (s.distinctCr3 === undefined || cr3s >= s.distinctCr3);
+      if (matching.length >= atLeast && s.distinctCr3 !== undefined && cr3s < s.distinctCr3) return result(false, `seen ${matching.length} times, but with ${cr3s} value${cr3s === 1 ? '' : 's'} of CR3 (${[...new Set(matching.map((e) => hex(e.cr3)))].slice(0, 3).join(', ')})`);
       const any = events.filter((e) => e.kind === s.event && (s.vector === undefined || e.vector === s.vector));
       const what = (e: RecordedEvent) => [s.cr2 !== undefined ? `CR2 ${hex(e.cr2)}` : `EAX ${hex(e.eax)}`, `at CPL ${e.cpl}`].join(' ');
       const near = any.length > 0 && matching.length === 0 ? ` (${any.length} other${any.length === 1 ? '' : 's'}: the first with ${what(any[0])})` : '';

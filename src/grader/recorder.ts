@@ -21,6 +21,8 @@ export interface RecordedEvent {
   cr2: number;
   /** Instructions retired when it came. */
   retired: number;
+  /** CR3 as the guest reads it (under the VMM, not the shadow's or the VMM's own). */
+  cr3: number;
 }
 
 /** Events kept: enough for any check, bounded for a guest that loops on a fault. */
@@ -28,6 +30,10 @@ const MAX_EVENTS = 100_000;
 
 export class EventRecorder implements DebugHook {
   readonly events: RecordedEvent[] = [];
+
+  /** @param guestCr3 CR3 as the guest reads it */
+  constructor(private readonly guestCr3: () => number) {}
+
   /** Events past MAX_EVENTS, counted only. */
   dropped = 0;
 
@@ -57,6 +63,7 @@ export class EventRecorder implements DebugHook {
       eax: cpu.reg[0] >>> 0,
       cr2: st[S_CR2] >>> 0,
       retired: cpu.instructions,
+      cr3: this.guestCr3() >>> 0,
     });
   }
 

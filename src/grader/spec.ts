@@ -8,8 +8,8 @@
 export type CheckSpec =
   /** A line of output (COM1, or the text screen), CR LF or LF alike; `{usableKiB}` and friends are the machine's own numbers. */
   | { kind: 'prints'; text: string; where?: 'serial' | 'screen' | 'either' }
-  /** Events delivered: INT n (software), exceptions, IRQs; with AH, EAX or the CPL at the time; counted. */
-  | { kind: 'event'; event: 'software' | 'exception' | 'external'; vector?: number; ah?: number; eax?: number; cpl?: number; cr2?: number; atLeast?: number; atMost?: number }
+  /** Events delivered: INT n (software), exceptions, IRQs; with AH, EAX, the CPL or CR2 at the time; counted; `distinctCr3`: in at least so many address spaces. */
+  | { kind: 'event'; event: 'software' | 'exception' | 'external'; vector?: number; ah?: number; eax?: number; cpl?: number; cr2?: number; atLeast?: number; atMost?: number; distinctCr3?: number }
   /** How the run ended: halted (HLT with nothing to wake it), exit (the exit port, with `status`), shutdown... */
   | { kind: 'ends'; outcome: string; status?: number }
   /** A register at the end (`registers` names: eax, cr0, cs, cpl...), under `mask` (all bits when absent). */

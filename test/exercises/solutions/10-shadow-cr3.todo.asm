@@ -1,4 +1,4 @@
-;; The work of exercise 08: what goes at each TODO of guests/exercises/08-shadow-cr3/start.asm,
+;; The work of exercise 10: what goes at each TODO of guests/exercises/10-shadow-cr3/start.asm,
 ;; in order (test/exercises/solutions.ts puts it there; the rest of the solution is the skeleton).
 ;; TODO
 DIR_A equ 0x13000               ; A's directory and its table for SHARED; then B's

@@ -1,4 +1,4 @@
-;; The work of exercise 10: what goes at each TODO of guests/exercises/10-vm-exits/start.asm,
+;; The work of exercise 11: what goes at each TODO of guests/exercises/11-vm-exits/start.asm,
 ;; in order (test/exercises/solutions.ts puts it there; the rest of the solution is the skeleton).
 ;; TODO
         mov esi, 100

@@ -1,4 +1,4 @@
-; Exercise 10: cause VM exits on purpose, and know how many: CPUID, hypercalls, and the first
+; Exercise 11: cause VM exits on purpose, and know how many: CPUID, hypercalls, and the first
 ; touch of guest-physical pages the EPT does not map yet. Runs under --mode ept.
 %include "boot32.inc"
 

@@ -1,4 +1,4 @@
-; Exercise 08: two address spaces, A and B, that see different memory at 0x40000000, switched
+; Exercise 10: two address spaces, A and B, that see different memory at 0x40000000, switched
 ; 1000 times each way. Correct as it is; your work is to make it cheap under shadow paging.
 %include "boot32.inc"
 
