@@ -38,7 +38,8 @@ function exercises(): Exercise[] {
     .map((d) => {
       const dir = join(EXERCISES(), d.name);
       const heading = /^#\s*(.+)$/m.exec(readFileSync(join(dir, 'README.md'), 'utf8'));
-      return { number: d.name.slice(0, 2), name: d.name, dir, title: heading ? heading[1].trim() : d.name };
+      // The heading says "01: Hello through the BIOS": the title is what follows the number.
+      return { number: d.name.slice(0, 2), name: d.name, dir, title: heading ? heading[1].trim().replace(/^\d\d:\s*/, '') : d.name };
     })
     .sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -79,7 +80,7 @@ export const exerciseCommand: Command = {
     for (const f of files) if (existsSync(join(dir, basename(f)))) throw new UserError(`${join(dir, basename(f))} exists already: start the exercise in another directory (minivisor exercise start ${exercise.number} DIR), or keep working on it`);
     mkdirSync(dir, { recursive: true });
     for (const f of files) copyFileSync(f, join(dir, basename(f)));
-    console.log(`${exercise.title}: ${join(dir, 'README.md')} says what to do; edit ${join(dir, 'start.asm')}, then\n  minivisor grade ${exercise.number} ${join(dir, 'start.asm')}`);
+    console.log(`${exercise.number}: ${exercise.title}: ${join(dir, 'README.md')} says what to do; edit ${join(dir, 'start.asm')}, then\n  minivisor grade ${exercise.number} ${join(dir, 'start.asm')}`);
     return 0;
   },
 };
@@ -90,7 +91,9 @@ Runs FILE.asm as exercise NN's grader says (in each memory mode and memory size 
 checks what the guest did through the machine: registers, the interrupts and exceptions it
 took, how it ended, what it printed. Each check prints ✓ or ✗ with what was seen and a hint;
 a failing run also shows its first exception. Exit status 0 when every check passes, 1 when
-one fails. --json prints the result as JSON, for course tooling.`;
+one fails, 14 when FILE does not assemble (with file:line:column), 2 for a mistake in the
+command. --json prints the result as JSON, for course tooling (with "error" when the guest
+could not be built).`;
 
 export const gradeCommand: Command = {
   usage: GRADE_USAGE,
@@ -110,7 +113,17 @@ export const gradeCommand: Command = {
     } catch (e) {
       throw new UserError(`exercise ${exercise.number}'s grader spec is broken (a mistake of the exercise's author): ${e instanceof Error ? e.message : String(e)}`);
     }
-    const result = grade(spec, exerciseMachines(spec, file));
+    let result;
+    try {
+      result = grade(spec, exerciseMachines(spec, file));
+    } catch (e) {
+      // A file that does not assemble (or cannot be read): for tooling, JSON too, with why.
+      if (json && e instanceof UserError) {
+        console.log(JSON.stringify({ title: spec.title, passed: false, error: e.message, runs: [] }, null, 2));
+        return e.exitCode;
+      }
+      throw e;
+    }
     console.log(json ? JSON.stringify(result, null, 2) : formatGrade(result));
     return result.passed ? 0 : 1;
   },

@@ -51,7 +51,7 @@ export class EventRecorder implements DebugHook {
     // the shadow tables) is made again after it: one event, told twice. A fault that really
     // happens again has the handler's instructions between the two.
     const last = this.events.at(-1);
-    if (last !== undefined && last.vector === vector && last.retired === cpu.instructions && last.eip === st[S_INSN_EIP] >>> 0) this.events.pop();
+    if (last !== undefined && last.vector === vector && last.retired === cpu.retired && last.eip === st[S_INSN_EIP] >>> 0) this.events.pop();
     this.events.push({
       vector,
       kind: (['exception', 'software', 'external'] as const)[kind],
@@ -62,7 +62,7 @@ export class EventRecorder implements DebugHook {
       cpl: st[S_CPL],
       eax: cpu.reg[0] >>> 0,
       cr2: st[S_CR2] >>> 0,
-      retired: cpu.instructions,
+      retired: cpu.retired, // exact (Cpu.instructions is brought up to date only between chunks)
       cr3: this.guestCr3() >>> 0,
     });
   }

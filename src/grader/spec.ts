@@ -2,7 +2,7 @@
  * An exercise's grader spec (guests/exercises/NN-name/grader.json): how to run the student's
  * guest (modes, memory sizes, a budget) and what to check, each check with the sentence a
  * student reads when it passes or fails and a hint for when it fails. Declarative, so that a
- * teacher writes a new exercise without writing TypeScript; the kinds of check are in checks.ts.
+ * teacher writes a new exercise without writing TypeScript; grade.ts judges each kind of check.
  */
 
 export type CheckSpec =
@@ -49,7 +49,18 @@ export interface GraderSpec {
   checks: Check[];
 }
 
-const CHECK_KINDS = ['prints', 'event', 'ends', 'register', 'code32', 'maps', 'vmm', 'exits'];
+/** Each kind of check, and the fields it may have (besides kind, says, hint, modes): a misspelt field would loosen a check unseen. */
+const CHECK_FIELDS: Record<string, string[]> = {
+  prints: ['text', 'where'],
+  event: ['event', 'vector', 'ah', 'eax', 'cpl', 'cr2', 'atLeast', 'atMost', 'distinctCr3'],
+  ends: ['outcome', 'status'],
+  register: ['register', 'mask', 'value'],
+  code32: [],
+  maps: ['linear', 'physical'],
+  vmm: ['stat', 'atLeast', 'atMost'],
+  exits: ['reason', 'gpaFrom', 'gpaTo', 'atLeast', 'atMost'],
+};
+const CHECK_KINDS = Object.keys(CHECK_FIELDS);
 
 /** Reads grader.json; a mistake in it is the teacher's, said with what and where. */
 export function parseGraderSpec(text: string, file: string): GraderSpec {
@@ -78,6 +89,8 @@ export function parseGraderSpec(text: string, file: string): GraderSpec {
     want(typeof c === 'object' && c !== null && CHECK_KINDS.includes(c.kind as string), `check ${i + 1}: "kind" is one of ${CHECK_KINDS.join(', ')}`);
     want(typeof c.says === 'string' && typeof c.hint === 'string', `check ${i + 1}: "says" and "hint" (sentences for the student) are missing`);
     const { says, hint, modes: only, ...spec } = c;
+    const unknown = Object.keys(spec).filter((k) => k !== 'kind' && !CHECK_FIELDS[c.kind as string].includes(k));
+    want(unknown.length === 0, `check ${i + 1} (${c.kind}): no field ${unknown.map((k) => `"${k}"`).join(', ')}; it may have ${CHECK_FIELDS[c.kind as string].join(', ') || 'no others'}`);
     want(only === undefined || (Array.isArray(only) && only.every((m) => modes.includes(m as string))), `check ${i + 1}: its "modes" must be among the spec's`);
     return { spec: spec as unknown as CheckSpec, says: says as string, hint: hint as string, modes: only as string[] | undefined };
   });

@@ -40,6 +40,9 @@ describe.each(names)('exercise %s', (name) => {
   it('the skeleton boots but fails, with what was seen and a hint', () => {
     const result = gradeFile(name, join(EXERCISES, name, 'start.asm'));
     expect(result.passed).toBe(false);
+    // It boots: the guest's own code ran, and the run did not end in the BIOS.
+    const inBios = (linear: number) => (linear >= 0xf0000 && linear < 0x100000) || linear >= 0xffff0000;
+    for (const run of result.runs) expect(inBios(run.endLinear), `${run.mode}: ${run.outcome}`).toBe(false);
     // (It may pass where the exercise is not about: 08's skeleton is right, only slow under shadow.)
     for (const run of result.runs) {
       const failed = run.checks.filter((c) => !c.ok);
@@ -48,6 +51,15 @@ describe.each(names)('exercise %s', (name) => {
         expect(c.hint).not.toBe('');
       }
     }
+  });
+});
+
+describe('the exercises', () => {
+  it('are at least ten, numbered from 01 without a gap, each in the guide', () => {
+    expect(names.length).toBeGreaterThanOrEqual(10);
+    expect(names.map((n) => n.slice(0, 2))).toEqual(names.map((_, i) => String(i + 1).padStart(2, '0')));
+    const guide = readFileSync(join(EXERCISES, 'README.md'), 'utf8');
+    for (const n of names) expect(guide).toContain(`(${n}/README.md)`);
   });
 });
 
@@ -63,6 +75,7 @@ describe('the commands', () => {
     const start = minivisor('exercise', 'start', '1', dir);
     expect(start.status, start.stderr).toBe(0);
     expect(readFileSync(join(dir, 'start.asm'), 'utf8')).toBe(readFileSync(join(EXERCISES, names[0], 'start.asm'), 'utf8'));
+    expect(existsSync(join(dir, 'boot32.inc')), 'the shared include comes too').toBe(true);
     expect(minivisor('exercise', 'start', '1', dir).stderr).toMatch(/exists already/);
 
     const failing = minivisor('grade', '01', join(dir, 'start.asm'));

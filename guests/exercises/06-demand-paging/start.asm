@@ -9,6 +9,11 @@ HEAP        equ 0x40000000
 FIRST_FRAME equ 0x200000        ; frames handed out from here (2 MiB up: unused RAM)
 
 main:
+        ; The free frames hold what memory holds once it has been used: not zeros.
+        mov edi, FIRST_FRAME
+        mov eax, 0xDEADBEEF
+        mov ecx, 2048
+        rep stosd
         ; Paging, as in exercise 05: the first 4 MiB identity-mapped, and a page table for
         ; the heap with no entry present yet.
         mov edi, LOW_TABLE
@@ -30,7 +35,7 @@ main:
         mov eax, PAGE_DIR
         mov cr3, eax
         mov eax, cr0
-        or eax, 0x80000000
+        or eax, 0x80010000      ; PG, and WP: read-only pages are read-only for the kernel too
         mov cr0, eax
         ; The IDT, as in exercise 04: vector 14 (#PF) goes to pf_handler.
         mov eax, pf_handler
@@ -47,6 +52,13 @@ main:
         mov eax, [HEAP + 0x1000]
         mov esi, read_back
         call print
+        call print_hex
+        mov esi, newline
+        call print
+        mov ebx, [HEAP + 0x5000]    ; the first touch of another page: a read of what is there
+        mov esi, fresh
+        call print
+        mov eax, ebx
         call print_hex
         mov esi, newline
         call print
@@ -69,6 +81,7 @@ next_frame: dd FIRST_FRAME
 read_back:  db 'read back ', 0
 done:       db 'both pages in use', 13, 10, 0
 fault_at:   db 'page fault at ', 0
+fresh:      db 'a fresh page reads ', 0
 newline:    db 13, 10, 0
 
         align 8

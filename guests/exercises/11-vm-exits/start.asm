@@ -12,8 +12,19 @@ main:
         ; the answer comes back in EAX), and print "hypervisor ABI version " and the last
         ; answer (print_hex).
 
-        ; TODO: write a dword to each of the FRESH_PAGES pages from FRESH, then a second
-        ; time to each, and print "touched 64 pages twice".
+        ; TODO: write 0x11111111 to the first dword of each of the FRESH_PAGES pages from
+        ; FRESH, then 0x22222222 to each, a second pass.
+
+        ; The check of the second pass (written).
+        mov edi, FRESH
+        mov ecx, FRESH_PAGES
+.check:
+        cmp dword [edi], 0x22222222
+        jne .done
+        add edi, 0x1000
+        loop .check
+        mov esi, touched
+        call print
 
 .done:
         hlt

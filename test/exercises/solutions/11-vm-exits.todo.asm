@@ -22,15 +22,14 @@
         mov esi, newline
         call print
 ;; TODO
-        mov edx, 2              ; two passes
+        mov edx, 0x11111111
 .pass:
         mov edi, FRESH
         mov ecx, FRESH_PAGES
 .page:
-        mov dword [edi], 0x5A5A5A5A
+        mov [edi], edx
         add edi, 0x1000
         loop .page
-        dec edx
-        jnz .pass
-        mov esi, touched
-        call print
+        add edx, 0x11111111
+        cmp edx, 0x33333333
+        jne .pass
