@@ -119,8 +119,15 @@ print_hex:
         pop ecx
         ret
 
-; putc: AL on COM1, once the transmitter is empty (LSR bit 5).
-putc:   push edx
+; putc: AL on COM1, once the transmitter is empty (LSR bit 5); a line feed goes as CR LF, as a
+; serial terminal wants it (and as the other guests send it).
+putc:   cmp al, 10
+        jne putc_raw
+        mov al, 13
+        call putc_raw
+        mov al, 10
+putc_raw:
+        push edx
         push eax
         mov dx, COM1 + 5
 .wait:  in al, dx

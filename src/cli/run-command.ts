@@ -145,6 +145,8 @@ export interface RunSettings {
   builtinFirmware: boolean;
   /** --gdb, -s, -S: where the gdb stub listens, and whether the guest waits for gdb before it starts. */
   gdb: GdbListen | null;
+  /** A .asm given as the boot floppy, assembled (to explain a run that went wrong past its first sector). */
+  bootAsm?: { name: string; bytes: Uint8Array };
 }
 
 export interface GdbListen {
@@ -274,6 +276,7 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
   // What the BIOS boots: disks, or a Multiboot kernel loaded after the machine exists.
   const disks = new Map<number, DiskImage>();
   let kernel: { bytes: Uint8Array; name: string } | undefined;
+  let bootAsm: RunSettings['bootAsm'];
   const addDisk = (drive: number, path: string, kind?: DiskKind, image?: Uint8Array) => {
     let bytes = image;
     if (bytes === undefined) {
@@ -296,7 +299,10 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
     const { bytes, symbols } = loadGuestFile(file, defines, includes);
     if (symbols) symbolSources.push(symbols);
     if (isElf(bytes) || isFlatMultibootKernel(bytes)) kernel = { bytes, name: file };
-    else if (extname(file).toLowerCase() === '.asm') addDisk(0x00, file, 'floppy', bytes);
+    else if (extname(file).toLowerCase() === '.asm') {
+      addDisk(0x00, file, 'floppy', bytes);
+      bootAsm = { name: file, bytes };
+    }
     else addDisk(guessKind(bytes.length) === 'floppy' ? 0x00 : 0x80, file, undefined, bytes);
   }
   const fda = one('--fda');
@@ -385,6 +391,7 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
   });
   return {
     config,
+    bootAsm,
     kernel: kernel && { ...kernel, commandLine: one('--append') ?? '' },
     maxInstructions: max === undefined ? Infinity : parseNumber(max, '--max-instructions'),
     dumps,
@@ -587,7 +594,26 @@ function report(machine: Machine, outcome: RunOutcome, settings: RunSettings): n
       process.stderr.write(`minivisor: stopped after ${maxInstructions} instructions (--max-instructions); the guest was at ${cpu.location()}\n${indent(machine.describeRegisters())}\n`);
       break;
   }
+  if (outcome.kind !== 'exit') process.stderr.write(unloadedSectorsHint(machine, settings.bootAsm));
   return exitStatusOf(outcome);
+}
+
+/**
+ * The BIOS loads only a disk's first sector: a .asm of several sectors whose run went wrong may
+ * have jumped into the rest, which is on the floppy but (unless the guest read it) not in memory.
+ */
+function unloadedSectorsHint(machine: Machine, boot: RunSettings['bootAsm']): string {
+  if (boot === undefined || boot.bytes.length <= SECTOR_BYTES) return '';
+  const rest = boot.bytes.subarray(SECTOR_BYTES, 2 * SECTOR_BYTES);
+  const inMemory = readPhysicalMemory(machine.phys, 0x7c00 + SECTOR_BYTES, rest.length);
+  if (Buffer.from(inMemory).equals(Buffer.from(rest))) return '';
+  const sectors = Math.ceil(boot.bytes.length / SECTOR_BYTES);
+  return (
+    `minivisor: note: ${boot.name} is ${sectors} sectors, and the BIOS loads only the first (the boot sector, at 0000:7C00).
+` +
+    `  The other ${sectors - 1} ${sectors === 2 ? 'is' : 'are'} on the floppy but not at 0000:7E00: read ${sectors === 2 ? 'it' : 'them'} with INT 13h (guests/loader/loader.asm does).
+`
+  );
 }
 
 /** The exit status for a run that ended so (the table in exit-status.ts); gdb hears it as the exit code. */

@@ -11,7 +11,7 @@ describe('guests', () => {
   it('hello prints "Hello, world!" through INT 10h teletype and halts', () => {
     const run = runGuest('hello');
     expect(run.outcome.kind).toBe('halted');
-    expect(run.text).toBe(expectedOutput('hello'));
+    expect(run.serial).toBe(expectedOutput('hello'));
   });
 });
 
@@ -21,12 +21,12 @@ describe('loader', () => {
     expect(image.length).toBe(5 * 512);
     const run = runGuest('loader');
     expect(run.outcome.kind).toBe('halted');
-    expect(run.text).toBe(expectedOutput('loader'));
+    expect(run.serial).toBe(expectedOutput('loader'));
   });
 
   it('boots the same image from a hard disk (drive 80h)', () => {
     const run = boot({ hardDisk: guestImage('loader') });
-    expect(run.text).toBe(expectedOutput('loader').replace('drive 00', 'drive 80'));
+    expect(run.serial).toBe(expectedOutput('loader').replace('drive 00', 'drive 80'));
   });
 });
 
@@ -34,7 +34,7 @@ describe('e820', () => {
   it('prints the memory map of a 16 MiB machine', () => {
     const run = runGuest('e820');
     expect(run.outcome.kind).toBe('halted');
-    expect(run.text).toBe(expectedOutput('e820'));
+    expect(run.serial).toBe(expectedOutput('e820'));
   });
 });
 
@@ -42,7 +42,7 @@ describe('timer', () => {
   it('counts ten IRQ 0 ticks through its INT 1Ch hook, as the BIOS tick count does', () => {
     const run = runGuest('timer');
     expect(run.outcome.kind).toBe('halted');
-    expect(run.text).toBe(expectedOutput('timer'));
+    expect(run.serial).toBe(expectedOutput('timer'));
     // Ten ticks of 65536 / 1193182 s each: about 0.55 virtual seconds went by.
     expect(run.machine.clock.nowNs() / 1e9).toBeGreaterThan(0.54);
     expect(run.machine.clock.nowNs() / 1e9).toBeLessThan(0.6);
@@ -53,6 +53,6 @@ describe('keyboard', () => {
   it('echoes typed keys (INT 16h) until Enter, with Shift, Backspace and keys without characters', () => {
     const run = runGuest('keyboard', { keys: ['Hello, wrx', '\b\b', 'orld! ~|', '\n'] });
     expect(run.outcome.kind).toBe('halted');
-    expect(run.text).toBe(expectedOutput('keyboard'));
+    expect(run.serial).toBe(expectedOutput('keyboard'));
   });
 });

@@ -34,7 +34,7 @@ export function guestImage(name: string): Uint8Array {
   return assemblePath(join(ROOT, 'guests', name, `${name}.asm`));
 }
 
-/** A guest's golden output: guests/<name>/<name>.expected. */
+/** A guest's golden output: guests/<name>/<name>.expected, the bytes it sends on COM1 (CR LF line ends). */
 export function expectedOutput(name: string): string {
   return readFileSync(join(ROOT, 'guests', name, `${name}.expected`), 'utf8');
 }
@@ -66,7 +66,7 @@ export interface BootRun {
   outcome: RunOutcome;
   /** Everything written to COM1, as it was sent (CR LF line ends). */
   serial: string;
-  /** Serial output with CR LF turned into LF, as the .expected files hold it. */
+  /** Serial output with CR LF turned into LF, for matching lines. */
   text: string;
 }
 
