@@ -25,6 +25,7 @@ import { BlockCache, type BlockCompiler } from './block-cache.ts';
 import type { DebugHook } from './debug-hook.ts';
 import { FaultChain } from './fault-chain.ts';
 import { runCpu } from './run-loop.ts';
+import { recycle, zeroedInt32Array, zeroedUint8Array } from './recycled-buffers.ts';
 
 /**
  * TLB entry bits (the rest of an entry is the page's host offset): what a supervisor and what
@@ -78,9 +79,9 @@ export class Cpu {
   readonly mem: Uint8Array;
   readonly memView: DataView;
   /** Linear page → host offset | TLB_* permission bits; 0 when not cached. */
-  readonly tlb = new Int32Array(1 << 20);
+  readonly tlb = zeroedInt32Array(1 << 20);
   /** Pages cached from global page-table entries (CR4.PGE): a CR3 load keeps them. */
-  private readonly tlbGlobal = new Uint8Array(1 << 20);
+  private readonly tlbGlobal = zeroedUint8Array(1 << 20);
   /**
    * The TLB bits an access at the current privilege needs: supervisor or user; 0 while every
    * access must take the slow path (alignment checks or data breakpoints armed). (Read by the run loop.)
@@ -193,6 +194,11 @@ export class Cpu {
     phys.onMappingChange = () => this.flushTlb();
     phys.onCodeWrite = (hostPage) => this.codeWritten(hostPage);
     this.reset();
+  }
+
+  /** Hands the TLB's arrays to the next CPU made (Machine.dispose): this one must not run again. */
+  releaseBuffers(): void {
+    recycle(this.tlb, this.tlbGlobal);
   }
 
   /** The state after RESET: real mode, CS:IP = F000:FFF0 with CS base FFFF0000 (the top-of-4-GiB alias). */

@@ -8,6 +8,8 @@
  * Frames are handed out in order and never given back (minivisor does not swap or balloon),
  * so the pool's used part is one prefix of one buffer, which the CPU indexes by HPA.
  */
+import { recycle, zeroedInt32Array, zeroedUint8Array } from './recycled-buffers.ts';
+
 const PAGE_SHIFT = 12;
 const PAGE_SIZE = 1 << PAGE_SHIFT;
 
@@ -34,9 +36,14 @@ export class HostMemory {
    * @param addressSpaceBytes how much HVA space can be reserved (defaults to the pool's size)
    */
   constructor(frameBytes: number, addressSpaceBytes = frameBytes) {
-    this.frames = new Uint8Array(frameBytes);
+    this.frames = zeroedUint8Array(frameBytes);
     this.view = new DataView(this.frames.buffer);
-    this.pageTable = new Int32Array(Math.ceil(addressSpaceBytes / PAGE_SIZE)).fill(NO_FRAME);
+    this.pageTable = zeroedInt32Array(Math.ceil(addressSpaceBytes / PAGE_SIZE)).fill(NO_FRAME);
+  }
+
+  /** Hands the frame pool and the page table to the next host memory made (Machine.dispose). */
+  releaseBuffers(): void {
+    recycle(this.frames, this.pageTable);
   }
 
   /** Reserves `bytes` of address space (mmap without touching it); returns its HVA. No frames yet. */

@@ -11,6 +11,7 @@
  */
 
 import { HostMemory, NO_FRAME } from './host-memory.ts';
+import { recycle, zeroedInt32Array, zeroedUint8Array } from './recycled-buffers.ts';
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
@@ -63,7 +64,7 @@ export class PhysicalMemory {
    * that the array as allocated, all zeros, says "unmapped": filling 4 MiB with PAGE_UNMAPPED
    * touched every page of it and cost each start of a machine 12 ms.
    */
-  private readonly invertedPages = new Int32Array(PAGE_COUNT);
+  private readonly invertedPages = zeroedInt32Array(PAGE_COUNT);
   private readonly memorySlots: MemorySlot[] = [];
   private readonly mmio: { base: number; size: number; handler: MmioHandler }[] = [];
   /** Called when a page's mapping changes, so that caches (the CPU's TLB) can drop it. */
@@ -89,7 +90,13 @@ export class PhysicalMemory {
     this.hostMemory = new HostMemory(hostBytes);
     this.host = this.hostMemory.frames;
     this.hostView = this.hostMemory.view;
-    this.codePages = new Uint8Array(this.host.length >>> PAGE_SHIFT);
+    this.codePages = zeroedUint8Array(this.host.length >>> PAGE_SHIFT);
+  }
+
+  /** Hands the page map and the host memory to the next memory made (Machine.dispose): this one must not be used again. */
+  releaseBuffers(): void {
+    recycle(this.invertedPages, this.codePages);
+    this.hostMemory.releaseBuffers();
   }
 
   /** Memory with `ramBytes` of RAM in one slot from address 0: for tests and simple machines. */

@@ -307,8 +307,23 @@ export class Machine {
     this.cpu.instructions += Math.ceil((ns * this.clock.instructionsPerSecond) / 1e9);
   }
 
+  /**
+   * Done with this machine: its big arrays (TLB, page map, host frames; about 11 MiB) go to the
+   * next machine made in this process, which then starts faster and leaves less garbage. For
+   * code that makes many machines one after another (the fuzz, graders); the machine must not be
+   * used again, and `run` refuses to.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.cpu.releaseBuffers();
+    this.phys.releaseBuffers();
+  }
+  private disposed = false;
+
   /** Runs until the guest stops or `maxInstructions` retire. */
   run(maxInstructions = Infinity, options: RunOptions = {}): RunOutcome {
+    if (this.disposed) throw new Error('this machine was disposed: make a new one');
     const cpu = this.cpu;
     let left = maxInstructions;
     for (;;) {
