@@ -46,6 +46,12 @@ export interface MachineConfig {
   mode?: MemoryMode;
   /** Shadow mode: how many guest page-table roots the shadow-table cache keeps (1: no cache, only the root in use). */
   shadowCacheRoots?: number;
+  /**
+   * 'ept' and 'shadow': whether the CPU has VMX's "unrestricted guest" (default true). Without it
+   * the VMM runs real mode in virtual-8086 mode and paging-off code on an identity page table,
+   * emulating what those cannot hold, as KVM did before it (src/vmm/restricted-guest.ts).
+   */
+  unrestrictedGuest?: boolean;
   /** Where the VMM's console (the console-write hypercall) goes; default: with COM1's output. */
   console?: (bytes: Uint8Array) => void;
   /** Ranges above 1 MiB taken out of RAM and reported reserved in the E820 map. */
@@ -209,7 +215,7 @@ export class Machine {
     const console = config.console ?? ((bytes: Uint8Array) => bytes.forEach((b) => config.serial?.(b)));
     if (mode === 'ept') {
       const ept = new Ept(this.phys, () => this.phys.hostMemory.allocateFrame());
-      this.vcpu = new Vcpu(this.cpu, this.pic, { console }, this.phys, { ept });
+      this.vcpu = new Vcpu(this.cpu, this.pic, { console }, this.phys, { ept }, config.unrestrictedGuest ?? true);
       // Slots that change while the guest runs: the EPT drops what it mapped, and the TLB too (INVEPT).
       this.phys.onSlotChange = (slot) => {
         ept.unmap(slot.guestPhysAddr, slot.size);
@@ -218,7 +224,7 @@ export class Machine {
     } else if (mode === 'pv') {
       this.vcpu = new Vcpu(this.cpu, this.pic, { console }, this.phys, { pvRamBytes: config.memoryBytes });
     } else if (mode === 'shadow') {
-      const vcpu = new Vcpu(this.cpu, this.pic, { console }, this.phys, { shadowCacheCapacity: config.shadowCacheRoots ?? DEFAULT_SHADOW_CACHE_ROOTS });
+      const vcpu = new Vcpu(this.cpu, this.pic, { console }, this.phys, { shadowCacheCapacity: config.shadowCacheRoots ?? DEFAULT_SHADOW_CACHE_ROOTS }, config.unrestrictedGuest ?? true);
       this.vcpu = vcpu;
       // Slots that change while the guest runs: every shadow goes (they are rebuilt on demand).
       this.phys.onSlotChange = () => vcpu.shadow!.mmu.reset();

@@ -35,6 +35,20 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
    */
   [ExitReason.EXCEPTION_OR_NMI]: (vcpu, exit) => {
     const vector = exit.interruptionInfo & 0xff;
+    const restricted = vcpu.restricted;
+    if (restricted !== null && restricted.ranOnIdentityTable) {
+      // Without "unrestricted guest": a #PF on the VMM's identity table is filled (EPT; the
+      // identity shadow fills its own below), and any other exception in V86 mode means the
+      // instruction is the VMM's to carry out on the guest's real-mode state.
+      if (vector === 14 && vcpu.shadow === null) {
+        restricted.fillIdentityEntry(exit.qualification);
+        return 'resume';
+      }
+      if (vector !== 14 && restricted.lastRun === 'v86') {
+        restricted.emulateCurrentInstruction();
+        return 'resume';
+      }
+    }
     if (vector === 14 && vcpu.shadow !== null) return vcpu.handleShadowPageFault(exit);
     if (vector === 14) vcpu.cpu.st[S_CR2] = exit.qualification;
     const hasError = (exit.interruptionInfo & INTR_INFO_DELIVER_ERROR_CODE) !== 0;
@@ -117,9 +131,19 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
       vcpu.skipInstruction(exit);
       return 'resume';
     }
-    if (accessType === 0 && (cr === 0 || cr === 4)) {
+    if (cr === 3 && vcpu.restricted !== null && shadow === null) {
+      // Under EPT without "unrestricted guest", CR3 moves exit while the identity table is the CPU's: the guest's CR3 is kept aside.
+      vcpu.restricted.cr3Access(accessType === 0, register);
+      vcpu.skipInstruction(exit);
+      return 'resume';
+    }
+    // LMSW exits when it would change a host-owned bit (PE, without "unrestricted guest"): it loads PE MP EM TS, and cannot clear PE.
+    const lmsw = accessType === 3 && cr === 0;
+    if ((accessType === 0 && (cr === 0 || cr === 4)) || lmsw) {
+      const current = vcpu.guestControlRegister(0);
+      const written = lmsw ? (current & ~0xe) | ((exit.qualification >>> 16) & 0xf) | (current & 1) : vcpu.cpu.reg[register];
       // The value as the CPU would take it, or #GP(0) for one it refuses (KVM's kvm_set_cr0/cr4).
-      const value = cr === 0 ? cr0AfterWrite(vcpu.cpu.reg[register]) : vcpu.cpu.reg[register];
+      const value = cr === 0 ? cr0AfterWrite(written) : written;
       if (cr === 0 ? value === -1 : !cr4Allows(value)) return vcpu.injectException(13, 0);
       const mask = vcpu.vmcs.read(cr === 0 ? Field.CR0_GUEST_HOST_MASK : Field.CR4_GUEST_HOST_MASK);
       const guestField = cr === 0 ? Field.GUEST_CR0 : Field.GUEST_CR4;
@@ -129,6 +153,7 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
       // The guest's view of host-owned bits lives in the read shadow; the real register keeps the host's.
       vcpu.vmcs.write(cr === 0 ? Field.CR0_READ_SHADOW : Field.CR4_READ_SHADOW, value & mask);
       vcpu.vmcs.write(guestField, ((value & ~mask) | (vcpu.vmcs.read(guestField) & mask)) >>> 0);
+      vcpu.restricted?.controlsWritten();
       shadow?.controlsChanged(oldCr0, oldCr4);
       if (pv !== null && !pv.controlsChanged(oldCr0, oldCr4)) {
         // Refused (paging on without a pinned directory, or 4 MiB pages): nothing changes, #GP(0).

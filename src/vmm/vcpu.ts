@@ -24,7 +24,8 @@ import {
   INTR_TYPE_HARDWARE_EXCEPTION, PIN_EXTERNAL_INTERRUPT_EXITING, SECONDARY_DESCRIPTOR_TABLE_EXITING, SECONDARY_ENABLE_EPT,
   SECONDARY_UNRESTRICTED_GUEST, Vmcs,
 } from './vmcs.ts';
-import { checkVmEntry } from './vmentry.ts';
+import { checkVmEntry, VmEntryError } from './vmentry.ts';
+import { RestrictedGuest } from './restricted-guest.ts';
 import { ShadowPaging } from './shadow-paging.ts';
 import { PvPaging, REFUSED } from './pv-paging.ts';
 
@@ -109,6 +110,8 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     /** The VM's guest-physical memory: its slots say what each GPA is. */
     readonly memory: PhysicalMemory,
     paging: { ept: Ept } | { shadowCacheCapacity: number } | { pvRamBytes: number },
+    /** Whether the CPU has "unrestricted guest" (SDM 25.6.2): without it, real mode runs in V86 mode and paging-off code on an identity table (restricted-guest.ts). */
+    unrestricted = true,
   ) {
     cpu.interceptor = this;
     cpu.interruptController = interrupts;
@@ -123,7 +126,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
       this.ept = paging.ept;
       this.shadow = null;
       this.pv = null;
-      v.write(Field.SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_EPT | SECONDARY_UNRESTRICTED_GUEST);
+      v.write(Field.SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_EPT | (unrestricted ? SECONDARY_UNRESTRICTED_GUEST : 0));
       v.write(Field.EPT_POINTER, paging.ept.pointer);
     } else if ('pvRamBytes' in paging) {
       // Paravirtual paging: no EPT and no shadow; unpaged code runs pseudo-physically (as with
@@ -136,14 +139,20 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
       memory.dmaAllowed = (hostPage) => !this.pv!.mmu.isPinned(hostPage);
     } else {
       // Shadow paging: no EPT. Unpaged guest code (real mode included) runs on the identity
-      // shadow with "unrestricted guest" (see vmentry.ts for how that differs from hardware).
+      // shadow with "unrestricted guest" (see vmentry.ts for how that differs from hardware), or
+      // without it as KVM ran it: in V86 mode, with paging on the identity shadow (restricted-guest.ts).
       this.ept = null;
       this.pv = null;
-      v.write(Field.SECONDARY_VM_EXEC_CONTROL, SECONDARY_UNRESTRICTED_GUEST);
+      v.write(Field.SECONDARY_VM_EXEC_CONTROL, unrestricted ? SECONDARY_UNRESTRICTED_GUEST : 0);
       this.shadow = new ShadowPaging(cpu, memory, v, paging.shadowCacheCapacity);
       this.shadow.configure();
     }
+    if (!unrestricted && this.pv !== null) throw new RangeError('a paravirtual guest runs with "unrestricted guest": --unrestricted off is for ept and shadow');
+    this.restricted = unrestricted ? null : new RestrictedGuest(cpu, v, memory, this.shadow);
   }
+
+  /** Without "unrestricted guest": how the VMM runs real mode and paging-off code (null with it). */
+  readonly restricted: RestrictedGuest | null;
 
   // ---------------------------------------------------------------- the exit decisions
 
@@ -362,7 +371,8 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
    */
   private runOneInstruction(onGuestTables: boolean): VcpuStop {
     const v = this.vmcs;
-    checkVmEntry(v, this.ept === null);
+    // (Without "unrestricted guest" the state may be real mode: completing an exit is the VMM's emulation, not an entry.)
+    if (this.restricted === null) checkVmEntry(v, this.ept === null);
     loadGuestState(this.cpu, v);
     // An exit during an event's delivery is completed by delivering it: no instruction runs after.
     const delivering = (v.read(Field.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) !== 0;
@@ -452,10 +462,59 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   private enter(): 'vmexit' | 'shutdown' | null {
     const v = this.vmcs;
     this.injectPendingInterrupt();
+    const restricted = this.restricted;
+    if (restricted !== null) return this.enterRestricted(restricted);
     checkVmEntry(v, this.ept === null);
     loadGuestState(this.cpu, v);
     this.launched = true;
     return this.deliverInjectedEvent();
+  }
+
+  /**
+   * VM entry without "unrestricted guest": the run's state is V86 mode or paging on the identity
+   * table (RestrictedGuest.wrap), or the VMM emulates one instruction when the CPU could not
+   * enter the guest's state. An event injected into real-mode code is delivered by the VMM,
+   * through the guest's IVT (in V86 mode the CPU would take the IDT), before the V86 run.
+   */
+  private enterRestricted(restricted: RestrictedGuest): 'vmexit' | 'shutdown' | null {
+    const v = this.vmcs;
+    const cpu = this.cpu;
+    let plan = restricted.plan();
+    if (plan === 'v86' && v.read(Field.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) {
+      loadGuestState(cpu, v);
+      const delivered = this.deliverInjectedEvent();
+      storeGuestState(cpu, v);
+      if (delivered !== null) {
+        restricted.wrap('emulate');
+        return delivered;
+      }
+      plan = restricted.plan();
+    }
+    restricted.wrap(plan);
+    if (plan !== 'emulate') {
+      try {
+        checkVmEntry(v, false);
+      } catch (e) {
+        if (!(e instanceof VmEntryError)) throw e;
+        // A state the CPU cannot enter (a real-mode SS just after the switch to protected mode): emulated until it can.
+        restricted.unwrap();
+        restricted.wrap('emulate');
+      }
+    }
+    loadGuestState(cpu, v);
+    this.launched = true;
+    return this.deliverInjectedEvent();
+  }
+
+  /** At an exit: the guest state goes to the VMCS, and a restricted run's own state makes way for the guest's. */
+  private storeAtExit(): void {
+    const cpu = this.cpu;
+    storeGuestState(cpu, this.vmcs);
+    const restricted = this.restricted;
+    if (restricted !== null && (restricted.lastRun === 'v86' || restricted.lastRun === 'paging-off')) {
+      restricted.unwrap();
+      loadGuestState(cpu, this.vmcs);
+    }
   }
 
   /** Delivers the event in the VM-entry interruption-information field, if any: 'vmexit' or 'shutdown' when it did not reach the guest. */
@@ -523,13 +582,19 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     const end = cpu.instructions + budget;
     for (;;) {
       const entry = this.enter();
-      if (entry === 'shutdown') return 'shutdown'; // the injected event triple-faulted
+      if (entry === 'shutdown') {
+        this.storeAtExit();
+        return 'shutdown'; // the injected event triple-faulted
+      }
       if (entry !== 'vmexit') {
-        const reason = cpu.run(end - cpu.instructions);
-        storeGuestState(cpu, this.vmcs);
+        // The VMM emulates one instruction at a time (without "unrestricted guest", a state the CPU cannot enter).
+        const emulating = this.restricted?.lastRun === 'emulate';
+        const reason = cpu.run(emulating ? Math.min(1, end - cpu.instructions) : end - cpu.instructions);
+        this.storeAtExit();
+        if (reason === 'budget' && emulating && cpu.instructions < end) continue;
         if (reason !== 'vmexit') return reason;
       } else {
-        storeGuestState(cpu, this.vmcs);
+        this.storeAtExit();
       }
       const action = this.dispatchExit();
       if (action !== 'resume') return action;

@@ -30,51 +30,61 @@ function finalState(run: BootRun) {
   return { outcome: run.outcome, text: run.text, instructions: cpu.instructions, state, ram: ramDigest(m) };
 }
 
+/**
+ * The guest on the bare machine and under the VMM: EPT and shadow paging, each with "unrestricted
+ * guest" (the CPU runs real mode itself) and without it (real mode in V86 mode, emulated where
+ * V86 cannot hold it: src/vmm/restricted-guest.ts).
+ */
 function allModes(options: BootOptions) {
   const bare = boot({ ...options, mode: 'bare' });
   const ept = boot({ ...options, mode: 'ept' });
   const shadow = boot({ ...options, mode: 'shadow' });
-  for (const vm of [ept, shadow]) {
+  const eptV86 = boot({ ...options, mode: 'ept', unrestrictedGuest: false });
+  const shadowV86 = boot({ ...options, mode: 'shadow', unrestrictedGuest: false });
+  for (const vm of [ept, shadow, eptV86, shadowV86]) {
     expect(vm.machine.vcpu).not.toBeNull();
     expect(vm.machine.vcpu!.exitCounts.reduce((a, b) => a + b, 0)).toBeGreaterThan(0); // it really ran under the VMM
   }
-  return { bare: finalState(bare), ept: finalState(ept), shadow: finalState(shadow) };
+  for (const vm of [eptV86, shadowV86]) expect(vm.machine.vcpu!.restricted).not.toBeNull();
+  return { bare: finalState(bare), ept: finalState(ept), shadow: finalState(shadow), eptV86: finalState(eptV86), shadowV86: finalState(shadowV86) };
 }
 
-describe('equivalence: bare, EPT and shadow paging give the same run (and PV the same output)', () => {
+/** Every run under the VMM ended as the bare one did. */
+function expectAllEqual(runs: ReturnType<typeof allModes>): void {
+  const { bare, ...underVmm } = runs;
+  for (const [mode, run] of Object.entries(underVmm)) expect({ mode, ...run }).toEqual({ mode, ...bare });
+}
+
+describe('equivalence: bare, EPT and shadow paging (with and without "unrestricted guest") give the same run (and PV the same output)', () => {
   it.each(['hello', 'e820', 'loader', 'timer'])('guests/%s', (name) => {
-    const { bare, ept, shadow } = allModes({ floppy: guestImage(name) });
-    expect(bare.outcome.kind).toBe('halted');
-    expect(ept).toEqual(bare);
-    expect(shadow).toEqual(bare);
+    const runs = allModes({ floppy: guestImage(name) });
+    expect(runs.bare.outcome.kind).toBe('halted');
+    expectAllEqual(runs);
   });
 
   it('guests/keyboard, with the same keys typed at the same moments', () => {
-    const { bare, ept, shadow } = allModes({ floppy: guestImage('keyboard'), keys: ['Hello, wrx', '\b\b', 'orld! ~|', '\n'] });
-    expect(bare.text).toContain('Hello, world! ~|');
-    expect(ept).toEqual(bare);
-    expect(shadow).toEqual(bare);
+    const runs = allModes({ floppy: guestImage('keyboard'), keys: ['Hello, wrx', '\b\b', 'orld! ~|', '\n'] });
+    expect(runs.bare.text).toContain('Hello, world! ~|');
+    expectAllEqual(runs);
   });
 
   it('guests/multiboot, loaded as a Multiboot kernel', () => {
     const image = guestImage('multiboot');
-    const { bare, ept, shadow } = allModes({ prepare: (m) => m.loadMultiboot(image, 'multiboot.asm', 'hello kernel') });
-    expect(bare.text).toContain('hello kernel');
-    expect(ept).toEqual(bare);
-    expect(shadow).toEqual(bare);
+    const runs = allModes({ prepare: (m) => m.loadMultiboot(image, 'multiboot.asm', 'hello kernel') });
+    expect(runs.bare.text).toContain('hello kernel');
+    expectAllEqual(runs);
   });
 
   it('guests/kernel, the toy kernel, to its power-off; and guests/kernel-pv under paravirtual paging prints the same', () => {
     const kernel = { memoryBytes: 32 << 20, exitPort: 0xf4, maxInstructions: 2_000_000_000 };
-    const { bare, ept, shadow } = allModes({ floppy: guestImage('kernel'), ...kernel });
-    expect(bare.outcome).toEqual({ kind: 'exit', status: 1 });
-    expect(ept).toEqual(bare);
-    expect(shadow).toEqual(bare);
+    const runs = allModes({ floppy: guestImage('kernel'), ...kernel });
+    expect(runs.bare.outcome).toEqual({ kind: 'exit', status: 1 });
+    expectAllEqual(runs);
     // The PV kernel is another kernel (its tables hold machine frames, it calls the VMM), so its
     // registers and memory differ; what it prints and how it ends must not.
     const pv = boot({ floppy: guestImage('kernel-pv'), mode: 'pv', ...kernel });
     expect(pv.machine.vcpu!.pv!.mmu.stats.updates).toBeGreaterThan(0);
-    expect(pv.text).toBe(bare.text);
-    expect(pv.outcome).toEqual(bare.outcome);
+    expect(pv.text).toBe(runs.bare.text);
+    expect(pv.outcome).toEqual(runs.bare.outcome);
   });
 });

@@ -1,0 +1,248 @@
+/**
+ * The VMM on a CPU without "unrestricted guest" (`--unrestricted off`), as KVM ran before Intel
+ * added it (its `rmode` path): VM entry then requires CR0.PE and CR0.PG, so
+ * - the guest's real-mode code runs in virtual-8086 mode: for each run the VMM puts V86 segments
+ *   (base = selector × 16, 64 KiB, DPL 3), EFLAGS.VM with IOPL 0, a TSS and an IDT of its own,
+ *   and paging on its own identity page table into the guest-state area, and takes the guest's
+ *   real-mode state back at the exit. At IOPL 0 the IOPL-sensitive instructions (CLI, STI, PUSHF,
+ *   POPF, INT n, IRET) fault, as do the privileged ones (HLT, MOV CR0, LGDT ...); every exception
+ *   exits (the exception bitmap is all ones), and the VMM emulates the instruction on the guest's
+ *   real-mode state. I/O goes through the TSS's I/O bitmap (all allowed) to an I/O exit. Events
+ *   the VMM injects are delivered the real-mode way (through the guest's IVT), by emulation;
+ * - a real-mode state V86 cannot hold (CS at FFFF0000 after reset, big-real-mode limits, a
+ *   32-bit CS or stack) is emulated an instruction at a time until it can (KVM's
+ *   emulation_required), as is real-mode code with TF or breakpoints armed;
+ * - protected-mode code with the guest's paging off runs with paging on, on the identity table.
+ * The VMM's emulator is minivisor's interpreter, run on the guest's own state for one instruction.
+ *
+ * The identity table maps GVA = GPA. Under EPT it is a page directory of 4 MiB pages at a
+ * guest-physical page the VMM keeps for itself, beside its TSS, below 4 GiB where
+ * no RAM is (QEMU puts KVM's at 0xFEFFC000 too; it also lists them reserved in the E820 map,
+ * which minivisor does not, so that a guest's map reads the same in every mode): one root page, empty at first, an entry filled on
+ * each #PF. Under shadow paging it is the identity shadow (GVA → HPA), whose directory the CPU
+ * now walks as a page table, filled on #PF the same way.
+ */
+import type { Cpu } from '../cpu/cpu.ts';
+import type { PhysicalMemory } from '../cpu/physical-memory.ts';
+import { CR0_PE, CR0_PG, CR0_WP, CR4_PSE, IOPL, TF, VM } from '../cpu/state.ts';
+/** DR7's L0-G3 bits: a breakpoint armed. */
+const DR7_ENABLES = 0xff;
+import { AR_UNUSABLE } from './guest-state.ts';
+import type { ShadowPaging } from './shadow-paging.ts';
+import { IDENTITY } from './shadow.ts';
+import { CPU_CR3_LOAD_EXITING, CPU_CR3_STORE_EXITING, Field, type Vmcs } from './vmcs.ts';
+
+/** The VMM's own guest-physical pages: the identity page directory (EPT), then the TSS and IDT. */
+export const VMM_PAGES_BASE = 0xfeffc000;
+export const VMM_PAGES_BYTES = 0x4000;
+export const VMM_PAGES_SLOT = 0x7f00;
+const IDENTITY_DIRECTORY = VMM_PAGES_BASE;
+/** TSS: the 104-byte 32-bit TSS, the interrupt redirection map (32 bytes), the I/O bitmap (8 KiB, all ports allowed: they exit), and its closing 0xFF byte. */
+const TSS = VMM_PAGES_BASE + 0x1000;
+const TSS_IO_MAP = 0x68 + 32;
+const TSS_LIMIT = TSS_IO_MAP + 0x2000;
+/** An IDT of 256 gates, none present: in V86 mode every event exits before the CPU would deliver it. */
+const IDT = VMM_PAGES_BASE + 0x3800;
+const IDT_LIMIT = 0x7ff;
+
+/** Access rights of a V86 segment (SDM 26.3.1.2: 0xF3, present read/write data, DPL 3) and of a busy 32-bit TSS. */
+const AR_V86 = 0xf3;
+const AR_BUSY_TSS = 0x8b;
+const AR_CODE = 0x08, AR_EXPAND_DOWN = 0x04, AR_DB = 0x4000;
+const PF = 14;
+/** A 4 MiB page: present, writable, user, accessed, dirty, PS. */
+const IDENTITY_PDE_FLAGS = 0x1 | 0x2 | 0x4 | 0x20 | 0x40 | 0x80;
+
+const SEGMENT_FIELDS = [
+  [Field.GUEST_ES_SELECTOR, Field.GUEST_ES_BASE, Field.GUEST_ES_LIMIT, Field.GUEST_ES_AR_BYTES],
+  [Field.GUEST_CS_SELECTOR, Field.GUEST_CS_BASE, Field.GUEST_CS_LIMIT, Field.GUEST_CS_AR_BYTES],
+  [Field.GUEST_SS_SELECTOR, Field.GUEST_SS_BASE, Field.GUEST_SS_LIMIT, Field.GUEST_SS_AR_BYTES],
+  [Field.GUEST_DS_SELECTOR, Field.GUEST_DS_BASE, Field.GUEST_DS_LIMIT, Field.GUEST_DS_AR_BYTES],
+  [Field.GUEST_FS_SELECTOR, Field.GUEST_FS_BASE, Field.GUEST_FS_LIMIT, Field.GUEST_FS_AR_BYTES],
+  [Field.GUEST_GS_SELECTOR, Field.GUEST_GS_BASE, Field.GUEST_GS_LIMIT, Field.GUEST_GS_AR_BYTES],
+  [Field.GUEST_TR_SELECTOR, Field.GUEST_TR_BASE, Field.GUEST_TR_LIMIT, Field.GUEST_TR_AR_BYTES],
+] as const;
+const TR_INDEX = 6;
+
+/** How the next run goes: on the CPU as it is, in V86 mode, with paging on the identity table, or one instruction emulated. */
+export type RunPlan = 'native' | 'v86' | 'paging-off' | 'emulate';
+
+export interface RestrictedStats {
+  /** Runs of the guest's real-mode code in virtual-8086 mode. */
+  v86Runs: number;
+  /** Runs of protected-mode code with the guest's paging off, on the identity table. */
+  identityRuns: number;
+  /** Instructions the VMM emulated (a fault in V86 mode, or a state V86 cannot hold). */
+  emulated: number;
+  /** Entries of the identity page directory filled on demand (EPT; under shadow paging, the identity shadow's fills). */
+  identityEntries: number;
+}
+
+export class RestrictedGuest {
+  readonly stats: RestrictedStats = { v86Runs: 0, identityRuns: 0, emulated: 0, identityEntries: 0 };
+  /** The guest-state fields the last run replaced, to put back at its exit (field → the guest's value). */
+  private readonly saved = new Map<Field, number>();
+  /** What the last run was. */
+  lastRun: RunPlan = 'native';
+  /** Instructions retired when a fault in V86 mode asked for emulation: emulate until one more has. */
+  private emulateUntil = -1;
+
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly vmcs: Vmcs,
+    private readonly memory: PhysicalMemory,
+    /** Shadow paging (the identity shadow), or null under EPT (the VMM's identity directory). */
+    private readonly shadow: ShadowPaging | null,
+  ) {
+    const hva = memory.allocateHost(VMM_PAGES_BYTES);
+    memory.setUserMemoryRegion({ slot: VMM_PAGES_SLOT, guestPhysAddr: VMM_PAGES_BASE, size: VMM_PAGES_BYTES, userspaceAddr: hva, readOnly: false, label: 'VMM (--unrestricted off): identity page directory, TSS, IDT' });
+    memory.write(TSS + 0x66, 2, TSS_IO_MAP);
+    memory.write8(TSS + TSS_LIMIT, 0xff);
+    // PE and PG are the VMM's: a guest write that changes either exits, so the VMM can switch how it runs the guest.
+    vmcs.setBits(Field.CR0_GUEST_HOST_MASK, CR0_PE | CR0_PG, true);
+    vmcs.write(Field.CR0_READ_SHADOW, ((vmcs.read(Field.CR0_READ_SHADOW) & ~(CR0_PE | CR0_PG)) | (vmcs.read(Field.GUEST_CR0) & (CR0_PE | CR0_PG))) >>> 0);
+  }
+
+  /** The guest's CR0 as it set it (PE and PG from the read shadow). */
+  private get guestCr0(): number {
+    return this.vmcs.read(Field.CR0_READ_SHADOW);
+  }
+
+  /** After a guest write to CR0 (the exit handler has updated the read shadow): the guest-state CR0 takes its PE and PG. */
+  controlsWritten(): void {
+    const v = this.vmcs;
+    const own = CR0_PE | (this.shadow === null ? CR0_PG : 0); // (under shadow paging, PG is the shadow's to set)
+    v.write(Field.GUEST_CR0, ((v.read(Field.GUEST_CR0) & ~own) | (this.guestCr0 & own)) >>> 0);
+  }
+
+  /** Emulate from the current instruction until it retires (a fault in V86 mode: the instruction is the VMM's to carry out). */
+  emulateCurrentInstruction(): void {
+    this.emulateUntil = this.cpu.instructions + 1;
+  }
+
+  /** How the guest runs from its state in the VMCS. */
+  plan(): RunPlan {
+    const v = this.vmcs;
+    const cr0 = v.read(Field.GUEST_CR0);
+    if (cr0 & CR0_PE) return cr0 & CR0_PG ? 'native' : 'paging-off';
+    if (this.cpu.instructions < this.emulateUntil) return 'emulate';
+    // Single-stepping or breakpoints: the interpreter takes the #DB traps the real-mode way.
+    if (v.read(Field.GUEST_RFLAGS) & TF || v.read(Field.GUEST_DR7) & DR7_ENABLES) return 'emulate';
+    return this.v86Representable() ? 'v86' : 'emulate';
+  }
+
+  /** Whether V86 mode can hold the real-mode segments: base = selector × 16, a 64 KiB expand-up limit, 16-bit code and stack. */
+  private v86Representable(): boolean {
+    const v = this.vmcs;
+    for (let seg = 0; seg < 6; seg++) {
+      const [selector, base, limit, ar] = SEGMENT_FIELDS[seg];
+      const rights = v.read(ar);
+      if (rights & AR_UNUSABLE || v.read(limit) !== 0xffff || v.read(base) !== v.read(selector) << 4) return false;
+      if ((rights & (AR_CODE | AR_EXPAND_DOWN)) === AR_EXPAND_DOWN) return false;
+      if ((seg === 1 || seg === 2) && rights & AR_DB) return false;
+    }
+    return true;
+  }
+
+  /** Replaces guest-state fields for a run, keeping the guest's values for `unwrap`. */
+  private replace(field: Field, value: number): void {
+    if (!this.saved.has(field)) this.saved.set(field, this.vmcs.read(field));
+    this.vmcs.write(field, value >>> 0);
+  }
+
+  /**
+   * Puts the state the CPU can enter for `plan` into the guest-state area (V86 mode, or paging on
+   * the identity table); the guest's own values come back with `unwrap` at the exit.
+   */
+  wrap(plan: RunPlan): void {
+    this.lastRun = plan;
+    if (plan === 'native') return;
+    if (plan === 'emulate') {
+      this.stats.emulated++;
+      return;
+    }
+    const v = this.vmcs;
+    if (plan === 'v86') {
+      this.stats.v86Runs++;
+      for (let seg = 0; seg < 6; seg++) {
+        const [selector, base, limit, ar] = SEGMENT_FIELDS[seg];
+        this.replace(base, v.read(selector) << 4);
+        this.replace(limit, 0xffff);
+        this.replace(ar, AR_V86);
+      }
+      const [trSelector, trBase, trLimit, trAr] = SEGMENT_FIELDS[TR_INDEX];
+      this.replace(trSelector, 0);
+      this.replace(trBase, TSS);
+      this.replace(trLimit, TSS_LIMIT);
+      this.replace(trAr, AR_BUSY_TSS);
+      this.replace(Field.GUEST_IDTR_BASE, IDT);
+      this.replace(Field.GUEST_IDTR_LIMIT, IDT_LIMIT);
+      this.replace(Field.GUEST_RFLAGS, (v.read(Field.GUEST_RFLAGS) & ~IOPL) | VM);
+      this.replace(Field.EXCEPTION_BITMAP, 0xffffffff);
+      this.replace(Field.GUEST_CR0, v.read(Field.GUEST_CR0) | CR0_PE);
+    } else {
+      this.stats.identityRuns++;
+      this.replace(Field.EXCEPTION_BITMAP, v.read(Field.EXCEPTION_BITMAP) | (1 << PF));
+    }
+    // Under shadow paging with WP too: the identity shadow maps ROM read-only, and an implicit
+    // supervisor write there (a descriptor's accessed bit in a GDT in ROM) must fault, not land.
+    this.replace(Field.GUEST_CR0, v.read(Field.GUEST_CR0) | CR0_PG | (this.shadow !== null ? CR0_WP : 0));
+    if (this.shadow === null) {
+      this.replace(Field.GUEST_CR3, IDENTITY_DIRECTORY);
+      this.replace(Field.GUEST_CR4, v.read(Field.GUEST_CR4) | CR4_PSE);
+      // The guest's CR3 is not the CPU's while the identity table is: its moves exit (see cr3Access).
+      this.replace(Field.CPU_BASED_VM_EXEC_CONTROL, v.read(Field.CPU_BASED_VM_EXEC_CONTROL) | CPU_CR3_LOAD_EXITING | CPU_CR3_STORE_EXITING);
+    } else {
+      this.replace(Field.GUEST_CR3, this.shadow.mmu.activate(IDENTITY));
+      this.cpu.hostPaging = true; // the CPU walks the identity shadow, whose entries hold HPAs
+    }
+  }
+
+  /**
+   * At the exit of a wrapped run: the guest's own values come back into the guest-state area,
+   * with what the run changed carried over (selectors loaded in V86 mode, the flags but IOPL and
+   * VM), and the CPU takes that state, so that handlers, the machine and tools see the guest's.
+   */
+  unwrap(): void {
+    if (this.saved.size === 0) return;
+    const v = this.vmcs;
+    if (this.lastRun === 'v86') {
+      for (let seg = 0; seg < 6; seg++) {
+        const [selector, base] = SEGMENT_FIELDS[seg];
+        // A real-mode segment load changes the selector and the base, and keeps the limit and rights.
+        const loaded = v.read(selector);
+        this.saved.set(base, loaded << 4);
+      }
+      const flags = v.read(Field.GUEST_RFLAGS);
+      this.saved.set(Field.GUEST_RFLAGS, ((flags & ~(IOPL | VM)) | (this.saved.get(Field.GUEST_RFLAGS)! & IOPL)) >>> 0);
+    }
+    for (const [field, value] of this.saved) v.write(field, value);
+    this.saved.clear();
+    if (this.shadow !== null) this.cpu.hostPaging = this.shadow.guestPagingOn;
+  }
+
+  /** Whether the last run had the identity table as its page table (a #PF there is the VMM's to fill). */
+  get ranOnIdentityTable(): boolean {
+    return this.lastRun === 'v86' || this.lastRun === 'paging-off';
+  }
+
+  /** Under EPT, a #PF on the identity table: the 4 MiB entry for `linear` is filled. */
+  fillIdentityEntry(linear: number): void {
+    const index = linear >>> 22;
+    this.memory.write(IDENTITY_DIRECTORY + index * 4, 4, ((index << 22) | IDENTITY_PDE_FLAGS) >>> 0);
+    this.stats.identityEntries++;
+  }
+
+  /** The identity directory's entries filled so far (EPT), for --stats and translate. */
+  identityEntriesFilled(): number {
+    let filled = 0;
+    for (let i = 0; i < 1024; i++) if (this.memory.read(IDENTITY_DIRECTORY + i * 4, 4) & 1) filled++;
+    return filled;
+  }
+
+  /** Under EPT with the guest's paging off, its CR3 moves exit: they read and write its CR3 (kept in the guest-state area between runs). */
+  cr3Access(load: boolean, register: number): void {
+    if (load) this.vmcs.write(Field.GUEST_CR3, this.cpu.reg[register] >>> 0);
+    else this.cpu.reg[register] = this.vmcs.read(Field.GUEST_CR3) | 0;
+  }
+}
