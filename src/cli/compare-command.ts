@@ -15,19 +15,23 @@ const USAGE = `usage: minivisor compare FILE [options of run] [--modes LIST]
 
 Boots FILE (as minivisor run does) under each mode in turn, without terminal input, and
 prints one row per mode: wall time, MIPS, VM exits, and the page-table work of the mode.
-  --modes LIST   which, comma-separated (default: bare,ept,shadow,shadow-nocache)
+  --modes LIST   which, comma-separated (default: bare,ept,ept-v86,shadow,shadow-v86,shadow-nocache)
                  bare            the CPU alone
                  ept             the VMM, memory through EPT
                  shadow          the VMM, shadow page tables with the shadow-table cache
                  shadow-nocache  the same with the cache off (one shadow root at a time)
+                 ept-v86         ept on a CPU without "unrestricted guest": real mode in
+                                 virtual-8086 mode, emulated where V86 cannot hold it
+                 shadow-v86      shadow paging the same way
                  pv              paravirtual paging (a guest written for it)
-Every option of run applies to every mode (--mode and --shadow-cache excepted). The guest's
+Every option of run applies to every mode (--mode, --shadow-cache and --unrestricted excepted). The guest's
 output is printed once, and the command says whether every mode printed the same.`;
 
 interface ModeSpec {
   name: string;
   mode: MemoryMode;
   shadowCacheRoots?: number;
+  unrestrictedGuest?: boolean;
 }
 
 /** Internal: run one mode and print its row (what each child process of compare does). */
@@ -38,6 +42,8 @@ const MODES: Record<string, ModeSpec> = {
   ept: { name: 'ept', mode: 'ept' },
   shadow: { name: 'shadow', mode: 'shadow' },
   'shadow-nocache': { name: 'shadow, no cache', mode: 'shadow', shadowCacheRoots: 1 },
+  'ept-v86': { name: 'ept, V86 (no unrestricted guest)', mode: 'ept', unrestrictedGuest: false },
+  'shadow-v86': { name: 'shadow, V86 (no unrestricted guest)', mode: 'shadow', unrestrictedGuest: false },
   pv: { name: 'pv', mode: 'pv' },
 };
 
@@ -57,6 +63,7 @@ function runOne(args: string[], spec: ModeSpec): Row {
   const settings = parseRunArguments(args, (b) => (output += String.fromCharCode(b)));
   settings.config.mode = spec.mode;
   settings.config.shadowCacheRoots = spec.shadowCacheRoots;
+  settings.config.unrestrictedGuest = spec.unrestrictedGuest;
   for (const file of settings.outputs) file.open();
   let machine: Machine;
   let outcome: RunOutcome;
@@ -83,6 +90,8 @@ function runOne(args: string[], spec: ModeSpec): Row {
     const lookups = s.cacheHits + s.cacheMisses;
     work = `${s.filled} filled, ${s.injected} injected, ${s.writeProtectTraps} wp traps, cache ${s.cacheHits}/${lookups} hits`;
   }
+  const restricted = vcpu?.restricted;
+  if (restricted) work += `; ${restricted.stats.v86Runs} V86 runs, ${restricted.stats.emulated} instructions emulated`;
   return { spec, seconds, instructions: machine.cpu.instructions, exits, work, frames: machine.phys.hostMemory.framesInUse, output, outcome };
 }
 
@@ -94,7 +103,7 @@ export const compareCommand: Command = {
       return args.length === 0 ? 2 : 0;
     }
     const rest = [...args];
-    let names = ['bare', 'ept', 'shadow', 'shadow-nocache'];
+    let names = ['bare', 'ept', 'ept-v86', 'shadow', 'shadow-v86', 'shadow-nocache'];
     const at = rest.indexOf('--modes');
     if (at >= 0) {
       const list = rest[at + 1];
@@ -104,7 +113,7 @@ export const compareCommand: Command = {
       if (unknown !== undefined) throw new UserError(`--modes: no mode '${unknown}': choose from ${Object.keys(MODES).join(', ')}`);
       rest.splice(at, 2);
     }
-    if (rest.includes('--mode') || rest.includes('--shadow-cache')) throw new UserError('compare chooses the modes itself: use --modes instead of --mode and --shadow-cache');
+    if (rest.includes('--mode') || rest.includes('--shadow-cache') || rest.includes('--unrestricted')) throw new UserError('compare chooses the modes itself: use --modes instead of --mode, --shadow-cache and --unrestricted');
     const row = rest.indexOf(ROW_FLAG);
     if (row >= 0) {
       // A child: one mode, its row as JSON on stdout.

@@ -52,6 +52,9 @@ machine:
                            (docs/hypercalls.md); bare: on the bare machine with no VMM
   --shadow-cache N         shadow mode: guest page-table roots the shadow-table cache keeps (default 8;
                            1 turns the cache off)
+  --unrestricted on|off    ept and shadow: whether the CPU has VMX's "unrestricted guest" (default
+                           on). Off, the VMM runs real mode in virtual-8086 mode and paging-off code
+                           on an identity table, emulating what those cannot hold (as KVM did)
   --mem SIZE               RAM size (default 32M)
   --no-jit                 the interpreter alone: no hot blocks compiled to JavaScript (the
                            translation cache), to compare or to rule the cache out
@@ -84,7 +87,7 @@ const OPTIONS = {
   '--bios': true, '--load': true, '--entry': true, '--mem': true, '--debugcon': true, '--exit-port': true,
   '--max-instructions': true, '--dump-mem': true, '--stats': false, '-D': true, '-I': true, '--help': false,
   '--fda': true, '--hda': true, '--boot': true, '--append': true, '--reserve': true, '--mode': true, '--trace-exits': false, '--trace-jit': false,
-  '--shadow-cache': true, '--no-jit': false, '--gdb': true, '-s': false, '-S': false,
+  '--shadow-cache': true, '--unrestricted': true, '--no-jit': false, '--gdb': true, '-s': false, '-S': false,
 };
 
 /**
@@ -238,6 +241,12 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
     if (!Number.isInteger(roots) || roots < 1 || roots > 1024) throw new UserError(`--shadow-cache ${shadowCache}: give how many page-table roots to keep, 1 (no cache) to 1024`);
     if (mode !== 'shadow') throw new UserError('--shadow-cache applies to --mode shadow only');
     config.shadowCacheRoots = roots;
+  }
+  const unrestricted = one('--unrestricted');
+  if (unrestricted !== undefined) {
+    if (unrestricted !== 'on' && unrestricted !== 'off') throw new UserError(`--unrestricted ${unrestricted}: write on (the CPU runs real mode itself) or off (the VMM runs it in virtual-8086 mode)`);
+    if (mode !== 'ept' && mode !== 'shadow') throw new UserError(`--unrestricted applies to --mode ept and --mode shadow (a VMM's CPU feature), not to --mode ${mode}`);
+    config.unrestrictedGuest = unrestricted === 'on';
   }
 
   const reserved = all('--reserve').map((spec) => {

@@ -46,6 +46,11 @@ export function formatStats(machine: Machine, seconds: number | null): string {
       lines.push(`minivisor: shadow: ${s.filled} faults filled, ${s.injected} injected into the guest, ${s.writeProtectTraps} writes to guest page tables trapped, ${s.unshadowed} table pages unshadowed on a write, ${s.emulated} MMIO/ROM accesses emulated, ${s.zapped} entries dropped`);
       lines.push(`minivisor: shadow cache: ${s.cacheHits} hits, ${s.cacheMisses} misses (${lookups ? ((100 * s.cacheHits) / lookups).toFixed(1) : '0.0'}% hits), ${s.evictions} evictions; ${shadow.mmu.cachedRoots} of ${shadow.mmu.capacity} roots cached, ${shadow.mmu.tableFrames} frames of shadow tables`);
     }
+    const restricted = vcpu.restricted;
+    if (restricted !== null) {
+      const r = restricted.stats;
+      lines.push(`minivisor: no "unrestricted guest": ${r.v86Runs} runs in virtual-8086 mode, ${r.identityRuns} runs with the guest's paging off, ${r.emulated} instructions emulated; ${restricted.describeIdentityTable()}`);
+    }
   }
   const pv = vcpu?.pv ?? null;
   if (pv !== null) {

@@ -29,7 +29,6 @@ import { CR0_PE, CR0_PG, CR0_WP, CR4_PSE, IOPL, TF, VM } from '../cpu/state.ts';
 const DR7_ENABLES = 0xff;
 import { AR_UNUSABLE } from './guest-state.ts';
 import type { ShadowPaging } from './shadow-paging.ts';
-import { IDENTITY } from './shadow.ts';
 import { CPU_CR3_LOAD_EXITING, CPU_CR3_STORE_EXITING, Field, type Vmcs } from './vmcs.ts';
 
 /** The VMM's own guest-physical pages: the identity page directory (EPT), then the TSS and IDT. */
@@ -193,7 +192,7 @@ export class RestrictedGuest {
       // The guest's CR3 is not the CPU's while the identity table is: its moves exit (see cr3Access).
       this.replace(Field.CPU_BASED_VM_EXEC_CONTROL, v.read(Field.CPU_BASED_VM_EXEC_CONTROL) | CPU_CR3_LOAD_EXITING | CPU_CR3_STORE_EXITING);
     } else {
-      this.replace(Field.GUEST_CR3, this.shadow.mmu.activate(IDENTITY));
+      this.replace(Field.GUEST_CR3, this.shadow.mmu.identityDirectory());
       this.cpu.hostPaging = true; // the CPU walks the identity shadow, whose entries hold HPAs
     }
   }
@@ -233,11 +232,21 @@ export class RestrictedGuest {
     this.stats.identityEntries++;
   }
 
-  /** The identity directory's entries filled so far (EPT), for --stats and translate. */
-  identityEntriesFilled(): number {
+  /** Under EPT: the identity directory's entry for `linear`, where it is (GPA) and what it holds. */
+  identityEntryFor(linear: number): { address: number; entry: number } {
+    const address = IDENTITY_DIRECTORY + (linear >>> 22) * 4;
+    return { address, entry: this.memory.read(address, 4) >>> 0 };
+  }
+
+  /** The identity table as it is now, in a few words (for --stats). */
+  describeIdentityTable(): string {
+    if (this.shadow !== null) {
+      const identity = this.shadow.mmu.describeRoots().find((r) => r.key === -1);
+      return `the identity shadow: ${identity?.tables ?? 0} page tables, filled on #PF`;
+    }
     let filled = 0;
     for (let i = 0; i < 1024; i++) if (this.memory.read(IDENTITY_DIRECTORY + i * 4, 4) & 1) filled++;
-    return filled;
+    return `the identity page directory at GPA 0x${IDENTITY_DIRECTORY.toString(16).toUpperCase()}: ${filled} of 1024 entries (4 MiB pages), filled on #PF`;
   }
 
   /** Under EPT with the guest's paging off, its CR3 moves exit: they read and write its CR3 (kept in the guest-state area between runs). */

@@ -137,6 +137,16 @@ export class ShadowMmu {
     return root.directory;
   }
 
+  /**
+   * The identity shadow's directory (HPA), made current: for a CPU that walks it as its page
+   * table (--unrestricted off). The guest's paging is off, so it is current already, unless the
+   * shadows were all dropped; not a lookup of the guest's roots, so not counted as one.
+   */
+  identityDirectory(): number {
+    if (this.current?.key === IDENTITY) return this.current.directory;
+    return this.activate(IDENTITY);
+  }
+
   /** The current shadow's directory (HPA). */
   get currentDirectory(): number {
     return this.current?.directory ?? NONE;

@@ -115,6 +115,12 @@ export interface Translation {
    * is a shadow fault), and the HPA it gives. The CPU walks this, not the guest's tables.
    */
   shadow: { entry: number; hpa: number | null } | null;
+  /**
+   * Under EPT without "unrestricted guest", while the guest's paging is off: the VMM's identity
+   * directory's entry for the GVA (where it is, guest-physical, and what it holds; 0 until the
+   * first access fills it). The CPU walks this, then the EPT.
+   */
+  identity: { address: number; entry: number } | null;
   hpa: number | null;
   /** Where the translation stops, when it does: "not present in the guest's page table", "no slot: MMIO", ... */
   stop: string | null;
@@ -125,8 +131,9 @@ export function translateAddress(cpu: Cpu, memory: PhysicalMemory, vcpu: Vcpu | 
   const shadow = vcpu?.shadow ?? null;
   const view = guestPagingView(cpu, memory, vcpu);
   const t: Translation = {
-    gva: gva >>> 0, guestWalk: [], access: null, machine: null, gpa: null, slot: null, hva: null, hostPageTable: null, eptWalk: [], shadow: null, hpa: null, stop: null,
+    gva: gva >>> 0, guestWalk: [], access: null, machine: null, gpa: null, slot: null, hva: null, hostPageTable: null, eptWalk: [], shadow: null, identity: null, hpa: null, stop: null,
   };
+  if (ept !== null && vcpu?.restricted && !view.on) t.identity = vcpu.restricted.identityEntryFor(gva);
   if (shadow !== null) {
     const entry = shadow.mmu.entryFor(view.on ? gva : (gva & view.a20Mask));
     t.shadow = { entry: entry >>> 0, hpa: entry & 1 ? ((entry & ~0xfff) | (gva & 0xfff)) >>> 0 : null };

@@ -64,8 +64,15 @@ function translate(session: DebugSession, args: string): string {
       lines.push(`    ${level.level.padEnd(4)}[${String(level.index).padStart(3)}] in table ${hex(level.tableHpa)} = ${hex(level.entry)}  ${present ? eptBits(level.entry) : 'not present'}`);
     }
   }
+  if (t.identity !== null) {
+    const e = t.identity.entry;
+    lines.push(`  the VMM's identity page directory (the CPU's page table while the guest's paging is off: --unrestricted off), GVA = GPA:`);
+    lines.push(`    PDE[${String(t.gva >>> 22).padStart(4)}] at GPA ${hex(t.identity.address)} = ${hex(e)}  ${e & 1 ? pteBits(e, true) : 'not filled yet: the next access is a #PF that the VMM fills'}`);
+  }
   if (t.shadow !== null) {
-    lines.push(`  shadow page table (the one the CPU walks, rooted at CR3 ${hex(machine.cpu.st[S_CR3])}): entry ${hex(t.shadow.entry)}  ${t.shadow.entry & 1 ? pteBits(t.shadow.entry, false) : 'not filled yet'}`);
+    const identity = vcpu?.restricted && !view.on;
+    const which = identity ? 'the identity shadow (the page table the CPU walks while the guest\'s paging is off: --unrestricted off)' : `shadow page table (the one the CPU walks, rooted at CR3 ${hex(machine.cpu.st[S_CR3])})`;
+    lines.push(`  ${which}: entry ${hex(t.shadow.entry)}  ${t.shadow.entry & 1 ? pteBits(t.shadow.entry, false) : 'not filled yet'}`);
   }
   if (t.hpa !== null) {
     const value = session.memory.readValue(t.gva, 4);
