@@ -10,12 +10,13 @@ export interface VmmRun {
   output: string;
 }
 
-export function runUnderVmm(source: string, options: { prepare?: (m: Machine) => void; maxInstructions?: number; memoryBytes?: number; mode?: 'ept' | 'bare' } = {}): VmmRun {
+export function runUnderVmm(source: string, options: { prepare?: (m: Machine) => void; maxInstructions?: number; memoryBytes?: number; mode?: 'ept' | 'shadow' | 'bare'; unrestrictedGuest?: boolean } = {}): VmmRun {
   const bytes = assembleOrThrow(`org 0x7c00\n${source}`);
   let output = '';
   const machine = new Machine({
     memoryBytes: options.memoryBytes ?? 4 << 20,
     mode: options.mode ?? 'ept',
+    unrestrictedGuest: options.unrestrictedGuest,
     loads: [{ address: 0x7c00, bytes }],
     entry: { segment: 0, offset: 0x7c00 },
     debugcons: [{ port: 0xe9, sink: (b) => (output += String.fromCharCode(b)) }],

@@ -1,0 +1,132 @@
+/**
+ * The VMM on a CPU without "unrestricted guest" (--unrestricted off, src/vmm/restricted-guest.ts):
+ * real-mode code runs in virtual-8086 mode, where the IOPL-sensitive and privileged instructions
+ * fault and the VMM emulates them; I/O exits as I/O; the switch to protected mode exits for the
+ * CR0 write; paging-off code runs on the VMM's identity table, which grows on demand.
+ */
+import { describe, expect, it } from 'vitest';
+import { ExitReason } from '../../src/cpu/sensitive.ts';
+import { CS, IF, S_CR0, S_EFLAGS, S_SEG_SEL } from '../../src/cpu/state.ts';
+import type { VmExit } from '../../src/vmm/exit-info.ts';
+import { Field } from '../../src/vmm/vmcs.ts';
+import { VmEntryError } from '../../src/vmm/vmentry.ts';
+import { runUnderVmm } from '../helpers/run-vmm.ts';
+
+/** Real mode: CLI, IN, STI, reading and writing CR0 (into protected mode), a far jump, then a load 8 MiB up with paging off. */
+const INTO_PROTECTED_MODE = `
+      cli                          ; 7C00
+      in al, 0x61                  ; 7C01
+      sti                          ; 7C03
+      lgdt [gdt_desc]              ; 7C04
+      mov eax, cr0                 ; 7C09
+      or al, 1                     ; 7C0C
+      mov cr0, eax                 ; 7C0E
+      jmp 0x08:pm                  ; 7C11
+bits 32
+pm:   mov ax, 0x10
+      mov ds, ax
+      mov ss, ax
+      mov eax, [0x800000]          ; a third 4 MiB of the identity table
+      cli
+      hlt
+align 8
+gdt:  dq 0
+      dq 0x00cf9a000000ffff        ; 0x08: flat 32-bit code
+      dq 0x00cf92000000ffff        ; 0x10: flat data
+gdt_desc: dw 23
+          dd gdt`;
+
+/** An exit in a few words: its reason, and for an exception its vector; with the RIP it was at. */
+function exitInWords(e: VmExit): string {
+  const what = e.reason === ExitReason.EXCEPTION_OR_NMI ? `exception ${e.interruptionInfo & 0xff}` : e.reason === ExitReason.IO_INSTRUCTION ? `I/O port 0x${(e.qualification >>> 16).toString(16)}` : e.reason === ExitReason.CR_ACCESS ? `CR${e.qualification & 15} access` : e.reason === ExitReason.HLT ? 'HLT' : `reason ${e.reason}`;
+  return `${what} at 0x${e.guestRip.toString(16)}`;
+}
+
+/** The exits that are about instructions, not about memory (EPT violations and #PFs on the identity table fill tables). */
+const instructionExits = (exits: VmExit[]) => exits.filter((e) => e.reason !== ExitReason.EPT_VIOLATION && !(e.reason === ExitReason.EXCEPTION_OR_NMI && (e.interruptionInfo & 0xff) === 14)).map(exitInWords);
+
+describe('--unrestricted off: real mode in virtual-8086 mode', () => {
+  it.each(['ept', 'shadow'] as const)('%s: the first real-mode instructions exit one by one, and the switch to protected mode exits for the CR0 write', (mode) => {
+    const run = runUnderVmm(INTO_PROTECTED_MODE, { mode, unrestrictedGuest: false });
+    expect(run.outcome.kind).toBe('halted');
+    expect(instructionExits(run.exits)).toEqual([
+      'exception 13 at 0x7c00', // CLI faults at IOPL 0: the VMM emulates it
+      'I/O port 0x61 at 0x7c01', // IN: the TSS's I/O bitmap lets it through to the I/O exit
+      'exception 13 at 0x7c03', // STI
+      'exception 13 at 0x7c04', // LGDT: privileged, not for CPL 3
+      'exception 13 at 0x7c09', // MOV from CR0
+      'exception 13 at 0x7c0e', // MOV to CR0: emulated, and then ...
+      'CR0 access at 0x7c0e', // ... PE is the VMM's bit: the write exits, and the VMM stops using V86 mode
+      'HLT at 0x7c24', // the far jump and what follows ran in protected mode, on the identity table
+    ]);
+    const m = run.machine;
+    expect(m.cpu.st[S_SEG_SEL + CS]).toBe(0x08);
+    expect(m.vcpu!.guestControlRegister(0) & 1).toBe(1);
+    expect(m.cpu.st[S_EFLAGS] & IF).toBe(0); // the second CLI ran in protected mode (CPL 0 may)
+    const stats = m.vcpu!.restricted!.stats;
+    expect(stats.v86Runs).toBeGreaterThanOrEqual(6);
+    expect(stats.emulated).toBe(5);
+    expect(stats.identityRuns).toBeGreaterThan(0);
+  });
+
+  it('under EPT the identity directory starts empty and gains an entry per 4 MiB touched', () => {
+    let before = '';
+    const run = runUnderVmm(INTO_PROTECTED_MODE, { unrestrictedGuest: false, prepare: (m) => (before = m.vcpu!.restricted!.describeIdentityTable()) });
+    const restricted = run.machine.vcpu!.restricted!;
+    expect(before).toMatch(/: 0 of 1024 entries/);
+    // 0-4 MiB (the code), 8-12 MiB (the load), and the page of the VMM's own TSS below 4 GiB.
+    expect(restricted.describeIdentityTable()).toMatch(/: 3 of 1024 entries/);
+    for (const linear of [0x7c00, 0x800000, 0xfeffd000]) expect(restricted.identityEntryFor(linear).entry & 0x81).toBe(0x81); // present, 4 MiB
+    expect(restricted.identityEntryFor(0x400000).entry).toBe(0);
+    expect(run.exits.filter((e) => e.reason === ExitReason.EXCEPTION_OR_NMI && (e.interruptionInfo & 0xff) === 14).map((e) => e.qualification >>> 22)).toEqual([0, 1019, 2]);
+  });
+
+  it('a state V86 mode cannot hold (a real-mode SS with RPL 3 just after the switch) is emulated until it can be entered', () => {
+    const run = runUnderVmm(`
+      cli
+      mov ax, 3
+      mov ss, ax
+      lgdt [gdt_desc]
+      mov eax, cr0
+      or eax, 1
+      mov cr0, eax
+      cpuid                           ; protected mode with SS's RPL 3 and DPL 0: VM entry would refuse it
+      mov byte [0x500], 1
+      hlt
+    gdt: dq 0
+    gdt_desc: dw 7
+              dd gdt`, { unrestrictedGuest: false });
+    expect(run.outcome.kind).toBe('halted');
+    expect(run.machine.phys.read8(0x500)).toBe(1);
+    expect(run.machine.vcpu!.restricted!.stats.emulated).toBeGreaterThanOrEqual(8);
+  });
+
+  it('the CPU itself refuses real mode without "unrestricted guest" when the VMM does not step in', () => {
+    let error: unknown = null;
+    try {
+      // A VMM (the default one, which expects the CPU to run real mode) whose VMCS loses the control.
+      runUnderVmm('cli\nhlt', { prepare: (m) => m.vcpu!.vmcs.setBits(Field.SECONDARY_VM_EXEC_CONTROL, 1 << 7, false) });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(VmEntryError);
+    expect((error as Error).message).toMatch(/CR0\.PE and CR0\.PG must both be set unless "unrestricted guest" is on/);
+  });
+
+  it('a real-mode guest sees its own flags and CR0: PUSHF shows IOPL 0 and no VM bit; SMSW shows PE clear', () => {
+    const run = runUnderVmm(`
+      pushf
+      pop ax
+      mov [0x500], ax
+      smsw bx
+      mov [0x502], bx
+      cli
+      hlt`, { unrestrictedGuest: false });
+    expect(run.outcome.kind).toBe('halted');
+    const m = run.machine;
+    const flags = m.phys.read8(0x500) | (m.phys.read8(0x501) << 8);
+    expect(flags & 0x3000).toBe(0); // IOPL as the guest set it (0), not the VMM's
+    expect(m.phys.read8(0x502) & 1).toBe(0);
+    expect(m.cpu.st[S_CR0] & 1).toBe(0); // between runs the CPU holds the guest's real-mode state
+  });
+});
