@@ -57,4 +57,9 @@ export interface SensitiveInterceptor {
   wantsInterruptWindow(): boolean;
   /** What MOV from CR0/CR4 returns: the real value with the host-owned bits taken from the read shadow. */
   shadowControlRegister(cpu: Cpu, cr: number, value: number): number;
+  /**
+   * The bits of CR0 or CR4 the VMM owns (the guest/host mask): a MOV to CR0/CR4, LMSW or CLTS
+   * that does not exit leaves them as they are (SDM 25.3), loading only the others.
+   */
+  hostOwnedControlBits(cr: 0 | 4): number;
 }

@@ -134,6 +134,7 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
     if (cr === 3 && vcpu.restricted !== null && shadow === null) {
       // Under EPT without "unrestricted guest", CR3 moves exit while the identity table is the CPU's: the guest's CR3 is kept aside.
       vcpu.restricted.cr3Access(accessType === 0, register);
+      if (accessType === 0) vcpu.cpu.cr3Loads++;
       vcpu.skipInstruction(exit);
       return 'resume';
     }

@@ -81,6 +81,11 @@ export class RestrictedGuest {
   readonly stats: RestrictedStats = { v86Runs: 0, identityRuns: 0, emulated: 0, identityEntries: 0 };
   /** The guest-state fields the last run replaced, to put back at its exit (field → the guest's value). */
   private readonly saved = new Map<Field, number>();
+  /**
+   * Of CR0 and CR4, only the bits the run forced (host-owned meanwhile, so the CPU kept them)
+   * are put back: the guest may have moved others itself during the run (CR0.TS, CR4.DE ...).
+   */
+  private readonly forced = new Map<Field, number>();
   /** What the last run was. */
   lastRun: RunPlan = 'native';
   /** Instructions retired when a fault in V86 mode asked for emulation: emulate until one more has. */
@@ -149,6 +154,12 @@ export class RestrictedGuest {
     this.vmcs.write(field, value >>> 0);
   }
 
+  /** Sets `bits` of a control register for a run (see `forced`). */
+  private force(field: Field.GUEST_CR0 | Field.GUEST_CR4, bits: number): void {
+    this.replace(field, this.vmcs.read(field) | bits);
+    this.forced.set(field, (this.forced.get(field) ?? 0) | bits);
+  }
+
   /**
    * Puts the state the CPU can enter for `plan` into the guest-state area (V86 mode, or paging on
    * the identity table); the guest's own values come back with `unwrap` at the exit.
@@ -178,17 +189,22 @@ export class RestrictedGuest {
       this.replace(Field.GUEST_IDTR_LIMIT, IDT_LIMIT);
       this.replace(Field.GUEST_RFLAGS, (v.read(Field.GUEST_RFLAGS) & ~IOPL) | VM);
       this.replace(Field.EXCEPTION_BITMAP, 0xffffffff);
-      this.replace(Field.GUEST_CR0, v.read(Field.GUEST_CR0) | CR0_PE);
+      this.force(Field.GUEST_CR0, CR0_PE);
     } else {
       this.stats.identityRuns++;
       this.replace(Field.EXCEPTION_BITMAP, v.read(Field.EXCEPTION_BITMAP) | (1 << PF));
     }
     // Under shadow paging with WP too: the identity shadow maps ROM read-only, and an implicit
     // supervisor write there (a descriptor's accessed bit in a GDT in ROM) must fault, not land.
-    this.replace(Field.GUEST_CR0, v.read(Field.GUEST_CR0) | CR0_PG | (this.shadow !== null ? CR0_WP : 0));
+    this.force(Field.GUEST_CR0, CR0_PG | (this.shadow !== null ? CR0_WP : 0));
     if (this.shadow === null) {
       this.replace(Field.GUEST_CR3, IDENTITY_DIRECTORY);
-      this.replace(Field.GUEST_CR4, v.read(Field.GUEST_CR4) | CR4_PSE);
+      // CR4.PSE for the identity table's 4 MiB pages, the VMM's for the run: the guest reads and
+      // moves its own (a move that would change it exits).
+      const guestCr4 = v.read(Field.GUEST_CR4);
+      this.replace(Field.CR4_READ_SHADOW, (v.read(Field.CR4_READ_SHADOW) & ~CR4_PSE) | (guestCr4 & CR4_PSE));
+      this.replace(Field.CR4_GUEST_HOST_MASK, v.read(Field.CR4_GUEST_HOST_MASK) | CR4_PSE);
+      this.force(Field.GUEST_CR4, CR4_PSE);
       // The guest's CR3 is not the CPU's while the identity table is: its moves exit (see cr3Access).
       this.replace(Field.CPU_BASED_VM_EXEC_CONTROL, v.read(Field.CPU_BASED_VM_EXEC_CONTROL) | CPU_CR3_LOAD_EXITING | CPU_CR3_STORE_EXITING);
     } else {
@@ -215,8 +231,12 @@ export class RestrictedGuest {
       const flags = v.read(Field.GUEST_RFLAGS);
       this.saved.set(Field.GUEST_RFLAGS, ((flags & ~(IOPL | VM)) | (this.saved.get(Field.GUEST_RFLAGS)! & IOPL)) >>> 0);
     }
-    for (const [field, value] of this.saved) v.write(field, value);
+    for (const [field, value] of this.saved) {
+      const bits = this.forced.get(field);
+      v.write(field, bits === undefined ? value : ((v.read(field) & ~bits) | (value & bits)) >>> 0);
+    }
     this.saved.clear();
+    this.forced.clear();
     if (this.shadow !== null) this.cpu.hostPaging = this.shadow.guestPagingOn;
   }
 
@@ -251,7 +271,7 @@ export class RestrictedGuest {
 
   /** Under EPT with the guest's paging off, its CR3 moves exit: they read and write its CR3 (kept in the guest-state area between runs). */
   cr3Access(load: boolean, register: number): void {
-    if (load) this.vmcs.write(Field.GUEST_CR3, this.cpu.reg[register] >>> 0);
+    if (load) this.vmcs.write(Field.GUEST_CR3, (this.cpu.reg[register] & 0xfffff018) >>> 0);
     else this.cpu.reg[register] = this.vmcs.read(Field.GUEST_CR3) | 0;
   }
 }

@@ -255,6 +255,10 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     return this.control(CPU_INTERRUPT_WINDOW_EXITING);
   }
 
+  hostOwnedControlBits(cr: 0 | 4): number {
+    return this.vmcs.read(cr === 4 ? Field.CR4_GUEST_HOST_MASK : Field.CR0_GUEST_HOST_MASK);
+  }
+
   shadowControlRegister(_cpu: Cpu, cr: number, value: number): number {
     const mask = this.vmcs.read(cr === 4 ? Field.CR4_GUEST_HOST_MASK : Field.CR0_GUEST_HOST_MASK);
     const shadow = this.vmcs.read(cr === 4 ? Field.CR4_READ_SHADOW : Field.CR0_READ_SHADOW);

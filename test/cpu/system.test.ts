@@ -259,6 +259,7 @@ function interceptor(intercept: (cpu: Cpu, reason: ExitReason, q: number) => boo
         eventDeliveryInterrupted: () => {},
     wantsInterruptWindow: () => false,
     shadowControlRegister: (_cpu: Cpu, _cr: number, value: number) => value,
+        hostOwnedControlBits: () => 0,
   };
 }
 

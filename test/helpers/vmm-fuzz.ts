@@ -29,6 +29,8 @@ export type GuestKind = 'real' | 'flat' | 'paged';
 export interface RunMode {
   mode: MemoryMode;
   jit: boolean;
+  /** ept and shadow on a CPU without "unrestricted guest" (real mode in V86 mode). */
+  v86?: boolean;
 }
 export const MODES: readonly RunMode[] = [
   { mode: 'bare', jit: true },
@@ -40,7 +42,7 @@ export const MODES: readonly RunMode[] = [
   { mode: 'pv', jit: true },
 ];
 export const REFERENCE: RunMode = { mode: 'bare', jit: false };
-export const modeName = (m: RunMode) => `${m.mode}${m.jit ? '' : ' --no-jit'}`;
+export const modeName = (m: RunMode) => `${m.mode}${m.v86 ? ' --unrestricted off' : ''}${m.jit ? '' : ' --no-jit'}`;
 
 const MEMORY_BYTES = 2 << 20;
 const PARAMS = 0x500; // the preamble's parameter block (see PREAMBLE)
@@ -121,6 +123,7 @@ export function fuzzGuest(seed: number): FuzzGuest {
         memoryBytes: MEMORY_BYTES,
         mode: mode.mode,
         translationCache: mode.jit,
+        unrestrictedGuest: !mode.v86,
         entry: { segment: 0, offset: kind === 'real' ? 0x1000 : 0x600 },
         bios,
       });

@@ -11,6 +11,7 @@ import type { VmExit } from '../../src/vmm/exit-info.ts';
 import { Field } from '../../src/vmm/vmcs.ts';
 import { VmEntryError } from '../../src/vmm/vmentry.ts';
 import { runUnderVmm } from '../helpers/run-vmm.ts';
+import { ENTER_FLAT_PM, identityMap4M } from '../helpers/run-asm.ts';
 
 /** Real mode: CLI, IN, STI, reading and writing CR0 (into protected mode), a far jump, then a load 8 MiB up with paging off. */
 const INTO_PROTECTED_MODE = `
@@ -128,5 +129,88 @@ describe('--unrestricted off: real mode in virtual-8086 mode', () => {
     expect(flags & 0x3000).toBe(0); // IOPL as the guest set it (0), not the VMM's
     expect(m.phys.read8(0x502) & 1).toBe(0);
     expect(m.cpu.st[S_CR0] & 1).toBe(0); // between runs the CPU holds the guest's real-mode state
+  });
+});
+
+describe('--unrestricted off: big real mode', () => {
+  it.each(['ept', 'shadow'] as const)('%s: 4 GiB data limits back in real mode are emulated, and end as on the bare machine', (mode) => {
+    // Protected mode for one load of DS with a 4 GiB limit, back to real mode, then a 32-bit
+    // address above 1 MiB through DS (unreal mode: V86 mode has 64 KiB limits and cannot do it).
+    const source = `
+      cli
+      lgdt [gdt_desc]
+      mov eax, cr0
+      or al, 1
+      mov cr0, eax
+      jmp 0x08:.pm16
+.pm16:
+      mov bx, 0x10
+      mov ds, bx
+      and al, 0xfe
+      mov cr0, eax
+      jmp 0:.real
+.real:
+      xor bx, bx
+      mov ds, bx                   ; real mode: the selector changes, the 4 GiB limit stays
+      mov esi, 0x200000
+      mov dword [esi], 0x600dcafe  ; 2 MiB: past what a 16-bit segment can reach
+      mov eax, [esi]
+      mov [0x500], eax
+      mov ax, 0x0000
+      mov ss, ax
+      hlt
+align 8
+gdt:  dq 0
+      dq 0x00009a000000ffff        ; 0x08: 16-bit code, base 0
+      dq 0x008f92000000ffff        ; 0x10: data, base 0, 4 GiB (G), 16-bit
+gdt_desc: dw 23
+          dd gdt`;
+    const bare = runUnderVmm(source, { mode: 'bare' });
+    const run = runUnderVmm(source, { mode, unrestrictedGuest: false });
+    expect(bare.outcome.kind).toBe('halted');
+    expect(bare.machine.phys.read(0x500, 4) >>> 0).toBe(0x600dcafe);
+    expect(run.outcome).toEqual(bare.outcome);
+    expect(run.machine.phys.read(0x500, 4) >>> 0).toBe(0x600dcafe);
+    expect(run.machine.cpu.instructions).toBe(bare.machine.cpu.instructions);
+    // From the return to real mode on, DS's limit keeps V86 mode out: each instruction is emulated.
+    expect(run.machine.vcpu!.restricted!.stats.emulated).toBeGreaterThanOrEqual(8);
+  });
+});
+
+describe('moves to CR0 that do not exit (SDM 25.3: the bits the VMM owns stay as they are)', () => {
+  it.each(['ept', 'shadow'] as const)('%s, --unrestricted off: setting CR0.TS with paging off keeps the identity table in use, and the guest keeps its TS', (mode) => {
+    const run = runUnderVmm(`${ENTER_FLAT_PM}
+      mov eax, cr0
+      or eax, 8                     ; TS: PE and PG as the guest has them, so no exit
+      mov cr0, eax
+      mov dword [0x500], 0x5eed     ; still through the identity table
+      mov eax, cr0
+      mov [0x504], eax
+      hlt`, { mode, unrestrictedGuest: false });
+    expect(run.outcome.kind).toBe('halted');
+    const m = run.machine;
+    expect(m.phys.read(0x500, 4)).toBe(0x5eed);
+    expect(m.phys.read(0x504, 4) & 0x80000009).toBe(9); // PE and TS, no PG: what the guest wrote
+    expect(m.vcpu!.guestControlRegister(0) & 0x80000009).toBe(9);
+  });
+
+  it('shadow paging: a guest with CR0.WP clear that writes CR0 again leaves the real WP set (its page tables stay write-protected)', () => {
+    const run = runUnderVmm(`${ENTER_FLAT_PM}
+      ${identityMap4M(3)}
+      mov eax, 0x20000
+      mov cr3, eax
+      mov eax, cr0
+      or eax, 0x80000000            ; paging on, WP clear
+      mov cr0, eax
+      mov eax, cr0
+      mov cr0, eax                  ; the same value again: no exit
+      mov dword [0x21000 + 4 * 0x30], 0x30003 ; a write to the guest's page table: still trapped
+      mov eax, [0x30000]
+      hlt`, { mode: 'shadow' });
+    expect(run.outcome.kind).toBe('halted');
+    const m = run.machine;
+    expect(m.cpu.st[S_CR0] & 0x10000).toBe(0x10000); // the real CR0: WP, the VMM's
+    expect(m.vcpu!.guestControlRegister(0) & 0x10000).toBe(0); // the guest's: WP clear
+    expect(m.vcpu!.shadow!.mmu.stats.writeProtectTraps).toBeGreaterThan(0);
   });
 });

@@ -192,6 +192,12 @@ export function writeCr0(cpu: Cpu, value: number): void {
   if ((old ^ next) & (CR0_PG | CR0_PE | CR0_WP)) cpu.flushTlb();
 }
 
+/** `value` with the bits of CR0/CR4 a VMM owns (its guest/host mask) as they are now. */
+function keepHostOwned(cpu: Cpu, cr: 0 | 4, value: number): number {
+  const mask = cpu.interceptor!.hostOwnedControlBits(cr);
+  return mask === 0 ? value : (value & ~mask) | ((cr === 0 ? cpu.st[S_CR0] : cpu.st[S_CR4]) & mask);
+}
+
 /** 0F 20 MOV r32, CRn; 0F 22 MOV CRn, r32. */
 export function execMovCr(cpu: Cpu, d: Insn): void {
   requireCpl0(cpu);
@@ -209,7 +215,9 @@ export function execMovCr(cpu: Cpu, d: Insn): void {
     cpu.reg[r] = cpu.interceptor !== null && (cr === 0 || cr === 4) ? cpu.interceptor.shadowControlRegister(cpu, cr, value) : value;
     return;
   }
-  const value = cpu.reg[r];
+  let value = cpu.reg[r];
+  // In VMX non-root operation a move that did not exit leaves the bits the VMM owns alone.
+  if (cpu.interceptor !== null && (cr === 0 || cr === 4)) value = keepHostOwned(cpu, cr, value);
   switch (cr) {
     case 0: writeCr0(cpu, value); break;
     case 2: st[S_CR2] = value; break;
@@ -259,13 +267,15 @@ export function execLmsw(cpu: Cpu, d: Insn): void {
   const value = readE(cpu, d, 16);
   // Exit qualification: CR0, access type 3 (LMSW), the source operand in bits 31:16.
   if (cpu.intercept(ExitReason.CR_ACCESS, 0 | (3 << 4) | (value << 16))) return;
-  writeCr0(cpu, (st[S_CR0] & ~0xe) | (value & 0xf) | (st[S_CR0] & CR0_PE));
+  const next = (st[S_CR0] & ~0xe) | (value & 0xf) | (st[S_CR0] & CR0_PE);
+  writeCr0(cpu, cpu.interceptor !== null ? keepHostOwned(cpu, 0, next) : next);
 }
 
 /** 0F 06 CLTS. */
 export function execClts(cpu: Cpu, d: Insn): void {
   requireCpl0(cpu);
   if (cpu.intercept(ExitReason.CR_ACCESS, 0 | (2 << 4))) return;
+  if (cpu.interceptor !== null && cpu.interceptor.hostOwnedControlBits(0) & CR0_TS) return; // the VMM's TS: the shadow said it was clear
   cpu.st[S_CR0] &= ~CR0_TS;
 }
 
