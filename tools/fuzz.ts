@@ -171,7 +171,7 @@ async function main(): Promise<void> {
   console.log(`divergences: ${divergent}`);
   for (const [cause, list] of [...totals.divergences].sort((a, b) => b[1].length - a[1].length)) {
     console.log(`  ${String(list.length).padStart(6)}  ${cause}  (seeds ${list.slice(0, 8).join(', ')}${list.length > 8 ? ', ...' : ''})`);
-    const mode = { mode: cause.split(/[ :]/)[0], jit: !cause.includes('--no-jit') } as Parameters<typeof firstDivergence>[1];
+    const mode = { mode: cause.split(/[ :]/)[0], jit: !cause.includes('--no-jit'), v86: cause.includes('--unrestricted off') } as Parameters<typeof firstDivergence>[1];
     for (const seed of list.slice(0, BISECTED_PER_CAUSE)) console.log(`          seed ${seed}: ${firstDivergence(seed, mode)}`);
   }
   const failed = totals.hangs.length + totals.hostFailures.length + totals.outside.length + divergent;

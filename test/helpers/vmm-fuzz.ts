@@ -40,6 +40,9 @@ export const MODES: readonly RunMode[] = [
   { mode: 'shadow', jit: true },
   { mode: 'pv', jit: false },
   { mode: 'pv', jit: true },
+  // Without "unrestricted guest": real mode in V86 mode, paging-off code on the identity table.
+  { mode: 'ept', jit: true, v86: true },
+  { mode: 'shadow', jit: false, v86: true },
 ];
 export const REFERENCE: RunMode = { mode: 'bare', jit: false };
 export const modeName = (m: RunMode) => `${m.mode}${m.v86 ? ' --unrestricted off' : ''}${m.jit ? '' : ' --no-jit'}`;
