@@ -1,8 +1,8 @@
 /**
  * Popek–Goldberg equivalence under random code: one seeded random guest, run on the bare machine
  * with the interpreter (the reference) and under every other mode — bare compiled, EPT, shadow
- * paging and paravirtual paging, each with the translation cache on (compiling at once) and off —
- * must end in the same machine: outcome, instructions retired, architectural state (control
+ * paging and paravirtual paging, each with the translation cache on (compiling at once) and off,
+ * and EPT and shadow paging without "unrestricted guest" (real mode in V86 mode) — must end in the same machine: outcome, instructions retired, architectural state (control
  * registers as the guest reads them) and all of RAM. Used by test/vmm/fuzz.test.ts (a few hundred
  * guests) and by `npm run fuzz` (tools/fuzz.ts, as many as you like).
  *

@@ -4,8 +4,7 @@
  * (outcome, instructions retired, registers, control registers as the guest reads them, RAM) on
  * the bare interpreter and under bare compiled, EPT, shadow paging and pv, with the translation
  * cache on and off, and EPT and shadow without "unrestricted guest". `npm run fuzz` runs as many
- * seeds as you like; these are a fast sample, and the
- * seeds that once showed a bug.
+ * seeds as you like; these are a fast sample, and the seeds that once showed a bug.
  */
 import { describe, expect, it } from 'vitest';
 import { checkGuest, difference, fuzzGuest, MODES, modeName, REFERENCE, resultOf, runGuest, type GuestVerdict } from '../helpers/vmm-fuzz.ts';
