@@ -37,6 +37,9 @@ export function runCpu(cpu: Cpu, budget: number): StopReason {
     }
     const chunk = left < 65536 ? left : 65536;
     const done = runChunk(cpu, chunk);
+    // The instruction an STI or MOV SS shields made a VM exit before it retired: it is still
+    // shielded when it runs again (the exit reports the blocking, as the VMCS interruptibility state).
+    if (cpu.shadowedBoundary && done === 0 && cpu.stopReason === 'vmexit') cpu.attention |= ATTN_SHADOW;
     cpu.shadowedBoundary = false;
     left -= done;
     cpu.instructions += done;

@@ -211,9 +211,14 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
     return 'resume';
   },
 
-  /** Descriptor-table and debug-register accesses run as they are (they exit only to be counted and traced); resumes. */
+  /**
+   * Descriptor-table and debug-register accesses run as they are (they exit only to be counted
+   * and traced); in V86 mode without "unrestricted guest" SIDT would store the VMM's IDT, so the
+   * VMM emulates it on the guest's state. Resumes.
+   */
   [ExitReason.GDTR_IDTR_ACCESS]: (vcpu) => {
-    vcpu.runInstructionNatively();
+    if (vcpu.restricted?.lastRun === 'v86') vcpu.restricted.emulateCurrentInstruction();
+    else vcpu.runInstructionNatively();
     return 'resume';
   },
   [ExitReason.LDTR_TR_ACCESS]: (vcpu) => {

@@ -22,14 +22,14 @@
  * each #PF. Under shadow paging it is the identity shadow (GVA → HPA), whose directory the CPU
  * now walks as a page table, filled on #PF the same way.
  */
-import type { Cpu } from '../cpu/cpu.ts';
+import { ATTN_DEBUG, ATTN_TRAP, type Cpu } from '../cpu/cpu.ts';
 import type { PhysicalMemory } from '../cpu/physical-memory.ts';
-import { CR0_PE, CR0_PG, CR0_WP, CR4_PSE, IOPL, TF, VM } from '../cpu/state.ts';
+import { CR0_PE, CR0_PG, CR0_WP, CR4_PSE, IOPL, S_A20_MASK, TF, VM } from '../cpu/state.ts';
 /** DR7's L0-G3 bits: a breakpoint armed. */
 const DR7_ENABLES = 0xff;
 import { AR_UNUSABLE } from './guest-state.ts';
 import type { ShadowPaging } from './shadow-paging.ts';
-import { CPU_CR3_LOAD_EXITING, CPU_CR3_STORE_EXITING, Field, type Vmcs } from './vmcs.ts';
+import { CPU_CR3_LOAD_EXITING, CPU_CR3_STORE_EXITING, Field, SECONDARY_DESCRIPTOR_TABLE_EXITING, type Vmcs } from './vmcs.ts';
 
 /** The VMM's own guest-physical pages: the identity page directory (EPT), then the TSS and IDT. */
 export const VMM_PAGES_BASE = 0xfeffc000;
@@ -73,7 +73,7 @@ export interface RestrictedStats {
   identityRuns: number;
   /** Instructions the VMM emulated (a fault in V86 mode, or a state V86 cannot hold). */
   emulated: number;
-  /** Entries of the identity page directory filled on demand (EPT; under shadow paging, the identity shadow's fills). */
+  /** Entries of the identity page directory filled on demand, under EPT (under shadow paging the identity shadow's fills are the shadow's). */
   identityEntries: number;
 }
 
@@ -127,12 +127,30 @@ export class RestrictedGuest {
   /** How the guest runs from its state in the VMCS. */
   plan(): RunPlan {
     const v = this.vmcs;
+    const cpu = this.cpu;
     const cr0 = v.read(Field.GUEST_CR0);
-    if (cr0 & CR0_PE) return cr0 & CR0_PG ? 'native' : 'paging-off';
-    if (this.cpu.instructions < this.emulateUntil) return 'emulate';
-    // Single-stepping or breakpoints: the interpreter takes the #DB traps the real-mode way.
-    if (v.read(Field.GUEST_RFLAGS) & TF || v.read(Field.GUEST_DR7) & DR7_ENABLES) return 'emulate';
+    // Under shadow paging the identity shadow maps GPA = GVA: with the A20 gate closed the interpreter masks addresses instead.
+    const a20Closed = this.shadow !== null && cpu.st[S_A20_MASK] !== -1;
+    if (cr0 & CR0_PE) return !(cr0 & CR0_PG) ? (a20Closed ? 'emulate' : 'paging-off') : 'native';
+    if (cpu.instructions < this.emulateUntil || a20Closed) return 'emulate';
+    // Single-stepping, breakpoints, or a #DB trap still to deliver: the interpreter takes the traps the real-mode way.
+    if (v.read(Field.GUEST_RFLAGS) & TF || v.read(Field.GUEST_DR7) & DR7_ENABLES || cpu.attention & (ATTN_TRAP | ATTN_DEBUG)) return 'emulate';
+    // The instruction after STI or MOV SS: its shield would not survive a fault in V86 mode. And
+    // a halted vCPU: VM entry takes the HLT activity state only with SS.DPL 0, not V86's 3.
+    if (v.read(Field.GUEST_INTERRUPTIBILITY_INFO) !== 0 || v.read(Field.GUEST_ACTIVITY_STATE) !== 0) return 'emulate';
     return this.v86Representable() ? 'v86' : 'emulate';
+  }
+
+  /** Counts the run about to start, by its plan (for --stats and compare). */
+  countRun(): void {
+    if (this.lastRun === 'v86') this.stats.v86Runs++;
+    else if (this.lastRun === 'paging-off') this.stats.identityRuns++;
+    else if (this.lastRun === 'emulate') this.stats.emulated++;
+  }
+
+  /** The VMM completes an exit by running the instruction on the guest's own state: not a run of V86 mode. */
+  completingExit(): void {
+    this.lastRun = 'emulate';
   }
 
   /** Whether V86 mode can hold the real-mode segments: base = selector × 16, a 64 KiB expand-up limit, 16-bit code and stack. */
@@ -166,14 +184,9 @@ export class RestrictedGuest {
    */
   wrap(plan: RunPlan): void {
     this.lastRun = plan;
-    if (plan === 'native') return;
-    if (plan === 'emulate') {
-      this.stats.emulated++;
-      return;
-    }
+    if (plan === 'native' || plan === 'emulate') return;
     const v = this.vmcs;
     if (plan === 'v86') {
-      this.stats.v86Runs++;
       for (let seg = 0; seg < 6; seg++) {
         const [selector, base, limit, ar] = SEGMENT_FIELDS[seg];
         this.replace(base, v.read(selector) << 4);
@@ -189,9 +202,10 @@ export class RestrictedGuest {
       this.replace(Field.GUEST_IDTR_LIMIT, IDT_LIMIT);
       this.replace(Field.GUEST_RFLAGS, (v.read(Field.GUEST_RFLAGS) & ~IOPL) | VM);
       this.replace(Field.EXCEPTION_BITMAP, 0xffffffff);
+      // SIDT is not privileged: it exits, and the VMM answers with the guest's IDTR.
+      this.replace(Field.SECONDARY_VM_EXEC_CONTROL, v.read(Field.SECONDARY_VM_EXEC_CONTROL) | SECONDARY_DESCRIPTOR_TABLE_EXITING);
       this.force(Field.GUEST_CR0, CR0_PE);
     } else {
-      this.stats.identityRuns++;
       this.replace(Field.EXCEPTION_BITMAP, v.read(Field.EXCEPTION_BITMAP) | (1 << PF));
     }
     // Under shadow paging with WP too: the identity shadow maps ROM read-only, and an implicit

@@ -211,9 +211,13 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     const mask = this.vmcs.read(cr === 4 ? Field.CR4_GUEST_HOST_MASK : Field.CR0_GUEST_HOST_MASK);
     const shadow = this.vmcs.read(cr === 4 ? Field.CR4_READ_SHADOW : Field.CR0_READ_SHADOW);
     if (accessType === 2) return (mask & 8) !== 0 && (shadow & 8) !== 0; // CLTS: TS owned and set in the shadow
-    const value = accessType === 3 ? qualification >>> 16 : this.cpu.reg[(qualification >> 8) & 15];
-    const lmswMask = accessType === 3 ? 0xf : -1;
-    return ((value ^ shadow) & mask & lmswMask) !== 0;
+    if (accessType === 3) {
+      // LMSW (SDM 26.1.3): MP, EM or TS owned and different from the shadow, or PE owned, set by the source and clear in the shadow (LMSW cannot clear PE).
+      const source = qualification >>> 16;
+      return ((source ^ shadow) & mask & 0xe) !== 0 || ((mask & 1) !== 0 && (source & 1) !== 0 && (shadow & 1) === 0);
+    }
+    const value = this.cpu.reg[(qualification >> 8) & 15];
+    return ((value ^ shadow) & mask) !== 0;
   }
 
   // ---------------------------------------------------------------- SensitiveInterceptor
@@ -377,6 +381,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     const v = this.vmcs;
     // (Without "unrestricted guest" the state may be real mode: completing an exit is the VMM's emulation, not an entry.)
     if (this.restricted === null) checkVmEntry(v, this.ept === null);
+    else this.restricted.completingExit();
     loadGuestState(this.cpu, v);
     // An exit during an event's delivery is completed by delivering it: no instruction runs after.
     const delivering = (v.read(Field.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) !== 0;
@@ -593,6 +598,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
       if (entry !== 'vmexit') {
         // The VMM emulates one instruction at a time (without "unrestricted guest", a state the CPU cannot enter).
         const emulating = this.restricted?.lastRun === 'emulate';
+        this.restricted?.countRun();
         const reason = cpu.run(emulating ? Math.min(1, end - cpu.instructions) : end - cpu.instructions);
         this.storeAtExit();
         if (reason === 'budget' && emulating && cpu.instructions < end) continue;
@@ -677,6 +683,8 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     const v = this.vmcs;
     v.write(Field.GUEST_RIP, (exit.guestRip + exit.instructionLength) >>> 0);
     this.cpu.instructions++;
+    // The instruction an STI or MOV SS shielded is done: the shield goes with it (KVM's skip_emulated_instruction).
+    v.write(Field.GUEST_INTERRUPTIBILITY_INFO, 0);
     // An instruction that began with TF set traps when it completes, emulated or not (KVM's
     // kvm_skip_emulated_instruction): #DB with DR6.BS, delivered at the next entry (which also
     // wakes a HLT, as the trap does on the bare machine).

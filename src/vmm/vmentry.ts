@@ -73,5 +73,6 @@ export function checkVmEntry(vmcs: Vmcs, identityShadow = false): void {
   // Activity and interruptibility (27.3.1.5)
   const activity = vmcs.read(Field.GUEST_ACTIVITY_STATE);
   if (activity !== 0 && activity !== 1) fail(`activity state ${activity} is not active (0) or HLT (1)`);
+  if (activity === 1 && ((vmcs.read(Field.GUEST_SS_AR_BYTES) >> 5) & 3) !== 0) fail('the HLT activity state needs SS.DPL 0');
   if (vmcs.read(Field.GUEST_INTERRUPTIBILITY_INFO) & INTERRUPTIBILITY_STI && !(rflags & RFLAGS_IF)) fail('blocking by STI needs RFLAGS.IF');
 }

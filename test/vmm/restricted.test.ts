@@ -13,16 +13,17 @@ import { VmEntryError } from '../../src/vmm/vmentry.ts';
 import { runUnderVmm } from '../helpers/run-vmm.ts';
 import { ENTER_FLAT_PM, identityMap4M } from '../helpers/run-asm.ts';
 
-/** Real mode: CLI, IN, STI, reading and writing CR0 (into protected mode), a far jump, then a load 8 MiB up with paging off. */
+/** Real mode: CLI, IN, LGDT, STI, reading and writing CR0 (into protected mode), a far jump, then a load 8 MiB up with paging off. */
 const INTO_PROTECTED_MODE = `
       cli                          ; 7C00
       in al, 0x61                  ; 7C01
-      sti                          ; 7C03
-      lgdt [gdt_desc]              ; 7C04
-      mov eax, cr0                 ; 7C09
-      or al, 1                     ; 7C0C
-      mov cr0, eax                 ; 7C0E
-      jmp 0x08:pm                  ; 7C11
+      lgdt [gdt_desc]              ; 7C03
+      sti                          ; 7C08
+      nop                          ; 7C09: in STI's shadow, emulated (a fault in V86 mode would lose the shadow)
+      mov eax, cr0                 ; 7C0A
+      or al, 1                     ; 7C0D
+      mov cr0, eax                 ; 7C0F
+      jmp 0x08:pm                  ; 7C12
 bits 32
 pm:   mov ax, 0x10
       mov ds, ax
@@ -53,12 +54,12 @@ describe('--unrestricted off: real mode in virtual-8086 mode', () => {
     expect(instructionExits(run.exits)).toEqual([
       'exception 13 at 0x7c00', // CLI faults at IOPL 0: the VMM emulates it
       'I/O port 0x61 at 0x7c01', // IN: the TSS's I/O bitmap lets it through to the I/O exit
-      'exception 13 at 0x7c03', // STI
-      'exception 13 at 0x7c04', // LGDT: privileged, not for CPL 3
-      'exception 13 at 0x7c09', // MOV from CR0
-      'exception 13 at 0x7c0e', // MOV to CR0: emulated, and then ...
-      'CR0 access at 0x7c0e', // ... PE is the VMM's bit: the write exits, and the VMM stops using V86 mode
-      'HLT at 0x7c24', // the far jump and what follows ran in protected mode, on the identity table
+      'exception 13 at 0x7c03', // LGDT: privileged, not for CPL 3
+      'exception 13 at 0x7c08', // STI (the NOP after it is emulated too, without an exit of its own)
+      'exception 13 at 0x7c0a', // MOV from CR0
+      'exception 13 at 0x7c0f', // MOV to CR0: emulated, and then ...
+      'CR0 access at 0x7c0f', // ... PE is the VMM's bit: the write exits, and the VMM stops using V86 mode
+      'HLT at 0x7c25', // the far jump and what follows ran in protected mode, on the identity table
     ]);
     const m = run.machine;
     expect(m.cpu.st[S_SEG_SEL + CS]).toBe(0x08);
@@ -66,7 +67,7 @@ describe('--unrestricted off: real mode in virtual-8086 mode', () => {
     expect(m.cpu.st[S_EFLAGS] & IF).toBe(0); // the second CLI ran in protected mode (CPL 0 may)
     const stats = m.vcpu!.restricted!.stats;
     expect(stats.v86Runs).toBeGreaterThanOrEqual(6);
-    expect(stats.emulated).toBe(5);
+    expect(stats.emulated).toBe(6);
     expect(stats.identityRuns).toBeGreaterThan(0);
   });
 
@@ -114,8 +115,13 @@ describe('--unrestricted off: real mode in virtual-8086 mode', () => {
     expect((error as Error).message).toMatch(/CR0\.PE and CR0\.PG must both be set unless "unrestricted guest" is on/);
   });
 
-  it('a real-mode guest sees its own flags and CR0: PUSHF shows IOPL 0 and no VM bit; SMSW shows PE clear', () => {
+  it('a real-mode guest sees its own flags and CR0: PUSHF shows the IOPL it set (the VMM runs it at 0) and no VM bit; SMSW shows PE clear', () => {
     const run = runUnderVmm(`
+      pushf
+      pop ax
+      or ax, 0x3000                ; IOPL 3
+      push ax
+      popf
       pushf
       pop ax
       mov [0x500], ax
@@ -126,7 +132,8 @@ describe('--unrestricted off: real mode in virtual-8086 mode', () => {
     expect(run.outcome.kind).toBe('halted');
     const m = run.machine;
     const flags = m.phys.read8(0x500) | (m.phys.read8(0x501) << 8);
-    expect(flags & 0x3000).toBe(0); // IOPL as the guest set it (0), not the VMM's
+    expect(flags & 0x3000).toBe(0x3000); // IOPL as the guest set it, not the VMM's 0
+    expect(flags & 0x20000).toBe(0); // no VM bit
     expect(m.phys.read8(0x502) & 1).toBe(0);
     expect(m.cpu.st[S_CR0] & 1).toBe(0); // between runs the CPU holds the guest's real-mode state
   });
@@ -212,5 +219,108 @@ describe('moves to CR0 that do not exit (SDM 25.3: the bits the VMM owns stay as
     expect(m.cpu.st[S_CR0] & 0x10000).toBe(0x10000); // the real CR0: WP, the VMM's
     expect(m.vcpu!.guestControlRegister(0) & 0x10000).toBe(0); // the guest's: WP clear
     expect(m.vcpu!.shadow!.mmu.stats.writeProtectTraps).toBeGreaterThan(0);
+  });
+});
+
+/** Runs a small real-mode guest on the bare machine and under ept and shadow without "unrestricted guest"; each must end the same. */
+function expectSameAsBare(source: string, memory: [number, number]): void {
+  const ends = (mode: 'bare' | 'ept' | 'shadow') => {
+    const run = runUnderVmm(source, { mode, unrestrictedGuest: mode === 'bare' ? undefined : false, maxInstructions: 2_000_000 });
+    return { mode, outcome: run.outcome.kind, instructions: run.machine.cpu.instructions, memory: Array.from(run.machine.phys.dump(memory[0], memory[1])) };
+  };
+  const bare = ends('bare');
+  for (const mode of ['ept', 'shadow'] as const) expect(ends(mode)).toEqual({ ...bare, mode });
+}
+
+describe('--unrestricted off: what the CPU holds between instructions survives V86 mode', () => {
+  it('the single-step trap after the POPF that clears TF is taken, as on the bare machine', () => {
+    expectSameAsBare(`
+      xor ax, ax
+      mov ds, ax
+      mov word [1 * 4], on_debug
+      mov word [1 * 4 + 2], 0
+      pushf
+      pop ax
+      or ax, 0x100
+      push ax
+      popf                         ; TF on: a trap after each instruction from the next
+      nop
+      nop
+      pushf
+      pop ax
+      and ax, 0xfeff
+      push ax
+      popf                         ; TF off: this one still traps
+      nop
+      cli
+      hlt
+on_debug:
+      inc word [0x500]
+      iret`, [0x500, 2]);
+  });
+
+  it('an interrupt pending at STI; HLT is taken after the HLT, not before it (the STI shadow)', () => {
+    expectSameAsBare(`
+      cli
+      xor ax, ax
+      mov ds, ax
+      mov word [8 * 4], on_timer
+      mov word [8 * 4 + 2], 0
+      mov al, 0x11                 ; the PIC: IRQ 0-7 at vectors 8-15, only IRQ 0 unmasked
+      out 0x20, al
+      mov al, 8
+      out 0x21, al
+      mov al, 4
+      out 0x21, al
+      mov al, 1
+      out 0x21, al
+      mov al, 0xfe
+      out 0x21, al
+      mov al, 0x30                 ; PIT channel 0, mode 0: one interrupt after 100 ticks
+      out 0x43, al
+      mov al, 100
+      out 0x40, al
+      xor al, al
+      out 0x40, al
+.wait:
+      mov al, 0x0a                 ; read the IRR: wait until IRQ 0 is pending
+      out 0x20, al
+      in al, 0x20
+      test al, 1
+      jz .wait
+      sti
+      hlt                          ; the interrupt comes after this, and wakes it
+      mov byte [0x504], 0x42
+      cli
+      hlt
+on_timer:
+      inc byte [0x500]
+      mov al, 0x20
+      out 0x20, al
+      iret`, [0x500, 8]);
+  });
+
+  it("SIDT stores the guest's IDTR, not the VMM's", () => {
+    expectSameAsBare(`
+      sidt [0x500]
+      cli
+      hlt`, [0x500, 6]);
+  });
+
+  it('with the A20 gate closed, FFFF:0510 wraps to 0x500', () => {
+    expectSameAsBare(`
+      xor ax, ax
+      mov ds, ax
+      mov byte [0x500], 0x11
+      in al, 0x92
+      and al, 0xfd
+      out 0x92, al                 ; A20 off
+      mov ax, 0xffff
+      mov es, ax
+      mov byte [es:0x510], 0x77
+      mov al, [0x500]
+      mov [0x508], al
+      cli
+      hlt`, [0x500, 16]);
   });
 });
