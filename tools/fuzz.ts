@@ -152,7 +152,13 @@ async function main(): Promise<void> {
   console.log(`fuzz: seeds ${from}..${from + seeds - 1} over ${jobs} worker${jobs === 1 ? '' : 's'}${minutes ? `, at most ${minutes} min` : ''}`);
   const workers: Promise<void>[] = [];
   for (let j = 0; j < Math.min(jobs, seeds); j++) workers.push(runWorker(from + j, from + seeds, jobs, totals, deadline));
-  const progress = setInterval(() => console.log(`  ${totals.guests} guests, ${((Date.now() - started) / 1000).toFixed(0)} s`), 30_000);
+  // Each line says what has gone wrong so far too: a long run cut short (a closed terminal) still said it.
+  const progress = setInterval(() => {
+    let divergent = 0;
+    for (const seeds of totals.divergences.values()) divergent += seeds.length;
+    const problems = totals.hangs.length + totals.hostFailures.length + totals.outside.length + divergent;
+    console.log(`  ${totals.guests} guests, ${((Date.now() - started) / 1000).toFixed(0)} s: ${problems === 0 ? 'no problem so far' : `${totals.hangs.length} hangs, ${totals.hostFailures.length} host exceptions, ${totals.outside.length} writes outside RAM, ${divergent} divergences so far`}`);
+  }, 30_000);
   await Promise.all(workers);
   clearInterval(progress);
 
