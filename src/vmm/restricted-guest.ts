@@ -24,10 +24,10 @@
  */
 import { ATTN_DEBUG, ATTN_TRAP, type Cpu } from '../cpu/cpu.ts';
 import type { PhysicalMemory } from '../cpu/physical-memory.ts';
-import { CR0_PE, CR0_PG, CR0_WP, CR4_PSE, IOPL, S_A20_MASK, TF, VM } from '../cpu/state.ts';
+import { CR0_PE, CR0_PG, CR0_WP, CR4_PSE, IOPL, S_A20_MASK, TF, TR, VM } from '../cpu/state.ts';
 /** DR7's L0-G3 bits: a breakpoint armed. */
 const DR7_ENABLES = 0xff;
-import { AR_UNUSABLE } from './guest-state.ts';
+import { ACCESS, AR_UNUSABLE, BASE, LIMIT, SELECTOR } from './guest-state.ts';
 import type { ShadowPaging } from './shadow-paging.ts';
 import { CPU_CR3_LOAD_EXITING, CPU_CR3_STORE_EXITING, Field, SECONDARY_DESCRIPTOR_TABLE_EXITING, type Vmcs } from './vmcs.ts';
 
@@ -52,16 +52,6 @@ const PF = 14;
 /** A 4 MiB page: present, writable, user, accessed, dirty, PS. */
 const IDENTITY_PDE_FLAGS = 0x1 | 0x2 | 0x4 | 0x20 | 0x40 | 0x80;
 
-const SEGMENT_FIELDS = [
-  [Field.GUEST_ES_SELECTOR, Field.GUEST_ES_BASE, Field.GUEST_ES_LIMIT, Field.GUEST_ES_AR_BYTES],
-  [Field.GUEST_CS_SELECTOR, Field.GUEST_CS_BASE, Field.GUEST_CS_LIMIT, Field.GUEST_CS_AR_BYTES],
-  [Field.GUEST_SS_SELECTOR, Field.GUEST_SS_BASE, Field.GUEST_SS_LIMIT, Field.GUEST_SS_AR_BYTES],
-  [Field.GUEST_DS_SELECTOR, Field.GUEST_DS_BASE, Field.GUEST_DS_LIMIT, Field.GUEST_DS_AR_BYTES],
-  [Field.GUEST_FS_SELECTOR, Field.GUEST_FS_BASE, Field.GUEST_FS_LIMIT, Field.GUEST_FS_AR_BYTES],
-  [Field.GUEST_GS_SELECTOR, Field.GUEST_GS_BASE, Field.GUEST_GS_LIMIT, Field.GUEST_GS_AR_BYTES],
-  [Field.GUEST_TR_SELECTOR, Field.GUEST_TR_BASE, Field.GUEST_TR_LIMIT, Field.GUEST_TR_AR_BYTES],
-] as const;
-const TR_INDEX = 6;
 
 /** How the next run goes: on the CPU as it is, in V86 mode, with paging on the identity table, or one instruction emulated. */
 export type RunPlan = 'native' | 'v86' | 'paging-off' | 'emulate';
@@ -73,12 +63,10 @@ export interface RestrictedStats {
   identityRuns: number;
   /** Instructions the VMM emulated (a fault in V86 mode, or a state V86 cannot hold). */
   emulated: number;
-  /** Entries of the identity page directory filled on demand, under EPT (under shadow paging the identity shadow's fills are the shadow's). */
-  identityEntries: number;
 }
 
 export class RestrictedGuest {
-  readonly stats: RestrictedStats = { v86Runs: 0, identityRuns: 0, emulated: 0, identityEntries: 0 };
+  readonly stats: RestrictedStats = { v86Runs: 0, identityRuns: 0, emulated: 0 };
   /** The guest-state fields the last run replaced, to put back at its exit (field → the guest's value). */
   private readonly saved = new Map<Field, number>();
   /**
@@ -157,9 +145,8 @@ export class RestrictedGuest {
   private v86Representable(): boolean {
     const v = this.vmcs;
     for (let seg = 0; seg < 6; seg++) {
-      const [selector, base, limit, ar] = SEGMENT_FIELDS[seg];
-      const rights = v.read(ar);
-      if (rights & AR_UNUSABLE || v.read(limit) !== 0xffff || v.read(base) !== v.read(selector) << 4) return false;
+      const rights = v.read(ACCESS[seg]);
+      if (rights & AR_UNUSABLE || v.read(LIMIT[seg]) !== 0xffff || v.read(BASE[seg]) !== v.read(SELECTOR[seg]) << 4) return false;
       if ((rights & (AR_CODE | AR_EXPAND_DOWN)) === AR_EXPAND_DOWN) return false;
       if ((seg === 1 || seg === 2) && rights & AR_DB) return false;
     }
@@ -188,16 +175,14 @@ export class RestrictedGuest {
     const v = this.vmcs;
     if (plan === 'v86') {
       for (let seg = 0; seg < 6; seg++) {
-        const [selector, base, limit, ar] = SEGMENT_FIELDS[seg];
-        this.replace(base, v.read(selector) << 4);
-        this.replace(limit, 0xffff);
-        this.replace(ar, AR_V86);
+        this.replace(BASE[seg], v.read(SELECTOR[seg]) << 4);
+        this.replace(LIMIT[seg], 0xffff);
+        this.replace(ACCESS[seg], AR_V86);
       }
-      const [trSelector, trBase, trLimit, trAr] = SEGMENT_FIELDS[TR_INDEX];
-      this.replace(trSelector, 0);
-      this.replace(trBase, TSS);
-      this.replace(trLimit, TSS_LIMIT);
-      this.replace(trAr, AR_BUSY_TSS);
+      this.replace(SELECTOR[TR], 0);
+      this.replace(BASE[TR], TSS);
+      this.replace(LIMIT[TR], TSS_LIMIT);
+      this.replace(ACCESS[TR], AR_BUSY_TSS);
       this.replace(Field.GUEST_IDTR_BASE, IDT);
       this.replace(Field.GUEST_IDTR_LIMIT, IDT_LIMIT);
       this.replace(Field.GUEST_RFLAGS, (v.read(Field.GUEST_RFLAGS) & ~IOPL) | VM);
@@ -237,10 +222,8 @@ export class RestrictedGuest {
     const v = this.vmcs;
     if (this.lastRun === 'v86') {
       for (let seg = 0; seg < 6; seg++) {
-        const [selector, base] = SEGMENT_FIELDS[seg];
         // A real-mode segment load changes the selector and the base, and keeps the limit and rights.
-        const loaded = v.read(selector);
-        this.saved.set(base, loaded << 4);
+        this.saved.set(BASE[seg], v.read(SELECTOR[seg]) << 4);
       }
       const flags = v.read(Field.GUEST_RFLAGS);
       this.saved.set(Field.GUEST_RFLAGS, ((flags & ~(IOPL | VM)) | (this.saved.get(Field.GUEST_RFLAGS)! & IOPL)) >>> 0);
@@ -263,7 +246,6 @@ export class RestrictedGuest {
   fillIdentityEntry(linear: number): void {
     const index = linear >>> 22;
     this.memory.write(IDENTITY_DIRECTORY + index * 4, 4, ((index << 22) | IDENTITY_PDE_FLAGS) >>> 0);
-    this.stats.identityEntries++;
   }
 
   /** Under EPT: the identity directory's entry for `linear`, where it is (GPA) and what it holds. */
