@@ -136,7 +136,10 @@ export class BlockCache {
     block.byteLength = offset;
     // The budget is checked here, where a block is made, never where one is executed. Decoding
     // does not depend on the cache, so the block just decoded survives the flush.
-    if (this.insnCount + block.insns.length > this.maxInsns) this.flush(cpu.phys.codePages);
+    if (this.insnCount + block.insns.length > this.maxInsns) {
+      this.flush(cpu.phys.codePages);
+      cpu.reopenFastWrites();
+    }
     this.insnCount += block.insns.length;
     this.blocks.set(block.key, block);
     let list = this.blocksOfPage.get(block.hostPage);

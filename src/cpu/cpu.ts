@@ -24,6 +24,7 @@ import type { InterruptController } from './interrupts.ts';
 import { BlockCache, type BlockCompiler } from './block-cache.ts';
 import type { DebugHook } from './debug-hook.ts';
 import { FaultChain } from './fault-chain.ts';
+import { Insn } from './insn.ts';
 import { runCpu } from './run-loop.ts';
 import { recycle, zeroedInt32Array, zeroedUint8Array } from './recycled-buffers.ts';
 
@@ -36,7 +37,24 @@ export const TLB_READ = 1;
 export const TLB_WRITE = 2;
 export const TLB_USER_READ = 4;
 export const TLB_USER_WRITE = 8;
+/**
+ * The translation allows a supervisor / user write, but the fast path is closed to it (the page
+ * holds decoded code, or a table a snooping TLB watches): the slow path writes through the entry
+ * as it is, without walking again, as a TLB that holds the translation would.
+ */
+export const TLB_WRITE_KEPT = 16;
+export const TLB_USER_WRITE_KEPT = 32;
 const TLB_ALL = TLB_READ | TLB_WRITE | TLB_USER_READ | TLB_USER_WRITE;
+
+/** An entry with its fast write bits turned into TLB_*_WRITE_KEPT. */
+function closeFastWrites(entry: number): number {
+  return (entry & ~(TLB_WRITE | TLB_USER_WRITE)) | (entry & TLB_WRITE ? TLB_WRITE_KEPT : 0) | (entry & TLB_USER_WRITE ? TLB_USER_WRITE_KEPT : 0);
+}
+
+/** The other way: TLB_*_WRITE_KEPT back into fast write bits. */
+function openFastWrites(entry: number): number {
+  return (entry & ~(TLB_WRITE_KEPT | TLB_USER_WRITE_KEPT)) | (entry & TLB_WRITE_KEPT ? TLB_WRITE : 0) | (entry & TLB_USER_WRITE_KEPT ? TLB_USER_WRITE : 0);
+}
 
 /** Why `run` returned. */
 export type StopReason =
@@ -65,6 +83,8 @@ export const ATTN_CODE_WRITTEN = 64;
 export const ATTN_DEBUG = 128;
 /** The debugger (Cpu.debugHook) wants to look at the next instruction boundary: a watchpoint was hit. */
 export const ATTN_DEBUGGER = 256;
+/** A paging structure the TLB was filled from was written, and the TLB snoops such writes: flush it at the boundary. */
+export const ATTN_TABLE_WRITTEN = 512;
 
 export class Cpu {
   /** All architectural state (see state.ts for the layout). */
@@ -149,8 +169,37 @@ export class Cpu {
   cr3Loads = 0;
   /** Executions of a REP string instruction that stopped after a chunk, not yet retired: progress a debugger's step sees. */
   partialRuns = 0;
-  /** Iterations a REP string instruction runs per execution before it restarts itself (1 while a debugger steps). */
+  /** Iterations a REP string instruction runs per execution before it restarts itself (a power of two: 1 while a debugger steps or watches). */
   repChunk = 4096;
+  /** The instruction the single-step path decoded and is executing (null while it decodes): what a VM exit part-way interrupted. */
+  decodedInsn: Insn | null = null;
+  /**
+   * An instruction that stopped part-way and resumes as it was decoded: a REP string instruction
+   * at the end of a chunk, or any instruction a VM exit interrupted after its decoding. Hardware
+   * fetches an instruction once: one that changes its own bytes (a REP that overwrites itself, a
+   * write whose page walk sets a dirty bit in the page table the instruction lies in) goes on as
+   * it began, however its work is split into chunks and exits. Only an event delivered in
+   * between (interrupts.ts) makes the return to it fetch it again. The next instruction run
+   * either is this one (decoder.ts, step) or forgets it.
+   */
+  resumeInsn: Insn | null = null;
+  /** The linear address of resumeInsn's first byte, and the code size it was decoded in. */
+  resumeAt = 0;
+  resumeCode32 = 0;
+  private readonly resumeCopy = new Insn();
+
+  /** Keeps `d`, which starts at CS:INSN_EIP, to resume without fetching it again (see resumeInsn). */
+  holdInsn(d: Insn): void {
+    this.resumeInsn = d === this.resumeCopy ? d : Object.assign(this.resumeCopy, d);
+    this.resumeAt = (this.st[S_SEG_BASE + CS] + this.st[S_INSN_EIP]) | 0;
+    this.resumeCode32 = this.st[S_CODE32];
+  }
+
+  /** Whether the next instruction is resumeInsn, resumed as decoded (see resumeInsn). */
+  resumesHere(): boolean {
+    const st = this.st;
+    return this.resumeInsn !== null && ((st[S_SEG_BASE + CS] + st[S_EIP]) | 0) === this.resumeAt && st[S_CODE32] === this.resumeCode32;
+  }
   /** The run loop's: the chunk it runs starts on the instruction an interrupt shadow shields (see runChunk's debugger stop). */
   shadowedBoundary = false;
   /** The VMM's guest-physical translation (EPT); null on the bare machine. */
@@ -219,6 +268,8 @@ export class Cpu {
     this.attention = 0;
     this.stopReason = null;
     this.halted = false;
+    this.resumeInsn = null;
+    this.decodedInsn = null;
     this.flushTlb();
   }
 
@@ -359,6 +410,45 @@ export class Cpu {
     if (st[S_CR0] & CR0_PG) this.probeWrite((st[S_SEG_BASE + seg] + offset) | 0, size >> 3);
   }
 
+  /**
+   * Meets now whatever an access of `size` bits at seg:offset will meet — a segment fault, a page
+   * fault, a VM exit (an EPT violation, a shadow miss, MMIO) — without reading or writing: for an
+   * instruction or an event delivery that writes memory and then reads or writes more. A VM exit
+   * part-way restarts it from the beginning, which must find memory as it was: so each of its
+   * accesses is prepared, in order, before the first write. (The bare machine never restarts
+   * one; a fault in the guest is delivered after the state is undone either way.)
+   */
+  prepareAccess(seg: number, offset: number, size: number, write: boolean): void {
+    const st = this.st;
+    const o = offset >>> 0;
+    const bytes = size >> 3;
+    const low = st[(write ? S_SEG_WLOW : S_SEG_RLOW) + seg] >>> 0;
+    const high = st[(write ? S_SEG_WHIGH : S_SEG_RHIGH) + seg] >>> 0;
+    if (o < low || o + bytes - 1 > high) this.segmentFault(seg, offset, bytes);
+    const lin = (st[S_SEG_BASE + seg] + offset) | 0;
+    if (this.alignmentChecks && (lin & (bytes - 1)) !== 0) this.fault(AC_, 0);
+    this.preparePages(lin, bytes, write, write ? this.writeBits : this.readBit);
+  }
+
+  /** prepareAccess for a write by the CPU itself (a descriptor's accessed bit): supervisor rights, at any CPL. */
+  prepareSystemWrite(lin: number, bytes: number): void {
+    const userMode = this.userMode;
+    this.userMode = false;
+    try {
+      this.preparePages(lin, bytes, true, TLB_WRITE | TLB_WRITE_KEPT);
+    } finally {
+      this.userMode = userMode;
+    }
+  }
+
+  /** Fills the TLB for the pages of an access the entries do not allow yet (`bits`): its #PF or VM exit happens now. */
+  private preparePages(lin: number, bytes: number, write: boolean, bits: number): void {
+    for (let page = lin >>> 12, last = ((lin + bytes - 1) | 0) >>> 12; ; page = (page + 1) & 0xfffff) {
+      if ((this.tlb[page] & bits) === 0) this.tlbFill(page === lin >>> 12 ? lin : page << 12, write);
+      if (page === last) break;
+    }
+  }
+
   // ---------------------------------------------------------------- linear memory access (TLB)
 
   readLin8(lin: number): number {
@@ -404,7 +494,10 @@ export class Cpu {
    * translator says which frame holds it.
    */
   readTableEntry(gpa: number): number {
-    if (this.guestPhysical === null) return this.phys.read(gpa, 4);
+    if (this.guestPhysical === null) {
+      if (this.snoopedTables !== null) this.snoopTable(gpa);
+      return this.phys.read(gpa, 4);
+    }
     const entry = this.guestPhysical.pageEntry(gpa, ACCESS_READ, -1, true);
     return (entry & 3) === PAGE_RAM || (entry & 3) === PAGE_ROM ? this.memView.getInt32((entry & -4096) | (gpa & 0xffc), true) : this.phys.read(gpa, 4);
   }
@@ -421,6 +514,39 @@ export class Cpu {
     const hostPage = entry >>> 12;
     if (this.phys.codePages[hostPage] !== 0) this.phys.onCodeWrite?.(hostPage);
     this.memView.setInt32((entry & -4096) | (gpa & 0xffc), value, true);
+  }
+
+  /**
+   * Null on every machine users run. The equivalence fuzz's second reference sets it (see
+   * snoopPagingStructureWrites): the host frames of paging structures the TLB was filled from.
+   */
+  private snoopedTables: Set<number> | null = null;
+
+  /**
+   * Makes the TLB forget every translation after an instruction (or a chunk of a REP one) that
+   * wrote a paging structure it was filled from, instead of keeping it until INVLPG or a CR3
+   * load. The SDM allows both (Vol. 3, 4.10.4: a processor may keep a translation after the
+   * entries it came from change); this one is what shadow paging amounts to: a write to a guest
+   * table traps, the VMM runs that instruction on the guest's tables and then drops the shadow
+   * entries built from what changed. The fuzz runs a guest this way too, to tell a guest that
+   * depends on a stale translation from a VMM that is wrong.
+   */
+  snoopPagingStructureWrites(): void {
+    this.snoopedTables = new Set();
+    this.flushTlb();
+  }
+
+  /** A paging structure at `gpa` is read for a TLB fill: its frame is written on the slow path only from now on. */
+  private snoopTable(gpa: number): void {
+    const entry = this.phys.backedEntry(gpa);
+    if ((entry & 3) !== PAGE_RAM || this.snoopedTables!.has(entry >>> 12)) return;
+    this.snoopedTables!.add(entry >>> 12);
+    this.closeFastWritesTo(entry >>> 12);
+  }
+
+  /** The TLB bits that say a write at the current privilege needs no walk (fast or kept: see TLB_WRITE_KEPT). */
+  private get writeBits(): number {
+    return this.writeBit | (this.userMode ? TLB_USER_WRITE_KEPT : TLB_WRITE_KEPT);
   }
 
   /** True when memory accesses are checked as user-mode ones (CPL 3), false for a supervisor. */
@@ -482,8 +608,9 @@ export class Cpu {
           if (this.tlbFilledCount === this.tlbFilled.length) this.flushTlb();
           this.tlbFilled[this.tlbFilledCount++] = page;
         }
-        // ROM takes no writes; pages holding decoded code take them on the slow path only.
-        if (kind !== PAGE_RAM || this.phys.codePages[entry >>> 12] !== 0) allowed &= ~(TLB_WRITE | TLB_USER_WRITE);
+        // ROM takes no writes; pages holding decoded code (or a table a snooping TLB watches) take them on the slow path only.
+        if (kind !== PAGE_RAM) allowed &= ~(TLB_WRITE | TLB_USER_WRITE);
+        else if (this.phys.codePages[entry >>> 12] !== 0 || (this.snoopedTables !== null && this.snoopedTables.has(entry >>> 12))) allowed = closeFastWrites(allowed);
         this.tlb[page] = (entry & -4096) | allowed;
         this.tlbGlobal[page] = global ? 1 : 0;
       }
@@ -499,7 +626,7 @@ export class Cpu {
     const first = lin >>> 12;
     for (let page = first, last = ((lin + bytes - 1) | 0) >>> 12; ; page = (page + 1) & 0xfffff) {
       // A #PF reports the address the access faults at: `lin` on its own page, the first byte of the next.
-      if ((this.tlb[page] & this.writeBit) === 0 && (this.st[S_CR0] & CR0_PG) !== 0) this.tlbFill(page === first ? lin : page << 12, true);
+      if ((this.tlb[page] & this.writeBits) === 0 && (this.st[S_CR0] & CR0_PG) !== 0) this.tlbFill(page === first ? lin : page << 12, true);
       if (page === last) break;
     }
   }
@@ -642,6 +769,13 @@ export class Cpu {
       for (let i = 0; i < bytes; i++) this.writeLin8((lin + i) | 0, value >>> (8 * i));
       return;
     }
+    const kept = this.tlb[lin >>> 12];
+    if (kept & (this.userMode ? TLB_USER_WRITE_KEPT : TLB_WRITE_KEPT)) {
+      // The TLB holds a translation that allows it: no walk (see TLB_WRITE_KEPT).
+      if (this.debugHook !== null) this.debugHook.onAccess(this, lin, bytes, true);
+      this.writeFrame(kept, lin, bytes, value);
+      return;
+    }
     const phys = this.tlbFill(lin, true);
     // A debugger is told once the access will happen, before the bytes change (it keeps the old ones).
     if (this.debugHook !== null) this.debugHook.onAccess(this, lin, bytes, true);
@@ -652,6 +786,11 @@ export class Cpu {
       return;
     }
     if (kind === PAGE_ROM) return; // ROM takes no writes
+    this.writeFrame(entry, lin, bytes, value);
+  }
+
+  /** A write to RAM in the host frame of `entry` (a TLB or page entry), telling whoever watches that frame. */
+  private writeFrame(entry: number, lin: number, bytes: 1 | 2 | 4, value: number): void {
     const hostPage = entry >>> 12;
     if (this.phys.codePages[hostPage] !== 0) this.phys.onCodeWrite?.(hostPage);
     const at = (entry & -4096) | (lin & 4095);
@@ -660,6 +799,7 @@ export class Cpu {
       this.mem[at] = value;
       this.mem[at + 1] = value >> 8;
     } else this.memView.setInt32(at, value, true);
+    if (this.snoopedTables !== null && this.snoopedTables.has(hostPage)) this.attention |= ATTN_TABLE_WRITTEN;
   }
 
   /** Empties the TLB; `keepGlobal` keeps pages from global entries (a CR3 load with CR4.PGE). */
@@ -721,9 +861,30 @@ export class Cpu {
   /** A host page now holds decoded code: take fast write permission away from its TLB entries. */
   protectCodePage(hostPage: number): void {
     this.phys.codePages[hostPage] = 1;
+    this.closeFastWritesTo(hostPage);
+  }
+
+  /**
+   * Writes to pages that hold no decoded code any more (and no table a snooping TLB watches) take
+   * the fast path again: host page `hostPage`, or every page after the block cache was flushed.
+   */
+  reopenFastWrites(hostPage = -1): void {
+    const kept = TLB_WRITE_KEPT | TLB_USER_WRITE_KEPT;
     for (let i = 0; i < this.tlbFilledCount; i++) {
       const page = this.tlbFilled[i];
-      if (this.tlb[page] >>> 12 === hostPage) this.tlb[page] &= ~(TLB_WRITE | TLB_USER_WRITE);
+      const entry = this.tlb[page];
+      if ((entry & kept) === 0) continue;
+      const frame = entry >>> 12;
+      if ((hostPage !== -1 && frame !== hostPage) || this.phys.codePages[frame] !== 0 || (this.snoopedTables !== null && this.snoopedTables.has(frame))) continue;
+      this.tlb[page] = openFastWrites(entry);
+    }
+  }
+
+  /** Writes to host page `hostPage` take the slow path from now on, through the translations the TLB holds (TLB_WRITE_KEPT). */
+  private closeFastWritesTo(hostPage: number): void {
+    for (let i = 0; i < this.tlbFilledCount; i++) {
+      const page = this.tlbFilled[i];
+      if (this.tlb[page] !== 0 && this.tlb[page] >>> 12 === hostPage) this.tlb[page] = closeFastWrites(this.tlb[page]);
     }
   }
 
@@ -731,13 +892,17 @@ export class Cpu {
   private codeWritten(hostPage: number): void {
     this.blocks.dropPage(hostPage);
     this.phys.codePages[hostPage] = 0;
+    this.reopenFastWrites(hostPage);
     this.attention |= ATTN_CODE_WRITTEN;
   }
 
   /** Opens or closes the A20 gate (port 0x92, the keyboard controller). */
   setA20(enabled: boolean): void {
-    this.st[S_A20_MASK] = enabled ? -1 : ~(1 << 20);
+    const mask = enabled ? -1 : ~(1 << 20);
+    if (this.st[S_A20_MASK] === mask) return;
+    this.st[S_A20_MASK] = mask;
     this.flushTlb();
+    this.interceptor?.a20Changed();
   }
   get a20Enabled(): boolean {
     return this.st[S_A20_MASK] === -1;

@@ -39,9 +39,25 @@ const scratch = new Insn();
 
 /** Decodes and executes the instruction at CS:EIP. */
 export function step(cpu: Cpu): void {
+  const resume = cpu.resumeInsn;
+  if (resume !== null) {
+    // An instruction stopped part-way resumes as it was decoded, if it is what runs next.
+    const here = cpu.resumesHere();
+    cpu.resumeInsn = null;
+    if (here) {
+      const st = cpu.st;
+      st[S_EIP] = (st[S_EIP] + resume.length) | 0;
+      cpu.decodedInsn = resume;
+      resume.execute(cpu, resume);
+      cpu.decodedInsn = null;
+      return;
+    }
+  }
   const d = scratch;
   decode(cpu, d);
+  cpu.decodedInsn = d;
   d.execute(cpu, d);
+  cpu.decodedInsn = null;
 }
 
 /**

@@ -7,10 +7,10 @@
  */
 import type { Cpu } from './cpu.ts';
 import { getEflags, setEflags } from './flags.ts';
-import { adjustStack, peek, push, setEipChecked, setStackPointer } from './operands.ts';
+import { adjustStack, peek, preparePushes, push, setEipChecked, setStackPointer } from './operands.ts';
 import {
   checkCodeSegment, checkStackSegment, dropInaccessibleSegments, loadCheckedStackSegment, loadCodeSegment, loadV86Segments,
-  readDescriptor, type Descriptor,
+  prepareMarkAccessed, readDescriptor, type Descriptor,
 } from './segments.ts';
 import { innerStackSwitch, switchToInnerStack, taskSwitch, TaskSwitchReason } from './tss.ts';
 import { loadFlagsImage } from './ops/stack.ts';
@@ -46,7 +46,12 @@ export function protectedFarTransfer(cpu: Cpu, selector: number, offset: number,
     if (!isCode(d)) cpu.fault(GP, error);
     if (isConforming(d) ? dplOf(d) > cpl : rpl > cpl || dplOf(d) !== cpl) cpu.fault(GP, error);
     if (!(d.attr & ATTR_PRESENT)) cpu.fault(NP, error);
-    if (isCall) pushReturnAddress(cpu, size);
+    if (isCall) {
+      // The pushes and the accessed bit met before the first write: the pointer may lie where they write (Cpu.prepareAccess).
+      preparePushes(cpu, 2, size);
+      prepareMarkAccessed(cpu, selector, d);
+      pushReturnAddress(cpu, size);
+    }
     loadCodeSegment(cpu, selector, cpl);
     setEipChecked(cpu, offset);
     return;
@@ -94,6 +99,8 @@ function callGate(cpu: Cpu, gate: Descriptor, gateSelector: number, isCall: bool
     return;
   }
   if (!inner) {
+    preparePushes(cpu, 2, size);
+    prepareMarkAccessed(cpu, target, code);
     pushReturnAddress(cpu, size);
     loadCodeSegment(cpu, target, cpl);
     setEipChecked(cpu, offset);
@@ -102,6 +109,7 @@ function callGate(cpu: Cpu, gate: Descriptor, gateSelector: number, isCall: bool
   // CALL to an inner ring: new stack from the TSS, the caller's SS:ESP and parameters on it
   // (room for them and the return address, else #SS(new SS)).
   const newCpl = dplOf(code);
+  prepareMarkAccessed(cpu, target, code); // (the frame's pushes are prepared by switchToInnerStack)
   const stack = innerStackSwitch(cpu, newCpl);
   const count = gate.high & 0x1f;
   const parameters: number[] = [];

@@ -6,8 +6,8 @@
 import { atomically } from './atomic.ts';
 import { GUEST_FAULT, type Cpu } from './cpu.ts';
 import { getEflags, setEflags } from './flags.ts';
-import { push } from './operands.ts';
-import { loadCodeSegment, readDescriptor } from './segments.ts';
+import { preparePushes, push } from './operands.ts';
+import { loadCodeSegment, prepareMarkAccessed, readDescriptor } from './segments.ts';
 import { innerStackSwitch, switchToInnerStack, taskSwitch, TaskSwitchReason } from './tss.ts';
 import {
   AC, ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_PRESENT, ATTR_S, CR0_PE, CS, DF_, DS, ES, FS, GP, GS, IF, NP, NT, PF_, RF, S_CPL,
@@ -135,6 +135,7 @@ export function deliverPendingEvent(cpu: Cpu, injected = false, fromInstruction 
  */
 export function interrupt(cpu: Cpu, vector: number, kind: EventKind, errorCode = -1, external = kind === EventKind.External): void {
   cpu.halted = false;
+  cpu.resumeInsn = null; // returning to an instruction fetches it again
   cpu.debugHook?.onEvent(cpu, vector, kind, errorCode);
   // Virtual-8086 mode takes interrupts through the IDT too (to ring 0).
   if (!(cpu.st[S_CR0] & CR0_PE)) {
@@ -207,6 +208,8 @@ function gateInterrupt(cpu: Cpu, low: number, high: number, isInterruptGate: boo
   const returnCs = st[S_SEG_SEL + CS] & 0xffff;
   const returnEip = st[S_EIP];
   const newCpl = inner ? targetDpl : cpl;
+  // The handler's accessed bit is written after the frame: its fault or VM exit is met first (Cpu.prepareAccess).
+  prepareMarkAccessed(cpu, selector, target);
   if (inner) {
     // A more privileged ring: its stack comes from the TSS, and the old SS:ESP (after the
     // V86 data segments) goes on it, with room for the whole frame.
@@ -215,6 +218,8 @@ function gateInterrupt(cpu: Cpu, low: number, high: number, isInterruptGate: boo
     const frameBytes = (v86Segments.length + 5 + (errorCode >= 0 ? 1 : 0)) * (size >> 3);
     switchToInnerStack(cpu, stack, size, frameBytes, ext, v86Segments);
     if (fromV86) for (const seg of [ES, DS, FS, GS]) cpu.setNullSegment(seg, 0);
+  } else {
+    preparePushes(cpu, errorCode >= 0 ? 4 : 3, size);
   }
   push(cpu, flags, size);
   push(cpu, returnCs, size);

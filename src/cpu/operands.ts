@@ -85,6 +85,20 @@ export function push(cpu: Cpu, value: number, size: number): void {
   }
 }
 
+/**
+ * Prepares `count` pushes of `size` bits from SS:ESP as it is (Cpu.prepareAccess), in the order
+ * they will be made: a frame that must be written whole or not at all (an event's, ENTER's).
+ */
+export function preparePushes(cpu: Cpu, count: number, size: number): void {
+  const bytes = size >> 3;
+  const stack32 = cpu.st[S_STACK32] !== 0;
+  let sp = stack32 ? cpu.reg[ESP] : cpu.reg16[ESP << 1];
+  for (let i = 0; i < count; i++) {
+    sp = stack32 ? (sp - bytes) | 0 : (sp - bytes) & 0xffff;
+    cpu.prepareAccess(SS, sp, size, true);
+  }
+}
+
 /** Pops a 16- or 32-bit value. */
 export function pop(cpu: Cpu, size: number): number {
   const value = peek(cpu, 0, size);

@@ -8,7 +8,7 @@
  * asks `Cpu.debugHook`, when one is attached, whether to run it, run its first instruction
  * alone, or stop. With none attached that is one null check per block.
  */
-import { ATTN_CODE_WRITTEN, ATTN_DEBUG, ATTN_DEBUGGER, ATTN_HALT, ATTN_INTERRUPT, ATTN_RECHECK_TF, ATTN_SHADOW, ATTN_STOP, ATTN_TRAP, GUEST_FAULT, type Cpu, type StopReason } from './cpu.ts';
+import { ATTN_CODE_WRITTEN, ATTN_DEBUG, ATTN_DEBUGGER, ATTN_HALT, ATTN_INTERRUPT, ATTN_RECHECK_TF, ATTN_SHADOW, ATTN_STOP, ATTN_TABLE_WRITTEN, ATTN_TRAP, GUEST_FAULT, type Cpu, type StopReason } from './cpu.ts';
 import type { DecodedBlock } from './block-cache.ts';
 import { HOOK_SINGLE, HOOK_STOP } from './debug-hook.ts';
 import { DR6, DR6_BS } from './debug.ts';
@@ -89,7 +89,8 @@ function runChunk(cpu: Cpu, count: number): number {
           st[S_INSN_EIP] = st[S_EIP];
           cpu.retiredInChunk = n;
           if (cpu.codeWatch) {
-            cpu.checkInstructionBreakpoint();
+            // (Not when it resumes an instruction stopped part-way: it began at the breakpoint already.)
+            if (!cpu.resumesHere()) cpu.checkInstructionBreakpoint();
             const resumeFlag = st[S_EFLAGS] & RF;
             step(cpu);
             if (resumeFlag) st[S_EFLAGS] &= ~RF; // RF covers one instruction
@@ -153,6 +154,10 @@ function runChunk(cpu: Cpu, count: number): number {
       return n;
     } catch (e) {
       if (e !== GUEST_FAULT) throw e;
+      // The instruction that faulted, decoded (null when its decoding faulted): kept to resume as
+      // it is if the fault became a VM exit, which the guest must not see (see Cpu.resumeInsn).
+      let faulting = cpu.decodedInsn;
+      cpu.decodedInsn = null;
       if (running !== null) {
         // A fault inside a block: the state is that of instruction i, which did not complete.
         if (runningCompiled) {
@@ -161,6 +166,7 @@ function runChunk(cpu: Cpu, count: number): number {
           runningCompiled = false;
         }
         st[S_INSN_EIP] = (base + running[i].offset) | 0;
+        faulting = running[i];
         n += i;
         running = null;
       }
@@ -170,6 +176,7 @@ function runChunk(cpu: Cpu, count: number): number {
         // A VM exit in the middle of an instruction (an EPT violation) leaves EIP on it, unretired.
         if (cpu.stopReason === 'vmexit') {
           st[S_EIP] = st[S_INSN_EIP];
+          if (faulting !== null) cpu.holdInsn(faulting);
           return n;
         }
         return n + 1;
@@ -183,6 +190,7 @@ function runChunk(cpu: Cpu, count: number): number {
       // A fault that became a VM exit has not retired: the VMM retries the instruction, or counts
       // it when it injects the exception into the guest (so virtual time matches the bare machine).
       // Nor has one whose triple fault the debugger undid, to stop before it.
+      if (cpu.stopReason === 'vmexit' && faulting !== null) cpu.holdInsn(faulting);
       if (cpu.stopReason === 'vmexit' || cpu.stopReason === 'debug') return n - 1;
       if (cpu.attention !== 0) return n;
     }
@@ -194,7 +202,8 @@ function runChunk(cpu: Cpu, count: number): number {
  * else decoded now. Null when the instruction must be single-stepped (see BlockCache.build).
  */
 function blockAtEip(cpu: Cpu, previous: DecodedBlock | null): DecodedBlock | null {
-  if (!cpu.useDecodedBlocks || cpu.codeWatch) return null;
+  // (An instruction to resume as decoded runs alone: see Cpu.resumeInsn.)
+  if (!cpu.useDecodedBlocks || cpu.codeWatch || cpu.resumeInsn !== null) return null;
   const st = cpu.st;
   const eip = st[S_EIP];
   const generation = cpu.translationGeneration;
@@ -247,7 +256,8 @@ function serviceAttention(cpu: Cpu): boolean {
       }
     }
   }
-  cpu.attention &= ~(ATTN_RECHECK_TF | ATTN_HALT | ATTN_CODE_WRITTEN);
+  if (cpu.attention & ATTN_TABLE_WRITTEN) cpu.flushTlb(); // (only a TLB that snoops table writes: Cpu.snoopPagingStructureWrites)
+  cpu.attention &= ~(ATTN_RECHECK_TF | ATTN_HALT | ATTN_CODE_WRITTEN | ATTN_TABLE_WRITTEN);
   if (cpu.attention & (ATTN_TRAP | ATTN_DEBUG)) {
     // #DB after an instruction: single-step (it ran with TF set), data breakpoints, or both.
     if (cpu.attention & ATTN_TRAP) st[DR6] |= DR6_BS;

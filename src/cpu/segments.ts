@@ -63,6 +63,15 @@ function markAccessed(cpu: Cpu, selector: number, d: Descriptor): void {
   d.attr |= 1;
 }
 
+/**
+ * Before a transfer that writes its frame and then loads CS from `d`: meets the fault or VM exit
+ * of the accessed bit's write now, before the frame's first write (Cpu.prepareAccess).
+ */
+export function prepareMarkAccessed(cpu: Cpu, selector: number, d: Descriptor): void {
+  if (d.attr & 1) return;
+  cpu.prepareSystemWrite((descriptorAddress(cpu, selector) + 4) | 0, 4);
+}
+
 /** Lowest and highest valid offsets of a segment, expand-down segments included. */
 export function offsetRange(d: Descriptor): [low: number, high: number] {
   const isExpandDownData = (d.attr & (ATTR_CODE | ATTR_EXPAND_DOWN)) === ATTR_EXPAND_DOWN;

@@ -62,4 +62,6 @@ export interface SensitiveInterceptor {
    * that does not exit leaves them as they are (SDM 25.3), loading only the others.
    */
   hostOwnedControlBits(cr: 0 | 4): number;
+  /** The A20 gate opened or closed (the CPU's TLB is flushed): a VMM that caches guest-physical translations drops them. */
+  a20Changed(): void;
 }

@@ -6,7 +6,7 @@
  */
 import { GUEST_FAULT, type Cpu } from './cpu.ts';
 import { getEflags, setEflags } from './flags.ts';
-import { push, setStackPointer, stackPointer } from './operands.ts';
+import { preparePushes, push, setStackPointer, stackPointer } from './operands.ts';
 import {
   checkStackSegment, decodeDescriptor, descriptorAddress, loadCheckedStackSegment, loadSegment, loadCodeSegment, offsetRange,
   readDescriptor, loadV86Segments, type Descriptor,
@@ -73,6 +73,7 @@ export function switchToInnerStack(
   const lowest = top - frameBytes; // a 16-bit SP that wraps is left to the pushes' own checks
   if (lowest >= 0 && (lowest < st[S_SEG_WLOW + SS] >>> 0 || top - 1 > st[S_SEG_WHIGH + SS] >>> 0)) cpu.fault(SS_, (s.ss & 0xfffc) | ext);
   setStackPointer(cpu, s.esp);
+  preparePushes(cpu, frameBytes / (size >> 3), size); // the whole frame, the caller's pushes too
   for (const value of first) push(cpu, value, size);
   push(cpu, s.outerSs, size);
   push(cpu, s.outerEsp, size);

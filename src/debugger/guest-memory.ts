@@ -85,6 +85,7 @@ export class GuestMemory {
       targets.push(gpa);
     }
     targets.forEach((gpa, i) => this.machine.phys.write8(gpa, bytes[i]));
+    this.machine.cpu.resumeInsn = null; // an instruction stopped part-way is fetched again: its bytes may be these
     return null;
   }
 }

@@ -127,14 +127,16 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
         pv.injectGeneralProtection('a MOV to CR3 (a paravirtual guest loads CR3 with the new-baseptr hypercall)');
         return 'resume';
       }
-      vcpu.cpu.reg[register] = Math.max(pv.mmu.baseMachineAddress, 0);
+      vcpu.writeGuestRegister(register, Math.max(pv.mmu.baseMachineAddress, 0));
       vcpu.skipInstruction(exit);
       return 'resume';
     }
     if (cr === 3 && vcpu.restricted !== null && shadow === null) {
       // Under EPT without "unrestricted guest", CR3 moves exit while the identity table is the CPU's: the guest's CR3 is kept aside.
-      vcpu.restricted.cr3Access(accessType === 0, register);
-      if (accessType === 0) vcpu.cpu.cr3Loads++;
+      if (accessType === 0) {
+        vcpu.restricted.loadCr3(vcpu.cpu.reg[register]);
+        vcpu.cpu.cr3Loads++;
+      } else vcpu.writeGuestRegister(register, vcpu.restricted.guestCr3);
       vcpu.skipInstruction(exit);
       return 'resume';
     }
@@ -170,7 +172,7 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
         shadow.loadCr3(vcpu.cpu.reg[register]);
         vcpu.cpu.cr3Loads++;
       }
-      else vcpu.cpu.reg[register] = shadow.guestCr3;
+      else vcpu.writeGuestRegister(register, shadow.guestCr3);
       vcpu.skipInstruction(exit);
       return 'resume';
     }

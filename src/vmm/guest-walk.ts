@@ -16,6 +16,8 @@ export interface GuestPaging {
   wp: boolean;
   /** CR4.PSE: 4 MiB pages. */
   pse: boolean;
+  /** The A20 gate: -1 when open, else every guest-physical address the walk forms loses bit 20. */
+  addressMask: number;
 }
 
 /** Page tables in guest-physical memory, read and written through the memory slots. */
@@ -40,6 +42,6 @@ export function guestWalkFlags(paging: GuestPaging, write: boolean, user: boolea
  * would have taken (and nothing changed).
  */
 export function walkGuest(tables: PageTableMemory, paging: GuestPaging, gva: number, write: boolean, user: boolean, out = new PageWalk()): PageWalk {
-  walkPageTables(tables, paging.cr3, gva, guestWalkFlags(paging, write, user) | WALK_SET_ACCESSED, -1, out);
+  walkPageTables(tables, paging.cr3, gva, guestWalkFlags(paging, write, user) | WALK_SET_ACCESSED, paging.addressMask, out);
   return out;
 }

@@ -204,7 +204,7 @@ export class RestrictedGuest {
       this.replace(Field.CR4_READ_SHADOW, (v.read(Field.CR4_READ_SHADOW) & ~CR4_PSE) | (guestCr4 & CR4_PSE));
       this.replace(Field.CR4_GUEST_HOST_MASK, v.read(Field.CR4_GUEST_HOST_MASK) | CR4_PSE);
       this.force(Field.GUEST_CR4, CR4_PSE);
-      // The guest's CR3 is not the CPU's while the identity table is: its moves exit (see cr3Access).
+      // The guest's CR3 is not the CPU's while the identity table is: its moves exit (see loadCr3).
       this.replace(Field.CPU_BASED_VM_EXEC_CONTROL, v.read(Field.CPU_BASED_VM_EXEC_CONTROL) | CPU_CR3_LOAD_EXITING | CPU_CR3_STORE_EXITING);
     } else {
       this.replace(Field.GUEST_CR3, this.shadow.mmu.identityDirectory());
@@ -265,9 +265,11 @@ export class RestrictedGuest {
     return `the identity page directory at GPA 0x${IDENTITY_DIRECTORY.toString(16).toUpperCase()}: ${filled} of 1024 entries (4 MiB pages), filled on #PF`;
   }
 
-  /** Under EPT with the guest's paging off, its CR3 moves exit: they read and write its CR3 (kept in the guest-state area between runs). */
-  cr3Access(load: boolean, register: number): void {
-    if (load) this.vmcs.write(Field.GUEST_CR3, (this.cpu.reg[register] & 0xfffff018) >>> 0);
-    else this.cpu.reg[register] = this.vmcs.read(Field.GUEST_CR3) | 0;
+  /** Under EPT with the guest's paging off, its CR3 moves exit: they load its CR3 (kept in the guest-state area between runs), or read it. */
+  loadCr3(value: number): void {
+    this.vmcs.write(Field.GUEST_CR3, (value & 0xfffff018) >>> 0);
+  }
+  get guestCr3(): number {
+    return this.vmcs.read(Field.GUEST_CR3) | 0;
   }
 }

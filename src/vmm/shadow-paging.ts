@@ -14,7 +14,7 @@ import type { Cpu } from '../cpu/cpu.ts';
 import { ACCESS_WRITE } from '../cpu/guest-physical.ts';
 import { PAGE_RAM, type PhysicalMemory } from '../cpu/physical-memory.ts';
 import { PF_USER, PF_WRITE } from '../cpu/page-walk.ts';
-import { CR0_PG, CR0_WP, S_CPL, S_CR0, S_CR2, S_CR3, S_CR4 } from '../cpu/state.ts';
+import { CR0_PG, CR0_WP, S_A20_MASK, S_CPL, S_CR0, S_CR2, S_CR3, S_CR4 } from '../cpu/state.ts';
 import type { GuestPaging } from './guest-walk.ts';
 import { IDENTITY, ShadowMmu } from './shadow.ts';
 import { CPU_CR3_LOAD_EXITING, CPU_CR3_STORE_EXITING, CPU_INVLPG_EXITING, Field, type Vmcs } from './vmcs.ts';
@@ -64,6 +64,7 @@ export class ShadowPaging {
       cr3: this.guestCr3,
       wp: (this.vmcs.read(Field.CR0_READ_SHADOW) & CR0_WP) !== 0,
       pse: (this.vmcs.read(Field.CR4_READ_SHADOW) & CR4_PSE) !== 0,
+      addressMask: this.cpu.st[S_A20_MASK],
     };
   }
 
@@ -133,6 +134,18 @@ export class ShadowPaging {
     const cr4 = this.vmcs.read(Field.CR4_READ_SHADOW);
     if ((cr0 ^ oldCr0Shadow) & CR0_WP || (cr4 ^ oldCr4Shadow) & CR4_PSE) this.mmu.reset();
     this.apply();
+  }
+
+  /**
+   * The A20 gate opened or closed: every shadow entry was built through the gate as it was (bit 20
+   * of the guest-physical addresses it formed), so they all go, as the CPU's TLB does.
+   */
+  a20Changed(): void {
+    this.mmu.reset();
+    this.apply();
+    // The gate moves in the middle of the guest's OUT, with the CPU holding the guest's state:
+    // it walks the new root from the next access on (the old one is freed).
+    this.cpu.st[S_CR3] = this.vmcs.read(Field.GUEST_CR3) | 0;
   }
 
   /**

@@ -58,7 +58,7 @@ export function guestPagingView(cpu: Cpu, memory: PhysicalMemory, vcpu: Vcpu | n
     const paging = shadow.guestPaging;
     return {
       on: shadow.guestPagingOn, cr3: paging.cr3, flags: (paging.wp ? WALK_WP : 0) | (paging.pse ? WALK_PSE : 0),
-      tables: new GuestPhysicalTables(memory), addressMask: -1, a20Mask, machineToGuest: null,
+      tables: new GuestPhysicalTables(memory), addressMask: a20Mask, a20Mask, machineToGuest: null,
     };
   }
   if (pv !== null) {

@@ -12,7 +12,7 @@ import { EPT_EXECUTE, EPT_READ, EPT_WRITE, MISCONFIGURED, type Ept } from './ept
 import { combinesIntoDoubleFault, deliverPendingEvent, type InterruptController } from '../cpu/interrupts.ts';
 import { ExitReason, type SensitiveInterceptor } from '../cpu/sensitive.ts';
 import { exceptionMnemonic } from '../cpu/exceptions.ts';
-import { IF, S_CR0, S_CR2, S_CR3, S_CR4, S_EIP, S_INSN_EIP, TF } from '../cpu/state.ts';
+import { ESP, IF, S_CR0, S_CR2, S_CR3, S_CR4, S_EIP, S_INSN_EIP, TF } from '../cpu/state.ts';
 import { DR6, DR6_BS } from '../cpu/debug.ts';
 import { exitHandler } from './exit-handlers.ts';
 import type { VmExit } from './exit-info.ts';
@@ -257,6 +257,10 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
 
   wantsInterruptWindow(): boolean {
     return this.control(CPU_INTERRUPT_WINDOW_EXITING);
+  }
+
+  a20Changed(): void {
+    this.shadow?.a20Changed();
   }
 
   hostOwnedControlBits(cr: 0 | 4): number {
@@ -608,8 +612,13 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
       }
       const action = this.dispatchExit();
       if (action !== 'resume') return action;
-      if (this.isStuck()) return 'vmexit';
-      if (cpu.instructions >= end) return 'budget';
+      const stuck = this.isStuck();
+      if (stuck || cpu.instructions >= end) {
+        // The guest as the exit's handler left it (RIP past an emulated instruction, ESP), for
+        // whoever looks before the next entry: a debugger's step, the end of a run.
+        loadGuestState(cpu, this.vmcs);
+        return stuck ? 'vmexit' : 'budget';
+      }
     }
   }
 
@@ -693,6 +702,16 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
       v.write(Field.VM_ENTRY_INTR_INFO_FIELD, 1 | INTR_TYPE_HARDWARE_EXCEPTION | INTR_INFO_VALID);
       this.injectionEndsInstruction = false; // the instruction has retired
     }
+  }
+
+  /**
+   * Writes a general register for the guest, as an exit handler emulating an instruction does.
+   * Between an exit and the next entry ESP lives in the VMCS (GUEST_RSP), as RIP does, and the
+   * others in the CPU's registers.
+   */
+  writeGuestRegister(index: number, value: number): void {
+    this.cpu.reg[index] = value;
+    if (index === ESP) this.vmcs.write(Field.GUEST_RSP, value >>> 0);
   }
 
   /** Completes an exit by letting the instruction run once without exiting (the machine serving an I/O exit). */

@@ -106,6 +106,19 @@ describe('32-bit operands and addresses in real mode (0x66 / 0x67 prefixes)', ()
     expect(mem.read(0x3004, 4)).toBe(0xbbbb);
   });
 
+  it('XADD to memory addressed through the register it loads: the address is taken before the load', () => {
+    const { r, mem } = regs(`
+      mov dword [0x2010], 5
+      mov ebx, 0x2010
+      xadd [ebx], bh                          ; BH = 0x20: [0x2010] = 0x25, BH = 5
+      mov eax, 7
+      xadd eax, eax                           ; one register twice: the sum`);
+    expect(mem.read(0x2010, 4)).toBe(0x25);
+    expect(r[3]).toBe(0x0510);
+    expect(mem.read(0x0510, 4)).toBe(0);
+    expect(r[0]).toBe(14);
+  });
+
   it('CPUID reports the vendor and the features this CPU has', () => {
     const { r } = regs(`
       xor eax, eax

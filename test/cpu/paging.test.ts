@@ -143,6 +143,48 @@ describe('paging', () => {
     expect(p.read(0x70c, 4)).toBe(0x66666666);
   });
 
+  it('a write to a page holding decoded code goes through the translation the TLB holds, as any write does', () => {
+    // Writes to code pages take the slow path (the decoded blocks must hear of them); that path
+    // must not walk the tables again, or a changed PTE would take effect without INVLPG there only.
+    const run = runAsm(pagedGuest(`
+      mov dword [0x21000 + 0x100*4], 0x7043   ; 0x100000 -> 0x7000 (the frame this code runs in), dirty
+      mov eax, [0x100000]                     ; caches it
+      mov dword [0x21000 + 0x100*4], 0x6003   ; change the PTE, no INVLPG
+      mov dword [0x100ff0], 0x12345678        ; through the cached translation: 0x7ff0`));
+    expect(run.outcome.kind).toBe('halted');
+    expect(run.machine.phys.read(0x7ff0, 4)).toBe(0x12345678);
+    expect(run.machine.phys.read(0x6ff0, 4)).toBe(0);
+  });
+
+  it('a TLB that snoops table writes (the fuzz\'s second reference) drops the translation once the writing instruction ends', () => {
+    const run = runAsm(pagedGuest(`
+      mov dword [0x5000], 0x55555555
+      mov dword [0x6000], 0x66666666
+      mov dword [0x21000 + 0x100*4], 0x5003
+      mov eax, [0x100000]                     ; caches 0x100000 -> 0x5000
+      mov dword [0x21000 + 0x100*4], 0x6003   ; change the PTE, no INVLPG
+      mov eax, [0x100000]
+      mov [0x700], eax                        ; fresh: 0x66666666`), { prepare: (m) => m.cpu.snoopPagingStructureWrites() });
+    expect(run.machine.phys.read(0x700, 4)).toBe(0x66666666);
+  });
+
+  it.each(['bare', 'ept', 'shadow'] as const)('with the A20 gate closed the page tables\' physical addresses lose bit 20, under %s', (mode) => {
+    const run = runAsm(pagedGuest(`
+      mov dword [0x22000], 0x21003            ; a second directory with the same table
+      mov eax, 0x22000
+      mov cr3, eax
+      mov eax, [0x100000]
+      mov eax, 0x20000
+      mov cr3, eax                            ; (two roots in the shadow cache when the gate moves)
+      in al, 0x92
+      and al, ~2
+      out 0x92, al                            ; A20 closed
+      mov dword [0x100800], 0x1234            ; identity-mapped: physical 0x100800, through the gate 0x800`), { mode });
+    expect(run.outcome.kind).toBe('halted');
+    expect(run.machine.phys.read(0x800, 4)).toBe(0x1234);
+    expect(run.machine.phys.read(0x100800, 4)).toBe(0);
+  });
+
   it('a read-modify-write to a read-only page faults before it changes anything', () => {
     const run = runAsm(pagedGuest(`
       mov byte [0x80000], 5

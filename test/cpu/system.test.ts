@@ -260,6 +260,7 @@ function interceptor(intercept: (cpu: Cpu, reason: ExitReason, q: number) => boo
     wantsInterruptWindow: () => false,
     shadowControlRegister: (_cpu: Cpu, _cr: number, value: number) => value,
         hostOwnedControlBits: () => 0,
+        a20Changed: () => {},
   };
 }
 

@@ -11,6 +11,23 @@ import type { VmExit } from '../../src/vmm/exit-info.ts';
 import { assembleOrThrow, ENTER_FLAT_PM, startTimer } from '../helpers/run-asm.ts';
 import { RING3_ENV } from '../helpers/rings-env.ts';
 
+describe('a run that ends on an exit the VMM emulated', () => {
+  it.each(['ept', 'shadow'] as const)('shows the guest past the instruction, as the bare machine does, under %s', (mode) => {
+    const bytes = assembleOrThrow('org 0x1000\nbits 16\nmov esp, 0x1234\ncpuid\nmov esp, cr3\nnop\nhlt');
+    const machines = (['bare', mode] as const).map((m) => new Machine({ memoryBytes: 1 << 20, mode: m, entry: { segment: 0, offset: 0x1000 } }));
+    for (const m of machines) m.phys.load(0x1000, bytes);
+    for (const budget of [2, 1]) {
+      for (const m of machines) m.run(budget); // ends on CPUID, then on MOV ESP, CR3 (an exit under shadow)
+      const [bare, vmm] = machines;
+      expect(vmm.cpu.instructions).toBe(bare.cpu.instructions);
+      expect(vmm.cpu.st[8]).toBe(bare.cpu.st[8]); // EIP
+      expect(vmm.cpu.reg[4]).toBe(bare.cpu.reg[4]); // ESP
+    }
+    machines[1].run(2);
+    expect(machines[1].cpu.reg[4]).toBe(0); // CR3 stayed in ESP after the next entry
+  });
+});
+
 describe('VM exits', () => {
   it('CPUID (10): always exits; the guest sees the hypervisor bit and the signature leaf 0x40000000', () => {
     const run = runUnderVmm(`

@@ -94,8 +94,14 @@ export function execXadd(cpu: Cpu, d: Insn): void {
   const dest = readEForUpdate(cpu, d, size);
   const src = readG(cpu, d, size);
   const sum = alu(st, ADD, dest, src, size);
-  writeG(cpu, d, size, dest);
-  writeE(cpu, d, size, sum);
+  if (d.modrm >= 0xc0) {
+    writeG(cpu, d, size, dest);
+    writeE(cpu, d, size, sum); // XADD r, r with one register twice: the sum
+  } else {
+    // The memory operand first: its address may use the register that receives the old value.
+    writeE(cpu, d, size, sum);
+    writeG(cpu, d, size, dest);
+  }
 }
 
 /** 0F B0/B1 CMPXCHG r/m, r: compare the accumulator with r/m; equal → r/m = r, else accumulator = r/m. */

@@ -14,7 +14,7 @@ import { ExitReason } from '../sensitive.ts';
 import { BR, BP, CS, GP, OFV, S_CPL, S_EIP, UD } from '../state.ts';
 import { checkV86Iopl, loadFlagsImage } from './stack.ts';
 import { atomically } from '../atomic.ts';
-import { adjustStack, operandSize, peek, push, readCount, readE, readG, setEipChecked, writeCount } from '../operands.ts';
+import { adjustStack, operandSize, peek, preparePushes, push, readCount, readE, readG, setEipChecked, writeCount } from '../operands.ts';
 
 /** Sets EIP to `target` (truncated to 16 bits for 16-bit operands) after checking it against CS's limit. */
 export function jumpNear(cpu: Cpu, d: Insn, target: number): void {
@@ -105,6 +105,7 @@ export function execCallFar(cpu: Cpu, d: Insn): void {
   }
   // The return address goes on the stack before CS changes; a fault undoes the pushes.
   atomically(cpu, () => {
+    preparePushes(cpu, 2, size); // the pointer read may lie where the pushes write (Cpu.prepareAccess)
     push(cpu, cpu.segmentSelector(CS), size);
     push(cpu, st[S_EIP], size);
     realModeFarJump(cpu, selector, offset);

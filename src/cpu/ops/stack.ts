@@ -167,6 +167,22 @@ export function execEnter(cpu: Cpu, d: Insn): void {
   const level = d.imm2 & 31;
   const stack32 = st[S_STACK32] !== 0;
   const mask = stack32 ? -1 : 0xffff; // offsets wrap at the stack's size
+  if (level > 1) {
+    // Its copies read what its own pushes may have written: every access is met before the
+    // first write, so that a VM exit part-way restarts it on memory as it was (Cpu.prepareAccess).
+    let bp = stack32 ? cpu.reg[EBP] : cpu.reg16[EBP << 1];
+    let at = (stackPointer(cpu) - bytes) & mask;
+    cpu.prepareAccess(SS, at, size, true); // EBP
+    for (let i = 1; i < level; i++) {
+      bp = (bp - bytes) & mask;
+      cpu.prepareAccess(SS, bp, size, false);
+      at = (at - bytes) & mask;
+      cpu.prepareAccess(SS, at, size, true); // a copy of the outer frame pointer
+    }
+    at = (at - bytes) & mask;
+    cpu.prepareAccess(SS, at, size, true); // the new frame pointer
+    if (frameSize > 0) cpu.prepareAccess(SS, (at - frameSize) & mask, size, true);
+  }
   let sp = (stackPointer(cpu) - bytes) & mask;
   cpu.write(SS, sp, readReg(cpu, EBP, size), size);
   const frame = stack32 ? sp : (cpu.reg[ESP] & ~0xffff) | sp; // FrameTemp: ESP after the push

@@ -5,7 +5,7 @@
  * chunks, as hardware takes them between iterations. Registers are updated every iteration,
  * so a fault in the middle leaves the state a restart continues from.
  */
-import type { Cpu } from '../cpu.ts';
+import { ATTN_DEBUG, ATTN_TRAP, type Cpu } from '../cpu.ts';
 import type { Insn } from '../insn.ts';
 import { recordLazy, LAZY_SUB, getZF } from '../flags.ts';
 import { dataSegment, P_REP, P_REPNE } from '../decoder.ts';
@@ -89,17 +89,26 @@ export function execString(cpu: Cpu, d: Insn): void {
   const compares = kind === CMPS || kind === SCAS;
   const stopWhenZero = (prefixes & P_REPNE) !== 0; // REPNE stops on ZF = 1, REPE on ZF = 0
   let count = readCount(cpu, d);
-  for (let i = 0, chunk = cpu.repChunk; i < chunk; i++) {
-    if (count === 0) return;
+  // Single-step traps after each iteration, with EIP still on the instruction while more are
+  // left (so a debugger traces every iteration); a data breakpoint after the iteration that hit it.
+  // A chunk ends where the count left is a multiple of the chunk size, not a chunk from where
+  // this execution began: the same iteration whatever split the instruction before (a VM exit
+  // part-way, an interrupt), so the machine is the same at each chunk's end in every mode.
+  const chunkMask = cpu.attention & ATTN_TRAP ? 0 : cpu.repChunk - 1;
+  while (count !== 0) {
     iterate(cpu, d, kind, size, delta);
     count = (count - 1) >>> 0;
     writeCount(cpu, d, count);
-    if (compares && getZF(st) === stopWhenZero) return;
+    if (compares && getZF(st) === stopWhenZero) {
+      count = 0;
+      break;
+    }
+    if ((count & chunkMask) === 0 || cpu.attention & ATTN_DEBUG) break;
   }
-  if (count !== 0) {
-    // More to do: run this instruction again. It retires once, when it completes, so that
-    // instruction counts (and virtual time) do not depend on where a chunk ended.
-    st[S_EIP] = st[S_INSN_EIP];
-    cpu.incompleteInstruction = true;
-  }
+  if (count === 0) return;
+  // More to do: run this instruction again, as decoded now. It retires once, when it completes,
+  // so that instruction counts (and virtual time) do not depend on where a chunk ended.
+  st[S_EIP] = st[S_INSN_EIP];
+  cpu.incompleteInstruction = true;
+  cpu.holdInsn(d);
 }

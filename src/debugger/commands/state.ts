@@ -1,5 +1,5 @@
 /** The CPU's state: registers, set, print; info registers, gdt, idt, ldt, tss, tlb, mem (tab), fault. */
-import { TLB_READ, TLB_USER_READ, TLB_USER_WRITE, TLB_WRITE } from '../../cpu/cpu.ts';
+import { TLB_READ, TLB_USER_READ, TLB_USER_WRITE, TLB_USER_WRITE_KEPT, TLB_WRITE, TLB_WRITE_KEPT } from '../../cpu/cpu.ts';
 import { PDE_LARGE, PTE_PRESENT, PTE_USER, PTE_WRITABLE, WALK_PSE } from '../../cpu/page-walk.ts';
 import { hex } from '../../cpu/physical-memory.ts';
 import { CommandError } from '../command-error.ts';
@@ -72,7 +72,8 @@ function set(session: DebugSession, args: string): string | void {
 function tlb(session: DebugSession, args: string): string {
   const entries = session.machine.cpu.tlbEntries();
   const only = args.trim() === '' ? null : session.resolveAddress(args).address >>> 12;
-  const rights = (e: number) => `supervisor ${e & TLB_READ ? 'r' : '-'}${e & TLB_WRITE ? 'w' : '-'}, user ${e & TLB_USER_READ ? 'r' : '-'}${e & TLB_USER_WRITE ? 'w' : '-'}`;
+  // (A page that holds decoded code is written through the slow path, as the same translation: TLB_WRITE_KEPT.)
+  const rights = (e: number) => `supervisor ${e & TLB_READ ? 'r' : '-'}${e & (TLB_WRITE | TLB_WRITE_KEPT) ? 'w' : '-'}, user ${e & TLB_USER_READ ? 'r' : '-'}${e & (TLB_USER_WRITE | TLB_USER_WRITE_KEPT) ? 'w' : '-'}`;
   const lines = [`TLB: ${entries.length} pages cached (linear page -> host frame, supervisor and user rights; w only once the page is dirty)`];
   const shown = only === null ? entries.slice(0, 256) : entries.filter((e) => e.page === only);
   for (const e of shown) lines.push(`  ${hex(e.page << 12)} -> HPA ${hex(e.entry & ~0xfff)}  ${rights(e.entry)}${e.global ? '  global' : ''}${session.symbols.describe(e.page << 12) ? `  ${session.symbols.describe(e.page << 12)}` : ''}`);
