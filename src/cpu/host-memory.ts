@@ -119,6 +119,16 @@ export class HostMemory {
     return this.framesUsed - this.freeFrames.length;
   }
 
+  /** Bytes of the pool's used prefix: frames past it were never handed out (a freed frame stays inside it). */
+  get handedOutBytes(): number {
+    return this.framesUsed * PAGE_SIZE;
+  }
+
+  /** HPAs of the frames given back and not yet taken again: zeroed, so nothing may have written them since. */
+  get idleFrames(): readonly number[] {
+    return this.freeFrames;
+  }
+
   /** Frames in use by the VMM's own structures. */
   get tableFrames(): number {
     return this.kernelFrames;
