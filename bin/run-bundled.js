@@ -77,6 +77,8 @@ async function bundle(entry, dir, name) {
 function isStale(dir) {
   try {
     const inputs = JSON.parse(readFileSync(join(dir, 'inputs.json'), 'utf8'));
+    // Another checkout sharing this node_modules (a symlink, a worktree) made it from its own files.
+    if (inputs.some(([path]) => !path.startsWith(join(root, '/')))) return true;
     return inputs.some(([path, mtime]) => statSync(path, { throwIfNoEntry: false })?.mtimeMs !== mtime);
   } catch {
     return true;

@@ -5,6 +5,7 @@
  * against the reference computation so that a fast wrong CPU cannot report a figure.
  *   npm run bench                 10^8 iterations (the published figures' setting)
  *   npm run bench -- --iters 1e7  a quicker run
+ *   npm run bench -- --peers      and the loop side by side with v86, at 10^8 and 10^9 (or --iters)
  */
 import '../src/cli/tune-v8.ts'; // first: V8 settings before any guest code is optimized
 import { spawn, spawnSync } from 'node:child_process';
@@ -14,22 +15,9 @@ import { Machine } from '../src/machine/machine.ts';
 import { projectRoot } from '../src/project-root.ts';
 import { DiskImage } from '../src/machine/disk-image.ts';
 import { builtinBios } from '../src/machine/firmware.ts';
+import { peersReport, runOursMultiboot } from './bench-peers.ts';
+import { expectedLine } from './loop-reference.ts';
 
-/** What the guest must print for `iters` iterations (guests/bench/README.md's reference). */
-export function expectedLine(iters: number, memop: boolean): string {
-  let a = 0, b = 0x12345678, m = 0, s = 0;
-  for (let i = 0; i < iters; i++) {
-    a = (a + b) | 0;
-    b ^= a;
-    b = (b << 3) | (b >>> 29);
-    if (memop) {
-      m = (m + a) | 0;
-      s = m;
-    }
-  }
-  if (memop) a = (a + s) | 0;
-  return 'E' + (a >>> 0).toString(16).toUpperCase().padStart(8, '0');
-}
 
 function runLoop(iters: number, memop: boolean, paging = false, mode: 'bare' | 'ept' = 'bare', translationCache = true): { mips: number; seconds: number; line: string } {
   const image = loadGuestImage(join(projectRoot(), 'guests', 'bench', 'loop.asm'), { ITERS: String(iters), MEMOP: memop ? '1' : '0', PAGING: paging ? '1' : '0' });
@@ -154,6 +142,12 @@ function nodeStartMs(env: NodeJS.ProcessEnv): number {
 }
 
 async function main(): Promise<void> {
+  const peerOurs = process.argv.indexOf('--peer-ours');
+  if (peerOurs > 0) {
+    // A child run for --peers: minivisor on the Multiboot build, in a fresh process.
+    console.log(JSON.stringify(runOursMultiboot(Number(process.argv[peerOurs + 1]), process.argv[peerOurs + 2] === '1')));
+    return;
+  }
   if (variantArg > 0 || switchArg > 0) {
     // A child run: one variant, in a fresh process.
     console.log(variantArg > 0 ? measureVariant(Number(process.argv[variantArg + 1])) : measureSwitchVariant(Number(process.argv[switchArg + 1])));
@@ -168,6 +162,14 @@ async function main(): Promise<void> {
     process.stdout.write(run.stdout);
   }
   console.log('reference (same machine class, guests/bench/README.md): QEMU TCG 5,045 / 1,972; v86 JIT 1,219 / 1,060; v86 interpreter 129; Bochs 126 / 109');
+  if (process.argv.includes('--peers')) {
+    const runOurs = (args: string[]) => {
+      const run = child(args);
+      if (run.status !== 0) throw new Error(`the --peers run of minivisor failed: ${run.stderr}`);
+      return JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { seconds: number; line: string };
+    };
+    for (const line of peersReport(runOurs, itersArg > 0 ? [iters] : [1e8, 1e9])) console.log(line);
+  }
 
   console.log(`context switches (guests/bench/switch.asm: ${SWITCH_PROCESSES} address spaces, ${SWITCH_PAGES} pages touched after each CR3 load, ${SWITCH_ROUNDS * SWITCH_PROCESSES} switches):`);
   for (let i = 0; i < switchVariants.length; i++) {
