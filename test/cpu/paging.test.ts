@@ -44,6 +44,15 @@ function pagedGuest(body: string, setup = ''): string {
     dd 0x30000`;
 }
 
+/** 0x100000 cached as 0x5000, then its PTE changed to 0x6000 without INVLPG, then read again into EAX. */
+const CHANGE_A_CACHED_PTE = `
+      mov dword [0x5000], 0x55555555
+      mov dword [0x6000], 0x66666666
+      mov dword [0x21000 + 0x100*4], 0x5003
+      mov eax, [0x100000]                     ; caches 0x100000 -> 0x5000
+      mov dword [0x21000 + 0x100*4], 0x6003   ; change the PTE, no INVLPG
+      mov eax, [0x100000]`;
+
 describe('paging', () => {
   it('maps a virtual page to another physical page', () => {
     const run = runAsm(pagedGuest(`
@@ -112,13 +121,7 @@ describe('paging', () => {
   });
 
   it('the TLB keeps a translation until INVLPG or a CR3 load; global pages survive CR3 loads with CR4.PGE', () => {
-    const run = runAsm(pagedGuest(`
-      mov dword [0x5000], 0x55555555
-      mov dword [0x6000], 0x66666666
-      mov dword [0x21000 + 0x100*4], 0x5003
-      mov eax, [0x100000]                     ; caches 0x100000 -> 0x5000
-      mov dword [0x21000 + 0x100*4], 0x6003   ; change the PTE, no INVLPG
-      mov eax, [0x100000]
+    const run = runAsm(pagedGuest(`${CHANGE_A_CACHED_PTE}
       mov [0x700], eax                        ; stale: 0x55555555
       invlpg [0x100000]
       mov eax, [0x100000]
@@ -157,13 +160,7 @@ describe('paging', () => {
   });
 
   it('a TLB that snoops table writes (the fuzz\'s second reference) drops the translation once the writing instruction ends', () => {
-    const run = runAsm(pagedGuest(`
-      mov dword [0x5000], 0x55555555
-      mov dword [0x6000], 0x66666666
-      mov dword [0x21000 + 0x100*4], 0x5003
-      mov eax, [0x100000]                     ; caches 0x100000 -> 0x5000
-      mov dword [0x21000 + 0x100*4], 0x6003   ; change the PTE, no INVLPG
-      mov eax, [0x100000]
+    const run = runAsm(pagedGuest(`${CHANGE_A_CACHED_PTE}
       mov [0x700], eax                        ; fresh: 0x66666666`), { prepare: (m) => m.cpu.snoopPagingStructureWrites() });
     expect(run.machine.phys.read(0x700, 4)).toBe(0x66666666);
   });
