@@ -750,6 +750,13 @@ export class Cpu {
       for (let i = 0; i < bytes; i++) value |= this.readLin8((lin + i) | 0) << (8 * i);
       return value;
     }
+    const kept = this.tlb[lin >>> 12];
+    if (kept & (this.userMode ? TLB_USER_READ : TLB_READ)) {
+      // The TLB holds a translation that allows it (this is the slow path for alignment checks
+      // or data breakpoints): no walk, as for writes (TLB_WRITE_KEPT).
+      if (this.debugHook !== null) this.debugHook.onAccess(this, lin, bytes, false);
+      return this.readFrame(kept, lin, bytes);
+    }
     const phys = this.tlbFill(lin, false);
     // A debugger is told once the access will happen (the walk did not fault, no VM exit to retry it).
     if (this.debugHook !== null) this.debugHook.onAccess(this, lin, bytes, false);
@@ -758,6 +765,11 @@ export class Cpu {
     if (entry === PAGE_UNMAPPED || kind === PAGE_MMIO) return this.phys.read(phys, bytes);
     // RAM or ROM: its frame, as the translation found it (host-physical: under a VMM's shadow
     // tables `phys` is already an HPA, which the guest-physical view must not be asked about).
+    return this.readFrame(entry, lin, bytes);
+  }
+
+  /** A read of RAM or ROM in the host frame of `entry` (a TLB or page entry). */
+  private readFrame(entry: number, lin: number, bytes: 1 | 2 | 4): number {
     const at = (entry & -4096) | (lin & 4095);
     return bytes === 1 ? this.mem[at] : bytes === 2 ? this.mem[at] | (this.mem[at + 1] << 8) : this.memView.getInt32(at, true);
   }
@@ -953,12 +965,22 @@ export class Cpu {
     // In 16-bit code IP wraps at 64 KiB as on hardware only when the limit allows; past the limit it is #GP.
     if (eip > high || eip < st[S_SEG_LOW + CS] >>> 0) this.fault(GP, 0);
     const lin = (st[S_SEG_BASE + CS] + eip) | 0;
-    const phys = this.tlbFill(lin, false);
-    const entry = this.lastFillEntry;
-    const kind = entry & 3;
-    // Execution needs read permission at the CPL, as the fill found it (not readBit, which may be
-    // 0: see updateAccessMasks; and a page a debugger watches is not in the TLB at all).
-    if (entry !== PAGE_UNMAPPED && (kind === PAGE_RAM || kind === PAGE_ROM) && this.lastFillAllowed & (this.userMode ? TLB_USER_READ : TLB_READ)) {
+    const readRight = this.userMode ? TLB_USER_READ : TLB_READ;
+    // A translation the TLB holds is used as it is, without walking again: the decoded blocks
+    // run from it too (blockAtEip), so a page entry changed without INVLPG takes effect at the
+    // same instruction whichever way the CPU fetches it.
+    const cached = this.tlb[lin >>> 12];
+    let entry = cached;
+    let phys = 0;
+    if ((cached & readRight) === 0) {
+      phys = this.tlbFill(lin, false);
+      entry = this.lastFillEntry;
+      // Execution needs read permission at the CPL, as the fill found it (not readBit, which may be
+      // 0: see updateAccessMasks; and a page a debugger watches is not in the TLB at all).
+      const kind = entry & 3;
+      if (entry === PAGE_UNMAPPED || (kind !== PAGE_RAM && kind !== PAGE_ROM) || (this.lastFillAllowed & readRight) === 0) entry = PAGE_UNMAPPED;
+    }
+    if (entry !== PAGE_UNMAPPED) {
       const pageOffset = lin & 4095;
       const lo = Math.max(eip - pageOffset, st[S_SEG_LOW + CS] >>> 0);
       const hi = Math.min(eip - pageOffset + 4095, high);

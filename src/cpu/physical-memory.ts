@@ -47,6 +47,13 @@ export interface MemorySlot {
   readOnly: boolean;
   /** What the slot is, for people: "conventional RAM", "BIOS ROM". */
   label: string;
+  /**
+   * The VMM's own pages, as KVM's private memslots for the identity table and the TSS of a CPU
+   * without "unrestricted guest": listed with the slots and kept clear of them, but not guest
+   * memory — no guest-physical access reaches them through the machine or `slotAt`; the VMM maps
+   * them itself where its CPU must reach them (restricted-guest.ts).
+   */
+  vmmPrivate?: boolean;
 }
 
 /** The frame pool's largest size: host offsets must stay below 2^31 (TLB entries are int32). */
@@ -120,7 +127,7 @@ export class PhysicalMemory {
     if (existing >= 0) {
       const old = this.memorySlots[existing];
       this.memorySlots.splice(existing, 1);
-      this.fillPages(old.guestPhysAddr, old.size, PAGE_UNMAPPED, 0);
+      if (!old.vmmPrivate) this.fillPages(old.guestPhysAddr, old.size, PAGE_UNMAPPED, 0);
       this.onSlotChange?.(old);
     }
     if (slot.size === 0) {
@@ -137,6 +144,7 @@ export class PhysicalMemory {
     if (clash) throw new RangeError(`slot ${slot.slot} (${slot.label}) overlaps slot ${clash.slot} (${clash.label}) at ${hex(Math.max(slot.guestPhysAddr, clash.guestPhysAddr))}`);
     this.memorySlots.push({ ...slot });
     this.memorySlots.sort((a, b) => a.guestPhysAddr - b.guestPhysAddr);
+    if (slot.vmmPrivate) return;
     this.fillPages(slot.guestPhysAddr, slot.size, slot.userspaceAddr, slot.readOnly ? PAGE_ROM : PAGE_RAM);
     this.onMappingChange?.();
   }
@@ -151,10 +159,10 @@ export class PhysicalMemory {
     return this.memorySlots;
   }
 
-  /** The slot holding guest-physical `address` (GPA → slot → HVA is `userspaceAddr + (address - guestPhysAddr)`). */
+  /** The guest-memory slot holding guest-physical `address` (GPA → slot → HVA is `userspaceAddr + (address - guestPhysAddr)`); never a private one. */
   slotAt(address: number): MemorySlot | undefined {
     const a = address >>> 0;
-    return this.memorySlots.find((s) => a >= s.guestPhysAddr && a < s.guestPhysAddr + s.size);
+    return this.memorySlots.find((s) => a >= s.guestPhysAddr && a < s.guestPhysAddr + s.size && !s.vmmPrivate);
   }
 
   /** Copies `image` into host memory and maps it read-only at `address`, as firmware ROM. */

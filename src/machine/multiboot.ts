@@ -67,7 +67,7 @@ function describeNotRam(memory: PhysicalMemory, a: number): string {
   const kind = memory.kindAt(a);
   if (kind === PAGE_ROM) return `read-only (${memory.slotAt(a)?.label ?? 'ROM'})`;
   if (kind === PAGE_MMIO) return "a device's memory-mapped I/O";
-  const ramEnd = Math.max(0, ...memory.slots.filter((s) => !s.readOnly).map((s) => s.guestPhysAddr + s.size));
+  const ramEnd = Math.max(0, ...memory.slots.filter((s) => !s.readOnly && !s.vmmPrivate).map((s) => s.guestPhysAddr + s.size));
   if (a >= ramEnd) return `past the end of RAM (${ramEnd / 1048576} MiB; give more memory with --mem?)`;
   return 'a hole in the memory map (the 640 KiB-1 MiB hole, or a reserved range)';
 }

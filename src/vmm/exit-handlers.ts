@@ -41,7 +41,7 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
       // identity shadow fills its own below), and any other exception in V86 mode means the
       // instruction is the VMM's to carry out on the guest's real-mode state.
       if (vector === 14 && vcpu.shadow === null) {
-        restricted.fillIdentityEntry(exit.qualification);
+        if (!restricted.fillIdentityEntry(exit.qualification)) restricted.emulateCurrentInstruction();
         return 'resume';
       }
       if (vector !== 14 && restricted.lastRun === 'v86') {

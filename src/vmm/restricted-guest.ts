@@ -21,9 +21,17 @@
  * which minivisor does not, so that a guest's map reads the same in every mode): one root page, empty at first, an entry filled on
  * each #PF. Under shadow paging it is the identity shadow (GVA → HPA), whose directory the CPU
  * now walks as a page table, filled on #PF the same way.
+ *
+ * The VMM's pages are a private slot: not guest memory. Under KVM a guest whose paging-off code
+ * (or whose page tables) reach 0xFEFFC000 reads and writes the VMM's TSS and identity table;
+ * here the guest finds nothing there, as on the bare machine. The VMM maps them only where its
+ * CPU must reach them and the guest cannot: all of them for a V86 run (V86 code addresses only
+ * its first MiB), the directory alone for a paging-off run (the CPU walks it; the identity table
+ * never maps the 4 MiB that hold the VMM's pages: an access there is emulated), none otherwise.
  */
 import { ATTN_DEBUG, ATTN_TRAP, type Cpu } from '../cpu/cpu.ts';
 import type { PhysicalMemory } from '../cpu/physical-memory.ts';
+import { EPT_READ, EPT_WRITE, EPT_EXECUTE, type Ept } from './ept.ts';
 import { CR0_PE, CR0_PG, CR0_WP, CR4_PSE, IOPL, S_A20_MASK, TF, TR, VM } from '../cpu/state.ts';
 /** DR7's L0-G3 bits: a breakpoint armed. */
 const DR7_ENABLES = 0xff;
@@ -51,6 +59,11 @@ const AR_CODE = 0x08, AR_EXPAND_DOWN = 0x04, AR_DB = 0x4000;
 const PF = 14;
 /** A 4 MiB page: present, writable, user, accessed, dirty, PS. */
 const IDENTITY_PDE_FLAGS = 0x1 | 0x2 | 0x4 | 0x20 | 0x40 | 0x80;
+/** The identity directory's entry for the 4 MiB that hold the VMM's pages: never filled for a paging-off run. */
+const OWN_PDE_INDEX = VMM_PAGES_BASE >>> 22;
+
+/** Which of the VMM's pages its CPU reaches now: all (a V86 run), the identity directory (a paging-off run), or none. */
+type Exposure = 'all' | 'directory' | 'none';
 
 
 /** How the next run goes: on the CPU as it is, in V86 mode, with paging on the identity table, or one instruction emulated. */
@@ -79,17 +92,23 @@ export class RestrictedGuest {
   /** Instructions retired when a fault in V86 mode asked for emulation: emulate until one more has. */
   private emulateUntil = -1;
 
+  /** The host frames of the VMM's pages, by guest-physical page (the private slot's, touched at once). */
+  private readonly ownFrames = new Map<number, number>();
+  private exposed: Exposure = 'none';
+
   constructor(
     private readonly cpu: Cpu,
     private readonly vmcs: Vmcs,
     private readonly memory: PhysicalMemory,
     /** Shadow paging (the identity shadow), or null under EPT (the VMM's identity directory). */
     private readonly shadow: ShadowPaging | null,
+    private readonly ept: Ept | null,
   ) {
     const hva = memory.allocateHost(VMM_PAGES_BYTES);
-    memory.setUserMemoryRegion({ slot: VMM_PAGES_SLOT, guestPhysAddr: VMM_PAGES_BASE, size: VMM_PAGES_BYTES, userspaceAddr: hva, readOnly: false, label: 'VMM (--unrestricted off): identity page directory, TSS, IDT' });
-    memory.write(TSS + 0x66, 2, TSS_IO_MAP);
-    memory.write8(TSS + TSS_LIMIT, 0xff);
+    memory.setUserMemoryRegion({ slot: VMM_PAGES_SLOT, guestPhysAddr: VMM_PAGES_BASE, size: VMM_PAGES_BYTES, userspaceAddr: hva, readOnly: false, label: 'VMM (--unrestricted off): identity page directory, TSS, IDT', vmmPrivate: true });
+    for (let offset = 0; offset < VMM_PAGES_BYTES; offset += 4096) this.ownFrames.set(VMM_PAGES_BASE + offset, memory.hostMemory.touch(hva + offset));
+    this.writeOwn(TSS + 0x66, 2, TSS_IO_MAP);
+    this.writeOwn(TSS + TSS_LIMIT, 1, 0xff);
     // PE and PG are the VMM's: a guest write that changes either exits, so the VMM can switch how it runs the guest.
     vmcs.setBits(Field.CR0_GUEST_HOST_MASK, CR0_PE | CR0_PG, true);
     vmcs.write(Field.CR0_READ_SHADOW, ((vmcs.read(Field.CR0_READ_SHADOW) & ~(CR0_PE | CR0_PG)) | (vmcs.read(Field.GUEST_CR0) & (CR0_PE | CR0_PG))) >>> 0);
@@ -119,8 +138,9 @@ export class RestrictedGuest {
     const cr0 = v.read(Field.GUEST_CR0);
     // Under shadow paging the identity shadow maps GPA = GVA: with the A20 gate closed the interpreter masks addresses instead.
     const a20Closed = this.shadow !== null && cpu.st[S_A20_MASK] !== -1;
-    if (cr0 & CR0_PE) return !(cr0 & CR0_PG) ? (a20Closed ? 'emulate' : 'paging-off') : 'native';
-    if (cpu.instructions < this.emulateUntil || a20Closed) return 'emulate';
+    const emulating = cpu.instructions < this.emulateUntil;
+    if (cr0 & CR0_PE) return !(cr0 & CR0_PG) ? (a20Closed || emulating ? 'emulate' : 'paging-off') : 'native';
+    if (emulating || a20Closed) return 'emulate';
     // Single-stepping, breakpoints, or a #DB trap still to deliver: the interpreter takes the traps the real-mode way.
     if (v.read(Field.GUEST_RFLAGS) & TF || v.read(Field.GUEST_DR7) & DR7_ENABLES || cpu.attention & (ATTN_TRAP | ATTN_DEBUG)) return 'emulate';
     // The instruction after STI or MOV SS: its shield would not survive a fault in V86 mode. And
@@ -139,6 +159,50 @@ export class RestrictedGuest {
   /** The VMM completes an exit by running the instruction on the guest's own state: not a run of V86 mode. */
   completingExit(): void {
     this.lastRun = 'emulate';
+    this.exposeFor('emulate');
+  }
+
+  /**
+   * Maps the VMM's pages where the CPU's next run must reach them and the guest cannot (see the
+   * file's comment): EPT entries, or the identity shadow's. Real-mode code emulated keeps what
+   * the V86 runs around it map: it cannot address them either (and a switch would flush the TLB
+   * at every instruction the VMM emulates between two V86 runs).
+   */
+  private exposeFor(plan: RunPlan): void {
+    if (plan === 'emulate' && !(this.vmcs.read(Field.GUEST_CR0) & CR0_PE)) return;
+    const wanted: Exposure = plan === 'v86' ? 'all' : plan === 'paging-off' && this.shadow === null ? 'directory' : 'none';
+    if (wanted === this.exposed) return;
+    this.exposed = wanted;
+    if (this.ept !== null) {
+      for (const [gpa, hpa] of this.ownFrames) {
+        if (wanted === 'all' || (wanted === 'directory' && gpa === IDENTITY_DIRECTORY)) this.ept.map(gpa, hpa, EPT_READ | EPT_WRITE | EPT_EXECUTE);
+        else this.ept.unmap(gpa, 4096);
+      }
+      // A V86 run may have filled the entry for the VMM's own 4 MiB (its TSS and IDT): paging-off code must not reach them.
+      if (wanted === 'directory') this.writeOwn(IDENTITY_DIRECTORY + OWN_PDE_INDEX * 4, 4, 0);
+    } else {
+      this.shadow!.mmu.showPrivatePages(wanted === 'all' ? this.ownFrames : null);
+    }
+    this.cpu.flushTlb(); // the TLB holds translations to host frames, the VMM's among them
+  }
+
+  /** Writes the VMM's own pages (not guest memory: through their host frames). */
+  private writeOwn(gpa: number, size: 1 | 2 | 4, value: number): void {
+    const at = this.ownHostAddress(gpa);
+    const view = this.memory.hostView;
+    if (size === 4) view.setUint32(at, value >>> 0, true);
+    else if (size === 2) view.setUint16(at, value, true);
+    else view.setUint8(at, value);
+  }
+
+  private readOwn32(gpa: number): number {
+    return this.memory.hostView.getUint32(this.ownHostAddress(gpa), true);
+  }
+
+  private ownHostAddress(gpa: number): number {
+    const frame = this.ownFrames.get((gpa & ~0xfff) >>> 0);
+    if (frame === undefined) throw new Error(`GPA 0x${(gpa >>> 0).toString(16)} is not one of the VMM's pages`);
+    return frame | (gpa & 0xfff);
   }
 
   /** Whether V86 mode can hold the real-mode segments: base = selector × 16, a 64 KiB expand-up limit, 16-bit code and stack. */
@@ -171,6 +235,7 @@ export class RestrictedGuest {
    */
   wrap(plan: RunPlan): void {
     this.lastRun = plan;
+    this.exposeFor(plan);
     if (plan === 'native' || plan === 'emulate') return;
     const v = this.vmcs;
     if (plan === 'v86') {
@@ -242,16 +307,22 @@ export class RestrictedGuest {
     return this.lastRun === 'v86' || this.lastRun === 'paging-off';
   }
 
-  /** Under EPT, a #PF on the identity table: the 4 MiB entry for `linear` is filled. */
-  fillIdentityEntry(linear: number): void {
+  /**
+   * Under EPT, a #PF on the identity table: the 4 MiB entry for `linear` is filled. Returns false
+   * for the 4 MiB that hold the VMM's pages in a paging-off run: the VMM emulates the instruction
+   * instead, where the guest finds nothing at the VMM's pages.
+   */
+  fillIdentityEntry(linear: number): boolean {
     const index = linear >>> 22;
-    this.memory.write(IDENTITY_DIRECTORY + index * 4, 4, ((index << 22) | IDENTITY_PDE_FLAGS) >>> 0);
+    if (index === OWN_PDE_INDEX && this.lastRun === 'paging-off') return false;
+    this.writeOwn(IDENTITY_DIRECTORY + index * 4, 4, ((index << 22) | IDENTITY_PDE_FLAGS) >>> 0);
+    return true;
   }
 
   /** Under EPT: the identity directory's entry for `linear`, where it is (GPA) and what it holds. */
   identityEntryFor(linear: number): { address: number; entry: number } {
     const address = IDENTITY_DIRECTORY + (linear >>> 22) * 4;
-    return { address, entry: this.memory.read(address, 4) >>> 0 };
+    return { address, entry: this.readOwn32(address) };
   }
 
   /** The identity table as it is now, in a few words (for --stats). */
@@ -261,7 +332,7 @@ export class RestrictedGuest {
       return `the identity shadow: ${identity?.tables ?? 0} page tables, filled on #PF`;
     }
     let filled = 0;
-    for (let i = 0; i < 1024; i++) if (this.memory.read(IDENTITY_DIRECTORY + i * 4, 4) & 1) filled++;
+    for (let i = 0; i < 1024; i++) if (this.readOwn32(IDENTITY_DIRECTORY + i * 4) & 1) filled++;
     return `the identity page directory at GPA 0x${IDENTITY_DIRECTORY.toString(16).toUpperCase()}: ${filled} of 1024 entries (4 MiB pages), filled on #PF`;
   }
 

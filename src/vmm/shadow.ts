@@ -26,6 +26,8 @@ import { GuestPhysicalTables, walkGuest, type GuestPaging } from './guest-walk.t
 
 /** The key of the identity shadow, used while the guest's paging is off. */
 export const IDENTITY = -1;
+/** What the identity shadow's fill takes a VMM page for: writable memory (see showPrivatePages). */
+const PRIVATE_SLOT = { readOnly: false };
 
 const NONE = -1;
 /** Write traps in a row to one page table after which the VMM stops shadowing it. */
@@ -225,7 +227,8 @@ export class ShadowMmu {
       }
     }
     const page = (gpa & ~0xfff) >>> 0;
-    const slot = this.memory.slotAt(page);
+    const own = paging === null ? this.privatePages?.get(page) : undefined;
+    const slot = own !== undefined ? PRIVATE_SLOT : this.memory.slotAt(page);
     if (slot === undefined || (slot.readOnly && write)) {
       this.stats.emulated++;
       return { kind: 'emulate', tablePage: -1 };
@@ -251,7 +254,7 @@ export class ShadowMmu {
       this.stats.writeProtectTraps++;
       return { kind: 'emulate', tablePage: page };
     }
-    const hpa = this.memory.backedEntry(page) & ~0xfff;
+    const hpa = own ?? this.memory.backedEntry(page) & ~0xfff;
     const writable = guestWritable && (dirty || write) && !slot.readOnly && !this.tablePages.has(page);
     const entry = hpa | PTE_PRESENT | PTE_ACCESSED | (guestUser ? PTE_USER : 0) | (writable ? PTE_WRITABLE | PTE_DIRTY : 0);
     const entryAddress = table + ((gva >>> 12) & 0x3ff) * 4;
@@ -279,6 +282,24 @@ export class ShadowMmu {
     if (!(entry & PTE_PRESENT) || (write && !(entry & PTE_WRITABLE))) return -1;
     return (entry & ~0xfff) | (entry & PTE_WRITABLE ? PAGE_RAM : PAGE_ROM);
   }
+
+  /**
+   * The VMM's own pages (guest-physical page → host frame) that the identity shadow maps while
+   * the VMM's CPU must reach them (a V86 run: restricted-guest.ts), or null: then they are not
+   * guest memory, and what the identity shadow mapped of them goes.
+   */
+  showPrivatePages(frames: ReadonlyMap<number, number> | null): void {
+    const identity = this.roots.get(IDENTITY);
+    if (frames === null && this.privatePages !== null && identity !== undefined) {
+      for (const gpa of this.privatePages.keys()) {
+        const table = identity.tables[gpa >>> 22];
+        if (table !== NONE && this.unmapEntry(table + ((gpa >>> 12) & 0x3ff) * 4)) this.stats.zapped++;
+      }
+      this.flushTlb();
+    }
+    this.privatePages = frames;
+  }
+  private privatePages: ReadonlyMap<number, number> | null = null;
 
   /** INVLPG: the current shadow's entry for `gva` goes (the next access fills it from the guest's tables). */
   invalidatePage(gva: number): void {

@@ -148,7 +148,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
       this.shadow.configure();
     }
     if (!unrestricted && this.pv !== null) throw new RangeError('a paravirtual guest runs with "unrestricted guest": --unrestricted off is for ept and shadow');
-    this.restricted = unrestricted ? null : new RestrictedGuest(cpu, v, memory, this.shadow);
+    this.restricted = unrestricted ? null : new RestrictedGuest(cpu, v, memory, this.shadow, this.ept);
   }
 
   /** Without "unrestricted guest": how the VMM runs real mode and paging-off code (null with it). */

@@ -159,6 +159,37 @@ describe('paging', () => {
     expect(run.machine.phys.read(0x6ff0, 4)).toBe(0);
   });
 
+  it.each([true, false])('instruction fetch goes through the translation the TLB holds, as the decoded blocks do (decoded blocks: %s)', (blocks) => {
+    // A fetch that starts afresh (after a far jump) must not walk the tables again while the TLB
+    // holds the code page: else a PTE changed without INVLPG took effect where the CPU happened to
+    // single-step (a budget's end, an exit) and not in a decoded block, and runs differed by budget.
+    const run = runAsm(pagedGuest(`
+      mov edi, 0x6000
+      mov ecx, 1024
+      mov eax, 0xf4f4f4f4
+      rep stosd                               ; frame 0x6000: all HLT
+      mov ebx, next
+      shr ebx, 12
+      mov dword [0x21000 + ebx*4], 0x6003     ; this code's page now maps to it, no INVLPG
+      jmp 0x08:next                           ; a far jump: the fetch starts afresh
+  next:
+      mov dword [0x700], 0x11111111           ; fetched through the TLB's translation`), { prepare: (m) => (m.cpu.useDecodedBlocks = blocks) });
+    expect(run.outcome.kind).toBe('halted');
+    expect(run.machine.phys.read(0x700, 4)).toBe(0x11111111);
+  });
+
+  it('with a data breakpoint armed (every access takes the slow path) a read still goes through the translation the TLB holds', () => {
+    const run = runAsm(pagedGuest(`
+      mov eax, 0x800
+      mov dr0, eax
+      mov eax, 0xf0001                        ; DR0: 4 bytes, reads and writes, enabled (elsewhere: it never fires)
+      mov dr7, eax
+      ${CHANGE_A_CACHED_PTE}
+      mov [0x700], eax                        ; stale: 0x55555555, as without the breakpoint`));
+    expect(run.outcome.kind).toBe('halted');
+    expect(run.machine.phys.read(0x700, 4)).toBe(0x55555555);
+  });
+
   it('a TLB that snoops table writes (the fuzz\'s second reference) drops the translation once the writing instruction ends', () => {
     const run = runAsm(pagedGuest(`${CHANGE_A_CACHED_PTE}
       mov [0x700], eax                        ; fresh: 0x66666666`), { prepare: (m) => m.cpu.snoopPagingStructureWrites() });

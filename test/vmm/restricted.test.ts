@@ -76,10 +76,11 @@ describe('--unrestricted off: real mode in virtual-8086 mode', () => {
     const run = runUnderVmm(INTO_PROTECTED_MODE, { unrestrictedGuest: false, prepare: (m) => (before = m.vcpu!.restricted!.describeIdentityTable()) });
     const restricted = run.machine.vcpu!.restricted!;
     expect(before).toMatch(/: 0 of 1024 entries/);
-    // 0-4 MiB (the code), 8-12 MiB (the load), and the page of the VMM's own TSS below 4 GiB.
-    expect(restricted.describeIdentityTable()).toMatch(/: 3 of 1024 entries/);
-    for (const linear of [0x7c00, 0x800000, 0xfeffd000]) expect(restricted.identityEntryFor(linear).entry & 0x81).toBe(0x81); // present, 4 MiB
-    expect(restricted.identityEntryFor(0x400000).entry).toBe(0);
+    // 0-4 MiB (the code) and 8-12 MiB (the load). The V86 runs filled the 4 MiB of the VMM's own
+    // TSS below 4 GiB too (the IN reads its I/O bitmap), which paging-off code must not reach: gone.
+    expect(restricted.describeIdentityTable()).toMatch(/: 2 of 1024 entries/);
+    for (const linear of [0x7c00, 0x800000]) expect(restricted.identityEntryFor(linear).entry & 0x81).toBe(0x81); // present, 4 MiB
+    for (const linear of [0x400000, 0xfeffd000]) expect(restricted.identityEntryFor(linear).entry).toBe(0);
     expect(run.exits.filter((e) => e.reason === ExitReason.EXCEPTION_OR_NMI && (e.interruptionInfo & 0xff) === 14).map((e) => e.qualification >>> 22)).toEqual([0, 1019, 2]);
   });
 
@@ -231,6 +232,56 @@ function expectSameAsBare(source: string, memory: [number, number]): void {
   const bare = ends('bare');
   for (const mode of ['ept', 'shadow'] as const) expect(ends(mode)).toEqual({ ...bare, mode });
 }
+
+describe("--unrestricted off: the VMM's own pages (its identity directory, TSS and IDT at 0xFEFFC000) are not guest memory", () => {
+  it('paging-off code that writes and reads them finds nothing there, as on the bare machine, and V86 mode still works after', () => {
+    expectSameAsBare(`
+      in al, 0x61                  ; a V86 run: it reads the VMM's TSS (its I/O bitmap)
+      cli
+      lgdt [gdt_desc]
+      mov eax, cr0
+      or al, 1
+      mov cr0, eax
+      jmp 0x08:pm
+bits 32
+pm:   mov ax, 0x10
+      mov ds, ax
+      mov ss, ax
+      mov dword [0xfeffd066], 0    ; the VMM's TSS: its I/O map base
+      mov dword [0xfeffc000], 0x12345678 ; its identity directory
+      mov eax, [0xfeffd066]
+      mov [0x500], eax
+      mov eax, [0xfeffc000 + 1019 * 4]
+      mov [0x504], eax
+      mov esp, 0xfeffec00          ; a stack over the TSS's I/O bitmap
+      push dword 0x5a5a5a5a
+      pop dword [0x508]
+      jmp 0x18:pm16
+bits 16
+pm16: mov ax, 0x20
+      mov ds, ax
+      mov ss, ax
+      mov eax, cr0
+      and al, 0xfe
+      mov cr0, eax
+      jmp 0:rm
+rm:   xor ax, ax
+      mov ds, ax
+      mov ss, ax
+      mov sp, 0x7c00
+      in al, 0x61                  ; V86 again: the VMM's TSS as it was
+      mov [0x50c], al
+      hlt
+align 8
+gdt:  dq 0
+      dq 0x00cf9a000000ffff        ; 0x08: flat 32-bit code
+      dq 0x00cf92000000ffff        ; 0x10: flat data
+      dq 0x00009a000000ffff        ; 0x18: 16-bit code, 64 KiB
+      dq 0x000092000000ffff        ; 0x20: 16-bit data, 64 KiB
+gdt_desc: dw 39
+          dd gdt`, [0x500, 16]);
+  });
+});
 
 describe('--unrestricted off: what the CPU holds between instructions survives V86 mode', () => {
   it('the single-step trap after the POPF that clears TF is taken, as on the bare machine', () => {

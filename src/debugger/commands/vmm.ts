@@ -220,7 +220,7 @@ function infoPv(session: DebugSession): string {
 function infoSlots(session: DebugSession): string {
   const phys = session.machine.phys;
   const lines = ['Memory slots (KVM_SET_USER_MEMORY_REGION): GPA range -> HVA, and what they are'];
-  for (const s of phys.slots) lines.push(`  slot ${String(s.slot).padStart(2)}  GPA ${hex(s.guestPhysAddr)}-${hex(s.guestPhysAddr + s.size - 1)}  -> HVA ${hex(s.userspaceAddr)}  ${String(s.size >> 10).padStart(8)} KiB  ${s.readOnly ? 'read-only' : 'read-write'}  ${s.label}`);
+  for (const s of phys.slots) lines.push(`  slot ${String(s.slot).padStart(2)}  GPA ${hex(s.guestPhysAddr)}-${hex(s.guestPhysAddr + s.size - 1)}  -> HVA ${hex(s.userspaceAddr)}  ${String(s.size >> 10).padStart(8)} KiB  ${s.readOnly ? 'read-only' : 'read-write'}  ${s.label}${s.vmmPrivate ? ' (private: the VMM maps it for its CPU; the guest finds nothing there)' : ''}`);
   lines.push('MMIO (no slot: accesses exit to the machine, as KVM_EXIT_MMIO):');
   for (const m of phys.mmioRegions) lines.push(`  GPA ${hex(m.base)}-${hex(m.base + m.size - 1)}  ${m.device}`);
   lines.push('Everything else is a hole: reads give all ones, writes vanish.');
