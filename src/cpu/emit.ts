@@ -11,8 +11,14 @@
  * An emitter returns null for a form it does not specialize; the block then calls the
  * semantics function itself (still a direct call, from a site that sees only that function).
  *
- * In the statements: `cpu`, `st` (cpu.st), `r` (cpu.reg), the Insn's own variable (for helpers
- * that take one, such as jumpNear), and the helpers of src/jit/translation-cache.ts by name.
+ * In the statements: `cpu`, `st` (cpu.st), the guest's general registers as the locals r0..r7,
+ * the Insn's own variable (for helpers that take one, such as jumpNear), and the helpers of
+ * src/jit/translation-cache.ts by name. The registers are locals for the whole compiled block
+ * (V8 keeps them in machine registers; the state array `cpu.reg` shares its buffer with `st`,
+ * where every flag is recorded, so V8 could not): the helpers below name them, and note which
+ * ones an instruction reads and writes (`registerUse`), so that the translation cache knows
+ * what to load and write back without reading the statements. A step assigns its registers
+ * only after everything in it that can fault.
  */
 import type { Insn } from './insn.ts';
 import { ARITH_FLAGS } from './state.ts';
@@ -41,17 +47,78 @@ export type FlagEffectOf = (d: Insn) => FlagEffect;
 export const NO_FLAGS_REGISTERS: FlagEffect = { reads: 0, writes: 0, quiet: true };
 export const NO_FLAGS_MEMORY: FlagEffect = { reads: 0, writes: 0, quiet: false };
 export const noFlags = (d: Insn): FlagEffect => (d.modrm >= 0xc0 ? NO_FLAGS_REGISTERS : NO_FLAGS_MEMORY);
+/**
+ * A flag-setting instruction just before a compiled loop's closing branch, written so that the
+ * loop records its flags only as it leaves (translation-cache.ts): `js` computes its value alone
+ * and keeps its operands in the locals p0 and p1; the branch tests ZF or SF of `result`, of
+ * `size` bits; `record` records the flags as the instruction does, from p0 and p1.
+ */
+export interface DeferredFlags {
+  js: string;
+  result: string;
+  size: number;
+  record: string;
+}
+/** The deferred form of an instruction, or null where there is none (a memory operand; ADC and SBB, which read CF). */
+export type FlagDeferrer = (d: Insn) => DeferredFlags | null;
+
 /** What an instruction without a FlagEffect counts as. */
 export const READS_EVERY_FLAG: FlagEffect = { reads: ARITH_FLAGS, writes: 0, quiet: false };
 
-/** A register of `size` bits as an expression (readReg's meaning). */
-export function regJs(n: number, size: number): string {
-  return size === 32 ? `r[${n}]` : `readReg(cpu, ${n}, ${size})`;
+/**
+ * The 32-bit registers the statements of one instruction read, write (a 16- or 8-bit write
+ * reads the rest of its register too), and reach through the state array instead of their
+ * local (`arrayRegisterJs`): bit n for register n. Noted by the helpers below as an emitter
+ * calls them, between `beginEmission` and `registerUse`.
+ */
+export interface RegisterUse {
+  reads: number;
+  writes: number;
+  viaArray: number;
+}
+const use: RegisterUse = { reads: 0, writes: 0, viaArray: 0 };
+
+/** Starts noting the registers of the next instruction's statements. */
+export function beginEmission(): void {
+  use.reads = 0;
+  use.writes = 0;
+  use.viaArray = 0;
 }
 
-/** A statement storing `value` in a register of `size` bits (writeReg's meaning). */
+/** The registers noted since `beginEmission`. */
+export function registerUse(): RegisterUse {
+  return { ...use };
+}
+
+/** A register of `size` bits as an expression (readReg's meaning): AL..BL are low bytes, AH..BH the next ones. */
+export function regJs(n: number, size: number): string {
+  const r = size === 8 ? n & 3 : n;
+  use.reads |= 1 << r;
+  if (size === 32) return `r${r}`;
+  if (size === 16) return `(r${r} & 0xffff)`;
+  return n < 4 ? `(r${r} & 0xff)` : `((r${r} >> 8) & 0xff)`;
+}
+
+/** A statement storing `value` in a register of `size` bits (writeReg's meaning: the rest of the register stays). */
 export function setRegJs(n: number, size: number, value: string): string {
-  return size === 32 ? `r[${n}] = ${value};` : `writeReg(cpu, ${n}, ${size}, ${value});`;
+  const r = size === 8 ? n & 3 : n;
+  use.writes |= 1 << r;
+  if (size === 32) return `r${r} = (${value}) | 0;`;
+  use.reads |= 1 << r;
+  if (size === 16) return `r${r} = (r${r} & -65536) | ((${value}) & 0xffff);`;
+  return n < 4 ? `r${r} = (r${r} & -256) | ((${value}) & 0xff);` : `r${r} = (r${r} & -65281) | (((${value}) & 0xff) << 8);`;
+}
+
+/**
+ * For statements that call a helper working on the state array's register `n` (push and pop
+ * move ESP there): the statement that puts the local into the array before the call, and the
+ * one that takes it back after.
+ */
+export function arrayRegisterJs(n: number): { before: string; after: string } {
+  use.reads |= 1 << n;
+  use.writes |= 1 << n;
+  use.viaArray |= 1 << n;
+  return { before: `r[${n}] = r${n};`, after: `r${n} = r[${n}];` };
 }
 
 /**
@@ -60,8 +127,8 @@ export function setRegJs(n: number, size: number, value: string): string {
  */
 export function offsetJs(d: Insn): string {
   let sum = String(d.eaDisp);
-  if (d.eaBase >= 0) sum += ` + r[${d.eaBase}]`;
-  if (d.eaIndex >= 0) sum += ` + (r[${d.eaIndex}] << ${d.eaShift})`;
+  if (d.eaBase >= 0) sum += ` + ${regJs(d.eaBase, 32)}`;
+  if (d.eaIndex >= 0) sum += ` + (${regJs(d.eaIndex, 32)} << ${d.eaShift})`;
   return d.a32 !== 0 ? `((${sum}) | 0)` : `((${sum}) & 0xffff)`;
 }
 

@@ -75,11 +75,18 @@ function lazyAF(st: Int32Array): number {
 export function getCF(st: Int32Array): number {
   return st[S_LAZY_PENDING] & CF ? lazyCF(st) : st[S_EFLAGS] & CF;
 }
+/**
+ * ZF and SF of a result of 32 - `shift` bits: a lazy record's, or, in a compiled loop, the
+ * result its closing branch tests without a record (translation-cache.ts).
+ */
+export const resultZero = (r: number, shift: number): boolean => r << shift === 0;
+export const resultNegative = (r: number, shift: number): boolean => r << shift < 0;
+
 export function getZF(st: Int32Array): boolean {
-  return st[S_LAZY_PENDING] & ZF ? st[S_LAZY_R] << st[S_LAZY_SHIFT] === 0 : (st[S_EFLAGS] & ZF) !== 0;
+  return st[S_LAZY_PENDING] & ZF ? resultZero(st[S_LAZY_R], st[S_LAZY_SHIFT]) : (st[S_EFLAGS] & ZF) !== 0;
 }
 export function getSF(st: Int32Array): boolean {
-  return st[S_LAZY_PENDING] & SF ? st[S_LAZY_R] << st[S_LAZY_SHIFT] < 0 : (st[S_EFLAGS] & SF) !== 0;
+  return st[S_LAZY_PENDING] & SF ? resultNegative(st[S_LAZY_R], st[S_LAZY_SHIFT]) : (st[S_EFLAGS] & SF) !== 0;
 }
 export function getOF(st: Int32Array): boolean {
   return st[S_LAZY_PENDING] & OF ? lazyOF(st) !== 0 : (st[S_EFLAGS] & OF) !== 0;

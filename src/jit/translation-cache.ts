@@ -10,9 +10,10 @@
  * its semantics function. Each call site in a compiled block only ever sees one function, so V8
  * inlines it there and folds the constants: the block becomes straight-line code.
  *
- * Within a block, the 32-bit registers of quiet instructions (register-only, which can neither
- * fault nor need the run loop) live in JavaScript locals, written back to the state array before
- * anything could see it; and a flag nobody can see before it is set again is not computed.
+ * Within a block the guest's general registers live in JavaScript locals, loaded as the function
+ * starts and written back to the state array before anything could see it (a call of a
+ * semantics function, a return, a fault: emit.ts says how emitters name them); and a flag nobody
+ * can see before it is set again is not computed.
  *
  * A block that ends in a near relative branch back to its own first instruction (a loop) loops
  * inside its function for as long as the branch is taken, the budget lasts, the TLB is not
@@ -33,12 +34,12 @@
  *   its iteration began; the state is the faulting instruction's, as in the interpreter.
  */
 import type { CompiledBlock } from '../cpu/block-cache.ts';
-import { NO_FLAGS_MEMORY, NO_FLAGS_REGISTERS, READS_EVERY_FLAG, noFlags, type Emitter, type FlagEffectOf } from '../cpu/emit.ts';
+import { NO_FLAGS_MEMORY, NO_FLAGS_REGISTERS, READS_EVERY_FLAG, beginEmission, noFlags, registerUse, type DeferredFlags, type Emitter, type FlagDeferrer, type FlagEffectOf, type RegisterUse } from '../cpu/emit.ts';
 import type { Insn, Semantics } from '../cpu/insn.ts';
-import { testCondition } from '../cpu/flags.ts';
-import { pop, push, readReg, writeReg } from '../cpu/operands.ts';
+import { resultNegative, resultZero, testCondition } from '../cpu/flags.ts';
+import { pop, push } from '../cpu/operands.ts';
 import {
-  alu, aluValue, dec, decValue, emitAluAccImm, emitAluEG, emitAluEImm, emitAluGE, emitIncDecE, emitIncDecReg, emitTestAccImm, emitTestEG,
+  alu, aluValue, dec, decValue, deferAluAccImm, deferAluEG, deferAluEImm, deferAluGE, deferIncDecReg, deferTestAccImm, deferTestEG, emitAluAccImm, emitAluEG, emitAluEImm, emitAluGE, emitIncDecE, emitIncDecReg, emitTestAccImm, emitTestEG,
   execAluAccImm, execAluEG, execAluEImm, execAluGE, execIncDecE, execIncDecReg, execTestAccImm, execTestEG, flagsAluAccImm, flagsAluEGorGE,
   flagsAluEImm, flagsIncDec, flagsTest, inc, incValue, test,
 } from '../cpu/ops/alu.ts';
@@ -51,16 +52,19 @@ import {
 import { emitPopReg, emitPushReg, execPopReg, execPushReg } from '../cpu/ops/stack.ts';
 import { ARITH_FLAGS, S_EIP, S_INSN_EIP } from '../cpu/state.ts';
 
-/** The forms the translation cache writes out itself: each semantics function with its emitter and its effect on the flags. */
-const FORMS = new Map<Semantics, { emit: Emitter; flags: FlagEffectOf }>([
-  [execAluEG, { emit: emitAluEG, flags: flagsAluEGorGE }],
-  [execAluGE, { emit: emitAluGE, flags: flagsAluEGorGE }],
-  [execAluAccImm, { emit: emitAluAccImm, flags: flagsAluAccImm }],
-  [execAluEImm, { emit: emitAluEImm, flags: flagsAluEImm }],
-  [execIncDecReg, { emit: emitIncDecReg, flags: flagsIncDec }],
+/**
+ * The forms the translation cache writes out itself: each semantics function with its emitter,
+ * its effect on the flags, and, for some, the form that defers its flags (emit.ts, DeferredFlags).
+ */
+const FORMS = new Map<Semantics, { emit: Emitter; flags: FlagEffectOf; defer?: FlagDeferrer }>([
+  [execAluEG, { emit: emitAluEG, flags: flagsAluEGorGE, defer: deferAluEG }],
+  [execAluGE, { emit: emitAluGE, flags: flagsAluEGorGE, defer: deferAluGE }],
+  [execAluAccImm, { emit: emitAluAccImm, flags: flagsAluAccImm, defer: deferAluAccImm }],
+  [execAluEImm, { emit: emitAluEImm, flags: flagsAluEImm, defer: deferAluEImm }],
+  [execIncDecReg, { emit: emitIncDecReg, flags: flagsIncDec, defer: deferIncDecReg }],
   [execIncDecE, { emit: emitIncDecE, flags: flagsIncDec }],
-  [execTestEG, { emit: emitTestEG, flags: flagsTest }],
-  [execTestAccImm, { emit: emitTestAccImm, flags: flagsTest }],
+  [execTestEG, { emit: emitTestEG, flags: flagsTest, defer: deferTestEG }],
+  [execTestAccImm, { emit: emitTestAccImm, flags: flagsTest, defer: deferTestAccImm }],
   [execMovEG, { emit: emitMovEG, flags: noFlags }],
   [execMovGE, { emit: emitMovGE, flags: noFlags }],
   [execMovEImm, { emit: emitMovEImm, flags: noFlags }],
@@ -81,7 +85,7 @@ const FORMS = new Map<Semantics, { emit: Emitter; flags: FlagEffectOf }>([
  * all overwritten before any of that may leave them alone: its lazy record is never written,
  * and the previous one stands for the flags it does not set.
  */
-export function flagsLiveAfter(insns: readonly Insn[]): boolean[] {
+export function flagsLiveAfter(insns: readonly Insn[]): { live: boolean[]; liveAtStart: number } {
   const live: boolean[] = new Array(insns.length);
   let liveFlags = ARITH_FLAGS;
   for (let k = insns.length - 1; k >= 0; k--) {
@@ -89,12 +93,12 @@ export function flagsLiveAfter(insns: readonly Insn[]): boolean[] {
     live[k] = !effect.quiet || (effect.writes & liveFlags) !== 0;
     liveFlags = effect.quiet ? (liveFlags & ~effect.writes) | effect.reads : ARITH_FLAGS;
   }
-  return live;
+  return { live, liveAtStart: liveFlags };
 }
 
 /** What emitted code may call, by name (emit.ts). */
 const HELPERS = {
-  alu, aluValue, inc, incValue, dec, decValue, test, testCondition, jumpNear, readReg, writeReg, push, pop,
+  alu, aluValue, inc, incValue, dec, decValue, test, testCondition, resultZero, resultNegative, jumpNear, push, pop,
   rotateLeft, rotateRight, rotateLeftThroughCarry, rotateRightThroughCarry, shiftLeft, shiftRight, shiftArithmeticRight,
 };
 const HELPER_NAMES = Object.keys(HELPERS);
@@ -107,58 +111,68 @@ function isNearRelativeBranch(opcode: number): boolean {
 
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 
-/** An instruction in a compiled block: its statements, and whether it is quiet (emit.ts, FlagEffect). */
+/** An instruction in a compiled block: its statements, and what they do with the registers. */
 interface Step {
   js: string;
+  /** It can neither fault nor need the run loop (emit.ts, FlagEffect). */
   quiet: boolean;
+  /** A call of its semantics function, which works on the state array. */
+  call: boolean;
+  registers: RegisterUse;
+}
+
+/** The statements of each instruction, with the registers each names (emit.ts, RegisterUse). */
+function blockSteps(insns: readonly Insn[], flagsLive: boolean[]): Step[] {
+  return insns.map((d, k): Step => {
+    const form = FORMS.get(d.execute);
+    beginEmission();
+    const js = form?.emit(d, `x${k}`, flagsLive[k]) ?? null;
+    const registers = registerUse();
+    if (js === null) return { js: `f${k}(cpu, x${k});`, quiet: false, call: true, registers: { reads: 0, writes: 0, viaArray: 0 } };
+    return { js, quiet: form!.flags(d).quiet, call: false, registers };
+  });
 }
 
 /**
- * The statements of the block's instructions, with the 32-bit registers of the quiet ones in
- * locals (r0..r7): V8 cannot keep r[n] in a machine register itself, because the state array
- * the flags are recorded in shares r's buffer. A local is loaded before its first use, and
- * written back before anything that could see the array: an instruction that is not quiet
- * (a fault shows the registers), a call of a semantics function, the block's end.
+ * A loop's closing branch that the block can take itself: a Jcc or JMP of 32-bit operand size
+ * back to the block's first instruction (it cannot fault: that instruction is inside CS's limit,
+ * or the block would not run). For a JZ, JNZ, JS or JNS after a flag-setting instruction that
+ * can defer its flags (emit.ts, DeferredFlags), `deferred` is that form: the branch tests its
+ * result, and its flags are recorded only as the loop leaves. That is exact when none of the
+ * flags it sets is live at the block's start (flagsLiveAfter): whatever could see them in the
+ * next round sees flags set after them.
  */
-function blockSteps(insns: readonly Insn[]): { steps: Step[]; localsUsed: number } {
-  const flagsLive = flagsLiveAfter(insns);
-  let loaded = 0, dirty = 0, used = 0;
-  const writeBack = () => {
-    let js = '';
-    for (let n = 0; n < 8; n++) if (dirty & (1 << n)) js += `r[${n}] = r${n}; `;
-    dirty = 0;
-    return js;
-  };
-  const steps = insns.map((d, k): Step => {
-    const form = FORMS.get(d.execute);
-    const js = form?.emit(d, `x${k}`, flagsLive[k]) ?? `f${k}(cpu, x${k});`;
-    const quiet = form !== undefined && form.flags(d).quiet;
-    // Registers in locals: a quiet instruction that names them only as r[0]..r[7] (8- and
-    // 16-bit ones go through readReg/writeReg, which read the array).
-    if (!quiet || /readReg|writeReg/.test(js)) {
-      const withArray = writeBack() + js;
-      // A jump leaves the general registers alone, so the locals stay valid across it.
-      if (d.execute !== execJcc && d.execute !== execJmpRel) loaded = 0;
-      return { js: withArray, quiet };
-    }
-    // Reads first (an assignment's right side runs before it), then what it assigns.
-    let load = '';
-    for (const [, digit, assigns] of js.matchAll(/r\[(\d)\]( = )?/g)) {
-      const bit = 1 << Number(digit);
-      if (!assigns && !(loaded & bit)) load += `r${digit} = r[${digit}]; `;
-      if (!assigns) loaded |= bit;
-    }
-    for (const [, digit, assigns] of js.matchAll(/r\[(\d)\]( = )?/g)) {
-      const bit = 1 << Number(digit);
-      used |= bit;
-      if (assigns) loaded |= bit, dirty |= bit;
-    }
-    return { js: load + js.replace(/r\[(\d)\]/g, 'r$1'), quiet };
-  });
-  // Whatever is still dirty after the last instruction is written back before the block ends.
-  steps[steps.length - 1].js += writeBack();
-  return { steps, localsUsed: used };
+interface ClosingBranch {
+  /** The condition, as an expression ('true' for JMP). */
+  taken: string;
+  deferred: DeferredFlags | null;
+  /** The registers the deferred form names. */
+  registers: RegisterUse;
 }
+
+function closingBranch(insns: readonly Insn[], liveAtStart: number): ClosingBranch | null {
+  const last = insns.length - 1;
+  const d = insns[last];
+  if (!d.o32 || d.offset + d.length + d.imm !== 0) return null;
+  const none = { reads: 0, writes: 0, viaArray: 0 };
+  if (d.execute === execJmpRel) return { taken: 'true', deferred: null, registers: none };
+  if (d.execute !== execJcc) return null;
+  const cc = d.opcode & 15;
+  const producer = last > 0 ? insns[last - 1] : null;
+  const form = producer === null ? undefined : FORMS.get(producer.execute);
+  if (form?.defer !== undefined && (cc >> 1 === 2 || cc >> 1 === 4) && (form.flags(producer!).writes & liveAtStart) === 0) {
+    beginEmission();
+    const deferred = form.defer(producer!);
+    if (deferred !== null) {
+      const test = `${cc >> 1 === 2 ? 'resultZero' : 'resultNegative'}(${deferred.result}, ${32 - deferred.size})`;
+      return { taken: cc & 1 ? `!${test}` : test, deferred, registers: registerUse() };
+    }
+  }
+  return { taken: `testCondition(st, ${cc})`, deferred: null, registers: none };
+}
+
+/** The registers in `mask`, as their numbers. */
+const registersIn = (mask: number) => [0, 1, 2, 3, 4, 5, 6, 7].filter((n) => mask & (1 << n));
 
 /** The JavaScript source of a block's function: see the file comment for its contract. */
 export function compiledSource(insns: readonly Insn[], name: string): string {
@@ -166,27 +180,53 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   const length = insns.length;
   const loops = isNearRelativeBranch(insns[last].opcode);
   const lines: string[] = [];
-  const { steps, localsUsed } = blockSteps(insns);
+  const { live, liveAtStart } = flagsLiveAfter(insns);
+  const steps = blockSteps(insns, live);
+  const closing = loops ? closingBranch(insns, liveAtStart) : null;
+  if (closing?.deferred) steps[last - 1] = { js: closing.deferred.js, quiet: true, call: false, registers: closing.registers };
+  // The registers live in locals for the whole function: loaded as it starts, and written back
+  // before anything could see the array (a call of a semantics function, a return, a fault).
+  let named = 0, written = 0;
+  for (const step of steps) {
+    named |= step.registers.reads | step.registers.writes;
+    written |= step.registers.writes;
+  }
+  const writeBack = (mask: number) => registersIn(mask).map((n) => `r[${n}] = r${n}; `).join('');
+  const reload = registersIn(named).map((n) => `r${n} = r[${n}]; `).join('');
   const bindings = insns.map((_, k) => `x${k} = I[${k}], f${k} = F[${k}]`).join(', ');
   lines.push(`const ${bindings};`);
   lines.push(`return function ${name}(cpu, st, budget, retiredBefore) {`);
   lines.push(`  const base = st[${S_EIP}], r = cpu.reg, generation = cpu.translationGeneration;`);
-  const locals = [0, 1, 2, 3, 4, 5, 6, 7].filter((n) => localsUsed & (1 << n)).map((n) => `r${n} = 0`);
-  lines.push(`  let k = 0, done = 0${locals.length > 0 ? ', ' + locals.join(', ') : ''};`);
+  lines.push(`  let k = 0, done = 0${registersIn(named).map((n) => `, r${n} = r[${n}]`).join('')}${closing?.deferred ? ', p0 = 0, p1 = 0' : ''};`);
   lines.push('  try {');
   const pad = loops ? '      ' : '    '; // the body's indent, inside the loop or not
   if (loops) lines.push('    for (;;) {');
+  // A call works on the array: what the locals hold goes there first, and comes back after.
+  const statements = (step: Step) => (step.call ? `${writeBack(written)}${step.js} ${reload}` : step.js);
   for (let k = 0; k < last; k++) {
     const d = insns[k];
     // A quiet instruction can neither fault (k says which one did) nor set cpu.attention (and a
     // compiled block starts with it clear).
-    lines.push(steps[k].quiet ? `${pad}${steps[k].js}` : `${pad}k = ${k}; ${steps[k].js}`);
-    if (!steps[k].quiet) lines.push(`${pad}if (cpu.attention !== 0) { st[${S_EIP}] = (base + ${d.offset + d.length}) | 0; cpu.compiledEarlyStop = true; return done + ${k + 1}; }`);
+    lines.push(steps[k].quiet ? `${pad}${steps[k].js}` : `${pad}k = ${k}; ${statements(steps[k])}`);
+    if (!steps[k].quiet) lines.push(`${pad}if (cpu.attention !== 0) { ${writeBack(written)}st[${S_EIP}] = (base + ${d.offset + d.length}) | 0; cpu.compiledEarlyStop = true; return done + ${k + 1}; }`);
   }
   const d = insns[last];
-  lines.push(`${pad}k = ${last}; st[${S_INSN_EIP}] = (base + ${d.offset}) | 0; st[${S_EIP}] = (base + ${d.offset + d.length}) | 0;`);
-  lines.push(`${pad}cpu.retiredInChunk = retiredBefore + done + ${last}; ${steps[last].js}`);
-  if (loops) {
+  const leave = (eip: string) =>
+    `st[${S_INSN_EIP}] = (base + ${d.offset}) | 0; st[${S_EIP}] = ${eip}; cpu.retiredInChunk = retiredBefore + done + ${last};`;
+  if (closing !== null) {
+    // The branch taken by the block itself: EIP and the rest are written only as the loop leaves.
+    lines.push(`      const taken = ${closing.taken};`);
+    lines.push(`      if (!taken || cpu.attention !== 0 || cpu.translationGeneration !== generation || done + ${2 * length} > budget) {`);
+    lines.push(`        ${closing.deferred?.record ?? ''}${leave(`taken ? base : (base + ${d.offset + d.length}) | 0`)}`);
+    lines.push('        break;');
+    lines.push('      }');
+    lines.push(`      done += ${length};`);
+    lines.push('    }');
+  } else {
+    lines.push(`${pad}k = ${last}; ${leave(`(base + ${d.offset + d.length}) | 0`)}`);
+    lines.push(`${pad}${statements(steps[last])}`);
+  }
+  if (loops && closing === null) {
     // Round again only when the branch went back to this block's start, the TLB was not flushed
     // (the interpreter follows a chain only within one translation generation: after a flush the
     // next fetch walks the page tables again, setting A bits or faulting), and the next whole
@@ -195,8 +235,21 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
     lines.push(`      done += ${length};`);
     lines.push('    }');
   }
-  lines.push(`    return done + ${last};`);
+  lines.push(`    ${writeBack(written)}return done + ${last};`);
   lines.push('  } catch (e) {');
+  // A fault leaves the registers as they were before the faulting instruction: the locals, but
+  // where it was a call (the array holds what the call did) or reached a register through the
+  // array (there, the array's).
+  const faultWriteBack = new Map<string, number[]>();
+  steps.forEach((step, k) => {
+    const js = step.call ? '' : writeBack(written & ~step.registers.viaArray);
+    faultWriteBack.set(js, [...(faultWriteBack.get(js) ?? []), k]);
+  });
+  const cases = [...faultWriteBack].sort((a, b) => b[1].length - a[1].length);
+  cases.forEach(([js, ks], i) => {
+    if (i === cases.length - 1) lines.push(i === 0 ? `    ${js}` : `    else { ${js}}`);
+    else lines.push(`    ${i === 0 ? '' : 'else '}if (${ks.map((k) => `k === ${k}`).join(' || ')}) { ${js}}`);
+  });
   lines.push('    cpu.compiledFaultIndex = k; cpu.compiledFaultRetired = done;');
   lines.push('    throw e;');
   lines.push('  }');

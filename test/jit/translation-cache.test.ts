@@ -130,6 +130,128 @@ describe('the translation cache', () => {
     expect(run.machine.phys.read(divAt, 2)).toBe(0xf766); // 66 F7 F1: DIV ECX
   });
 
+  it('registers live in locals: their 8- and 16-bit parts, PUSH and POP of ESP, calls between, and a fault part-way', () => {
+    // A #GP in the 128th round (a dword read past DS's 64 KiB) must see every register as the
+    // interpreter leaves it, though the block keeps them in locals and writes them back only as it leaves.
+    const run = bothWays(`
+      ${realModeWithHandler(13, 'gp_handler')}
+      mov ecx, 200
+      mov esi, 0xff00
+      mov ebx, 0x1234
+    hot:
+      mov ah, bl
+      add al, ah
+      mov bh, cl
+      inc bh
+      xchg ecx, edx           ; calls of semantics functions between written-out instructions
+      xchg ecx, edx
+      push esp
+      pop edi
+      push bx
+      pop dx
+      add di, dx
+      add si, 2
+      mov eax, [esi]          ; at SI = 0xFFFE: past DS's limit
+      dec ecx
+      jnz hot
+      hlt
+    gp_handler:
+      pop word [0x500]
+      mov [0x504], ecx
+      hlt`);
+    expect(run.machine.phys.read(0x504, 4)).toBe(200 - 126); // the 127th round, before its DEC
+    const flat = bothWays(`${ENTER_FLAT_PM}
+      mov ecx, 100
+    hot:
+      mov ebp, esp
+      sub ebp, ecx
+      push ebp
+      pop esp                 ; ESP = the value popped, not the incremented one
+      push esp                ; ESP as it was before the push
+      pop eax
+      sub eax, esp
+      add ebx, eax
+      add esp, ecx
+      dec ecx
+      jnz hot
+      mov [0x500], ebx
+      mov [0x504], esp
+      hlt`);
+    expect(flat.machine.phys.read(0x500, 4)).toBe(0);
+    expect(flat.machine.phys.read(0x504, 4)).toBe(0x90000);
+  });
+
+  // DEC/JNZ, CMP/JNE, a 16-bit DEC, INC/JNS, TEST/JNZ: each loop's branch tests the result
+  // itself and the flags are recorded only as the loop leaves (translation-cache.ts,
+  // closingBranch); PUSHFD after each shows them. The last loop faults (#DE, and with no IDT a
+  // shutdown) in a round after one whose flags were deferred.
+  const CLOSING_BRANCHES = `${ENTER_FLAT_PM}
+      mov ecx, 1000
+      xor eax, eax
+    l1:
+      add eax, ecx
+      dec ecx
+      jnz l1
+      pushfd
+      pop dword [0x500]
+    l2:
+      inc edx
+      cmp edx, 2000
+      jne l2
+      pushfd
+      pop dword [0x504]
+      mov cx, 500
+    l3:
+      add ebx, 3
+      dec cx
+      jnz l3
+      pushfd
+      pop dword [0x508]
+      mov bl, 0
+    l4:
+      inc bl
+      jns l4
+      pushfd
+      pop dword [0x50c]
+      mov esi, 0x1000
+    l5:
+      lea esi, [esi + 1]
+      test esi, 0x3ff
+      jnz l5
+      pushfd
+      pop dword [0x510]
+      mov ecx, 100
+      mov ebx, 50
+    l6:
+      add eax, 1
+      xor edx, edx
+      div ebx
+      dec ebx
+      dec ecx
+      jnz l6
+      hlt`;
+
+  it('a loop whose branch tests its counter directly leaves the flags the interpreter does, at its end, at a budget and at a fault', () => {
+    const run = bothWays(CLOSING_BRANCHES);
+    expect(run.outcome.kind).toBe('shutdown');
+    expect(run.machine.phys.read(0x500, 4) & 0x8d5).toBe(0x44); // ZF PF after DEC to 0
+    expect(run.machine.phys.read(0x50c, 4) & 0x880).toBe(0x880); // SF OF after INC to 0x80
+    for (const budget of [1_003, 2_222, 2_999, 5_001, 7_777]) expect(bothWays(CLOSING_BRANCHES, budget).outcome.kind).toBe('limit');
+    // Here the DIV sees the flags of the previous round's DEC ECX: they must be recorded every round.
+    expect(bothWays(`${ENTER_FLAT_PM}
+      mov ecx, 100
+      mov ebx, 50
+      mov eax, 7
+    l7:
+      mov edx, 0              ; (no flags: the DIV is the first to see them)
+      div ebx
+      dec ebx
+      add eax, 9
+      dec ecx
+      jnz l7
+      hlt`).outcome.kind).toBe('shutdown');
+  });
+
   it('single-stepping a compiled loop shows the guest its exact flags after every instruction', () => {
     // The loop's ADD and XOR have flags nobody reads before they are set again, so compiled they
     // leave them alone; but with TF set each instruction traps, and the #DB handler sums the

@@ -9,7 +9,7 @@ import { effectiveAddress, type Insn } from '../insn.ts';
 import { LAZY_ADC, LAZY_ADD, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, getCF, materializeFlags, recordLazy } from '../flags.ts';
 import { ARITH_FLAGS, CF } from '../state.ts';
 import { operandSize, readE, readEForUpdate, readG, readReg, sizeFromOpcodeBit, writeE, writeG, writeReg } from '../operands.ts';
-import { readEJs, regField, regJs, setRegJs, updateEJs, type Emitter, type FlagEffect, type FlagEffectOf } from '../emit.ts';
+import { readEJs, regField, regJs, setRegJs, updateEJs, type DeferredFlags, type Emitter, type FlagDeferrer, type FlagEffect, type FlagEffectOf } from '../emit.ts';
 
 /** ALU operations, numbered as opcode bits 5:3 and the group-1 ModRM reg field number them. */
 export const ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7;
@@ -236,6 +236,57 @@ export const emitTestEG: Emitter = (d, _x, flagsLive) => {
 export const emitTestAccImm: Emitter = (d, _x, flagsLive) => {
   const size = sizeFromOpcodeBit(d);
   return flagsLive ? `test(st, ${regJs(0, size)}, ${d.imm}, ${size});` : '';
+};
+
+// The forms a compiled loop's closing branch may test directly (emit.ts, DeferredFlags): register
+// operands only, and not ADC or SBB.
+
+/** An ALU operation on two operand expressions, deferred; `dest` register or -1 (CMP, TEST). */
+function deferredAlu(op: number, a: string, b: string, size: number, dest: number): DeferredFlags | null {
+  if (op === ADC || op === SBB) return null;
+  const keep = `p0 = ${a}; p1 = ${b}; `;
+  if (dest < 0) return { js: keep, result: `aluValue(st, ${op === CMP ? SUB : op}, p0, p1)`, size, record: `alu(st, ${op}, p0, p1, ${size});` };
+  return { js: keep + setRegJs(dest, size, `aluValue(st, ${op}, p0, p1)`), result: regJs(dest, size), size, record: `alu(st, ${op}, p0, p1, ${size});` };
+}
+
+export const deferAluEG: FlagDeferrer = (d) => {
+  if (d.modrm < 0xc0) return null;
+  const op = (d.opcode >> 3) & 7;
+  const size = sizeFromOpcodeBit(d);
+  return deferredAlu(op, regJs(d.modrm & 7, size), regJs(regField(d), size), size, op === CMP ? -1 : d.modrm & 7);
+};
+export const deferAluGE: FlagDeferrer = (d) => {
+  if (d.modrm < 0xc0) return null;
+  const op = (d.opcode >> 3) & 7;
+  const size = sizeFromOpcodeBit(d);
+  return deferredAlu(op, regJs(regField(d), size), regJs(d.modrm & 7, size), size, op === CMP ? -1 : regField(d));
+};
+export const deferAluAccImm: FlagDeferrer = (d) => {
+  const op = (d.opcode >> 3) & 7;
+  const size = sizeFromOpcodeBit(d);
+  return deferredAlu(op, regJs(0, size), String(d.imm), size, op === CMP ? -1 : 0);
+};
+export const deferAluEImm: FlagDeferrer = (d) => {
+  if (d.modrm < 0xc0) return null;
+  const op = (d.modrm >> 3) & 7;
+  const size = sizeFromOpcodeBit(d);
+  const imm = String(size === 32 ? d.imm : d.imm & ((1 << size) - 1));
+  return deferredAlu(op, regJs(d.modrm & 7, size), imm, size, op === CMP ? -1 : d.modrm & 7);
+};
+export const deferIncDecReg: FlagDeferrer = (d) => {
+  const size = operandSize(d);
+  const n = d.opcode & 7;
+  const name = d.opcode >= 0x48 ? 'dec' : 'inc';
+  return { js: `p0 = ${regJs(n, size)}; ${setRegJs(n, size, `${name}Value(p0)`)}`, result: regJs(n, size), size, record: `${name}(st, p0, ${size});` };
+};
+export const deferTestEG: FlagDeferrer = (d) => {
+  if (d.modrm < 0xc0) return null;
+  const size = sizeFromOpcodeBit(d);
+  return { js: `p0 = ${regJs(d.modrm & 7, size)}; p1 = ${regJs(regField(d), size)}; `, result: `aluValue(st, ${AND}, p0, p1)`, size, record: `test(st, p0, p1, ${size});` };
+};
+export const deferTestAccImm: FlagDeferrer = (d) => {
+  const size = sizeFromOpcodeBit(d);
+  return { js: `p0 = ${regJs(0, size)}; p1 = ${d.imm}; `, result: `aluValue(st, ${AND}, p0, p1)`, size, record: `test(st, p0, p1, ${size});` };
 };
 
 // What each form does to the flags (emit.ts, FlagEffect). Register forms are quiet: they can

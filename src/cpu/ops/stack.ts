@@ -8,7 +8,7 @@ import {
   AC, ARITH_FLAGS, DF, EBP, ESP, FS, GP, GS, ID, IF, IOPL, NT, OF, RF, S_CPL, S_EFLAGS, S_STACK32, SS, TF, VM,
 } from '../state.ts';
 import { adjustStack, operandSize, peek, pop, push, readE, readReg, stackPointer, writeE, writeReg } from '../operands.ts';
-import { regJs, setRegJs, type Emitter } from '../emit.ts';
+import { arrayRegisterJs, regJs, setRegJs, type Emitter } from '../emit.ts';
 
 /** 50-57 PUSH r. PUSH ESP pushes the value before the push, as on a 286 and later. */
 export function execPushReg(cpu: Cpu, d: Insn): void {
@@ -218,7 +218,16 @@ export function execLeave(cpu: Cpu, d: Insn): void {
 // ------------------------------------------------------------------ the translation cache's forms (emit.ts)
 
 /** execPushReg. */
-export const emitPushReg: Emitter = (d) => `push(cpu, ${regJs(d.opcode & 7, operandSize(d))}, ${operandSize(d)});`;
+export const emitPushReg: Emitter = (d) => {
+  // The value first: PUSH ESP pushes ESP as it was before the push.
+  const value = regJs(d.opcode & 7, operandSize(d));
+  const esp = arrayRegisterJs(ESP);
+  return `{ const v = ${value}; ${esp.before} push(cpu, v, ${operandSize(d)}); ${esp.after} }`;
+};
 
 /** execPopReg. */
-export const emitPopReg: Emitter = (d) => setRegJs(d.opcode & 7, operandSize(d), `pop(cpu, ${operandSize(d)})`);
+export const emitPopReg: Emitter = (d) => {
+  // ESP is incremented before the popped value is written: POP ESP leaves the value.
+  const esp = arrayRegisterJs(ESP);
+  return `{ ${esp.before} const v = pop(cpu, ${operandSize(d)}); ${esp.after} ${setRegJs(d.opcode & 7, operandSize(d), 'v')} }`;
+};
