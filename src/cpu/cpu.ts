@@ -14,7 +14,7 @@ import { ACCESS_READ, ACCESS_WRITE, type GuestPhysicalTranslator } from './guest
 import {
   ATTR_DB, ATTR_REAL_MODE_CODE, ATTR_REAL_MODE_DATA, CS, DS, ES, FS, GS, GP, LDTR, SS, SS_, STATE_SIZE, TR,
   S_A20_MASK, S_CODE32, S_CR0, S_EFLAGS, S_EIP, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_INSN_EIP,
-  S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_LOW, S_SEG_SEL, S_SEG_RHIGH, S_SEG_RLOW, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, S_IDTR_LIMIT,
+  S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_LOW, S_SEG_SEL, S_SEG_RHIGH, S_SEG_RLOW, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, S_IDTR_LIMIT, S_FLAT_SEGMENTS,
   S_GDTR_LIMIT, CR0_ET, CR0_PE, CR0_PG, CR0_WP, ATTR_S, ATTR_CODE, ATTR_WRITABLE, S_CPL, S_CR4, VM, AC, AC_, CR0_AM,
   DB, RF, S_CR2, CR4_PGE, TF, IF,
 } from './state.ts';
@@ -326,6 +326,8 @@ export class Cpu {
     st[S_SEG_WHIGH + seg] = writable ? st[S_SEG_HIGH + seg] : 0;
     st[S_SEG_RLOW + seg] = readable ? st[S_SEG_LOW + seg] : -1;
     st[S_SEG_RHIGH + seg] = readable ? st[S_SEG_HIGH + seg] : 0;
+    const flat = st[S_SEG_BASE + seg] === 0 && st[S_SEG_LOW + seg] === 0 && st[S_SEG_HIGH + seg] === -1 && writable && readable;
+    st[S_FLAT_SEGMENTS] = flat ? st[S_FLAT_SEGMENTS] | (1 << seg) : st[S_FLAT_SEGMENTS] & ~(1 << seg);
   }
 
   /** Marks a segment register unusable (a null selector in protected mode): every access faults. */
@@ -408,6 +410,59 @@ export class Cpu {
     const o = offset >>> 0;
     if (o < st[S_SEG_WLOW + seg] >>> 0 || o + (size >> 3) - 1 > st[S_SEG_WHIGH + seg] >>> 0) this.segmentFault(seg, offset, size >> 3);
     if (st[S_CR0] & CR0_PG) this.probeWrite((st[S_SEG_BASE + seg] + offset) | 0, size >> 3);
+  }
+
+  /**
+   * For a read-modify-write of `size` bits at seg:offset in compiled code: the host address of
+   * the operand when one translation serves both accesses at once — inside the segment's write
+   * limits (a writable segment is readable), inside one page, and writable in the TLB without
+   * the slow path (which pages holding decoded code, watched pages and alignment checks take) —
+   * else -1, and the caller checks, reads and writes as the interpreter does.
+   */
+  hostForUpdate(flat: number, seg: number, offset: number, size: number): number {
+    const st = this.st;
+    const bytes = size >> 3;
+    const o = offset >>> 0;
+    // (A flat segment needs no check: an access that wraps past 4 GiB crosses a page, below.)
+    if ((flat & (1 << seg)) === 0 && (o < st[S_SEG_WLOW + seg] >>> 0 || o + bytes - 1 > st[S_SEG_WHIGH + seg] >>> 0)) return -1;
+    const lin = (st[S_SEG_BASE + seg] + offset) | 0;
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.writeBit) === 0 || (lin & 4095) > 4096 - bytes) return -1;
+    return (e & -4096) | (lin & 4095);
+  }
+  /**
+   * Data accesses for compiled code, which passes `flat` (S_FLAT_SEGMENTS as the block last read
+   * it): in a flat segment, an access inside one page goes straight to the TLB without the
+   * segment's checks (they cannot fail); anything else as read() and write().
+   */
+  readSeg(flat: number, seg: number, offset: number, size: number): number {
+    if ((flat & (1 << seg)) !== 0) {
+      const e = this.tlb[offset >>> 12];
+      if (e & this.readBit && (offset & 4095) <= 4096 - (size >> 3)) return this.hostRead((e & -4096) | (offset & 4095), size);
+    }
+    return this.read(seg, offset, size);
+  }
+  writeSeg(flat: number, seg: number, offset: number, value: number, size: number): void {
+    if ((flat & (1 << seg)) !== 0) {
+      const e = this.tlb[offset >>> 12];
+      if (e & this.writeBit && (offset & 4095) <= 4096 - (size >> 3)) {
+        this.hostWrite((e & -4096) | (offset & 4095), size, value);
+        return;
+      }
+    }
+    this.write(seg, offset, value, size);
+  }
+
+  /** `size` bits of host memory at `at` (from hostForUpdate). */
+  hostRead(at: number, size: number): number {
+    return size === 32 ? this.memView.getInt32(at, true) : size === 16 ? this.mem[at] | (this.mem[at + 1] << 8) : this.mem[at];
+  }
+  hostWrite(at: number, size: number, value: number): void {
+    if (size === 32) this.memView.setInt32(at, value, true);
+    else {
+      this.mem[at] = value;
+      if (size === 16) this.mem[at + 1] = value >> 8;
+    }
   }
 
   /**

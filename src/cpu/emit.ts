@@ -12,6 +12,7 @@
  * semantics function itself (still a direct call, from a site that sees only that function).
  *
  * In the statements: `cpu`, `st` (cpu.st), the guest's general registers as the locals r0..r7,
+ * `flat` (S_FLAT_SEGMENTS: which segments the memory accesses may take straight to the TLB),
  * the Insn's own variable (for helpers that take one, such as jumpNear), and the helpers of
  * src/jit/translation-cache.ts by name. The registers are locals for the whole compiled block
  * (V8 keeps them in machine registers; the state array `cpu.reg` shares its buffer with `st`,
@@ -134,7 +135,7 @@ export function offsetJs(d: Insn): string {
 
 /** The ModRM r/m operand as an expression: a register, or memory (readE's meaning). */
 export function readEJs(d: Insn, size: number): string {
-  return d.modrm >= 0xc0 ? regJs(d.modrm & 7, size) : `cpu.read(${d.eaSeg}, ${offsetJs(d)}, ${size})`;
+  return d.modrm >= 0xc0 ? regJs(d.modrm & 7, size) : `cpu.readSeg(flat, ${d.eaSeg}, ${offsetJs(d)}, ${size})`;
 }
 
 /**
@@ -145,12 +146,15 @@ export function readEJs(d: Insn, size: number): string {
 export function updateEJs(d: Insn, size: number, update: (old: string) => string): string {
   if (d.modrm >= 0xc0) return setRegJs(d.modrm & 7, size, update(regJs(d.modrm & 7, size)));
   const seg = d.eaSeg;
-  return `{ const ea = ${offsetJs(d)}; cpu.checkWritable(${seg}, ea, ${size}); cpu.write(${seg}, ea, ${update(`cpu.read(${seg}, ea, ${size})`)}, ${size}); }`;
+  // One translation for both accesses when the TLB allows (Cpu.hostForUpdate); else as readEForUpdate and writeE.
+  return `{ const ea = ${offsetJs(d)}, at = cpu.hostForUpdate(flat, ${seg}, ea, ${size}); ` +
+    `if (at >= 0) cpu.hostWrite(at, ${size}, ${update(`cpu.hostRead(at, ${size})`)}); ` +
+    `else { cpu.checkWritable(${seg}, ea, ${size}); cpu.write(${seg}, ea, ${update(`cpu.read(${seg}, ea, ${size})`)}, ${size}); } }`;
 }
 
 /** A statement storing `value` in the r/m operand (writeE's meaning). */
 export function writeEJs(d: Insn, size: number, value: string): string {
-  return d.modrm >= 0xc0 ? setRegJs(d.modrm & 7, size, value) : `cpu.write(${d.eaSeg}, ${offsetJs(d)}, ${value}, ${size});`;
+  return d.modrm >= 0xc0 ? setRegJs(d.modrm & 7, size, value) : `cpu.writeSeg(flat, ${d.eaSeg}, ${offsetJs(d)}, ${value}, ${size});`;
 }
 
 /** The ModRM reg field's register. */

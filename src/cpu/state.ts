@@ -49,6 +49,12 @@ export const S_CODE32 = 78;
 export const S_STACK32 = 79;
 /** EIP of the instruction being executed: where a fault restarts. */
 export const S_INSN_EIP = 80;
+/**
+ * Bit n set when segment n is flat for data: base 0, every offset readable and writable, as
+ * 32-bit code's data segments are (derived, with the ranges above: Cpu.updateAccessRanges).
+ * Compiled code then goes straight to the TLB (Cpu.readSeg).
+ */
+export const S_FLAT_SEGMENTS = 81;
 export const STATE_SIZE = 128;
 
 /**

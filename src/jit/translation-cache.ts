@@ -50,7 +50,7 @@ import {
   shiftLeft, shiftRight,
 } from '../cpu/ops/shift.ts';
 import { emitPopReg, emitPushReg, execPopReg, execPushReg } from '../cpu/ops/stack.ts';
-import { ARITH_FLAGS, S_EIP, S_INSN_EIP } from '../cpu/state.ts';
+import { ARITH_FLAGS, S_EIP, S_FLAT_SEGMENTS, S_INSN_EIP } from '../cpu/state.ts';
 
 /**
  * The forms the translation cache writes out itself: each semantics function with its emitter,
@@ -192,12 +192,13 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
     written |= step.registers.writes;
   }
   const writeBack = (mask: number) => registersIn(mask).map((n) => `r[${n}] = r${n}; `).join('');
-  const reload = registersIn(named).map((n) => `r${n} = r[${n}]; `).join('');
+  // (A call may load a segment register: which segments are flat is read again too.)
+  const reload = registersIn(named).map((n) => `r${n} = r[${n}]; `).join('') + `flat = st[${S_FLAT_SEGMENTS}]; `;
   const bindings = insns.map((_, k) => `x${k} = I[${k}], f${k} = F[${k}]`).join(', ');
   lines.push(`const ${bindings};`);
   lines.push(`return function ${name}(cpu, st, budget, retiredBefore) {`);
   lines.push(`  const base = st[${S_EIP}], r = cpu.reg, generation = cpu.translationGeneration;`);
-  lines.push(`  let k = 0, done = 0${registersIn(named).map((n) => `, r${n} = r[${n}]`).join('')}${closing?.deferred ? ', p0 = 0, p1 = 0' : ''};`);
+  lines.push(`  let k = 0, done = 0, flat = st[${S_FLAT_SEGMENTS}]${registersIn(named).map((n) => `, r${n} = r[${n}]`).join('')}${closing?.deferred ? ', p0 = 0, p1 = 0' : ''};`);
   lines.push('  try {');
   const pad = loops ? '      ' : '    '; // the body's indent, inside the loop or not
   if (loops) lines.push('    for (;;) {');

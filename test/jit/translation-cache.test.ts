@@ -316,6 +316,85 @@ describe('the translation cache', () => {
     expect(run.machine.phys.read(0x500, 4)).toBe(50 * 1 + 50 * 2);
   });
 
+  it('a read-modify-write in compiled code: one translation where it can, the checked way across a page, into its own code and past a limit', () => {
+    // DS's base is 0x100, so its limit is not at a page's end.
+    const run = bothWays(`${realModeWithHandler(13, 'gp_handler')}
+      mov ecx, 400
+      mov esi, 0x2ef0
+      mov ax, 0x10
+      mov ds, ax
+      xor eax, eax
+    again:
+      add eax, 1              ; 66 83 C0 01: its immediate byte is at again + 3
+      add dword [esi], ecx    ; a dword that crosses from 0x2fff into 0x3000 once
+      inc esi
+      cmp ecx, 201
+      jne .same
+      inc byte [cs:again + 3] ; into the loop's own code
+    .same:
+      mov ebx, 400
+      sub ebx, ecx
+      shl ebx, 6
+      add word [ebx + 0xc17f], 1  ; at 0xFFFF when ECX reaches 150: past DS's 64 KiB, #GP
+      dec ecx
+      jnz again
+      hlt
+    gp_handler:
+      mov [0x400], eax        ; (DS base 0x100: at 0x500)
+      mov [0x404], ecx
+      hlt`);
+    expect(run.machine.phys.read(0x504, 4)).toBe(150);
+    expect(run.machine.phys.read(0x500, 4)).toBe(200 * 1 + 51 * 2);
+  });
+
+  it('accesses through flat segments skip the segment checks only while the segment is flat, and never where an access wraps past 4 GiB', () => {
+    // DS changes every round (LDS: a call inside the block), between flat and 64 KiB: the round
+    // with the 64 KiB segment must #GP once ESI passes 0xFFFC (and with no IDT, shut down).
+    const run = bothWays(`${ENTER_FLAT_PM}
+      mov dword [0x800], 0
+      mov dword [0x804], 0
+      mov dword [0x808], 0x0000ffff
+      mov dword [0x80c], 0x00cf9a00  ; 0x08: flat code
+      mov dword [0x810], 0x0000ffff
+      mov dword [0x814], 0x00cf9200  ; 0x10: flat data
+      mov dword [0x818], 0x0000ffff
+      mov dword [0x81c], 0x00009200  ; 0x18: data, base 0, 64 KiB
+      mov word [0x820], 0x1f
+      mov dword [0x822], 0x800
+      lgdt [0x820]
+      mov ecx, 3000
+      mov esi, 0xf000
+      mov dword [0x10000], 0  ; (the page past 64 KiB is in the TLB: only the segment check stops the access)
+    hot:
+      mov word [0x834], 0x18
+      test ecx, 1
+      jz .small
+      mov word [0x834], 0x10
+    .small:
+      lds edx, [0x830]        ; DS = the selector at 0x834
+      add dword [esi], ecx
+      mov ebx, [esi]
+      mov [esi], bl
+      add esi, 4
+      dec ecx
+      jnz hot
+      hlt`);
+    expect(run.outcome.kind).toBe('shutdown');
+    expect(run.machine.cpu.reg[6]).toBe(0x10000);
+    // A flat segment's dword at 0xFFFFFFFE wraps past its limit: #GP, not a read.
+    const wraps = bothWays(`${ENTER_FLAT_PM}
+      mov ecx, 100
+      mov esi, 0xfffffffe - 0x40
+    hot:
+      mov edx, [esi]
+      add esi, 0x10
+      dec ecx
+      jnz hot
+      hlt`);
+    expect(wraps.outcome.kind).toBe('shutdown');
+    expect(wraps.machine.cpu.reg[6] >>> 0).toBe(0xfffffffe);
+  });
+
   it('a compiled loop sees a TLB flush as the interpreter does: the next fetch walks the tables again', () => {
     // Paging on; the loop marks its own code page not present without INVLPG, then touches a
     // new linear page each time round. When the TLB's 4,096 entries are full it is flushed, and

@@ -27,13 +27,25 @@ export function aluValue(st: Int32Array, op: number, a: number, b: number): numb
   }
 }
 
-/** The kind of lazy record each ALU operation leaves (flags.ts). */
-const LAZY_KIND_OF_OP = [LAZY_ADD, LAZY_LOGIC, LAZY_ADC, LAZY_SBB, LAZY_LOGIC, LAZY_SUB, LAZY_LOGIC, LAZY_SUB];
+/**
+ * The kind of lazy record each ALU operation leaves (flags.ts). A function, not a table: where
+ * the translation cache calls alu() with a constant operation, V8 folds it (a load from an
+ * array it cannot).
+ */
+function lazyKindOf(op: number): number {
+  switch (op) {
+    case ADD: return LAZY_ADD;
+    case ADC: return LAZY_ADC;
+    case SBB: return LAZY_SBB;
+    case SUB: case CMP: return LAZY_SUB;
+    default: return LAZY_LOGIC; // OR, AND, XOR
+  }
+}
 
 /** a (op) b on `size` bits, setting the flags lazily. The result is not truncated. */
 export function alu(st: Int32Array, op: number, a: number, b: number, size: number): number {
   const r = aluValue(st, op, a, b);
-  recordLazy(st, LAZY_KIND_OF_OP[op], a, b, r, size, ARITH_FLAGS);
+  recordLazy(st, lazyKindOf(op), a, b, r, size, ARITH_FLAGS);
   return r;
 }
 
