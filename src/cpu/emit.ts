@@ -49,10 +49,10 @@ export const NO_FLAGS_REGISTERS: FlagEffect = { reads: 0, writes: 0, quiet: true
 export const NO_FLAGS_MEMORY: FlagEffect = { reads: 0, writes: 0, quiet: false };
 export const noFlags = (d: Insn): FlagEffect => (d.modrm >= 0xc0 ? NO_FLAGS_REGISTERS : NO_FLAGS_MEMORY);
 /**
- * A flag-setting instruction just before a compiled loop's closing branch, written so that the
- * loop records its flags only as it leaves (translation-cache.ts): `js` computes its value alone
- * and keeps its operands in the locals p0 and p1; the branch tests ZF or SF of `result`, of
- * `size` bits; `record` records the flags as the instruction does, from p0 and p1.
+ * A flag-setting instruction in a compiled loop, written so that the loop records its flags only
+ * as it leaves (translation-cache.ts): `js` computes its value alone and keeps its operands in
+ * the locals named by the prefix it was given (t0, t1); the loop's branch may test ZF or SF of
+ * `result`, of `size` bits; `record` sets the flags as the instruction does, from t0 and t1.
  */
 export interface DeferredFlags {
   js: string;
@@ -60,8 +60,12 @@ export interface DeferredFlags {
   size: number;
   record: string;
 }
-/** The deferred form of an instruction, or null where there is none (a memory operand; ADC and SBB, which read CF). */
-export type FlagDeferrer = (d: Insn) => DeferredFlags | null;
+/**
+ * The deferred form of an instruction, its operands kept in the locals `temp`0 and `temp`1, or
+ * null where there is none (a memory operand; an instruction that reads a flag). A form with one
+ * also honours `flagsLive` false: it then leaves the flags alone.
+ */
+export type FlagDeferrer = (d: Insn, temp: string) => DeferredFlags | null;
 
 /** What an instruction without a FlagEffect counts as. */
 export const READS_EVERY_FLAG: FlagEffect = { reads: ARITH_FLAGS, writes: 0, quiet: false };

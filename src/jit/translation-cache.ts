@@ -46,11 +46,11 @@ import {
 import { emitJcc, emitJmpRel, execJcc, execJmpRel, jumpNear } from '../cpu/ops/control.ts';
 import { emitLea, emitMovEG, emitMovEImm, emitMovGE, emitMovRegImm, emitNop, execLea, execMovEG, execMovEImm, execMovGE, execMovRegImm, execNop } from '../cpu/ops/move.ts';
 import {
-  emitShiftGroup, execShiftGroup, flagsShiftGroup, rotateLeft, rotateLeftThroughCarry, rotateRight, rotateRightThroughCarry, shiftArithmeticRight,
+  deferShiftGroup, emitShiftGroup, execShiftGroup, flagsShiftGroup, rotateLeft, rotateLeftValue, rotateRightValue, shiftLeftValue, shiftRightValue, shiftArithmeticRightValue, rotateLeftThroughCarry, rotateRight, rotateRightThroughCarry, shiftArithmeticRight,
   shiftLeft, shiftRight,
 } from '../cpu/ops/shift.ts';
 import { emitPopReg, emitPushReg, execPopReg, execPushReg } from '../cpu/ops/stack.ts';
-import { ARITH_FLAGS, S_EIP, S_FLAT_SEGMENTS, S_INSN_EIP } from '../cpu/state.ts';
+import { ARITH_FLAGS, S_EIP, S_FLAT_SEGMENTS, S_INSN_EIP, SF, ZF } from '../cpu/state.ts';
 
 /**
  * The forms the translation cache writes out itself: each semantics function with its emitter,
@@ -71,7 +71,7 @@ const FORMS = new Map<Semantics, { emit: Emitter; flags: FlagEffectOf; defer?: F
   [execMovRegImm, { emit: emitMovRegImm, flags: () => NO_FLAGS_REGISTERS }],
   [execLea, { emit: emitLea, flags: () => NO_FLAGS_REGISTERS }],
   [execNop, { emit: emitNop, flags: () => NO_FLAGS_REGISTERS }],
-  [execShiftGroup, { emit: emitShiftGroup, flags: flagsShiftGroup }],
+  [execShiftGroup, { emit: emitShiftGroup, flags: flagsShiftGroup, defer: deferShiftGroup }],
   [execPushReg, { emit: emitPushReg, flags: () => NO_FLAGS_MEMORY }],
   [execPopReg, { emit: emitPopReg, flags: () => NO_FLAGS_MEMORY }],
   [execJcc, { emit: emitJcc, flags: () => READS_EVERY_FLAG }],
@@ -100,6 +100,7 @@ export function flagsLiveAfter(insns: readonly Insn[]): { live: boolean[]; liveA
 const HELPERS = {
   alu, aluValue, inc, incValue, dec, decValue, test, testCondition, resultZero, resultNegative, jumpNear, push, pop,
   rotateLeft, rotateRight, rotateLeftThroughCarry, rotateRightThroughCarry, shiftLeft, shiftRight, shiftArithmeticRight,
+  rotateLeftValue, rotateRightValue, shiftLeftValue, shiftRightValue, shiftArithmeticRightValue,
 };
 const HELPER_NAMES = Object.keys(HELPERS);
 const HELPER_VALUES = Object.values(HELPERS);
@@ -136,39 +137,50 @@ function blockSteps(insns: readonly Insn[], flagsLive: boolean[]): Step[] {
 /**
  * A loop's closing branch that the block can take itself: a Jcc or JMP of 32-bit operand size
  * back to the block's first instruction (it cannot fault: that instruction is inside CS's limit,
- * or the block would not run). For a JZ, JNZ, JS or JNS after a flag-setting instruction that
- * can defer its flags (emit.ts, DeferredFlags), `deferred` is that form: the branch tests its
- * result, and its flags are recorded only as the loop leaves. That is exact when none of the
- * flags it sets is live at the block's start (flagsLiveAfter): whatever could see them in the
- * next round sees flags set after them.
+ * or the block would not run).
+ *
+ * The flag-setting instructions at the end of such a loop record their flags only as it leaves
+ * (emit.ts, DeferredFlags; `deferred`, in order): each of them quiet, with a deferred form, none
+ * of its flags live at the block's start (flagsLiveAfter: whatever could see them in the next
+ * round sees flags set after them), and after them only instructions that leave the flags alone.
+ * At the exit their records are made in order, from the last round's operands: each flag ends
+ * as its last writer left it. A JZ, JNZ, JS or JNS then tests the result of the instruction
+ * just before it; any other Jcc reads the flags, so nothing is deferred.
  */
 interface ClosingBranch {
   /** The condition, as an expression ('true' for JMP). */
   taken: string;
-  deferred: DeferredFlags | null;
-  /** The registers the deferred form names. */
-  registers: RegisterUse;
+  deferred: { k: number; form: DeferredFlags; registers: RegisterUse }[];
 }
 
-function closingBranch(insns: readonly Insn[], liveAtStart: number): ClosingBranch | null {
+function closingBranch(insns: readonly Insn[], live: boolean[], liveAtStart: number): ClosingBranch | null {
   const last = insns.length - 1;
   const d = insns[last];
   if (!d.o32 || d.offset + d.length + d.imm !== 0) return null;
-  const none = { reads: 0, writes: 0, viaArray: 0 };
-  if (d.execute === execJmpRel) return { taken: 'true', deferred: null, registers: none };
-  if (d.execute !== execJcc) return null;
+  const jump = d.execute === execJmpRel;
+  if (!jump && d.execute !== execJcc) return null;
   const cc = d.opcode & 15;
-  const producer = last > 0 ? insns[last - 1] : null;
-  const form = producer === null ? undefined : FORMS.get(producer.execute);
-  if (form?.defer !== undefined && (cc >> 1 === 2 || cc >> 1 === 4) && (form.flags(producer!).writes & liveAtStart) === 0) {
+  const fusable = jump || cc >> 1 === 2 || cc >> 1 === 4;
+  const deferred: ClosingBranch['deferred'] = [];
+  for (let k = last - 1; k >= 0 && fusable; k--) {
+    const form = FORMS.get(insns[k].execute);
+    const effect = form?.flags(insns[k]);
+    if (form === undefined || effect === undefined || !effect.quiet) break;
+    if (effect.writes === 0 && effect.reads === 0) continue; // leaves the flags alone
     beginEmission();
-    const deferred = form.defer(producer!);
-    if (deferred !== null) {
-      const test = `${cc >> 1 === 2 ? 'resultZero' : 'resultNegative'}(${deferred.result}, ${32 - deferred.size})`;
-      return { taken: cc & 1 ? `!${test}` : test, deferred, registers: registerUse() };
-    }
+    const deferredForm = form.defer?.(insns[k], `p${k}_`) ?? null;
+    if (deferredForm === null) break;
+    if (!live[k]) continue; // its flags are dead: written out, it leaves them alone (FlagDeferrer)
+    if ((effect.writes & liveAtStart) !== 0) break;
+    // The branch tests the result of the instruction just before it, which must set that flag.
+    if (k === last - 1 && !jump && (effect.writes & (cc >> 1 === 2 ? ZF : SF)) === 0) break;
+    deferred.unshift({ k, form: deferredForm, registers: registerUse() });
   }
-  return { taken: `testCondition(st, ${cc})`, deferred: null, registers: none };
+  if (jump) return { taken: 'true', deferred };
+  const tested = deferred.find((x) => x.k === last - 1);
+  if (tested === undefined) return { taken: `testCondition(st, ${cc})`, deferred: [] };
+  const test = `${cc >> 1 === 2 ? 'resultZero' : 'resultNegative'}(${tested.form.result}, ${32 - tested.form.size})`;
+  return { taken: cc & 1 ? `!${test}` : test, deferred };
 }
 
 /** The registers in `mask`, as their numbers. */
@@ -182,8 +194,8 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   const lines: string[] = [];
   const { live, liveAtStart } = flagsLiveAfter(insns);
   const steps = blockSteps(insns, live);
-  const closing = loops ? closingBranch(insns, liveAtStart) : null;
-  if (closing?.deferred) steps[last - 1] = { js: closing.deferred.js, quiet: true, call: false, registers: closing.registers };
+  const closing = loops ? closingBranch(insns, live, liveAtStart) : null;
+  for (const { k, form, registers } of closing?.deferred ?? []) steps[k] = { js: form.js, quiet: true, call: false, registers };
   // The registers live in locals for the whole function: loaded as it starts, and written back
   // before anything could see the array (a call of a semantics function, a return, a fault).
   let named = 0, written = 0;
@@ -198,7 +210,7 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   lines.push(`const ${bindings};`);
   lines.push(`return function ${name}(cpu, st, budget, retiredBefore) {`);
   lines.push(`  const base = st[${S_EIP}], r = cpu.reg, generation = cpu.translationGeneration;`);
-  lines.push(`  let k = 0, done = 0, flat = st[${S_FLAT_SEGMENTS}]${registersIn(named).map((n) => `, r${n} = r[${n}]`).join('')}${closing?.deferred ? ', p0 = 0, p1 = 0' : ''};`);
+  lines.push(`  let k = 0, done = 0, flat = st[${S_FLAT_SEGMENTS}]${registersIn(named).map((n) => `, r${n} = r[${n}]`).join('')}${(closing?.deferred ?? []).map(({ k }) => `, p${k}_0 = 0, p${k}_1 = 0`).join('')};`);
   lines.push('  try {');
   const pad = loops ? '      ' : '    '; // the body's indent, inside the loop or not
   if (loops) lines.push('    for (;;) {');
@@ -218,7 +230,7 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
     // The branch taken by the block itself: EIP and the rest are written only as the loop leaves.
     lines.push(`      const taken = ${closing.taken};`);
     lines.push(`      if (!taken || cpu.attention !== 0 || cpu.translationGeneration !== generation || done + ${2 * length} > budget) {`);
-    lines.push(`        ${closing.deferred?.record ?? ''}${leave(`taken ? base : (base + ${d.offset + d.length}) | 0`)}`);
+    lines.push(`        ${closing.deferred.map((x) => x.form.record).join(' ')}${leave(`taken ? base : (base + ${d.offset + d.length}) | 0`)}`);
     lines.push('        break;');
     lines.push('      }');
     lines.push(`      done += ${length};`);

@@ -181,7 +181,7 @@ describe('the translation cache', () => {
     expect(flat.machine.phys.read(0x504, 4)).toBe(0x90000);
   });
 
-  // DEC/JNZ, CMP/JNE, a 16-bit DEC, INC/JNS, TEST/JNZ: each loop's branch tests the result
+  // DEC/JNZ, CMP/JNE, a 16-bit DEC, INC/JNS, TEST/JNZ, shifts and rotates: each loop's branch tests the result
   // itself and the flags are recorded only as the loop leaves (translation-cache.ts,
   // closingBranch); PUSHFD after each shows them. The last loop faults (#DE, and with no IDT a
   // shutdown) in a round after one whose flags were deferred.
@@ -220,6 +220,24 @@ describe('the translation cache', () => {
       jnz l5
       pushfd
       pop dword [0x510]
+      mov ecx, 700
+    l8:
+      rol ebx, 3              ; CF and OF; then SHR sets all six, DEC all but CF: each recorded as the loop leaves
+      shr edx, 1
+      or edx, ebx
+      dec ecx
+      jnz l8
+      pushfd
+      pop dword [0x514]
+      mov ecx, 300
+    l9:
+      rcl ebx, 1              ; reads CF: it and what comes before it keep their flags every round
+      sar ebx, 2
+      sub eax, 3
+      dec ecx
+      jnz l9
+      pushfd
+      pop dword [0x518]
       mov ecx, 100
       mov ebx, 50
     l6:
@@ -236,7 +254,9 @@ describe('the translation cache', () => {
     expect(run.outcome.kind).toBe('shutdown');
     expect(run.machine.phys.read(0x500, 4) & 0x8d5).toBe(0x44); // ZF PF after DEC to 0
     expect(run.machine.phys.read(0x50c, 4) & 0x880).toBe(0x880); // SF OF after INC to 0x80
-    for (const budget of [1_003, 2_222, 2_999, 5_001, 7_777]) expect(bothWays(CLOSING_BRANCHES, budget).outcome.kind).toBe('limit');
+    // Budgets that end it inside each of its loops.
+    const total = run.machine.cpu.instructions;
+    for (const part of [0.05, 0.13, 0.21, 0.34, 0.47, 0.55, 0.62, 0.71, 0.83, 0.9, 0.97]) expect(bothWays(CLOSING_BRANCHES, Math.round(total * part)).outcome.kind).toBe('limit');
     // Here the DIV sees the flags of the previous round's DEC ECX: they must be recorded every round.
     expect(bothWays(`${ENTER_FLAT_PM}
       mov ecx, 100

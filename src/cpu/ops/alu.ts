@@ -250,55 +250,56 @@ export const emitTestAccImm: Emitter = (d, _x, flagsLive) => {
   return flagsLive ? `test(st, ${regJs(0, size)}, ${d.imm}, ${size});` : '';
 };
 
-// The forms a compiled loop's closing branch may test directly (emit.ts, DeferredFlags): register
-// operands only, and not ADC or SBB.
+// The forms whose flags a compiled loop may record only as it leaves (emit.ts, DeferredFlags):
+// register operands only, and not ADC or SBB (which read CF).
 
-/** An ALU operation on two operand expressions, deferred; `dest` register or -1 (CMP, TEST). */
-function deferredAlu(op: number, a: string, b: string, size: number, dest: number): DeferredFlags | null {
+/** An ALU operation on two operand expressions, deferred (operands kept in `t`0 and `t`1); `dest` register or -1 (CMP, TEST). */
+function deferredAlu(op: number, a: string, b: string, size: number, dest: number, t: string): DeferredFlags | null {
   if (op === ADC || op === SBB) return null;
-  const keep = `p0 = ${a}; p1 = ${b}; `;
-  if (dest < 0) return { js: keep, result: `aluValue(st, ${op === CMP ? SUB : op}, p0, p1)`, size, record: `alu(st, ${op}, p0, p1, ${size});` };
-  return { js: keep + setRegJs(dest, size, `aluValue(st, ${op}, p0, p1)`), result: regJs(dest, size), size, record: `alu(st, ${op}, p0, p1, ${size});` };
+  const keep = `${t}0 = ${a}; ${t}1 = ${b}; `;
+  const record = `alu(st, ${op}, ${t}0, ${t}1, ${size});`;
+  if (dest < 0) return { js: keep, result: `aluValue(st, ${op === CMP ? SUB : op}, ${t}0, ${t}1)`, size, record };
+  return { js: keep + setRegJs(dest, size, `aluValue(st, ${op}, ${t}0, ${t}1)`), result: regJs(dest, size), size, record };
 }
 
-export const deferAluEG: FlagDeferrer = (d) => {
+export const deferAluEG: FlagDeferrer = (d, t) => {
   if (d.modrm < 0xc0) return null;
   const op = (d.opcode >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
-  return deferredAlu(op, regJs(d.modrm & 7, size), regJs(regField(d), size), size, op === CMP ? -1 : d.modrm & 7);
+  return deferredAlu(op, regJs(d.modrm & 7, size), regJs(regField(d), size), size, op === CMP ? -1 : d.modrm & 7, t);
 };
-export const deferAluGE: FlagDeferrer = (d) => {
+export const deferAluGE: FlagDeferrer = (d, t) => {
   if (d.modrm < 0xc0) return null;
   const op = (d.opcode >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
-  return deferredAlu(op, regJs(regField(d), size), regJs(d.modrm & 7, size), size, op === CMP ? -1 : regField(d));
+  return deferredAlu(op, regJs(regField(d), size), regJs(d.modrm & 7, size), size, op === CMP ? -1 : regField(d), t);
 };
-export const deferAluAccImm: FlagDeferrer = (d) => {
+export const deferAluAccImm: FlagDeferrer = (d, t) => {
   const op = (d.opcode >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
-  return deferredAlu(op, regJs(0, size), String(d.imm), size, op === CMP ? -1 : 0);
+  return deferredAlu(op, regJs(0, size), String(d.imm), size, op === CMP ? -1 : 0, t);
 };
-export const deferAluEImm: FlagDeferrer = (d) => {
+export const deferAluEImm: FlagDeferrer = (d, t) => {
   if (d.modrm < 0xc0) return null;
   const op = (d.modrm >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
   const imm = String(size === 32 ? d.imm : d.imm & ((1 << size) - 1));
-  return deferredAlu(op, regJs(d.modrm & 7, size), imm, size, op === CMP ? -1 : d.modrm & 7);
+  return deferredAlu(op, regJs(d.modrm & 7, size), imm, size, op === CMP ? -1 : d.modrm & 7, t);
 };
-export const deferIncDecReg: FlagDeferrer = (d) => {
+export const deferIncDecReg: FlagDeferrer = (d, t) => {
   const size = operandSize(d);
   const n = d.opcode & 7;
   const name = d.opcode >= 0x48 ? 'dec' : 'inc';
-  return { js: `p0 = ${regJs(n, size)}; ${setRegJs(n, size, `${name}Value(p0)`)}`, result: regJs(n, size), size, record: `${name}(st, p0, ${size});` };
+  return { js: `${t}0 = ${regJs(n, size)}; ${setRegJs(n, size, `${name}Value(${t}0)`)}`, result: regJs(n, size), size, record: `${name}(st, ${t}0, ${size});` };
 };
-export const deferTestEG: FlagDeferrer = (d) => {
+export const deferTestEG: FlagDeferrer = (d, t) => {
   if (d.modrm < 0xc0) return null;
   const size = sizeFromOpcodeBit(d);
-  return { js: `p0 = ${regJs(d.modrm & 7, size)}; p1 = ${regJs(regField(d), size)}; `, result: `aluValue(st, ${AND}, p0, p1)`, size, record: `test(st, p0, p1, ${size});` };
+  return { js: `${t}0 = ${regJs(d.modrm & 7, size)}; ${t}1 = ${regJs(regField(d), size)}; `, result: `aluValue(st, ${AND}, ${t}0, ${t}1)`, size, record: `test(st, ${t}0, ${t}1, ${size});` };
 };
-export const deferTestAccImm: FlagDeferrer = (d) => {
+export const deferTestAccImm: FlagDeferrer = (d, t) => {
   const size = sizeFromOpcodeBit(d);
-  return { js: `p0 = ${regJs(0, size)}; p1 = ${d.imm}; `, result: `aluValue(st, ${AND}, p0, p1)`, size, record: `test(st, p0, p1, ${size});` };
+  return { js: `${t}0 = ${regJs(0, size)}; ${t}1 = ${d.imm}; `, result: `aluValue(st, ${AND}, ${t}0, ${t}1)`, size, record: `test(st, ${t}0, ${t}1, ${size});` };
 };
 
 // What each form does to the flags (emit.ts, FlagEffect). Register forms are quiet: they can

@@ -9,7 +9,7 @@ import type { Insn } from '../insn.ts';
 import { LAZY_LOGIC, getCF, recordLazy, setArithFlags } from '../flags.ts';
 import { ARITH_FLAGS, CF, OF, PF, SF, ZF, AF } from '../state.ts';
 import { operandSize, readEForUpdate, readG, sizeFromOpcodeBit, writeE } from '../operands.ts';
-import { READS_EVERY_FLAG, updateEJs, type Emitter, type FlagEffectOf } from '../emit.ts';
+import { READS_EVERY_FLAG, regJs, setRegJs, updateEJs, type Emitter, type FlagDeferrer, type FlagEffectOf } from '../emit.ts';
 
 export const ROL = 0, ROR = 1, RCL = 2, RCR = 3, SHL = 4, SHR = 5, SAL = 6, SAR = 7;
 
@@ -23,18 +23,36 @@ function shiftFlags(st: Int32Array, result: number, size: number, cf: number, of
 // They are separate functions, small enough for V8 to inline where the translation cache calls
 // one with constant operands.
 
-export function rotateLeft(st: Int32Array, a: number, count: number, size: number): number {
+// Their values alone, for the translation cache where nobody reads the flags they set.
+export function rotateLeftValue(a: number, count: number, size: number): number {
   const n = count % size;
-  const r = n === 0 ? a : ((a << n) | (a >>> (size - n))) & (size === 32 ? -1 : (1 << size) - 1);
+  return n === 0 ? a : ((a << n) | (a >>> (size - n))) & (size === 32 ? -1 : (1 << size) - 1);
+}
+export function rotateRightValue(a: number, count: number, size: number): number {
+  const n = count % size;
+  return n === 0 ? a : ((a >>> n) | (a << (size - n))) & (size === 32 ? -1 : (1 << size) - 1);
+}
+export function shiftLeftValue(a: number, count: number, size: number): number {
+  return count >= 32 ? 0 : (a << count) & (size === 32 ? -1 : (1 << size) - 1);
+}
+export function shiftRightValue(a: number, count: number): number {
+  return a >>> count;
+}
+export function shiftArithmeticRightValue(a: number, count: number, size: number): number {
+  const signed = (a << (32 - size)) >> (32 - size);
+  return (signed >> (count > 31 ? 31 : count)) & (size === 32 ? -1 : (1 << size) - 1);
+}
+
+export function rotateLeft(st: Int32Array, a: number, count: number, size: number): number {
+  const r = rotateLeftValue(a, count, size);
   const cf = r & 1;
   setArithFlags(st, CF | OF, cf | (((r >>> (size - 1)) & 1) !== cf ? OF : 0));
   return r;
 }
 
 export function rotateRight(st: Int32Array, a: number, count: number, size: number): number {
-  const n = count % size;
   const top = size - 1;
-  const r = n === 0 ? a : ((a >>> n) | (a << (size - n))) & (size === 32 ? -1 : (1 << size) - 1);
+  const r = rotateRightValue(a, count, size);
   const cf = (r >>> top) & 1;
   setArithFlags(st, CF | OF, cf | ((((r >>> top) ^ (r >>> (top - 1))) & 1) !== 0 ? OF : 0));
   return r;
@@ -74,14 +92,14 @@ export function rotateRightThroughCarry(st: Int32Array, a: number, count: number
 
 /** SHL and SAL. */
 export function shiftLeft(st: Int32Array, a: number, count: number, size: number): number {
-  const r = count >= 32 ? 0 : (a << count) & (size === 32 ? -1 : (1 << size) - 1);
+  const r = shiftLeftValue(a, count, size);
   const cf = count > size ? 0 : (a >>> (size - count)) & 1;
   shiftFlags(st, r, size, cf, ((r >>> (size - 1)) & 1) !== cf);
   return r;
 }
 
 export function shiftRight(st: Int32Array, a: number, count: number, size: number): number {
-  const r = a >>> count;
+  const r = shiftRightValue(a, count);
   const cf = (a >>> (count - 1)) & 1;
   shiftFlags(st, r, size, cf, count === 1 ? ((a >>> (size - 1)) & 1) !== 0 : false);
   return r;
@@ -89,7 +107,7 @@ export function shiftRight(st: Int32Array, a: number, count: number, size: numbe
 
 export function shiftArithmeticRight(st: Int32Array, a: number, count: number, size: number): number {
   const signed = (a << (32 - size)) >> (32 - size);
-  const r = (signed >> (count > 31 ? 31 : count)) & (size === 32 ? -1 : (1 << size) - 1);
+  const r = shiftArithmeticRightValue(a, count, size);
   const cf = (signed >> (count - 1 > 31 ? 31 : count - 1)) & 1;
   shiftFlags(st, r, size, cf, false);
   return r;
@@ -98,6 +116,10 @@ export function shiftArithmeticRight(st: Int32Array, a: number, count: number, s
 /** The functions above by group-2 operation number (ModRM reg field), as the translation cache names them. */
 export const SHIFT_FUNCTION_NAMES = [
   'rotateLeft', 'rotateRight', 'rotateLeftThroughCarry', 'rotateRightThroughCarry', 'shiftLeft', 'shiftRight', 'shiftLeft', 'shiftArithmeticRight',
+] as const;
+/** Their values alone (null: RCL and RCR, whose value depends on CF). */
+export const SHIFT_VALUE_NAMES = [
+  'rotateLeftValue', 'rotateRightValue', null, null, 'shiftLeftValue', 'shiftRightValue', 'shiftLeftValue', 'shiftArithmeticRightValue',
 ] as const;
 
 /** Shifts or rotates `a` (zero-extended, `size` bits) by `count` (already masked, non-zero). */
@@ -157,14 +179,36 @@ export function execShiftDouble(cpu: Cpu, d: Insn): void {
 // ------------------------------------------------------------------ the translation cache's forms (emit.ts)
 
 /** execShiftGroup by an immediate or by 1 (by CL, the count is known only when it runs). */
-export const emitShiftGroup: Emitter = (d) => {
+export const emitShiftGroup: Emitter = (d, _x, flagsLive) => {
   const opcode = d.opcode;
   if (opcode >= 0xd2) return null;
   const size = sizeFromOpcodeBit(d);
   const count = (opcode <= 0xc1 ? d.imm : 1) & 31;
   // A count of 0 still checks a memory operand: leave that to the semantics function.
   if (count === 0) return d.modrm >= 0xc0 ? '' : null;
-  return updateEJs(d, size, (a) => `${SHIFT_FUNCTION_NAMES[(d.modrm >> 3) & 7]}(st, ${a}, ${count}, ${size})`);
+  const op = (d.modrm >> 3) & 7;
+  const value = SHIFT_VALUE_NAMES[op];
+  return updateEJs(d, size, (a) => (flagsLive || value === null ? `${SHIFT_FUNCTION_NAMES[op]}(st, ${a}, ${count}, ${size})` : shiftValueJs(value, a, count, size)));
+};
+
+const shiftValueJs = (name: string, a: string, count: number, size: number) => (name === 'shiftRightValue' ? `${name}(${a}, ${count})` : `${name}(${a}, ${count}, ${size})`);
+
+/** execShiftGroup deferred (emit.ts, DeferredFlags): a register by a constant count, not RCL or RCR. */
+export const deferShiftGroup: FlagDeferrer = (d, t) => {
+  const opcode = d.opcode;
+  if (opcode >= 0xd2 || d.modrm < 0xc0) return null;
+  const count = (opcode <= 0xc1 ? d.imm : 1) & 31;
+  const op = (d.modrm >> 3) & 7;
+  const value = SHIFT_VALUE_NAMES[op];
+  if (count === 0 || value === null) return null;
+  const size = sizeFromOpcodeBit(d);
+  const n = d.modrm & 7;
+  return {
+    js: `${t}0 = ${regJs(n, size)}; ${setRegJs(n, size, shiftValueJs(value, `${t}0`, count, size))}`,
+    result: regJs(n, size),
+    size,
+    record: `${SHIFT_FUNCTION_NAMES[op]}(st, ${t}0, ${count}, ${size});`,
+  };
 };
 
 /**
