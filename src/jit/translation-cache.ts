@@ -34,12 +34,12 @@
  *   its iteration began; the state is the faulting instruction's, as in the interpreter.
  */
 import type { CompiledBlock } from '../cpu/block-cache.ts';
-import { NO_FLAGS_MEMORY, NO_FLAGS_REGISTERS, READS_EVERY_FLAG, beginEmission, noFlags, registerUse, type DeferredFlags, type Emitter, type FlagDeferrer, type FlagEffectOf, type RegisterUse } from '../cpu/emit.ts';
+import { NO_FLAGS_MEMORY, NO_FLAGS_REGISTERS, READS_EVERY_FLAG, beginEmission, noFlags, registerUse, type Emitter, type FlagDeferrer, type FlagEffectOf, type RegisterUse } from '../cpu/emit.ts';
 import type { Insn, Semantics } from '../cpu/insn.ts';
 import { resultNegative, resultZero, testCondition } from '../cpu/flags.ts';
 import { pop, push } from '../cpu/operands.ts';
 import {
-  alu, aluValue, dec, decValue, deferAluAccImm, deferAluEG, deferAluEImm, deferAluGE, deferIncDecReg, deferTestAccImm, deferTestEG, emitAluAccImm, emitAluEG, emitAluEImm, emitAluGE, emitIncDecE, emitIncDecReg, emitTestAccImm, emitTestEG,
+  alu, aluValue, dec, decValue, deferAluAccImm, deferAluEG, deferAluEImm, deferAluGE, deferIncDecE, deferIncDecReg, deferTestAccImm, deferTestEG, emitAluAccImm, emitAluEG, emitAluEImm, emitAluGE, emitIncDecE, emitIncDecReg, emitTestAccImm, emitTestEG,
   execAluAccImm, execAluEG, execAluEImm, execAluGE, execIncDecE, execIncDecReg, execTestAccImm, execTestEG, flagsAluAccImm, flagsAluEGorGE,
   flagsAluEImm, flagsIncDec, flagsTest, inc, incValue, test,
 } from '../cpu/ops/alu.ts';
@@ -62,7 +62,7 @@ const FORMS = new Map<Semantics, { emit: Emitter; flags: FlagEffectOf; defer?: F
   [execAluAccImm, { emit: emitAluAccImm, flags: flagsAluAccImm, defer: deferAluAccImm }],
   [execAluEImm, { emit: emitAluEImm, flags: flagsAluEImm, defer: deferAluEImm }],
   [execIncDecReg, { emit: emitIncDecReg, flags: flagsIncDec, defer: deferIncDecReg }],
-  [execIncDecE, { emit: emitIncDecE, flags: flagsIncDec }],
+  [execIncDecE, { emit: emitIncDecE, flags: flagsIncDec, defer: deferIncDecE }],
   [execTestEG, { emit: emitTestEG, flags: flagsTest, defer: deferTestEG }],
   [execTestAccImm, { emit: emitTestAccImm, flags: flagsTest, defer: deferTestAccImm }],
   [execMovEG, { emit: emitMovEG, flags: noFlags }],
@@ -112,7 +112,7 @@ function isNearRelativeBranch(opcode: number): boolean {
 
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 
-/** An instruction in a compiled block: its statements, and what they do with the registers. */
+/** An instruction in a compiled block: its statements, and what they do with the registers and the flags. */
 interface Step {
   js: string;
   /** It can neither fault nor need the run loop (emit.ts, FlagEffect). */
@@ -120,67 +120,85 @@ interface Step {
   /** A call of its semantics function, which works on the state array. */
   call: boolean;
   registers: RegisterUse;
+  /**
+   * What it does with the flags in the state array: 'deferred', its value alone, its flags
+   * recorded later (`record`); 'sync', it reads or writes them there, so the records deferred
+   * before it are made first; 'none', it leaves them alone.
+   */
+  flags: 'deferred' | 'sync' | 'none';
+  record: string;
+  /** For 'deferred': the expression of its result, of `size` bits (a closing branch may test its ZF or SF). */
+  result: string;
+  size: number;
 }
 
-/** The statements of each instruction, with the registers each names (emit.ts, RegisterUse). */
+/**
+ * The statements of each instruction, with the registers each names (emit.ts, RegisterUse) and
+ * what it does with the flags. The flags of an instruction that has a deferred form (emit.ts,
+ * DeferredFlags) and whose flags someone may see are recorded only where something can see them:
+ * before an instruction that reads or writes the flags in the state array, where the block
+ * returns, and in the catch for a fault (the records of the instructions before the faulting
+ * one). Between, the flags live as the operands of their instructions, in locals.
+ */
 function blockSteps(insns: readonly Insn[], flagsLive: boolean[]): Step[] {
   return insns.map((d, k): Step => {
     const form = FORMS.get(d.execute);
+    if (form === undefined) return { js: `f${k}(cpu, x${k});`, quiet: false, call: true, registers: { reads: 0, writes: 0, viaArray: 0 }, flags: 'sync', record: '', result: '', size: 0 };
+    const effect = form.flags(d);
+    if (flagsLive[k] && form.defer !== undefined) {
+      beginEmission();
+      const deferred = form.defer(d, `p${k}_`);
+      if (deferred !== null) return { js: deferred.js, quiet: effect.quiet, call: false, registers: registerUse(), flags: 'deferred', record: deferred.record, result: deferred.result, size: deferred.size };
+    }
     beginEmission();
-    const js = form?.emit(d, `x${k}`, flagsLive[k]) ?? null;
+    const js = form.emit(d, `x${k}`, flagsLive[k]);
     const registers = registerUse();
-    if (js === null) return { js: `f${k}(cpu, x${k});`, quiet: false, call: true, registers: { reads: 0, writes: 0, viaArray: 0 } };
-    return { js, quiet: form!.flags(d).quiet, call: false, registers };
+    if (js === null) return { js: `f${k}(cpu, x${k});`, quiet: false, call: true, registers: { reads: 0, writes: 0, viaArray: 0 }, flags: 'sync', record: '', result: '', size: 0 };
+    // Written out with dead flags, a form with a deferred form leaves them alone (FlagDeferrer).
+    const touches = (effect.reads | effect.writes) !== 0 && (flagsLive[k] || form.defer === undefined);
+    return { js, quiet: effect.quiet, call: false, registers, flags: touches ? 'sync' : 'none', record: '', result: '', size: 0 };
   });
 }
 
 /**
  * A loop's closing branch that the block can take itself: a Jcc or JMP of 32-bit operand size
  * back to the block's first instruction (it cannot fault: that instruction is inside CS's limit,
- * or the block would not run).
+ * or the block would not run). A JZ, JNZ, JS or JNS just after an instruction whose flags are
+ * deferred tests that instruction's result; any other Jcc reads the flags (a 'sync').
  *
- * The flag-setting instructions at the end of such a loop record their flags only as it leaves
- * (emit.ts, DeferredFlags; `deferred`, in order): each of them quiet, with a deferred form, none
- * of its flags live at the block's start (flagsLiveAfter: whatever could see them in the next
- * round sees flags set after them), and after them only instructions that leave the flags alone.
- * At the exit their records are made in order, from the last round's operands: each flag ends
- * as its last writer left it. A JZ, JNZ, JS or JNS then tests the result of the instruction
- * just before it; any other Jcc reads the flags, so nothing is deferred.
+ * Records still deferred at the branch are carried into the next round unmade: exact only for an
+ * instruction none of whose flags is live at the block's start (flagsLiveAfter: whatever could see
+ * them in the next round sees flags set after them). One that is not becomes a 'sync' here, which
+ * makes the records before it.
  */
-interface ClosingBranch {
-  /** The condition, as an expression ('true' for JMP). */
-  taken: string;
-  deferred: { k: number; form: DeferredFlags; registers: RegisterUse }[];
-}
-
-function closingBranch(insns: readonly Insn[], live: boolean[], liveAtStart: number): ClosingBranch | null {
+function closingBranch(insns: readonly Insn[], steps: Step[], liveAtStart: number): string | null {
   const last = insns.length - 1;
   const d = insns[last];
   if (!d.o32 || d.offset + d.length + d.imm !== 0) return null;
   const jump = d.execute === execJmpRel;
   if (!jump && d.execute !== execJcc) return null;
-  const cc = d.opcode & 15;
-  const fusable = jump || cc >> 1 === 2 || cc >> 1 === 4;
-  const deferred: ClosingBranch['deferred'] = [];
-  for (let k = last - 1; k >= 0 && fusable; k--) {
-    const form = FORMS.get(insns[k].execute);
-    const effect = form?.flags(insns[k]);
-    if (form === undefined || effect === undefined || !effect.quiet) break;
-    if (effect.writes === 0 && effect.reads === 0) continue; // leaves the flags alone
-    beginEmission();
-    const deferredForm = form.defer?.(insns[k], `p${k}_`) ?? null;
-    if (deferredForm === null) break;
-    if (!live[k]) continue; // its flags are dead: written out, it leaves them alone (FlagDeferrer)
-    if ((effect.writes & liveAtStart) !== 0) break;
-    // The branch tests the result of the instruction just before it, which must set that flag.
-    if (k === last - 1 && !jump && (effect.writes & (cc >> 1 === 2 ? ZF : SF)) === 0) break;
-    deferred.unshift({ k, form: deferredForm, registers: registerUse() });
+  for (let k = last - 1; k >= 0 && steps[k].flags !== 'sync'; k--) {
+    if (steps[k].flags === 'deferred' && (FORMS.get(insns[k].execute)!.flags(insns[k]).writes & liveAtStart) !== 0) {
+      // Written out as it was: it records its flags every round, after the records before it.
+      beginEmission();
+      steps[k] = { ...steps[k], js: FORMS.get(insns[k].execute)!.emit(insns[k], `x${k}`, true)!, registers: registerUse(), flags: 'sync' };
+      break;
+    }
   }
-  if (jump) return { taken: 'true', deferred };
-  const tested = deferred.find((x) => x.k === last - 1);
-  if (tested === undefined) return { taken: `testCondition(st, ${cc})`, deferred: [] };
-  const test = `${cc >> 1 === 2 ? 'resultZero' : 'resultNegative'}(${tested.form.result}, ${32 - tested.form.size})`;
-  return { taken: cc & 1 ? `!${test}` : test, deferred };
+  if (jump) {
+    steps[last] = { ...steps[last], flags: 'none' };
+    return 'true';
+  }
+  const cc = d.opcode & 15;
+  const tested = last > 0 ? steps[last - 1] : null;
+  const flag = cc >> 1 === 2 ? ZF : cc >> 1 === 4 ? SF : 0;
+  if (tested !== null && tested.flags === 'deferred' && flag !== 0 && (FORMS.get(insns[last - 1].execute)!.flags(insns[last - 1]).writes & flag) !== 0) {
+    const test = `${flag === ZF ? 'resultZero' : 'resultNegative'}(${tested.result}, ${32 - tested.size})`;
+    steps[last] = { ...steps[last], flags: 'none' }; // it reads no flag of the state array
+    return cc & 1 ? `!${test}` : test;
+  }
+  steps[last] = { ...steps[last], flags: 'sync' };
+  return `testCondition(st, ${cc})`;
 }
 
 /** The registers in `mask`, as their numbers. */
@@ -194,8 +212,7 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   const lines: string[] = [];
   const { live, liveAtStart } = flagsLiveAfter(insns);
   const steps = blockSteps(insns, live);
-  const closing = loops ? closingBranch(insns, live, liveAtStart) : null;
-  for (const { k, form, registers } of closing?.deferred ?? []) steps[k] = { js: form.js, quiet: true, call: false, registers };
+  const taken = loops ? closingBranch(insns, steps, liveAtStart) : null;
   // The registers live in locals for the whole function: loaded as it starts, and written back
   // before anything could see the array (a call of a semantics function, a return, a fault).
   let named = 0, written = 0;
@@ -206,59 +223,80 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   const writeBack = (mask: number) => registersIn(mask).map((n) => `r[${n}] = r${n}; `).join('');
   // (A call may load a segment register: which segments are flat is read again too.)
   const reload = registersIn(named).map((n) => `r${n} = r[${n}]; `).join('') + `flat = st[${S_FLAT_SEGMENTS}]; `;
+  const temps = steps.flatMap((step, k) => (step.flags === 'deferred' ? [`p${k}_0 = 0`, `p${k}_1 = 0`] : []));
   const bindings = insns.map((_, k) => `x${k} = I[${k}], f${k} = F[${k}]`).join(', ');
   lines.push(`const ${bindings};`);
   lines.push(`return function ${name}(cpu, st, budget, retiredBefore) {`);
   lines.push(`  const base = st[${S_EIP}], r = cpu.reg, generation = cpu.translationGeneration;`);
-  lines.push(`  let k = 0, done = 0, flat = st[${S_FLAT_SEGMENTS}]${registersIn(named).map((n) => `, r${n} = r[${n}]`).join('')}${(closing?.deferred ?? []).map(({ k }) => `, p${k}_0 = 0, p${k}_1 = 0`).join('')};`);
+  lines.push(`  let k = 0, done = 0, flat = st[${S_FLAT_SEGMENTS}]${registersIn(named).map((n) => `, r${n} = r[${n}]`).join('')}${temps.map((t) => `, ${t}`).join('')};`);
   lines.push('  try {');
   const pad = loops ? '      ' : '    '; // the body's indent, inside the loop or not
   if (loops) lines.push('    for (;;) {');
+  // The deferred records not made yet, in order, and what a fault at each instruction makes.
+  let pending: string[] = [];
+  const atFault: string[] = [];
+  const make = () => {
+    const js = pending.map((record) => `${record} `).join('');
+    pending = [];
+    return js;
+  };
   // A call works on the array: what the locals hold goes there first, and comes back after.
   const statements = (step: Step) => (step.call ? `${writeBack(written)}${step.js} ${reload}` : step.js);
   for (let k = 0; k < last; k++) {
     const d = insns[k];
+    const step = steps[k];
+    const before = step.flags === 'sync' ? make() : '';
+    atFault[k] = pending.join(' ');
     // A quiet instruction can neither fault (k says which one did) nor set cpu.attention (and a
     // compiled block starts with it clear).
-    lines.push(steps[k].quiet ? `${pad}${steps[k].js}` : `${pad}k = ${k}; ${statements(steps[k])}`);
-    if (!steps[k].quiet) lines.push(`${pad}if (cpu.attention !== 0) { ${writeBack(written)}st[${S_EIP}] = (base + ${d.offset + d.length}) | 0; cpu.compiledEarlyStop = true; return done + ${k + 1}; }`);
+    lines.push(step.quiet ? `${pad}${before}${step.js}` : `${pad}k = ${k}; ${before}${statements(step)}`);
+    if (step.flags === 'deferred') pending.push(step.record);
+    if (!step.quiet) lines.push(`${pad}if (cpu.attention !== 0) { ${pending.join(' ')}${writeBack(written)}st[${S_EIP}] = (base + ${d.offset + d.length}) | 0; cpu.compiledEarlyStop = true; return done + ${k + 1}; }`);
   }
   const d = insns[last];
+  const step = steps[last];
   const leave = (eip: string) =>
     `st[${S_INSN_EIP}] = (base + ${d.offset}) | 0; st[${S_EIP}] = ${eip}; cpu.retiredInChunk = retiredBefore + done + ${last};`;
-  if (closing !== null) {
+  if (taken !== null) {
     // The branch taken by the block itself: EIP and the rest are written only as the loop leaves.
-    lines.push(`      const taken = ${closing.taken};`);
+    const before = step.flags === 'sync' ? make() : '';
+    atFault[last] = '';
+    lines.push(`      ${before}const taken = ${taken};`);
     lines.push(`      if (!taken || cpu.attention !== 0 || cpu.translationGeneration !== generation || done + ${2 * length} > budget) {`);
-    lines.push(`        ${closing.deferred.map((x) => x.form.record).join(' ')}${leave(`taken ? base : (base + ${d.offset + d.length}) | 0`)}`);
+    lines.push(`        ${make()}${leave(`taken ? base : (base + ${d.offset + d.length}) | 0`)}`);
     lines.push('        break;');
     lines.push('      }');
     lines.push(`      done += ${length};`);
     lines.push('    }');
   } else {
-    lines.push(`${pad}k = ${last}; ${leave(`(base + ${d.offset + d.length}) | 0`)}`);
-    lines.push(`${pad}${statements(steps[last])}`);
+    // (In a loop, what is deferred is made before the branch: nothing is carried into the next round.)
+    const before = step.flags === 'sync' || loops ? make() : '';
+    atFault[last] = pending.join(' ');
+    lines.push(`${pad}k = ${last}; ${before}${leave(`(base + ${d.offset + d.length}) | 0`)}`);
+    lines.push(`${pad}${statements(step)}`);
+    if (step.flags === 'deferred') pending.push(step.record);
+    if (loops) {
+      // Round again only when the branch went back to this block's start, the TLB was not flushed
+      // (the interpreter follows a chain only within one translation generation: after a flush the
+      // next fetch walks the page tables again, setting A bits or faulting), and the next whole
+      // iteration fits the budget; anything else is the run loop's business. (The last
+      // instruction is a branch that reads the flags, or a call: nothing is deferred past it.)
+      lines.push(`      if (st[${S_EIP}] !== base || cpu.attention !== 0 || cpu.incompleteInstruction || cpu.translationGeneration !== generation || done + ${2 * length} > budget) break;`);
+      lines.push(`      done += ${length};`);
+      lines.push('    }');
+    }
   }
-  if (loops && closing === null) {
-    // Round again only when the branch went back to this block's start, the TLB was not flushed
-    // (the interpreter follows a chain only within one translation generation: after a flush the
-    // next fetch walks the page tables again, setting A bits or faulting), and the next whole
-    // iteration fits the budget; anything else is the run loop's business.
-    lines.push(`      if (st[${S_EIP}] !== base || cpu.attention !== 0 || cpu.incompleteInstruction || cpu.translationGeneration !== generation || done + ${2 * length} > budget) break;`);
-    lines.push(`      done += ${length};`);
-    lines.push('    }');
-  }
-  lines.push(`    ${writeBack(written)}return done + ${last};`);
+  lines.push(`    ${make()}${writeBack(written)}return done + ${last};`);
   lines.push('  } catch (e) {');
   // A fault leaves the registers as they were before the faulting instruction: the locals, but
   // where it was a call (the array holds what the call did) or reached a register through the
-  // array (there, the array's).
-  const faultWriteBack = new Map<string, number[]>();
-  steps.forEach((step, k) => {
-    const js = step.call ? '' : writeBack(written & ~step.registers.viaArray);
-    faultWriteBack.set(js, [...(faultWriteBack.get(js) ?? []), k]);
+  // array (there, the array's); and the flags as the instructions before it left them.
+  const faultStatements = new Map<string, number[]>();
+  steps.forEach((s, k) => {
+    const js = (s.call ? '' : writeBack(written & ~s.registers.viaArray)) + (atFault[k] ? `${atFault[k]} ` : '');
+    faultStatements.set(js, [...(faultStatements.get(js) ?? []), k]);
   });
-  const cases = [...faultWriteBack].sort((a, b) => b[1].length - a[1].length);
+  const cases = [...faultStatements].sort((a, b) => b[1].length - a[1].length);
   cases.forEach(([js, ks], i) => {
     if (i === cases.length - 1) lines.push(i === 0 ? `    ${js}` : `    else { ${js}}`);
     else lines.push(`    ${i === 0 ? '' : 'else '}if (${ks.map((k) => `k === ${k}`).join(' || ')}) { ${js}}`);

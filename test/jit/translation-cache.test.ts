@@ -272,6 +272,50 @@ describe('the translation cache', () => {
       hlt`).outcome.kind).toBe('shutdown');
   });
 
+  it('flags recorded only where something can see them: a fault part-way through a round sees those of the instructions before it', () => {
+    // XOR, ROL and ADD [ESI] keep their flags as operands until a fault (a dword past DS's
+    // 64 KiB: #GP, whose handler keeps the FLAGS pushed) or the loop's end needs them.
+    const real = bothWays(`
+      ${realModeWithHandler(13, 'gp_handler')}
+      mov ecx, 5000
+      mov esi, 0xff00
+      mov ebx, 0x12345
+    hot:
+      add eax, ebx
+      xor ebx, eax
+      rol ebx, 3
+      add [esi], eax
+      mov edx, [esi]
+      add si, 1
+      dec ecx
+      jnz hot
+      hlt
+    gp_handler:
+      pop word [0x500]
+      pop word [0x502]
+      pop word [0x504]
+      hlt`);
+    expect(real.machine.phys.read(0x500, 2)).toBeGreaterThan(0);
+    // The same in flat protected mode, where the loop takes its own branch: a dword at
+    // 0xFFFFFFFE wraps past the limit (#GP; no IDT: shutdown, with the flags as they were).
+    for (const budget of [1_000_000, 333, 777]) {
+      bothWays(`${ENTER_FLAT_PM}
+        mov ecx, 5000
+        mov esi, 0xfffffffe - 0x100
+        mov ebx, 0x12345
+      hot:
+        add eax, ebx
+        xor ebx, eax
+        rol ebx, 3
+        add [esi], eax
+        mov edx, [esi]
+        inc esi
+        dec ecx
+        jnz hot
+        hlt`, budget);
+    }
+  });
+
   it('single-stepping a compiled loop shows the guest its exact flags after every instruction', () => {
     // The loop's ADD and XOR have flags nobody reads before they are set again, so compiled they
     // leave them alone; but with TF set each instruction traps, and the #DB handler sums the
@@ -334,6 +378,21 @@ describe('the translation cache', () => {
       mov [0x500], eax
       hlt`);
     expect(run.machine.phys.read(0x500, 4)).toBe(50 * 1 + 50 * 2);
+    // A write to its own code stops the block right after it: the ADD's flags, kept as its
+    // operands until then, must be in EFLAGS for the PUSHFD that runs next.
+    const stops = bothWays(`${ENTER_FLAT_PM}
+      mov ecx, 100
+      mov eax, -50
+    again:
+      add eax, 1
+      mov byte [again + 2], 1
+      pushfd
+      pop edx
+      add [0x600], edx        ; every round's flags, summed
+      dec ecx
+      jnz again
+      hlt`);
+    expect(stops.machine.phys.read(0x600, 4)).not.toBe(0);
   });
 
   it('a read-modify-write in compiled code: one translation where it can, the checked way across a page, into its own code and past a limit', () => {

@@ -250,57 +250,59 @@ export const emitTestAccImm: Emitter = (d, _x, flagsLive) => {
   return flagsLive ? `test(st, ${regJs(0, size)}, ${d.imm}, ${size});` : '';
 };
 
-// The forms whose flags a compiled loop may record only as it leaves (emit.ts, DeferredFlags):
-// register operands only, and not ADC or SBB (which read CF).
+// The deferred forms (emit.ts, DeferredFlags): the form as written out above with its flags
+// dead, its operands caught in the locals t0 and t1 as they are read; the result recomputed
+// from them. Not ADC or SBB, which read CF.
 
-/** An ALU operation on two operand expressions, deferred (operands kept in `t`0 and `t`1); `dest` register or -1 (CMP, TEST). */
-function deferredAlu(op: number, a: string, b: string, size: number, dest: number, t: string): DeferredFlags | null {
+/** An ALU operation of the r/m operand and `b` (`gIsDest`: into the reg field's register instead), deferred. */
+function deferredAlu(d: Insn, op: number, size: number, b: string, gIsDest: boolean, t: string): DeferredFlags | null {
   if (op === ADC || op === SBB) return null;
-  const keep = `${t}0 = ${a}; ${t}1 = ${b}; `;
-  const record = `alu(st, ${op}, ${t}0, ${t}1, ${size});`;
-  if (dest < 0) return { js: keep, result: `aluValue(st, ${op === CMP ? SUB : op}, ${t}0, ${t}1)`, size, record };
-  return { js: keep + setRegJs(dest, size, `aluValue(st, ${op}, ${t}0, ${t}1)`), result: regJs(dest, size), size, record };
+  const value = (a: string) => `aluValue(st, ${op}, (${t}0 = ${a}), (${t}1 = ${b}))`;
+  const js = op === CMP ? `${t}0 = ${readEJs(d, size)}; ${t}1 = ${b};`
+    : gIsDest ? setRegJs(regField(d), size, `aluValue(st, ${op}, (${t}0 = ${regJs(regField(d), size)}), (${t}1 = ${readEJs(d, size)}))`)
+    : updateEJs(d, size, value);
+  return { js, result: `aluValue(st, ${op === CMP ? SUB : op}, ${t}0, ${t}1)`, size, record: `alu(st, ${op}, ${t}0, ${t}1, ${size});` };
 }
 
-export const deferAluEG: FlagDeferrer = (d, t) => {
-  if (d.modrm < 0xc0) return null;
-  const op = (d.opcode >> 3) & 7;
-  const size = sizeFromOpcodeBit(d);
-  return deferredAlu(op, regJs(d.modrm & 7, size), regJs(regField(d), size), size, op === CMP ? -1 : d.modrm & 7, t);
-};
+export const deferAluEG: FlagDeferrer = (d, t) => deferredAlu(d, (d.opcode >> 3) & 7, sizeFromOpcodeBit(d), regJs(regField(d), sizeFromOpcodeBit(d)), false, t);
 export const deferAluGE: FlagDeferrer = (d, t) => {
-  if (d.modrm < 0xc0) return null;
   const op = (d.opcode >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
-  return deferredAlu(op, regJs(regField(d), size), regJs(d.modrm & 7, size), size, op === CMP ? -1 : regField(d), t);
+  // (CMP G, E compares G with E: its first operand is the register.)
+  if (op === CMP) return { js: `${t}0 = ${regJs(regField(d), size)}; ${t}1 = ${readEJs(d, size)};`, result: `aluValue(st, ${SUB}, ${t}0, ${t}1)`, size, record: `alu(st, ${op}, ${t}0, ${t}1, ${size});` };
+  return deferredAlu(d, op, size, '', true, t);
 };
 export const deferAluAccImm: FlagDeferrer = (d, t) => {
   const op = (d.opcode >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
-  return deferredAlu(op, regJs(0, size), String(d.imm), size, op === CMP ? -1 : 0, t);
+  if (op === ADC || op === SBB) return null;
+  const keep = `(${t}0 = ${regJs(0, size)}), (${t}1 = ${d.imm})`;
+  const js = op === CMP ? `${keep};` : setRegJs(0, size, `aluValue(st, ${op}, ${keep})`);
+  return { js, result: `aluValue(st, ${op === CMP ? SUB : op}, ${t}0, ${t}1)`, size, record: `alu(st, ${op}, ${t}0, ${t}1, ${size});` };
 };
 export const deferAluEImm: FlagDeferrer = (d, t) => {
-  if (d.modrm < 0xc0) return null;
-  const op = (d.modrm >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
-  const imm = String(size === 32 ? d.imm : d.imm & ((1 << size) - 1));
-  return deferredAlu(op, regJs(d.modrm & 7, size), imm, size, op === CMP ? -1 : d.modrm & 7, t);
+  return deferredAlu(d, (d.modrm >> 3) & 7, size, String(size === 32 ? d.imm : d.imm & ((1 << size) - 1)), false, t);
 };
+const incDecDeferred = (isDec: boolean, size: number, t: string, js: string): DeferredFlags => ({
+  js, result: `${isDec ? 'decValue' : 'incValue'}(${t}0)`, size, record: `${isDec ? 'dec' : 'inc'}(st, ${t}0, ${size});`,
+});
 export const deferIncDecReg: FlagDeferrer = (d, t) => {
   const size = operandSize(d);
   const n = d.opcode & 7;
-  const name = d.opcode >= 0x48 ? 'dec' : 'inc';
-  return { js: `${t}0 = ${regJs(n, size)}; ${setRegJs(n, size, `${name}Value(${t}0)`)}`, result: regJs(n, size), size, record: `${name}(st, ${t}0, ${size});` };
+  const isDec = d.opcode >= 0x48;
+  return incDecDeferred(isDec, size, t, setRegJs(n, size, `${isDec ? 'decValue' : 'incValue'}(${t}0 = ${regJs(n, size)})`));
 };
-export const deferTestEG: FlagDeferrer = (d, t) => {
-  if (d.modrm < 0xc0) return null;
+export const deferIncDecE: FlagDeferrer = (d, t) => {
   const size = sizeFromOpcodeBit(d);
-  return { js: `${t}0 = ${regJs(d.modrm & 7, size)}; ${t}1 = ${regJs(regField(d), size)}; `, result: `aluValue(st, ${AND}, ${t}0, ${t}1)`, size, record: `test(st, ${t}0, ${t}1, ${size});` };
+  const isDec = (d.modrm & 0x08) !== 0;
+  return incDecDeferred(isDec, size, t, updateEJs(d, size, (a) => `${isDec ? 'decValue' : 'incValue'}(${t}0 = ${a})`));
 };
-export const deferTestAccImm: FlagDeferrer = (d, t) => {
-  const size = sizeFromOpcodeBit(d);
-  return { js: `${t}0 = ${regJs(0, size)}; ${t}1 = ${d.imm}; `, result: `aluValue(st, ${AND}, ${t}0, ${t}1)`, size, record: `test(st, ${t}0, ${t}1, ${size});` };
-};
+const testDeferred = (a: string, b: string, size: number, t: string): DeferredFlags => ({
+  js: `${t}0 = ${a}; ${t}1 = ${b};`, result: `aluValue(st, ${AND}, ${t}0, ${t}1)`, size, record: `test(st, ${t}0, ${t}1, ${size});`,
+});
+export const deferTestEG: FlagDeferrer = (d, t) => testDeferred(readEJs(d, sizeFromOpcodeBit(d)), regJs(regField(d), sizeFromOpcodeBit(d)), sizeFromOpcodeBit(d), t);
+export const deferTestAccImm: FlagDeferrer = (d, t) => testDeferred(regJs(0, sizeFromOpcodeBit(d)), String(d.imm), sizeFromOpcodeBit(d), t);
 
 // What each form does to the flags (emit.ts, FlagEffect). Register forms are quiet: they can
 // neither fault nor need the run loop. INC and DEC leave CF; ADC and SBB read it.
