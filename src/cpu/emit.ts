@@ -62,10 +62,21 @@ export interface DeferredFlags {
 }
 /**
  * The deferred form of an instruction, its operands kept in the locals `temp`0 and `temp`1, or
- * null where there is none (a memory operand; an instruction that reads a flag). A form with one
- * also honours `flagsLive` false: it then leaves the flags alone.
+ * null where there is none (an instruction that reads a flag, a shift by CL). An instruction
+ * that has one is also written out with `flagsLive` false as its value alone: the flags left alone.
  */
 export type FlagDeferrer = (d: Insn, temp: string) => DeferredFlags | null;
+
+/**
+ * How the translation cache writes out a form of the opcode table (its entries' `compiled`):
+ * the emitter, what the form does to the flags, and, for some, its deferred form.
+ */
+export interface CompiledForm {
+  emit: Emitter;
+  flags: FlagEffectOf;
+  /** Null for an instruction without a deferred form (every one of a form that has none). */
+  defer: FlagDeferrer;
+}
 
 /** What an instruction without a FlagEffect counts as. */
 export const READS_EVERY_FLAG: FlagEffect = { reads: ARITH_FLAGS, writes: 0, quiet: false };

@@ -8,6 +8,7 @@
  * its address depends on registers at the time it executes.
  */
 import type { Cpu } from './cpu.ts';
+import type { CompiledForm } from './emit.ts';
 
 export type Semantics = (cpu: Cpu, d: Insn) => void;
 
@@ -32,6 +33,8 @@ export class Insn {
   offset = 0;
   length = 0;
   execute: Semantics = notDecoded;
+  /** How the translation cache writes it out (the opcode table's entry), or null: a call of `execute`. */
+  form: CompiledForm | null = null;
   /** The table entry's decode-info bits (opcode-table.ts, D_*). */
   info = 0;
 }

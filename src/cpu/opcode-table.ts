@@ -3,7 +3,8 @@
  * for decoding (does the opcode take a ModRM byte, is it a group, which immediate follows,
  * may it take LOCK), for the mnemonic and operand notation shown by traces and checked
  * against the disassembler, for which forms end a translation block, and for which
- * instructions are sensitive. Each entry names the function that carries out its semantics.
+ * instructions are sensitive. Each entry names the function that carries out its semantics,
+ * and, for the forms the translation cache writes out itself, how (`compiled`: emit.ts).
  *
  * Operand notation follows the Intel SDM, Vol. 2, Appendix A: E (ModRM r/m), G (ModRM reg),
  * M (memory only), R (register only), S (segment register), C/D (control/debug register),
@@ -11,6 +12,7 @@
  * (16/32), z (16/32 immediate), p (far pointer). `Ibs` is a sign-extended imm8.
  */
 import type { Semantics } from './insn.ts';
+import { NO_FLAGS_MEMORY, NO_FLAGS_REGISTERS, READS_EVERY_FLAG, noFlags, type CompiledForm } from './emit.ts';
 import * as alu from './ops/alu.ts';
 import * as bcd from './ops/bcd.ts';
 import * as bits from './ops/bits.ts';
@@ -60,6 +62,8 @@ export interface OpcodeEntry {
   /** Operands in SDM Appendix A notation, comma-separated ('' for none). */
   operands: string;
   execute: Semantics;
+  /** How the translation cache writes it out; without one, compiled code calls `execute`. */
+  compiled?: CompiledForm;
   lockable?: boolean;
   endsBlock?: boolean;
   sensitive?: boolean;
@@ -70,6 +74,32 @@ const BRANCH = { endsBlock: true };
 /** String instructions end a block: with REP they restart themselves (EIP back on them). */
 const STRING = { endsBlock: true };
 const SENSITIVE = { endsBlock: true, sensitive: true };
+
+// The forms the translation cache writes out (emit.ts): emitter, flags, deferred form. Their
+// functions are looked up when first called: this table is built while the ops modules may
+// still be loading (an import cycle through cpu.ts), and their emitters are not hoisted.
+function compiled(of: () => { emit: CompiledForm['emit']; flags: CompiledForm['flags']; defer?: CompiledForm['defer'] }): CompiledForm {
+  return { emit: (d, x, live) => of().emit(d, x, live), flags: (d) => of().flags(d), defer: (d, t) => of().defer?.(d, t) ?? null };
+}
+const ALU_EG = compiled(() => ({ emit: alu.emitAluEG, flags: alu.flagsAluEGorGE, defer: alu.deferAluEG }));
+const ALU_GE = compiled(() => ({ emit: alu.emitAluGE, flags: alu.flagsAluEGorGE, defer: alu.deferAluGE }));
+const ALU_ACC_IMM = compiled(() => ({ emit: alu.emitAluAccImm, flags: alu.flagsAluAccImm, defer: alu.deferAluAccImm }));
+const ALU_E_IMM = compiled(() => ({ emit: alu.emitAluEImm, flags: alu.flagsAluEImm, defer: alu.deferAluEImm }));
+const INC_DEC_REG = compiled(() => ({ emit: alu.emitIncDecReg, flags: alu.flagsIncDec, defer: alu.deferIncDecReg }));
+const INC_DEC_E = compiled(() => ({ emit: alu.emitIncDecE, flags: alu.flagsIncDec, defer: alu.deferIncDecE }));
+const TEST_EG = compiled(() => ({ emit: alu.emitTestEG, flags: alu.flagsTest, defer: alu.deferTestEG }));
+const TEST_ACC_IMM = compiled(() => ({ emit: alu.emitTestAccImm, flags: alu.flagsTest, defer: alu.deferTestAccImm }));
+const MOV_EG = compiled(() => ({ emit: move.emitMovEG, flags: noFlags }));
+const MOV_GE = compiled(() => ({ emit: move.emitMovGE, flags: noFlags }));
+const MOV_E_IMM = compiled(() => ({ emit: move.emitMovEImm, flags: noFlags }));
+const MOV_REG_IMM = compiled(() => ({ emit: move.emitMovRegImm, flags: () => NO_FLAGS_REGISTERS }));
+const LEA = compiled(() => ({ emit: move.emitLea, flags: () => NO_FLAGS_REGISTERS }));
+const NOP = compiled(() => ({ emit: move.emitNop, flags: () => NO_FLAGS_REGISTERS }));
+const SHIFT = compiled(() => ({ emit: shift.emitShiftGroup, flags: shift.flagsShiftGroup, defer: shift.deferShiftGroup }));
+const PUSH_REG = compiled(() => ({ emit: stack.emitPushReg, flags: () => NO_FLAGS_MEMORY }));
+const POP_REG = compiled(() => ({ emit: stack.emitPopReg, flags: () => NO_FLAGS_MEMORY }));
+const JCC = compiled(() => ({ emit: control.emitJcc, flags: () => READS_EVERY_FLAG }));
+const JMP_REL = compiled(() => ({ emit: control.emitJmpRel, flags: () => NO_FLAGS_MEMORY })); // not quiet: a target past CS's limit is #GP
 
 const entries: OpcodeEntry[] = [];
 function def(opcode: number, mnemonic: string, operands: string, execute: Semantics, extra: Partial<OpcodeEntry> = {}): void {
@@ -84,15 +114,15 @@ const ALU_NAMES = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];
 ALU_NAMES.forEach((name, i) => {
   const base = i << 3;
   const lock = name === 'cmp' ? {} : LOCK;
-  def(base + 0, name, 'Eb,Gb', alu.execAluEG, lock);
-  def(base + 1, name, 'Ev,Gv', alu.execAluEG, lock);
-  def(base + 2, name, 'Gb,Eb', alu.execAluGE);
-  def(base + 3, name, 'Gv,Ev', alu.execAluGE);
-  def(base + 4, name, 'AL,Ib', alu.execAluAccImm);
-  def(base + 5, name, 'eAX,Iz', alu.execAluAccImm);
+  def(base + 0, name, 'Eb,Gb', alu.execAluEG, { ...lock, compiled: ALU_EG });
+  def(base + 1, name, 'Ev,Gv', alu.execAluEG, { ...lock, compiled: ALU_EG });
+  def(base + 2, name, 'Gb,Eb', alu.execAluGE, { compiled: ALU_GE });
+  def(base + 3, name, 'Gv,Ev', alu.execAluGE, { compiled: ALU_GE });
+  def(base + 4, name, 'AL,Ib', alu.execAluAccImm, { compiled: ALU_ACC_IMM });
+  def(base + 5, name, 'eAX,Iz', alu.execAluAccImm, { compiled: ALU_ACC_IMM });
   [0x80, 0x81, 0x82, 0x83].forEach((op) => {
     const operands = op === 0x81 ? 'Ev,Iz' : op === 0x83 ? 'Ev,Ibs' : 'Eb,Ib';
-    grp(op, i, name, operands, alu.execAluEImm, lock);
+    grp(op, i, name, operands, alu.execAluEImm, { ...lock, compiled: ALU_E_IMM });
   });
 });
 def(0x06, 'push', 'ES', stack.execPushSreg);
@@ -109,10 +139,10 @@ def(0x3f, 'aas', '', bcd.execAas);
 
 // ---- 40-6F
 for (let r = 0; r < 8; r++) {
-  def(0x40 + r, 'inc', 'Zv', alu.execIncDecReg);
-  def(0x48 + r, 'dec', 'Zv', alu.execIncDecReg);
-  def(0x50 + r, 'push', 'Zv', stack.execPushReg);
-  def(0x58 + r, 'pop', 'Zv', stack.execPopReg);
+  def(0x40 + r, 'inc', 'Zv', alu.execIncDecReg, { compiled: INC_DEC_REG });
+  def(0x48 + r, 'dec', 'Zv', alu.execIncDecReg, { compiled: INC_DEC_REG });
+  def(0x50 + r, 'push', 'Zv', stack.execPushReg, { compiled: PUSH_REG });
+  def(0x58 + r, 'pop', 'Zv', stack.execPopReg, { compiled: POP_REG });
 }
 def(0x60, 'pusha', '', stack.execPusha);
 def(0x61, 'popa', '', stack.execPopa);
@@ -130,27 +160,27 @@ def(0x6f, 'outsw', '', string.execString, SENSITIVE);
 // ---- 70-7F Jcc rel8
 const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
 CC.forEach((cc, i) => {
-  def(0x70 + i, 'j' + cc, 'Jb', control.execJcc, BRANCH);
-  def(0x180 + i, 'j' + cc, 'Jz', control.execJcc, BRANCH);
+  def(0x70 + i, 'j' + cc, 'Jb', control.execJcc, { ...BRANCH, compiled: JCC });
+  def(0x180 + i, 'j' + cc, 'Jz', control.execJcc, { ...BRANCH, compiled: JCC });
   def(0x190 + i, 'set' + cc, 'Eb', bits.execSetcc);
 });
 
 // ---- 84-8F
-def(0x84, 'test', 'Eb,Gb', alu.execTestEG);
-def(0x85, 'test', 'Ev,Gv', alu.execTestEG);
+def(0x84, 'test', 'Eb,Gb', alu.execTestEG, { compiled: TEST_EG });
+def(0x85, 'test', 'Ev,Gv', alu.execTestEG, { compiled: TEST_EG });
 def(0x86, 'xchg', 'Eb,Gb', move.execXchgEG, LOCK);
 def(0x87, 'xchg', 'Ev,Gv', move.execXchgEG, LOCK);
-def(0x88, 'mov', 'Eb,Gb', move.execMovEG);
-def(0x89, 'mov', 'Ev,Gv', move.execMovEG);
-def(0x8a, 'mov', 'Gb,Eb', move.execMovGE);
-def(0x8b, 'mov', 'Gv,Ev', move.execMovGE);
+def(0x88, 'mov', 'Eb,Gb', move.execMovEG, { compiled: MOV_EG });
+def(0x89, 'mov', 'Ev,Gv', move.execMovEG, { compiled: MOV_EG });
+def(0x8a, 'mov', 'Gb,Eb', move.execMovGE, { compiled: MOV_GE });
+def(0x8b, 'mov', 'Gv,Ev', move.execMovGE, { compiled: MOV_GE });
 def(0x8c, 'mov', 'Ev,Sw', move.execMovESreg);
-def(0x8d, 'lea', 'Gv,M', move.execLea);
+def(0x8d, 'lea', 'Gv,M', move.execLea, { compiled: LEA });
 def(0x8e, 'mov', 'Sw,Ew', move.execMovSregE, BRANCH);
 grp(0x8f, 0, 'pop', 'Ev', stack.execPopE);
 
 // ---- 90-9F
-def(0x90, 'nop', '', move.execNop);
+def(0x90, 'nop', '', move.execNop, { compiled: NOP });
 for (let r = 1; r < 8; r++) def(0x90 + r, 'xchg', 'Zv,eAX', move.execXchgAccReg);
 def(0x98, 'cbw', '', move.execCbw);
 def(0x99, 'cwd', '', move.execCwd);
@@ -170,8 +200,8 @@ def(0xa4, 'movsb', '', string.execString, STRING);
 def(0xa5, 'movsw', '', string.execString, STRING);
 def(0xa6, 'cmpsb', '', string.execString, STRING);
 def(0xa7, 'cmpsw', '', string.execString, STRING);
-def(0xa8, 'test', 'AL,Ib', alu.execTestAccImm);
-def(0xa9, 'test', 'eAX,Iz', alu.execTestAccImm);
+def(0xa8, 'test', 'AL,Ib', alu.execTestAccImm, { compiled: TEST_ACC_IMM });
+def(0xa9, 'test', 'eAX,Iz', alu.execTestAccImm, { compiled: TEST_ACC_IMM });
 def(0xaa, 'stosb', '', string.execString, STRING);
 def(0xab, 'stosw', '', string.execString, STRING);
 def(0xac, 'lodsb', '', string.execString, STRING);
@@ -181,17 +211,17 @@ def(0xaf, 'scasw', '', string.execString, STRING);
 
 // ---- B0-BF
 for (let r = 0; r < 8; r++) {
-  def(0xb0 + r, 'mov', 'Zb,Ib', move.execMovRegImm);
-  def(0xb8 + r, 'mov', 'Zv,Iz', move.execMovRegImm);
+  def(0xb0 + r, 'mov', 'Zb,Ib', move.execMovRegImm, { compiled: MOV_REG_IMM });
+  def(0xb8 + r, 'mov', 'Zv,Iz', move.execMovRegImm, { compiled: MOV_REG_IMM });
 }
 
 // ---- C0-CF
 const SHIFT_NAMES = ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sal', 'sar'];
 SHIFT_NAMES.forEach((name, i) => {
-  grp(0xc0, i, name, 'Eb,Ib', shift.execShiftGroup);
-  grp(0xc1, i, name, 'Ev,Ib', shift.execShiftGroup);
-  grp(0xd0, i, name, 'Eb,1', shift.execShiftGroup);
-  grp(0xd1, i, name, 'Ev,1', shift.execShiftGroup);
+  grp(0xc0, i, name, 'Eb,Ib', shift.execShiftGroup, { compiled: SHIFT });
+  grp(0xc1, i, name, 'Ev,Ib', shift.execShiftGroup, { compiled: SHIFT });
+  grp(0xd0, i, name, 'Eb,1', shift.execShiftGroup, { compiled: SHIFT });
+  grp(0xd1, i, name, 'Ev,1', shift.execShiftGroup, { compiled: SHIFT });
   grp(0xd2, i, name, 'Eb,CL', shift.execShiftGroup);
   grp(0xd3, i, name, 'Ev,CL', shift.execShiftGroup);
 });
@@ -199,8 +229,8 @@ def(0xc2, 'ret', 'Iw', control.execRetNear, BRANCH);
 def(0xc3, 'ret', '', control.execRetNear, BRANCH);
 def(0xc4, 'les', 'Gv,Mp', move.execLoadFarPointer);
 def(0xc5, 'lds', 'Gv,Mp', move.execLoadFarPointer);
-grp(0xc6, 0, 'mov', 'Eb,Ib', move.execMovEImm);
-grp(0xc7, 0, 'mov', 'Ev,Iz', move.execMovEImm);
+grp(0xc6, 0, 'mov', 'Eb,Ib', move.execMovEImm, { compiled: MOV_E_IMM });
+grp(0xc7, 0, 'mov', 'Ev,Iz', move.execMovEImm, { compiled: MOV_E_IMM });
 def(0xc8, 'enter', 'Iw,Ib', stack.execEnter);
 def(0xc9, 'leave', '', stack.execLeave);
 def(0xca, 'retf', 'Iw', control.execRetFar, BRANCH);
@@ -227,9 +257,9 @@ def(0xe5, 'in', 'eAX,Ib', io.execIn, SENSITIVE);
 def(0xe6, 'out', 'Ib,AL', io.execOut, SENSITIVE);
 def(0xe7, 'out', 'Ib,eAX', io.execOut, SENSITIVE);
 def(0xe8, 'call', 'Jz', control.execCallRel, BRANCH);
-def(0xe9, 'jmp', 'Jz', control.execJmpRel, BRANCH);
+def(0xe9, 'jmp', 'Jz', control.execJmpRel, { ...BRANCH, compiled: JMP_REL });
 def(0xea, 'jmp', 'Ap', control.execJmpFar, BRANCH);
-def(0xeb, 'jmp', 'Jb', control.execJmpRel, BRANCH);
+def(0xeb, 'jmp', 'Jb', control.execJmpRel, { ...BRANCH, compiled: JMP_REL });
 def(0xec, 'in', 'AL,DX', io.execIn, SENSITIVE);
 def(0xed, 'in', 'eAX,DX', io.execIn, SENSITIVE);
 def(0xee, 'out', 'DX,AL', io.execOut, SENSITIVE);
@@ -258,10 +288,10 @@ def(0xfa, 'cli', '', flagOps.execCliSti, BRANCH);
 def(0xfb, 'sti', '', flagOps.execCliSti, BRANCH);
 def(0xfc, 'cld', '', flagOps.execFlagOp);
 def(0xfd, 'std', '', flagOps.execFlagOp);
-grp(0xfe, 0, 'inc', 'Eb', alu.execIncDecE, LOCK);
-grp(0xfe, 1, 'dec', 'Eb', alu.execIncDecE, LOCK);
-grp(0xff, 0, 'inc', 'Ev', alu.execIncDecE, LOCK);
-grp(0xff, 1, 'dec', 'Ev', alu.execIncDecE, LOCK);
+grp(0xfe, 0, 'inc', 'Eb', alu.execIncDecE, { ...LOCK, compiled: INC_DEC_E });
+grp(0xfe, 1, 'dec', 'Eb', alu.execIncDecE, { ...LOCK, compiled: INC_DEC_E });
+grp(0xff, 0, 'inc', 'Ev', alu.execIncDecE, { ...LOCK, compiled: INC_DEC_E });
+grp(0xff, 1, 'dec', 'Ev', alu.execIncDecE, { ...LOCK, compiled: INC_DEC_E });
 grp(0xff, 2, 'call', 'Ev', control.execCallE, BRANCH);
 grp(0xff, 3, 'call', 'Mp', control.execCallFar, BRANCH);
 grp(0xff, 4, 'jmp', 'Ev', control.execJmpE, BRANCH);
@@ -360,6 +390,8 @@ function decodeInfoOf(e: OpcodeEntry): number {
 export const DECODE_INFO = new Uint16Array(GROUP_SPACE + 8 * 32);
 export const GROUP_BASE = new Uint16Array(GROUP_SPACE);
 export const EXECUTE: Semantics[] = new Array(GROUP_SPACE + 8 * 32).fill(system.execInvalid);
+/** How the translation cache writes each out (null: a call of its semantics). */
+export const COMPILED: (CompiledForm | null)[] = new Array(GROUP_SPACE + 8 * 32).fill(null);
 /** The entry behind each index, for disassembly and traces (undefined: not an instruction). */
 export const ENTRY: (OpcodeEntry | undefined)[] = new Array(GROUP_SPACE + 8 * 32);
 
@@ -376,6 +408,7 @@ for (const e of entries) {
   if (ENTRY[index]) throw new Error(`opcode table: two entries for ${e.opcode.toString(16)}${e.reg === undefined ? '' : '/' + e.reg}`);
   ENTRY[index] = e;
   EXECUTE[index] = e.execute;
+  COMPILED[index] = e.compiled ?? null;
   DECODE_INFO[index] = decodeInfoOf(e) | (e.reg !== undefined ? D_MODRM : 0);
 }
 // Group members with no entry are #UD, but still consume their ModRM byte and operand.

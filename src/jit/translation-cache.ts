@@ -4,7 +4,8 @@
  * (`block_00007c3a_32`), so that a profile of a guest reads as the guest's code.
  *
  * The function holds no semantics of its own. For the common forms (ALU, MOV, INC/DEC, shifts
- * by a constant, TEST, LEA, PUSH/POP, Jcc, JMP) an emitter (src/cpu/emit.ts, next to each form's
+ * by a constant, TEST, LEA, PUSH/POP, Jcc, JMP: the opcode table's entries with a `compiled`
+ * form, which the decoder puts in Insn.form) an emitter (src/cpu/emit.ts, next to each form's
  * semantics) writes the calls the form's semantics function would make, with the decoded
  * operation, size, registers and immediate as constants; any other instruction is a call of
  * its semantics function. Each call site in a compiled block only ever sees one function, so V8
@@ -34,49 +35,17 @@
  *   its iteration began; the state is the faulting instruction's, as in the interpreter.
  */
 import type { CompiledBlock } from '../cpu/block-cache.ts';
-import { NO_FLAGS_MEMORY, NO_FLAGS_REGISTERS, READS_EVERY_FLAG, beginEmission, noFlags, registerUse, type Emitter, type FlagDeferrer, type FlagEffectOf, type RegisterUse } from '../cpu/emit.ts';
+import { READS_EVERY_FLAG, beginEmission, registerUse, type RegisterUse } from '../cpu/emit.ts';
 import type { Insn, Semantics } from '../cpu/insn.ts';
 import { resultNegative, resultZero, testCondition } from '../cpu/flags.ts';
 import { pop, push } from '../cpu/operands.ts';
+import { alu, aluValue, dec, decValue, inc, incValue, test } from '../cpu/ops/alu.ts';
+import { execJcc, execJmpRel, jumpNear } from '../cpu/ops/control.ts';
 import {
-  alu, aluValue, dec, decValue, deferAluAccImm, deferAluEG, deferAluEImm, deferAluGE, deferIncDecE, deferIncDecReg, deferTestAccImm, deferTestEG, emitAluAccImm, emitAluEG, emitAluEImm, emitAluGE, emitIncDecE, emitIncDecReg, emitTestAccImm, emitTestEG,
-  execAluAccImm, execAluEG, execAluEImm, execAluGE, execIncDecE, execIncDecReg, execTestAccImm, execTestEG, flagsAluAccImm, flagsAluEGorGE,
-  flagsAluEImm, flagsIncDec, flagsTest, inc, incValue, test,
-} from '../cpu/ops/alu.ts';
-import { emitJcc, emitJmpRel, execJcc, execJmpRel, jumpNear } from '../cpu/ops/control.ts';
-import { emitLea, emitMovEG, emitMovEImm, emitMovGE, emitMovRegImm, emitNop, execLea, execMovEG, execMovEImm, execMovGE, execMovRegImm, execNop } from '../cpu/ops/move.ts';
-import {
-  deferShiftGroup, emitShiftGroup, execShiftGroup, flagsShiftGroup, rotateLeft, rotateLeftValue, rotateRightValue, shiftLeftValue, shiftRightValue, shiftArithmeticRightValue, rotateLeftThroughCarry, rotateRight, rotateRightThroughCarry, shiftArithmeticRight,
-  shiftLeft, shiftRight,
+  rotateLeft, rotateLeftThroughCarry, rotateLeftValue, rotateRight, rotateRightThroughCarry, rotateRightValue, shiftArithmeticRight,
+  shiftArithmeticRightValue, shiftLeft, shiftLeftValue, shiftRight, shiftRightValue,
 } from '../cpu/ops/shift.ts';
-import { emitPopReg, emitPushReg, execPopReg, execPushReg } from '../cpu/ops/stack.ts';
 import { ARITH_FLAGS, S_EIP, S_FLAT_SEGMENTS, S_INSN_EIP, SF, ZF } from '../cpu/state.ts';
-
-/**
- * The forms the translation cache writes out itself: each semantics function with its emitter,
- * its effect on the flags, and, for some, the form that defers its flags (emit.ts, DeferredFlags).
- */
-const FORMS = new Map<Semantics, { emit: Emitter; flags: FlagEffectOf; defer?: FlagDeferrer }>([
-  [execAluEG, { emit: emitAluEG, flags: flagsAluEGorGE, defer: deferAluEG }],
-  [execAluGE, { emit: emitAluGE, flags: flagsAluEGorGE, defer: deferAluGE }],
-  [execAluAccImm, { emit: emitAluAccImm, flags: flagsAluAccImm, defer: deferAluAccImm }],
-  [execAluEImm, { emit: emitAluEImm, flags: flagsAluEImm, defer: deferAluEImm }],
-  [execIncDecReg, { emit: emitIncDecReg, flags: flagsIncDec, defer: deferIncDecReg }],
-  [execIncDecE, { emit: emitIncDecE, flags: flagsIncDec, defer: deferIncDecE }],
-  [execTestEG, { emit: emitTestEG, flags: flagsTest, defer: deferTestEG }],
-  [execTestAccImm, { emit: emitTestAccImm, flags: flagsTest, defer: deferTestAccImm }],
-  [execMovEG, { emit: emitMovEG, flags: noFlags }],
-  [execMovGE, { emit: emitMovGE, flags: noFlags }],
-  [execMovEImm, { emit: emitMovEImm, flags: noFlags }],
-  [execMovRegImm, { emit: emitMovRegImm, flags: () => NO_FLAGS_REGISTERS }],
-  [execLea, { emit: emitLea, flags: () => NO_FLAGS_REGISTERS }],
-  [execNop, { emit: emitNop, flags: () => NO_FLAGS_REGISTERS }],
-  [execShiftGroup, { emit: emitShiftGroup, flags: flagsShiftGroup, defer: deferShiftGroup }],
-  [execPushReg, { emit: emitPushReg, flags: () => NO_FLAGS_MEMORY }],
-  [execPopReg, { emit: emitPopReg, flags: () => NO_FLAGS_MEMORY }],
-  [execJcc, { emit: emitJcc, flags: () => READS_EVERY_FLAG }],
-  [execJmpRel, { emit: emitJmpRel, flags: () => NO_FLAGS_MEMORY }], // not quiet: a target past CS's limit is #GP
-]);
 
 /**
  * Which instructions' flags someone may see, by a backward pass over the block: a flag is live
@@ -89,7 +58,7 @@ export function flagsLiveAfter(insns: readonly Insn[]): { live: boolean[]; liveA
   const live: boolean[] = new Array(insns.length);
   let liveFlags = ARITH_FLAGS;
   for (let k = insns.length - 1; k >= 0; k--) {
-    const effect = FORMS.get(insns[k].execute)?.flags(insns[k]) ?? READS_EVERY_FLAG;
+    const effect = insns[k].form?.flags(insns[k]) ?? READS_EVERY_FLAG;
     live[k] = !effect.quiet || (effect.writes & liveFlags) !== 0;
     liveFlags = effect.quiet ? (liveFlags & ~effect.writes) | effect.reads : ARITH_FLAGS;
   }
@@ -142,20 +111,18 @@ interface Step {
  */
 function blockSteps(insns: readonly Insn[], flagsLive: boolean[]): Step[] {
   return insns.map((d, k): Step => {
-    const form = FORMS.get(d.execute);
-    if (form === undefined) return { js: `f${k}(cpu, x${k});`, quiet: false, call: true, registers: { reads: 0, writes: 0, viaArray: 0 }, flags: 'sync', record: '', result: '', size: 0 };
+    const form = d.form;
+    if (form === null) return { js: `f${k}(cpu, x${k});`, quiet: false, call: true, registers: { reads: 0, writes: 0, viaArray: 0 }, flags: 'sync', record: '', result: '', size: 0 };
     const effect = form.flags(d);
-    if (flagsLive[k] && form.defer !== undefined) {
-      beginEmission();
-      const deferred = form.defer(d, `p${k}_`);
-      if (deferred !== null) return { js: deferred.js, quiet: effect.quiet, call: false, registers: registerUse(), flags: 'deferred', record: deferred.record, result: deferred.result, size: deferred.size };
-    }
+    beginEmission();
+    const deferred = form.defer(d, `p${k}_`);
+    if (deferred !== null && flagsLive[k]) return { js: deferred.js, quiet: effect.quiet, call: false, registers: registerUse(), flags: 'deferred', record: deferred.record, result: deferred.result, size: deferred.size };
     beginEmission();
     const js = form.emit(d, `x${k}`, flagsLive[k]);
     const registers = registerUse();
     if (js === null) return { js: `f${k}(cpu, x${k});`, quiet: false, call: true, registers: { reads: 0, writes: 0, viaArray: 0 }, flags: 'sync', record: '', result: '', size: 0 };
-    // Written out with dead flags, a form with a deferred form leaves them alone (FlagDeferrer).
-    const touches = (effect.reads | effect.writes) !== 0 && (flagsLive[k] || form.defer === undefined);
+    // Written out with dead flags, an instruction with a deferred form leaves them alone (FlagDeferrer).
+    const touches = (effect.reads | effect.writes) !== 0 && (flagsLive[k] || deferred === null);
     return { js, quiet: effect.quiet, call: false, registers, flags: touches ? 'sync' : 'none', record: '', result: '', size: 0 };
   });
 }
@@ -178,10 +145,10 @@ function closingBranch(insns: readonly Insn[], steps: Step[], liveAtStart: numbe
   const jump = d.execute === execJmpRel;
   if (!jump && d.execute !== execJcc) return null;
   for (let k = last - 1; k >= 0 && steps[k].flags !== 'sync'; k--) {
-    if (steps[k].flags === 'deferred' && (FORMS.get(insns[k].execute)!.flags(insns[k]).writes & liveAtStart) !== 0) {
+    if (steps[k].flags === 'deferred' && (insns[k].form!.flags(insns[k]).writes & liveAtStart) !== 0) {
       // Written out as it was: it records its flags every round, after the records before it.
       beginEmission();
-      steps[k] = { ...steps[k], js: FORMS.get(insns[k].execute)!.emit(insns[k], `x${k}`, true)!, registers: registerUse(), flags: 'sync' };
+      steps[k] = { ...steps[k], js: insns[k].form!.emit(insns[k], `x${k}`, true)!, registers: registerUse(), flags: 'sync' };
       break;
     }
   }
@@ -192,7 +159,7 @@ function closingBranch(insns: readonly Insn[], steps: Step[], liveAtStart: numbe
   const cc = d.opcode & 15;
   const tested = last > 0 ? steps[last - 1] : null;
   const flag = cc >> 1 === 2 ? ZF : cc >> 1 === 4 ? SF : 0;
-  if (tested !== null && tested.flags === 'deferred' && flag !== 0 && (FORMS.get(insns[last - 1].execute)!.flags(insns[last - 1]).writes & flag) !== 0) {
+  if (tested !== null && tested.flags === 'deferred' && flag !== 0 && (insns[last - 1].form!.flags(insns[last - 1]).writes & flag) !== 0) {
     const test = `${flag === ZF ? 'resultZero' : 'resultNegative'}(${tested.result}, ${32 - tested.size})`;
     steps[last] = { ...steps[last], flags: 'none' }; // it reads no flag of the state array
     return cc & 1 ? `!${test}` : test;
