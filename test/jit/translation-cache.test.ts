@@ -296,6 +296,19 @@ describe('the translation cache', () => {
       pop word [0x504]
       hlt`);
     expect(real.machine.phys.read(0x500, 2)).toBeGreaterThan(0);
+    // An RCL reads CF though its own flags are dead (the SUB sets them again): the ADD's record
+    // is made before it, every round.
+    bothWays(`${ENTER_FLAT_PM}
+      mov ecx, 1000
+      mov ebx, 0x9abcdef1
+    hot:
+      add eax, ebx
+      rcl edx, 1
+      sub esi, 1
+      dec ecx
+      jnz hot
+      mov [0x500], edx
+      hlt`);
     // The same in flat protected mode, where the loop takes its own branch: a dword at
     // 0xFFFFFFFE wraps past the limit (#GP; no IDT: shutdown, with the flags as they were).
     for (const budget of [1_000_000, 333, 777]) {
