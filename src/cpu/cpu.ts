@@ -453,6 +453,12 @@ export class Cpu {
     this.write(seg, offset, value, size);
   }
 
+  /** The read of a read-modify-write the TLB could not serve at once: the write is checked first (readEForUpdate's order). */
+  readForUpdate(seg: number, offset: number, size: number): number {
+    this.checkWritable(seg, offset, size);
+    return this.read(seg, offset, size);
+  }
+
   /** `size` bits of host memory at `at` (from hostForUpdate). */
   hostRead(at: number, size: number): number {
     return size === 32 ? this.memView.getInt32(at, true) : size === 16 ? this.mem[at] | (this.mem[at + 1] << 8) : this.mem[at];

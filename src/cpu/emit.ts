@@ -93,13 +93,23 @@ export interface RegisterUse {
   viaArray: number;
 }
 const use: RegisterUse = { reads: 0, writes: 0, viaArray: 0 };
+/** The registers as the state array's elements (r[n]) rather than locals: see `beginEmission`. */
+let inArray = false;
 
-/** Starts noting the registers of the next instruction's statements. */
-export function beginEmission(): void {
+/**
+ * Starts noting the registers of the next instruction's statements. `registersInArray`: name them
+ * as the state array's elements, for a block that calls semantics functions so often that
+ * writing its locals back and loading them again around each call would cost more than they save.
+ */
+export function beginEmission(registersInArray = false): void {
   use.reads = 0;
   use.writes = 0;
   use.viaArray = 0;
+  inArray = registersInArray;
 }
+
+/** Register `n` as the statements name it. */
+const name = (n: number) => (inArray ? `r[${n}]` : `r${n}`);
 
 /** The registers noted since `beginEmission`. */
 export function registerUse(): RegisterUse {
@@ -110,19 +120,21 @@ export function registerUse(): RegisterUse {
 export function regJs(n: number, size: number): string {
   const r = size === 8 ? n & 3 : n;
   use.reads |= 1 << r;
-  if (size === 32) return `r${r}`;
-  if (size === 16) return `(r${r} & 0xffff)`;
-  return n < 4 ? `(r${r} & 0xff)` : `((r${r} >> 8) & 0xff)`;
+  const reg = name(r);
+  if (size === 32) return reg;
+  if (size === 16) return `(${reg} & 0xffff)`;
+  return n < 4 ? `(${reg} & 0xff)` : `((${reg} >> 8) & 0xff)`;
 }
 
 /** A statement storing `value` in a register of `size` bits (writeReg's meaning: the rest of the register stays). */
 export function setRegJs(n: number, size: number, value: string): string {
   const r = size === 8 ? n & 3 : n;
   use.writes |= 1 << r;
-  if (size === 32) return `r${r} = (${value}) | 0;`;
+  const reg = name(r);
+  if (size === 32) return `${reg} = (${value}) | 0;`;
   use.reads |= 1 << r;
-  if (size === 16) return `r${r} = (r${r} & -65536) | ((${value}) & 0xffff);`;
-  return n < 4 ? `r${r} = (r${r} & -256) | ((${value}) & 0xff);` : `r${r} = (r${r} & -65281) | (((${value}) & 0xff) << 8);`;
+  if (size === 16) return `${reg} = (${reg} & -65536) | ((${value}) & 0xffff);`;
+  return n < 4 ? `${reg} = (${reg} & -256) | ((${value}) & 0xff);` : `${reg} = (${reg} & -65281) | (((${value}) & 0xff) << 8);`;
 }
 
 /**
@@ -131,6 +143,7 @@ export function setRegJs(n: number, size: number, value: string): string {
  * one that takes it back after.
  */
 export function arrayRegisterJs(n: number): { before: string; after: string } {
+  if (inArray) return { before: '', after: '' };
   use.reads |= 1 << n;
   use.writes |= 1 << n;
   use.viaArray |= 1 << n;
@@ -162,9 +175,9 @@ export function updateEJs(d: Insn, size: number, update: (old: string) => string
   if (d.modrm >= 0xc0) return setRegJs(d.modrm & 7, size, update(regJs(d.modrm & 7, size)));
   const seg = d.eaSeg;
   // One translation for both accesses when the TLB allows (Cpu.hostForUpdate); else as readEForUpdate and writeE.
-  return `{ const ea = ${offsetJs(d)}, at = cpu.hostForUpdate(flat, ${seg}, ea, ${size}); ` +
-    `if (at >= 0) cpu.hostWrite(at, ${size}, ${update(`cpu.hostRead(at, ${size})`)}); ` +
-    `else { cpu.checkWritable(${seg}, ea, ${size}); cpu.write(${seg}, ea, ${update(`cpu.read(${seg}, ea, ${size})`)}, ${size}); } }`;
+  return `{ const ea = ${offsetJs(d)}, at = cpu.hostForUpdate(flat, ${seg}, ea, ${size}), ` +
+    `v = ${update(`(at >= 0 ? cpu.hostRead(at, ${size}) : cpu.readForUpdate(${seg}, ea, ${size}))`)}; ` +
+    `if (at >= 0) cpu.hostWrite(at, ${size}, v); else cpu.write(${seg}, ea, v, ${size}); }`;
 }
 
 /** A statement storing `value` in the r/m operand (writeE's meaning). */

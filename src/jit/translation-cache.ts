@@ -109,23 +109,34 @@ interface Step {
  * returns, and in the catch for a fault (the records of the instructions before the faulting
  * one). Between, the flags live as the operands of their instructions, in locals.
  */
-function blockSteps(insns: readonly Insn[], flagsLive: boolean[]): Step[] {
+function blockSteps(insns: readonly Insn[], flagsLive: boolean[], registersInArray: boolean, loops: boolean): Step[] {
   return insns.map((d, k): Step => {
     const form = d.form;
-    if (form === null) return { js: `f${k}(cpu, x${k});`, quiet: false, call: true, registers: { reads: 0, writes: 0, viaArray: 0 }, flags: 'sync', record: '', result: '', size: 0 };
+    if (form === null) return { js: `f${k}(cpu, x${k});`, quiet: false, call: true, registers: NO_REGISTERS, flags: 'sync', record: '', result: '', size: 0 };
     const effect = form.flags(d);
-    beginEmission();
+    beginEmission(registersInArray);
     const deferred = form.defer(d, `p${k}_`);
-    if (deferred !== null && flagsLive[k]) return { js: deferred.js, quiet: effect.quiet, call: false, registers: registerUse(), flags: 'deferred', record: deferred.record, result: deferred.result, size: deferred.size };
-    beginEmission();
+    // (An instruction that may fault is deferred in a loop only: each one adds records to the
+    // block's exits, which cost more to compile than they save in a block that runs through once.)
+    if (deferred !== null && flagsLive[k] && (effect.quiet || loops)) return { js: deferred.js, quiet: effect.quiet, call: false, registers: registersInArray ? NO_REGISTERS : registerUse(), flags: 'deferred', record: deferred.record, result: deferred.result, size: deferred.size };
+    beginEmission(registersInArray);
     const js = form.emit(d, `x${k}`, flagsLive[k]);
-    const registers = registerUse();
-    if (js === null) return { js: `f${k}(cpu, x${k});`, quiet: false, call: true, registers: { reads: 0, writes: 0, viaArray: 0 }, flags: 'sync', record: '', result: '', size: 0 };
+    const registers = registersInArray ? NO_REGISTERS : registerUse();
+    if (js === null) return { js: `f${k}(cpu, x${k});`, quiet: false, call: true, registers: NO_REGISTERS, flags: 'sync', record: '', result: '', size: 0 };
     // Written out with dead flags, an instruction with a deferred form leaves them alone (FlagDeferrer).
     const touches = (effect.reads | effect.writes) !== 0 && (flagsLive[k] || deferred === null);
     return { js, quiet: effect.quiet, call: false, registers, flags: touches ? 'sync' : 'none', record: '', result: '', size: 0 };
   });
 }
+
+const NO_REGISTERS: RegisterUse = { reads: 0, writes: 0, viaArray: 0 };
+
+/**
+ * Whether a block keeps its registers in the state array rather than in locals: when one
+ * instruction in four or more is a call of its semantics function, around each of which the
+ * locals would be written back and loaded again (random code, string and system instructions).
+ */
+const registersInArray = (insns: readonly Insn[]) => insns.filter((d) => d.form === null).length * 4 > insns.length;
 
 /**
  * A loop's closing branch that the block can take itself: a Jcc or JMP of 32-bit operand size
@@ -138,7 +149,7 @@ function blockSteps(insns: readonly Insn[], flagsLive: boolean[]): Step[] {
  * them in the next round sees flags set after them). One that is not becomes a 'sync' here, which
  * makes the records before it.
  */
-function closingBranch(insns: readonly Insn[], steps: Step[], liveAtStart: number): string | null {
+function closingBranch(insns: readonly Insn[], steps: Step[], liveAtStart: number, inArray: boolean): string | null {
   const last = insns.length - 1;
   const d = insns[last];
   if (!d.o32 || d.offset + d.length + d.imm !== 0) return null;
@@ -147,8 +158,9 @@ function closingBranch(insns: readonly Insn[], steps: Step[], liveAtStart: numbe
   for (let k = last - 1; k >= 0 && steps[k].flags !== 'sync'; k--) {
     if (steps[k].flags === 'deferred' && (insns[k].form!.flags(insns[k]).writes & liveAtStart) !== 0) {
       // Written out as it was: it records its flags every round, after the records before it.
-      beginEmission();
-      steps[k] = { ...steps[k], js: insns[k].form!.emit(insns[k], `x${k}`, true)!, registers: registerUse(), flags: 'sync' };
+      beginEmission(inArray);
+      const js = insns[k].form!.emit(insns[k], `x${k}`, true)!;
+      steps[k] = { ...steps[k], js, registers: inArray ? NO_REGISTERS : registerUse(), flags: 'sync' };
       break;
     }
   }
@@ -178,8 +190,9 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   const loops = isNearRelativeBranch(insns[last].opcode);
   const lines: string[] = [];
   const { live, liveAtStart } = flagsLiveAfter(insns);
-  const steps = blockSteps(insns, live);
-  const taken = loops ? closingBranch(insns, steps, liveAtStart) : null;
+  const inArray = registersInArray(insns);
+  const steps = blockSteps(insns, live, inArray, loops);
+  const taken = loops ? closingBranch(insns, steps, liveAtStart, inArray) : null;
   // The registers live in locals for the whole function: loaded as it starts, and written back
   // before anything could see the array (a call of a semantics function, a return, a fault).
   let named = 0, written = 0;
@@ -196,12 +209,27 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   lines.push(`return function ${name}(cpu, st, budget, retiredBefore) {`);
   lines.push(`  const base = st[${S_EIP}], r = cpu.reg, generation = cpu.translationGeneration;`);
   lines.push(`  let k = 0, done = 0, flat = st[${S_FLAT_SEGMENTS}]${registersIn(named).map((n) => `, r${n} = r[${n}]`).join('')}${temps.map((t) => `, ${t}`).join('')};`);
+  lines.push('  let stopAt = -1, stopEip = 0;');
   lines.push('  try {');
-  const pad = loops ? '      ' : '    '; // the body's indent, inside the loop or not
-  if (loops) lines.push('    for (;;) {');
-  // The deferred records not made yet, in order, and what a fault at each instruction makes.
+  // The instructions run inside a labelled block: an early stop leaves it for the code after it.
+  lines.push('    body: {');
+  const pad = loops ? '        ' : '      '; // the body's indent, inside the loop or not
+  if (loops) lines.push('      for (;;) {');
+  // Where the records deferred before each instruction are made: at the next instruction that
+  // reads or writes the flags in the state array (in a loop not closed by its own branch, the
+  // branch too), else where the block returns.
+  const makesRecords = steps.map((s, k) => s.flags === 'sync' || (k === last && loops && taken === null));
+  const nextMaking = steps.map((_, j) => {
+    for (let s = j + 1; s <= last; s++) if (makesRecords[s]) return s;
+    return Infinity;
+  });
+  // The records still to make when the block stops at `v` (a fault at instruction v, which has
+  // not run; or an early stop after it, which has: `ran`), in order: one line per instruction,
+  // not per place it may stop.
+  const recordsAt = (v: string, ran: boolean) =>
+    steps.map((s, j) => (s.flags !== 'deferred' ? '' : `if (${v} ${ran ? '>=' : '>'} ${j}${nextMaking[j] === Infinity ? '' : ` && ${v} < ${nextMaking[j]}`}) ${s.record} `)).join('');
+  // The records deferred and not made yet, in order, on the path through the block.
   let pending: string[] = [];
-  const atFault: string[] = [];
   const make = () => {
     const js = pending.map((record) => `${record} `).join('');
     pending = [];
@@ -212,13 +240,12 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   for (let k = 0; k < last; k++) {
     const d = insns[k];
     const step = steps[k];
-    const before = step.flags === 'sync' ? make() : '';
-    atFault[k] = pending.join(' ');
+    const before = makesRecords[k] ? make() : '';
     // A quiet instruction can neither fault (k says which one did) nor set cpu.attention (and a
     // compiled block starts with it clear).
     lines.push(step.quiet ? `${pad}${before}${step.js}` : `${pad}k = ${k}; ${before}${statements(step)}`);
     if (step.flags === 'deferred') pending.push(step.record);
-    if (!step.quiet) lines.push(`${pad}if (cpu.attention !== 0) { ${pending.join(' ')}${writeBack(written)}st[${S_EIP}] = (base + ${d.offset + d.length}) | 0; cpu.compiledEarlyStop = true; return done + ${k + 1}; }`);
+    if (!step.quiet) lines.push(`${pad}if (cpu.attention !== 0) { stopAt = ${k}; stopEip = (base + ${d.offset + d.length}) | 0; break body; }`);
   }
   const d = insns[last];
   const step = steps[last];
@@ -226,19 +253,17 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
     `st[${S_INSN_EIP}] = (base + ${d.offset}) | 0; st[${S_EIP}] = ${eip}; cpu.retiredInChunk = retiredBefore + done + ${last};`;
   if (taken !== null) {
     // The branch taken by the block itself: EIP and the rest are written only as the loop leaves.
-    const before = step.flags === 'sync' ? make() : '';
-    atFault[last] = '';
-    lines.push(`      ${before}const taken = ${taken};`);
-    lines.push(`      if (!taken || cpu.attention !== 0 || cpu.translationGeneration !== generation || done + ${2 * length} > budget) {`);
-    lines.push(`        ${make()}${leave(`taken ? base : (base + ${d.offset + d.length}) | 0`)}`);
-    lines.push('        break;');
+    const before = makesRecords[last] ? make() : '';
+    lines.push(`        ${before}const taken = ${taken};`);
+    lines.push(`        if (!taken || cpu.attention !== 0 || cpu.translationGeneration !== generation || done + ${2 * length} > budget) {`);
+    lines.push(`          ${make()}${leave(`taken ? base : (base + ${d.offset + d.length}) | 0`)}`);
+    lines.push('          break;');
+    lines.push('        }');
+    lines.push(`        done += ${length};`);
     lines.push('      }');
-    lines.push(`      done += ${length};`);
-    lines.push('    }');
   } else {
     // (In a loop, what is deferred is made before the branch: nothing is carried into the next round.)
-    const before = step.flags === 'sync' || loops ? make() : '';
-    atFault[last] = pending.join(' ');
+    const before = makesRecords[last] ? make() : '';
     lines.push(`${pad}k = ${last}; ${before}${leave(`(base + ${d.offset + d.length}) | 0`)}`);
     lines.push(`${pad}${statements(step)}`);
     if (step.flags === 'deferred') pending.push(step.record);
@@ -246,21 +271,23 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
       // Round again only when the branch went back to this block's start, the TLB was not flushed
       // (the interpreter follows a chain only within one translation generation: after a flush the
       // next fetch walks the page tables again, setting A bits or faulting), and the next whole
-      // iteration fits the budget; anything else is the run loop's business. (The last
-      // instruction is a branch that reads the flags, or a call: nothing is deferred past it.)
-      lines.push(`      if (st[${S_EIP}] !== base || cpu.attention !== 0 || cpu.incompleteInstruction || cpu.translationGeneration !== generation || done + ${2 * length} > budget) break;`);
-      lines.push(`      done += ${length};`);
-      lines.push('    }');
+      // iteration fits the budget; anything else is the run loop's business.
+      lines.push(`        if (st[${S_EIP}] !== base || cpu.attention !== 0 || cpu.incompleteInstruction || cpu.translationGeneration !== generation || done + ${2 * length} > budget) break;`);
+      lines.push(`        done += ${length};`);
+      lines.push('      }');
     }
   }
-  lines.push(`    ${make()}${writeBack(written)}return done + ${last};`);
+  lines.push(`      ${make()}${writeBack(written)}return done + ${last};`);
+  lines.push('    }');
+  // An early stop: cpu.attention was set by instruction stopAt, which has run.
+  lines.push(`    ${recordsAt('stopAt', true)}${writeBack(written)}st[${S_EIP}] = stopEip; cpu.compiledEarlyStop = true; return done + stopAt + 1;`);
   lines.push('  } catch (e) {');
   // A fault leaves the registers as they were before the faulting instruction: the locals, but
   // where it was a call (the array holds what the call did) or reached a register through the
   // array (there, the array's); and the flags as the instructions before it left them.
   const faultStatements = new Map<string, number[]>();
   steps.forEach((s, k) => {
-    const js = (s.call ? '' : writeBack(written & ~s.registers.viaArray)) + (atFault[k] ? `${atFault[k]} ` : '');
+    const js = s.call ? '' : writeBack(written & ~s.registers.viaArray);
     faultStatements.set(js, [...(faultStatements.get(js) ?? []), k]);
   });
   const cases = [...faultStatements].sort((a, b) => b[1].length - a[1].length);
@@ -268,6 +295,7 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
     if (i === cases.length - 1) lines.push(i === 0 ? `    ${js}` : `    else { ${js}}`);
     else lines.push(`    ${i === 0 ? '' : 'else '}if (${ks.map((k) => `k === ${k}`).join(' || ')}) { ${js}}`);
   });
+  lines.push(`    ${recordsAt('k', false)}`);
   lines.push('    cpu.compiledFaultIndex = k; cpu.compiledFaultRetired = done;');
   lines.push('    throw e;');
   lines.push('  }');
