@@ -132,8 +132,8 @@ function blockSteps(insns: readonly Insn[], flagsLive: boolean[], registersInArr
 const NO_REGISTERS: RegisterUse = { reads: 0, writes: 0, viaArray: 0 };
 
 /**
- * Whether a block keeps its registers in the state array rather than in locals: when one
- * instruction in four or more is a call of its semantics function, around each of which the
+ * Whether a block keeps its registers in the state array rather than in locals: when more than
+ * one instruction in four is a call of its semantics function, around each of which the
  * locals would be written back and loaded again (random code, string and system instructions).
  */
 const registersInArray = (insns: readonly Insn[]) => insns.filter((d) => d.form === null).length * 4 > insns.length;
