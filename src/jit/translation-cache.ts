@@ -39,7 +39,7 @@ import { READS_EVERY_FLAG, beginEmission, registerUse, type RegisterUse } from '
 import type { Insn, Semantics } from '../cpu/insn.ts';
 import { resultNegative, resultZero, testCondition } from '../cpu/flags.ts';
 import { pop, push } from '../cpu/operands.ts';
-import { alu, aluValue, dec, decValue, inc, incValue, test } from '../cpu/ops/alu.ts';
+import { addValue, alu, aluValue, andValue, dec, decValue, inc, incValue, orValue, subValue, test, xorValue } from '../cpu/ops/alu.ts';
 import { execJcc, execJmpRel, jumpNear } from '../cpu/ops/control.ts';
 import {
   rotateLeft, rotateLeftThroughCarry, rotateLeftValue, rotateRight, rotateRightThroughCarry, rotateRightValue, shiftArithmeticRight,
@@ -67,7 +67,7 @@ export function flagsLiveAfter(insns: readonly Insn[]): { live: boolean[]; liveA
 
 /** What emitted code may call, by name (emit.ts). */
 const HELPERS = {
-  alu, aluValue, inc, incValue, dec, decValue, test, testCondition, resultZero, resultNegative, jumpNear, push, pop,
+  alu, aluValue, addValue, orValue, andValue, subValue, xorValue, inc, incValue, dec, decValue, test, testCondition, resultZero, resultNegative, jumpNear, push, pop,
   rotateLeft, rotateRight, rotateLeftThroughCarry, rotateRightThroughCarry, shiftLeft, shiftRight, shiftArithmeticRight,
   rotateLeftValue, rotateRightValue, shiftLeftValue, shiftRightValue, shiftArithmeticRightValue,
 };

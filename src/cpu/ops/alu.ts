@@ -17,15 +17,32 @@ export const ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP =
 /** a (op) b, the value alone: what the translation cache runs when the flags are not needed. ADC and SBB read CF. */
 export function aluValue(st: Int32Array, op: number, a: number, b: number): number {
   switch (op) {
-    case ADD: return (a + b) | 0;
-    case OR: return a | b;
+    case ADD: return addValue(a, b);
+    case OR: return orValue(a, b);
     case ADC: return (a + b + getCF(st)) | 0;
     case SBB: return (a - b - getCF(st)) | 0;
-    case AND: return a & b;
-    case XOR: return a ^ b;
-    default: return (a - b) | 0; // SUB, CMP
+    case AND: return andValue(a, b);
+    case XOR: return xorValue(a, b);
+    default: return subValue(a, b); // SUB, CMP
   }
 }
+
+// The values of the operations that read no flag, each its own small function: compiled code
+// calls them by name (ALU_VALUE_NAMES), and V8 inlines a small function within even its default
+// inlining budget, where aluValue's switch would not fit.
+export const addValue = (a: number, b: number): number => (a + b) | 0;
+export const orValue = (a: number, b: number): number => a | b;
+export const andValue = (a: number, b: number): number => a & b;
+export const subValue = (a: number, b: number): number => (a - b) | 0;
+export const xorValue = (a: number, b: number): number => a ^ b;
+/** The functions above by operation, as compiled code names them (CMP's is SUB's; null: ADC and SBB, which read CF). */
+const ALU_VALUE_NAMES = ['addValue', 'orValue', null, null, 'andValue', 'subValue', 'xorValue', 'subValue'] as const;
+
+/** An operation's value as an expression: its own function, or aluValue (ADC, SBB). */
+export const aluValueJs = (op: number, a: string, b: string): string => {
+  const name = ALU_VALUE_NAMES[op];
+  return name === null ? `aluValue(st, ${op}, ${a}, ${b})` : `${name}(${a}, ${b})`;
+};
 
 /**
  * The kind of lazy record each ALU operation leaves (flags.ts). A function, not a table: where
@@ -183,7 +200,7 @@ export function execTestEImm(cpu: Cpu, d: Insn): void {
 
 /** The ALU operation as an expression: alu(), or its value alone when no flag it sets is live. */
 const aluJs = (op: number, a: string, b: string, size: number, flagsLive: boolean): string =>
-  flagsLive ? `alu(st, ${op}, ${a}, ${b}, ${size})` : `aluValue(st, ${op}, ${a}, ${b})`;
+  flagsLive ? `alu(st, ${op}, ${a}, ${b}, ${size})` : aluValueJs(op, a, b);
 
 /** execAluEG. */
 export const emitAluEG: Emitter = (d, _x, flagsLive) => {
@@ -257,11 +274,11 @@ export const emitTestAccImm: Emitter = (d, _x, flagsLive) => {
 /** An ALU operation of the r/m operand and `b` (`gIsDest`: into the reg field's register instead), deferred. */
 function deferredAlu(d: Insn, op: number, size: number, b: string, gIsDest: boolean, t: string): DeferredFlags | null {
   if (op === ADC || op === SBB) return null;
-  const value = (a: string) => `aluValue(st, ${op}, (${t}0 = ${a}), (${t}1 = ${b}))`;
+  const value = (a: string) => aluValueJs(op, `(${t}0 = ${a})`, `(${t}1 = ${b})`);
   const js = op === CMP ? `${t}0 = ${readEJs(d, size)}; ${t}1 = ${b};`
-    : gIsDest ? setRegJs(regField(d), size, `aluValue(st, ${op}, (${t}0 = ${regJs(regField(d), size)}), (${t}1 = ${readEJs(d, size)}))`)
+    : gIsDest ? setRegJs(regField(d), size, aluValueJs(op, `(${t}0 = ${regJs(regField(d), size)})`, `(${t}1 = ${readEJs(d, size)})`))
     : updateEJs(d, size, value);
-  return { js, result: `aluValue(st, ${op === CMP ? SUB : op}, ${t}0, ${t}1)`, size, record: `alu(st, ${op}, ${t}0, ${t}1, ${size});` };
+  return { js, result: aluValueJs(op, `${t}0`, `${t}1`), size, record: `alu(st, ${op}, ${t}0, ${t}1, ${size});` };
 }
 
 export const deferAluEG: FlagDeferrer = (d, t) => deferredAlu(d, (d.opcode >> 3) & 7, sizeFromOpcodeBit(d), regJs(regField(d), sizeFromOpcodeBit(d)), false, t);
@@ -269,16 +286,16 @@ export const deferAluGE: FlagDeferrer = (d, t) => {
   const op = (d.opcode >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
   // (CMP G, E compares G with E: its first operand is the register.)
-  if (op === CMP) return { js: `${t}0 = ${regJs(regField(d), size)}; ${t}1 = ${readEJs(d, size)};`, result: `aluValue(st, ${SUB}, ${t}0, ${t}1)`, size, record: `alu(st, ${op}, ${t}0, ${t}1, ${size});` };
+  if (op === CMP) return { js: `${t}0 = ${regJs(regField(d), size)}; ${t}1 = ${readEJs(d, size)};`, result: aluValueJs(SUB, `${t}0`, `${t}1`), size, record: `alu(st, ${op}, ${t}0, ${t}1, ${size});` };
   return deferredAlu(d, op, size, '', true, t);
 };
 export const deferAluAccImm: FlagDeferrer = (d, t) => {
   const op = (d.opcode >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
   if (op === ADC || op === SBB) return null;
-  const keep = `(${t}0 = ${regJs(0, size)}), (${t}1 = ${d.imm})`;
-  const js = op === CMP ? `${keep};` : setRegJs(0, size, `aluValue(st, ${op}, ${keep})`);
-  return { js, result: `aluValue(st, ${op === CMP ? SUB : op}, ${t}0, ${t}1)`, size, record: `alu(st, ${op}, ${t}0, ${t}1, ${size});` };
+  const a = `(${t}0 = ${regJs(0, size)})`, b = `(${t}1 = ${d.imm})`;
+  const js = op === CMP ? `${a}, ${b};` : setRegJs(0, size, aluValueJs(op, a, b));
+  return { js, result: aluValueJs(op, `${t}0`, `${t}1`), size, record: `alu(st, ${op}, ${t}0, ${t}1, ${size});` };
 };
 export const deferAluEImm: FlagDeferrer = (d, t) => {
   const size = sizeFromOpcodeBit(d);
@@ -299,7 +316,7 @@ export const deferIncDecE: FlagDeferrer = (d, t) => {
   return incDecDeferred(isDec, size, t, updateEJs(d, size, (a) => `${isDec ? 'decValue' : 'incValue'}(${t}0 = ${a})`));
 };
 const testDeferred = (a: string, b: string, size: number, t: string): DeferredFlags => ({
-  js: `${t}0 = ${a}; ${t}1 = ${b};`, result: `aluValue(st, ${AND}, ${t}0, ${t}1)`, size, record: `test(st, ${t}0, ${t}1, ${size});`,
+  js: `${t}0 = ${a}; ${t}1 = ${b};`, result: aluValueJs(AND, `${t}0`, `${t}1`), size, record: `test(st, ${t}0, ${t}1, ${size});`,
 });
 export const deferTestEG: FlagDeferrer = (d, t) => testDeferred(readEJs(d, sizeFromOpcodeBit(d)), regJs(regField(d), sizeFromOpcodeBit(d)), sizeFromOpcodeBit(d), t);
 export const deferTestAccImm: FlagDeferrer = (d, t) => testDeferred(regJs(0, sizeFromOpcodeBit(d)), String(d.imm), sizeFromOpcodeBit(d), t);
