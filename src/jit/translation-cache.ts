@@ -255,7 +255,10 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
     // The branch taken by the block itself: EIP and the rest are written only as the loop leaves.
     const before = makesRecords[last] ? make() : '';
     lines.push(`        ${before}const taken = ${taken};`);
-    lines.push(`        if (!taken || cpu.attention !== 0 || cpu.translationGeneration !== generation || done + ${2 * length} > budget) {`);
+    // (A round of quiet instructions can neither set cpu.attention nor flush the TLB: then only
+    // the budget is looked at. A compiled block starts with nothing pending.)
+    const quietRound = steps.slice(0, last).every((x) => x.quiet);
+    lines.push(`        if (!taken || ${quietRound ? '' : 'cpu.attention !== 0 || cpu.translationGeneration !== generation || '}done + ${2 * length} > budget) {`);
     lines.push(`          ${make()}${leave(`taken ? base : (base + ${d.offset + d.length}) | 0`)}`);
     lines.push('          break;');
     lines.push('        }');
