@@ -24,10 +24,12 @@
  * The contract with the run loop (runChunk in src/cpu/run-loop.ts) is the interpreter's, instruction for
  * instruction:
  * - Only the last instruction of an iteration reads EIP; before it runs, S_INSN_EIP and S_EIP
- *   are set as the interpreter sets them.
- * - After every instruction `cpu.attention` is looked at. When it is set after an instruction
- *   that is not the last, EIP is set past that instruction, `cpu.compiledEarlyStop` is true and
- *   the function returns the instructions retired.
+ *   are set as the interpreter sets them (a loop's closing branch that the block takes itself
+ *   reads neither: they are set as the loop leaves, as the interpreter would have left them).
+ * - After every instruction that is not quiet, `cpu.attention` is looked at (a quiet one cannot
+ *   set it). When it is set after an instruction that is not the last, EIP is set past that
+ *   instruction, the flags and registers are in the state array, `cpu.compiledEarlyStop` is
+ *   true and the function returns the instructions retired.
  * - Otherwise it returns after the last instruction has run (the run loop then counts it, since
  *   it may not have retired: a REP chunk, a VM exit) with the instructions before it retired.
  * - A fault (GUEST_FAULT) leaves the function with `cpu.compiledFaultIndex` set to the index of
