@@ -432,23 +432,22 @@ export class Cpu {
   }
   /**
    * Data accesses for compiled code, which passes `flat` (S_FLAT_SEGMENTS as the block last read
-   * it): in a flat segment, an access inside one page goes straight to the TLB without the
-   * segment's checks (they cannot fail); anything else as read() and write().
+   * it): in a flat segment, an access inside one page is a linear access at the offset, without
+   * the segment's checks (they cannot fail; one that crosses a page may wrap past 4 GiB, and is
+   * checked); anything else as read() and write().
    */
   readSeg(flat: number, seg: number, offset: number, size: number): number {
-    if ((flat & (1 << seg)) !== 0) {
-      const e = this.tlb[offset >>> 12];
-      if (e & this.readBit && (offset & 4095) <= 4096 - (size >> 3)) return this.hostRead((e & -4096) | (offset & 4095), size);
+    if ((flat & (1 << seg)) !== 0 && (offset & 4095) <= 4096 - (size >> 3)) {
+      return size === 32 ? this.readLin32(offset) : size === 16 ? this.readLin16(offset) : this.readLin8(offset);
     }
     return this.read(seg, offset, size);
   }
   writeSeg(flat: number, seg: number, offset: number, value: number, size: number): void {
-    if ((flat & (1 << seg)) !== 0) {
-      const e = this.tlb[offset >>> 12];
-      if (e & this.writeBit && (offset & 4095) <= 4096 - (size >> 3)) {
-        this.hostWrite((e & -4096) | (offset & 4095), size, value);
-        return;
-      }
+    if ((flat & (1 << seg)) !== 0 && (offset & 4095) <= 4096 - (size >> 3)) {
+      if (size === 32) this.writeLin32(offset, value);
+      else if (size === 16) this.writeLin16(offset, value);
+      else this.writeLin8(offset, value);
+      return;
     }
     this.write(seg, offset, value, size);
   }
