@@ -271,35 +271,38 @@ export const emitTestAccImm: Emitter = (d, _x, flagsLive) => {
 // dead, its operands caught in the locals t0 and t1 as they are read; the result recomputed
 // from them. Not ADC or SBB, which read CF.
 
-/** An ALU operation of the r/m operand and `b` (`gIsDest`: into the reg field's register instead), deferred. */
-function deferredAlu(d: Insn, op: number, size: number, b: string, gIsDest: boolean, t: string): DeferredFlags | null {
+/** An ALU operation deferred (not ADC or SBB): `js` catches its operands in `t`0 and `t`1. */
+function deferredAlu(op: number, size: number, t: string, js: string): DeferredFlags | null {
   if (op === ADC || op === SBB) return null;
-  const value = (a: string) => aluValueJs(op, `(${t}0 = ${a})`, `(${t}1 = ${b})`);
-  const js = op === CMP ? `${t}0 = ${readEJs(d, size)}; ${t}1 = ${b};`
-    : gIsDest ? setRegJs(regField(d), size, aluValueJs(op, `(${t}0 = ${regJs(regField(d), size)})`, `(${t}1 = ${readEJs(d, size)})`))
-    : updateEJs(d, size, value);
   return { js, result: aluValueJs(op, `${t}0`, `${t}1`), size, record: `alu(st, ${op}, ${t}0, ${t}1, ${size});` };
 }
+/** Its statements: a and b caught as they are read, the value stored by `store` (none for CMP). */
+const caughtJs = (op: number, a: string, b: string, t: string, store: (value: string) => string) =>
+  op === CMP ? `${t}0 = ${a}; ${t}1 = ${b};` : store(aluValueJs(op, `(${t}0 = ${a})`, `(${t}1 = ${b})`));
 
-export const deferAluEG: FlagDeferrer = (d, t) => deferredAlu(d, (d.opcode >> 3) & 7, sizeFromOpcodeBit(d), regJs(regField(d), sizeFromOpcodeBit(d)), false, t);
+/** The statements of E (op) b into E: CMP reads E, the others update it in place. */
+const intoEJs = (d: Insn, op: number, size: number, b: string, t: string) =>
+  op === CMP ? caughtJs(op, readEJs(d, size), b, t, () => '') : updateEJs(d, size, (a) => aluValueJs(op, `(${t}0 = ${a})`, `(${t}1 = ${b})`));
+
+export const deferAluEG: FlagDeferrer = (d, t) => {
+  const op = (d.opcode >> 3) & 7;
+  const size = sizeFromOpcodeBit(d);
+  return deferredAlu(op, size, t, intoEJs(d, op, size, regJs(regField(d), size), t));
+};
 export const deferAluGE: FlagDeferrer = (d, t) => {
   const op = (d.opcode >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
-  // (CMP G, E compares G with E: its first operand is the register.)
-  if (op === CMP) return { js: `${t}0 = ${regJs(regField(d), size)}; ${t}1 = ${readEJs(d, size)};`, result: aluValueJs(SUB, `${t}0`, `${t}1`), size, record: `alu(st, ${op}, ${t}0, ${t}1, ${size});` };
-  return deferredAlu(d, op, size, '', true, t);
+  return deferredAlu(op, size, t, caughtJs(op, regJs(regField(d), size), readEJs(d, size), t, (v) => setRegJs(regField(d), size, v)));
 };
 export const deferAluAccImm: FlagDeferrer = (d, t) => {
   const op = (d.opcode >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
-  if (op === ADC || op === SBB) return null;
-  const a = `(${t}0 = ${regJs(0, size)})`, b = `(${t}1 = ${d.imm})`;
-  const js = op === CMP ? `${a}, ${b};` : setRegJs(0, size, aluValueJs(op, a, b));
-  return { js, result: aluValueJs(op, `${t}0`, `${t}1`), size, record: `alu(st, ${op}, ${t}0, ${t}1, ${size});` };
+  return deferredAlu(op, size, t, caughtJs(op, regJs(0, size), String(d.imm), t, (v) => setRegJs(0, size, v)));
 };
 export const deferAluEImm: FlagDeferrer = (d, t) => {
+  const op = (d.modrm >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
-  return deferredAlu(d, (d.modrm >> 3) & 7, size, String(size === 32 ? d.imm : d.imm & ((1 << size) - 1)), false, t);
+  return deferredAlu(op, size, t, intoEJs(d, op, size, String(size === 32 ? d.imm : d.imm & ((1 << size) - 1)), t));
 };
 const incDecDeferred = (isDec: boolean, size: number, t: string, js: string): DeferredFlags => ({
   js, result: `${isDec ? 'decValue' : 'incValue'}(${t}0)`, size, record: `${isDec ? 'dec' : 'inc'}(st, ${t}0, ${size});`,
