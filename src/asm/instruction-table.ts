@@ -3,7 +3,7 @@
  * operand goes, and the encoding. Rows of one mnemonic are tried in order and the first that
  * fits wins, so the order is the order in which nasm prefers its encodings (e.g. `mov ax,bx`
  * takes 89 /r, `add ax,5` takes 83 /0 ib before 05 iw). Families that differ only in a number
- * (the eight ALU operations, Jcc, SETcc, shifts) are written once and expanded.
+ * (the eight ALU operations, Jcc, SETcc, CMOVcc, shifts) are written once and expanded.
  *
  * Operand patterns:
  *   r8 r16 r32        general register of that size      rm8 rm16 rm32  register or memory
@@ -284,6 +284,8 @@ for (const [cc, names] of CONDITIONS) {
     row(`j${suffix}`, 'rel', 'i', `o16 0f ${hex(0x80 + cc)} rw`);
     row(`j${suffix}`, 'rel', 'i', `o32 0f ${hex(0x80 + cc)} rd`);
     row(`set${suffix}`, 'rm8', 'm', `0f ${hex(0x90 + cc)} /0`, 'u');
+    row(`cmov${suffix}`, 'r16,rm16', 'rm', `o16 0f ${hex(0x40 + cc)} /r`);
+    row(`cmov${suffix}`, 'r32,rm32', 'rm', `o32 0f ${hex(0x40 + cc)} /r`);
   }
 }
 row('jmp', 'rel8', 'i', 'eb rb');

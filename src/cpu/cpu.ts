@@ -16,7 +16,7 @@ import {
   S_A20_MASK, S_CODE32, S_CR0, S_EFLAGS, S_EIP, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_INSN_EIP,
   S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_LOW, S_SEG_SEL, S_SEG_RHIGH, S_SEG_RLOW, S_SEG_WHIGH, S_SEG_WLOW, S_STACK32, S_IDTR_LIMIT, S_FLAT_SEGMENTS,
   S_GDTR_LIMIT, CR0_ET, CR0_PE, CR0_PG, CR0_WP, ATTR_S, ATTR_CODE, ATTR_WRITABLE, S_CPL, S_CR4, VM, AC, AC_, CR0_AM,
-  DB, RF, S_CR2, CR4_PGE, TF, IF,
+  DB, RF, S_CR2, CR4_PGE, TF, IF, CPU_SIGNATURE,
 } from './state.ts';
 import { walk } from './paging.ts';
 import { DR6, dataBreakpoints, instructionBreakpoints, watchesData, watchesExecution } from './debug.ts';
@@ -263,7 +263,7 @@ export class Cpu {
     this.setSegmentCache(LDTR, 0, 0, 0, 0xffff, 0x82);
     this.setSegmentCache(TR, 0, 0, 0, 0xffff, 0x8b);
     this.st[S_EIP] = 0xfff0;
-    this.reg[2] = 0x0000_0400; // EDX at reset: family 4 (a 486 without x87)
+    this.reg[2] = CPU_SIGNATURE; // EDX at reset
     this.setCpl(0);
     this.attention = 0;
     this.stopReason = null;

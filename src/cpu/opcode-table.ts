@@ -163,6 +163,7 @@ CC.forEach((cc, i) => {
   def(0x70 + i, 'j' + cc, 'Jb', control.execJcc, { ...BRANCH, compiled: JCC });
   def(0x180 + i, 'j' + cc, 'Jz', control.execJcc, { ...BRANCH, compiled: JCC });
   def(0x190 + i, 'set' + cc, 'Eb', bits.execSetcc);
+  def(0x140 + i, 'cmov' + cc, 'Gv,Ev', bits.execCmovcc);
 });
 
 // ---- 84-8F

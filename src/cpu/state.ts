@@ -75,6 +75,12 @@ export const ATTR_G = 0x8000;
 /** A real-mode data segment: present, writable, accessed, 16-bit, limit 0xFFFF. */
 export const ATTR_REAL_MODE_DATA = ATTR_PRESENT | ATTR_S | ATTR_WRITABLE | ATTR_ACCESSED;
 /** A real-mode code segment. */
+/**
+ * The processor signature (family 6, model 1, stepping 0: the P6 generation, the first with
+ * CMOV): in EDX after reset and in EAX of CPUID leaf 1. No x87, so neither says FPU.
+ */
+export const CPU_SIGNATURE = 0x0610;
+
 export const ATTR_REAL_MODE_CODE = ATTR_PRESENT | ATTR_S | ATTR_CODE | ATTR_WRITABLE | ATTR_ACCESSED;
 
 /** EFLAGS bits. */

@@ -139,6 +139,47 @@ describe('32-bit operands and addresses in real mode (0x66 / 0x67 prefixes)', ()
     expect(r[2] & (1 << 4)).not.toBe(0); // TSC
     expect(r[2] & (1 << 8)).not.toBe(0); // CMPXCHG8B
     expect(r[2] & 1).toBe(0); // no x87
+    expect(r[2] & (1 << 15)).not.toBe(0); // CMOV
+    expect((r[0] >>> 8) & 15).toBe(6); // family 6: the first with CMOV
+  });
+
+  it('CMOVcc moves only when its condition holds, in 16 and 32 bits, from a register or memory', () => {
+    const { r } = regs(`
+      mov dword [0x2000], 0x11112222
+      mov eax, 1
+      mov ebx, 2
+      mov ecx, 3
+      mov edx, 4
+      cmp eax, ebx                            ; 1 < 2: below, less, not equal
+      cmovb eax, ebx                          ; moves: EAX = 2
+      cmova ecx, ebx                          ; stays: ECX = 3
+      cmovl edx, [0x2000]                     ; moves a dword from memory
+      mov esi, 0xaaaabbbb
+      cmovne si, cx                           ; 16 bits: the upper half stays
+      mov edi, 0x77777777
+      cmove edi, [0x2000]                     ; stays`);
+    expect(r[0]).toBe(2);
+    expect(r[1]).toBe(3);
+    expect(r[2]).toBe(0x11112222);
+    expect(r[6] >>> 0).toBe(0xaaaa0003);
+    expect(r[7]).toBe(0x77777777);
+  });
+
+  it('CMOVcc reads its memory operand even when the condition is false: past the limit it is #GP', () => {
+    const run = runAsm(`
+      xor ax, ax
+      mov ds, ax
+      mov word [13*4], gp_handler
+      mov word [13*4+2], 0
+      xor ax, ax                              ; ZF = 1: CMOVNE moves nothing
+      mov esi, 0x10000
+      a32 cmovne ax, [esi]
+      hlt
+    gp_handler:
+      mov al, 'G'
+      out 0xe9, al
+      hlt`);
+    expect(run.output).toBe('G');
   });
 
   it('RDTSC counts retired instructions (virtual time)', () => {

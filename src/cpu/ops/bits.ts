@@ -1,5 +1,5 @@
 /**
- * Bit instructions (BT BTS BTR BTC, BSF BSR, SETcc, BSWAP) and the 486 atomics (XADD, CMPXCHG,
+ * Bit and condition instructions (BT BTS BTR BTC, BSF BSR, SETcc, CMOVcc, BSWAP) and the 486 atomics (XADD, CMPXCHG,
  * CMPXCHG8B). With a memory operand and a register bit offset, BT* address the bit string
  * relative to the operand, as on hardware: the offset is signed and may reach past it.
  */
@@ -78,6 +78,16 @@ export function execBitScan(cpu: Cpu, d: Insn): void {
 /** 0F 90-9F SETcc r/m8. */
 export function execSetcc(cpu: Cpu, d: Insn): void {
   writeE(cpu, d, 8, testCondition(cpu.st, d.opcode & 15) ? 1 : 0);
+}
+
+/**
+ * 0F 40-4F CMOVcc r, r/m (P6). The source is read whatever the condition, so a bad memory
+ * operand faults even when nothing moves, as on hardware.
+ */
+export function execCmovcc(cpu: Cpu, d: Insn): void {
+  const size = operandSize(d);
+  const value = readE(cpu, d, size);
+  if (testCondition(cpu.st, d.opcode & 15)) writeG(cpu, d, size, value);
 }
 
 /** 0F C8-CF BSWAP r32. */

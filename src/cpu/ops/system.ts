@@ -14,7 +14,7 @@ import {
   ATTR_CODE, ATTR_EXPAND_DOWN, ATTR_S, ATTR_WRITABLE, CR0_CD, CR0_EM, CR0_ET, CR0_MP, CR0_NW, CR0_PE, CR0_PG, CR0_TS, CR0_WP,
   CR4_DE, CR4_MCE, CR4_PGE, CR4_PSE, CR4_PVI, CR4_TSD, CR4_VME, S_SEG_BASE, GP, LDTR, NM, NP,
   S_CPL, S_CR0, S_CR2, S_CR3, S_CR4, S_DR0, S_GDTR_BASE, S_GDTR_LIMIT, S_IDTR_BASE, S_IDTR_LIMIT,
-  S_SEG_HIGH, S_SEG_SEL, TR, UD, ZF,
+  S_SEG_HIGH, S_SEG_SEL, TR, UD, ZF, CPU_SIGNATURE,
 } from '../state.ts';
 
 /**
@@ -298,13 +298,13 @@ export function execInvd(cpu: Cpu, d: Insn): void {
 
 /** Feature bits of CPUID leaf 1, EDX. */
 const FEATURE_VME = 1 << 1, FEATURE_DE = 1 << 2, FEATURE_PSE = 1 << 3, FEATURE_TSC = 1 << 4, FEATURE_MSR = 1 << 5, FEATURE_MCE = 1 << 7;
-const FEATURE_CX8 = 1 << 8, FEATURE_PGE = 1 << 13;
+const FEATURE_CX8 = 1 << 8, FEATURE_PGE = 1 << 13, FEATURE_CMOV = 1 << 15;
 
 /**
  * What this CPU implements, as CPUID leaf 1 reports it in EDX. No VME (nor PVI), no debugging
  * extensions (DR4/DR5 always alias DR6/DR7, no I/O breakpoints), no machine-check exception.
  */
-const CPUID_FEATURES_EDX = FEATURE_PSE | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_PGE;
+const CPUID_FEATURES_EDX = FEATURE_PSE | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_PGE | FEATURE_CMOV;
 
 /**
  * The CR4 bits this CPU has: those whose feature CPUID reports. The others are reserved here,
@@ -332,7 +332,7 @@ export function cpuidLeaf(leaf: number): [number, number, number, number] {
     case 0:
       return [1, stringDword(vendor, 0), stringDword(vendor, 2), stringDword(vendor, 1)];
     case 1:
-      return [0x0480, 0, 0, CPUID_FEATURES_EDX]; // family 4 (486), model 8, stepping 0
+      return [CPU_SIGNATURE, 0, 0, CPUID_FEATURES_EDX];
     default:
       return [0, 0, 0, 0];
   }
