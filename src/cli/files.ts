@@ -161,3 +161,16 @@ export class OutputFile {
     closeSync(fd);
   }
 }
+
+/**
+ * Opens a disk image for writing in place (--persist) and returns what writes `bytes` at a byte
+ * offset of it. A file that cannot be written (read-only, no permission) is reported now,
+ * before the guest runs.
+ */
+export function openImageForUpdate(path: string, what: string): (byteOffset: number, bytes: Uint8Array) => void {
+  const fd = withFileErrors(path, 'write', what, () => openSync(path, 'r+'));
+  return (byteOffset, bytes) =>
+    withFileErrors(path, 'write', what, () => {
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, byteOffset + done);
+    });
+}

@@ -20,7 +20,7 @@ import type { Command } from './command.ts';
 import { parseNumber, parseOptions, parseSegOff, parseSize } from './args.ts';
 import { UserError } from './user-error.ts';
 import { EXIT, formatExitStatuses } from './exit-status.ts';
-import { OutputFile, checkInputFile, fileUserError, readInputFile } from './files.ts';
+import { OutputFile, checkInputFile, fileUserError, openImageForUpdate, readInputFile } from './files.ts';
 import { readPhysicalMemory } from './memory-dump.ts';
 import { traceTranslations } from './jit-trace.ts';
 import type { SymbolMap } from '../asm/symbol-map.ts';
@@ -38,7 +38,10 @@ Boots FILE through minivisor's BIOS, as a PC boots:
 
 disks and firmware:
   --fda FILE               the first floppy (drive 00h)
-  --hda FILE               the first hard disk (drive 80h)
+  --hda FILE               the first hard disk (drive 80h; IDE primary master)
+  --hdb FILE               the second hard disk (drive 81h; IDE primary slave)
+  --persist                the guest's disk writes go to the image files; without it they stay in
+                           memory and the files are left as they were (as QEMU's -snapshot)
   --boot a|c               boot the floppy (a) or the hard disk (c); default: c when there is one
   --append TEXT            a Multiboot kernel's command line
   --bios FILE              firmware instead of the built-in BIOS (ends at 1 MiB; start at F000:FFF0)
@@ -86,7 +89,7 @@ ${formatExitStatuses()}`;
 const OPTIONS = {
   '--bios': true, '--load': true, '--entry': true, '--mem': true, '--debugcon': true, '--exit-port': true,
   '--max-instructions': true, '--dump-mem': true, '--stats': false, '-D': true, '-I': true, '--help': false,
-  '--fda': true, '--hda': true, '--boot': true, '--append': true, '--reserve': true, '--mode': true, '--trace-exits': false, '--trace-jit': false,
+  '--fda': true, '--hda': true, '--hdb': true, '--persist': false, '--boot': true, '--append': true, '--reserve': true, '--mode': true, '--trace-exits': false, '--trace-jit': false,
   '--shadow-cache': true, '--unrestricted': true, '--no-jit': false, '--gdb': true, '-s': false, '-S': false,
 };
 
@@ -289,7 +292,7 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
   const addDisk = (drive: number, path: string, kind?: DiskKind, image?: Uint8Array) => {
     let bytes = image;
     if (bytes === undefined) {
-      const loaded = loadGuestFile(path, defines, includes, drive === 0x00 ? '--fda' : '--hda');
+      const loaded = loadGuestFile(path, defines, includes, drive === 0x00 ? '--fda' : drive === 0x80 ? '--hda' : '--hdb');
       bytes = loaded.bytes;
       if (loaded.symbols) symbolSources.push(loaded.symbols);
     }
@@ -297,11 +300,15 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
     if (extname(path).toLowerCase() !== '.asm' && bytes.length % SECTOR_BYTES !== 0) {
       throw new UserError(`${path} is ${bytes.length} bytes, not a whole number of 512-byte sectors: is it truncated?`);
     }
+    let disk: DiskImage;
     try {
-      disks.set(drive, DiskImage.from(bytes, kind ?? guessKind(bytes.length), path));
+      disk = DiskImage.from(bytes, kind ?? guessKind(bytes.length), path);
     } catch (e) {
       throw new UserError(e instanceof Error ? e.message : String(e));
     }
+    // Assembled sources are built anew each run: only image files take the guest's writes.
+    if (options.has('--persist') && extname(path).toLowerCase() !== '.asm') disk.writeThrough = openImageForUpdate(path, '--persist');
+    disks.set(drive, disk);
   };
   const file = positionals[0];
   if (file !== undefined) {
@@ -318,6 +325,11 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
   if (fda !== undefined) addDisk(0x00, fda, 'floppy');
   const hda = one('--hda');
   if (hda !== undefined) addDisk(0x80, hda, 'hard-disk');
+  const hdb = one('--hdb');
+  if (hdb !== undefined) {
+    if (!disks.has(0x80)) throw new UserError(`--hdb ${hdb}: there is no first hard disk; give it as --hda (the BIOS numbers hard disks from 80h)`);
+    addDisk(0x81, hdb, 'hard-disk');
+  }
   const boot = one('--boot');
   if (boot !== undefined) {
     if (boot !== 'a' && boot !== 'c') throw new UserError(`--boot ${boot}: write a (the floppy) or c (the hard disk)`);

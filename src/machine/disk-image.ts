@@ -65,6 +65,24 @@ export class DiskImage {
     return new DiskImage(padded, kind, hardDiskGeometry(sectorsTotal), name);
   }
 
+  /**
+   * Where writes go besides the image in memory: nowhere (the default: a run's writes are
+   * copy-on-write in memory and the file stays as it was, as QEMU's -snapshot), or the image's
+   * file when the user asked for it (--persist). Called with the byte offset and the bytes.
+   */
+  writeThrough: ((byteOffset: number, bytes: Uint8Array) => void) | null = null;
+
+  /** `count` sectors from `lba`, as a view into the image (the caller checks the range). */
+  readSectors(lba: number, count: number): Uint8Array {
+    return this.bytes.subarray(lba * SECTOR_BYTES, (lba + count) * SECTOR_BYTES);
+  }
+
+  /** Writes whole sectors from `lba` (the caller checks the range): to the image, and through to its file with --persist. */
+  writeSectors(lba: number, data: Uint8Array): void {
+    this.bytes.set(data, lba * SECTOR_BYTES);
+    this.writeThrough?.(lba * SECTOR_BYTES, data);
+  }
+
   /** Whether sector 0 ends with the boot signature 55 AA. */
   get bootable(): boolean {
     return this.bytes.length >= 512 && this.bytes[510] === 0x55 && this.bytes[511] === 0xaa;

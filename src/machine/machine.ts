@@ -23,6 +23,7 @@ import { CmosRtc } from './devices/cmos-rtc.ts';
 import { Typist } from './typist.ts';
 import { VgaText, VGA_TEXT_BASE, VGA_TEXT_SIZE, CRTC_INDEX, INPUT_STATUS_1 } from './devices/vga-text.ts';
 import { VirtualDisk, VIRTUAL_DISK_PORT } from './devices/virtual-disk.ts';
+import { IdeChannel, IDE_PRIMARY_COMMAND, IDE_PRIMARY_CONTROL, IDE_PRIMARY_IRQ } from './devices/ide-channel.ts';
 import type { DiskImage } from './disk-image.ts';
 import { Ept } from '../vmm/ept.ts';
 import { Vcpu } from '../vmm/vcpu.ts';
@@ -136,6 +137,8 @@ export class Machine {
   readonly vga: VgaText;
   readonly keyboard: KeyboardController;
   readonly cmos: CmosRtc;
+  /** The primary IDE channel: the first hard disk (drive 80h) as master, the second (81h) as slave. */
+  readonly ide: IdeChannel;
   private readonly typist: Typist;
   /** Devices with timed behaviour: the run loop stops the CPU when one of them is due. */
   private readonly timedDevices: TimedDevice[] = [];
@@ -198,6 +201,10 @@ export class Machine {
     this.addTimedDevice(this.typist);
     this.io.register(FW_CFG_SELECT, 3, this.firmwareConfig); // 0x510-0x512
     this.io.register(VIRTUAL_DISK_PORT, 4, new VirtualDisk(this.phys, this.disks)); // a dword port: 0x518-0x51B
+    // The same disks on the IDE cable: the BIOS's INT 13h and a guest's ATA driver see one image.
+    this.ide = new IdeChannel(this.disks.get(0x80), this.disks.get(0x81), this.pic.irqLine(IDE_PRIMARY_IRQ));
+    this.io.register(IDE_PRIMARY_COMMAND, 8, this.ide);
+    this.io.register(IDE_PRIMARY_CONTROL, 1, this.ide);
     for (const { port, sink } of config.debugcons ?? []) this.io.register(port, 1, new DebugConsole(port, sink));
     if (config.exitPort !== undefined) {
       this.io.register(config.exitPort, 1, new ExitPort(config.exitPort, (status) => {

@@ -134,6 +134,71 @@ describe('Multiboot kernels from the command line', () => {
     const r = minivisor('run', elf, '--debugcon', '0xe9');
     expect(r.stdout).toContain('K!');
   });
+
+  it('--hdb is the second hard disk; the guest\'s writes reach the image files only with --persist', () => {
+    const sector = assembleOrThrow(`
+        org 0x7c00
+        bits 16
+        xor ax, ax
+        mov ds, ax
+        mov es, ax
+        mov ax, 0x0301      ; INT 13h: write one sector to drive 81h, CHS 0/0/3 (LBA 2)
+        mov cx, 0x0003
+        mov dx, 0x0081
+        mov bx, msg
+        int 0x13
+        mov dx, 0x1f6       ; ATA: WRITE SECTORS to the master, LBA 3
+        mov al, 0xe0
+        out dx, al
+        mov dx, 0x1f2
+        mov al, 1
+        out dx, al
+        inc dx
+        mov al, 3
+        out dx, al
+        inc dx
+        xor al, al
+        out dx, al
+        inc dx
+        out dx, al
+        mov dx, 0x1f7
+        mov al, 0x30
+        out dx, al
+        mov si, msg
+        mov dx, 0x1f0
+        mov cx, 256
+        rep outsw
+        mov dx, 0x1f7
+.busy:  in al, dx
+        test al, 0x80
+        jnz .busy
+        cli
+        hlt
+msg:    db 'persisted!'
+        times 510 - ($ - $$) db 0
+        dw 0xaa55`);
+    const image = (first?: Uint8Array) => {
+      const bytes = new Uint8Array(64 * 512);
+      if (first) bytes.set(first);
+      return bytes;
+    };
+    const text = (path: string, lba: number) => readFileSync(path).subarray(lba * 512, lba * 512 + 10).toString('latin1');
+    const hda = file('a.img', image(sector)), hdb = file('b.img', image());
+    const plain = minivisor('run', '--hda', hda, '--hdb', hdb);
+    expect(plain.status, plain.stderr).toBe(0); // halted
+    expect(text(hdb, 2)).toBe('\0'.repeat(10));
+    expect(text(hda, 3)).toBe('\0'.repeat(10));
+    const kept = minivisor('run', '--hda', hda, '--hdb', hdb, '--persist');
+    expect(kept.status, kept.stderr).toBe(0);
+    expect(text(hdb, 2)).toBe('persisted!');
+    expect(text(hda, 3)).toBe('persisted!');
+    expect(readFileSync(hda).length).toBe(64 * 512);
+
+    const alone = minivisor('run', '--hdb', hdb);
+    expect(alone.status).not.toBe(0);
+    expect(alone.stderr).toMatch(/--hdb .*no first hard disk.*--hda/);
+    expect(alone.stderr).not.toMatch(/\bat .*\.ts:/);
+  });
 });
 
 describe('Multiboot kernels loaded low, and kernels that do not fit the memory map', () => {
@@ -196,4 +261,5 @@ describe('Multiboot kernels loaded low, and kernels that do not fit the memory m
     expect(r.stderr).toMatch(/span\.elf: a segment \(0x00700000-0x009FFFFF\) is not in RAM: 0x00800000 is a hole in the memory map/);
     expect(r.stderr).not.toMatch(/^ {4}at /m);
   });
+
 });

@@ -45,10 +45,8 @@ export class VirtualDisk implements PortHandler {
     if (!disk) return DISK_NO_DRIVE;
     if (command !== READ && command !== WRITE && command !== VERIFY) return DISK_BAD_COMMAND;
     if (lba + count > disk.sectors) return DISK_SECTOR_NOT_FOUND;
-    const start = lba * SECTOR_BYTES;
-    const end = start + count * SECTOR_BYTES;
-    if (command === READ) this.memory.dmaWrite(buffer, disk.bytes.subarray(start, end));
-    else if (command === WRITE) disk.bytes.set(this.memory.dump(buffer, end - start), start);
+    if (command === READ) this.memory.dmaWrite(buffer, disk.readSectors(lba, count));
+    else if (command === WRITE) disk.writeSectors(lba, this.memory.dump(buffer, count * SECTOR_BYTES));
     return DISK_OK;
   }
 }
