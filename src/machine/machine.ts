@@ -24,6 +24,10 @@ import { Typist } from './typist.ts';
 import { VgaText, VGA_TEXT_BASE, VGA_TEXT_SIZE, CRTC_INDEX, INPUT_STATUS_1 } from './devices/vga-text.ts';
 import { VirtualDisk, VIRTUAL_DISK_PORT } from './devices/virtual-disk.ts';
 import { IdeChannel, IDE_PRIMARY_COMMAND, IDE_PRIMARY_CONTROL, IDE_PRIMARY_IRQ } from './devices/ide-channel.ts';
+import { LocalApic, LAPIC_BASE, LAPIC_SIZE } from './devices/local-apic.ts';
+import { IoApic, IOAPIC_BASE, IOAPIC_SIZE } from './devices/io-apic.ts';
+import { ApicBus } from './devices/apic-bus.ts';
+import { CpuInterruptPins, IsaInterrupts } from './interrupt-routing.ts';
 import type { DiskImage } from './disk-image.ts';
 import { Ept } from '../vmm/ept.ts';
 import { Vcpu } from '../vmm/vcpu.ts';
@@ -99,6 +103,9 @@ export interface RunOptions {
   waitForInput?: boolean;
 }
 
+/** IA32_APIC_BASE: where the local APIC is, whether it is on, whether this is the bootstrap processor. */
+const IA32_APIC_BASE = 0x1b, APIC_BASE_ENABLE = 1 << 11, APIC_BASE_BSP = 1 << 8;
+
 /** Host memory beyond RAM for firmware images. */
 const ROM_HOST_BYTES = 256 * 1024;
 
@@ -139,11 +146,17 @@ export class Machine {
   readonly cmos: CmosRtc;
   /** The primary IDE channel: the first hard disk (drive 80h) as master, the second (81h) as slave. */
   readonly ide: IdeChannel;
+  /** The CPU's local APIC, the IOAPIC, and the bus between them. */
+  readonly localApic: LocalApic;
+  readonly ioApic: IoApic;
+  readonly apicBus: ApicBus;
+  /** The ISA IRQ lines, to the 8259 pair and the IOAPIC. */
+  readonly isa: IsaInterrupts;
   private readonly typist: Typist;
   /** Devices with timed behaviour: the run loop stops the CPU when one of them is due. */
   private readonly timedDevices: TimedDevice[] = [];
-  /** The IRQ line of each timed device (-1: none, or more than one). */
-  private readonly timedDeviceIrqs: number[] = [];
+  /** For each timed device: whether its events can reach the CPU now (a halted CPU waits only for those). */
+  private readonly timedDeviceWakes: (() => boolean)[] = [];
   private exitStatus: number | null = null;
   /** How the machine ended, when a device ended it: the guest reset it, or the BIOS found nothing to boot. */
   private endedBy: RunOutcome | null = null;
@@ -169,21 +182,32 @@ export class Machine {
     this.io.register(0x20, 2, this.pic);
     this.io.register(0xa0, 2, this.pic);
     this.io.register(0x4d0, 2, this.pic);
-    this.cpu.interruptController = this.pic;
+    const stopForDevice = () => this.cpu.stop('device');
+    this.localApic = new LocalApic(0, now, () => this.cpu.raiseInterruptLine(), true, stopForDevice);
+    this.apicBus = new ApicBus([this.localApic]);
+    this.ioApic = new IoApic(1, this.apicBus); // the IOAPIC's ID follows the CPUs' (as SeaBIOS numbers them)
+    this.apicBus.ioApics.push(this.ioApic);
+    this.phys.mapMmio(LAPIC_BASE, LAPIC_SIZE, this.localApic);
+    this.phys.mapMmio(IOAPIC_BASE, IOAPIC_SIZE, this.ioApic);
+    this.cpu.msrs.set(IA32_APIC_BASE, BigInt(LAPIC_BASE | APIC_BASE_ENABLE | APIC_BASE_BSP));
+    const pins = new CpuInterruptPins(this.localApic, this.pic, () => ((this.cpu.msrs.get(IA32_APIC_BASE) ?? 0n) & BigInt(APIC_BASE_ENABLE)) !== 0n);
+    this.cpu.interruptController = pins;
+    this.isa = new IsaInterrupts(this.pic, this.ioApic, pins);
+    this.addTimedDevice(this.localApic, () => this.localApic.timerCanInterrupt);
     // A reprogrammed timer may be due sooner than the machine planned: end the slice.
-    this.pit = new Pit8254(now, this.pic.irqLine(0), () => this.cpu.stop('device'));
+    this.pit = new Pit8254(now, this.isa.line(0), stopForDevice);
     this.io.register(0x40, 4, this.pit);
     this.io.register(0x61, 1, new SystemControlPortB(this.pit, now));
-    this.addTimedDevice(this.pit, 0);
+    this.addTimedDevice(this.pit, () => this.isa.canInterrupt(0));
     this.io.register(0x92, 1, new SystemControlPortA(this.cpu, () => this.reset('the guest reset the machine through port 0x92')));
-    this.serial = new Uart16550(0x3f8, this.pic.irqLine(4), config.serial ?? (() => {}));
+    this.serial = new Uart16550(0x3f8, this.isa.line(4), config.serial ?? (() => {}));
     this.io.register(0x3f8, 8, this.serial);
     this.vga = new VgaText();
     this.phys.mapMmio(VGA_TEXT_BASE, VGA_TEXT_SIZE, this.vga);
     this.io.register(CRTC_INDEX, 2, this.vga.ports);
     this.io.register(INPUT_STATUS_1, 1, this.vga.ports);
     this.keyboard = new KeyboardController({
-      irq: this.pic.irqLine(1),
+      irq: this.isa.line(1),
       onA20: (enabled) => this.cpu.setA20(enabled),
       onReset: () => this.reset('the guest reset the machine through the keyboard controller'),
       isA20Enabled: () => this.cpu.a20Enabled,
@@ -191,18 +215,18 @@ export class Machine {
     this.io.register(0x60, 1, this.keyboard);
     this.io.register(0x64, 1, this.keyboard);
     // The RTC starts at a fixed date (CmosRtc's default), so two runs read the same clock.
-    this.cmos = new CmosRtc(now, { irq: this.pic.irqLine(8), onReprogram: () => this.cpu.stop('device') });
+    this.cmos = new CmosRtc(now, { irq: this.isa.line(8), onReprogram: stopForDevice });
     this.cmos.setMemorySize(config.memoryBytes);
     const floppies = [...this.disks.keys()].filter((d) => d < 0x80).length;
     if (floppies > 0) this.cmos.setFloppyDrives(floppies, this.disks.get(0)?.geometry.cmosType || 4);
     this.io.register(0x70, 2, this.cmos);
-    this.addTimedDevice(this.cmos, 8);
-    this.typist = new Typist(this.keyboard, this.pic, this.serial, now);
+    this.addTimedDevice(this.cmos, () => this.isa.canInterrupt(8));
+    this.typist = new Typist(this.keyboard, () => (this.pic.master.initialized && this.isa.canInterrupt(1)) || this.ioApic.isUnmasked(1), this.serial, now);
     this.addTimedDevice(this.typist);
     this.io.register(FW_CFG_SELECT, 3, this.firmwareConfig); // 0x510-0x512
     this.io.register(VIRTUAL_DISK_PORT, 4, new VirtualDisk(this.phys, this.disks)); // a dword port: 0x518-0x51B
     // The same disks on the IDE cable: the BIOS's INT 13h and a guest's ATA driver see one image.
-    this.ide = new IdeChannel(this.disks.get(0x80), this.disks.get(0x81), this.pic.irqLine(IDE_PRIMARY_IRQ));
+    this.ide = new IdeChannel(this.disks.get(0x80), this.disks.get(0x81), this.isa.line(IDE_PRIMARY_IRQ));
     this.io.register(IDE_PRIMARY_COMMAND, 8, this.ide);
     this.io.register(IDE_PRIMARY_CONTROL, 1, this.ide);
     for (const { port, sink } of config.debugcons ?? []) this.io.register(port, 1, new DebugConsole(port, sink));
@@ -222,16 +246,16 @@ export class Machine {
     const console = config.console ?? ((bytes: Uint8Array) => bytes.forEach((b) => config.serial?.(b)));
     if (mode === 'ept') {
       const ept = new Ept(this.phys, () => this.phys.hostMemory.allocateFrame());
-      this.vcpu = new Vcpu(this.cpu, this.pic, { console }, this.phys, { ept }, config.unrestrictedGuest ?? true);
+      this.vcpu = new Vcpu(this.cpu, pins, { console }, this.phys, { ept }, config.unrestrictedGuest ?? true);
       // Slots that change while the guest runs: the EPT drops what it mapped, and the TLB too (INVEPT).
       this.phys.onSlotChange = (slot) => {
         ept.unmap(slot.guestPhysAddr, slot.size);
         this.vcpu?.invalidateEpt();
       };
     } else if (mode === 'pv') {
-      this.vcpu = new Vcpu(this.cpu, this.pic, { console }, this.phys, { pvRamBytes: config.memoryBytes });
+      this.vcpu = new Vcpu(this.cpu, pins, { console }, this.phys, { pvRamBytes: config.memoryBytes });
     } else if (mode === 'shadow') {
-      const vcpu = new Vcpu(this.cpu, this.pic, { console }, this.phys, { shadowCacheCapacity: config.shadowCacheRoots ?? DEFAULT_SHADOW_CACHE_ROOTS }, config.unrestrictedGuest ?? true);
+      const vcpu = new Vcpu(this.cpu, pins, { console }, this.phys, { shadowCacheCapacity: config.shadowCacheRoots ?? DEFAULT_SHADOW_CACHE_ROOTS }, config.unrestrictedGuest ?? true);
       this.vcpu = vcpu;
       // Slots that change while the guest runs: every shadow goes (they are rebuilt on demand).
       this.phys.onSlotChange = () => vcpu.shadow!.mmu.reset();
@@ -285,12 +309,13 @@ export class Machine {
   }
 
   /**
-   * Adds a device whose events (timer interrupts) must happen at their virtual time. `irq` is
-   * the line its events raise, when it has one: a halted guest is not woken by a masked line.
+   * Adds a device whose events (timer interrupts) must happen at their virtual time. `canWake`
+   * says whether its events can reach the CPU now (default: always): a halted guest is not
+   * woken by an interrupt every path masks.
    */
-  addTimedDevice(device: TimedDevice, irq?: number): void {
+  addTimedDevice(device: TimedDevice, canWake: () => boolean = () => true): void {
     this.timedDevices.push(device);
-    this.timedDeviceIrqs.push(irq ?? -1);
+    this.timedDeviceWakes.push(canWake);
   }
 
   /** The virtual time of the earliest pending device event. */
@@ -300,12 +325,11 @@ export class Machine {
     return next;
   }
 
-  /** The earliest event that can wake a halted CPU: one whose IRQ the PIC lets through. */
+  /** The earliest event that can wake a halted CPU: one whose interrupt can reach it. */
   private nextWakeEventNs(): number {
     let next = Infinity;
     this.timedDevices.forEach((d, i) => {
-      const irq = this.timedDeviceIrqs[i];
-      if (irq < 0 || !this.pic.isMasked(irq)) next = Math.min(next, d.nextEventNs());
+      if (this.timedDeviceWakes[i]()) next = Math.min(next, d.nextEventNs());
     });
     return next;
   }

@@ -8,12 +8,10 @@
  */
 import type { TimedDevice } from './clock.ts';
 import type { KeyboardController } from './devices/kbc8042.ts';
-import type { PicPair } from './devices/pic8259.ts';
 import type { Uart16550 } from './devices/uart16550.ts';
 
 /** 5 ms per character: 200 characters a second, faster than anyone types, slower than a guest reads. */
 export const KEY_INTERVAL_NS = 5_000_000;
-const KEYBOARD_IRQ_BIT = 1 << 1;
 
 export class Typist implements TimedDevice {
   private readonly forKeyboard: string[] = [];
@@ -22,7 +20,8 @@ export class Typist implements TimedDevice {
 
   constructor(
     private readonly keyboard: KeyboardController,
-    private readonly pic: PicPair,
+    /** Whether the keyboard's IRQ 1 reaches the CPU (through an initialised 8259, or the IOAPIC). */
+    private readonly keyboardInterruptReaches: () => boolean,
     private readonly serial: Uart16550,
     private readonly now: () => number,
   ) {}
@@ -37,10 +36,9 @@ export class Typist implements TimedDevice {
     return this.forKeyboard.length + this.forSerial.length;
   }
 
-  /** The keyboard can take a key: the 8042 is idle and its interrupt reaches the CPU through an initialised PIC. */
+  /** The keyboard can take a key: the 8042 is idle and its interrupt reaches the CPU. */
   private keyboardReady(): boolean {
-    const master = this.pic.master;
-    return this.keyboard.idle && master.initialized && (master.imr & KEYBOARD_IRQ_BIT) === 0;
+    return this.keyboard.idle && this.keyboardInterruptReaches();
   }
 
   nextEventNs(): number {

@@ -298,13 +298,14 @@ export function execInvd(cpu: Cpu, d: Insn): void {
 
 /** Feature bits of CPUID leaf 1, EDX. */
 const FEATURE_VME = 1 << 1, FEATURE_DE = 1 << 2, FEATURE_PSE = 1 << 3, FEATURE_TSC = 1 << 4, FEATURE_MSR = 1 << 5, FEATURE_MCE = 1 << 7;
-const FEATURE_CX8 = 1 << 8, FEATURE_PGE = 1 << 13, FEATURE_CMOV = 1 << 15;
+const FEATURE_CX8 = 1 << 8, FEATURE_APIC = 1 << 9, FEATURE_PGE = 1 << 13, FEATURE_CMOV = 1 << 15;
 
 /**
  * What this CPU implements, as CPUID leaf 1 reports it in EDX. No VME (nor PVI), no debugging
  * extensions (DR4/DR5 always alias DR6/DR7, no I/O breakpoints), no machine-check exception.
+ * The local APIC is the machine's (src/machine/devices/local-apic.ts): every PC has one.
  */
-const CPUID_FEATURES_EDX = FEATURE_PSE | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_PGE | FEATURE_CMOV;
+const CPUID_FEATURES_EDX = FEATURE_PSE | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_APIC | FEATURE_PGE | FEATURE_CMOV;
 
 /**
  * The CR4 bits this CPU has: those whose feature CPUID reports. The others are reserved here,
