@@ -96,6 +96,18 @@ post:
         mov di, EBDA_DRIVES
         call fw_read_block
 
+        ; The MP tables (Intel MP spec 1.4), as the machine built them for this place in the
+        ; EBDA, where an SMP kernel looks first: its processors, its IOAPIC, how IRQs reach it.
+        mov ax, FW_MP_TABLE
+        call fw_select
+        call fw_read16
+        cmp ax, EBDA_MP_TABLE_MAX
+        ja .no_mp_table         ; too big for the EBDA: no table rather than half of one
+        mov cx, ax
+        mov di, EBDA_MP_TABLE
+        call fw_read_block
+.no_mp_table:
+
         ; From the drives, the equipment word and the hard-disk count:
         ;   bit 0 floppies present, bits 6-7 floppies - 1, bits 4-5 = 10b 80x25 colour,
         ;   bits 9-11 serial ports (one).

@@ -12,7 +12,8 @@ import { ATTR_REAL_MODE_CODE, CS, S_EIP } from '../cpu/state.ts';
 import { VirtualClock, type TimedDevice } from './clock.ts';
 import { DebugConsole } from './devices/debugcon.ts';
 import { ExitPort } from './devices/exit-port.ts';
-import { FirmwareConfig, FW_BOOT, FW_DRIVES, FW_E820, FW_MEMORY, FW_MULTIBOOT, FW_CFG_SELECT, ItemWriter } from './devices/fw-cfg.ts';
+import { FirmwareConfig, FW_BOOT, FW_DRIVES, FW_E820, FW_MEMORY, FW_MP_TABLE, FW_MULTIBOOT, FW_CFG_SELECT, ItemWriter } from './devices/fw-cfg.ts';
+import { buildMpTable, MP_TABLE_EBDA_OFFSET } from './mp-table.ts';
 import { SystemControlPortA } from './devices/port92.ts';
 import { PicPair } from './devices/pic8259.ts';
 import { Pit8254 } from './devices/pit8254.ts';
@@ -281,6 +282,8 @@ export class Machine {
       drives.u8(number).u8(disk.kind === 'floppy' ? 1 : 2).u16(g.cylinders).u8(g.heads).u8(g.sectorsPerTrack).u8(g.cmosType).u8(0).u64(disk.sectors);
     }
     fw.set(FW_DRIVES, drives.build());
+    const mp = buildMpTable({ apicIds: [this.localApic.id], ioApicId: this.ioApic.id }, EBDA_BASE + MP_TABLE_EBDA_OFFSET);
+    fw.set(FW_MP_TABLE, Uint8Array.from([...new ItemWriter().u16(mp.length).build(), ...mp]));
     const boot = this.config.bootDrive ?? (this.disks.has(0x80) ? 0x80 : this.disks.has(0) ? 0x00 : 0xff);
     fw.set(FW_BOOT, Uint8Array.of(boot));
   }

@@ -15,7 +15,7 @@ export const BOOT_FAILURES: Record<number, string> = {
   5: 'the boot sector gave up (INT 18h)',
 };
 export const FW_SIGNATURE = 0x0000, FW_VERSION = 0x0001, FW_E820 = 0x0010, FW_BOOT = 0x0011;
-export const FW_DRIVES = 0x0012, FW_MEMORY = 0x0013, FW_MULTIBOOT = 0x0015;
+export const FW_DRIVES = 0x0012, FW_MEMORY = 0x0013, FW_MULTIBOOT = 0x0015, FW_MP_TABLE = 0x0016;
 
 export class FirmwareConfig implements PortHandler {
   private readonly items = new Map<number, Uint8Array>();

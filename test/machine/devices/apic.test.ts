@@ -300,7 +300,7 @@ describe('a kernel that moves from the 8259 to the APICs', () => {
         prepare: (m) => {
           // Type once the guest says it is ready (after its ticks), from outside, as a user would.
           const original = m.run.bind(m);
-          m.run = (n, o) => {
+          m.run = (n = Infinity, o) => {
             let outcome = original(Math.min(n, 200_000), o);
             let left = n - 200_000;
             while (outcome.kind === 'limit' && left > 0) {
