@@ -181,7 +181,8 @@ export function loadV86Segments(cpu: Cpu, cs: number, ss: number, es: number, ds
 export function checkStackSegment(cpu: Cpu, selector: number, cpl: number, vector: number): Descriptor {
   const error = selector & 0xfffc;
   if (error === 0) cpu.fault(vector, 0);
-  const d = readDescriptor(cpu, selector);
+  // Past the table's limit is the same fault as the other checks (#TS for an inner stack from the TSS).
+  const d = readDescriptor(cpu, selector, vector);
   const writableData = (d.attr & (ATTR_S | ATTR_CODE | ATTR_WRITABLE)) === (ATTR_S | ATTR_WRITABLE);
   if ((selector & 3) !== cpl || ((d.attr >> 5) & 3) !== cpl || !writableData) cpu.fault(vector, error);
   if (!(d.attr & ATTR_PRESENT)) cpu.fault(SS_, error);

@@ -123,6 +123,14 @@ describe('rings', () => {
     expect([soft.vector, soft.error]).toEqual([11, 0x21 * 8 + 2]);
   });
 
+  it('an inner stack whose SS in the TSS lies past the GDT limit is #TS(SS), not #GP (SDM: INT to an inner privilege level)', () => {
+    // Every handler needs that stack too, so the run triple-faults: its fault chain says what came first.
+    const run = ring3('int 0x80', 'mov dword [tss + 8], 0x220');
+    expect(run.outcome.kind).toBe('shutdown');
+    const first = run.machine.cpu.faultChain.events[0];
+    expect([first.vector, first.errorCode]).toEqual([10, 0x220]);
+  });
+
   it('loading a ring-0 data segment in ring 3 is #GP(selector)', () => {
     const r = record(ring3(`mov ax, 0x10
       mov ds, ax`));
