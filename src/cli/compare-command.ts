@@ -92,7 +92,7 @@ function runOne(args: string[], spec: ModeSpec): Row {
   }
   const restricted = vcpu?.restricted;
   if (restricted) work += `; ${restricted.stats.v86Runs} V86 runs, ${restricted.stats.emulated} instructions emulated`;
-  return { spec, seconds, instructions: machine.cpu.instructions, exits, work, frames: machine.phys.hostMemory.framesInUse, output, outcome };
+  return { spec, seconds, instructions: machine.instructions, exits, work, frames: machine.phys.hostMemory.framesInUse, output, outcome };
 }
 
 export const compareCommand: Command = {

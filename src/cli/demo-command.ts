@@ -34,7 +34,7 @@ export const demoCommand: Command = {
     const started = performance.now();
     const outcome = machine.run(2_000_000_000);
     const seconds = (performance.now() - started) / 1000;
-    const n = machine.cpu.instructions;
+    const n = machine.instructions;
     say(`\nminivisor: the kernel built its GDT, IDT and TSS, turned paging on, ran processes in ring 3 that`);
     say(`           called it with int 0x80, killed the ones that misbehaved, and powered off (port 0x${EXIT_PORT.toString(16)}).`);
     say(`minivisor: ${n.toLocaleString('en')} instructions in ${seconds.toFixed(2)} s (${(n / seconds / 1e6).toFixed(0)} MIPS).`);

@@ -5,7 +5,7 @@
 import { extname } from 'node:path';
 import { assembleFile } from '../asm/node-files.ts';
 import { formatDiagnostic, type AssembleResult } from '../asm/index.ts';
-import { MAX_RAM_BYTES, Machine, type MachineConfig, type RunOutcome } from '../machine/machine.ts';
+import { MAX_CPUS, MAX_RAM_BYTES, Machine, SMP_QUANTUM, type MachineConfig, type RunOutcome } from '../machine/machine.ts';
 import { TerminalConsole } from './console.ts';
 import { formatStats } from '../machine/stats.ts';
 import { describeExit, exitReasonWords, parseExitReasons } from '../vmm/exit-info.ts';
@@ -59,6 +59,9 @@ machine:
                            on). Off, the VMM runs real mode in virtual-8086 mode and paging-off code
                            on an identity table, emulating what those cannot hold (as KVM did)
   --mem SIZE               RAM size (default 32M)
+  --smp N                  N processors (1-8, default 1): the first boots, the others wait for INIT
+                           and STARTUP IPIs; they take turns of ${SMP_QUANTUM} instructions (bare, ept;
+                           the debugger and gdb see the first)
   --no-jit                 the interpreter alone: no hot blocks compiled to JavaScript (the
                            translation cache), to compare or to rule the cache out
   --reserve ADDR:SIZE      take a range of RAM above 1 MiB out of it, reported reserved in E820
@@ -90,7 +93,7 @@ const OPTIONS = {
   '--bios': true, '--load': true, '--entry': true, '--mem': true, '--debugcon': true, '--exit-port': true,
   '--max-instructions': true, '--dump-mem': true, '--stats': false, '-D': true, '-I': true, '--help': false,
   '--fda': true, '--hda': true, '--hdb': true, '--persist': false, '--boot': true, '--append': true, '--reserve': true, '--mode': true, '--trace-exits': false, '--trace-jit': false,
-  '--shadow-cache': true, '--unrestricted': true, '--no-jit': false, '--gdb': true, '-s': false, '-S': false,
+  '--shadow-cache': true, '--unrestricted': true, '--smp': true, '--no-jit': false, '--gdb': true, '-s': false, '-S': false,
 };
 
 /**
@@ -250,6 +253,14 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
     if (unrestricted !== 'on' && unrestricted !== 'off') throw new UserError(`--unrestricted ${unrestricted}: write on (the CPU runs real mode itself) or off (the VMM runs it in virtual-8086 mode)`);
     if (mode !== 'ept' && mode !== 'shadow') throw new UserError(`--unrestricted applies to --mode ept and --mode shadow (a VMM's CPU feature), not to --mode ${mode}`);
     config.unrestrictedGuest = unrestricted === 'on';
+  }
+  const smp = one('--smp');
+  if (smp !== undefined) {
+    const cpus = Number(smp);
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) throw new UserError(`--smp ${smp}: give how many processors, 1 to ${MAX_CPUS}`);
+    if (cpus > 1 && (mode === 'shadow' || mode === 'pv')) throw new UserError(`--smp ${cpus} with --mode ${mode}: several processors run under EPT or bare for now (--mode ept or --mode bare)`);
+    if (cpus > 1 && config.unrestrictedGuest === false) throw new UserError(`--smp ${cpus} with --unrestricted off: several processors need "unrestricted guest" for now (drop --unrestricted off)`);
+    config.cpus = cpus;
   }
 
   const reserved = all('--reserve').map((spec) => {
@@ -439,6 +450,7 @@ const DEVICE_NAMES: Record<string, string> = {
   CmosRtc: 'the CMOS clock (RTC)',
   FirmwareConfig: "the BIOS's firmware configuration interface",
   VirtualDisk: "the BIOS's disk interface",
+  IdeChannel: 'the primary IDE channel (ATA disks)',
   DebugConsole: 'a debug console',
   ExitPort: 'the exit port',
 };
@@ -493,9 +505,9 @@ const IDLE_WAIT_MS = 10;
 async function runWithConsole(machine: Machine, terminal: TerminalConsole, maxInstructions: number): Promise<RunOutcome> {
   let left = maxInstructions;
   for (;;) {
-    const before = machine.cpu.instructions;
+    const before = machine.instructions;
     const outcome = machine.run(Math.min(left, SLICE), { waitForInput: terminal.mayReceiveInput });
-    left -= machine.cpu.instructions - before;
+    left -= machine.instructions - before;
     terminal.flush();
     if (terminal.interruptedBy !== null) return { kind: 'stopped', detail: terminal.interruptedBy };
     if (outcome.kind === 'idle') {

@@ -137,7 +137,7 @@ export class BlockCache {
     // The budget is checked here, where a block is made, never where one is executed. Decoding
     // does not depend on the cache, so the block just decoded survives the flush.
     if (this.insnCount + block.insns.length > this.maxInsns) {
-      this.flush(cpu.phys.codePages);
+      this.flush(cpu.phys.codePages, cpu.codeBit);
       cpu.reopenFastWrites();
     }
     this.insnCount += block.insns.length;
@@ -173,17 +173,17 @@ export class BlockCache {
    * Drops every block (QEMU's tb_flush). Each is marked invalid, so a chain from a block the
    * CPU still holds (its previous block) cannot lead into the flushed ones; blocks made from now
    * on only chain to blocks that were valid when chained, so nothing made after the flush
-   * reaches one made before it. Every page that held blocks is no longer a code page
-   * (`codePages`, the PhysicalMemory's array): writes to it may take the fast path again once
+   * reaches one made before it. Every page that held blocks is no longer this CPU's code page
+   * (its `codeBit` in `codePages`, the PhysicalMemory's array): writes to it may take the fast path again once
    * the TLB is refilled, and the next block decoded there protects it again.
    */
-  flush(codePages: Uint8Array): void {
+  flush(codePages: Uint8Array, codeBit = 1): void {
     for (const block of this.blocks.values()) {
       block.valid = false;
       block.next0 = null;
       block.next1 = null;
     }
-    for (const page of this.blocksOfPage.keys()) codePages[page] = 0;
+    for (const page of this.blocksOfPage.keys()) codePages[page] &= ~codeBit;
     this.blocks.clear();
     this.blocksOfPage.clear();
     this.insnCount = 0;

@@ -233,6 +233,15 @@ export class Cpu {
   pendingErrorCode = -1;
   /** Model-specific registers that are plain storage (key: MSR number). */
   readonly msrs = new Map<number, bigint>();
+  /** The local APIC ID (CPUID leaf 1 reports it in EBX[31:24]). */
+  apicId = 0;
+  /**
+   * The CPUs that share this one's memory (a multiprocessor machine's; see joinCluster), itself
+   * included, and this CPU's bit in the memory's `codePages`: a page holds decoded code of each
+   * CPU whose bit is set, and a write to it must reach each of their block caches.
+   */
+  private cluster: Cpu[] = [this];
+  codeBit = 1;
 
   constructor(
     readonly phys: PhysicalMemory,
@@ -243,6 +252,27 @@ export class Cpu {
     phys.onMappingChange = () => this.flushTlb();
     phys.onCodeWrite = (hostPage) => this.codeWritten(hostPage);
     this.reset();
+  }
+
+  /**
+   * Makes `cpus` (this one among them) the processors of one machine: a change of the memory's
+   * mappings flushes every TLB, and a write to a page any of them decoded code from drops that
+   * code in each (every CPU closes its fast writes to a code page, whoever decoded it).
+   */
+  static joinCluster(cpus: Cpu[]): void {
+    if (cpus.length > 8) throw new RangeError('at most 8 CPUs share a memory (one bit each in codePages)');
+    const phys = cpus[0].phys;
+    cpus.forEach((cpu, i) => {
+      cpu.cluster = cpus;
+      cpu.codeBit = 1 << i;
+    });
+    phys.onMappingChange = () => {
+      for (const cpu of cpus) cpu.flushTlb();
+    };
+    phys.onCodeWrite = (hostPage) => {
+      const owners = phys.codePages[hostPage];
+      for (const cpu of cpus) if (owners & cpu.codeBit) cpu.codeWritten(hostPage);
+    };
   }
 
   /** Hands the TLB's arrays to the next CPU made (Machine.dispose): this one must not run again. */
@@ -930,10 +960,10 @@ export class Cpu {
     this.translationGeneration++;
   }
 
-  /** A host page now holds decoded code: take fast write permission away from its TLB entries. */
+  /** A host page now holds this CPU's decoded code: take fast write permission away from every CPU's TLB entries for it. */
   protectCodePage(hostPage: number): void {
-    this.phys.codePages[hostPage] = 1;
-    this.closeFastWritesTo(hostPage);
+    this.phys.codePages[hostPage] |= this.codeBit;
+    for (const cpu of this.cluster) cpu.closeFastWritesTo(hostPage);
   }
 
   /**
@@ -960,11 +990,11 @@ export class Cpu {
     }
   }
 
-  /** Something is writing to a host page that decoded blocks came from. */
+  /** Something is writing to a host page that this CPU's decoded blocks came from. */
   private codeWritten(hostPage: number): void {
     this.blocks.dropPage(hostPage);
-    this.phys.codePages[hostPage] = 0;
-    this.reopenFastWrites(hostPage);
+    const owners = (this.phys.codePages[hostPage] &= ~this.codeBit);
+    if (owners === 0) for (const cpu of this.cluster) cpu.reopenFastWrites(hostPage);
     this.attention |= ATTN_CODE_WRITTEN;
   }
 

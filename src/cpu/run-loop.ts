@@ -226,7 +226,7 @@ function blockAtEip(cpu: Cpu, previous: DecodedBlock | null): DecodedBlock | nul
     const built = cpu.blocks.build(cpu, host, code32, limit);
     if (built === null) return null;
     block = built;
-    if (cpu.phys.codePages[host >>> 12] === 0) cpu.protectCodePage(host >>> 12);
+    if ((cpu.phys.codePages[host >>> 12] & cpu.codeBit) === 0) cpu.protectCodePage(host >>> 12);
   }
   if ((eip >>> 0) + block.byteLength - 1 > limit) return null;
   if (previous !== null) {

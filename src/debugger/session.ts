@@ -359,7 +359,7 @@ export class DebugSession {
         // Ctrl-C may have come between two runs of one command (next N): it stops before the next.
         if ((interrupted = this.takeStop()) !== null) break;
         let slice = SLICE;
-        if (this.options.maxInstructions !== undefined) slice = Math.min(slice, this.options.maxInstructions - machine.cpu.instructions);
+        if (this.options.maxInstructions !== undefined) slice = Math.min(slice, this.options.maxInstructions - machine.instructions);
         if (slice <= 0) {
           outcome = { kind: 'limit' };
           break;
@@ -374,7 +374,7 @@ export class DebugSession {
           continue;
         }
         if (outcome.kind !== 'limit') break;
-        if (this.options.maxInstructions !== undefined && machine.cpu.instructions >= this.options.maxInstructions) break;
+        if (this.options.maxInstructions !== undefined && machine.instructions >= this.options.maxInstructions) break;
         await yieldToEvents();
       }
     };

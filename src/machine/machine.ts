@@ -6,6 +6,7 @@
  */
 import { compileBlock } from '../jit/translation-cache.ts';
 import { Cpu } from '../cpu/cpu.ts';
+import { Processor, type SliceEnd } from './processor.ts';
 import { IoBus } from '../cpu/io-bus.ts';
 import { MAX_HOST_BYTES, PhysicalMemory, hex } from '../cpu/physical-memory.ts';
 import { ATTR_REAL_MODE_CODE, CS, S_EIP } from '../cpu/state.ts';
@@ -28,7 +29,7 @@ import { IdeChannel, IDE_PRIMARY_COMMAND, IDE_PRIMARY_CONTROL, IDE_PRIMARY_IRQ }
 import { LocalApic, LAPIC_BASE, LAPIC_SIZE } from './devices/local-apic.ts';
 import { IoApic, IOAPIC_BASE, IOAPIC_SIZE } from './devices/io-apic.ts';
 import { ApicBus } from './devices/apic-bus.ts';
-import { CpuInterruptPins, IsaInterrupts } from './interrupt-routing.ts';
+import { IsaInterrupts } from './interrupt-routing.ts';
 import type { DiskImage } from './disk-image.ts';
 import { Ept } from '../vmm/ept.ts';
 import { Vcpu } from '../vmm/vcpu.ts';
@@ -80,7 +81,13 @@ export interface MachineConfig {
   serial?: (byte: number) => void;
   /** False: run with the interpreter alone, no blocks compiled to JavaScript (src/jit/translation-cache.ts). */
   translationCache?: boolean;
+  /** Processors (1 to MAX_CPUS, default 1): the first boots, the others wait for INIT and STARTUP IPIs. */
+  cpus?: number;
 }
+
+export const MAX_CPUS = 8;
+/** Instructions each processor runs in its turn when there are several (100 µs of virtual time). */
+export const SMP_QUANTUM = 10_000;
 
 export type RunOutcome =
   | { kind: 'halted'; detail: string } // HLT with nothing to wake the CPU
@@ -103,9 +110,6 @@ export interface RunOptions {
    */
   waitForInput?: boolean;
 }
-
-/** IA32_APIC_BASE: where the local APIC is, whether it is on, whether this is the bootstrap processor. */
-const IA32_APIC_BASE = 0x1b, APIC_BASE_ENABLE = 1 << 11, APIC_BASE_BSP = 1 << 8;
 
 /** Host memory beyond RAM for firmware images. */
 const ROM_HOST_BYTES = 256 * 1024;
@@ -130,12 +134,17 @@ export const MAX_RAM_BYTES = (() => {
 export class Machine {
   readonly phys: PhysicalMemory;
   readonly io = new IoBus();
+  /** The processors; the first is the bootstrap processor. */
+  readonly processors: Processor[];
+  /** The bootstrap processor's CPU (processors[0].cpu). */
   readonly cpu: Cpu;
+  /** The processor that is running now: an access to the local APIC's page reaches its APIC, and devices that need the CPU to look again stop it. */
+  private runningProcessor: Processor;
   readonly clock: VirtualClock;
   readonly e820: E820Entry[];
   readonly firmwareConfig = new FirmwareConfig((reason) => {
     this.endedBy = { kind: 'no-boot', detail: reason };
-    this.cpu.stop('request', 'no bootable disk');
+    this.runningProcessor.cpu.stop('request', 'no bootable disk');
   });
   readonly disks: Map<number, DiskImage>;
   readonly pic: PicPair;
@@ -147,7 +156,7 @@ export class Machine {
   readonly cmos: CmosRtc;
   /** The primary IDE channel: the first hard disk (drive 80h) as master, the second (81h) as slave. */
   readonly ide: IdeChannel;
-  /** The CPU's local APIC, the IOAPIC, and the bus between them. */
+  /** The bootstrap processor's local APIC, the IOAPIC, and the bus between them. */
   readonly localApic: LocalApic;
   readonly ioApic: IoApic;
   readonly apicBus: ApicBus;
@@ -161,8 +170,8 @@ export class Machine {
   private exitStatus: number | null = null;
   /** How the machine ended, when a device ended it: the guest reset it, or the BIOS found nothing to boot. */
   private endedBy: RunOutcome | null = null;
-  /** The VMM's vCPU in 'ept' mode; null on the bare machine. */
-  readonly vcpu: Vcpu | null = null;
+  /** The VMM's vCPU of the bootstrap processor; null on the bare machine. */
+  readonly vcpu: Vcpu | null;
 
   constructor(readonly config: MachineConfig) {
     const biosBytes = config.bios?.length ?? 0x10000;
@@ -171,30 +180,42 @@ export class Machine {
     this.phys.allocateHost(config.memoryBytes); // RAM's host addresses equal its guest-physical ones
     for (const slot of layout.ramSlots) this.phys.setUserMemoryRegion(slot);
     this.e820 = layout.e820;
-    this.cpu = new Cpu(this.phys, this.io);
-    if (config.translationCache !== false) this.cpu.compiler = compileBlock;
-    this.clock = new VirtualClock(() => this.cpu.retired);
+    const cpuCount = config.cpus ?? 1;
+    if (!Number.isInteger(cpuCount) || cpuCount < 1 || cpuCount > MAX_CPUS) throw new RangeError(`a machine has 1 to ${MAX_CPUS} processors, not ${cpuCount}`);
+    const now = () => this.clock.nowNs();
+    const stopForDevice = () => this.runningProcessor.cpu.stop('device');
+    this.pic = new PicPair(() => this.cpu.raiseInterruptLine()); // the 8259's INTR: the BSP's LINT0
+    this.processors = Array.from({ length: cpuCount }, (_, i) => new Processor(i, this.phys, this.io, this.pic, now, stopForDevice));
+    this.cpu = this.processors[0].cpu;
+    this.runningProcessor = this.processors[0];
+    if (cpuCount > 1) Cpu.joinCluster(this.processors.map((p) => p.cpu));
+    for (const { cpu } of this.processors) if (config.translationCache !== false) cpu.compiler = compileBlock;
+    // Virtual time: the processors run in turn, each as many instructions per turn, so time is
+    // their average count (with one processor, its count).
+    this.clock = new VirtualClock(cpuCount === 1 ? () => this.cpu.retired : () => Math.floor(this.retiredByAll() / cpuCount));
     if (config.bios) this.mapFirmware(config.bios);
     for (const { address, bytes } of config.loads ?? []) this.phys.load(address, bytes);
     this.disks = config.disks ?? new Map();
 
-    const now = () => this.clock.nowNs();
-    this.pic = new PicPair(() => this.cpu.raiseInterruptLine());
     this.io.register(0x20, 2, this.pic);
     this.io.register(0xa0, 2, this.pic);
     this.io.register(0x4d0, 2, this.pic);
-    const stopForDevice = () => this.cpu.stop('device');
-    this.localApic = new LocalApic(0, now, () => this.cpu.raiseInterruptLine(), true, stopForDevice);
-    this.apicBus = new ApicBus([this.localApic]);
-    this.ioApic = new IoApic(1, this.apicBus); // the IOAPIC's ID follows the CPUs' (as SeaBIOS numbers them)
+    this.localApic = this.processors[0].apic;
+    this.apicBus = new ApicBus(this.processors.map((p) => p.apic));
+    this.apicBus.processors = {
+      init: (apic) => this.processorOf(apic).init(),
+      startup: (apic, vector) => this.processorOf(apic).startup(vector),
+    };
+    this.ioApic = new IoApic(cpuCount, this.apicBus); // the IOAPIC's ID follows the CPUs' (as SeaBIOS numbers them)
     this.apicBus.ioApics.push(this.ioApic);
-    this.phys.mapMmio(LAPIC_BASE, LAPIC_SIZE, this.localApic);
+    // Every processor's local APIC is at the same address: an access goes to the APIC of the CPU that makes it.
+    this.phys.mapMmio(LAPIC_BASE, LAPIC_SIZE, {
+      read: (address, size) => this.runningProcessor.apic.read(address, size),
+      write: (address, size, value) => this.runningProcessor.apic.write(address, size, value),
+    });
     this.phys.mapMmio(IOAPIC_BASE, IOAPIC_SIZE, this.ioApic);
-    this.cpu.msrs.set(IA32_APIC_BASE, BigInt(LAPIC_BASE | APIC_BASE_ENABLE | APIC_BASE_BSP));
-    const pins = new CpuInterruptPins(this.localApic, this.pic, () => ((this.cpu.msrs.get(IA32_APIC_BASE) ?? 0n) & BigInt(APIC_BASE_ENABLE)) !== 0n);
-    this.cpu.interruptController = pins;
-    this.isa = new IsaInterrupts(this.pic, this.ioApic, pins);
-    this.addTimedDevice(this.localApic, () => this.localApic.timerCanInterrupt);
+    this.isa = new IsaInterrupts(this.pic, this.ioApic, this.processors[0].pins);
+    for (const p of this.processors) this.addTimedDevice(p.apic, () => p.apic.timerCanInterrupt);
     // A reprogrammed timer may be due sooner than the machine planned: end the slice.
     this.pit = new Pit8254(now, this.isa.line(0), stopForDevice);
     this.io.register(0x40, 4, this.pit);
@@ -234,7 +255,7 @@ export class Machine {
     if (config.exitPort !== undefined) {
       this.io.register(config.exitPort, 1, new ExitPort(config.exitPort, (status) => {
         this.exitStatus = status;
-        this.cpu.stop('request', 'exit port');
+        this.runningProcessor.cpu.stop('request', 'exit port');
       }));
     }
     this.describeToFirmware();
@@ -245,22 +266,47 @@ export class Machine {
     }
     const mode = config.mode ?? 'bare';
     const console = config.console ?? ((bytes: Uint8Array) => bytes.forEach((b) => config.serial?.(b)));
+    if (cpuCount > 1 && (mode === 'shadow' || mode === 'pv')) {
+      throw new RangeError(`${mode} mode runs one processor for now: several processors run bare or under EPT (--mode ept)`);
+    }
+    if (cpuCount > 1 && mode === 'ept' && config.unrestrictedGuest === false) {
+      throw new RangeError('several processors need "unrestricted guest" for now: their real-mode start would share the VMM\'s V86 pages (drop --unrestricted off)');
+    }
     if (mode === 'ept') {
+      // One EPT for the VM, shared by its vCPUs.
       const ept = new Ept(this.phys, () => this.phys.hostMemory.allocateFrame());
-      this.vcpu = new Vcpu(this.cpu, pins, { console }, this.phys, { ept }, config.unrestrictedGuest ?? true);
-      // Slots that change while the guest runs: the EPT drops what it mapped, and the TLB too (INVEPT).
+      for (const p of this.processors) p.vcpu = new Vcpu(p.cpu, p.pins, { console }, this.phys, { ept }, config.unrestrictedGuest ?? true);
+      // Slots that change while the guest runs: the EPT drops what it mapped, and the TLBs too (INVEPT).
       this.phys.onSlotChange = (slot) => {
         ept.unmap(slot.guestPhysAddr, slot.size);
-        this.vcpu?.invalidateEpt();
+        for (const p of this.processors) p.vcpu?.invalidateEpt();
       };
     } else if (mode === 'pv') {
-      this.vcpu = new Vcpu(this.cpu, pins, { console }, this.phys, { pvRamBytes: config.memoryBytes });
+      this.processors[0].vcpu = new Vcpu(this.cpu, this.processors[0].pins, { console }, this.phys, { pvRamBytes: config.memoryBytes });
     } else if (mode === 'shadow') {
-      const vcpu = new Vcpu(this.cpu, pins, { console }, this.phys, { shadowCacheCapacity: config.shadowCacheRoots ?? DEFAULT_SHADOW_CACHE_ROOTS }, config.unrestrictedGuest ?? true);
-      this.vcpu = vcpu;
+      const vcpu = new Vcpu(this.cpu, this.processors[0].pins, { console }, this.phys, { shadowCacheCapacity: config.shadowCacheRoots ?? DEFAULT_SHADOW_CACHE_ROOTS }, config.unrestrictedGuest ?? true);
+      this.processors[0].vcpu = vcpu;
       // Slots that change while the guest runs: every shadow goes (they are rebuilt on demand).
       this.phys.onSlotChange = () => vcpu.shadow!.mmu.reset();
     }
+    this.vcpu = this.processors[0].vcpu;
+  }
+
+  private processorOf(apic: LocalApic): Processor {
+    return this.processors.find((p) => p.apic === apic)!;
+  }
+
+  /** Instructions retired by every processor (with one, the CPU's count). */
+  get instructions(): number {
+    let n = 0;
+    for (const p of this.processors) n += p.cpu.instructions;
+    return n;
+  }
+
+  private retiredByAll(): number {
+    let n = 0;
+    for (const p of this.processors) n += p.cpu.retired;
+    return n;
   }
 
   /** Firmware ends at 1 MiB (0xF0000 for 64 KiB, 0xE0000 for 128 KiB) and is aliased, read-only, at the top of 4 GiB. */
@@ -282,7 +328,7 @@ export class Machine {
       drives.u8(number).u8(disk.kind === 'floppy' ? 1 : 2).u16(g.cylinders).u8(g.heads).u8(g.sectorsPerTrack).u8(g.cmosType).u8(0).u64(disk.sectors);
     }
     fw.set(FW_DRIVES, drives.build());
-    const mp = buildMpTable({ apicIds: [this.localApic.id], ioApicId: this.ioApic.id }, EBDA_BASE + MP_TABLE_EBDA_OFFSET);
+    const mp = buildMpTable({ apicIds: this.processors.map((p) => p.apic.id), ioApicId: this.ioApic.id }, EBDA_BASE + MP_TABLE_EBDA_OFFSET);
     fw.set(FW_MP_TABLE, Uint8Array.from([...new ItemWriter().u16(mp.length).build(), ...mp]));
     const boot = this.config.bootDrive ?? (this.disks.has(0x80) ? 0x80 : this.disks.has(0) ? 0x00 : 0xff);
     fw.set(FW_BOOT, Uint8Array.of(boot));
@@ -308,7 +354,7 @@ export class Machine {
   typeText(text: string): void {
     this.typist.type(text);
     // The CPU may be running a slice planned before this input: let the machine look again.
-    this.cpu.stop('device');
+    this.runningProcessor.cpu.stop('device');
   }
 
   /**
@@ -361,36 +407,37 @@ export class Machine {
   }
   private disposed = false;
 
-  /** Runs until the guest stops or `maxInstructions` retire. */
+  /**
+   * Runs until the guest stops or `maxInstructions` retire (counted over every processor, their
+   * idle time included). With several processors, each runs SMP_QUANTUM instructions in turn.
+   */
   run(maxInstructions = Infinity, options: RunOptions = {}): RunOutcome {
     if (this.disposed) throw new Error('this machine was disposed: make a new one');
-    const cpu = this.cpu;
+    const several = this.processors.length > 1;
     let left = maxInstructions;
     for (;;) {
       this.advanceDevices();
       const nextEvent = this.nextEventNs();
       const untilEvent = nextEvent === Infinity ? Infinity : this.clock.instructionsUntil(nextEvent);
-      const slice = Math.min(left, untilEvent, 1 << 24);
-      const before = cpu.instructions;
-      let reason = this.vcpu === null ? cpu.run(slice) : this.vcpu.run(slice);
-      if (reason === 'userspace') {
-        // An I/O or MMIO exit: the machine serves it (the instruction runs against its devices).
-        reason = this.vcpu!.completeInMachine();
-        if (reason === 'userspace') continue;
-      }
+      const before = this.instructions;
+      let reason = several
+        ? this.runRound(Math.min(untilEvent, SMP_QUANTUM), left)
+        : this.runTurn(this.processors[0], Math.min(left, untilEvent, 1 << 24));
+      const cpu = this.runningProcessor.cpu;
       if (reason === 'idle') {
         if (options.waitForInput) return { kind: 'idle' };
-        // Halted, waiting for an interrupt: jump virtual time to the next event that can wake it.
+        // Every processor halted, waiting for an interrupt: jump virtual time to the next event that can wake one.
         const wake = this.nextWakeEventNs();
         if (wake === Infinity) {
           reason = 'halt';
-          cpu.stopDetail = 'HLT with every interrupt source masked or idle';
+          cpu.stopDetail = several ? 'every processor halted, with every interrupt source masked or idle' : 'HLT with every interrupt source masked or idle';
         } else {
-          cpu.instructions += this.clock.instructionsUntil(wake);
+          const until = this.clock.instructionsUntil(wake);
+          for (const p of this.processors) p.cpu.instructions += until;
           reason = 'budget';
         }
       }
-      left -= cpu.instructions - before;
+      left -= this.instructions - before;
       if (this.exitStatus !== null) return { kind: 'exit', status: this.exitStatus };
       if (this.endedBy !== null) return this.endedBy;
       switch (reason) {
@@ -412,10 +459,67 @@ export class Machine {
     }
   }
 
+  /**
+   * One turn of processor `p`: its CPU (under the VMM, its vCPU) runs up to `budget`
+   * instructions; an I/O or MMIO exit is served here, as KVM_RUN returns to QEMU (the
+   * instruction runs against the machine's devices), and ends the turn.
+   */
+  private runTurn(p: Processor, budget: number): SliceEnd {
+    this.runningProcessor = p;
+    const reason = p.run(budget);
+    return reason === 'userspace' ? p.vcpu!.completeInMachine() : reason;
+  }
+
+  /**
+   * A round of several processors: each runs `quantum` instructions of virtual time (a halted
+   * one, or one waiting for a STARTUP IPI, idles through it), within the budget `left`. Returns
+   * 'idle' when every processor ended its turn asleep with nothing pending, 'budget' when the
+   * round went through, or the stop that ended it (a breakpoint, a triple fault, the exit port).
+   */
+  private runRound(quantum: number, left: number): SliceEnd {
+    let awake = false;
+    /** Processors halted with interrupts on (an interrupt wakes them); the others are halted for good or wait for a STARTUP. */
+    const waitingForInterrupts: Processor[] = [];
+    for (const p of this.processors) {
+      const cpu = p.cpu;
+      const turnEnd = cpu.instructions + quantum;
+      let asleep = p.waitingForStartup;
+      while (!asleep && cpu.instructions < turnEnd && left > 0) {
+        const before = cpu.instructions;
+        const reason = this.runTurn(p, Math.min(turnEnd - cpu.instructions, left));
+        left -= cpu.instructions - before;
+        if (this.exitStatus !== null || this.endedBy !== null) return 'request';
+        if (reason === 'idle' || reason === 'halt') {
+          asleep = true; // halted: asleep for the rest of its turn
+          if (reason === 'idle') waitingForInterrupts.push(p);
+        } else if (reason !== 'budget' && reason !== 'device' && reason !== 'userspace') {
+          return reason;
+        } else if (cpu.instructions < turnEnd) {
+          this.advanceDevices(); // a device asked to be looked at, or an exit was served: then on
+        }
+      }
+      if (!asleep) awake = true;
+      if (cpu.instructions < turnEnd) {
+        left -= turnEnd - cpu.instructions;
+        cpu.instructions = turnEnd;
+      }
+      if (left <= 0) return 'budget';
+    }
+    if (awake) return 'budget';
+    // Everyone asleep. An interrupt sent during the round (an IPI) wakes its processor next round;
+    // with nobody able to take an interrupt (HLT with interrupts off, no STARTUP coming), it is over.
+    if (waitingForInterrupts.some((p) => p.pins.hasInterrupt())) return 'budget';
+    if (waitingForInterrupts.length === 0) {
+      this.runningProcessor.cpu.stopDetail = 'every processor halted with interrupts off';
+      return 'halt';
+    }
+    return 'idle';
+  }
+
   /** A reset the guest asked for ends the run (as QEMU's -no-reboot): minivisor does not reboot. */
   private reset(detail: string): void {
     this.endedBy = { kind: 'reset', detail };
-    this.cpu.stop('request', 'reset');
+    this.runningProcessor.cpu.stop('request', 'reset');
   }
 
   /** GVA → GPA → HVA → HPA, with every level's entry (see vmm/translate.ts). */

@@ -10,7 +10,7 @@ const mib = (pages: number) => ((pages * 4096) / 1048576).toFixed(1);
 
 /** `seconds`: how long the run took, for the speed; null when unknown (the debugger's stops). */
 export function formatStats(machine: Machine, seconds: number | null): string {
-  const n = machine.cpu.instructions;
+  const n = machine.instructions;
   const lines = [
     seconds === null
       ? `minivisor: ${n} instructions (mode ${machine.config.mode ?? 'bare'})`

@@ -72,7 +72,7 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
     if (leaf === 0x40000000) values = [0x40000001, signatureDword(0), signatureDword(1), signatureDword(2)];
     else if (leaf === 0x40000001) values = [0, 0, 0, 0];
     else {
-      values = cpuidLeaf(leaf);
+      values = cpuidLeaf(leaf, vcpu.cpu.apicId);
       if (leaf === 1) values[2] |= CPUID_ECX_HYPERVISOR;
     }
     [r[0], r[3], r[1], r[2]] = values;

@@ -154,6 +154,18 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   /** Without "unrestricted guest": how the VMM runs real mode and paging-off code (null with it). */
   readonly restricted: RestrictedGuest | null;
 
+  /**
+   * The machine set the CPU's registers from outside the guest (an INIT or STARTUP IPI, as KVM
+   * does for KVM_MP_STATE and KVM_SET_REGS): the guest state is the CPU's as it is now, and
+   * nothing waits to be injected.
+   */
+  resetGuestState(): void {
+    storeGuestState(this.cpu, this.vmcs);
+    this.vmcs.write(Field.VM_ENTRY_INTR_INFO_FIELD, 0);
+    this.interruptExited = false;
+    this.shadow?.configure();
+  }
+
   // ---------------------------------------------------------------- the exit decisions
 
   private control(bits: number): boolean {

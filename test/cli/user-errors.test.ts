@@ -56,6 +56,16 @@ describe('ports given to --debugcon and --exit-port', () => {
     expectUserError(r, /--exit-port 0xe9: port 0x00E9 is already given to --debugcon 0xe9: give each .* a port of its own/);
   });
 
+  it('--debugcon on the IDE channel names it', () => {
+    const r = minivisor('run', HELLO, '--debugcon', '0x1f0');
+    expectUserError(r, /--debugcon 0x1f0: port 0x01F0 is taken by the primary IDE channel/);
+  });
+
+  it('--smp out of range, or with a mode that runs one processor', () => {
+    expectUserError(minivisor('run', HELLO, '--smp', '9'), '--smp 9: give how many processors, 1 to 8');
+    expectUserError(minivisor('run', HELLO, '--smp', '2', '--mode', 'shadow'), /--smp 2 with --mode shadow: .*--mode ept or --mode bare/);
+  });
+
   it('two debug consoles on one port', () => {
     const r = minivisor('run', HELLO, '--debugcon', '0xe9', '--debugcon', '0xe9=' + join(tempDir(), 'out.txt'));
     expectUserError(r, /port 0x00E9 is already given to --debugcon 0xe9/);

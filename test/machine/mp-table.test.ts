@@ -10,7 +10,7 @@ import { IOAPIC_BASE } from '../../src/machine/devices/io-apic.ts';
 import type { Machine } from '../../src/machine/machine.ts';
 
 function findMpTable(m: Machine) {
-  const read = (a: number, n: number) => m.phys.read(a, n) >>> 0;
+  const read = (a: number, n: 1 | 2 | 4) => m.phys.read(a, n) >>> 0;
   const sum = (a: number, n: number) => Array.from(m.phys.dump(a, n)).reduce((x, y) => x + y, 0) & 0xff;
   const ebda = read(0x40e, 2) << 4;
   let pointer = -1;

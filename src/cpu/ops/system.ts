@@ -326,14 +326,14 @@ function stringDword(text: string, index: number): number {
   return v;
 }
 
-/** What CPUID answers for `leaf`: [EAX, EBX, ECX, EDX]. The VMM adds its own leaves to these. */
-export function cpuidLeaf(leaf: number): [number, number, number, number] {
+/** What CPUID answers for `leaf` on the CPU whose local APIC ID is `apicId`: [EAX, EBX, ECX, EDX]. The VMM adds its own leaves to these. */
+export function cpuidLeaf(leaf: number, apicId = 0): [number, number, number, number] {
   const vendor = 'GenuineIntel';
   switch (leaf >>> 0) {
     case 0:
       return [1, stringDword(vendor, 0), stringDword(vendor, 2), stringDword(vendor, 1)];
     case 1:
-      return [CPU_SIGNATURE, 0, 0, CPUID_FEATURES_EDX];
+      return [CPU_SIGNATURE, apicId << 24, 0, CPUID_FEATURES_EDX]; // EBX[31:24]: the initial APIC ID
     default:
       return [0, 0, 0, 0];
   }
@@ -343,7 +343,7 @@ export function cpuidLeaf(leaf: number): [number, number, number, number] {
 export function execCpuid(cpu: Cpu, _d: Insn): void {
   if (cpu.intercept(ExitReason.CPUID)) return;
   const r = cpu.reg;
-  [r[0], r[3], r[1], r[2]] = cpuidLeaf(r[0]);
+  [r[0], r[3], r[1], r[2]] = cpuidLeaf(r[0], cpu.apicId);
 }
 
 /** 0F 31 RDTSC: the time-stamp counter counts retired instructions (virtual time, deterministic). */

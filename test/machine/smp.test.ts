@@ -1,0 +1,255 @@
+/**
+ * Several processors: the bootstrap processor wakes the others with INIT and STARTUP IPIs (MP
+ * spec B.4), they meet at a spinlock taken with XCHG, and IPIs go between them, in bare and ept
+ * modes, with 2 and 4 processors. Runs repeat exactly: virtual time, round-robin turns.
+ */
+import { describe, expect, it } from 'vitest';
+import { EXIT_PORT, runAsm } from '../helpers/run-asm.ts';
+import { Machine } from '../../src/machine/machine.ts';
+
+/** Per processor: read-increment-write rounds of a shared counter under a spinlock (a turn can end inside one: several turns' worth of them). */
+const ROUNDS = 5000;
+
+/** Where the guest keeps its shared variables (RAM starts zeroed). */
+const LOCK = 0x7000, STARTED = 0x7001, DONE = 0x7002, IPI_SEEN = 0x7003, COUNTER = 0x7004, APIC_IDS = 0x7010;
+
+function smpGuest(cpus: number): string {
+  return `
+spinlock equ ${LOCK}
+started equ ${STARTED}
+done equ ${DONE}
+ipi_seen equ ${IPI_SEEN}
+counter equ ${COUNTER}
+apic_ids equ ${APIC_IDS}
+bits 16
+  cli
+  xor ax, ax
+  mov ds, ax
+  lgdt [gdt_desc]
+  mov eax, cr0
+  or eax, 1
+  mov cr0, eax
+  jmp 0x08:bsp32
+gdt:
+  dq 0
+  dq 0x00cf9a000000ffff
+  dq 0x00cf92000000ffff
+gdt_desc:
+  dw gdt_desc - gdt - 1
+  dd gdt
+idtr:
+  dw 0x40 * 8 + 7
+  dd 0x20000
+
+bits 32
+bsp32:
+  mov ax, 0x10
+  mov ds, ax
+  mov es, ax
+  mov ss, ax
+  mov esp, 0x70000
+  mov eax, ipi_handler                  ; IDT gate 40h, for the IPI the BSP sends at the end
+  mov [0x20000 + 0x40 * 8], ax
+  mov word [0x20000 + 0x40 * 8 + 2], 0x08
+  mov word [0x20000 + 0x40 * 8 + 4], 0x8e00
+  shr eax, 16
+  mov [0x20000 + 0x40 * 8 + 6], ax
+  mov ebx, 0xfee00000
+  mov dword [ebx + 0xf0], 0x1ff         ; this processor's APIC on
+  mov dword [ebx + 0x300], 0x000c4500   ; INIT to all but self
+  mov dword [ebx + 0x300], 0x000c4608   ; STARTUP at 0x8000, twice as the MP spec says
+  mov dword [ebx + 0x300], 0x000c4608
+  call count
+.started:
+  cmp byte [started], ${cpus - 1}
+  jne .started
+.done:
+  cmp byte [done], ${cpus - 1}
+  jne .done
+  mov dword [ebx + 0x310], 1 << 24      ; a fixed IPI, vector 40h, to APIC 1
+  mov dword [ebx + 0x300], 0x00004040
+.ipi:
+  cmp byte [ipi_seen], 1
+  jne .ipi
+  mov al, 0
+  out ${EXIT_PORT}, al
+
+count:                                  ; ${ROUNDS} increments of [counter] under the lock
+  mov edi, ${ROUNDS}
+.again:
+  mov al, 1
+.spin:
+  xchg al, [spinlock]
+  test al, al
+  jz .locked
+  pause
+  jmp .spin
+.locked:
+  mov eax, [counter]
+  inc eax
+  nop
+  nop
+  nop
+  nop
+  mov [counter], eax
+  mov byte [spinlock], 0
+  dec edi
+  jnz .again
+  ret
+
+ipi_handler:
+  mov byte [ipi_seen], 1
+  mov dword [0xfee000b0], 0             ; EOI
+  iret
+
+
+times 0x8000 - 0x7c00 - ($ - $$) db 0
+bits 16
+ap16:                                   ; 0x8000: where the STARTUP IPI sends the others, in real mode
+  cli
+  xor ax, ax
+  mov ds, ax
+  lgdt [gdt_desc]
+  mov eax, cr0
+  or eax, 1
+  mov cr0, eax
+  jmp 0x08:ap32
+bits 32
+ap32:
+  mov ax, 0x10
+  mov ds, ax
+  mov es, ax
+  mov ss, ax
+  mov eax, 1
+  cpuid
+  shr ebx, 24                           ; this processor's APIC ID
+  mov [apic_ids + ebx], bl
+  mov esi, ebx
+  shl ebx, 12
+  lea esp, [ebx + 0x60000]              ; a stack of its own
+  lock inc byte [started]
+  call count
+  lock inc byte [done]
+  cmp esi, 1
+  jne .park
+  lidt [idtr]
+  mov dword [0xfee000f0], 0x1ff         ; its own APIC on, to take the IPI
+  sti
+.wait:
+  hlt
+  jmp .wait
+.park:
+  cli
+  hlt
+`;
+}
+
+describe('several processors', () => {
+  for (const mode of ['bare', 'ept'] as const) {
+    for (const cpus of [2, 4]) {
+      it(`${mode}, ${cpus} processors: the BSP starts the others with INIT-SIPI-SIPI; a spinlock keeps their counting right; an IPI wakes a halted one`, () => {
+        let machine: Machine | undefined;
+        const run = runAsm(smpGuest(cpus), { mode, cpus, maxInstructions: 50_000_000, prepare: (m) => (machine = m) });
+        expect(run.outcome).toEqual({ kind: 'exit', status: 1 });
+        const m = machine!;
+        expect(m.phys.read(COUNTER, 4)).toBe(cpus * ROUNDS);
+        expect(Array.from(m.phys.dump(APIC_IDS + 1, cpus - 1))).toEqual(Array.from({ length: cpus - 1 }, (_, i) => i + 1)); // each AP saw its own APIC ID in CPUID
+        expect(m.processors.map((p) => p.startups)).toEqual([0, ...new Array(cpus - 1).fill(1)]);
+        expect(m.processors.every((p) => p.cpu.instructions > 0)).toBe(true);
+      });
+    }
+  }
+
+  it('runs repeat exactly: the same instruction counts on every processor, twice', () => {
+    const counts = () => {
+      let machine: Machine | undefined;
+      runAsm(smpGuest(3), { mode: 'bare', cpus: 3, maxInstructions: 50_000_000, prepare: (m) => (machine = m) });
+      return machine!.processors.map((p) => p.cpu.instructions);
+    };
+    expect(counts()).toEqual(counts());
+  });
+
+  it('without the spinlock the count comes out short: the processors really interleave', () => {
+    const source = smpGuest(2).replace('  xchg al, [spinlock]', '  xor al, al');
+    let machine: Machine | undefined;
+    runAsm(source, { mode: 'bare', cpus: 2, maxInstructions: 50_000_000, prepare: (m) => (machine = m) });
+    expect(machine!.phys.read(COUNTER, 4)).toBeLessThan(2 * ROUNDS);
+  });
+
+  it('code one processor compiled and another rewrites runs rewritten: every TLB closes its fast writes to a code page', () => {
+    // The AP writes to f's page first (its TLB takes a fast-write entry for it); then the BSP
+    // calls f until it is compiled; then the AP changes f's immediate, through that old entry.
+    const source = `
+bits 16
+  cli
+  xor ax, ax
+  mov ds, ax
+  lgdt [gdt_desc]
+  mov eax, cr0
+  or eax, 1
+  mov cr0, eax
+  jmp 0x08:bsp32
+gdt:
+  dq 0
+  dq 0x00cf9a000000ffff
+  dq 0x00cf92000000ffff
+gdt_desc:
+  dw gdt_desc - gdt - 1
+  dd gdt
+bits 32
+bsp32:
+  mov ax, 0x10
+  mov ds, ax
+  mov ss, ax
+  mov esp, 0x70000
+  mov ebx, 0xfee00000
+  mov dword [ebx + 0x300], 0x000c4500
+  mov dword [ebx + 0x300], 0x000c4608
+.ready:
+  cmp byte [0x9800], 1                  ; the AP has written to f's page
+  jne .ready
+  mov ecx, 0
+.hot:
+  call f                                ; f's block gets compiled
+  inc ecx
+  cmp ecx, 2000
+  jne .hot
+  mov byte [0x7000], 1                  ; AP: now change it
+.poll:
+  call f
+  cmp eax, 2
+  jne .poll
+  mov al, 0
+  out ${EXIT_PORT}, al
+times 0x8000 - 0x7c00 - ($ - $$) db 0
+bits 16
+  cli
+  xor ax, ax
+  mov ds, ax
+  lgdt [gdt_desc]
+  mov eax, cr0
+  or eax, 1
+  mov cr0, eax
+  jmp 0x08:ap32
+bits 32
+ap32:
+  mov ax, 0x10
+  mov ds, ax
+  mov byte [0x9800], 1
+.go:
+  cmp byte [0x7000], 1
+  jne .go
+  mov byte [f + 1], 2                   ; mov eax, 1 becomes mov eax, 2
+  cli
+  hlt
+times 0x9000 - 0x7c00 - ($ - $$) db 0
+f:
+  mov eax, 1
+  ret
+`;
+    const run = runAsm(source, { mode: 'bare', cpus: 2, maxInstructions: 5_000_000 });
+    expect(run.outcome).toEqual({ kind: 'exit', status: 1 });
+    expect(run.machine.processors[0].cpu.blocks.compiledCount).toBeGreaterThan(0);
+  });
+});
+
