@@ -60,7 +60,7 @@ machine:
                            on an identity table, emulating what those cannot hold (as KVM did)
   --mem SIZE               RAM size (default 32M)
   --smp N                  N processors (1-8, default 1): the first boots, the others wait for INIT
-                           and STARTUP IPIs; they take turns of ${SMP_QUANTUM} instructions (bare, ept;
+                           and STARTUP IPIs; they take turns of ${SMP_QUANTUM} instructions (not pv;
                            the debugger and gdb see the first)
   --no-jit                 the interpreter alone: no hot blocks compiled to JavaScript (the
                            translation cache), to compare or to rule the cache out
@@ -258,7 +258,7 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
   if (smp !== undefined) {
     const cpus = Number(smp);
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) throw new UserError(`--smp ${smp}: give how many processors, 1 to ${MAX_CPUS}`);
-    if (cpus > 1 && (mode === 'shadow' || mode === 'pv')) throw new UserError(`--smp ${cpus} with --mode ${mode}: several processors run under EPT or bare for now (--mode ept or --mode bare)`);
+    if (cpus > 1 && mode === 'pv') throw new UserError(`--smp ${cpus} with --mode pv: paravirtual paging runs one processor for now (--mode ept, shadow or bare)`);
     if (cpus > 1 && config.unrestrictedGuest === false) throw new UserError(`--smp ${cpus} with --unrestricted off: several processors need "unrestricted guest" for now (drop --unrestricted off)`);
     config.cpus = cpus;
   }

@@ -33,6 +33,7 @@ import { IsaInterrupts } from './interrupt-routing.ts';
 import type { DiskImage } from './disk-image.ts';
 import { Ept } from '../vmm/ept.ts';
 import { Vcpu } from '../vmm/vcpu.ts';
+import { ShadowMmu } from '../vmm/shadow.ts';
 import { translateAddress, type Translation } from '../vmm/translate.ts';
 import { loadMultibootKernel, writeMultibootInfo, type LoadedKernel } from './multiboot.ts';
 import { BIOS_ALIAS_SLOT, BIOS_SLOT, EBDA_BASE, contiguousExtendedBytes, pcMemoryLayout, type E820Entry } from './pc-memory.ts';
@@ -266,10 +267,10 @@ export class Machine {
     }
     const mode = config.mode ?? 'bare';
     const console = config.console ?? ((bytes: Uint8Array) => bytes.forEach((b) => config.serial?.(b)));
-    if (cpuCount > 1 && (mode === 'shadow' || mode === 'pv')) {
-      throw new RangeError(`${mode} mode runs one processor for now: several processors run bare or under EPT (--mode ept)`);
+    if (cpuCount > 1 && mode === 'pv') {
+      throw new RangeError('pv mode runs one processor for now: several processors run bare, under EPT or on shadow page tables');
     }
-    if (cpuCount > 1 && mode === 'ept' && config.unrestrictedGuest === false) {
+    if (cpuCount > 1 && config.unrestrictedGuest === false) {
       throw new RangeError('several processors need "unrestricted guest" for now: their real-mode start would share the VMM\'s V86 pages (drop --unrestricted off)');
     }
     if (mode === 'ept') {
@@ -284,10 +285,16 @@ export class Machine {
     } else if (mode === 'pv') {
       this.processors[0].vcpu = new Vcpu(this.cpu, this.processors[0].pins, { console }, this.phys, { pvRamBytes: config.memoryBytes });
     } else if (mode === 'shadow') {
-      const vcpu = new Vcpu(this.cpu, this.processors[0].pins, { console }, this.phys, { shadowCacheCapacity: config.shadowCacheRoots ?? DEFAULT_SHADOW_CACHE_ROOTS }, config.unrestrictedGuest ?? true);
-      this.processors[0].vcpu = vcpu;
+      // One shadow MMU for the VM (KVM's kvm_mmu): vCPUs on the same guest root share its shadow,
+      // and a change any of them makes to the shadows reaches every TLB.
+      const mmu = new ShadowMmu(this.phys, this.phys.hostMemory, config.shadowCacheRoots ?? DEFAULT_SHADOW_CACHE_ROOTS, () => {
+        for (const p of this.processors) p.cpu.flushTlb();
+      });
+      for (const p of this.processors) {
+        p.vcpu = new Vcpu(p.cpu, p.pins, { console }, this.phys, { shadowMmu: mmu, holder: p.index }, config.unrestrictedGuest ?? true);
+      }
       // Slots that change while the guest runs: every shadow goes (they are rebuilt on demand).
-      this.phys.onSlotChange = () => vcpu.shadow!.mmu.reset();
+      this.phys.onSlotChange = () => mmu.reset();
     }
     this.vcpu = this.processors[0].vcpu;
   }

@@ -12,7 +12,7 @@
  */
 import type { Cpu } from '../cpu/cpu.ts';
 import { ACCESS_WRITE } from '../cpu/guest-physical.ts';
-import { PAGE_RAM, type PhysicalMemory } from '../cpu/physical-memory.ts';
+import { PAGE_RAM } from '../cpu/physical-memory.ts';
 import { PF_USER, PF_WRITE } from '../cpu/page-walk.ts';
 import { CR0_PG, CR0_WP, S_A20_MASK, S_CPL, S_CR0, S_CR2, S_CR3, S_CR4 } from '../cpu/state.ts';
 import type { GuestPaging } from './guest-walk.ts';
@@ -32,17 +32,21 @@ interface SavedControls {
 }
 
 export class ShadowPaging {
-  readonly mmu: ShadowMmu;
   /** The CR3 the guest loaded (it reads this back; the CPU runs on the shadow's root). */
   guestCr3 = 0;
 
   constructor(
     private readonly cpu: Cpu,
-    memory: PhysicalMemory,
     private readonly vmcs: Vmcs,
-    cacheCapacity: number,
-  ) {
-    this.mmu = new ShadowMmu(memory, memory.hostMemory, cacheCapacity, () => cpu.flushTlb());
+    /** The VM's shadow MMU, shared by its vCPUs. */
+    readonly mmu: ShadowMmu,
+    /** This vCPU's number among the MMU's holders. */
+    private readonly holder = 0,
+  ) {}
+
+  /** Before this vCPU's state is loaded to run: its shadow root is the current one (made again if it was dropped). */
+  beforeEntry(): void {
+    if (!this.mmu.select(this.holder)) this.apply();
   }
 
   /** The controls for shadow paging, and the guest's paging state as it is now (the reset state, usually). */
@@ -81,10 +85,10 @@ export class ShadowPaging {
     const realCr0 = v.read(Field.GUEST_CR0) & ~CR0_HOST_OWNED;
     if (this.guestPagingOn) {
       v.write(Field.GUEST_CR0, (realCr0 | CR0_PG | CR0_WP) >>> 0);
-      v.write(Field.GUEST_CR3, this.mmu.activate(this.guestCr3 & ~0xfff) >>> 0);
+      v.write(Field.GUEST_CR3, this.mmu.activate(this.guestCr3 & ~0xfff, this.holder) >>> 0);
     } else {
       v.write(Field.GUEST_CR0, realCr0 >>> 0);
-      this.mmu.activate(IDENTITY);
+      this.mmu.activate(IDENTITY, this.holder);
     }
     v.write(Field.GUEST_CR4, (v.read(Field.GUEST_CR4) & ~CR4_HOST_OWNED) >>> 0);
     this.cpu.hostPaging = this.guestPagingOn;

@@ -88,7 +88,15 @@ export class ShadowMmu {
   readonly stats = new ShadowStats();
   /** Cached shadows by guest root, in insertion order (the LRU order is `lastUsed`). */
   private readonly roots = new Map<number, ShadowRoot>();
+  /** The running vCPU's shadow root (see select). */
   private current: ShadowRoot | null = null;
+  /**
+   * One MMU serves every vCPU of a VM, as KVM's does: vCPUs on the same guest root share its
+   * shadow. Each vCPU (a holder, by number) has the root it runs on; the running one's is
+   * `current`. A root a vCPU holds is never evicted, and a table page in it keeps trapping.
+   */
+  private readonly held = new Map<number, ShadowRoot | null>();
+  private holder = 0;
   /** Guest pages used as page directories or tables, and by which shadows. */
   private readonly tablePages = new Map<number, TableUse[]>();
   /** Reverse map: guest page → the HPAs of the shadow entries that map it (to write-protect it). */
@@ -120,23 +128,44 @@ export class ShadowMmu {
 
   // ---------------------------------------------------------------- roots and the cache
 
-  /** Makes the shadow for guest root `key` (a CR3 page, or IDENTITY) current; returns its directory's HPA. */
-  activate(key: number): number {
+  /** Makes the shadow for guest root `key` (a CR3 page, or IDENTITY) vCPU `holder`'s (the current one for the running vCPU); returns its directory's HPA. */
+  activate(key: number, holder = this.holder): number {
+    const running = holder === this.holder;
     let root = this.roots.get(key);
     if (root !== undefined) {
       this.stats.cacheHits++;
     } else {
       this.stats.cacheMisses++;
       // Switching away from the current root: it may be the one to go (with a capacity of 1, the
-      // cache is off and only the root in use is kept).
-      while (this.roots.size >= Math.max(1, this.capacity)) this.evictLeastRecentlyUsed();
+      // cache is off and only the root in use is kept). Roots other vCPUs run on stay.
+      this.held.set(holder, null);
+      if (running) this.current = null;
+      while (this.roots.size >= Math.max(1, this.capacity) && this.evictLeastRecentlyUsed());
       root = new ShadowRoot(key, this.allocate());
       this.roots.set(key, root);
       if (key !== IDENTITY) this.useAsTable(key, root, -1);
     }
     root.lastUsed = ++this.clock;
-    this.current = root;
+    this.held.set(holder, root);
+    // Another vCPU's root may change while this one runs (the machine delivered it an INIT or a STARTUP).
+    if (running) this.current = root;
     return root.directory;
+  }
+
+  /**
+   * vCPU `holder` runs next: its root becomes the current one. False when it has none any more
+   * (the shadows were dropped, or it never had one): it must activate its guest root again.
+   */
+  select(holder: number): boolean {
+    this.holder = holder;
+    this.current = this.held.get(holder) ?? null;
+    return this.current !== null;
+  }
+
+  /** Whether some vCPU runs on `root`. */
+  private isHeld(root: ShadowRoot): boolean {
+    for (const r of this.held.values()) if (r === root) return true;
+    return false;
   }
 
   /**
@@ -170,12 +199,14 @@ export class ShadowMmu {
     return [...this.tablePages].map(([page, uses]) => ({ page, uses: uses.length, selfMapped: this.selfMapped.has(page) })).sort((a, b) => a.page - b.page);
   }
 
-  private evictLeastRecentlyUsed(): void {
+  /** Evicts the least recently used root no vCPU runs on; false when every root is in use. */
+  private evictLeastRecentlyUsed(): boolean {
     let oldest: ShadowRoot | null = null;
-    for (const root of this.roots.values()) if (oldest === null || root.lastUsed < oldest.lastUsed) oldest = root;
-    if (oldest === null) return;
+    for (const root of this.roots.values()) if (!this.isHeld(root) && (oldest === null || root.lastUsed < oldest.lastUsed)) oldest = root;
+    if (oldest === null) return false;
     this.stats.evictions++;
     this.drop(oldest);
+    return true;
   }
 
   private drop(root: ShadowRoot): void {
@@ -184,6 +215,7 @@ export class ShadowMmu {
     this.free(root.directory);
     this.roots.delete(root.key);
     if (this.current === root) this.current = null;
+    for (const [holder, r] of this.held) if (r === root) this.held.set(holder, null);
   }
 
   /** Drops every shadow (the guest changed CR0.WP or CR4.PSE, or a slot changed). */
@@ -323,7 +355,7 @@ export class ShadowMmu {
     const uses = this.tablePages.get(page)!;
     this.floodCount = page === this.floodPage ? this.floodCount + 1 : 1;
     this.floodPage = page;
-    const inCurrent = uses.filter((u) => u.root === current);
+    const inCurrent = uses.filter((u) => u.root === current || this.isHeld(u.root));
     const flooded = this.floodCount >= FLOOD_WRITES && inCurrent.every((u) => u.index !== -1) && !this.selfMapped.has(page);
     if (inCurrent.length > 0 && !flooded) return false;
     for (const use of [...uses]) {

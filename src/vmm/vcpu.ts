@@ -27,6 +27,7 @@ import {
 import { checkVmEntry, VmEntryError } from './vmentry.ts';
 import { RestrictedGuest } from './restricted-guest.ts';
 import { ShadowPaging } from './shadow-paging.ts';
+import { ShadowMmu } from './shadow.ts';
 import { PvPaging, REFUSED } from './pv-paging.ts';
 
 /** Why `Vcpu.run` returned: the CPU's own stop reasons, or an exit the machine must serve. */
@@ -109,7 +110,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     private readonly host: VcpuHost,
     /** The VM's guest-physical memory: its slots say what each GPA is. */
     readonly memory: PhysicalMemory,
-    paging: { ept: Ept } | { shadowCacheCapacity: number } | { pvRamBytes: number },
+    paging: { ept: Ept } | { shadowCacheCapacity: number } | { shadowMmu: ShadowMmu; holder: number } | { pvRamBytes: number },
     /** Whether the CPU has "unrestricted guest" (SDM 25.6.2): without it, real mode runs in V86 mode and paging-off code on an identity table (restricted-guest.ts). */
     unrestricted = true,
   ) {
@@ -144,7 +145,9 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
       this.ept = null;
       this.pv = null;
       v.write(Field.SECONDARY_VM_EXEC_CONTROL, unrestricted ? SECONDARY_UNRESTRICTED_GUEST : 0);
-      this.shadow = new ShadowPaging(cpu, memory, v, paging.shadowCacheCapacity);
+      // The VM's shadow MMU (shared by its vCPUs), or one of this vCPU's own.
+      const mmu = 'shadowMmu' in paging ? paging.shadowMmu : new ShadowMmu(memory, memory.hostMemory, paging.shadowCacheCapacity, () => cpu.flushTlb());
+      this.shadow = new ShadowPaging(cpu, v, mmu, 'holder' in paging ? paging.holder : 0);
       this.shadow.configure();
     }
     if (!unrestricted && this.pv !== null) throw new RangeError('a paravirtual guest runs with "unrestricted guest": --unrestricted off is for ept and shadow');
@@ -486,6 +489,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
    */
   private enter(): 'vmexit' | 'shutdown' | null {
     const v = this.vmcs;
+    this.shadow?.beforeEntry();
     this.injectPendingInterrupt();
     const restricted = this.restricted;
     if (restricted !== null) return this.enterRestricted(restricted);

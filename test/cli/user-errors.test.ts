@@ -63,7 +63,7 @@ describe('ports given to --debugcon and --exit-port', () => {
 
   it('--smp out of range, or with a mode that runs one processor', () => {
     expectUserError(minivisor('run', HELLO, '--smp', '9'), '--smp 9: give how many processors, 1 to 8');
-    expectUserError(minivisor('run', HELLO, '--smp', '2', '--mode', 'shadow'), /--smp 2 with --mode shadow: .*--mode ept or --mode bare/);
+    expectUserError(minivisor('run', HELLO, '--smp', '2', '--mode', 'pv'), /--smp 2 with --mode pv: .*--mode ept, shadow or bare/);
   });
 
   it('two debug consoles on one port', () => {

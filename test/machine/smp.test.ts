@@ -145,7 +145,7 @@ ap32:
 }
 
 describe('several processors', () => {
-  for (const mode of ['bare', 'ept'] as const) {
+  for (const mode of ['bare', 'ept', 'shadow'] as const) {
     for (const cpus of [2, 4]) {
       it(`${mode}, ${cpus} processors: the BSP starts the others with INIT-SIPI-SIPI; a spinlock keeps their counting right; an IPI wakes a halted one`, () => {
         let machine: Machine | undefined;
@@ -251,5 +251,239 @@ f:
     expect(run.outcome).toEqual({ kind: 'exit', status: 1 });
     expect(run.machine.processors[0].cpu.blocks.compiledCount).toBeGreaterThan(0);
   });
-});
 
+  for (const mode of ['bare', 'ept', 'shadow'] as const) {
+    it(`${mode}: a page-table entry one processor changes reaches the other after its INVLPG (a TLB shootdown by IPI)`, () => {
+      // Both run paged on one directory (the first 4 MiB identity-mapped). The AP reads the page
+      // at 3 MiB, the BSP points that page elsewhere and sends an IPI, the AP's handler does
+      // INVLPG and reads again. Under shadow paging both vCPUs run on one shadow of that directory.
+      const source = `
+bits 16
+  cli
+  xor ax, ax
+  mov ds, ax
+  lgdt [gdt_desc]
+  mov eax, cr0
+  or eax, 1
+  mov cr0, eax
+  jmp 0x08:bsp32
+gdt:
+  dq 0
+  dq 0x00cf9a000000ffff
+  dq 0x00cf92000000ffff
+gdt_desc:
+  dw gdt_desc - gdt - 1
+  dd gdt
+idtr:
+  dw 0x40 * 8 + 7
+  dd 0x20000
+bits 32
+paging_on:                              ; the directory at 0x30000, its tables at 0x31000 and 0x32000
+  mov eax, 0x30000
+  mov cr3, eax
+  mov eax, cr0
+  or eax, 0x80000000
+  mov cr0, eax
+  ret
+bsp32:
+  mov ax, 0x10
+  mov ds, ax
+  mov es, ax
+  mov ss, ax
+  mov esp, 0x70000
+  mov dword [0x300000], 0xaaaa          ; what the page at 3 MiB holds first,
+  mov dword [0x301000], 0xbbbb          ; and what the page it will map holds
+  mov edi, 0x31000
+  mov eax, 3
+  mov ecx, 1024
+.map:
+  stosd
+  add eax, 0x1000
+  loop .map
+  mov dword [0x30000], 0x31000 | 3
+  mov dword [0x30000 + 0x3fb * 4], 0x32000 | 3      ; and the local APIC's page, uncached
+  mov dword [0x32000 + 0x200 * 4], 0xfee00000 | 0x13
+  mov eax, ipi
+  mov [0x20000 + 0x40 * 8], ax
+  mov word [0x20000 + 0x40 * 8 + 2], 0x08
+  mov word [0x20000 + 0x40 * 8 + 4], 0x8e00
+  shr eax, 16
+  mov [0x20000 + 0x40 * 8 + 6], ax
+  call paging_on
+  mov ebx, 0xfee00000
+  mov dword [ebx + 0xf0], 0x1ff
+  mov dword [ebx + 0x300], 0x000c4500
+  mov dword [ebx + 0x300], 0x000c4608
+.ready:
+  cmp byte [0x7000], 1
+  jne .ready
+  mov dword [0x31000 + 0x300 * 4], 0x301000 | 3   ; 3 MiB now maps the page after it
+  invlpg [0x300000]
+  mov eax, [0x300000]
+  mov [0x7108], eax                     ; the BSP sees it at once
+  mov dword [ebx + 0x310], 1 << 24
+  mov dword [ebx + 0x300], 0x00004040
+.done:
+  cmp byte [0x7001], 1
+  jne .done
+  mov al, 0
+  out ${EXIT_PORT}, al
+ipi:
+  invlpg [0x300000]
+  mov eax, [0x300000]
+  mov [0x7104], eax
+  mov byte [0x7001], 1
+  mov dword [0xfee000b0], 0
+  iret
+times 0x8000 - 0x7c00 - ($ - $$) db 0
+bits 16
+  cli
+  xor ax, ax
+  mov ds, ax
+  lgdt [gdt_desc]
+  mov eax, cr0
+  or eax, 1
+  mov cr0, eax
+  jmp 0x08:ap32
+bits 32
+ap32:
+  mov ax, 0x10
+  mov ds, ax
+  mov ss, ax
+  mov esp, 0x68000
+  call paging_on
+  lidt [idtr]
+  mov dword [0xfee000f0], 0x1ff
+  mov eax, [0x300000]                   ; into this processor's TLB (and the shadow)
+  mov [0x7100], eax
+  mov byte [0x7000], 1
+  sti
+.wait:
+  hlt
+  jmp .wait
+`;
+      const run = runAsm(source, { mode, cpus: 2, maxInstructions: 5_000_000 });
+      expect(run.outcome, JSON.stringify(run.outcome) + run.machine.processors.map((p) => p.cpu.location()).join(' ')).toEqual({ kind: 'exit', status: 1 });
+      const p = run.machine.phys;
+      expect([p.read(0x7100, 4), p.read(0x7108, 4), p.read(0x7104, 4)]).toEqual([0xaaaa, 0xbbbb, 0xbbbb]);
+    });
+  }
+  for (const mode of ['bare', 'ept', 'shadow'] as const) {
+    it(`${mode}: a page-table entry one processor changes is seen by the other after it reloads CR3 (the shadow it had cached is not stale)`, () => {
+      // As above, the other way round: the AP's handler rewrites the entry, and the BSP, which had
+      // read through the old one, reloads CR3. Under shadow paging the BSP's shadow of that
+      // directory is the one the AP's write must reach: one MMU for the VM, as KVM's.
+      const source = `
+bits 16
+  cli
+  xor ax, ax
+  mov ds, ax
+  lgdt [gdt_desc]
+  mov eax, cr0
+  or eax, 1
+  mov cr0, eax
+  jmp 0x08:bsp32
+gdt:
+  dq 0
+  dq 0x00cf9a000000ffff
+  dq 0x00cf92000000ffff
+gdt_desc:
+  dw gdt_desc - gdt - 1
+  dd gdt
+idtr:
+  dw 0x40 * 8 + 7
+  dd 0x20000
+bits 32
+paging_on:                              ; the directory at 0x30000, its tables at 0x31000 and 0x32000
+  mov eax, 0x30000
+  mov cr3, eax
+  mov eax, cr0
+  or eax, 0x80000000
+  mov cr0, eax
+  ret
+bsp32:
+  mov ax, 0x10
+  mov ds, ax
+  mov es, ax
+  mov ss, ax
+  mov esp, 0x70000
+  mov dword [0x300000], 0xaaaa          ; what the page at 3 MiB holds first,
+  mov dword [0x301000], 0xbbbb          ; and what the page it will map holds
+  mov edi, 0x31000
+  mov eax, 3
+  mov ecx, 1024
+.map:
+  stosd
+  add eax, 0x1000
+  loop .map
+  mov dword [0x30000], 0x31000 | 3
+  mov dword [0x30000 + 0x3fb * 4], 0x32000 | 3      ; and the local APIC's page, uncached
+  mov dword [0x32000 + 0x200 * 4], 0xfee00000 | 0x13
+  mov eax, ipi
+  mov [0x20000 + 0x40 * 8], ax
+  mov word [0x20000 + 0x40 * 8 + 2], 0x08
+  mov word [0x20000 + 0x40 * 8 + 4], 0x8e00
+  shr eax, 16
+  mov [0x20000 + 0x40 * 8 + 6], ax
+  call paging_on
+  mov ebx, 0xfee00000
+  mov dword [ebx + 0xf0], 0x1ff
+  mov dword [ebx + 0x300], 0x000c4500
+  mov dword [ebx + 0x300], 0x000c4608
+.ready:
+  cmp byte [0x7000], 1
+  jne .ready
+  mov eax, [0x300000]                   ; the BSP's own TLB (and shadow) hold the old mapping
+  mov dword [ebx + 0x310], 1 << 24
+  mov dword [ebx + 0x300], 0x00004040   ; AP: change it
+.done:
+  cmp byte [0x7001], 1
+  jne .done
+  mov eax, cr3
+  mov cr3, eax                          ; a CR3 load flushes the TLB: the new mapping shows
+  mov eax, [0x300000]
+  mov [0x7108], eax
+  mov al, 0
+  out ${EXIT_PORT}, al
+ipi:
+  mov dword [0x31000 + 0x300 * 4], 0x301000 | 3   ; 3 MiB now maps the page after it
+  invlpg [0x300000]
+  mov eax, [0x300000]
+  mov [0x7104], eax
+  mov byte [0x7001], 1
+  mov dword [0xfee000b0], 0
+  iret
+times 0x8000 - 0x7c00 - ($ - $$) db 0
+bits 16
+  cli
+  xor ax, ax
+  mov ds, ax
+  lgdt [gdt_desc]
+  mov eax, cr0
+  or eax, 1
+  mov cr0, eax
+  jmp 0x08:ap32
+bits 32
+ap32:
+  mov ax, 0x10
+  mov ds, ax
+  mov ss, ax
+  mov esp, 0x68000
+  call paging_on
+  lidt [idtr]
+  mov dword [0xfee000f0], 0x1ff
+  mov eax, [0x300000]                   ; into this processor's TLB (and the shadow)
+  mov [0x7100], eax
+  mov byte [0x7000], 1
+  sti
+.wait:
+  hlt
+  jmp .wait
+`;
+      const run = runAsm(source, { mode, cpus: 2, maxInstructions: 5_000_000 });
+      expect(run.outcome, JSON.stringify(run.outcome) + run.machine.processors.map((p) => p.cpu.location()).join(' ')).toEqual({ kind: 'exit', status: 1 });
+      const p = run.machine.phys;
+      expect([p.read(0x7100, 4), p.read(0x7108, 4), p.read(0x7104, 4)]).toEqual([0xaaaa, 0xbbbb, 0xbbbb]);
+    });
+  }
+});
