@@ -586,7 +586,10 @@ function paravirtualHint(machine: Machine): string {
 
 /** Says how the guest ended, on stderr, and returns the exit status for it. */
 function report(machine: Machine, outcome: RunOutcome, settings: RunSettings): number {
-  const cpu = machine.cpu;
+  // The processor whose stop ended the run (with several, it is named).
+  const stopped = machine.lastRunProcessor;
+  const cpu = stopped.cpu;
+  const at = (detail = false) => (machine.processors.length > 1 ? `cpu ${stopped.index}, ` : '') + cpu.location(detail);
   const maxInstructions = settings.maxInstructions;
   process.stderr.write(paravirtualHint(machine));
   switch (outcome.kind) {
@@ -594,13 +597,13 @@ function report(machine: Machine, outcome: RunOutcome, settings: RunSettings): n
       break;
     case 'halted':
     case 'idle':
-      process.stderr.write(`minivisor: guest halted (${outcome.kind === 'halted' ? outcome.detail : 'waiting for input'}) at ${cpu.location()}\n`);
+      process.stderr.write(`minivisor: guest halted (${outcome.kind === 'halted' ? outcome.detail : 'waiting for input'}) at ${at()}\n`);
       break;
     case 'no-boot':
       process.stderr.write(`minivisor: nothing to boot: ${outcome.detail}\n`);
       break;
     case 'reset':
-      process.stderr.write(`minivisor: ${outcome.detail} (minivisor ends the run there, as QEMU with -no-reboot)\n  at ${cpu.location()}\n`);
+      process.stderr.write(`minivisor: ${outcome.detail} (minivisor ends the run there, as QEMU with -no-reboot)\n  at ${at()}\n`);
       break;
     case 'shutdown': {
       process.stderr.write(`minivisor: guest shut down: ${outcome.detail}\n`);
@@ -612,19 +615,19 @@ function report(machine: Machine, outcome: RunOutcome, settings: RunSettings): n
         process.stderr.write(`  how it came to that (each exception raised while delivering the one before):\n${lines.map((l) => `    ${l}`).join('\n')}\n`);
         process.stderr.write('  (minivisor debug stops at the first of these, where info fault, x and info idt can look around)\n');
       }
-      process.stderr.write(`  last instruction at ${cpu.location(true)}\n${indent(machine.describeRegisters())}\n`);
+      process.stderr.write(`  last instruction at ${at(true)}\n${indent(machine.describeRegisters(stopped))}\n`);
       break;
     }
     case 'unmapped-fetch':
-      process.stderr.write(`minivisor: guest stopped: ${outcome.detail}\n  at ${cpu.location()}\n${indent(machine.describeRegisters())}\n`);
+      process.stderr.write(`minivisor: guest stopped: ${outcome.detail}\n  at ${at()}\n${indent(machine.describeRegisters(stopped))}\n`);
       break;
     case 'vmexit':
     case 'stopped':
     case 'debug':
-      process.stderr.write(`minivisor: guest stopped: ${outcome.kind === 'debug' ? 'by the debugger' : outcome.detail} at ${cpu.location()}\n`);
+      process.stderr.write(`minivisor: guest stopped: ${outcome.kind === 'debug' ? 'by the debugger' : outcome.detail} at ${at()}\n`);
       break;
     case 'limit':
-      process.stderr.write(`minivisor: stopped after ${maxInstructions} instructions (--max-instructions); the guest was at ${cpu.location()}\n${indent(machine.describeRegisters())}\n`);
+      process.stderr.write(`minivisor: stopped after ${maxInstructions} instructions (--max-instructions); the guest was at ${at()}\n${indent(machine.describeRegisters(stopped))}\n`);
       break;
   }
   if (outcome.kind !== 'exit') process.stderr.write(unloadedSectorsHint(machine, settings.bootAsm));

@@ -299,6 +299,11 @@ export class Machine {
     this.vcpu = this.processors[0].vcpu;
   }
 
+  /** The processor that ran last: the one whose stop ended the last run. */
+  get lastRunProcessor(): Processor {
+    return this.runningProcessor;
+  }
+
   private processorOf(apic: LocalApic): Processor {
     return this.processors.find((p) => p.apic === apic)!;
   }
@@ -534,14 +539,16 @@ export class Machine {
     return translateAddress(this.cpu, this.phys, this.vcpu, gva);
   }
 
-  /** The registers as the guest sees them (under the VMM, CR0 through its read shadow), for reports. */
-  describeRegisters(): string {
-    return this.cpu.describe(this.vcpu === null ? undefined : this.vcpu.guestControlRegister(0));
+  /** A processor's registers as the guest sees them (under the VMM, CR0 through its read shadow), for reports. */
+  describeRegisters(p: Processor = this.processors[0]): string {
+    return p.cpu.describe(p.vcpu === null ? undefined : p.vcpu.guestControlRegister(0));
   }
 
-  /** CS:EIP and the registers, for reports. */
+  /** CS:EIP and the registers of the processor that ran last (the one whose stop ended a run), for reports. */
   describeState(): string {
-    return `at ${this.cpu.location()}\n${this.describeRegisters()}`;
+    const p = this.runningProcessor;
+    const which = this.processors.length > 1 ? `cpu ${p.index} ` : '';
+    return `${which}at ${p.cpu.location()}\n${this.describeRegisters(p)}`;
   }
 }
 
