@@ -90,6 +90,24 @@ export const MAX_CPUS = 8;
 /** Instructions each processor runs in its turn when there are several (100 µs of virtual time). */
 export const SMP_QUANTUM = 10_000;
 
+/** A round of turns, one per processor in order (Machine.runRound). */
+interface Round {
+  /** Each processor's turn: this many instructions of virtual time. */
+  quantum: number;
+  /** The processor whose turn is going on or comes next. */
+  next: number;
+  /** Where that processor's turn ends (its instruction count), once begun; -1 before. */
+  turnEnd: number;
+  /** Whether some processor ran to the end of its turn without halting. */
+  awake: boolean;
+  /** The processors that halted in their turn with interrupts on. */
+  waitingForInterrupts: Processor[];
+}
+
+function newRound(quantum: number): Round {
+  return { quantum, next: 0, turnEnd: -1, awake: false, waitingForInterrupts: [] };
+}
+
 export type RunOutcome =
   | { kind: 'halted'; detail: string } // HLT with nothing to wake the CPU
   | { kind: 'exit'; status: number } // the guest wrote to the exit port
@@ -428,12 +446,18 @@ export class Machine {
     const several = this.processors.length > 1;
     let left = maxInstructions;
     for (;;) {
-      this.advanceDevices();
-      const nextEvent = this.nextEventNs();
-      const untilEvent = nextEvent === Infinity ? Infinity : this.clock.instructionsUntil(nextEvent);
+      // Devices move on between rounds (and within a turn, when one asks to); a round that a run's
+      // budget cut short goes on where it stopped, so a run in pieces is the same as in one.
+      const startsRound = !several || this.round === null;
+      let untilEvent = Infinity;
+      if (startsRound) {
+        this.advanceDevices();
+        const nextEvent = this.nextEventNs();
+        untilEvent = nextEvent === Infinity ? Infinity : this.clock.instructionsUntil(nextEvent);
+      }
       const before = this.instructions;
       let reason = several
-        ? this.runRound(Math.min(untilEvent, SMP_QUANTUM), left)
+        ? this.runRound(this.round ?? (this.round = newRound(Math.min(untilEvent, SMP_QUANTUM))), left)
         : this.runTurn(this.processors[0], Math.min(left, untilEvent, 1 << 24));
       const cpu = this.runningProcessor.cpu;
       if (reason === 'idle') {
@@ -482,46 +506,53 @@ export class Machine {
     return reason === 'userspace' ? p.vcpu!.completeInMachine() : reason;
   }
 
+  /** The round of turns going on (several processors), or null between rounds. */
+  private round: Round | null = null;
+
   /**
-   * A round of several processors: each runs `quantum` instructions of virtual time (a halted
-   * one, or one waiting for a STARTUP IPI, idles through it), within the budget `left`. Returns
-   * 'idle' when every processor ended its turn asleep with nothing pending, 'budget' when the
-   * round went through, or the stop that ended it (a breakpoint, a triple fault, the exit port).
+   * A round of several processors: each runs `round.quantum` instructions of virtual time (a
+   * halted one, or one waiting for a STARTUP IPI, idles through it), within the budget `left`.
+   * Returns 'budget' when the round went through or the budget ran out in it (it goes on at the
+   * next run), 'idle' when every processor ended its turn asleep with nothing pending, 'halt'
+   * when none can take an interrupt, or the stop that ended it (a breakpoint, a triple fault,
+   * the exit port): the stopped processor's turn then goes on at the next run.
    */
-  private runRound(quantum: number, left: number): SliceEnd {
-    let awake = false;
-    /** Processors halted with interrupts on (an interrupt wakes them); the others are halted for good or wait for a STARTUP. */
-    const waitingForInterrupts: Processor[] = [];
-    for (const p of this.processors) {
+  private runRound(round: Round, left: number): SliceEnd {
+    while (round.next < this.processors.length) {
+      const p = this.processors[round.next];
       const cpu = p.cpu;
-      const turnEnd = cpu.instructions + quantum;
+      if (round.turnEnd < 0) round.turnEnd = cpu.instructions + round.quantum;
+      const turnEnd = round.turnEnd;
       let asleep = p.waitingForStartup;
-      while (!asleep && cpu.instructions < turnEnd && left > 0) {
+      while (!asleep && cpu.instructions < turnEnd) {
+        if (left <= 0) return 'budget';
         const before = cpu.instructions;
         const reason = this.runTurn(p, Math.min(turnEnd - cpu.instructions, left));
         left -= cpu.instructions - before;
         if (this.exitStatus !== null || this.endedBy !== null) return 'request';
         if (reason === 'idle' || reason === 'halt') {
           asleep = true; // halted: asleep for the rest of its turn
-          if (reason === 'idle') waitingForInterrupts.push(p);
+          if (reason === 'idle') round.waitingForInterrupts.push(p);
         } else if (reason !== 'budget' && reason !== 'device' && reason !== 'userspace') {
           return reason;
         } else if (cpu.instructions < turnEnd) {
           this.advanceDevices(); // a device asked to be looked at, or an exit was served: then on
         }
       }
-      if (!asleep) awake = true;
+      if (!asleep) round.awake = true;
       if (cpu.instructions < turnEnd) {
         left -= turnEnd - cpu.instructions;
         cpu.instructions = turnEnd;
       }
-      if (left <= 0) return 'budget';
+      round.next++;
+      round.turnEnd = -1;
     }
-    if (awake) return 'budget';
+    this.round = null;
+    if (round.awake) return 'budget';
     // Everyone asleep. An interrupt sent during the round (an IPI) wakes its processor next round;
     // with nobody able to take an interrupt (HLT with interrupts off, no STARTUP coming), it is over.
-    if (waitingForInterrupts.some((p) => p.pins.hasInterrupt())) return 'budget';
-    if (waitingForInterrupts.length === 0) {
+    if (round.waitingForInterrupts.some((p) => p.pins.hasInterrupt())) return 'budget';
+    if (round.waitingForInterrupts.length === 0) {
       this.runningProcessor.cpu.stopDetail = 'every processor halted with interrupts off';
       return 'halt';
     }

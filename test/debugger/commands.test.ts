@@ -118,3 +118,24 @@ describe('commands', () => {
     expect(out.split('\n').length).toBeLessThan(40);
   });
 });
+
+describe('several processors', () => {
+  it('info cpus lists each: the BSP running, an AP waiting for its STARTUP IPI, then halted after it', async () => {
+    // The BSP sends INIT and STARTUP to the AP (its code at 0x8000: one instruction, then HLT with interrupts off).
+    const t = debugAsm(`${ENTER_FLAT_PM}
+      mov dword [0xfee00300], 0x000c4500
+      mov dword [0xfee00300], 0x000c4608
+    spin:
+      jmp spin
+      times 0x8000 - 0x7c00 - ($ - $$) db 0
+      bits 16
+      cli
+      hlt`, { cpus: 2 });
+    const before = await t.run('info cpus');
+    expect(before).toMatch(/^\* cpu 0  APIC ID 0  bootstrap processor, running  at 0000:7C00/m);
+    expect(before).toMatch(/^  cpu 1  APIC ID 1  application processor, waiting for a STARTUP IPI, 0 instructions/m);
+    t.machine.run(100_000); // the BSP's turns, and the AP's: it runs one instruction and halts
+    const after = await t.run('info cpus');
+    expect(after).toMatch(/^  cpu 1  APIC ID 1  application processor, halted with interrupts off  at 0800:0002/m);
+  });
+});

@@ -19,7 +19,7 @@ export interface TestSession {
   readonly guest: string;
 }
 
-export function debugAsm(source: string, options: { mode?: MemoryMode; translationCache?: boolean; memoryBytes?: number } = {}): TestSession {
+export function debugAsm(source: string, options: { mode?: MemoryMode; translationCache?: boolean; memoryBytes?: number; cpus?: number } = {}): TestSession {
   const result = assemble(`org 0x7c00\n${source}`, { fileName: 'guest.asm' });
   if (!result.ok) throw new Error(result.diagnostics.map((d) => formatDiagnostic(d)).join('\n'));
   let guest = '';
@@ -27,6 +27,7 @@ export function debugAsm(source: string, options: { mode?: MemoryMode; translati
     memoryBytes: options.memoryBytes ?? 4 << 20,
     mode: options.mode ?? 'bare',
     translationCache: options.translationCache ?? true,
+    cpus: options.cpus,
     loads: [{ address: 0x7c00, bytes: result.bytes }],
     entry: { segment: 0, offset: 0x7c00 },
     debugcons: [{ port: 0xe9, sink: (b) => (guest += String.fromCharCode(b)) }],

@@ -169,6 +169,21 @@ describe('several processors', () => {
     expect(counts()).toEqual(counts());
   });
 
+  it('a run in pieces is the same as in one: a round cut short by the budget goes on where it stopped', () => {
+    const counts = (piece: number) => {
+      let machine: Machine | undefined;
+      runAsm(smpGuest(3), { mode: 'bare', cpus: 3, maxInstructions: 0, prepare: (m) => (machine = m) });
+      const m = machine!;
+      let outcome = m.run(piece);
+      while (outcome.kind === 'limit') outcome = m.run(piece);
+      return { outcome, counts: m.processors.map((p) => p.cpu.instructions), counter: m.phys.read(COUNTER, 4) };
+    };
+    const whole = counts(1e9);
+    expect(whole.outcome).toEqual({ kind: 'exit', status: 1 });
+    expect(counts(7777)).toEqual(whole);
+    expect(counts(100_003)).toEqual(whole);
+  });
+
   it('without the spinlock the count comes out short: the processors really interleave', () => {
     const source = smpGuest(2).replace('  xchg al, [spinlock]', '  xor al, al');
     let machine: Machine | undefined;

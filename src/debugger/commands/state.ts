@@ -2,6 +2,8 @@
 import { TLB_READ, TLB_USER_READ, TLB_USER_WRITE, TLB_USER_WRITE_KEPT, TLB_WRITE, TLB_WRITE_KEPT } from '../../cpu/cpu.ts';
 import { PDE_LARGE, PTE_PRESENT, PTE_USER, PTE_WRITABLE, WALK_PSE } from '../../cpu/page-walk.ts';
 import { hex } from '../../cpu/physical-memory.ts';
+import { IF, S_EFLAGS } from '../../cpu/state.ts';
+import type { Machine } from '../../machine/machine.ts';
 import { CommandError } from '../command-error.ts';
 import { formatInterruptTable, formatSegmentTable, formatTss } from '../descriptors.ts';
 import { explainFaultChain } from '../fault-report.ts';
@@ -205,6 +207,13 @@ export const stateTopics: InfoTopic[] = [
   { name: 'tss', usage: 'info tss', summary: 'the current TSS: its stacks for rings 0-2, saved registers, I/O map base', run: (s) => formatTss(s.machine.cpu, s.memory) },
   { name: 'tlb', usage: 'info tlb [ADDR]', summary: "the CPU's TLB: cached linear pages, their host frames and rights", run: tlb },
   {
+    name: 'cpus',
+    aliases: ['processors'],
+    usage: 'info cpus',
+    summary: 'the processors (--smp): APIC ID, running, halted or waiting for a STARTUP IPI, CS:EIP, instructions',
+    run: (s) => formatProcessors(s.machine),
+  },
+  {
     name: 'mem',
     aliases: ['tab', 'pages'],
     usage: 'info mem',
@@ -224,3 +233,17 @@ export const stateTopics: InfoTopic[] = [
   },
 ];
 
+/**
+ * One line per processor (QEMU's `info cpus`): whether it runs, is halted or waits for a STARTUP
+ * IPI, where it is, how many instructions it has retired. The other commands look at the first.
+ */
+function formatProcessors(machine: Machine): string {
+  const lines = machine.processors.map((p) => {
+    const cpu = p.cpu;
+    const state = p.waitingForStartup ? 'waiting for a STARTUP IPI' : !cpu.halted ? 'running' : cpu.st[S_EFLAGS] & IF ? 'halted, waiting for an interrupt' : 'halted with interrupts off';
+    const where = p.waitingForStartup ? '' : `  at ${cpu.location()}`;
+    return `${p.index === 0 ? '*' : ' '} cpu ${p.index}  APIC ID ${p.apic.id}  ${p.bootstrap ? 'bootstrap' : 'application'} processor, ${state}${where}, ${cpu.instructions} instructions`;
+  });
+  if (machine.processors.length > 1) lines.push('(* the processor the other commands show: the bootstrap processor)');
+  return lines.join('\n');
+}
