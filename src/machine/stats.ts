@@ -16,28 +16,35 @@ export function formatStats(machine: Machine, seconds: number | null): string {
       ? `minivisor: ${n} instructions (mode ${machine.config.mode ?? 'bare'})`
       : `minivisor: ${n} instructions in ${seconds.toFixed(3)} s, ${(n / seconds / 1e6).toFixed(1)} MIPS (mode ${machine.config.mode ?? 'bare'})`,
   ];
-  const blocks = machine.cpu.blocks;
-  lines.push(`minivisor: decoded blocks: ${blocks.built} built, ${blocks.dropped} dropped by writes to their code, ${blocks.flushes} cache flushes`);
+  const processors = machine.processors;
+  if (processors.length > 1) {
+    lines.push(`minivisor: ${processors.length} processors: ${processors.map((p) => `cpu ${p.index} ${p.cpu.instructions}`).join(', ')} instructions (idle time included)`);
+  }
+  // Each processor has its own block cache and (under the VMM) its own vCPU: the counts are their sums.
+  const sum = (f: (p: (typeof processors)[number]) => number) => processors.reduce((n, p) => n + f(p), 0);
+  const cpu = machine.cpu;
+  lines.push(`minivisor: decoded blocks: ${sum((p) => p.cpu.blocks.built)} built, ${sum((p) => p.cpu.blocks.dropped)} dropped by writes to their code, ${sum((p) => p.cpu.blocks.flushes)} cache flushes`);
   lines.push(
-    machine.cpu.compiler !== null
-      ? `minivisor: translation cache: ${blocks.compiledCount} blocks compiled to JavaScript (after ${machine.cpu.compileThreshold} runs each)`
+    cpu.compiler !== null
+      ? `minivisor: translation cache: ${sum((p) => p.cpu.blocks.compiledCount)} blocks compiled to JavaScript (after ${cpu.compileThreshold} runs each)`
       : 'minivisor: translation cache: off (--no-jit), the interpreter alone',
   );
   const vcpu = machine.vcpu;
   if (vcpu) {
     let total = 0;
     const rows: string[] = [];
-    vcpu.exitCounts.forEach((count, reason) => {
+    vcpu.exitCounts.forEach((_, reason) => {
+      const count = sum((p) => p.vcpu?.exitCounts[reason] ?? 0);
       if (count === 0) return;
       total += count;
       rows.push(`  ${String(count).padStart(9)}  ${reason} ${EXIT_REASON_NAMES[reason] ?? ''}`);
     });
-    lines.push(`minivisor: ${total} VM exits${seconds === null ? '' : `, ${(total / seconds).toFixed(0)} per second`}; ${vcpu.exitHandlingMs.toFixed(1)} ms handling them`);
+    lines.push(`minivisor: ${total} VM exits${seconds === null ? '' : `, ${(total / seconds).toFixed(0)} per second`}; ${sum((p) => p.vcpu?.exitHandlingMs ?? 0).toFixed(1)} ms handling them`);
     lines.push(...rows);
     const guestPages = machine.config.memoryBytes / 4096;
     const ept = vcpu.ept;
     if (ept !== null) {
-      lines.push(`minivisor: EPT: ${vcpu.eptMappings} violations mapped a page; ${ept.mappedPages} of ${guestPages} guest pages mapped (${mib(ept.mappedPages)} of ${mib(guestPages)} MiB), ${ept.tableFrames} frames of EPT tables`);
+      lines.push(`minivisor: EPT: ${sum((p) => p.vcpu?.eptMappings ?? 0)} violations mapped a page; ${ept.mappedPages} of ${guestPages} guest pages mapped (${mib(ept.mappedPages)} of ${mib(guestPages)} MiB), ${ept.tableFrames} frames of EPT tables`);
     }
     const shadow = vcpu.shadow;
     if (shadow !== null) {

@@ -31,6 +31,15 @@ function guestOutput(stdout: string): string {
 }
 
 describe('minivisor run', () => {
+  it('runs the toy SMP kernel as its README says, with --smp 2: the counts per processor in --stats', () => {
+    const r = minivisor('run', join(ROOT, 'guests/kernel-smp/kernel-smp.asm'), '--hda', join(ROOT, 'guests/kernel-smp/disk.asm'), '--exit-port', '0xf4', '--smp', '2', '--stats');
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout).toContain('mp: 2 processor(s), IOAPIC 2\ncpu 1: up\n');
+    expect(r.stdout).toContain('disk (IRQ 14 on cpu 1): hello from sector 1 of the IDE disk');
+    expect(r.stdout).toMatch(/counter: 9000 \(expected 9000\)\n$/);
+    expect(r.stderr).toMatch(/minivisor: 2 processors: cpu 0 \d+, cpu 1 \d+ instructions/);
+  });
+
   it('boots a .asm guest through the BIOS: debugcon bytes reach stdout, the exit port sets the status', () => {
     const r = minivisor('run', HELLO, '--debugcon', '0xe9', '--exit-port', '0xf4');
     expect(guestOutput(r.stdout)).toBe('Hello from a guest\n');
