@@ -21,6 +21,7 @@ import { execCallE, execCallFar, execCallRel, execIret, execRetFar, execRetNear 
 import { hex } from '../cpu/physical-memory.ts';
 import { CS, ESP, S_CODE32, S_CPL, S_CR2, S_EIP, S_INSN_EIP, S_SEG_BASE, S_SEG_SEL } from '../cpu/state.ts';
 import type { Machine } from '../machine/machine.ts';
+import type { Processor } from '../machine/processor.ts';
 import { describeExit, EXIT_REASONS, type VmExit } from '../vmm/exit-info.ts';
 import { summarizeFaultChain } from './fault-report.ts';
 import { GuestMemory } from './guest-memory.ts';
@@ -30,9 +31,20 @@ import { guestControlRegister, modeName } from './registers.ts';
 /** A VM exit as the log keeps it: a copy, with when and where it happened. */
 export interface ExitRecord {
   exit: VmExit;
-  /** Instructions retired when it happened. */
+  /** Instructions retired when it happened (by its processor). */
   retired: number;
   cs: number;
+  /** The processor whose vCPU exited. */
+  cpu: number;
+}
+
+/** What the debugger keeps for a processor other than the focus: only breakpoints, watchpoints and catches stop it. */
+interface OtherProcessor {
+  /** A breakpoint here is not hit again until the processor has moved on (where it was at the resume). */
+  skipLinear: number;
+  lastRetired: number;
+  /** Its memory, through its own page tables (a physical breakpoint's address). */
+  memory: GuestMemory;
 }
 
 /** How the guest goes on at the next resume. */
@@ -86,8 +98,16 @@ export class Debugger implements DebugHook {
   private watches: Watchpoint[] = [];
   private catches: Catchpoint[] = [];
   private catchesState = false;
-  /** Watched accesses of the instruction that just ran, with the bytes before a write, and where the instruction is. */
-  private watchHits: { point: Watchpoint; write: boolean; before: (number | null)[]; where: string; linear: number }[] = [];
+  /** Watched accesses of the instruction that just ran, with the bytes before a write, where the instruction is, and which CPU ran it. */
+  private watchHits: { point: Watchpoint; write: boolean; before: (number | null)[]; where: string; linear: number; cpu: Cpu }[] = [];
+  /**
+   * The processor the motions (step, next, finish, until) follow and the commands show. The
+   * others run on as the machine runs them, stopped only by breakpoints, watchpoints and catches.
+   */
+  focus: Processor;
+  private readonly others = new Map<Cpu, OtherProcessor>();
+  /** The processor whose stop ended the run when it was not the focus: the session switches to it. */
+  private switchedTo: Processor | null = null;
   /** `finish`: the call depth, the context it counts in, and the instruction last seen about to run. */
   private depth = 0;
   private finishCpl = 0;
@@ -110,22 +130,44 @@ export class Debugger implements DebugHook {
     /** `<label+0x4>` for a linear address, or ''. */
     private readonly describe: (linear: number) => string,
   ) {
-    this.memory = new GuestMemory(machine);
+    this.focus = machine.processors[0];
+    this.memory = new GuestMemory(machine, () => this.focus);
+    for (const p of machine.processors.slice(1)) this.others.set(p.cpu, { skipLinear: -1, lastRetired: 0, memory: new GuestMemory(machine, () => p) });
   }
 
-  /** Hooks into the CPU and the VMM's exits. */
+  /** Hooks into every processor's CPU and VMM exits. */
   attach(): void {
-    const cpu = this.machine.cpu;
-    cpu.debugHook = this;
-    this.machine.vcpu?.exitObservers.push((exit) => this.onExit(exit));
-    this.snapshot(cpu);
+    for (const p of this.machine.processors) {
+      p.cpu.debugHook = this;
+      p.vcpu?.exitObservers.push((exit) => this.onExit(exit, p));
+    }
+    this.snapshot(this.focus.cpu);
+  }
+
+  /** Makes another processor the focus (the session's `cpu N`, or a stop on it). */
+  setFocus(p: Processor): void {
+    if (p === this.focus) return;
+    const old = this.focus;
+    this.others.delete(p.cpu);
+    this.others.set(old.cpu, { skipLinear: -1, lastRetired: 0, memory: new GuestMemory(this.machine, () => old) });
+    this.focus = p;
+    this.snapshot(p.cpu);
+  }
+
+  private processorOf(cpu: Cpu): Processor {
+    return this.machine.processors.find((p) => p.cpu === cpu) ?? this.focus;
+  }
+
+  /** A stop reason comes from `cpu`: when it is not the focus, the session will switch to it. */
+  private stopsOn(cpu: Cpu): void {
+    if (cpu !== this.focus.cpu && this.switchedTo === null) this.switchedTo = this.processorOf(cpu);
   }
 
   // ---------------------------------------------------------------- resuming
 
   /** Sets how the guest goes on, from where it stands now. */
   prepare(motion: Motion): void {
-    const cpu = this.machine.cpu;
+    const cpu = this.focus.cpu;
     this.motion = motion;
     this.stepsLeft = motion.kind === 'step' ? motion.count : 0;
     this.reasons = [];
@@ -135,15 +177,21 @@ export class Debugger implements DebugHook {
     this.skipLinear = this.linearOf(cpu);
     // Points change while the guest is stopped; pages watched now must leave the TLB's fast
     // path, and pages no longer watched may return to it.
-    if (this.compile()) cpu.flushTlb();
+    if (this.compile()) for (const p of this.machine.processors) p.cpu.flushTlb();
     // A step goes one iteration of a REP string instruction at a time, as the CPU's own
     // single-step trap does; so does everything while memory is watched, so that a watchpoint
     // stops right after the iteration that touched it.
     cpu.repChunk = motion.kind === 'step' || this.watches.length > 0 ? 1 : 4096;
+    for (const [other, o] of this.others) {
+      other.repChunk = this.watches.length > 0 ? 1 : 4096;
+      o.skipLinear = this.linearOf(other);
+      o.lastRetired = other.retired;
+    }
+    this.switchedTo = null;
     if (motion.kind === 'finish') {
       this.depth = 0;
       this.finishCpl = cpu.st[S_CPL];
-      this.finishCr3 = guestControlRegister(this.machine, 3);
+      this.finishCr3 = guestControlRegister(this.focus, 3);
       this.previousTransfer = 'other';
       this.previousEip = -1;
     }
@@ -154,12 +202,13 @@ export class Debugger implements DebugHook {
   }
 
   /** Why the guest stopped, and what happened on the way (taken: the next stop starts afresh). */
-  takeStop(): { reasons: string[]; notes: string[]; hits: Point[] } {
-    const stop = { reasons: this.reasons, notes: this.notes, hits: this.hits };
+  takeStop(): { reasons: string[]; notes: string[]; hits: Point[]; switchedTo: Processor | null } {
+    const stop = { reasons: this.reasons, notes: this.notes, hits: this.hits, switchedTo: this.switchedTo };
     this.reasons = [];
     this.notes = [];
     this.hits = [];
-    this.machine.cpu.repChunk = 4096;
+    this.switchedTo = null;
+    for (const p of this.machine.processors) p.cpu.repChunk = 4096;
     return stop;
   }
 
@@ -171,7 +220,7 @@ export class Debugger implements DebugHook {
   private snapshot(cpu: Cpu): void {
     this.seenCpl = cpu.st[S_CPL];
     this.seenCr3Loads = cpu.cr3Loads;
-    this.seenCr3 = guestControlRegister(this.machine, 3);
+    this.seenCr3 = guestControlRegister(this.focus, 3);
     this.seenMode = modeName(cpu);
   }
 
@@ -194,6 +243,7 @@ export class Debugger implements DebugHook {
   // ---------------------------------------------------------------- DebugHook
 
   atBoundary(cpu: Cpu, block: DecodedBlock | null): number {
+    if (cpu !== this.focus.cpu) return this.atOtherBoundary(cpu, block);
     if (this.version !== this.points.version) this.compile();
     const linear = this.linearOf(cpu);
     // Moved on: an instruction retired or an event was delivered. A chunk of a REP instruction
@@ -213,7 +263,7 @@ export class Debugger implements DebugHook {
     if (this.watchHits.length > 0) this.reportWatchHits();
     const motion = this.motion;
     if (motion.kind === 'step' && progressed && --this.stepsLeft <= 0) this.reasons.push('');
-    if (motion.kind === 'return-point' && linear === motion.linear && guestControlRegister(this.machine, 3) === motion.cr3 && cpu.reg[ESP] >>> 0 >= motion.esp) this.reasons.push('');
+    if (motion.kind === 'return-point' && linear === motion.linear && guestControlRegister(this.focus, 3) === motion.cr3 && cpu.reg[ESP] >>> 0 >= motion.esp) this.reasons.push('');
     if (motion.kind === 'until' && linear === motion.linear && progressed) this.reasons.push('');
     if (motion.kind === 'finish') this.followFinish(cpu, block, progressed);
     if (linear !== this.skipLinear) this.checkBreakpoints(linear);
@@ -223,8 +273,45 @@ export class Debugger implements DebugHook {
     return HOOK_RUN;
   }
 
+  /** A boundary of a processor other than the focus: breakpoints, and what watchpoints and catches noted, stop it. */
+  private atOtherBoundary(cpu: Cpu, block: DecodedBlock | null): number {
+    if (this.version !== this.points.version) this.compile();
+    const o = this.others.get(cpu);
+    if (o === undefined) return HOOK_RUN;
+    const linear = this.linearOf(cpu);
+    if (cpu.retired !== o.lastRetired) {
+      o.lastRetired = cpu.retired;
+      o.skipLinear = -1;
+    }
+    if (this.watchHits.length > 0) this.reportWatchHits();
+    const before = this.reasons.length;
+    if (linear !== o.skipLinear) this.checkBreakpoints(linear, o.memory);
+    if (this.reasons.length > before) this.stopsOn(cpu);
+    if (this.reasons.length > 0) return HOOK_STOP;
+    if (this.watches.length > 0) return HOOK_SINGLE;
+    if (block !== null && this.blockHoldsBreakpoint(linear, block.byteLength, { kind: 'continue' }, o.memory)) return HOOK_SINGLE;
+    return HOOK_RUN;
+  }
+
   onEvent(cpu: Cpu, vector: number, kind: EventKind, errorCode: number): void {
+    if (cpu !== this.focus.cpu) {
+      this.catchEvent(cpu, vector, kind, errorCode);
+      return;
+    }
     this.events++;
+    const st = cpu.st;
+    const description = this.catchEvent(cpu, vector, kind, errorCode);
+    // Only the step that ends the command is said to end in a handler.
+    if (this.motion.kind === 'step' && this.stepsLeft <= 1) this.notes.push(`(${description}: delivered, so the step ends in its handler)`);
+    if (this.motion.kind === 'finish') {
+      if (kind === EventKind.Exception && st[S_INSN_EIP] === this.previousEip) this.previousFaulted = true;
+      // An event taken where the procedure runs is a call into a handler, which returns with IRET.
+      if (st[S_CPL] === this.finishCpl && guestControlRegister(this.focus, 3) === this.finishCr3) this.depth++;
+    }
+  }
+
+  /** Catchpoints on an event any processor delivers; returns how the event reads, for notes. */
+  private catchEvent(cpu: Cpu, vector: number, kind: EventKind, errorCode: number): string {
     const st = cpu.st;
     const at = segmentedAddress(cpu, st[S_INSN_EIP]);
     const what = kind === EventKind.Exception ? formatException(vector, errorCode) : kind === EventKind.Software ? `int 0x${vector.toString(16)}` : `interrupt 0x${vector.toString(16)} (an IRQ)`;
@@ -235,14 +322,9 @@ export class Debugger implements DebugHook {
       if (!matches || (c.filter !== null && !c.filter.includes(vector))) continue;
       c.hits++;
       this.reasons.push(`Catchpoint ${c.id}: ${kind === EventKind.Exception ? 'exception' : 'interrupt'} ${description}; stopped at its handler.`);
+      this.stopsOn(cpu);
     }
-    // Only the step that ends the command is said to end in a handler.
-    if (this.motion.kind === 'step' && this.stepsLeft <= 1) this.notes.push(`(${description}: delivered, so the step ends in its handler)`);
-    if (this.motion.kind === 'finish') {
-      if (kind === EventKind.Exception && st[S_INSN_EIP] === this.previousEip) this.previousFaulted = true;
-      // An event taken where the procedure runs is a call into a handler, which returns with IRET.
-      if (st[S_CPL] === this.finishCpl && guestControlRegister(this.machine, 3) === this.finishCr3) this.depth++;
-    }
+    return description;
   }
 
   watchesPage(_cpu: Cpu, linear: number): boolean {
@@ -280,7 +362,7 @@ export class Debugger implements DebugHook {
       if (this.watchHits.some((h) => h.point === w && h.write === write)) continue;
       const before = write ? (w.physical ? this.memory.readPhysical(w.address, w.length) : this.memory.readLinear(w.address, w.length)) : [];
       const eip = cpu.st[S_INSN_EIP];
-      this.watchHits.push({ point: w, write, before, where: segmentedAddress(cpu, eip), linear: (cpu.st[S_SEG_BASE + CS] + eip) >>> 0 });
+      this.watchHits.push({ point: w, write, before, where: segmentedAddress(cpu, eip), linear: (cpu.st[S_SEG_BASE + CS] + eip) >>> 0, cpu });
       cpu.attention |= ATTN_DEBUGGER;
     }
   }
@@ -290,6 +372,7 @@ export class Debugger implements DebugHook {
     const begins = cpu.faultChain.first?.linear ?? -1;
     if (this.lettingTripleFault && begins === this.tripleFaultLinear) return false;
     this.lettingTripleFault = true;
+    this.stopsOn(cpu);
     this.tripleFaultLinear = begins;
     const chain = cpu.faultChain.events;
     // What the undone deliveries noted (a catch "at its handler", a step's note) did not happen.
@@ -303,16 +386,17 @@ export class Debugger implements DebugHook {
   }
 
   /** A VM exit, before the VMM handles it: logged, and caught when a catchpoint wants it. */
-  private onExit(exit: VmExit): void {
-    const cpu = this.machine.cpu;
+  private onExit(exit: VmExit, p: Processor): void {
+    const cpu = p.cpu;
     this.exitsSeen++;
-    const record = { exit: { ...exit }, retired: cpu.retired, cs: cpu.st[S_SEG_SEL + CS] & 0xffff };
+    const record = { exit: { ...exit }, retired: cpu.retired, cs: cpu.st[S_SEG_SEL + CS] & 0xffff, cpu: p.index };
     if (this.exitLog.length === EXIT_LOG_SIZE) this.exitLog.shift();
     this.exitLog.push(record);
     for (const c of this.catches) {
       if (c.what !== 'exit' || (c.filter !== null && !c.filter.includes(exit.reason))) continue;
       c.hits++;
       this.reasons.push(`Catchpoint ${c.id}: VM exit ${describeExit(exit)}, at ${segmentedAddress(cpu, exit.guestRip)}; the VMM has handled it.`);
+      this.stopsOn(cpu);
     }
   }
 
@@ -321,7 +405,7 @@ export class Debugger implements DebugHook {
   private checkStateCatches(cpu: Cpu): void {
     const cpl = cpu.st[S_CPL];
     const loads = cpu.cr3Loads;
-    const cr3 = guestControlRegister(this.machine, 3);
+    const cr3 = guestControlRegister(this.focus, 3);
     const mode = modeName(cpu);
     for (const c of this.catches) {
       if (c.what === 'ring' && cpl !== this.seenCpl) {
@@ -360,14 +444,15 @@ export class Debugger implements DebugHook {
         this.hits.push(w);
         this.reasons.push(`Watchpoint ${w.id}: ${w.spec} read ${by}: ${value(now)}`);
       }
+      this.stopsOn(h.cpu);
     }
     this.watchHits = [];
   }
 
-  private checkBreakpoints(linear: number): void {
+  private checkBreakpoints(linear: number, memory = this.memory): void {
     for (const b of this.linearBreaks) if (b.address === linear) this.hitBreakpoint(b, linear);
     if (this.physicalBreaks.length > 0) {
-      const gpa = this.memory.physical(linear);
+      const gpa = memory.physical(linear);
       if (gpa >= 0) for (const b of this.physicalBreaks) if (b.address === gpa) this.hitBreakpoint(b, linear);
     }
   }
@@ -395,13 +480,13 @@ export class Debugger implements DebugHook {
    * instruction included: a compiled block that branches back to its start goes round inside
    * its own function, past a breakpoint there, without coming back here.
    */
-  private blockHoldsBreakpoint(linear: number, bytes: number, motion: Motion): boolean {
+  private blockHoldsBreakpoint(linear: number, bytes: number, motion: Motion, memory = this.memory): boolean {
     const end = linear + bytes;
     for (const b of this.linearBreaks) if (b.address >= linear && b.address < end) return true;
     if ((motion.kind === 'return-point' || motion.kind === 'until') && motion.linear >= linear && motion.linear < end) return true;
     if (this.physicalBreaks.length > 0) {
       // A block lies in one page: its guest-physical range follows from its first byte's.
-      const gpa = this.memory.physical(linear);
+      const gpa = memory.physical(linear);
       if (gpa >= 0) for (const b of this.physicalBreaks) if (b.address >= gpa && b.address < gpa + bytes) return true;
     }
     return false;
@@ -413,7 +498,7 @@ export class Debugger implements DebugHook {
    * depth below zero.
    */
   private followFinish(cpu: Cpu, block: DecodedBlock | null, progressed: boolean): void {
-    const inContext = cpu.st[S_CPL] === this.finishCpl && guestControlRegister(this.machine, 3) === this.finishCr3;
+    const inContext = cpu.st[S_CPL] === this.finishCpl && guestControlRegister(this.focus, 3) === this.finishCr3;
     if (progressed && this.previousEip !== -1 && !this.previousFaulted) {
       const t = this.previousTransfer;
       if (t === 'call' && this.previousInStartContext) this.depth++;

@@ -12,6 +12,7 @@ import { PageWalk, PTE_PRESENT, PTE_USER, PTE_WRITABLE } from '../cpu/page-walk.
 import { hex } from '../cpu/physical-memory.ts';
 import { LDTR, S_GDTR_BASE, S_IDTR_BASE, S_IDTR_LIMIT, S_SEG_BASE, S_SEG_SEL, TR } from '../cpu/state.ts';
 import type { Machine } from '../machine/machine.ts';
+import type { CpuView } from './registers.ts';
 import { describeDescriptor, isGate } from './descriptors.ts';
 import { GuestMemory } from './guest-memory.ts';
 
@@ -22,7 +23,7 @@ const where = (e: ChainEvent, describe?: (linear: number) => string) => {
 };
 
 /** What the guest's tables say about one event of the chain ('' when nothing more can be said). */
-function cause(machine: Machine, memory: GuestMemory, e: ChainEvent, first: boolean): string {
+function cause(machine: CpuView, memory: GuestMemory, e: ChainEvent, first: boolean): string {
   const st = machine.cpu.st;
   const code = e.errorCode;
   if (e.vector === 14) return pageFaultCause(memory, e);
@@ -86,14 +87,14 @@ function pageFaultCause(memory: GuestMemory, e: ChainEvent): string {
 }
 
 /** One line per event: what it was, where, and why where that can be told. */
-export function explainFaultChain(machine: Machine, events: ChainEvent[], describe?: (linear: number) => string): string[] {
-  const memory = new GuestMemory(machine);
+export function explainFaultChain(machine: Machine, events: ChainEvent[], describe?: (linear: number) => string, processor: CpuView = machine): string[] {
+  const memory = new GuestMemory(machine, () => processor);
   const lines: string[] = [];
   events.forEach((e, i) => {
     const what = e.kind === EventKind.External ? `external interrupt 0x${e.vector.toString(16)}` : `${formatException(e.vector, e.errorCode)} ${exceptionName(e.vector)}`;
     const lead = i === 0 ? `${what} at ${where(e, describe)}, CPL ${e.cpl}` : e.vector === 8 ? `the two make a double fault: ${what}` : `while delivering it: ${what}`;
     lines.push(`${i + 1}. ${lead}`);
-    const why = cause(machine, memory, e, i === 0);
+    const why = cause(processor, memory, e, i === 0);
     if (why) lines.push(`   ${why}`);
   });
   return lines;

@@ -7,14 +7,20 @@
 import { PageWalk } from '../cpu/page-walk.ts';
 import { hex, PAGE_ROM, PAGE_UNMAPPED } from '../cpu/physical-memory.ts';
 import type { Machine } from '../machine/machine.ts';
+import type { CpuView } from './registers.ts';
 import { guestPagingView, guestPhysicalOf, type GuestPagingView } from '../vmm/translate.ts';
 
 export class GuestMemory {
-  constructor(private readonly machine: Machine) {}
+  constructor(
+    private readonly machine: Machine,
+    /** The processor whose page tables linear addresses go through (default: the first). */
+    private readonly processor: () => CpuView = () => machine,
+  ) {}
 
   /** The guest's paging as it is now. */
   view(): GuestPagingView {
-    return guestPagingView(this.machine.cpu, this.machine.phys, this.machine.vcpu);
+    const p = this.processor();
+    return guestPagingView(p.cpu, this.machine.phys, p.vcpu);
   }
 
   /** The guest-physical address behind linear `lin`, or -1 when the guest's tables do not map it. */
@@ -85,7 +91,7 @@ export class GuestMemory {
       targets.push(gpa);
     }
     targets.forEach((gpa, i) => this.machine.phys.write8(gpa, bytes[i]));
-    this.machine.cpu.resumeInsn = null; // an instruction stopped part-way is fetched again: its bytes may be these
+    for (const p of this.machine.processors) p.cpu.resumeInsn = null; // an instruction stopped part-way is fetched again: its bytes may be these
     return null;
   }
 }

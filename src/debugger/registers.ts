@@ -11,7 +11,7 @@ import {
   NT, OF, PF, REG16_NAMES, REG32_NAMES, REG8_NAMES, RF, S_A20_MASK, S_CPL, S_CR0, S_CR2, S_CR3, S_CR4, S_DR0, S_EFLAGS, S_EIP, S_GDTR_BASE,
   S_GDTR_LIMIT, S_IDTR_BASE, S_IDTR_LIMIT, S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_LOW, S_SEG_SEL, SEG_NAMES, SF, SS, TF, TR, VIF, VIP, VM, ZF,
 } from '../cpu/state.ts';
-import type { Machine } from '../machine/machine.ts';
+import type { Vcpu } from '../vmm/vcpu.ts';
 import { storeGuestState } from '../vmm/guest-state.ts';
 
 /** EFLAGS bits by name, in the order `info registers` lists them. */
@@ -29,8 +29,17 @@ function bitNames(value: number, bits: [string, number][]): string {
   return `[ ${set.join(' ')}${set.length ? ' ' : ''}]`;
 }
 
+/**
+ * A processor as the debugger looks at it: its CPU and, under the VMM, its vCPU (a Machine is
+ * one, for its first processor; so is each of its processors).
+ */
+export interface CpuView {
+  readonly cpu: Cpu;
+  readonly vcpu: Vcpu | null;
+}
+
 /** CR0, CR3 or CR4 as the guest reads it. */
-export function guestControlRegister(machine: Machine, cr: 0 | 3 | 4): number {
+export function guestControlRegister(machine: CpuView, cr: 0 | 3 | 4): number {
   const st = machine.cpu.st;
   if (machine.vcpu !== null) return machine.vcpu.guestControlRegister(cr);
   return (cr === 0 ? st[S_CR0] : cr === 3 ? st[S_CR3] : st[S_CR4]) >>> 0;
@@ -44,7 +53,7 @@ export function modeName(cpu: Cpu): 'real' | 'protected' | 'virtual-8086' {
 }
 
 /** A register's value by name (lower case), or undefined when `name` is not a register. */
-export function readRegister(machine: Machine, name: string): number | undefined {
+export function readRegister(machine: CpuView, name: string): number | undefined {
   const cpu = machine.cpu;
   const st = cpu.st;
   let i = (REG32_NAMES as readonly string[]).indexOf(name);
@@ -79,7 +88,7 @@ export const WRITABLE_REGISTERS = 'eax..edi, ax..di, al..bh, eip (ip; pc is CS b
  * Sets a register the way the guest would see it changed. Returns an error message when the
  * register cannot be set (segment and control registers: a guest loads those itself).
  */
-export function writeRegister(machine: Machine, name: string, value: number): string | null {
+export function writeRegister(machine: CpuView, name: string, value: number): string | null {
   const cpu = machine.cpu;
   const st = cpu.st;
   let i = (REG32_NAMES as readonly string[]).indexOf(name);
@@ -135,7 +144,7 @@ function describeCache(cpu: Cpu, seg: number): string {
 }
 
 /** `info registers`: everything a student needs to know where the CPU is. */
-export function formatRegisters(machine: Machine, describeAddress: (linear: number) => string): string {
+export function formatRegisters(machine: CpuView, describeAddress: (linear: number) => string): string {
   const cpu = machine.cpu;
   const st = cpu.st;
   const r = (i: number) => `${REG32_NAMES[i]} ${hex(cpu.reg[i])}`;

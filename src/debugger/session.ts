@@ -13,6 +13,8 @@ import {
 } from '../cpu/state.ts';
 import { describeDescriptor } from './descriptors.ts';
 import type { Machine, RunOutcome } from '../machine/machine.ts';
+import type { Processor } from '../machine/processor.ts';
+import type { Cpu } from '../cpu/cpu.ts';
 import { explainFaultChain, summarizeFaultChain } from './fault-report.ts';
 import { Debugger, type Motion } from './debugger.ts';
 import { evaluate, ExpressionError, type EvaluationContext } from './expression.ts';
@@ -86,9 +88,22 @@ export class DebugSession {
     readonly host: DebugHost,
     private readonly options: SessionOptions = {},
   ) {
-    this.memory = new GuestMemory(machine);
+    this.memory = new GuestMemory(machine, () => this.processor);
     this.debugger = new Debugger(machine, (expression) => this.evaluate(expression) !== 0, (linear) => symbols.describe(linear));
     this.debugger.attach();
+  }
+
+  /**
+   * The processor the commands look at and step (gdb's current thread, QEMU's `cpu N`): the
+   * first, until `cpu N` picks another or one of the others stops at a breakpoint.
+   */
+  get processor(): Processor {
+    return this.debugger.focus;
+  }
+
+  /** The focused processor's CPU. */
+  get cpu(): Cpu {
+    return this.debugger.focus.cpu;
   }
 
   // ---------------------------------------------------------------- commands
@@ -176,7 +191,7 @@ export class DebugSession {
 
   /** What expressions see: the guest's registers, the symbols, and memory through the guest's tables. */
   readonly expressionContext: EvaluationContext = {
-    register: (name) => readRegister(this.machine, name),
+    register: (name) => readRegister(this.processor, name),
     symbol: (name) => this.symbols.lookup(name),
     memory: (address, bytes) => {
       const value = this.memory.readValue(address, bytes);
@@ -208,7 +223,7 @@ export class DebugSession {
     if (colon < 0) return { address: this.evaluate(text), physical: false };
     const segment = text.slice(0, colon).trim();
     const offset = this.evaluate(text.slice(colon + 1));
-    const st = this.machine.cpu.st;
+    const st = this.cpu.st;
     if ((!(st[S_CR0] & CR0_PE) || st[S_EFLAGS] & VM) && offset > 0xffff) {
       throw new CommandError(`'${text}': in real mode an offset is at most 0xFFFF (SEG:OFF is read in the mode the CPU is in now)`);
     }
@@ -217,7 +232,7 @@ export class DebugSession {
 
   /** The base of a segment named in SEG:OFF: a segment register's hidden base, a real-mode segment × 16, or a selector's descriptor base. */
   private segmentBase(text: string): number {
-    const st = this.machine.cpu.st;
+    const st = this.cpu.st;
     const registers: Record<string, number> = { es: ES, cs: CS, ss: SS, ds: DS, fs: FS, gs: GS };
     const register = registers[text.toLowerCase()];
     if (register !== undefined) return st[S_SEG_BASE + register] >>> 0;
@@ -243,12 +258,12 @@ export class DebugSession {
   // ---------------------------------------------------------------- where the guest is
 
   get code32(): boolean {
-    return (this.machine.cpu.st[S_SEG_ATTR + CS] & ATTR_DB) !== 0;
+    return (this.cpu.st[S_SEG_ATTR + CS] & ATTR_DB) !== 0;
   }
 
   /** The linear address of CS:EIP. */
   get linearEip(): number {
-    const st = this.machine.cpu.st;
+    const st = this.cpu.st;
     return (st[S_SEG_BASE + CS] + st[S_EIP]) >>> 0;
   }
 
@@ -258,7 +273,7 @@ export class DebugSession {
    * targets read as offsets in CS, whatever its base.
    */
   disassembleAt(address: number, count: number, physical = false, bits: 16 | 32 = this.code32 ? 32 : 16): ListedInstruction[] {
-    const base = physical ? 0 : this.machine.cpu.st[S_SEG_BASE + CS] >>> 0;
+    const base = physical ? 0 : this.cpu.st[S_SEG_BASE + CS] >>> 0;
     const inCs = !physical && (address >>> 0) >= base;
     const out: ListedInstruction[] = [];
     let at = address >>> 0;
@@ -278,7 +293,7 @@ export class DebugSession {
 
   /** One instruction as a line: `0008:0001023A <print+0x4>  8a 06   mov al, [esi] (console.asm:41)`. */
   formatInstruction(i: ListedInstruction, prefix: string): string {
-    const st = this.machine.cpu.st;
+    const st = this.cpu.st;
     const base = st[S_SEG_BASE + CS] >>> 0;
     const where = i.physical ? `p:${hex(i.linear)}` : i.inCs ? `${hex(st[S_SEG_SEL + CS], 4).slice(2)}:${hex(i.offset, this.code32 ? 8 : 4).slice(2)}` : hex(i.linear);
     const symbol = i.physical ? '' : this.symbols.describe(i.linear);
@@ -292,7 +307,7 @@ export class DebugSession {
   /** The line shown at every stop: where the guest is and the instruction it will run next. */
   location(): string {
     const [next] = this.disassembleAt(this.linearEip, 1);
-    const cpu = this.machine.cpu;
+    const cpu = this.cpu;
     if (next === undefined) return `=> ${cpu.location()} (linear ${hex(this.linearEip)}: not mapped)`;
     const halted = !cpu.halted ? '' : cpu.st[S_EFLAGS] & IF ? '   (halted: waiting for an interrupt)' : '   (halted with interrupts off: nothing wakes it)';
     return this.formatInstruction(next, '=> ') + halted;
@@ -404,10 +419,15 @@ export class DebugSession {
 
   private reportStop(outcome: RunOutcome, interrupted: string | null, quietly: boolean, silent = false): boolean {
     const stop = this.debugger.takeStop();
+    // A stop on another processor (a breakpoint it hit), or the end it brought: the commands follow it now.
+    const switchTo = stop.switchedTo ?? (outcome.kind !== 'debug' && outcome.kind !== 'limit' && interrupted === null ? this.machine.lastRunProcessor : null);
+    const switched = switchTo !== null && switchTo !== this.processor;
+    if (switched) this.debugger.setFocus(switchTo);
     this.lastStop = { outcome, interrupted: interrupted !== null, hits: stop.hits, reasons: stop.reasons };
-    const plain = outcome.kind === 'debug' && interrupted === null && stop.reasons.every((r) => r === '') && stop.notes.length === 0;
+    const plain = outcome.kind === 'debug' && interrupted === null && stop.reasons.every((r) => r === '') && stop.notes.length === 0 && !switched;
     if (plain && quietly) return true;
     const lines: string[] = [];
+    if (switched) lines.push(`[Switching to cpu ${switchTo.index}]`);
     if (interrupted !== null) lines.push(`Stopped: ${interrupted}.`);
     if (outcome.kind === 'debug' || interrupted !== null) {
       lines.push(...stop.reasons.filter((r) => r !== ''), ...stop.notes);
@@ -417,8 +437,8 @@ export class DebugSession {
       const text = this.describeEnd(outcome);
       this.ended = { outcome, text };
       lines.push(`The guest ${text}.`);
-      if (outcome.kind === 'shutdown' && this.machine.cpu.faultChain.shutdown) {
-        lines.push(...explainFaultChain(this.machine, this.machine.cpu.faultChain.events, (l) => this.symbols.describe(l)).map((l) => `  ${l}`));
+      if (outcome.kind === 'shutdown' && this.cpu.faultChain.shutdown) {
+        lines.push(...explainFaultChain(this.machine, this.cpu.faultChain.events, (l) => this.symbols.describe(l), this.processor).map((l) => `  ${l}`));
       }
     }
     lines.push(this.location());
@@ -433,7 +453,7 @@ export class DebugSession {
       case 'exit':
         return `wrote to the exit port: exit status ${outcome.status}`;
       case 'shutdown':
-        return `shut down: ${this.machine.cpu.faultChain.shutdown ? summarizeFaultChain(this.machine.cpu.faultChain.events) : outcome.detail}`;
+        return `shut down: ${this.cpu.faultChain.shutdown ? summarizeFaultChain(this.cpu.faultChain.events) : outcome.detail}`;
       case 'unmapped-fetch':
         return `stopped: ${outcome.detail}`;
       default:

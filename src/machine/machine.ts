@@ -565,9 +565,9 @@ export class Machine {
     this.runningProcessor.cpu.stop('request', 'reset');
   }
 
-  /** GVA → GPA → HVA → HPA, with every level's entry (see vmm/translate.ts). */
-  translate(gva: number): Translation {
-    return translateAddress(this.cpu, this.phys, this.vcpu, gva);
+  /** GVA → GPA → HVA → HPA through processor `p`'s paging, with every level's entry (see vmm/translate.ts). */
+  translate(gva: number, p: Processor = this.processors[0]): Translation {
+    return translateAddress(p.cpu, this.phys, p.vcpu, gva);
   }
 
   /** A processor's registers as the guest sees them (under the VMM, CR0 through its read shadow), for reports. */

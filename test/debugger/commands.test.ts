@@ -138,4 +138,31 @@ describe('several processors', () => {
     const after = await t.run('info cpus');
     expect(after).toMatch(/^  cpu 1  APIC ID 1  application processor, halted with interrupts off  at 0800:0002/m);
   });
+
+  it('a breakpoint an AP hits stops the guest there and makes it the current processor; step follows it; cpu N switches', async () => {
+    const t = debugAsm(`${ENTER_FLAT_PM}
+      mov dword [0xfee00300], 0x000c4500
+      mov dword [0xfee00300], 0x000c4608
+    spin:
+      jmp spin
+      times 0x8000 - 0x7c00 - ($ - $$) db 0
+      bits 16
+    ap_start:
+      mov ax, 0x1234
+      mov bx, 0x5678
+      cli
+      hlt`, { cpus: 2 });
+    const stop = await t.run('break ap_start', 'continue');
+    expect(stop).toContain('[Switching to cpu 1]');
+    expect(stop).toMatch(/Breakpoint 1, 0x00008000 <ap_start>/);
+    expect(stop).toMatch(/=> 0800:0000 <ap_start>/);
+    expect(await t.run('info cpus')).toMatch(/^\* cpu 1 /m);
+    const stepped = await t.run('step', 'print ax');
+    expect(stepped).toMatch(/=> 0800:0003/);
+    expect(stepped).toMatch(/= 0x0*1234 /);
+    expect(await t.run('cpu 0')).toMatch(/^Current processor: cpu 0 \(APIC ID 0\)\n=> 0008:/);
+    expect(await t.run('print eip')).toMatch(/= 0x0*7c/);
+    expect(await t.run('cpu 2')).toMatch(/error: cpu: there is no cpu 2: this machine has 2 processors, cpu 0 to cpu 1/);
+  });
 });
+

@@ -50,7 +50,7 @@ export const executionCommands: DebugCommand[] = [
           const [insn] = session.disassembleAt(session.linearEip, 1);
           const over = insn !== undefined && (insn.flow === 'call' || insn.flow === 'interrupt' || insn.rep);
           const motion = over
-            ? { kind: 'return-point' as const, linear: (insn.linear + insn.bytes.length) >>> 0, cr3: guestControlRegister(session.machine, 3), esp: session.machine.cpu.reg[ESP] >>> 0 }
+            ? { kind: 'return-point' as const, linear: (insn.linear + insn.bytes.length) >>> 0, cr3: guestControlRegister(session.processor, 3), esp: session.cpu.reg[ESP] >>> 0 }
             : { kind: 'step' as const, count: 1 };
           if (!(await session.resume(motion, !last))) break;
           if (i % 64 === 63) await session.breathe();

@@ -78,7 +78,7 @@ function addCatchpoint(session: DebugSession, args: string): string {
       throw new CommandError(`catch ${kind} takes nothing more`);
     }
   }
-  if (kind === 'exit' && session.machine.vcpu === null) throw new CommandError('there is no VMM to exit to in --mode bare: run under ept, shadow or pv to catch VM exits');
+  if (kind === 'exit' && session.processor.vcpu === null) throw new CommandError('there is no VMM to exit to in --mode bare: run under ept, shadow or pv to catch VM exits');
   const spec = `${kind}${filter ? ` ${rest.join(' ')}` : ''}`;
   const c = session.debugger.points.add<Catchpoint>({ type: 'catch', enabled: true, what: kind, filter, spec });
   return `Catchpoint ${c.id} (${spec})`;

@@ -4,6 +4,7 @@ import { PDE_LARGE, PTE_PRESENT, PTE_USER, PTE_WRITABLE, WALK_PSE } from '../../
 import { hex } from '../../cpu/physical-memory.ts';
 import { IF, S_EFLAGS } from '../../cpu/state.ts';
 import type { Machine } from '../../machine/machine.ts';
+import type { Processor } from '../../machine/processor.ts';
 import { CommandError } from '../command-error.ts';
 import { formatInterruptTable, formatSegmentTable, formatTss } from '../descriptors.ts';
 import { explainFaultChain } from '../fault-report.ts';
@@ -65,14 +66,14 @@ function set(session: DebugSession, args: string): string | void {
     return `${memory[1].toLowerCase()} [${address.physical ? 'p:' : ''}${hex(address.address)}] = ${formatValue(value, 'x', bytes)}`;
   }
   const name = target.replace(/^\$/, '').toLowerCase();
-  const error = writeRegister(session.machine, name, value);
+  const error = writeRegister(session.processor, name, value);
   if (error !== null) throw new CommandError(error);
-  return `${name} = ${formatValue(readRegister(session.machine, name) ?? value, 'x', registerBytes(name))}`;
+  return `${name} = ${formatValue(readRegister(session.processor, name) ?? value, 'x', registerBytes(name))}`;
 }
 
 /** `info tlb [ADDR]`: what the CPU's TLB caches (linear page → host frame, with rights). */
 function tlb(session: DebugSession, args: string): string {
-  const entries = session.machine.cpu.tlbEntries();
+  const entries = session.cpu.tlbEntries();
   const only = args.trim() === '' ? null : session.resolveAddress(args).address >>> 12;
   // (A page that holds decoded code is written through the slow path, as the same translation: TLB_WRITE_KEPT.)
   const rights = (e: number) => `supervisor ${e & TLB_READ ? 'r' : '-'}${e & (TLB_WRITE | TLB_WRITE_KEPT) ? 'w' : '-'}, user ${e & TLB_USER_READ ? 'r' : '-'}${e & (TLB_USER_WRITE | TLB_USER_WRITE_KEPT) ? 'w' : '-'}`;
@@ -134,11 +135,27 @@ function mem(session: DebugSession): string {
 
 export const stateCommands: DebugCommand[] = [
   {
+    name: 'cpu',
+    usage: 'cpu [N]',
+    summary: 'which processor the commands show and step (--smp); cpu N picks processor N',
+    help: "As QEMU's monitor 'cpu N' and gdb's 'thread N': registers, x, disas, step, next, finish and\nthe other commands follow that processor. The others run on when the guest runs; a breakpoint,\nwatchpoint or catchpoint that one of them hits stops the guest there and makes it the current\none. 'info cpus' lists them.",
+    run(session, args) {
+      const processors = session.machine.processors;
+      if (args.trim() !== '') {
+        const n = session.evaluate(args);
+        if (n < 0 || n >= processors.length) throw new CommandError(`there is no cpu ${args.trim()}: this machine has ${processors.length} processor${processors.length === 1 ? '' : 's'}, cpu 0${processors.length > 1 ? ` to cpu ${processors.length - 1}` : ''} (info cpus lists them)`);
+        session.debugger.setFocus(processors[n]);
+      }
+      const p = session.processor;
+      return `Current processor: cpu ${p.index} (APIC ID ${p.apic.id}${p.waitingForStartup ? ', waiting for a STARTUP IPI' : ''})\n${session.location()}`;
+    },
+  },
+  {
     name: 'registers',
     aliases: ['regs', 'reg', 'r'],
     usage: 'registers',
     summary: 'the registers: general, EIP, EFLAGS decoded, segments with their hidden caches, CRs, DRs, CPL, mode',
-    run: (session) => formatRegisters(session.machine, (linear) => session.symbols.describe(linear)),
+    run: (session) => formatRegisters(session.processor, (linear) => session.symbols.describe(linear)),
   },
   {
     name: 'set',
@@ -182,17 +199,17 @@ export const stateTopics: InfoTopic[] = [
     summary: 'the registers (or only those named)',
     run(session, args) {
       const names = words(args);
-      if (names.length === 0) return formatRegisters(session.machine, (linear) => session.symbols.describe(linear));
+      if (names.length === 0) return formatRegisters(session.processor, (linear) => session.symbols.describe(linear));
       return names.map((n) => {
         const name = n.replace(/^\$/, '').toLowerCase();
-        const v = readRegister(session.machine, name);
+        const v = readRegister(session.processor, name);
         if (v === undefined) throw new CommandError(`'${n}' is not a register`);
         return `${n.padEnd(8)}${formatValue(v, 'x', registerBytes(name))}  ${v >>> 0}`;
       }).join('\n');
     },
   },
-  { name: 'gdt', usage: 'info gdt', summary: 'the GDT, decoded: segments, TSS and LDT descriptors, gates', run: (s) => formatSegmentTable(s.machine.cpu, s.memory, 'gdt', (l) => s.symbols.describe(l)) },
-  { name: 'ldt', usage: 'info ldt', summary: 'the current LDT, decoded', run: (s) => formatSegmentTable(s.machine.cpu, s.memory, 'ldt', (l) => s.symbols.describe(l)) },
+  { name: 'gdt', usage: 'info gdt', summary: 'the GDT, decoded: segments, TSS and LDT descriptors, gates', run: (s) => formatSegmentTable(s.cpu, s.memory, 'gdt', (l) => s.symbols.describe(l)) },
+  { name: 'ldt', usage: 'info ldt', summary: 'the current LDT, decoded', run: (s) => formatSegmentTable(s.cpu, s.memory, 'ldt', (l) => s.symbols.describe(l)) },
   {
     name: 'idt',
     aliases: ['ivt'],
@@ -201,17 +218,17 @@ export const stateTopics: InfoTopic[] = [
     run(s, args) {
       const vector = args.trim() === '' ? null : s.evaluate(args);
       if (vector !== null && vector > 255) throw new CommandError(`'${args.trim()}' is no vector: vectors go from 0 to 255`);
-      return formatInterruptTable(s.machine.cpu, s.memory, vector, (l) => s.symbols.describe(l));
+      return formatInterruptTable(s.cpu, s.memory, vector, (l) => s.symbols.describe(l));
     },
   },
-  { name: 'tss', usage: 'info tss', summary: 'the current TSS: its stacks for rings 0-2, saved registers, I/O map base', run: (s) => formatTss(s.machine.cpu, s.memory) },
+  { name: 'tss', usage: 'info tss', summary: 'the current TSS: its stacks for rings 0-2, saved registers, I/O map base', run: (s) => formatTss(s.cpu, s.memory) },
   { name: 'tlb', usage: 'info tlb [ADDR]', summary: "the CPU's TLB: cached linear pages, their host frames and rights", run: tlb },
   {
     name: 'cpus',
     aliases: ['processors'],
     usage: 'info cpus',
     summary: 'the processors (--smp): APIC ID, running, halted or waiting for a STARTUP IPI, CS:EIP, instructions',
-    run: (s) => formatProcessors(s.machine),
+    run: (s) => formatProcessors(s.machine, s.processor),
   },
   {
     name: 'mem',
@@ -225,25 +242,25 @@ export const stateTopics: InfoTopic[] = [
     usage: 'info fault',
     summary: 'the last exception delivered, and the chain it started (why a guest shut down)',
     run(s) {
-      const chain = s.machine.cpu.faultChain;
+      const chain = s.cpu.faultChain;
       if (chain.length === 0) return 'No exception or interrupt has been delivered yet.';
       const head = chain.shutdown ? 'The last delivery ended in a triple fault:' : 'The last event delivered:';
-      return [head, ...explainFaultChain(s.machine, chain.events, (l) => s.symbols.describe(l)).map((l) => `  ${l}`)].join('\n');
+      return [head, ...explainFaultChain(s.machine, chain.events, (l) => s.symbols.describe(l), s.processor).map((l) => `  ${l}`)].join('\n');
     },
   },
 ];
 
 /**
  * One line per processor (QEMU's `info cpus`): whether it runs, is halted or waits for a STARTUP
- * IPI, where it is, how many instructions it has retired. The other commands look at the first.
+ * IPI, where it is, how many instructions it has retired; a star marks the one the commands follow.
  */
-function formatProcessors(machine: Machine): string {
+function formatProcessors(machine: Machine, focus: Processor): string {
   const lines = machine.processors.map((p) => {
     const cpu = p.cpu;
     const state = p.waitingForStartup ? 'waiting for a STARTUP IPI' : !cpu.halted ? 'running' : cpu.st[S_EFLAGS] & IF ? 'halted, waiting for an interrupt' : 'halted with interrupts off';
     const where = p.waitingForStartup ? '' : `  at ${cpu.location()}`;
-    return `${p.index === 0 ? '*' : ' '} cpu ${p.index}  APIC ID ${p.apic.id}  ${p.bootstrap ? 'bootstrap' : 'application'} processor, ${state}${where}, ${cpu.instructions} instructions`;
+    return `${p === focus ? '*' : ' '} cpu ${p.index}  APIC ID ${p.apic.id}  ${p.bootstrap ? 'bootstrap' : 'application'} processor, ${state}${where}, ${cpu.instructions} instructions`;
   });
-  if (machine.processors.length > 1) lines.push('(* the processor the other commands show: the bootstrap processor)');
+  if (machine.processors.length > 1) lines.push("(* the processor the other commands show and step: 'cpu N' picks another)");
   return lines.join('\n');
 }

@@ -61,7 +61,7 @@ function helpInfo(): string {
 const CATEGORIES: [string, string[]][] = [
   ['Running the guest', ['step', 'next', 'continue', 'until', 'finish', 'type']],
   ['Stopping it', ['break', 'tbreak', 'watch', 'rwatch', 'awatch', 'catch', 'delete', 'disable', 'enable']],
-  ['The CPU', ['registers', 'set', 'print', 'info']],
+  ['The CPU', ['registers', 'set', 'print', 'info', 'cpu']],
   ['Memory and code', ['x', 'xp', 'disas', 'list']],
   ['The VMM', ['translate', 'exits', 'stats']],
   ['The session', ['help', 'source', 'quit']],

@@ -34,8 +34,8 @@ function translate(session: DebugSession, args: string): string {
   const target = session.resolveAddress(args);
   if (target.physical) throw new CommandError('translate takes a guest-virtual (linear) address; xp reads a physical one');
   const machine = session.machine;
-  const t = machine.translate(target.address);
-  const vcpu = machine.vcpu;
+  const t = machine.translate(target.address, session.processor);
+  const vcpu = session.processor.vcpu;
   const mode = machine.config.mode ?? 'bare';
   const pv = t.machine !== null || vcpu?.pv != null;
   const view = session.memory.view();
@@ -71,7 +71,7 @@ function translate(session: DebugSession, args: string): string {
   }
   if (t.shadow !== null) {
     const identity = vcpu?.restricted && !view.on;
-    const which = identity ? 'the identity shadow (the page table the CPU walks while the guest\'s paging is off: --unrestricted off)' : `shadow page table (the one the CPU walks, rooted at CR3 ${hex(machine.cpu.st[S_CR3])})`;
+    const which = identity ? 'the identity shadow (the page table the CPU walks while the guest\'s paging is off: --unrestricted off)' : `shadow page table (the one the CPU walks, rooted at CR3 ${hex(session.cpu.st[S_CR3])})`;
     lines.push(`  ${which}: entry ${hex(t.shadow.entry)}  ${t.shadow.entry & 1 ? pteBits(t.shadow.entry, false) : 'not filled yet'}`);
   }
   if (t.hpa !== null) {
@@ -84,16 +84,18 @@ function translate(session: DebugSession, args: string): string {
 
 /** `exits [N]`: the last N VM exits from the log, decoded. */
 function exits(session: DebugSession, args: string): string {
-  if (session.machine.vcpu === null) return 'No VM exits in --mode bare: there is no VMM to exit to (run under ept, shadow or pv).';
+  if (session.processor.vcpu === null) return 'No VM exits in --mode bare: there is no VMM to exit to (run under ept, shadow or pv).';
   const n = args.trim() === '' ? 10 : countArgument(session, args, 4096);
   const log = session.debugger.exitLog;
   if (log.length === 0) return 'No VM exits yet.';
   const shown = log.slice(-n);
-  const lines = [`${session.debugger.exitsSeen} VM exits since the debugger started; the last ${shown.length}:`, '       instructions  CS:EIP          reason: what'];
+  // With several processors each exit says whose vCPU it was (its count is that processor's).
+  const several = session.machine.processors.length > 1;
+  const lines = [`${session.debugger.exitsSeen} VM exits since the debugger started; the last ${shown.length}:`, `       ${several ? 'cpu ' : ''}instructions  CS:EIP          reason: what`];
   const first = session.debugger.exitsSeen - shown.length + 1;
   shown.forEach((r, i) => {
     const where = `${hex(r.cs, 4).slice(2)}:${hex(r.exit.guestRip).slice(2)}`;
-    lines.push(`  ${String(first + i).padStart(5)} ${String(r.retired).padStart(12)}  ${where}  ${describeExit(r.exit)}`);
+    lines.push(`  ${String(first + i).padStart(5)} ${several ? `${String(r.cpu).padStart(3)} ` : ''}${String(r.retired).padStart(12)}  ${where}  ${describeExit(r.exit)}`);
   });
   return lines.join('\n');
 }
@@ -130,7 +132,7 @@ function vmcsField(field: Field, value: number): string {
 }
 
 function infoVmcs(session: DebugSession): string {
-  const vcpu = session.machine.vcpu;
+  const vcpu = session.processor.vcpu;
   if (vcpu === null) return 'No VMCS in --mode bare: the guest runs on the bare machine (run under ept, shadow or pv).';
   const groups = new Map<number, string[]>();
   for (const [field, value] of vcpu.vmcs.entries()) {
@@ -167,7 +169,7 @@ function ranges(pages: { from: number; to: number; tag: string }[], fromName: st
 }
 
 function infoEpt(session: DebugSession): string {
-  const vcpu = session.machine.vcpu;
+  const vcpu = session.processor.vcpu;
   const ept = vcpu?.ept;
   if (!ept) return `No EPT in --mode ${session.machine.config.mode ?? 'bare'}${vcpu?.shadow ? ': shadow page tables instead (info shadow)' : vcpu?.pv ? ': the guest maps machine frames itself (info pv)' : ''}.`;
   const maps = ept.mappings();
@@ -178,7 +180,7 @@ function infoEpt(session: DebugSession): string {
 }
 
 function infoShadow(session: DebugSession): string {
-  const shadow = session.machine.vcpu?.shadow;
+  const shadow = session.processor.vcpu?.shadow;
   if (!shadow) return `No shadow page tables in --mode ${session.machine.config.mode ?? 'bare'} (run with --mode shadow).`;
   const mmu = shadow.mmu;
   const s = mmu.stats;
@@ -202,7 +204,7 @@ function infoShadow(session: DebugSession): string {
 }
 
 function infoPv(session: DebugSession): string {
-  const pv = session.machine.vcpu?.pv;
+  const pv = session.processor.vcpu?.pv;
   if (!pv) return `No paravirtual paging in --mode ${session.machine.config.mode ?? 'bare'} (run a guest written for it with --mode pv).`;
   const mmu = pv.mmu;
   const s = mmu.stats;
@@ -213,7 +215,7 @@ function infoPv(session: DebugSession): string {
   ];
   for (const p of pinned.slice(0, 64)) lines.push(`  machine frame ${hex(p.mfn << 12)} (pseudo-physical ${hex(mmu.pseudoPhysicalFrame(p.mfn) << 12)})  ${p.level === 'L2' ? 'L2: a page directory' : 'L1: a page table'}`);
   if (pinned.length > 64) lines.push(`  ... ${pinned.length - 64} more`);
-  lines.push(`hypercalls: ${s.pins} pins, ${s.unpins} unpins, ${s.updates} entries updated, ${s.baseLoads} CR3 loads, ${s.rejected} requests refused${session.machine.vcpu!.lastRefusal ? ` (the last: ${session.machine.vcpu!.lastRefusal})` : ''}`);
+  lines.push(`hypercalls: ${s.pins} pins, ${s.unpins} unpins, ${s.updates} entries updated, ${s.baseLoads} CR3 loads, ${s.rejected} requests refused${session.processor.vcpu!.lastRefusal ? ` (the last: ${session.processor.vcpu!.lastRefusal})` : ''}`);
   return lines.join('\n');
 }
 

@@ -8,8 +8,7 @@
  */
 import { getEflags } from '../../cpu/flags.ts';
 import { LDTR, S_CPL, S_CR2, S_DR0, S_GDTR_BASE, S_GDTR_LIMIT, S_IDTR_BASE, S_IDTR_LIMIT, S_SEG_BASE, S_SEG_HIGH, S_SEG_SEL, TR } from '../../cpu/state.ts';
-import type { Machine } from '../../machine/machine.ts';
-import { guestControlRegister, readRegister, writeRegister } from '../registers.ts';
+import { guestControlRegister, readRegister, writeRegister, type CpuView } from '../registers.ts';
 
 export interface GdbRegister {
   name: string;
@@ -17,9 +16,9 @@ export interface GdbRegister {
   /** gdb's type for it (int32, code_ptr, data_ptr, i386_eflags, i387_ext). */
   type: string;
   group: 'general' | 'float' | 'system';
-  read(m: Machine): number;
+  read(m: CpuView): number;
   /** Sets it; returns why it cannot be set, or null. */
-  write(m: Machine, value: number): string | null;
+  write(m: CpuView, value: number): string | null;
 }
 
 const readOnly = (name: string) => () => `${name} cannot be set from gdb: the guest loads it itself`;
@@ -32,7 +31,7 @@ const shared = (name: string, type = 'int32'): GdbRegister => ({
   read: (m) => readRegister(m, name) ?? 0,
   write: (m, v) => writeRegister(m, name, v),
 });
-const system = (name: string, read: (m: Machine) => number): GdbRegister => ({ name, bits: 32, type: 'int32', group: 'system', read, write: readOnly(name) });
+const system = (name: string, read: (m: CpuView) => number): GdbRegister => ({ name, bits: 32, type: 'int32', group: 'system', read, write: readOnly(name) });
 const segmentNames = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'];
 
 export const GDB_REGISTERS: readonly GdbRegister[] = [
@@ -98,7 +97,7 @@ ${sys}
 }
 
 /** A register's value as gdb's hex: little-endian, its size in bytes. */
-export function registerHex(r: GdbRegister, m: Machine): string {
+export function registerHex(r: GdbRegister, m: CpuView): string {
   const value = r.read(m) >>> 0;
   let out = '';
   for (let i = 0; i < r.bits / 8; i++) out += (i < 4 ? (value >>> (8 * i)) & 0xff : 0).toString(16).padStart(2, '0');
@@ -106,7 +105,7 @@ export function registerHex(r: GdbRegister, m: Machine): string {
 }
 
 /** All registers, as the `g` packet answers. */
-export function allRegistersHex(m: Machine): string {
+export function allRegistersHex(m: CpuView): string {
   return GDB_REGISTERS.map((r) => registerHex(r, m)).join('');
 }
 

@@ -145,7 +145,7 @@ export class GdbStub {
   /** The reply to one packet; null when there is none (`k`). Unknown packets get '' (not supported), malformed ones an error. */
   private async handle(packet: string): Promise<string | null> {
     const session = this.session;
-    const machine = session.machine;
+    const machine = session.processor; // the registers of the processor the session follows
     const [head] = packet;
     switch (head) {
       case '?':
@@ -229,7 +229,7 @@ export class GdbStub {
     const session = this.session;
     // `c ADDR` / `s ADDR` resume elsewhere: EIP takes the address (a linear one, less CS's base).
     const address = /^[cs]([0-9a-fA-F]+)$/.exec(packet);
-    if (address) writeRegister(session.machine, 'pc', parseInt(address[1], 16));
+    if (address) writeRegister(session.processor, 'pc', parseInt(address[1], 16));
     if (session.ended === null) {
       // The session reports nothing itself for gdb's runs: gdb gets a stop reply (and the console lines below).
       await session.resume(motion, false, 'gdb');
@@ -275,7 +275,7 @@ export class GdbStub {
   // ---------------------------------------------------------------- registers and memory
 
   private writeAllRegisters(data: string): string {
-    const machine = this.session.machine;
+    const machine = this.session.processor;
     let at = 0;
     for (const r of GDB_REGISTERS) {
       const digits = r.bits / 4;
