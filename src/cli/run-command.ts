@@ -259,7 +259,6 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
     const cpus = Number(smp);
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) throw new UserError(`--smp ${smp}: give how many processors, 1 to ${MAX_CPUS}`);
     if (cpus > 1 && mode === 'pv') throw new UserError(`--smp ${cpus} with --mode pv: paravirtual paging runs one processor for now (--mode ept, shadow or bare)`);
-    if (cpus > 1 && config.unrestrictedGuest === false) throw new UserError(`--smp ${cpus} with --unrestricted off: several processors need "unrestricted guest" for now (drop --unrestricted off)`);
     config.cpus = cpus;
   }
 

@@ -288,9 +288,6 @@ export class Machine {
     if (cpuCount > 1 && mode === 'pv') {
       throw new RangeError('pv mode runs one processor for now: several processors run bare, under EPT or on shadow page tables');
     }
-    if (cpuCount > 1 && config.unrestrictedGuest === false) {
-      throw new RangeError('several processors need "unrestricted guest" for now: their real-mode start would share the VMM\'s V86 pages (drop --unrestricted off)');
-    }
     if (mode === 'ept') {
       // One EPT for the VM, shared by its vCPUs.
       const ept = new Ept(this.phys, () => this.phys.hostMemory.allocateFrame());

@@ -78,6 +78,28 @@ export interface RestrictedStats {
   emulated: number;
 }
 
+/**
+ * The VMM's own pages of one VM: a private slot (its host frames touched at once), and how much
+ * of it the EPT or the identity shadow maps now. One set for all the VM's vCPUs, as KVM has one
+ * TSS and identity table per VM: they run one at a time here, each exposing what its run needs.
+ */
+class VmmPages {
+  /** The host frames of the VMM's pages, by guest-physical page. */
+  readonly frames = new Map<number, number>();
+  exposed: Exposure = 'none';
+  /** The CPUs of the vCPUs that use them (their TLBs are flushed when the exposure changes). */
+  readonly cpus: Cpu[] = [];
+
+  constructor(memory: PhysicalMemory) {
+    const hva = memory.allocateHost(VMM_PAGES_BYTES);
+    memory.setUserMemoryRegion({ slot: VMM_PAGES_SLOT, guestPhysAddr: VMM_PAGES_BASE, size: VMM_PAGES_BYTES, userspaceAddr: hva, readOnly: false, label: 'VMM (--unrestricted off): identity page directory, TSS, IDT', vmmPrivate: true });
+    for (let offset = 0; offset < VMM_PAGES_BYTES; offset += 4096) this.frames.set(VMM_PAGES_BASE + offset, memory.hostMemory.touch(hva + offset));
+  }
+}
+
+/** Each VM's VMM pages, by its guest-physical memory. */
+const vmmPagesOf = new WeakMap<PhysicalMemory, VmmPages>();
+
 export class RestrictedGuest {
   readonly stats: RestrictedStats = { v86Runs: 0, identityRuns: 0, emulated: 0 };
   /** The guest-state fields the last run replaced, to put back at its exit (field → the guest's value). */
@@ -92,9 +114,8 @@ export class RestrictedGuest {
   /** Instructions retired when a fault in V86 mode asked for emulation: emulate until one more has. */
   private emulateUntil = -1;
 
-  /** The host frames of the VMM's pages, by guest-physical page (the private slot's, touched at once). */
-  private readonly ownFrames = new Map<number, number>();
-  private exposed: Exposure = 'none';
+  /** The VM's pages for the VMM (one set for all its vCPUs). */
+  private readonly pages: VmmPages;
 
   constructor(
     private readonly cpu: Cpu,
@@ -104,9 +125,10 @@ export class RestrictedGuest {
     private readonly shadow: ShadowPaging | null,
     private readonly ept: Ept | null,
   ) {
-    const hva = memory.allocateHost(VMM_PAGES_BYTES);
-    memory.setUserMemoryRegion({ slot: VMM_PAGES_SLOT, guestPhysAddr: VMM_PAGES_BASE, size: VMM_PAGES_BYTES, userspaceAddr: hva, readOnly: false, label: 'VMM (--unrestricted off): identity page directory, TSS, IDT', vmmPrivate: true });
-    for (let offset = 0; offset < VMM_PAGES_BYTES; offset += 4096) this.ownFrames.set(VMM_PAGES_BASE + offset, memory.hostMemory.touch(hva + offset));
+    let pages = vmmPagesOf.get(memory);
+    if (pages === undefined) vmmPagesOf.set(memory, (pages = new VmmPages(memory)));
+    this.pages = pages;
+    pages.cpus.push(cpu);
     this.writeOwn(TSS + 0x66, 2, TSS_IO_MAP);
     this.writeOwn(TSS + TSS_LIMIT, 1, 0xff);
     // PE and PG are the VMM's: a guest write that changes either exits, so the VMM can switch how it runs the guest.
@@ -171,19 +193,22 @@ export class RestrictedGuest {
   private exposeFor(plan: RunPlan): void {
     if (plan === 'emulate' && !(this.vmcs.read(Field.GUEST_CR0) & CR0_PE)) return;
     const wanted: Exposure = plan === 'v86' ? 'all' : plan === 'paging-off' && this.shadow === null ? 'directory' : 'none';
-    if (wanted === this.exposed) return;
-    this.exposed = wanted;
+    const pages = this.pages;
+    if (wanted === pages.exposed) return;
+    pages.exposed = wanted;
     if (this.ept !== null) {
-      for (const [gpa, hpa] of this.ownFrames) {
+      for (const [gpa, hpa] of pages.frames) {
         if (wanted === 'all' || (wanted === 'directory' && gpa === IDENTITY_DIRECTORY)) this.ept.map(gpa, hpa, EPT_READ | EPT_WRITE | EPT_EXECUTE);
         else this.ept.unmap(gpa, 4096);
       }
       // A V86 run may have filled the entry for the VMM's own 4 MiB (its TSS and IDT): paging-off code must not reach them.
       if (wanted === 'directory') this.writeOwn(IDENTITY_DIRECTORY + OWN_PDE_INDEX * 4, 4, 0);
     } else {
-      this.shadow!.mmu.showPrivatePages(wanted === 'all' ? this.ownFrames : null);
+      this.shadow!.mmu.showPrivatePages(wanted === 'all' ? pages.frames : null);
     }
-    this.cpu.flushTlb(); // the TLB holds translations to host frames, the VMM's among them
+    // The TLBs hold translations to host frames, the VMM's among them: every vCPU's, since the
+    // exposure is the VM's (another vCPU may have run with the pages mapped).
+    for (const cpu of pages.cpus) cpu.flushTlb();
   }
 
   /** Writes the VMM's own pages (not guest memory: through their host frames). */
@@ -200,7 +225,7 @@ export class RestrictedGuest {
   }
 
   private ownHostAddress(gpa: number): number {
-    const frame = this.ownFrames.get((gpa & ~0xfff) >>> 0);
+    const frame = this.pages.frames.get((gpa & ~0xfff) >>> 0);
     if (frame === undefined) throw new Error(`GPA 0x${(gpa >>> 0).toString(16)} is not one of the VMM's pages`);
     return frame | (gpa & 0xfff);
   }

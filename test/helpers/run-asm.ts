@@ -18,13 +18,14 @@ export function assembleOrThrow(source: string): Uint8Array {
   return result.bytes;
 }
 
-export function runAsm(source: string, options: { maxInstructions?: number; prepare?: (m: Machine) => void; mode?: MemoryMode; cpus?: number } = {}): AsmRun {
+export function runAsm(source: string, options: { maxInstructions?: number; prepare?: (m: Machine) => void; mode?: MemoryMode; cpus?: number; unrestrictedGuest?: boolean } = {}): AsmRun {
   const bytes = assembleOrThrow(`org 0x7c00\n${source}`);
   let output = '';
   const machine = new Machine({
     memoryBytes: 4 << 20,
     mode: options.mode,
     cpus: options.cpus,
+    unrestrictedGuest: options.unrestrictedGuest,
     loads: [{ address: 0x7c00, bytes }],
     entry: { segment: 0, offset: 0x7c00 },
     debugcons: [{ port: 0xe9, sink: (b) => (output += String.fromCharCode(b)) }],

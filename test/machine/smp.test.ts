@@ -160,6 +160,24 @@ describe('several processors', () => {
     }
   }
 
+  for (const mode of ['ept', 'shadow'] as const) {
+    it(`${mode} without "unrestricted guest": the APs' real-mode start runs in V86 mode on the VM's one set of VMM pages`, () => {
+      let machine: Machine | undefined;
+      const run = runAsm(smpGuest(3), { mode, cpus: 3, unrestrictedGuest: false, maxInstructions: 50_000_000, prepare: (m) => (machine = m) });
+      expect(run.outcome).toEqual({ kind: 'exit', status: 1 });
+      const m = machine!;
+      expect(m.phys.read(COUNTER, 4)).toBe(3 * ROUNDS);
+      // The APs ran their trampoline the restricted way: in V86 mode or emulated, not natively in real mode.
+      for (const p of m.processors.slice(1)) {
+        const r = p.vcpu!.restricted!.stats;
+        expect(r.v86Runs + r.emulated).toBeGreaterThan(0);
+      }
+      // Each vCPU ends as on the bare machine.
+      const bare = runAsm(smpGuest(3), { mode: 'bare', cpus: 3, maxInstructions: 50_000_000 });
+      expect(m.processors.map((p) => p.cpu.instructions)).toEqual(bare.machine.processors.map((p) => p.cpu.instructions));
+    });
+  }
+
   it('runs repeat exactly: the same instruction counts on every processor, twice', () => {
     const counts = () => {
       let machine: Machine | undefined;
