@@ -161,6 +161,39 @@ describe.each([
   });
 });
 
+describe('gdb on the toy SMP kernel (--smp 2)', () => {
+  it('lists the processors as threads, stops in the AP that hits a breakpoint, and switches threads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'minivisor-gdb-'));
+    const source = join(ROOT, 'guests/kernel-smp/kernel-smp.asm');
+    const made = spawnSync(process.execPath, [join(ROOT, 'bin', 'minivisor.js'), 'asm', source, '-o', join(dir, 'k.bin'), '--symbols', join(dir, 'k.sym')], { cwd: ROOT });
+    expect(made.status, made.stderr.toString()).toBe(0);
+    const apEntry = parseSymbolMap(readFileSync(join(dir, 'k.sym'), 'utf8')).symbols.get('ap_entry')!; // where an AP enters 32-bit code
+    const port = await freePort();
+    const vm = await minivisor([source, '--hda', join(ROOT, 'guests/kernel-smp/disk.asm'), '--smp', '2', '--exit-port', '0xf4', '-S', '--gdb', String(port)]);
+    const out = await gdb(port, [
+      'echo [threads]\\n', 'info threads',
+      `break *${apEntry}`, 'continue', 'echo [ap]\\n', 'info registers eip cs', 'info threads',
+      'thread 1', 'echo [bsp]\\n', 'info registers eip cs',
+      'delete', 'echo [detach]\\n', 'detach',
+    ]);
+    const status = await vm.exit;
+    const part = (from: string, to: string) => out.slice(out.indexOf(from), out.indexOf(to));
+    // Before anything ran: two threads, the second a processor waiting for its STARTUP IPI.
+    expect(part('[threads]', 'Breakpoint 1')).toMatch(/\* 1\s+Thread 1 \(cpu 0, APIC ID 0, running\)/);
+    expect(part('[threads]', 'Breakpoint 1')).toMatch(/2\s+Thread 2 \(cpu 1, APIC ID 1, waiting for a STARTUP IPI\)/);
+    // The AP comes through its trampoline into the kernel's 32-bit code: gdb stops in thread 2 there.
+    expect(out).toMatch(new RegExp(`Thread 2 .*hit Breakpoint 1, 0x${apEntry.toString(16).padStart(8, '0')}`));
+    const ap = gdbRegisters(part('[ap]', '[bsp]'));
+    expect(ap.get('eip')).toBe(apEntry);
+    expect(ap.get('cs')).toBe(0x08);
+    expect(part('[ap]', '[bsp]')).toMatch(/\* 2\s+Thread 2 \(cpu 1, APIC ID 1, running\)/);
+    // Thread 1 is the BSP, elsewhere (it waits for the AP to say it is up).
+    expect(gdbRegisters(part('[bsp]', '[detach]')).get('eip')).not.toBe(apEntry);
+    expect(status).toBe(1);
+    expect(vm.stdout()).toMatch(/counter: 9000 \(expected 9000\)/);
+  });
+});
+
 describe('gdb with symbols: an ELF Multiboot kernel written in C', () => {
   it('builds with gcc, stops at kmain by name, shows source lines and a backtrace, and runs to its end', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'minivisor-gdb-'));

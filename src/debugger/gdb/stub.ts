@@ -14,6 +14,7 @@ import type { DebugSession } from '../session.ts';
 import type { Motion } from '../debugger.ts';
 import { writeRegister } from '../registers.ts';
 import type { RunOutcome } from '../../machine/machine.ts';
+import type { Processor } from '../../machine/processor.ts';
 import { framePacket, fromHex, PACKET_SIZE, PacketReader, toHex, type Incoming } from './packets.ts';
 import { allRegistersHex, GDB_REGISTERS, parseRegisterHex, registerHex, targetDescription } from './registers.ts';
 
@@ -183,8 +184,9 @@ export class GdbStub {
       case 'S':
         return this.resume({ kind: 'step', count: 1 }, packet);
       case 'H':
+        return this.selectThread(packet);
       case 'T':
-        return 'OK';
+        return this.processorOfThread(packet.slice(1)) !== null ? 'OK' : 'E01';
       case 'D':
         this.removePoints();
         this.reply('OK');
@@ -202,17 +204,28 @@ export class GdbStub {
     if (packet === 'QStartNoAckMode') return 'OK';
     if (packet.startsWith('qXfer:features:read:')) return this.features(packet.slice('qXfer:features:read:'.length));
     if (packet === 'qAttached' || packet.startsWith('qAttached:')) return '1';
-    if (packet === 'qC') return 'QC1';
-    if (packet === 'qfThreadInfo') return 'm1';
+    // Threads are the processors (thread N is cpu N-1), as QEMU's stub has them.
+    if (packet === 'qC') return `QC${this.thread}`;
+    if (packet === 'qfThreadInfo') return `m${session.machine.processors.map((p) => (p.index + 1).toString(16)).join(',')}`;
     if (packet === 'qsThreadInfo') return 'l';
+    if (packet.startsWith('qThreadExtraInfo,')) {
+      const p = this.processorOfThread(packet.slice('qThreadExtraInfo,'.length));
+      return p === null ? 'E01' : toHex(describeProcessor(p));
+    }
     if (packet.startsWith('qSymbol')) return 'OK';
     if (packet.startsWith('qRcmd,')) return this.monitor(packet.slice(6));
     if (packet === 'vCont?') return 'vCont;c;C;s;S';
     if (packet.startsWith('vCont;')) {
-      // One thread: its action is the first one given (vCont;s:1;c steps it).
-      const action = packet.slice(6).split(';')[0][0];
-      if (action === 'c' || action === 'C') return this.resume({ kind: 'continue' }, 'c');
-      if (action === 's' || action === 'S') return this.resume({ kind: 'step', count: 1 }, 's');
+      // The first action is for the thread it names (vCont;s:2;c steps thread 2, the others go on as the machine runs them).
+      const [first] = packet.slice(6).split(';');
+      const [action, thread] = first.split(':');
+      if (thread !== undefined) {
+        const p = this.processorOfThread(thread);
+        if (p === null) return 'E01';
+        session.debugger.setFocus(p);
+      }
+      if (action[0] === 'c' || action[0] === 'C') return this.resume({ kind: 'continue' }, 'c');
+      if (action[0] === 's' || action[0] === 'S') return this.resume({ kind: 'step', count: 1 }, 's');
       return 'E01';
     }
     if (packet.startsWith('vKill')) {
@@ -221,6 +234,29 @@ export class GdbStub {
       return null;
     }
     return '';
+  }
+
+  // ---------------------------------------------------------------- threads: the processors
+
+  /** The thread gdb sees as current: the processor the session follows (thread N is cpu N-1). */
+  private get thread(): number {
+    return this.session.processor.index + 1;
+  }
+
+  /** A thread id as gdb sends it (hex; 0 or -1: any), or null when there is no such processor. */
+  private processorOfThread(id: string): Processor | null {
+    const n = parseInt(id, 16);
+    const processors = this.session.machine.processors;
+    if (id === '-1' || n === 0) return this.session.processor;
+    return Number.isNaN(n) || n < 1 || n > processors.length ? null : processors[n - 1];
+  }
+
+  /** Hg (registers and memory) and Hc (continue and step) pick a thread: the session follows that processor. */
+  private selectThread(packet: string): string {
+    const p = this.processorOfThread(packet.slice(2));
+    if (p === null) return 'E01';
+    this.session.debugger.setFocus(p);
+    return 'OK';
   }
 
   // ---------------------------------------------------------------- running
@@ -258,18 +294,18 @@ export class GdbStub {
     const session = this.session;
     if (session.ended !== null) return `W${(this.events.exitStatus(session.ended.outcome) & 0xff).toString(16).padStart(2, '0')}`;
     const stop = session.lastStop;
-    if (stop?.interrupted) return `T${SIGINT.toString(16).padStart(2, '0')}thread:1;`;
+    if (stop?.interrupted) return `T${SIGINT.toString(16).padStart(2, '0')}thread:${this.thread.toString(16)};`;
     // Only gdb's own points are named: gdb resumes, unseen, from a breakpoint it did not insert
     // (one set in the REPL), so such a stop is a plain SIGTRAP, with the REPL's words before it.
     const watch = stop?.hits.find((p): p is Watchpoint => p.type === 'watch' && this.isInserted(p));
-    if (watch) return `T05${watch.access === 'write' ? 'watch' : watch.access === 'read' ? 'rwatch' : 'awatch'}:${hex(watch.address)};thread:1;`;
+    if (watch) return `T05${watch.access === 'write' ? 'watch' : watch.access === 'read' ? 'rwatch' : 'awatch'}:${hex(watch.address)};thread:${this.thread.toString(16)};`;
     const breakpoint = stop?.hits.find((p): p is Breakpoint => p.type === 'break' && this.isInserted(p));
     if (breakpoint) {
       const hardware = breakpoint.spec.startsWith('gdb Z1');
       const named = hardware ? (this.hwbreak ? 'hwbreak:;' : '') : this.swbreak ? 'swbreak:;' : '';
-      return `T05${named}thread:1;`;
+      return `T05${named}thread:${this.thread.toString(16)};`;
     }
-    return `T${SIGTRAP.toString(16).padStart(2, '0')}thread:1;`;
+    return `T${SIGTRAP.toString(16).padStart(2, '0')}thread:${this.thread.toString(16)};`;
   }
 
   // ---------------------------------------------------------------- registers and memory
@@ -390,4 +426,11 @@ export class GdbStub {
 /** A packet that answers gdb's first one with an error it prints (a second client, refused). */
 export function refusalPacket(message: string): string {
   return framePacket(`E.${message}`);
+}
+
+/** What gdb's `info threads` shows beside a processor's thread. */
+function describeProcessor(p: Processor): string {
+  const cpu = p.cpu;
+  const state = p.waitingForStartup ? 'waiting for a STARTUP IPI' : cpu.halted ? 'halted' : 'running';
+  return `cpu ${p.index}, APIC ID ${p.apic.id}, ${state}`;
 }
