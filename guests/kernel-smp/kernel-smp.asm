@@ -158,13 +158,7 @@ print:
         push esi
         mov eax, console_lock
         call acquire
-.next:
-        lodsb
-        test al, al
-        jz .done
-        call putc
-        jmp .next
-.done:
+        call puts
         mov eax, console_lock
         call release
         pop esi

@@ -5,7 +5,8 @@
  * text screen printed at the end of the run when it holds text that never reached COM1 (a guest
  * writing to 0xB8000 directly).
  */
-import { writeSync } from 'node:fs';
+import { fstatSync, readFileSync, writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import type { Machine } from '../machine/machine.ts';
 
 const CTRL_C = '\u0003';
@@ -50,6 +51,15 @@ export class TerminalConsole {
     this.machine = machine;
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
+    if (stdinIsFile()) {
+      // Input from a file (or /dev/null) is all there now: typed at once, and then no more comes,
+      // so a guest that halts skips to its next event, as with no input at all: such a run
+      // repeats exactly. A terminal or a pipe may still bring keys: the guest waits for them.
+      const text = readFileSync(0, 'latin1');
+      if (text !== '') machine.typeText(text.replace(/\r?\n/g, '\r')); // (as from a pipe: Enter for each line end)
+      this.inputOpen = false;
+      return;
+    }
     this.inputOpen = true;
     this.listenSoon = setImmediate(() => this.listen());
   }
@@ -134,5 +144,16 @@ function writeToStdout(bytes: Uint8Array): void {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EAGAIN') process.stdout.write(bytes.subarray(done));
     else if (code !== 'EPIPE') throw e;
+  }
+}
+
+/** Whether stdin is a regular file or a device that is not a terminal (/dev/null): what it holds can be read now. */
+function stdinIsFile(): boolean {
+  if (isatty(0)) return false; // (not process.stdin: making that stream costs each start milliseconds)
+  try {
+    const stat = fstatSync(0);
+    return stat.isFile() || stat.isCharacterDevice();
+  } catch {
+    return false;
   }
 }

@@ -31,6 +31,14 @@ function guestOutput(stdout: string): string {
 }
 
 describe('minivisor run', () => {
+  it('with stdin from /dev/null or a file, a run repeats exactly: the toy SMP kernel prints its golden output', () => {
+    // (No terminal and no pipe: no key can come later, so a halted guest does not wait in real time.)
+    const args = [join(ROOT, 'bin', 'minivisor.js'), 'run', join(ROOT, 'guests/kernel-smp/kernel-smp.asm'), '--hda', join(ROOT, 'guests/kernel-smp/disk.asm'), '--exit-port', '0xf4', '--smp', '2'];
+    const r = spawnSync(process.execPath, args, { encoding: 'latin1', cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout).toBe(readFileSync(join(ROOT, 'guests/kernel-smp/kernel-smp.smp2.expected'), 'latin1'));
+  });
+
   it('runs the toy SMP kernel as its README says, with --smp 2: the counts per processor in --stats', () => {
     const r = minivisor('run', join(ROOT, 'guests/kernel-smp/kernel-smp.asm'), '--hda', join(ROOT, 'guests/kernel-smp/disk.asm'), '--exit-port', '0xf4', '--smp', '2', '--stats');
     expect(r.status, r.stderr).toBe(1);
