@@ -4,7 +4,9 @@
  * the THR-empty interrupt still comes, because interrupt-driven drivers wait for it. Received
  * bytes (from the terminal, through receive()) fill a 16-byte FIFO. With FIFOs enabled, data
  * below the trigger level is reported at once as a character timeout (IIR 0x0C): time is not
- * measured in character times here. The IRQ line is gated by MCR.OUT2, as the PC wires it.
+ * measured in character times here. The IRQ line is not gated by MCR.OUT2, as in QEMU's and
+ * v86's 16550 (a PC's serial card gates it): kernels written for emulators, xv6 among them,
+ * enable receive interrupts and leave OUT2 clear.
  */
 import type { IrqLine } from '../clock.ts';
 import { BytePorts } from './byte-ports.ts';
@@ -119,7 +121,7 @@ export class Uart16550 extends BytePorts {
   }
 
   private updateIrq(): void {
-    const level = (this.mcr & MCR_OUT2) !== 0 && this.interruptId() !== IIR_NONE;
+    const level = this.interruptId() !== IIR_NONE;
     if (level === this.irqLevel) return;
     this.irqLevel = level;
     this.irq(level);
