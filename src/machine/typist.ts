@@ -1,6 +1,7 @@
 /**
  * Types the user's input into the guest at a typist's pace, one character every
- * KEY_INTERVAL_NS of virtual time, to the PC keyboard and to COM1. Input that arrives before the
+ * KEY_INTERVAL_NS of virtual time, to the PC keyboard and to COM1 (to COM1 alone once the guest
+ * takes COM1's input by interrupt: a serial console's kernel would read each key twice). Input that arrives before the
  * guest can take it (during POST, say, with the keyboard's IRQ not yet routed) waits here, as
  * type-ahead waits in a terminal: on a real PC those keys would be lost, and a user who pipes a
  * line into `minivisor run` means the guest to read it. All at once, a pasted line would also
@@ -47,6 +48,9 @@ export class Typist implements TimedDevice {
 
   advanceTo(nowNs: number): void {
     while (this.pending > 0 && this.nextNs <= nowNs) {
+      // A guest that takes COM1's input by interrupt has a serial console (xv6, Linux's ttyS0):
+      // it gets the terminal there alone, as QEMU's -serial stdio gives it, not twice over.
+      if (this.serial.receivesByInterrupt) this.forKeyboard.length = 0;
       if (this.forKeyboard.length > 0 && this.keyboardReady()) this.keyboard.typeText(this.forKeyboard.shift()!);
       if (this.forSerial.length > 0 && this.serial.receiveRoom() > 0) this.serial.receive(this.forSerial.shift()!);
       this.nextNs += KEY_INTERVAL_NS;

@@ -70,6 +70,11 @@ export class Uart16550 extends BytePorts {
     return this.divisor === 0 ? 0 : BASE_BAUD / this.divisor;
   }
 
+  /** Whether the guest takes received bytes by interrupt (IER's received-data bit): a serial console's driver. */
+  get receivesByInterrupt(): boolean {
+    return (this.ier & IER_RECEIVED_DATA) !== 0;
+  }
+
   /** How many more bytes receive() can take before an overrun, so a terminal can pace its input. */
   receiveRoom(): number {
     return this.capacity() - this.receiveCount;
