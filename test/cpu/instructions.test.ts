@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Cpu } from '../../src/cpu/cpu.ts';
 import { PhysicalMemory } from '../../src/cpu/physical-memory.ts';
 import { ATTR_REAL_MODE_CODE, CS, S_EIP } from '../../src/cpu/state.ts';
-import { assembleOrThrow, ENTER_FLAT_PM, runAsm } from '../helpers/run-asm.ts';
+import { assembleOrThrow, ENTER_FLAT_PM, realModeWithHandler, runAsm } from '../helpers/run-asm.ts';
 
 const DONE = 'hlt';
 
@@ -166,11 +166,7 @@ describe('32-bit operands and addresses in real mode (0x66 / 0x67 prefixes)', ()
   });
 
   it('CMOVcc reads its memory operand even when the condition is false: past the limit it is #GP', () => {
-    const run = runAsm(`
-      xor ax, ax
-      mov ds, ax
-      mov word [13*4], gp_handler
-      mov word [13*4+2], 0
+    const run = runAsm(`${realModeWithHandler(13, 'gp_handler')}
       xor ax, ax                              ; ZF = 1: CMOVNE moves nothing
       mov esi, 0x10000
       a32 cmovne ax, [esi]
