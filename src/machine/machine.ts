@@ -417,7 +417,9 @@ export class Machine {
 
   /** Lets `ns` of virtual time pass while the CPU is halted (the user took that long to type). */
   passIdleTime(ns: number): void {
-    this.cpu.instructions += Math.ceil((ns * this.clock.instructionsPerSecond) / 1e9);
+    // Every processor idles that long (virtual time is their average count).
+    const instructions = Math.ceil((ns * this.clock.instructionsPerSecond) / 1e9);
+    for (const p of this.processors) p.cpu.instructions += instructions;
   }
 
   /**

@@ -244,6 +244,14 @@ describe('several processors', () => {
     });
   }
 
+  it('idle time a user takes (a terminal waiting for keys) passes on every processor: the clock moves by all of it', () => {
+    const m = new Machine({ memoryBytes: 4 << 20, cpus: 3 });
+    const before = m.clock.nowNs();
+    m.passIdleTime(1_000_000);
+    expect(m.clock.nowNs() - before).toBe(1_000_000);
+    expect(m.processors.map((p) => p.cpu.instructions)).toEqual([100_000, 100_000, 100_000]);
+  });
+
   it('runs repeat exactly: the same instruction counts on every processor, twice', () => {
     const counts = () => {
       let machine: Machine | undefined;
