@@ -228,12 +228,15 @@ export class LocalApic implements MmioHandler, TimedDevice {
         this.timerInitial = value >>> 0;
         this.startTimer();
         return;
-      case TIMER_DIVIDE:
-        this.timerCurrentAtDivideChange();
+      case TIMER_DIVIDE: {
+        // A running timer counts on from its current count at the new rate.
+        const running = this.timerDueNs !== Infinity;
+        const current = this.timerCurrent();
         this.timerDivide = value & 0xb;
-        if (this.timerDueNs !== Infinity) this.loadCount(this.timerCountAtStart, this.timerStartNs);
+        if (running) this.loadCount(current, this.now());
         this.onReprogram();
         return;
+      }
       case VERSION: case APR: case PPR: case RRD: case TIMER_CURRENT: return; // read-only
     }
     const lvt = LVT_REGISTERS.indexOf(offset);
@@ -294,12 +297,6 @@ export class LocalApic implements MmioHandler, TimedDevice {
     if (this.timerDueNs === Infinity) return 0;
     const elapsed = Math.floor((this.now() - this.timerStartNs) / this.nsPerCount);
     return Math.max(0, this.timerCountAtStart - elapsed);
-  }
-
-  /** A new divider counts on from the current count (called before the divider changes). */
-  private timerCurrentAtDivideChange(): void {
-    if (this.timerDueNs !== Infinity) this.timerCountAtStart = this.timerCurrent();
-    this.timerStartNs = this.now();
   }
 
   nextEventNs(): number {
