@@ -119,28 +119,8 @@ describe('commands', () => {
   });
 });
 
-describe('several processors', () => {
-  it('info cpus lists each: the BSP running, an AP waiting for its STARTUP IPI, then halted after it', async () => {
-    // The BSP sends INIT and STARTUP to the AP (its code at 0x8000: one instruction, then HLT with interrupts off).
-    const t = debugAsm(`${ENTER_FLAT_PM}
-      mov dword [0xfee00300], 0x000c4500
-      mov dword [0xfee00300], 0x000c4608
-    spin:
-      jmp spin
-      times 0x8000 - 0x7c00 - ($ - $$) db 0
-      bits 16
-      cli
-      hlt`, { cpus: 2 });
-    const before = await t.run('info cpus');
-    expect(before).toMatch(/^\* cpu 0  APIC ID 0  bootstrap processor, running  at 0000:7C00/m);
-    expect(before).toMatch(/^  cpu 1  APIC ID 1  application processor, waiting for a STARTUP IPI, 0 instructions/m);
-    t.machine.run(100_000); // the BSP's turns, and the AP's: it runs one instruction and halts
-    const after = await t.run('info cpus');
-    expect(after).toMatch(/^  cpu 1  APIC ID 1  application processor, halted with interrupts off  at 0800:0002/m);
-  });
-
-  it('a breakpoint an AP hits stops the guest there and makes it the current processor; step follows it; cpu N switches', async () => {
-    const t = debugAsm(`${ENTER_FLAT_PM}
+/** The BSP sends INIT and STARTUP to the AP and spins; the AP (at 0x8000, real mode) sets AX and BX, then halts with interrupts off. */
+const TWO_PROCESSORS = `${ENTER_FLAT_PM}
       mov dword [0xfee00300], 0x000c4500
       mov dword [0xfee00300], 0x000c4608
     spin:
@@ -151,7 +131,21 @@ describe('several processors', () => {
       mov ax, 0x1234
       mov bx, 0x5678
       cli
-      hlt`, { cpus: 2 });
+      hlt`;
+
+describe('several processors', () => {
+  it('info cpus lists each: the BSP running, an AP waiting for its STARTUP IPI, then halted after it', async () => {
+    const t = debugAsm(TWO_PROCESSORS, { cpus: 2 });
+    const before = await t.run('info cpus');
+    expect(before).toMatch(/^\* cpu 0  APIC ID 0  bootstrap processor, running  at 0000:7C00/m);
+    expect(before).toMatch(/^  cpu 1  APIC ID 1  application processor, waiting for a STARTUP IPI, 0 instructions/m);
+    t.machine.run(100_000); // the BSP's turns, and the AP's: it runs its three instructions and halts
+    const after = await t.run('info cpus');
+    expect(after).toMatch(/^  cpu 1  APIC ID 1  application processor, halted with interrupts off  at 0800:0008/m);
+  });
+
+  it('a breakpoint an AP hits stops the guest there and makes it the current processor; step follows it; cpu N switches', async () => {
+    const t = debugAsm(TWO_PROCESSORS, { cpus: 2 });
     const stop = await t.run('break ap_start', 'continue');
     expect(stop).toContain('[Switching to cpu 1]');
     expect(stop).toMatch(/Breakpoint 1, 0x00008000 <ap_start>/);
