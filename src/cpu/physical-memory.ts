@@ -256,7 +256,7 @@ export class PhysicalMemory {
     if (entry === PAGE_UNMAPPED) return 0xff;
     const kind = entry & PAGE_KIND_MASK;
     if (kind === PAGE_LAZY) return 0; // untouched memory reads as zeros (and stays without a frame)
-    if (kind === PAGE_MMIO) return this.mmioAccess(entry, address, 1, -1);
+    if (kind === PAGE_MMIO) return this.mmioRead(entry, address, 1);
     return this.host[(entry & ~(PAGE_SIZE - 1)) | (address & (PAGE_SIZE - 1))];
   }
 
@@ -269,7 +269,7 @@ export class PhysicalMemory {
       if (this.codePages[offset >>> PAGE_SHIFT] !== 0) this.onCodeWrite?.(offset >>> PAGE_SHIFT);
       this.host[offset] = value;
     }
-    else if (kind === PAGE_MMIO) this.mmioAccess(entry, address, 1, value & 0xff);
+    else if (kind === PAGE_MMIO) this.mmioWrite(entry, address, 1, value & 0xff);
     // ROM: writes are ignored.
   }
 
@@ -277,7 +277,7 @@ export class PhysicalMemory {
   read(address: number, size: 1 | 2 | 4): number {
     const entry = this.entry(address >>> PAGE_SHIFT);
     if (entry !== PAGE_UNMAPPED && (entry & PAGE_KIND_MASK) === PAGE_MMIO && ((address & 0xfff) + size) <= PAGE_SIZE) {
-      return this.mmioAccess(entry, address, size, -1);
+      return this.mmioRead(entry, address, size);
     }
     let value = 0;
     for (let i = 0; i < size; i++) value |= this.read8((address + i) | 0) << (8 * i);
@@ -287,7 +287,7 @@ export class PhysicalMemory {
   write(address: number, size: 1 | 2 | 4, value: number): void {
     const entry = this.entry(address >>> PAGE_SHIFT);
     if (entry !== PAGE_UNMAPPED && (entry & PAGE_KIND_MASK) === PAGE_MMIO && ((address & 0xfff) + size) <= PAGE_SIZE) {
-      this.mmioAccess(entry, address, size, value);
+      this.mmioWrite(entry, address, size, value);
       return;
     }
     for (let i = 0; i < size; i++) this.write8((address + i) | 0, value >>> (8 * i));
@@ -341,12 +341,15 @@ export class PhysicalMemory {
     return out;
   }
 
-  private mmioAccess(entry: number, address: number, size: 1 | 2 | 4, value: number): number {
+  private mmioRead(entry: number, address: number, size: 1 | 2 | 4): number {
     const region = this.mmio[entry >>> PAGE_SHIFT];
-    const offset = (address >>> 0) - region.base;
-    if (value === -1) return region.handler.read(offset, size);
-    region.handler.write(offset, size, value);
-    return 0;
+    return region.handler.read((address >>> 0) - region.base, size);
+  }
+
+  /** (Apart from reads: any value may be written, 0xFFFFFFFF too.) */
+  private mmioWrite(entry: number, address: number, size: 1 | 2 | 4, value: number): void {
+    const region = this.mmio[entry >>> PAGE_SHIFT];
+    region.handler.write((address >>> 0) - region.base, size, value);
   }
 }
 

@@ -8,6 +8,7 @@ import { LocalApic, LAPIC_BASE } from '../../../src/machine/devices/local-apic.t
 import { IoApic, IOAPIC_BASE } from '../../../src/machine/devices/io-apic.ts';
 import { ApicBus } from '../../../src/machine/devices/apic-bus.ts';
 import { ENTER_FLAT_PM, EXIT_PORT, runAsm } from '../../helpers/run-asm.ts';
+import { Machine } from '../../../src/machine/machine.ts';
 
 const ID = 0x20, VERSION = 0x30, TPR = 0x80, PPR = 0xa0, EOI = 0xb0, LDR = 0xd0, DFR = 0xe0, SVR = 0xf0, ISR = 0x100, IRR = 0x200;
 const ESR = 0x280, ICR_LOW = 0x300, ICR_HIGH = 0x310, LVT_TIMER = 0x320, LVT_LINT0 = 0x350, LVT_LINT1 = 0x360;
@@ -144,6 +145,12 @@ describe('the local APIC', () => {
     expect(a.pendingVector()).toBe(0x60);
     w(c, ICR_LOW, 0x4000 | (3 << 18) | 0x70); // all but self
     expect([a, b, c].map((x) => x.pendingVector())).toEqual([0x70, 0x70, 0x50]);
+  });
+
+  it('takes every value written through the machine\'s bus, 0xFFFFFFFF too (an MMIO write of all ones is no read)', () => {
+    const machine = new Machine({ memoryBytes: 1 << 20 });
+    machine.phys.write(LAPIC_BASE + TIMER_INITIAL, 4, -1);
+    expect(machine.phys.read(LAPIC_BASE + TIMER_INITIAL, 4) >>> 0).toBe(0xffffffff);
   });
 
   it('INIT and STARTUP IPIs go to the machine\'s processor control', () => {
