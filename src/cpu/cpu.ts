@@ -461,6 +461,22 @@ export class Cpu {
     return (e & -4096) | (lin & 4095);
   }
   /**
+   * The host address of `bytes` bytes at seg:offset when the TLB serves them all at once — inside
+   * the segment's limits for the access, inside one page, allowed without the slow path (which
+   * pages holding decoded code, watched pages and alignment checks take) — else -1: for a REP
+   * string instruction that moves a page's worth of elements in one step.
+   */
+  hostRange(seg: number, offset: number, bytes: number, write: boolean): number {
+    const st = this.st;
+    const o = offset >>> 0;
+    if (o < st[(write ? S_SEG_WLOW : S_SEG_RLOW) + seg] >>> 0 || o + bytes - 1 > st[(write ? S_SEG_WHIGH : S_SEG_RHIGH) + seg] >>> 0) return -1;
+    const lin = (st[S_SEG_BASE + seg] + offset) | 0;
+    if ((lin & 4095) + bytes > 4096) return -1;
+    const e = this.tlb[lin >>> 12];
+    if ((e & (write ? this.writeBit : this.readBit)) === 0) return -1;
+    return (e & -4096) | (lin & 4095);
+  }
+  /**
    * Data accesses for compiled code, which passes `flat` (S_FLAT_SEGMENTS as the block last read
    * it): in a flat segment, an access inside one page is a linear access at the offset, without
    * the segment's checks (they cannot fail; one that crosses a page may wrap past 4 GiB, and is

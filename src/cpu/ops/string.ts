@@ -9,7 +9,7 @@ import { ATTN_DEBUG, ATTN_TRAP, type Cpu } from '../cpu.ts';
 import type { Insn } from '../insn.ts';
 import { recordLazy, LAZY_SUB, getZF } from '../flags.ts';
 import { dataSegment, P_REP, P_REPNE } from '../decoder.ts';
-import { ARITH_FLAGS, DF, EDI, ES, ESI, S_EFLAGS, S_EIP, S_INSN_EIP } from '../state.ts';
+import { ARITH_FLAGS, DF, EDI, ES, ESI, S_EFLAGS, S_EIP, S_INSN_EIP, S_SEG_BASE } from '../state.ts';
 import { advanceIndex, readCount, readIndex, readReg, sizeFromOpcodeBit, writeCount, writeReg } from '../operands.ts';
 import { portIn, portOut } from './io.ts';
 
@@ -74,6 +74,46 @@ function iterate(cpu: Cpu, d: Insn, kind: number, size: number, delta: number): 
   }
 }
 
+/**
+ * REP STOS or REP MOVS (forward, 32-bit addresses) over as many of `most` elements as fit in
+ * the rest of the page (or pages, for MOVS) the TLB serves at once, in one step: the same bytes
+ * and registers as the elements one by one, where nothing can fault or be watched part-way.
+ * Returns how many elements it did (0: not here, the caller goes element by element).
+ */
+function bulkStep(cpu: Cpu, d: Insn, kind: number, bytes: number, most: number): number {
+  const reg = cpu.reg;
+  const st = cpu.st;
+  const edi = reg[EDI];
+  let n = Math.min(most, ((4096 - ((st[S_SEG_BASE + ES] + edi) & 4095)) / bytes) | 0);
+  const mem = cpu.mem;
+  if (kind === STOS) {
+    const at = n === 0 ? -1 : cpu.hostRange(ES, edi, n * bytes, true);
+    if (at < 0) return 0;
+    const value = reg[0];
+    if (bytes === 1 || (bytes === 2 ? (value & 0xff) === ((value >> 8) & 0xff) : value === Math.imul(value & 0xff, 0x01010101))) {
+      mem.fill(value & 0xff, at, at + n * bytes);
+    } else if (bytes === 2) {
+      for (let i = 0; i < n; i++) cpu.memView.setUint16(at + 2 * i, value, true);
+    } else {
+      for (let i = 0; i < n; i++) cpu.memView.setInt32(at + 4 * i, value, true);
+    }
+    reg[EDI] = (edi + n * bytes) | 0;
+    return n;
+  }
+  const esi = reg[ESI];
+  const seg = dataSegment(d);
+  n = Math.min(n, ((4096 - ((st[S_SEG_BASE + seg] + esi) & 4095)) / bytes) | 0);
+  const length = n * bytes;
+  const from = n === 0 ? -1 : cpu.hostRange(seg, esi, length, false);
+  const to = from < 0 ? -1 : cpu.hostRange(ES, edi, length, true);
+  // A destination just above its source repeats what it copies, element by element: not a memmove.
+  if (to < 0 || (to > from && to < from + length)) return 0;
+  mem.copyWithin(to, from, from + length);
+  reg[ESI] = (esi + length) | 0;
+  reg[EDI] = (edi + length) | 0;
+  return n;
+}
+
 /** A4-A7, AA-AF, 6C-6F. */
 export function execString(cpu: Cpu, d: Insn): void {
   const st = cpu.st;
@@ -95,7 +135,18 @@ export function execString(cpu: Cpu, d: Insn): void {
   // this execution began: the same iteration whatever split the instruction before (a VM exit
   // part-way, an interrupt), so the machine is the same at each chunk's end in every mode.
   const chunkMask = cpu.attention & ATTN_TRAP ? 0 : cpu.repChunk - 1;
+  const bulk = (kind === STOS || kind === MOVS) && d.a32 !== 0 && delta > 0 && chunkMask !== 0;
   while (count !== 0) {
+    if (bulk && (cpu.attention & ATTN_DEBUG) === 0) {
+      // Up to the chunk's end, as the loop below would stop there.
+      const done = bulkStep(cpu, d, kind, size >> 3, Math.min(count, (count & chunkMask) || chunkMask + 1));
+      if (done !== 0) {
+        count -= done;
+        writeCount(cpu, d, count);
+        if ((count & chunkMask) === 0) break;
+        continue;
+      }
+    }
     iterate(cpu, d, kind, size, delta);
     count = (count - 1) >>> 0;
     writeCount(cpu, d, count);
