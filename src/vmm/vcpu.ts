@@ -404,10 +404,14 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     loadGuestState(this.cpu, v);
     // An exit during an event's delivery is completed by delivering it: no instruction runs after.
     const delivering = (v.read(Field.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) !== 0;
-    const body = (): VcpuStop => this.deliverInjectedEvent() ?? (delivering ? 'budget' : this.cpu.run(1));
-    const reason = onGuestTables ? this.shadow!.runOnGuestTables(body) : body();
+    const reason = onGuestTables ? this.shadow!.runOnGuestTables(() => this.completeOne(delivering)) : this.completeOne(delivering);
     storeGuestState(this.cpu, v);
     return reason;
+  }
+
+  /** The event being delivered, else the instruction: once. */
+  private completeOne(delivering: boolean): VcpuStop {
+    return this.deliverInjectedEvent() ?? (delivering ? 'budget' : this.cpu.run(1));
   }
 
   /**

@@ -16,6 +16,12 @@ export class VmEntryError extends Error {
   }
 }
 
+function fail(rule: string): never {
+  throw new VmEntryError(rule);
+}
+
+const HOST_SELECTORS = [Field.HOST_ES_SELECTOR, Field.HOST_CS_SELECTOR, Field.HOST_SS_SELECTOR, Field.HOST_DS_SELECTOR, Field.HOST_FS_SELECTOR, Field.HOST_GS_SELECTOR, Field.HOST_TR_SELECTOR];
+
 const CR0_PE = 1, CR0_PG = 1 << 31;
 const RFLAGS_RESERVED_ONE = 1 << 1, RFLAGS_IF = 1 << 9, RFLAGS_VM = 1 << 17;
 
@@ -31,9 +37,6 @@ export function checkVmEntry(vmcs: Vmcs, identityShadow = false): void {
   const secondary = vmcs.has(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_ACTIVATE_SECONDARY_CONTROLS) ? vmcs.read(Field.SECONDARY_VM_EXEC_CONTROL) : 0;
   const unrestricted = (secondary & SECONDARY_UNRESTRICTED_GUEST) !== 0;
   const ept = (secondary & SECONDARY_ENABLE_EPT) !== 0;
-  const fail = (rule: string): never => {
-    throw new VmEntryError(rule);
-  };
   // Controls (27.2.1.1)
   if (unrestricted && !ept && !identityShadow) fail('"unrestricted guest" requires "enable EPT"');
   if (ept) {
@@ -45,8 +48,7 @@ export function checkVmEntry(vmcs: Vmcs, identityShadow = false): void {
   // Host state (27.2.2, 27.2.3): the host must be a paged protected-mode context to come back to.
   const hostCr0 = vmcs.read(Field.HOST_CR0);
   if (!(hostCr0 & CR0_PE) || !(hostCr0 & CR0_PG)) fail('host CR0 must have PE and PG set');
-  const hostSelectors = [Field.HOST_ES_SELECTOR, Field.HOST_CS_SELECTOR, Field.HOST_SS_SELECTOR, Field.HOST_DS_SELECTOR, Field.HOST_FS_SELECTOR, Field.HOST_GS_SELECTOR, Field.HOST_TR_SELECTOR];
-  if (hostSelectors.some((f) => vmcs.read(f) & 7)) fail('host selectors must have RPL 0 and TI 0');
+  for (const f of HOST_SELECTORS) if (vmcs.read(f) & 7) fail('host selectors must have RPL 0 and TI 0');
   if (!vmcs.read(Field.HOST_CS_SELECTOR) || !vmcs.read(Field.HOST_TR_SELECTOR)) fail('host CS and TR selectors must not be null');
   // Control registers (27.3.1.1)
   const cr0 = vmcs.read(Field.GUEST_CR0);
