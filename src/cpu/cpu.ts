@@ -10,7 +10,7 @@ import { getEflags } from './flags.ts';
 import { IoBus } from './io-bus.ts';
 import { PAGE_MMIO, PAGE_RAM, PAGE_ROM, PAGE_UNMAPPED, PhysicalMemory, hex } from './physical-memory.ts';
 import { ExitReason, type SensitiveInterceptor } from './sensitive.ts';
-import { ACCESS_READ, ACCESS_WRITE, type GuestPhysicalTranslator } from './guest-physical.ts';
+import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, PAGE_APIC_ACCESS, type GuestPhysicalTranslator } from './guest-physical.ts';
 import {
   ATTR_DB, ATTR_REAL_MODE_CODE, ATTR_REAL_MODE_DATA, CS, DS, ES, FS, GS, GP, LDTR, SS, SS_, STATE_SIZE, TR,
   S_A20_MASK, S_CODE32, S_CR0, S_EFLAGS, S_EIP, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_INSN_EIP,
@@ -64,6 +64,7 @@ export type StopReason =
   | 'shutdown' // triple fault
   | 'unmapped-fetch' // execution ran into physical memory with nothing behind it
   | 'vmexit' // a sensitive instruction was intercepted
+  | 'vmexit-trap' // a trap-like VM exit (an APIC write): after the instruction, which retired
   | 'request' // something outside the CPU (an exit port) asked it to stop
   | 'debug' // the debugger stopped it (src/debugger, through Cpu.debugHook)
   | 'device'; // a device changed its timing: the machine looks at its devices and runs on
@@ -869,6 +870,7 @@ export class Cpu {
     const entry = this.lastFillEntry;
     const kind = entry & 3;
     if (entry === PAGE_UNMAPPED || kind === PAGE_MMIO) return this.phys.read(phys, bytes);
+    if (kind === PAGE_APIC_ACCESS) return this.guestPhysical!.apicAccess(phys, bytes, ACCESS_READ, 0, lin);
     // RAM or ROM: its frame, as the translation found it (host-physical: under a VMM's shadow
     // tables `phys` is already an HPA, which the guest-physical view must not be asked about).
     return this.readFrame(entry, lin, bytes);
@@ -901,6 +903,10 @@ export class Cpu {
     const kind = entry & 3;
     if (entry === PAGE_UNMAPPED || kind === PAGE_MMIO) {
       this.phys.write(phys, bytes, value);
+      return;
+    }
+    if (kind === PAGE_APIC_ACCESS) {
+      this.guestPhysical!.apicAccess(phys, bytes, ACCESS_WRITE, value, lin);
       return;
     }
     if (kind === PAGE_ROM) return; // ROM takes no writes
@@ -1084,6 +1090,7 @@ export class Cpu {
       // Execution needs read permission at the CPL, as the fill found it (not readBit, which may be
       // 0: see updateAccessMasks; and a page a debugger watches is not in the TLB at all).
       const kind = entry & 3;
+      if (kind === PAGE_APIC_ACCESS && entry !== PAGE_UNMAPPED) this.guestPhysical!.apicAccess(phys, 1, ACCESS_FETCH, 0, lin); // (exits)
       if (entry === PAGE_UNMAPPED || (kind !== PAGE_RAM && kind !== PAGE_ROM) || (this.lastFillAllowed & readRight) === 0) entry = PAGE_UNMAPPED;
     }
     if (entry !== PAGE_UNMAPPED) {

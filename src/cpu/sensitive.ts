@@ -27,11 +27,13 @@ export const enum ExitReason {
   IO_INSTRUCTION = 30,
   RDMSR = 31,
   WRMSR = 32,
+  APIC_ACCESS = 44,
   GDTR_IDTR_ACCESS = 46,
   LDTR_TR_ACCESS = 47,
   EPT_VIOLATION = 48,
   EPT_MISCONFIG = 49,
   WBINVD = 54,
+  APIC_WRITE = 56,
 }
 
 /**

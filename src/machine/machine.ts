@@ -311,6 +311,8 @@ export class Machine {
       // Slots that change while the guest runs: every shadow goes (they are rebuilt on demand).
       this.phys.onSlotChange = () => mmu.reset();
     }
+    // Each vCPU's local APIC is the VMM's to emulate (KVM's in-kernel LAPIC), with APICv.
+    for (const p of this.processors) p.vcpu?.attachLocalApic(p.apic);
     this.vcpu = this.processors[0].vcpu;
   }
 

@@ -200,6 +200,15 @@ const handlers: Partial<Record<ExitReason, ExitHandler>> = {
     return 'resume';
   },
 
+  /** An access to the APIC page the CPU does not virtualize (a read of the current count): completed as MMIO by the machine. */
+  [ExitReason.APIC_ACCESS]: (vcpu) => vcpu.handleApicAccess(),
+
+  /** A write the CPU virtualized into the virtual-APIC page: the local APIC acts on it (an EOI, an IPI); resumes after it (trap-like). */
+  [ExitReason.APIC_WRITE]: (vcpu, exit) => {
+    vcpu.completeApicWrite(exit);
+    return 'resume';
+  },
+
   /** Port I/O belongs to the machine's devices: userspace (KVM_EXIT_IO). */
   [ExitReason.IO_INSTRUCTION]: () => 'userspace',
 

@@ -44,18 +44,20 @@ export const EXIT_REASONS: Record<number, { keyword: string; name: string }> = {
   30: { keyword: 'io', name: 'I/O instruction' },
   31: { keyword: 'rdmsr', name: 'RDMSR' },
   32: { keyword: 'wrmsr', name: 'WRMSR' },
+  44: { keyword: 'apic-access', name: 'APIC access' },
   46: { keyword: 'gdtr-idtr', name: 'GDTR/IDTR access' },
   47: { keyword: 'ldtr-tr', name: 'LDTR/TR access' },
   48: { keyword: 'ept-violation', name: 'EPT violation' },
   49: { keyword: 'ept-misconfig', name: 'EPT misconfiguration' },
   54: { keyword: 'wbinvd', name: 'WBINVD' },
+  56: { keyword: 'apic-write', name: 'APIC write' },
 };
 
 /** Names of exit reasons, for traces and statistics. */
 export const EXIT_REASON_NAMES: Record<number, string> = Object.fromEntries(Object.entries(EXIT_REASONS).map(([n, r]) => [n, r.name]));
 
 /** Short names people use for a reason or a family of them. */
-const EXIT_REASON_ALIASES: Record<string, number[]> = { cr: [28], dr: [29], msr: [31, 32], ept: [48, 49], irq: [1], window: [7] };
+const EXIT_REASON_ALIASES: Record<string, number[]> = { cr: [28], dr: [29], msr: [31, 32], ept: [48, 49], irq: [1], window: [7], apic: [44, 56] };
 
 /** An exit reason from a number or a keyword (`io`, `ept-violation`, `30`); undefined when it is neither. */
 export function parseExitReason(text: string): number | undefined {
@@ -75,6 +77,13 @@ export function parseExitReasons(text: string): number[] | undefined {
 export function exitReasonWords(): string {
   return [...Object.values(EXIT_REASONS).map((r) => r.keyword), ...Object.keys(EXIT_REASON_ALIASES)].join(', ');
 }
+
+/** The local APIC's registers by offset, for APIC-access and APIC-write exits. */
+const APIC_REGISTER_NAMES: Record<number, string> = {
+  0x20: 'ID', 0x30: 'version', 0x80: 'TPR', 0x90: 'APR', 0xa0: 'PPR', 0xb0: 'EOI', 0xd0: 'LDR', 0xe0: 'DFR', 0xf0: 'SVR',
+  0x280: 'ESR', 0x300: 'ICR low', 0x310: 'ICR high', 0x320: 'LVT timer', 0x330: 'LVT thermal', 0x340: 'LVT performance',
+  0x350: 'LVT LINT0', 0x360: 'LVT LINT1', 0x370: 'LVT error', 0x380: 'timer initial count', 0x390: 'timer current count', 0x3e0: 'timer divide',
+};
 
 const hex = (v: number, digits = 0) => '0x' + (v >>> 0).toString(16).toUpperCase().padStart(digits, '0');
 
@@ -123,6 +132,13 @@ export function describeExitQualification(exit: VmExit): string {
       const stage = q & 128 ? (q & 256 ? 'the access itself' : "the guest's page walk") : 'no linear address';
       return `${access} of GPA ${hex(exit.guestPhysical, 8)} (${allowed} in the EPT; ${stage}${q & 128 ? `, linear ${hex(exit.guestLinear, 8)}` : ''})`;
     }
+    case 44: {
+      const offset = q & 0xfff;
+      const kinds: Record<number, string> = { 0: 'read', 1: 'write', 2: 'fetch', 3: 'access during event delivery', 10: 'guest-physical access during event delivery', 15: 'guest-physical access (fetch or page walk)' };
+      return `${kinds[(q >> 12) & 15] ?? 'access'} at APIC offset ${hex(offset, 3)}${APIC_REGISTER_NAMES[offset & 0xff0] ? ` (${APIC_REGISTER_NAMES[offset & 0xff0]})` : ''}`;
+    }
+    case 56:
+      return `write to APIC offset ${hex(q & 0xfff, 3)}${APIC_REGISTER_NAMES[q & 0xff0] ? ` (${APIC_REGISTER_NAMES[q & 0xff0]})` : ''}, done (trap-like: RIP is past the instruction)`;
     case 49:
       return `GPA ${hex(exit.guestPhysical, 8)}`;
     default:

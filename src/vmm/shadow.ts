@@ -23,6 +23,7 @@ import type { HostMemory } from '../cpu/host-memory.ts';
 import { PAGE_RAM, PAGE_ROM, type PhysicalMemory } from '../cpu/physical-memory.ts';
 import { PageWalk, PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_USER, PTE_WRITABLE, PF_USER, PF_WRITE } from '../cpu/page-walk.ts';
 import { GuestPhysicalTables, walkGuest, type GuestPaging } from './guest-walk.ts';
+import { APIC_GUEST_PHYSICAL } from './apic-virtualization.ts';
 
 /** The key of the identity shadow, used while the guest's paging is off. */
 export const IDENTITY = -1;
@@ -86,6 +87,8 @@ export class ShadowStats {
 
 export class ShadowMmu {
   readonly stats = new ShadowStats();
+  /** The VM's APIC-access page, where the guest's APIC page leads under APICv (-1: none). */
+  apicAccessPage = -1;
   /** Cached shadows by guest root, in insertion order (the LRU order is `lastUsed`). */
   private readonly roots = new Map<number, ShadowRoot>();
   /** The running vCPU's shadow root (see select). */
@@ -259,7 +262,8 @@ export class ShadowMmu {
       }
     }
     const page = (gpa & ~0xfff) >>> 0;
-    const own = paging === null ? this.privatePages?.get(page) : undefined;
+    // The guest's APIC page leads to the VM's APIC-access page (APICv: apic-virtualization.ts).
+    const own = paging === null ? this.privatePages?.get(page) : page === APIC_GUEST_PHYSICAL && this.apicAccessPage !== -1 ? this.apicAccessPage : undefined;
     const slot = own !== undefined ? PRIVATE_SLOT : this.memory.slotAt(page);
     if (slot === undefined || (slot.readOnly && write)) {
       this.stats.emulated++;

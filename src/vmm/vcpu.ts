@@ -6,8 +6,11 @@
  * go to the machine (an I/O exit: KVM_EXIT_IO) or the guest stops.
  */
 import { GUEST_FAULT, type Cpu, type StopReason } from '../cpu/cpu.ts';
-import { ACCESS_FETCH, ACCESS_WRITE, type GuestPhysicalTranslator } from '../cpu/guest-physical.ts';
-import { PAGE_RAM, PAGE_ROM, type PhysicalMemory } from '../cpu/physical-memory.ts';
+import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, PAGE_APIC_ACCESS, type GuestPhysicalTranslator } from '../cpu/guest-physical.ts';
+import { PAGE_RAM, PAGE_ROM, type MmioHandler, type PhysicalMemory } from '../cpu/physical-memory.ts';
+import {
+  APIC_ACCESS_FETCH, APIC_ACCESS_GUEST_PHYSICAL, APIC_ACCESS_READ, APIC_ACCESS_WRITE, APIC_GUEST_PHYSICAL, ApicVirtualization, apicAccessPageOf, WRITE_DONE,
+} from './apic-virtualization.ts';
 import { EPT_EXECUTE, EPT_READ, EPT_WRITE, MISCONFIGURED, type Ept } from './ept.ts';
 import { combinesIntoDoubleFault, deliverPendingEvent, type InterruptController } from '../cpu/interrupts.ts';
 import { ExitReason, type SensitiveInterceptor } from '../cpu/sensitive.ts';
@@ -19,10 +22,10 @@ import type { VmExit } from './exit-info.ts';
 import { loadGuestState, storeGuestState } from './guest-state.ts';
 import {
   CPU_ACTIVATE_SECONDARY_CONTROLS, CPU_CR3_LOAD_EXITING, CPU_CR3_STORE_EXITING, CPU_HLT_EXITING, CPU_INTERRUPT_WINDOW_EXITING,
-  CPU_INVLPG_EXITING, CPU_MOV_DR_EXITING, CPU_RDTSC_EXITING, CPU_UNCONDITIONAL_IO_EXITING, CPU_USE_IO_BITMAPS, CPU_USE_TSC_OFFSETTING,
+  CPU_INVLPG_EXITING, CPU_MOV_DR_EXITING, CPU_RDTSC_EXITING, CPU_UNCONDITIONAL_IO_EXITING, CPU_USE_IO_BITMAPS, CPU_USE_TPR_SHADOW, CPU_USE_TSC_OFFSETTING,
   Field, INTERRUPTIBILITY_MOV_SS, INTERRUPTIBILITY_STI, INTR_INFO_DELIVER_ERROR_CODE, INTR_INFO_VALID, INTR_TYPE_EXTERNAL,
   INTR_TYPE_HARDWARE_EXCEPTION, PIN_EXTERNAL_INTERRUPT_EXITING, SECONDARY_DESCRIPTOR_TABLE_EXITING, SECONDARY_ENABLE_EPT,
-  SECONDARY_UNRESTRICTED_GUEST, Vmcs,
+  SECONDARY_APIC_REGISTER_VIRTUALIZATION, SECONDARY_UNRESTRICTED_GUEST, SECONDARY_VIRTUALIZE_APIC_ACCESSES, Vmcs,
 } from './vmcs.ts';
 import { checkVmEntry, VmEntryError } from './vmentry.ts';
 import { RestrictedGuest } from './restricted-guest.ts';
@@ -156,6 +159,88 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
 
   /** Without "unrestricted guest": how the VMM runs real mode and paging-off code (null with it). */
   readonly restricted: RestrictedGuest | null;
+
+  /** APICv (apic-virtualization.ts), once the machine gave the vCPU its local APIC; else null. */
+  private apicv: ApicVirtualization | null = null;
+  /** An APIC-write exit is due at the end of the instruction that wrote (see apicAccess). */
+  private apicWriteExitDue = false;
+
+  /**
+   * The vCPU's local APIC is emulated by the VMM (KVM's in-kernel LAPIC): with EPT or shadow
+   * paging, the guest's APIC page is virtualized (apic-virtualization.ts) — register reads make
+   * no VM exit, most writes an APIC-write exit handled here.
+   */
+  attachLocalApic(apic: MmioHandler): void {
+    if (this.pv !== null) return; // (a paravirtual guest's tables hold machine frames: no APIC-access page to map)
+    const accessPage = apicAccessPageOf(this.memory);
+    this.apicv = new ApicVirtualization(apic, accessPage);
+    if (this.shadow !== null) this.shadow.mmu.apicAccessPage = accessPage;
+    const v = this.vmcs;
+    v.setBits(Field.CPU_BASED_VM_EXEC_CONTROL, CPU_USE_TPR_SHADOW, true);
+    v.setBits(Field.SECONDARY_VM_EXEC_CONTROL, SECONDARY_VIRTUALIZE_APIC_ACCESSES | SECONDARY_APIC_REGISTER_VIRTUALIZATION, true);
+    v.write(Field.APIC_ACCESS_ADDR, accessPage);
+    v.write(Field.TPR_THRESHOLD, 0);
+  }
+
+  /** Whether `address` (host-physical, as the CPU's translation ends) is the APIC-access page, virtualized. */
+  private isApicAccess(address: number): boolean {
+    return this.apicv !== null && ((address & ~0xfff) >>> 0) === this.apicv.accessPage && this.secondary(SECONDARY_VIRTUALIZE_APIC_ACCESSES);
+  }
+
+  /** What pageEntry answers for the APIC-access page: an APIC-access exit for a page walk through it, else the page for apicAccess. */
+  private apicAccessEntry(address: number, pageWalk: boolean, linear: number): number {
+    if (pageWalk) this.apicAccessExit(address, APIC_ACCESS_GUEST_PHYSICAL, linear);
+    return (address & ~0xfff) | PAGE_APIC_ACCESS;
+  }
+
+  apicAccess(address: number, bytes: 1 | 2 | 4, access: number, value: number, linear: number): number {
+    const apicv = this.apicv!;
+    const offset = address & 0xfff;
+    if (access === ACCESS_READ) {
+      const read = apicv.read(offset, bytes);
+      if (read !== -1) return read;
+      this.apicAccessExit(address, APIC_ACCESS_READ, linear);
+    }
+    if (access === ACCESS_WRITE) {
+      const written = apicv.write(offset, bytes, value);
+      if (written === WRITE_DONE) return 0;
+      if (written !== false) {
+        // Trap-like: the instruction completes, then the exit (RIP past it), unless another exit comes first.
+        this.beginExit(ExitReason.APIC_WRITE, offset, 0, 0, 0);
+        this.apicWriteExitDue = true;
+        this.cpu.stop('vmexit-trap', 'VM exit, APIC write');
+        return 0;
+      }
+      this.apicAccessExit(address, APIC_ACCESS_WRITE, linear);
+    }
+    return this.apicAccessExit(address, APIC_ACCESS_FETCH, linear);
+  }
+
+  /** An APIC-access exit (fault-like: the instruction has not happened). */
+  private apicAccessExit(address: number, kind: number, linear: number): never {
+    this.beginExit(ExitReason.APIC_ACCESS, (address & 0xfff) | (kind << 12), 0, 0, 0);
+    this.lastExit.guestLinear = linear === -1 ? 0 : linear >>> 0;
+    this.cpu.stop('vmexit', 'VM exit, APIC access');
+    throw GUEST_FAULT;
+  }
+
+  /** The APIC-write exit's handler (KVM's handle_apic_write): the write takes effect in the local APIC. */
+  completeApicWrite(exit: VmExit): void {
+    // The write happened inside the instruction, before it retired: the APIC acts at that moment
+    // of virtual time (a timer started then), as the bare machine's does, so runs stay equal.
+    this.cpu.instructions--;
+    try {
+      this.apicv!.completeWrite(exit.qualification);
+    } finally {
+      this.cpu.instructions++;
+    }
+  }
+
+  /** An APIC-access exit is completed as MMIO by the machine's model of the APIC (under shadow paging, on the guest's tables). */
+  handleApicAccess(): 'userspace' {
+    this.emulateOnGuestTables = this.shadow !== null;
+    return 'userspace';
+  }
 
   /**
    * The machine set the CPU's registers from outside the guest (an INIT or STARTUP IPI, as KVM
@@ -299,11 +384,13 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     }
     if (this.machineAccess && !this.cpu.hostPaging) {
       // Completing an exit on guest-physical addresses (under EPT, or on the guest's own tables
-      // under shadow paging): what the EPT or the shadow lacks goes to the machine's memory model.
+      // under shadow paging): what the EPT or the shadow lacks goes to the machine's memory model,
+      // and so does the APIC page (its EPT entry leads to the APIC-access page, which is no memory).
       // (While the CPU walks a shadow, its addresses are host-physical: the shadow answers below.)
-      if (this.ept === null || this.ept.lookup(gpa) === null) return this.memory.backedEntry(gpa);
+      if (this.ept === null || this.ept.lookup(gpa) === null || (this.apicv !== null && ((gpa & ~0xfff) >>> 0) === APIC_GUEST_PHYSICAL)) return this.memory.backedEntry(gpa);
     }
     if (this.shadow !== null) {
+      if (this.shadow.guestPagingOn && this.isApicAccess(gpa)) return this.apicAccessEntry(gpa, pageWalk, linear);
       const entry = this.shadow.pageEntry(gpa, access);
       if (entry !== -1) return entry;
       // An identity-shadow miss (the guest's paging is off): a #PF exit, as on the shadow proper.
@@ -325,6 +412,7 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     const leaf = found;
     const needed = access === ACCESS_WRITE ? EPT_WRITE : access === ACCESS_FETCH ? EPT_EXECUTE : EPT_READ;
     if (leaf !== null && (leaf.permissions & needed) !== 0) {
+      if (leaf.hpa === this.apicv?.accessPage && this.isApicAccess(leaf.hpa)) return this.apicAccessEntry(leaf.hpa | (gpa & 0xfff), pageWalk, linear);
       return leaf.hpa | (leaf.permissions & EPT_WRITE ? PAGE_RAM : PAGE_ROM);
     }
     if (this.machineAccess) return this.memory.backedEntry(gpa);
@@ -348,6 +436,11 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     const gpa = exit.guestPhysical;
     const slot = this.memory.slotAt(gpa);
     const write = (exit.qualification & 2) !== 0;
+    if (this.apicv !== null && ((gpa & ~0xfff) >>> 0) === APIC_GUEST_PHYSICAL) {
+      // The guest's APIC page leads to the APIC-access page (as KVM maps it through a private memslot).
+      this.ept!.map(APIC_GUEST_PHYSICAL, this.apicv.accessPage, EPT_READ | EPT_WRITE | EPT_EXECUTE);
+      return 'resume';
+    }
     if (slot === undefined || (slot.readOnly && write)) return 'userspace';
     // GPA → HVA through the slot, HVA → HPA through the host's page table (a frame on first touch).
     const hva = slot.userspaceAddr + (gpa - slot.guestPhysAddr);
@@ -470,6 +563,11 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   }
 
   private beginExit(reason: ExitReason, qualification: number, length: number, interruptionInfo: number, errorCode: number): void {
+    if (this.apicWriteExitDue) {
+      // An exit before the end of the instruction: APIC-write emulation does not happen (SDM 29.4.3.2).
+      this.apicWriteExitDue = false;
+      if (this.cpu.stopReason === 'vmexit-trap') this.cpu.clearStop();
+    }
     const e = this.lastExit;
     e.reason = reason;
     e.qualification = qualification >>> 0;
@@ -625,13 +723,31 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
         this.restricted?.countRun();
         const reason = cpu.run(emulating ? Math.min(1, end - cpu.instructions) : end - cpu.instructions);
         this.storeAtExit();
+        if (this.apicWriteExitDue && reason !== 'vmexit-trap') {
+          // The APIC-write exit of the run's last instruction, whose stop another took (the budget, a device).
+          this.apicWriteExitDue = false;
+          cpu.clearStop();
+          const action = this.dispatchExit();
+          if (action !== 'resume') return action;
+          const device = cpu.stopReason === 'device';
+          if (!device && reason === 'budget' && cpu.instructions < end) continue; // (emulating one at a time)
+          loadGuestState(cpu, this.vmcs);
+          return device ? 'device' : reason;
+        }
+        this.apicWriteExitDue = false;
         if (reason === 'budget' && emulating && cpu.instructions < end) continue;
-        if (reason !== 'vmexit') return reason;
+        if (reason !== 'vmexit' && reason !== 'vmexit-trap') return reason;
       } else {
         this.storeAtExit();
       }
+      cpu.clearStop(); // (the exit's own stop: a stop asked for from here on is the handler's)
       const action = this.dispatchExit();
       if (action !== 'resume') return action;
+      if (cpu.stopReason === 'device') {
+        // The handler moved a device that wants the machine to look (a timer reprogrammed by an APIC write).
+        loadGuestState(cpu, this.vmcs);
+        return 'device';
+      }
       const stuck = this.isStuck();
       if (stuck || cpu.instructions >= end) {
         // The guest as the exit's handler left it (RIP past an emulated instruction, ESP), for

@@ -109,7 +109,7 @@ const CONTROL_BITS: Partial<Record<Field, Record<number, string>>> = {
     22: 'NMI-window exiting', 23: 'MOV-DR exiting', 24: 'unconditional I/O exiting', 25: 'use I/O bitmaps', 27: 'monitor trap flag',
     28: 'use MSR bitmaps', 29: 'MONITOR exiting', 30: 'PAUSE exiting', 31: 'activate secondary controls',
   },
-  [Field.SECONDARY_VM_EXEC_CONTROL]: { 0: 'virtualize APIC accesses', 1: 'enable EPT', 2: 'descriptor-table exiting', 3: 'enable RDTSCP', 5: 'enable VPID', 6: 'WBINVD exiting', 7: 'unrestricted guest' },
+  [Field.SECONDARY_VM_EXEC_CONTROL]: { 0: 'virtualize APIC accesses', 1: 'enable EPT', 2: 'descriptor-table exiting', 3: 'enable RDTSCP', 5: 'enable VPID', 6: 'WBINVD exiting', 7: 'unrestricted guest', 8: 'APIC-register virtualization' },
 };
 
 /** The four kinds of field, by bits 11:10 of the encoding (SDM Vol. 3, Appendix B). */
