@@ -67,7 +67,11 @@ export type StopReason =
   | 'vmexit-trap' // a trap-like VM exit (an APIC write): after the instruction, which retired
   | 'request' // something outside the CPU (an exit port) asked it to stop
   | 'debug' // the debugger stopped it (src/debugger, through Cpu.debugHook)
-  | 'device'; // a device changed its timing: the machine looks at its devices and runs on
+  | 'device' // a device changed its timing: the machine looks at its devices and runs on
+  | 'yield'; // spinning on a lock only another processor can free: the rest of its turn passes (noteFailedSpin)
+
+/** A spin loop's length at most (instructions from one try to the next), and the tries before a CPU yields. */
+const SPIN_LOOP_LENGTH = 32, SPIN_TRIES_BEFORE_YIELD = 8;
 
 /** Thrown (as this one object) when an instruction raises a guest exception. */
 export const GUEST_FAULT = Object.freeze({ guestFault: true });
@@ -243,6 +247,32 @@ export class Cpu {
    */
   private cluster: Cpu[] = [this];
   codeBit = 1;
+
+  /**
+   * Set when processors take turns (a machine with several): a CPU that keeps failing to take a
+   * spinlock with interrupts off yields the rest of its turn. Nothing can free the lock before
+   * another processor runs — no other runs during its turn, and no interrupt can come — so
+   * spinning on would only repeat the same instructions: its turn's time passes as it would
+   * have (as KVM's pause-loop exiting yields a spinning vCPU), and the run is faster, not different.
+   */
+  yieldsOnSpin = false;
+  /** Turns given up so (for --stats). */
+  spinYields = 0;
+  private failedSpins = 0;
+  private lastFailedSpin = -1;
+
+  /** A locked exchange with memory that changed nothing (the lock was taken), with interrupts off. */
+  noteFailedSpin(): void {
+    const now = this.retired;
+    // Tries in a row: a few instructions apart, as a spin loop makes them.
+    this.failedSpins = now - this.lastFailedSpin <= SPIN_LOOP_LENGTH ? this.failedSpins + 1 : 1;
+    this.lastFailedSpin = now;
+    if (this.failedSpins >= SPIN_TRIES_BEFORE_YIELD) {
+      this.failedSpins = 0;
+      this.spinYields++;
+      this.stop('yield');
+    }
+  }
 
   constructor(
     readonly phys: PhysicalMemory,

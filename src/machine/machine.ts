@@ -207,7 +207,10 @@ export class Machine {
     this.processors = Array.from({ length: cpuCount }, (_, i) => new Processor(i, this.phys, this.io, this.pic, now, stopForDevice));
     this.cpu = this.processors[0].cpu;
     this.runningProcessor = this.processors[0];
-    if (cpuCount > 1) Cpu.joinCluster(this.processors.map((p) => p.cpu));
+    if (cpuCount > 1) {
+      Cpu.joinCluster(this.processors.map((p) => p.cpu));
+      for (const { cpu } of this.processors) cpu.yieldsOnSpin = true;
+    }
     for (const { cpu } of this.processors) if (config.translationCache !== false) cpu.compiler = compileBlock;
     // Virtual time: the processors run in turn, each as many instructions per turn, so time is
     // their average count (with one processor, its count).
@@ -534,6 +537,8 @@ export class Machine {
         if (reason === 'idle' || reason === 'halt') {
           asleep = true; // halted: asleep for the rest of its turn
           if (reason === 'idle') round.waitingForInterrupts.push(p);
+        } else if (reason === 'yield') {
+          break; // spinning on a lock another holds: the rest of its turn passes as the spinning would (Cpu.noteFailedSpin)
         } else if (reason !== 'budget' && reason !== 'device' && reason !== 'userspace') {
           return reason;
         } else if (cpu.instructions < turnEnd) {

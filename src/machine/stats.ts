@@ -19,6 +19,8 @@ export function formatStats(machine: Machine, seconds: number | null): string {
   const processors = machine.processors;
   if (processors.length > 1) {
     lines.push(`minivisor: ${processors.length} processors: ${processors.map((p) => `cpu ${p.index} ${p.cpu.instructions}`).join(', ')} instructions (idle time included)`);
+    const yields = processors.map((p) => p.cpu.spinYields);
+    if (yields.some((n) => n > 0)) lines.push(`minivisor: turns given up spinning on a held lock: ${processors.map((p) => `cpu ${p.index} ${p.cpu.spinYields}`).join(', ')}`);
   }
   // Each processor has its own block cache and (under the VMM) its own vCPU: the counts are their sums.
   const sum = (f: (p: (typeof processors)[number]) => number) => processors.reduce((n, p) => n + f(p), 0);

@@ -226,6 +226,19 @@ describe('several processors', () => {
     }
   }
 
+  it('a processor spinning on a held lock with interrupts off gives up its turn, and the run is the same in every mode', () => {
+    const runs = (['bare', 'ept', 'shadow'] as const).map((mode) => {
+      let machine: Machine | undefined;
+      const run = runAsm(smpGuest(2), { mode, cpus: 2, maxInstructions: 50_000_000, prepare: (m) => (machine = m) });
+      expect(run.outcome).toEqual({ kind: 'exit', status: 1 });
+      expect(machine!.phys.read(COUNTER, 4)).toBe(2 * ROUNDS);
+      return machine!.processors.map((p) => [p.cpu.instructions, p.cpu.spinYields]);
+    });
+    expect(runs[0].some(([, yields]) => yields > 0)).toBe(true);
+    expect(runs[1]).toEqual(runs[0]);
+    expect(runs[2]).toEqual(runs[0]);
+  });
+
   for (const mode of ['ept', 'shadow'] as const) {
     it(`${mode} without "unrestricted guest": the APs' real-mode start runs in V86 mode on the VM's one set of VMM pages`, () => {
       let machine: Machine | undefined;

@@ -5,7 +5,7 @@ import { getEflags, setArithFlags } from '../flags.ts';
 import { ATTN_SHADOW } from '../cpu.ts';
 import { dataSegment } from '../decoder.ts';
 import { loadSegment } from '../segments.ts';
-import { AF, CF, CS, PF, SF, SS, UD, ZF } from '../state.ts';
+import { AF, CF, CS, IF, PF, S_EFLAGS, SF, SS, UD, ZF } from '../state.ts';
 import {
   isRegisterOperand, operandSize, readE, readEForUpdate, readG, readReg, sizeFromOpcodeBit, writeE, writeG, writeReg,
 } from '../operands.ts';
@@ -72,8 +72,11 @@ export function execMovExtend(cpu: Cpu, d: Insn): void {
 export function execXchgEG(cpu: Cpu, d: Insn): void {
   const size = sizeFromOpcodeBit(d);
   const a = readEForUpdate(cpu, d, size);
-  writeE(cpu, d, size, readG(cpu, d, size));
+  const b = readG(cpu, d, size);
+  writeE(cpu, d, size, b);
   writeG(cpu, d, size, a);
+  // With memory, the exchange that takes a spinlock: nothing changed, the lock was held.
+  if (a === b && cpu.yieldsOnSpin && d.modrm < 0xc0 && (cpu.st[S_EFLAGS] & IF) === 0) cpu.noteFailedSpin();
 }
 
 /** 91-97 XCHG eAX, r (90 is NOP). */
