@@ -6,6 +6,8 @@
  *   npm run bench                 10^8 iterations (the published figures' setting)
  *   npm run bench -- --iters 1e7  a quicker run
  *   npm run bench -- --peers      and the loop side by side with v86, at 10^8 and 10^9 (or --iters)
+ *   npm run bench -- --xv6 DIR    and xv6 (xv6.img, fs.img in DIR) booted to its prompt in each mode
+ *                                 with 1 and 2 processors; add --usertests for usertests (an hour)
  */
 import '../src/cli/tune-v8.ts'; // first: V8 settings before any guest code is optimized
 import { spawn, spawnSync } from 'node:child_process';
@@ -17,6 +19,7 @@ import { DiskImage } from '../src/machine/disk-image.ts';
 import { builtinBios } from '../src/machine/firmware.ts';
 import { peersReport, runOursMultiboot } from './bench-peers.ts';
 import { expectedLine } from './loop-reference.ts';
+import { measureXv6, XV6_CONFIGURATIONS, xv6FolderProblem } from './bench-xv6.ts';
 
 
 function runLoop(iters: number, memop: boolean, paging = false, mode: 'bare' | 'ept' = 'bare', translationCache = true): { mips: number; seconds: number; line: string } {
@@ -120,6 +123,9 @@ function measureSwitchVariant(index: number): string {
 }
 
 const switchArg = process.argv.indexOf('--switch-variant');
+const xv6Arg = process.argv.indexOf('--xv6');
+const xv6VariantArg = process.argv.indexOf('--xv6-variant');
+const usertests = process.argv.includes('--usertests');
 
 /** Runs this benchmark again in a fresh process with `args`, through the bundle as `npm run bench` does. */
 function child(args: string[]) {
@@ -147,6 +153,18 @@ async function main(): Promise<void> {
     // A child run for --peers: minivisor on the Multiboot build, in a fresh process.
     console.log(JSON.stringify(runOursMultiboot(Number(process.argv[peerOurs + 1]), process.argv[peerOurs + 2] === '1')));
     return;
+  }
+  if (xv6VariantArg > 0) {
+    console.log(measureXv6(process.argv[xv6Arg + 1], Number(process.argv[xv6VariantArg + 1]), usertests));
+    return;
+  }
+  if (xv6Arg > 0) {
+    const problem = xv6FolderProblem(process.argv[xv6Arg + 1] ?? '');
+    if (problem !== null) {
+      process.stderr.write(`bench: ${problem}\n`);
+      process.exitCode = 2;
+      return;
+    }
   }
   if (variantArg > 0 || switchArg > 0) {
     // A child run: one variant, in a fresh process.
@@ -202,6 +220,15 @@ async function main(): Promise<void> {
     const exits = machine.processors.reduce((n, p) => n + p.vcpu!.exitCounts.reduce((a, b) => a + b, 0), 0);
     const virtualMs = machine.clock.nowNs() / 1e6;
     console.log(`toy SMP kernel, 2 processors under the VMM: ${outcome.kind === 'exit' ? 'to its end' : `stopped (${outcome.kind})`} in ${seconds.toFixed(2)} s (${virtualMs.toFixed(0)} ms of virtual time), ${machine.instructions} instructions over both, ${exits} exits, ${(exits / seconds).toFixed(0)} exits per second`);
+  }
+
+  if (xv6Arg > 0) {
+    console.log(`xv6 from ${process.argv[xv6Arg + 1]} (--hda xv6.img --hdb fs.img --mem 512M; instructions over all processors):`);
+    for (let i = 0; i < XV6_CONFIGURATIONS.length; i++) {
+      const run = child(['--xv6', process.argv[xv6Arg + 1], '--xv6-variant', String(i), ...(usertests ? ['--usertests'] : [])]);
+      if (run.status !== 0) throw new Error(`xv6 configuration ${i} failed: ${run.stderr}`);
+      process.stdout.write(run.stdout);
+    }
   }
 
   await bootTimeMs(process.env); // the first run makes the code cache and BIOS, as a user's first run does
