@@ -225,7 +225,7 @@ export class Machine {
     this.localApic = this.processors[0].apic;
     this.apicBus = new ApicBus(this.processors.map((p) => p.apic));
     this.apicBus.processors = {
-      init: (apic) => this.processorOf(apic).init(),
+      init: (apic) => this.initProcessor(this.processorOf(apic)),
       startup: (apic, vector) => this.processorOf(apic).startup(vector),
     };
     this.ioApic = new IoApic(cpuCount, this.apicBus); // the IOAPIC's ID follows the CPUs' (as SeaBIOS numbers them)
@@ -506,8 +506,35 @@ export class Machine {
    */
   private runTurn(p: Processor, budget: number): SliceEnd {
     this.runningProcessor = p;
-    const reason = p.run(budget);
-    return reason === 'userspace' ? p.vcpu!.completeInMachine() : reason;
+    this.inTurn = true;
+    let reason: SliceEnd;
+    try {
+      reason = p.run(budget);
+      if (reason === 'userspace') reason = p.vcpu!.completeInMachine();
+    } finally {
+      this.inTurn = false;
+    }
+    if (p.initPending) {
+      p.initPending = false;
+      p.init();
+    }
+    return reason;
+  }
+
+  /** Whether a processor's turn is under way (its instruction may be the one sending an IPI). */
+  private inTurn = false;
+
+  /**
+   * INIT reaches a processor. The running one (an INIT to all including self) takes it at the
+   * end of the instruction that sent it, as a signal at an instruction boundary, not part-way.
+   */
+  private initProcessor(p: Processor): void {
+    if (!this.inTurn || p !== this.runningProcessor) {
+      p.init();
+      return;
+    }
+    p.initPending = true;
+    p.cpu.stop('device');
   }
 
   /** The round of turns going on (several processors), or null between rounds. */
@@ -533,6 +560,7 @@ export class Machine {
         const before = cpu.instructions;
         const reason = this.runTurn(p, Math.min(turnEnd - cpu.instructions, left));
         left -= cpu.instructions - before;
+        if (p.waitingForStartup) asleep = true; // it sent itself an INIT: it waits for a STARTUP from now on
         if (this.exitStatus !== null || this.endedBy !== null) return 'request';
         if (reason === 'idle' || reason === 'halt') {
           asleep = true; // halted: asleep for the rest of its turn

@@ -30,6 +30,8 @@ export class Processor {
   waitingForStartup: boolean;
   /** STARTUP IPIs taken (the MP spec sends two; the second finds the processor running and is ignored). */
   startups = 0;
+  /** An INIT it sent itself, taken when its instruction ends (Machine.initProcessor). */
+  initPending = false;
 
   constructor(
     readonly index: number,

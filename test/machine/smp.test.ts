@@ -226,6 +226,32 @@ describe('several processors', () => {
     }
   }
 
+  it.each(['bare', 'ept', 'shadow'] as const)('an INIT a processor sends itself takes it at the end of that instruction: it then waits for a STARTUP (%s)', (mode) => {
+    let machine: Machine | undefined;
+    const run = runAsm(`
+${ENTER_FLAT_PM}
+${START_OTHERS}
+.wait:
+  cmp byte [0x7100], 1
+  jne .wait
+  mov ecx, 100000
+.linger:
+  loop .linger
+  mov al, 0
+  out ${EXIT_PORT}, al
+${IDTR}
+${AP_TRAMPOLINE}
+  mov byte [0x7100], 1
+  mov dword [0xfee00310], 1 << 24       ; to APIC 1: itself, by its ID
+  mov dword [0xfee00300], 0x00004500    ; INIT
+  mov byte [0x7101], 1                  ; never: the INIT came first
+  hlt
+`, { mode, cpus: 2, maxInstructions: 10_000_000, prepare: (m) => (machine = m) });
+    expect(run.outcome).toEqual({ kind: 'exit', status: 1 });
+    expect(machine!.phys.read(0x7101, 1)).toBe(0);
+    expect(machine!.processors[1].waitingForStartup).toBe(true);
+  });
+
   it('a processor spinning on a held lock with interrupts off gives up its turn, and the run is the same in every mode', () => {
     const runs = (['bare', 'ept', 'shadow'] as const).map((mode) => {
       let machine: Machine | undefined;
