@@ -37,7 +37,13 @@ async function main(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  return (await findCommand(name).load()).run(rest);
+  const command = await findCommand(name).load();
+  // `minivisor CMD --help` as `minivisor help CMD`, for every command.
+  if (rest[0] === '--help' || rest[0] === '-h') {
+    console.log(command.usage);
+    return 0;
+  }
+  return command.run(rest);
 }
 
 main(process.argv.slice(2)).then(

@@ -47,6 +47,15 @@ describe('exit statuses', () => {
     }
   });
 
+  it('every command takes --help as `help COMMAND` does', () => {
+    for (const name of ['run', 'asm', 'disasm', 'compare', 'debug', 'exercise']) {
+      const asked = minivisor(name, '--help');
+      expect(asked.status).toBe(0);
+      expect(asked.stdout).toBe(minivisor('help', name).stdout);
+      expect(asked.stdout).toContain(`usage: minivisor ${name}`);
+    }
+  });
+
   it('help run and the README list the same statuses', () => {
     const help = minivisor('help', 'run').stdout;
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
