@@ -45,6 +45,16 @@ export const TLB_USER_WRITE = 8;
 export const TLB_WRITE_KEPT = 16;
 export const TLB_USER_WRITE_KEPT = 32;
 const TLB_ALL = TLB_READ | TLB_WRITE | TLB_USER_READ | TLB_USER_WRITE;
+/**
+ * A device's page (MMIO on the bare machine, a VMM's APIC-access page) is cached too, with its
+ * rights shifted out of the fast path's way: every access takes the slow path, which goes to the
+ * device without walking the page tables again. The entry's address is then physical (the
+ * page's, not a host frame), and TLB_APIC says the translator's APIC-access page.
+ */
+export const TLB_MMIO_SHIFT = 6;
+export const TLB_MMIO_READ = TLB_READ << TLB_MMIO_SHIFT, TLB_MMIO_WRITE = TLB_WRITE << TLB_MMIO_SHIFT;
+export const TLB_MMIO_USER_READ = TLB_USER_READ << TLB_MMIO_SHIFT, TLB_MMIO_USER_WRITE = TLB_USER_WRITE << TLB_MMIO_SHIFT;
+export const TLB_APIC = 1 << 10;
 
 /** An entry with its fast write bits turned into TLB_*_WRITE_KEPT. */
 function closeFastWrites(entry: number): number {
@@ -738,6 +748,18 @@ export class Cpu {
     this.lastFillAllowed = allowed;
     if (entry !== PAGE_UNMAPPED) {
       const kind = entry & 3;
+      // A device's page: on the bare machine (under a VMM an MMIO entry comes only while the
+      // machine completes an exit, and must not outlive it) or the VMM's APIC-access page.
+      const device = kind === PAGE_APIC_ACCESS ? this.guestPhysical !== null : kind === PAGE_MMIO && this.guestPhysical === null;
+      if (device && (this.debugHook === null || !this.debugHook.watchesPage(this, lin))) {
+        const page = lin >>> 12;
+        if (this.tlb[page] === 0) {
+          if (this.tlbFilledCount === this.tlbFilled.length) this.flushTlb();
+          this.tlbFilled[this.tlbFilledCount++] = page;
+        }
+        this.tlb[page] = (phys & -4096) | (allowed << TLB_MMIO_SHIFT) | (kind === PAGE_APIC_ACCESS ? TLB_APIC : 0);
+        this.tlbGlobal[page] = global ? 1 : 0;
+      }
       // A page a debugger watches is not cached: every access takes the slow path, where it is told.
       if ((kind === PAGE_RAM || kind === PAGE_ROM) && (this.debugHook === null || !this.debugHook.watchesPage(this, lin))) {
         const page = lin >>> 12;
@@ -894,6 +916,13 @@ export class Cpu {
       if (this.debugHook !== null) this.debugHook.onAccess(this, lin, bytes, false);
       return this.readFrame(kept, lin, bytes);
     }
+    // (Not while a VMM completes an exit: then the APIC page is the machine's MMIO, through pageEntry.)
+    if (kept & (this.userMode ? TLB_MMIO_USER_READ : TLB_MMIO_READ) && !(kept & TLB_APIC && this.passIntercepts)) {
+      // A device's page the TLB holds: to the device, without a walk.
+      if (this.debugHook !== null) this.debugHook.onAccess(this, lin, bytes, false);
+      const at = (kept & -4096) | (lin & 4095);
+      return kept & TLB_APIC ? this.guestPhysical!.apicAccess(at, bytes, ACCESS_READ, 0, lin) : this.phys.read(at, bytes);
+    }
     const phys = this.tlbFill(lin, false);
     // A debugger is told once the access will happen (the walk did not fault, no VM exit to retry it).
     if (this.debugHook !== null) this.debugHook.onAccess(this, lin, bytes, false);
@@ -924,6 +953,13 @@ export class Cpu {
       // The TLB holds a translation that allows it: no walk (see TLB_WRITE_KEPT).
       if (this.debugHook !== null) this.debugHook.onAccess(this, lin, bytes, true);
       this.writeFrame(kept, lin, bytes, value);
+      return;
+    }
+    if (kept & (this.userMode ? TLB_MMIO_USER_WRITE : TLB_MMIO_WRITE) && !(kept & TLB_APIC && this.passIntercepts)) {
+      if (this.debugHook !== null) this.debugHook.onAccess(this, lin, bytes, true);
+      const at = (kept & -4096) | (lin & 4095);
+      if (kept & TLB_APIC) this.guestPhysical!.apicAccess(at, bytes, ACCESS_WRITE, value, lin);
+      else this.phys.write(at, bytes, value);
       return;
     }
     const phys = this.tlbFill(lin, true);

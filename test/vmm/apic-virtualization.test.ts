@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ENTER_FLAT_PM, runAsm } from '../helpers/run-asm.ts';
 import type { VmExit } from '../../src/vmm/exit-info.ts';
 import { describeExit } from '../../src/vmm/exit-info.ts';
+import { TLB_APIC, TLB_MMIO_READ, TLB_READ } from '../../src/cpu/cpu.ts';
 
 /** Paging on (the first 4 MiB and the APIC page mapped), then APIC reads and writes; results at 0x7000. */
 const GUEST = `
@@ -60,7 +61,8 @@ function run(mode: 'bare' | 'ept' | 'shadow') {
   expect(r.outcome).toEqual({ kind: 'exit', status: 1 });
   const p = r.machine.phys;
   const seen = [0x7000, 0x7004, 0x7008, 0x700c, 0x7010].map((a) => p.read(a, 4) >>> 0);
-  return { seen, byte: p.read(0x7018, 1), afterSvr: p.read(0x7020, 4), exits, instructions: r.machine.instructions };
+  const apicPage = r.machine.cpu.tlbEntries().find((e) => e.page === 0xfee00)?.entry ?? 0;
+  return { seen, byte: p.read(0x7018, 1), afterSvr: p.read(0x7020, 4), exits, instructions: r.machine.instructions, apicPage };
 }
 
 describe('APIC virtualization', () => {
@@ -72,6 +74,10 @@ describe('APIC virtualization', () => {
     expect(current).toBeGreaterThan(0);
     expect(current).toBeLessThan(1000000);
     expect(bare.byte).toBe(0x05);
+    // The TLB keeps the device's page (physical, every access on the slow path to the device, no walk).
+    expect((bare.apicPage & ~0xfff) >>> 0).toBe(0xfee00000);
+    expect(bare.apicPage & TLB_MMIO_READ).not.toBe(0);
+    expect(bare.apicPage & TLB_READ).toBe(0);
   });
 
   for (const mode of ['ept', 'shadow'] as const) {
@@ -90,6 +96,7 @@ describe('APIC virtualization', () => {
       expect(describeExit(apic[3])).toContain('read at APIC offset 0x390 (timer current count)');
       // A thousand reads of the ID and more: no other exit touches the APIC page after its first mapping.
       expect(r.exits.length).toBeLessThan(30);
+      expect(r.apicPage & (TLB_APIC | TLB_MMIO_READ)).toBe(TLB_APIC | TLB_MMIO_READ);
     });
   }
 });
