@@ -3,7 +3,7 @@
  * it is fetched once, as hardware fetches it, and traced iteration by iteration under TF.
  */
 import { describe, expect, it } from 'vitest';
-import { ENTER_FLAT_PM, realModeWithHandler, runAsm } from '../helpers/run-asm.ts';
+import { ENTER_FLAT_PM, identityMap4M, realModeWithHandler, runAsm } from '../helpers/run-asm.ts';
 
 describe('REP string instructions stopped part-way', () => {
   it.each(['bare', 'ept', 'shadow'] as const)('a REP STOSB that overwrites its own bytes runs to its end, fetched once, under %s', (mode) => {
@@ -68,26 +68,19 @@ describe('REP STOS and MOVS in 32-bit code, a page at a time', () => {
   // Paging on, the first 4 MiB mapped but for page 0x203000; a #PF handler records ECX, EDI and CR2.
   const guest = `
 ${ENTER_FLAT_PM}
-  mov edi, 0x31000
-  mov eax, 0x3
-  mov ecx, 1024
-.fill:
-  stosd
-  add eax, 0x1000
-  loop .fill
-  mov dword [0x31000 + 0x203 * 4], 0
-  mov dword [0x30000], 0x31003
-  mov eax, 0x30000
+${identityMap4M(3)}
+  mov dword [0x21000 + 0x203 * 4], 0
+  mov eax, 0x20000
   mov cr3, eax
   mov eax, cr0
   or eax, 0x80000000
   mov cr0, eax
   mov eax, page_fault
-  mov [0x20000 + 14 * 8], ax
-  mov word [0x20000 + 14 * 8 + 2], 0x08
-  mov word [0x20000 + 14 * 8 + 4], 0x8e00
+  mov [0x40000 + 14 * 8], ax
+  mov word [0x40000 + 14 * 8 + 2], 0x08
+  mov word [0x40000 + 14 * 8 + 4], 0x8e00
   shr eax, 16
-  mov [0x20000 + 14 * 8 + 6], ax
+  mov [0x40000 + 14 * 8 + 6], ax
   lidt [idtr]
   cld
   mov edi, 0x200ffe                     ; unaligned, across two page boundaries
@@ -121,7 +114,7 @@ page_fault:
   out 0xf4, al
 idtr:
   dw 15 * 8 - 1
-  dd 0x20000`;
+  dd 0x40000`;
 
   it.each(['bare', 'ept', 'shadow'] as const)('leave memory and registers as element by element, and fault at the first element of a missing page, under %s', (mode) => {
     const run = runAsm(guest, { mode });

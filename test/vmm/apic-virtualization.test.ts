@@ -5,7 +5,7 @@
  * an APIC-access exit (reason 44) — and the guest sees what it sees on the bare machine.
  */
 import { describe, expect, it } from 'vitest';
-import { ENTER_FLAT_PM, runAsm } from '../helpers/run-asm.ts';
+import { ENTER_FLAT_PM, identityMap4M, runAsm } from '../helpers/run-asm.ts';
 import type { VmExit } from '../../src/vmm/exit-info.ts';
 import { describeExit } from '../../src/vmm/exit-info.ts';
 import { TLB_APIC, TLB_MMIO_READ, TLB_READ } from '../../src/cpu/cpu.ts';
@@ -13,17 +13,10 @@ import { TLB_APIC, TLB_MMIO_READ, TLB_READ } from '../../src/cpu/cpu.ts';
 /** Paging on (the first 4 MiB and the APIC page mapped), then APIC reads and writes; results at 0x7000. */
 const GUEST = `
 ${ENTER_FLAT_PM}
-  mov edi, 0x31000
-  mov eax, 0x3
-  mov ecx, 1024
-.fill:
-  stosd
-  add eax, 0x1000
-  loop .fill
-  mov dword [0x30000], 0x31003
-  mov dword [0x30000 + 0x3fb * 4], 0x32003
+${identityMap4M(3)}
+  mov dword [0x20000 + 0x3fb * 4], 0x32003
   mov dword [0x32000 + 0x200 * 4], 0xfee00013
-  mov eax, 0x30000
+  mov eax, 0x20000
   mov cr3, eax
   mov eax, cr0
   or eax, 0x80000000
