@@ -13,9 +13,9 @@
  *   the instruction, APIC-write emulation: TPR virtualization for the TPR (with a threshold
  *   of 0 it never exits), nothing more for ICR high, and an APIC-write VM exit (trap-like,
  *   reason 56) for the rest, whose handler makes the write take effect (an EOI, an IPI).
- * - anything else (a read of the current count, an unaligned or straddling access, a fetch,
- *   a page-table walk through the page) is an APIC-access VM exit (fault-like, reason 44),
- *   completed as MMIO.
+ * - anything else (a read of the current count, an unaligned or straddling access, a write
+ *   narrower than a register, a fetch, a page-table walk through the page) is an APIC-access
+ *   VM exit (fault-like, reason 44), completed as MMIO.
  *
  * So xv6's `lapic[ID]` in every mycpu() costs no exit, and its EOIs one each.
  */
@@ -69,18 +69,15 @@ export class ApicVirtualization {
    */
   write(offset: number, bytes: number, value: number): false | typeof WRITE_DONE | typeof WRITE_NEEDS_EXIT {
     const register = offset & 0xff0;
-    if ((offset & 15) + bytes > 4 || !VIRTUALIZED_WRITES.has(register)) return false;
-    // The bytes written replace those of the register; the rest of it stays.
-    const shift = (offset & 3) * 8;
-    const mask = bytes === 4 ? -1 : ((bytes === 2 ? 0xffff : 0xff) << shift);
-    const old = this.apic.read(APIC_GUEST_PHYSICAL + register, 4);
-    const merged = (old & ~mask) | ((value << shift) & mask);
+    // A whole register at once only: a narrower write exits, and the machine's APIC model takes it
+    // as the bare machine's does (the APIC's registers are 32-bit; the SDM leaves the rest undefined).
+    if (offset !== register || bytes !== 4 || !VIRTUALIZED_WRITES.has(register)) return false;
     if (register === TPR || register === ICR_HIGH) {
       // TPR virtualization (below a threshold of 0 never) and ICR high: no exit, only the page changes.
-      this.apic.write(APIC_GUEST_PHYSICAL + register, 4, merged);
+      this.apic.write(APIC_GUEST_PHYSICAL + register, 4, value);
       return WRITE_DONE;
     }
-    this.pendingWrite = merged;
+    this.pendingWrite = value;
     return WRITE_NEEDS_EXIT;
   }
 

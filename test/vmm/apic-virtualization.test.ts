@@ -44,6 +44,10 @@ after_svr:
   mov eax, [ebx + 0x380]
   mov [0x7010], eax
   mov dword [ebx + 0x380], 0
+  mov byte [ebx + 0x80], 0x20           ; a byte of the TPR: an APIC-access exit, then as on the bare machine
+  mov eax, [ebx + 0x80]
+  mov [0x7014], eax
+  mov dword [ebx + 0x80], 0             ; the whole TPR: no exit at all
   mov al, 0
   out 0xf4, al
 `;
@@ -53,7 +57,7 @@ function run(mode: 'bare' | 'ept' | 'shadow') {
   const r = runAsm(GUEST, { mode, prepare: (m) => m.vcpu?.exitObservers.push((e) => exits.push({ ...e })) });
   expect(r.outcome).toEqual({ kind: 'exit', status: 1 });
   const p = r.machine.phys;
-  const seen = [0x7000, 0x7004, 0x7008, 0x700c, 0x7010].map((a) => p.read(a, 4) >>> 0);
+  const seen = [0x7000, 0x7004, 0x7008, 0x700c, 0x7010, 0x7014].map((a) => p.read(a, 4) >>> 0);
   const apicPage = r.machine.cpu.tlbEntries().find((e) => e.page === 0xfee00)?.entry ?? 0;
   return { seen, byte: p.read(0x7018, 1), afterSvr: p.read(0x7020, 4), exits, instructions: r.machine.instructions, apicPage };
 }
@@ -62,8 +66,8 @@ describe('APIC virtualization', () => {
   const bare = run('bare');
 
   it('the guest reads and writes its APIC as on the bare machine', () => {
-    const [id, version, svr, current, initial] = bare.seen;
-    expect([id, version, svr, initial]).toEqual([0, 0x00050014, 0x1ff, 0xffffffff]);
+    const [id, version, svr, current, initial, tpr] = bare.seen;
+    expect([id, version, svr, initial, tpr]).toEqual([0, 0x00050014, 0x1ff, 0xffffffff, 0x20]);
     expect(current).toBeGreaterThan(0);
     expect(current).toBeLessThan(1000000);
     expect(bare.byte).toBe(0x05);
@@ -81,8 +85,9 @@ describe('APIC virtualization', () => {
       expect(r.instructions).toBe(bare.instructions);
       const apic = r.exits.filter((e) => e.reason === 44 || e.reason === 56);
       expect(apic.map((e) => [e.reason, e.qualification & 0xfff])).toEqual([
-        [56, 0xf0], [56, 0x3e0], [56, 0x380], [44, 0x390], [56, 0x380], [56, 0x380],
+        [56, 0xf0], [56, 0x3e0], [56, 0x380], [44, 0x390], [56, 0x380], [56, 0x380], [44, 0x80],
       ]);
+      expect(describeExit(apic[6])).toContain('write at APIC offset 0x080 (TPR)');
       // Trap-like: the SVR write's exit is reported at the next instruction.
       expect(apic[0].guestRip).toBe(r.afterSvr);
       expect(describeExit(apic[0])).toContain('APIC write');
