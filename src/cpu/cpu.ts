@@ -80,8 +80,8 @@ export type StopReason =
   | 'device' // a device changed its timing: the machine looks at its devices and runs on
   | 'yield'; // spinning on a lock only another processor can free: the rest of its turn passes (noteFailedSpin)
 
-/** A spin loop's length at most (instructions from one try to the next), and the tries before a CPU yields. */
-const SPIN_LOOP_LENGTH = 32, SPIN_TRIES_BEFORE_YIELD = 8;
+/** Failed tries at a spinlock in a row before a CPU yields its turn (see noteFailedSpin). */
+const SPIN_TRIES_BEFORE_YIELD = 8;
 
 /** Thrown (as this one object) when an instruction raises a guest exception. */
 export const GUEST_FAULT = Object.freeze({ guestFault: true });
@@ -263,25 +263,27 @@ export class Cpu {
    * spinlock with interrupts off yields the rest of its turn. Nothing can free the lock before
    * another processor runs — no other runs during its turn, and no interrupt can come — so
    * spinning on would only repeat the same instructions: its turn's time passes as it would
-   * have (as KVM's pause-loop exiting yields a spinning vCPU), and the run is faster, not different.
+   * have (as KVM's pause-loop exiting yields a spinning vCPU): the run is faster, as deterministic.
    */
   yieldsOnSpin = false;
   /** Turns given up so (for --stats). */
   spinYields = 0;
   private failedSpins = 0;
-  private lastFailedSpin = -1;
 
   /** A locked exchange with memory that changed nothing (the lock was taken), with interrupts off. */
   noteFailedSpin(): void {
-    const now = this.retired;
-    // Tries in a row: a few instructions apart, as a spin loop makes them.
-    this.failedSpins = now - this.lastFailedSpin <= SPIN_LOOP_LENGTH ? this.failedSpins + 1 : 1;
-    this.lastFailedSpin = now;
-    if (this.failedSpins >= SPIN_TRIES_BEFORE_YIELD) {
+    // Tries in a row (a successful exchange starts the count again): a function of the
+    // instructions alone, so every mode yields at the same one.
+    if (++this.failedSpins >= SPIN_TRIES_BEFORE_YIELD) {
       this.failedSpins = 0;
       this.spinYields++;
       this.stop('yield');
     }
+  }
+
+  /** An exchange with memory that changed the lock: whoever spun on it has it now. */
+  noteTakenLock(): void {
+    this.failedSpins = 0;
   }
 
   constructor(

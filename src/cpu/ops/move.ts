@@ -76,7 +76,10 @@ export function execXchgEG(cpu: Cpu, d: Insn): void {
   writeE(cpu, d, size, b);
   writeG(cpu, d, size, a);
   // With memory, the exchange that takes a spinlock: nothing changed, the lock was held.
-  if (a === b && cpu.yieldsOnSpin && d.modrm < 0xc0 && (cpu.st[S_EFLAGS] & IF) === 0) cpu.noteFailedSpin();
+  if (cpu.yieldsOnSpin && d.modrm < 0xc0) {
+    if (a !== b) cpu.noteTakenLock();
+    else if ((cpu.st[S_EFLAGS] & IF) === 0) cpu.noteFailedSpin();
+  }
 }
 
 /** 91-97 XCHG eAX, r (90 is NOP). */
