@@ -73,6 +73,11 @@ export function parseExitReasons(text: string): number[] | undefined {
   return one !== undefined ? [one] : EXIT_REASON_ALIASES[text.toLowerCase()];
 }
 
+/** The families parseExitReasons takes (cr, msr, ept, apic...), for messages. */
+export function exitReasonFamilies(): string {
+  return Object.keys(EXIT_REASON_ALIASES).join(', ');
+}
+
 /** The words parseExitReasons takes, for messages. */
 export function exitReasonWords(): string {
   return [...Object.values(EXIT_REASONS).map((r) => r.keyword), ...Object.keys(EXIT_REASON_ALIASES)].join(', ');

@@ -60,6 +60,12 @@ describe('commands', () => {
     expect(t.session.failures).toBe(3);
   });
 
+  it('catch exit takes a reason or a family of them, as --trace-exits does', async () => {
+    const t = debugAsm('hlt', { mode: 'ept' });
+    expect(await t.run('catch exit apic 30')).toBe('Catchpoint 1 (exit apic 30)');
+    expect(await t.run('catch exit apic-writes')).toContain('or a family: cr, dr, msr, ept, irq, window, apic');
+  });
+
   it('catch exception takes exception names, not flags; break if is no address', async () => {
     const t = debugAsm('hlt');
     expect(await t.run('catch exception pf #GP de')).toBe('Catchpoint 1 (exception pf #GP de)');

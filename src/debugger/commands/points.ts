@@ -1,7 +1,7 @@
 /** Breakpoints, watchpoints, catchpoints: break, tbreak, watch, rwatch, awatch, catch, delete, disable, enable. */
 import { hex } from '../../cpu/physical-memory.ts';
 import { vectorOfMnemonic } from '../../cpu/exceptions.ts';
-import { parseExitReason } from '../../vmm/exit-info.ts';
+import { exitReasonFamilies, parseExitReasons } from '../../vmm/exit-info.ts';
 import { CommandError } from '../command-error.ts';
 import { exitReasonKeywords } from '../debugger.ts';
 import { CATCH_KINDS, type Breakpoint, type CatchKind, type Catchpoint, type WatchAccess, type Watchpoint } from '../points.ts';
@@ -59,10 +59,11 @@ function addCatchpoint(session: DebugSession, args: string): string {
   let filter: number[] | null = null;
   if (rest.length > 0) {
     if (kind === 'exit') {
-      filter = rest.map((r) => {
-        const reason = parseExitReason(r);
-        if (reason === undefined) throw new CommandError(`'${r}' is no exit reason: give a number or one of ${exitReasonKeywords()}`);
-        return reason;
+      // A reason by number or keyword, or a family (cr, msr, ept, apic...), as --trace-exits takes them.
+      filter = rest.flatMap((r) => {
+        const reasons = parseExitReasons(r);
+        if (reasons === undefined) throw new CommandError(`'${r}' is no exit reason: give a number or one of ${exitReasonKeywords()}; or a family: ${exitReasonFamilies()}`);
+        return reasons;
       });
     } else if (kind === 'exception' || kind === 'interrupt') {
       filter = rest.map((r) => {
