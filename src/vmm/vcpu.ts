@@ -712,6 +712,8 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
     const cpu = this.cpu;
     const end = cpu.instructions + budget;
     for (;;) {
+      // A stop the guest's run made, to return once the APIC-write exit due with it is handled.
+      let stopAfterExit: VcpuStop | null = null;
       const entry = this.enter();
       if (entry === 'shutdown') {
         this.storeAtExit();
@@ -723,30 +725,26 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
         this.restricted?.countRun();
         const reason = cpu.run(emulating ? Math.min(1, end - cpu.instructions) : end - cpu.instructions);
         this.storeAtExit();
-        if (this.apicWriteExitDue && reason !== 'vmexit-trap') {
-          // The APIC-write exit of the run's last instruction, whose stop another took (the budget, a device).
-          this.apicWriteExitDue = false;
-          cpu.clearStop();
-          const action = this.dispatchExit();
-          if (action !== 'resume') return action;
-          const device = cpu.stopReason === 'device';
-          if (!device && reason === 'budget' && cpu.instructions < end) continue; // (emulating one at a time)
-          loadGuestState(cpu, this.vmcs);
-          return device ? 'device' : reason;
-        }
+        const apicWrite = this.apicWriteExitDue;
         this.apicWriteExitDue = false;
-        if (reason === 'budget' && emulating && cpu.instructions < end) continue;
-        if (reason !== 'vmexit' && reason !== 'vmexit-trap') return reason;
+        if (apicWrite) {
+          // The APIC-write exit of the run's last instruction, whose stop another may have taken (the budget, a device).
+          if (reason !== 'budget' && reason !== 'vmexit-trap') stopAfterExit = reason;
+        } else {
+          if (reason === 'budget' && emulating && cpu.instructions < end) continue;
+          if (reason !== 'vmexit' && reason !== 'vmexit-trap') return reason;
+        }
       } else {
         this.storeAtExit();
       }
       cpu.clearStop(); // (the exit's own stop: a stop asked for from here on is the handler's)
       const action = this.dispatchExit();
       if (action !== 'resume') return action;
-      if (cpu.stopReason === 'device') {
-        // The handler moved a device that wants the machine to look (a timer reprogrammed by an APIC write).
+      if (cpu.stopReason === 'device' || stopAfterExit !== null) {
+        // The handler moved a device that wants the machine to look (a timer reprogrammed by an
+        // APIC write), or the run had stopped for another reason as well.
         loadGuestState(cpu, this.vmcs);
-        return 'device';
+        return cpu.stopReason === 'device' ? 'device' : stopAfterExit!;
       }
       const stuck = this.isStuck();
       if (stuck || cpu.instructions >= end) {
