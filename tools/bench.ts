@@ -151,7 +151,7 @@ async function main(): Promise<void> {
   const peerOurs = process.argv.indexOf('--peer-ours');
   if (peerOurs > 0) {
     // A child run for --peers: minivisor on the Multiboot build, in a fresh process.
-    console.log(JSON.stringify(runOursMultiboot(Number(process.argv[peerOurs + 1]), process.argv[peerOurs + 2] === '1')));
+    console.log(JSON.stringify(runOursMultiboot(Number(process.argv[peerOurs + 1]), process.argv[peerOurs + 2] === '1', process.argv[peerOurs + 3] === '1')));
     return;
   }
   if (xv6VariantArg > 0) {

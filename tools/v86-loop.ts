@@ -2,7 +2,8 @@
  * One run of the loop benchmark in v86 (npm package `v86`, its x86→wasm JIT), for `npm run
  * bench -- --peers`: boots the Multiboot build of guests/bench/loop.asm without a BIOS and
  * prints, as one JSON line, the seconds from the guest's 'S' to its newline and what it printed.
- *   node --import tsx tools/v86-loop.ts IMAGE
+ *   node --import tsx tools/v86-loop.ts IMAGE [--no-jit]
+ * With --no-jit, v86 runs its interpreter alone (its `disable_jit` option).
  * Run in a process of its own (tools/bench-peers.ts spawns it), as each figure is.
  */
 import { readFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ const emulator = new V86({
   memory_size: 64 << 20,
   autostart: true,
   disable_keyboard: true,
+  disable_jit: process.argv.includes('--no-jit'),
 });
 emulator.add_listener('serial0-output-byte', (byte: number) => {
   if (byte === 0x53 && start === 0) start = performance.now();

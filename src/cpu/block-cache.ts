@@ -16,6 +16,7 @@
  */
 import { GUEST_FAULT, type Cpu } from './cpu.ts';
 import { decode } from './decoder.ts';
+import { dropDeadFlags } from './hot-forms.ts';
 import { Insn } from './insn.ts';
 import { D_ENDS_BLOCK } from './opcode-table.ts';
 import { S_EIP, S_INSN_EIP } from './state.ts';
@@ -134,6 +135,7 @@ export class BlockCache {
     st[S_INSN_EIP] = savedInsnEip;
     if (block.insns.length === 0) return null;
     block.byteLength = offset;
+    dropDeadFlags(block.insns);
     // The budget is checked here, where a block is made, never where one is executed. Decoding
     // does not depend on the cache, so the block just decoded survives the flush.
     if (this.insnCount + block.insns.length > this.maxInsns) {

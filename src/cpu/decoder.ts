@@ -7,7 +7,7 @@
 import type { Cpu } from './cpu.ts';
 import { Insn } from './insn.ts';
 import {
-  COMPILED, DECODE_INFO, EXECUTE, GROUP_BASE, D_GROUP, D_IGNORE_MOD, D_LOCKABLE, D_MEM_ONLY, D_MODRM, D_REG_ONLY, IMM_SHIFT, IMM_MASK, Imm,
+  COMPILED, DECODE_INFO, EXECUTE, HOT, GROUP_BASE, D_GROUP, D_IGNORE_MOD, D_LOCKABLE, D_MEM_ONLY, D_MODRM, D_REG_ONLY, IMM_SHIFT, IMM_MASK, Imm,
 } from './opcode-table.ts';
 import { CS, DS, EBP, ES, FS, GP, GS, SS, UD, S_CODE32, S_EIP } from './state.ts';
 
@@ -117,6 +117,7 @@ export function decode(cpu: Cpu, d: Insn): void {
   d.info = info;
   d.execute = EXECUTE[entry];
   d.form = COMPILED[entry];
+  d.hot = HOT[entry](d);
   d.length = (st[S_EIP] - start) | 0;
   // Prefixes are checked as they come; an instruction made long by its operands is caught here.
   if (d.length > MAX_INSN_LENGTH) cpu.fault(GP, 0);

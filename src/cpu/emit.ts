@@ -82,6 +82,25 @@ export interface CompiledForm {
 export const READS_EVERY_FLAG: FlagEffect = { reads: ARITH_FLAGS, writes: 0, quiet: false };
 
 /**
+ * Which instructions' flags someone may see, by a backward pass over the block: a flag is live
+ * after the block, before any instruction that is not quiet (a fault or an exit to the run loop
+ * shows EFLAGS to the guest), and where an instruction reads it. An instruction whose flags are
+ * all overwritten before any of that may leave them alone: its lazy record is never written,
+ * and the previous one stands for the flags it does not set. The translation cache and the
+ * interpreter's hot forms (hot-forms.ts) both use it.
+ */
+export function flagsLiveAfter(insns: readonly Insn[]): { live: boolean[]; liveAtStart: number } {
+  const live: boolean[] = new Array(insns.length);
+  let liveFlags = ARITH_FLAGS;
+  for (let k = insns.length - 1; k >= 0; k--) {
+    const effect = insns[k].form?.flags(insns[k]) ?? READS_EVERY_FLAG;
+    live[k] = !effect.quiet || (effect.writes & liveFlags) !== 0;
+    liveFlags = effect.quiet ? (liveFlags & ~effect.writes) | effect.reads : ARITH_FLAGS;
+  }
+  return { live, liveAtStart: liveFlags };
+}
+
+/**
  * The 32-bit registers the statements of one instruction read, write (a 16- or 8-bit write
  * reads the rest of its register too), and reach through the state array instead of their
  * local (`arrayRegisterJs`): bit n for register n. Noted by the helpers below as an emitter

@@ -37,6 +37,8 @@ export class Insn {
   form: CompiledForm | null = null;
   /** The table entry's decode-info bits (opcode-table.ts, D_*). */
   info = 0;
+  /** Its hot form's number for the interpreter, or 0: run `execute` (hot-forms.ts). */
+  hot = 0;
 }
 
 function notDecoded(): void {

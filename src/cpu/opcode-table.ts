@@ -11,7 +11,8 @@
  * I (immediate), J (relative offset), O (memory offset), A (far pointer); sizes b, w, d, v
  * (16/32), z (16/32 immediate), p (far pointer). `Ibs` is a sign-extended imm8.
  */
-import type { Semantics } from './insn.ts';
+import type { Insn, Semantics } from './insn.ts';
+import * as hot from './hot-forms.ts';
 import { NO_FLAGS_MEMORY, NO_FLAGS_REGISTERS, READS_EVERY_FLAG, noFlags, type CompiledForm } from './emit.ts';
 import * as alu from './ops/alu.ts';
 import * as bcd from './ops/bcd.ts';
@@ -64,6 +65,8 @@ export interface OpcodeEntry {
   execute: Semantics;
   /** How the translation cache writes it out; without one, compiled code calls `execute`. */
   compiled?: CompiledForm;
+  /** The interpreter's hot form of a decoded instruction, or 0 (hot-forms.ts); none: always 0. */
+  hot?: (d: Insn) => number;
   lockable?: boolean;
   endsBlock?: boolean;
   sensitive?: boolean;
@@ -115,14 +118,14 @@ ALU_NAMES.forEach((name, i) => {
   const base = i << 3;
   const lock = name === 'cmp' ? {} : LOCK;
   def(base + 0, name, 'Eb,Gb', alu.execAluEG, { ...lock, compiled: ALU_EG });
-  def(base + 1, name, 'Ev,Gv', alu.execAluEG, { ...lock, compiled: ALU_EG });
+  def(base + 1, name, 'Ev,Gv', alu.execAluEG, { ...lock, compiled: ALU_EG, hot: hot.hotAlu });
   def(base + 2, name, 'Gb,Eb', alu.execAluGE, { compiled: ALU_GE });
-  def(base + 3, name, 'Gv,Ev', alu.execAluGE, { compiled: ALU_GE });
+  def(base + 3, name, 'Gv,Ev', alu.execAluGE, { compiled: ALU_GE, hot: hot.hotAlu });
   def(base + 4, name, 'AL,Ib', alu.execAluAccImm, { compiled: ALU_ACC_IMM });
-  def(base + 5, name, 'eAX,Iz', alu.execAluAccImm, { compiled: ALU_ACC_IMM });
+  def(base + 5, name, 'eAX,Iz', alu.execAluAccImm, { compiled: ALU_ACC_IMM, hot: hot.hotAluEaxImm });
   [0x80, 0x81, 0x82, 0x83].forEach((op) => {
     const operands = op === 0x81 ? 'Ev,Iz' : op === 0x83 ? 'Ev,Ibs' : 'Eb,Ib';
-    grp(op, i, name, operands, alu.execAluEImm, { ...lock, compiled: ALU_E_IMM });
+    grp(op, i, name, operands, alu.execAluEImm, { ...lock, compiled: ALU_E_IMM, ...(op === 0x81 || op === 0x83 ? { hot: hot.hotAluImm } : {}) });
   });
 });
 def(0x06, 'push', 'ES', stack.execPushSreg);
@@ -139,10 +142,10 @@ def(0x3f, 'aas', '', bcd.execAas);
 
 // ---- 40-6F
 for (let r = 0; r < 8; r++) {
-  def(0x40 + r, 'inc', 'Zv', alu.execIncDecReg, { compiled: INC_DEC_REG });
-  def(0x48 + r, 'dec', 'Zv', alu.execIncDecReg, { compiled: INC_DEC_REG });
-  def(0x50 + r, 'push', 'Zv', stack.execPushReg, { compiled: PUSH_REG });
-  def(0x58 + r, 'pop', 'Zv', stack.execPopReg, { compiled: POP_REG });
+  def(0x40 + r, 'inc', 'Zv', alu.execIncDecReg, { compiled: INC_DEC_REG, hot: hot.hotIncDec });
+  def(0x48 + r, 'dec', 'Zv', alu.execIncDecReg, { compiled: INC_DEC_REG, hot: hot.hotIncDec });
+  def(0x50 + r, 'push', 'Zv', stack.execPushReg, { compiled: PUSH_REG, hot: hot.hotPushReg });
+  def(0x58 + r, 'pop', 'Zv', stack.execPopReg, { compiled: POP_REG, hot: hot.hotPopReg });
 }
 def(0x60, 'pusha', '', stack.execPusha);
 def(0x61, 'popa', '', stack.execPopa);
@@ -160,23 +163,23 @@ def(0x6f, 'outsw', '', string.execString, SENSITIVE);
 // ---- 70-7F Jcc rel8
 const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
 CC.forEach((cc, i) => {
-  def(0x70 + i, 'j' + cc, 'Jb', control.execJcc, { ...BRANCH, compiled: JCC });
-  def(0x180 + i, 'j' + cc, 'Jz', control.execJcc, { ...BRANCH, compiled: JCC });
+  def(0x70 + i, 'j' + cc, 'Jb', control.execJcc, { ...BRANCH, compiled: JCC, hot: hot.hotJcc });
+  def(0x180 + i, 'j' + cc, 'Jz', control.execJcc, { ...BRANCH, compiled: JCC, hot: hot.hotJcc });
   def(0x190 + i, 'set' + cc, 'Eb', bits.execSetcc);
   def(0x140 + i, 'cmov' + cc, 'Gv,Ev', bits.execCmovcc);
 });
 
 // ---- 84-8F
 def(0x84, 'test', 'Eb,Gb', alu.execTestEG, { compiled: TEST_EG });
-def(0x85, 'test', 'Ev,Gv', alu.execTestEG, { compiled: TEST_EG });
+def(0x85, 'test', 'Ev,Gv', alu.execTestEG, { compiled: TEST_EG, hot: hot.hotTest });
 def(0x86, 'xchg', 'Eb,Gb', move.execXchgEG, LOCK);
 def(0x87, 'xchg', 'Ev,Gv', move.execXchgEG, LOCK);
 def(0x88, 'mov', 'Eb,Gb', move.execMovEG, { compiled: MOV_EG });
-def(0x89, 'mov', 'Ev,Gv', move.execMovEG, { compiled: MOV_EG });
+def(0x89, 'mov', 'Ev,Gv', move.execMovEG, { compiled: MOV_EG, hot: hot.hotMov });
 def(0x8a, 'mov', 'Gb,Eb', move.execMovGE, { compiled: MOV_GE });
-def(0x8b, 'mov', 'Gv,Ev', move.execMovGE, { compiled: MOV_GE });
+def(0x8b, 'mov', 'Gv,Ev', move.execMovGE, { compiled: MOV_GE, hot: hot.hotMov });
 def(0x8c, 'mov', 'Ev,Sw', move.execMovESreg);
-def(0x8d, 'lea', 'Gv,M', move.execLea, { compiled: LEA });
+def(0x8d, 'lea', 'Gv,M', move.execLea, { compiled: LEA, hot: hot.hotLea });
 def(0x8e, 'mov', 'Sw,Ew', move.execMovSregE, BRANCH);
 grp(0x8f, 0, 'pop', 'Ev', stack.execPopE);
 
@@ -213,25 +216,25 @@ def(0xaf, 'scasw', '', string.execString, STRING);
 // ---- B0-BF
 for (let r = 0; r < 8; r++) {
   def(0xb0 + r, 'mov', 'Zb,Ib', move.execMovRegImm, { compiled: MOV_REG_IMM });
-  def(0xb8 + r, 'mov', 'Zv,Iz', move.execMovRegImm, { compiled: MOV_REG_IMM });
+  def(0xb8 + r, 'mov', 'Zv,Iz', move.execMovRegImm, { compiled: MOV_REG_IMM, hot: hot.hotMovRegImm });
 }
 
 // ---- C0-CF
 const SHIFT_NAMES = ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sal', 'sar'];
 SHIFT_NAMES.forEach((name, i) => {
   grp(0xc0, i, name, 'Eb,Ib', shift.execShiftGroup, { compiled: SHIFT });
-  grp(0xc1, i, name, 'Ev,Ib', shift.execShiftGroup, { compiled: SHIFT });
+  grp(0xc1, i, name, 'Ev,Ib', shift.execShiftGroup, { compiled: SHIFT, hot: hot.hotShift });
   grp(0xd0, i, name, 'Eb,1', shift.execShiftGroup, { compiled: SHIFT });
-  grp(0xd1, i, name, 'Ev,1', shift.execShiftGroup, { compiled: SHIFT });
+  grp(0xd1, i, name, 'Ev,1', shift.execShiftGroup, { compiled: SHIFT, hot: hot.hotShift });
   grp(0xd2, i, name, 'Eb,CL', shift.execShiftGroup);
   grp(0xd3, i, name, 'Ev,CL', shift.execShiftGroup);
 });
 def(0xc2, 'ret', 'Iw', control.execRetNear, BRANCH);
-def(0xc3, 'ret', '', control.execRetNear, BRANCH);
+def(0xc3, 'ret', '', control.execRetNear, { ...BRANCH, hot: hot.hotRetNear });
 def(0xc4, 'les', 'Gv,Mp', move.execLoadFarPointer);
 def(0xc5, 'lds', 'Gv,Mp', move.execLoadFarPointer);
 grp(0xc6, 0, 'mov', 'Eb,Ib', move.execMovEImm, { compiled: MOV_E_IMM });
-grp(0xc7, 0, 'mov', 'Ev,Iz', move.execMovEImm, { compiled: MOV_E_IMM });
+grp(0xc7, 0, 'mov', 'Ev,Iz', move.execMovEImm, { compiled: MOV_E_IMM, hot: hot.hotMovMemImm });
 def(0xc8, 'enter', 'Iw,Ib', stack.execEnter);
 def(0xc9, 'leave', '', stack.execLeave);
 def(0xca, 'retf', 'Iw', control.execRetFar, BRANCH);
@@ -257,10 +260,10 @@ def(0xe4, 'in', 'AL,Ib', io.execIn, SENSITIVE);
 def(0xe5, 'in', 'eAX,Ib', io.execIn, SENSITIVE);
 def(0xe6, 'out', 'Ib,AL', io.execOut, SENSITIVE);
 def(0xe7, 'out', 'Ib,eAX', io.execOut, SENSITIVE);
-def(0xe8, 'call', 'Jz', control.execCallRel, BRANCH);
-def(0xe9, 'jmp', 'Jz', control.execJmpRel, { ...BRANCH, compiled: JMP_REL });
+def(0xe8, 'call', 'Jz', control.execCallRel, { ...BRANCH, hot: hot.hotCallRel });
+def(0xe9, 'jmp', 'Jz', control.execJmpRel, { ...BRANCH, compiled: JMP_REL, hot: hot.hotJmpRel });
 def(0xea, 'jmp', 'Ap', control.execJmpFar, BRANCH);
-def(0xeb, 'jmp', 'Jb', control.execJmpRel, { ...BRANCH, compiled: JMP_REL });
+def(0xeb, 'jmp', 'Jb', control.execJmpRel, { ...BRANCH, compiled: JMP_REL, hot: hot.hotJmpRel });
 def(0xec, 'in', 'AL,DX', io.execIn, SENSITIVE);
 def(0xed, 'in', 'eAX,DX', io.execIn, SENSITIVE);
 def(0xee, 'out', 'DX,AL', io.execOut, SENSITIVE);
@@ -345,8 +348,8 @@ def(0x1b2, 'lss', 'Gv,Mp', move.execLoadFarPointer, BRANCH);
 def(0x1b3, 'btr', 'Ev,Gv', bits.execBitOpReg, LOCK);
 def(0x1b4, 'lfs', 'Gv,Mp', move.execLoadFarPointer);
 def(0x1b5, 'lgs', 'Gv,Mp', move.execLoadFarPointer);
-def(0x1b6, 'movzx', 'Gv,Eb', move.execMovExtend);
-def(0x1b7, 'movzx', 'Gv,Ew', move.execMovExtend);
+def(0x1b6, 'movzx', 'Gv,Eb', move.execMovExtend, { hot: hot.hotMovExtend });
+def(0x1b7, 'movzx', 'Gv,Ew', move.execMovExtend, { hot: hot.hotMovExtend });
 grp(0x1ba, 4, 'bt', 'Ev,Ib', bits.execBitOpImm);
 grp(0x1ba, 5, 'bts', 'Ev,Ib', bits.execBitOpImm, LOCK);
 grp(0x1ba, 6, 'btr', 'Ev,Ib', bits.execBitOpImm, LOCK);
@@ -391,6 +394,9 @@ function decodeInfoOf(e: OpcodeEntry): number {
 export const DECODE_INFO = new Uint16Array(GROUP_SPACE + 8 * 32);
 export const GROUP_BASE = new Uint16Array(GROUP_SPACE);
 export const EXECUTE: Semantics[] = new Array(GROUP_SPACE + 8 * 32).fill(system.execInvalid);
+/** Each entry's choice of hot form (hot-forms.ts). */
+const noHotForm = (): number => 0;
+export const HOT: ((d: Insn) => number)[] = new Array(GROUP_SPACE + 8 * 32).fill(noHotForm);
 /** How the translation cache writes each out (null: a call of its semantics). */
 export const COMPILED: (CompiledForm | null)[] = new Array(GROUP_SPACE + 8 * 32).fill(null);
 /** The entry behind each index, for disassembly and traces (undefined: not an instruction). */
@@ -410,6 +416,7 @@ for (const e of entries) {
   ENTRY[index] = e;
   EXECUTE[index] = e.execute;
   COMPILED[index] = e.compiled ?? null;
+  HOT[index] = e.hot ?? noHotForm;
   DECODE_INFO[index] = decodeInfoOf(e) | (e.reg !== undefined ? D_MODRM : 0);
 }
 // Group members with no entry are #UD, but still consume their ModRM byte and operand.

@@ -13,6 +13,7 @@ import type { DecodedBlock } from './block-cache.ts';
 import { HOOK_SINGLE, HOOK_STOP } from './debug-hook.ts';
 import { DR6, DR6_BS } from './debug.ts';
 import { step } from './decoder.ts';
+import { interpret } from './hot-forms.ts';
 import type { Insn } from './insn.ts';
 import { deliverPendingEvent } from './interrupts.ts';
 import { ExitReason } from './sensitive.ts';
@@ -85,7 +86,8 @@ function runChunk(cpu: Cpu, count: number): number {
           }
           if (verdict === HOOK_SINGLE) block = null;
         }
-        if (block === null || block.insns.length > count - n) {
+        // (A block's hot forms may leave dead flags unset: it starts only with nothing pending, see dropDeadFlags.)
+        if (block === null || block.insns.length > count - n || cpu.attention !== 0) {
           st[S_INSN_EIP] = st[S_EIP];
           cpu.retiredInChunk = n;
           if (cpu.codeWatch) {
@@ -117,7 +119,7 @@ function runChunk(cpu: Cpu, count: number): number {
         // A compiled block may leave dead flags unset between its instructions, so it only
         // starts with nothing pending (single-step's trap would stop it after one instruction).
         if (compiled !== null && cpu.attention === 0) {
-          // The same steps as the loop below, in the block's own function (src/jit/translation-cache.ts).
+          // The same steps as interpretBlock, in the block's own function (src/jit/translation-cache.ts).
           runningCompiled = true;
           cpu.compiledEarlyStop = false;
           const ran = compiled(cpu, st, count - n, n);
@@ -130,21 +132,15 @@ function runChunk(cpu: Cpu, count: number): number {
           previous = block;
           continue;
         }
-        for (i = 0; i < last; i++) {
-          const d = insns[i];
-          d.execute(cpu, d);
-          if (cpu.attention !== 0) {
-            st[S_EIP] = (base + d.offset + d.length) | 0;
-            running = null;
-            return n + i + 1;
-          }
+        // In a function of its own, which V8 optimizes with its own inlining budget: the hot forms.
+        runningCompiled = true; // (a fault's index comes back in cpu.compiledFaultIndex, as from compiled code)
+        cpu.compiledFaultRetired = 0;
+        const stoppedAfter = interpretBlock(cpu, st, insns, base, n);
+        runningCompiled = false;
+        if (stoppedAfter !== 0) {
+          running = null;
+          return n + stoppedAfter;
         }
-        const d = insns[last];
-        const eip = (base + d.offset) | 0;
-        st[S_INSN_EIP] = eip;
-        st[S_EIP] = eip + d.length;
-        cpu.retiredInChunk = n + last;
-        d.execute(cpu, d);
         running = null;
         const retired = cpu.retiredNow();
         if (cpu.attention !== 0) return cpu.stopReason === 'vmexit' ? n + last : n + last + retired;
@@ -194,6 +190,40 @@ function runChunk(cpu: Cpu, count: number): number {
       if (cpu.stopReason === 'vmexit' || cpu.stopReason === 'debug') return n - 1;
       if (cpu.attention !== 0) return n;
     }
+  }
+}
+
+/**
+ * Interprets a decoded block from its first instruction (EIP on it). Only the last instruction
+ * reads EIP (D_ENDS_BLOCK): it alone gets EIP, the instruction's EIP and the chunk's retired
+ * count (`retiredBefore` + its index) first. Returns 0 when the last instruction ran, else how
+ * many ran before something needed the run loop's attention (EIP after the last of them). A
+ * fault leaves `cpu.compiledFaultIndex` on the faulting instruction.
+ */
+function interpretBlock(cpu: Cpu, st: Int32Array, insns: Insn[], base: number, retiredBefore: number): number {
+  const last = insns.length - 1;
+  let i = 0;
+  try {
+    // One call site of interpret for every instruction, so that V8 inlines it (and its hot
+    // forms) once: the last instruction is told apart inside the loop.
+    for (; ; i++) {
+      const d = insns[i];
+      if (i === last) {
+        const eip = (base + d.offset) | 0;
+        st[S_INSN_EIP] = eip;
+        st[S_EIP] = eip + d.length;
+        cpu.retiredInChunk = retiredBefore + last;
+      }
+      interpret(cpu, d);
+      if (i === last) return 0;
+      if (cpu.attention !== 0) {
+        st[S_EIP] = (base + d.offset + d.length) | 0;
+        return i + 1;
+      }
+    }
+  } catch (e) {
+    cpu.compiledFaultIndex = i;
+    throw e;
   }
 }
 

@@ -37,7 +37,7 @@
  *   its iteration began; the state is the faulting instruction's, as in the interpreter.
  */
 import type { CompiledBlock } from '../cpu/block-cache.ts';
-import { READS_EVERY_FLAG, beginEmission, registerUse, type RegisterUse } from '../cpu/emit.ts';
+import { beginEmission, flagsLiveAfter, registerUse, type RegisterUse } from '../cpu/emit.ts';
 import type { Insn, Semantics } from '../cpu/insn.ts';
 import { resultNegative, resultZero, testCondition } from '../cpu/flags.ts';
 import { pop, push } from '../cpu/operands.ts';
@@ -47,25 +47,7 @@ import {
   rotateLeft, rotateLeftThroughCarry, rotateLeftValue, rotateRight, rotateRightThroughCarry, rotateRightValue, shiftArithmeticRight,
   shiftArithmeticRightValue, shiftLeft, shiftLeftValue, shiftRight, shiftRightValue,
 } from '../cpu/ops/shift.ts';
-import { ARITH_FLAGS, S_EIP, S_FLAT_SEGMENTS, S_INSN_EIP, SF, ZF } from '../cpu/state.ts';
-
-/**
- * Which instructions' flags someone may see, by a backward pass over the block: a flag is live
- * after the block, before any instruction that is not quiet (a fault or an exit to the run loop
- * shows EFLAGS to the guest), and where an instruction reads it. An instruction whose flags are
- * all overwritten before any of that may leave them alone: its lazy record is never written,
- * and the previous one stands for the flags it does not set.
- */
-export function flagsLiveAfter(insns: readonly Insn[]): { live: boolean[]; liveAtStart: number } {
-  const live: boolean[] = new Array(insns.length);
-  let liveFlags = ARITH_FLAGS;
-  for (let k = insns.length - 1; k >= 0; k--) {
-    const effect = insns[k].form?.flags(insns[k]) ?? READS_EVERY_FLAG;
-    live[k] = !effect.quiet || (effect.writes & liveFlags) !== 0;
-    liveFlags = effect.quiet ? (liveFlags & ~effect.writes) | effect.reads : ARITH_FLAGS;
-  }
-  return { live, liveAtStart: liveFlags };
-}
+import { S_EIP, S_FLAT_SEGMENTS, S_INSN_EIP, SF, ZF } from '../cpu/state.ts';
 
 /** What emitted code may call, by name (emit.ts). */
 const HELPERS = {

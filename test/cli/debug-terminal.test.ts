@@ -12,8 +12,12 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-/** A boot sector that says it runs, then spins forever. */
+/**
+ * A boot sector that says it runs, then spins forever, interrupts off: a timer interrupt would
+ * end the long "next" below in its handler, before the Ctrl-C it waits for.
+ */
 const SPIN = `org 0x7c00
+  cli
   mov al, 'R'
   out 0xe9, al
 spin_forever:
@@ -60,9 +64,9 @@ describe('minivisor debug in a terminal', () => {
       await waitFor('(minivisor) ', 3);
       // Tab completes the label.
       type('tbreak spin_f\t\r');
-      await waitFor('Temporary breakpoint 1 at 0x00007C04 <spin_forever>');
+      await waitFor('Temporary breakpoint 1 at 0x00007C05 <spin_forever>');
       type('continue\r');
-      await waitFor('Temporary breakpoint 1, 0x00007C04 <spin_forever>');
+      await waitFor('Temporary breakpoint 1, 0x00007C05 <spin_forever>');
       // A long next (one run of the guest per instruction) stops on Ctrl-C too.
       type('next 100000000\r');
       await new Promise((resolve) => setTimeout(resolve, 500));
