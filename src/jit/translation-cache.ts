@@ -4,7 +4,7 @@
  * (`block_00007c3a_32`), so that a profile of a guest reads as the guest's code.
  *
  * The function holds no semantics of its own. For the common forms (ALU, MOV, INC/DEC, shifts
- * by a constant, TEST, LEA, PUSH/POP, Jcc, JMP: the opcode table's entries with a `compiled`
+ * by a constant, TEST, LEA, PUSH/POP, MOVZX/MOVSX, IMUL, Jcc, JMP: the opcode table's entries with a `compiled`
  * form, which the decoder puts in Insn.form) an emitter (src/cpu/emit.ts, next to each form's
  * semantics) writes the calls the form's semantics function would make, with the decoded
  * operation, size, registers and immediate as constants; any other instruction is a call of
@@ -43,6 +43,8 @@ import { resultNegative, resultZero, testCondition } from '../cpu/flags.ts';
 import { pop, push } from '../cpu/operands.ts';
 import { addValue, alu, aluValue, andValue, dec, decValue, inc, incValue, orValue, subValue, test, xorValue } from '../cpu/ops/alu.ts';
 import { execJcc, execJmpRel, jumpNear } from '../cpu/ops/control.ts';
+import { signExtend } from '../cpu/ops/move.ts';
+import { imul, imulValue } from '../cpu/ops/muldiv.ts';
 import {
   rotateLeft, rotateLeftThroughCarry, rotateLeftValue, rotateRight, rotateRightThroughCarry, rotateRightValue, shiftArithmeticRight,
   shiftArithmeticRightValue, shiftLeft, shiftLeftValue, shiftRight, shiftRightValue,
@@ -53,7 +55,7 @@ import { S_EIP, S_FLAT_SEGMENTS, S_INSN_EIP, SF, ZF } from '../cpu/state.ts';
 const HELPERS = {
   alu, aluValue, addValue, orValue, andValue, subValue, xorValue, inc, incValue, dec, decValue, test, testCondition, resultZero, resultNegative, jumpNear, push, pop,
   rotateLeft, rotateRight, rotateLeftThroughCarry, rotateRightThroughCarry, shiftLeft, shiftRight, shiftArithmeticRight,
-  rotateLeftValue, rotateRightValue, shiftLeftValue, shiftRightValue, shiftArithmeticRightValue,
+  rotateLeftValue, rotateRightValue, shiftLeftValue, shiftRightValue, shiftArithmeticRightValue, imul, imulValue, signExtend,
 };
 const HELPER_NAMES = Object.keys(HELPERS);
 const HELPER_VALUES = Object.values(HELPERS);
@@ -252,7 +254,9 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
     // (In a loop, what is deferred is made before the branch: nothing is carried into the next round.)
     const before = makesRecords[last] ? make() : '';
     lines.push(`${pad}k = ${last}; ${before}${leave(`(base + ${d.offset + d.length}) | 0`)}`);
-    lines.push(`${pad}${statements(step)}`);
+    // A call that ends a block that does not loop leaves the array as the block's last word:
+    // nothing to load back into locals, nor to write back after.
+    lines.push(`${pad}${step.call && !loops ? `${writeBack(written)}${step.js}` : statements(step)}`);
     if (step.flags === 'deferred') pending.push(step.record);
     if (loops) {
       // Round again only when the branch went back to this block's start, the TLB was not flushed
@@ -264,7 +268,7 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
       lines.push('      }');
     }
   }
-  lines.push(`      ${make()}${writeBack(written)}return done + ${last};`);
+  lines.push(`      ${make()}${step.call && !loops ? '' : writeBack(written)}return done + ${last};`);
   lines.push('    }');
   // An early stop: cpu.attention was set by instruction stopAt, which has run.
   lines.push(`    ${recordsAt('stopAt', true)}${writeBack(written)}st[${S_EIP}] = stopEip; cpu.compiledEarlyStop = true; return done + stopAt + 1;`);

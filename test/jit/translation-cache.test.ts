@@ -57,6 +57,16 @@ hot:
   jz .even
   cmp eax, ebx
   movzx ebp, byte [edi]
+  imul edx, eax, 0x9e3779b1   ; its flags dead: the next IMUL sets them all
+  imul esi, edx
+  xor eax, esi
+  imul bp, [edi], -3
+  movsx edx, byte [edi+3]
+  add eax, edx
+  movsx bp, bl
+  movzx esi, word [edi+2]
+  imul si, dx
+  add eax, esi
 .even:
   dec ecx
   jnz hot

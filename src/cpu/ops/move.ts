@@ -61,12 +61,13 @@ export function execMovSregE(cpu: Cpu, d: Insn): void {
 
 /** 0F B6/B7 MOVZX, 0F BE/BF MOVSX. */
 export function execMovExtend(cpu: Cpu, d: Insn): void {
-  const opcode = d.opcode;
-  const srcSize = opcode & 1 ? 16 : 8;
-  let value = readE(cpu, d, srcSize);
-  if (opcode >= 0x1be) value = (value << (32 - srcSize)) >> (32 - srcSize);
-  writeG(cpu, d, operandSize(d), value);
+  const srcSize = d.opcode & 1 ? 16 : 8;
+  const value = readE(cpu, d, srcSize);
+  writeG(cpu, d, operandSize(d), d.opcode >= 0x1be ? signExtend(value, srcSize) : value);
 }
+
+/** The low `size` bits of `value`, sign-extended to 32. */
+export const signExtend = (value: number, size: number): number => (value << (32 - size)) >> (32 - size);
 
 /** 86/87 XCHG r/m, r. */
 export function execXchgEG(cpu: Cpu, d: Insn): void {
@@ -163,6 +164,13 @@ export const emitMovRegImm: Emitter = (d) => setRegJs(d.opcode & 7, d.opcode < 0
 
 /** execLea. */
 export const emitLea: Emitter = (d) => setRegJs(regField(d), operandSize(d), offsetJs(d));
+
+/** execMovExtend. */
+export const emitMovExtend: Emitter = (d) => {
+  const srcSize = d.opcode & 1 ? 16 : 8;
+  const value = readEJs(d, srcSize);
+  return setRegJs(regField(d), operandSize(d), d.opcode >= 0x1be ? `signExtend(${value}, ${srcSize})` : value);
+};
 
 /** execNop. */
 export const emitNop: Emitter = () => '';

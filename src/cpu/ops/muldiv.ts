@@ -7,6 +7,7 @@ import type { Insn } from '../insn.ts';
 import { LAZY_LOGIC, recordLazy, setArithFlags } from '../flags.ts';
 import { ARITH_FLAGS, CF, DE, OF } from '../state.ts';
 import { operandSize, readE, readG, sizeFromOpcodeBit, writeG } from '../operands.ts';
+import { readEJs, regField, regJs, setRegJs, type Emitter, type FlagEffect } from '../emit.ts';
 
 /** High 32 bits of the unsigned 64-bit product of two 32-bit values. */
 export function mulHighUnsigned(a: number, b: number): number {
@@ -66,9 +67,8 @@ export function execMulAcc(cpu: Cpu, d: Insn): void {
 }
 
 /** Signed multiply of two operand-size values into a register: IMUL G, E (0F AF) and IMUL G, E, imm (69, 6B). */
-function imulInto(cpu: Cpu, d: Insn, a: number, b: number): void {
-  const st = cpu.st;
-  const size = operandSize(d);
+/** IMUL's two- and three-operand forms: a * b truncated to `size` bits, the flags set (CF = OF = the product did not fit). */
+export function imul(st: Int32Array, a: number, b: number, size: number): number {
   let low: number;
   let overflow: boolean;
   if (size === 16) {
@@ -79,19 +79,36 @@ function imulInto(cpu: Cpu, d: Insn, a: number, b: number): void {
     low = Math.imul(a, b);
     overflow = mulHighSigned(a, b) !== low >> 31;
   }
-  writeG(cpu, d, size, low);
   setMulFlags(st, low, size, overflow);
+  return low;
 }
 
+/** imul's value alone (the translation cache's, when no flag it sets is live). */
+export const imulValue = (a: number, b: number, size: number): number => (size === 16 ? Math.imul(a, b) & 0xffff : Math.imul(a, b));
+
+/** 0F AF IMUL r, r/m. */
 export function execImulGE(cpu: Cpu, d: Insn): void {
   const size = operandSize(d);
-  imulInto(cpu, d, readG(cpu, d, size), readE(cpu, d, size));
+  writeG(cpu, d, size, imul(cpu.st, readG(cpu, d, size), readE(cpu, d, size), size));
 }
 
+/** 69 and 6B IMUL r, r/m, imm. */
 export function execImulGEImm(cpu: Cpu, d: Insn): void {
   const size = operandSize(d);
-  imulInto(cpu, d, readE(cpu, d, size), d.imm);
+  writeG(cpu, d, size, imul(cpu.st, readE(cpu, d, size), d.imm, size));
 }
+
+/** execImulGE and execImulGEImm. */
+export const emitImul: Emitter = (d, _x, flagsLive) => {
+  const size = operandSize(d);
+  const [a, b] = d.opcode === 0x1af ? [regJs(regField(d), size), readEJs(d, size)] : [readEJs(d, size), String(d.imm)];
+  return setRegJs(regField(d), size, flagsLive ? `imul(st, ${a}, ${b}, ${size})` : `imulValue(${a}, ${b}, ${size})`);
+};
+
+const IMUL_REGISTERS: FlagEffect = { reads: 0, writes: ARITH_FLAGS, quiet: true };
+const IMUL_MEMORY: FlagEffect = { reads: 0, writes: ARITH_FLAGS, quiet: false };
+/** IMUL sets every arithmetic flag (SF ZF AF PF as its lazy record says: undefined on hardware). */
+export const flagsImul = (d: Insn): FlagEffect => (d.modrm >= 0xc0 ? IMUL_REGISTERS : IMUL_MEMORY);
 
 /**
  * 32-bit DIV or IDIV when EDX:EAX fits in 53 bits (as a signed value for IDIV): it is then an
