@@ -50,8 +50,9 @@ async function bundle(entry, dir, name) {
     minifySyntax: true,
     // Packages are bundled too (binary-parser as a package, through Node's CommonJS interop,
     // cost each start 16 ms), except iced-x86, which loads its WebAssembly from its own files
-    // (and only the disassembler loads it).
-    external: ['iced-x86'],
+    // (and only the disassembler loads it), and esbuild, which runs its binary from its own
+    // folder (the playground's build uses it).
+    external: ['iced-x86', 'esbuild'],
     define: { 'import.meta.url': '__import_meta_url', 'import.meta.dirname': '__import_meta_dirname' },
     banner: { js: `(function (${PARAMETERS.join(', ')}) {` },
     footer: { js: '})' },

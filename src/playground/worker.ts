@@ -1,0 +1,149 @@
+/**
+ * The playground's Web Worker: the machine, the assembler and the debugger, as `minivisor debug
+ * guest.asm` runs them, with the page for a terminal. The page sends the sources and the
+ * commands (protocol.ts); the guest's COM1 output, the debugger's output and the registers at
+ * each stop come back. The BIOS image and its symbols were assembled when the page was built
+ * (tools/playground.ts), beside this script.
+ */
+import { assemble, formatDiagnostic } from '../asm/index.ts';
+import type { SymbolMap } from '../asm/symbol-map.ts';
+import { DebugSession, type DebugHost } from '../debugger/session.ts';
+import { SymbolTable } from '../debugger/symbols.ts';
+import { DiskImage } from '../machine/disk-image.ts';
+import { Machine } from '../machine/machine.ts';
+import type { FromWorker, GuestSources, MemoryMode, ToWorker } from './protocol.ts';
+
+/** The port the example guests power off with (QEMU's isa-debug-exit), as `minivisor run` has it. */
+const EXIT_PORT = 0xf4;
+
+const post = (message: FromWorker) => (self as unknown as Worker).postMessage(message);
+
+let bios: Uint8Array;
+let biosSymbols: SymbolMap;
+let session: DebugSession | null = null;
+let sources: GuestSources = { files: {}, main: '' };
+/** The COM1 bytes not yet sent to the page. */
+let serial = '';
+let serialTimer: ReturnType<typeof setTimeout> | null = null;
+/** Commands run one after another, as typed. */
+let queue: Promise<void> = Promise.resolve();
+
+function flushSerial(): void {
+  if (serialTimer !== null) clearTimeout(serialTimer);
+  serialTimer = null;
+  if (serial === '') return;
+  post({ type: 'serial', text: serial });
+  serial = '';
+}
+
+const host: DebugHost = {
+  print: (text) => {
+    flushSerial();
+    post({ type: 'console', text });
+  },
+  flushGuestOutput: flushSerial,
+  mayReceiveInput: false,
+  // (Stop asks the session itself, with its own words: see requestStop below.)
+  takeInterrupt: () => false,
+  running: (on) => {
+    if (on) post({ type: 'state', running: true, registers: '', ended: false });
+  },
+  readFile: (path) => sources.files[withoutDotSlash(path)],
+};
+
+const withoutDotSlash = (path: string) => path.replace(/^(\.\/)+/, '');
+
+/** What `info registers` prints, and where the guest is. */
+async function registers(s: DebugSession): Promise<string> {
+  let text = '';
+  const capture = s.captureOutput((t) => (text += `${t}\n`));
+  try {
+    await s.execute('info registers');
+  } finally {
+    capture.restore();
+  }
+  return `${text}${s.location()}`;
+}
+
+async function reportState(): Promise<void> {
+  flushSerial();
+  const s = session;
+  if (s === null) return;
+  post({ type: 'state', running: false, registers: await registers(s), ended: s.ended !== null });
+}
+
+async function boot(guest: GuestSources, mode: MemoryMode): Promise<void> {
+  sources = guest;
+  session?.machine.dispose();
+  session = null;
+  serial = '';
+  const result = assemble(guest.files[guest.main] ?? '', { fileName: guest.main, readFile: (path) => guest.files[withoutDotSlash(path)] });
+  if (!result.ok) {
+    const errors = result.diagnostics.filter((d) => d.severity === 'error');
+    post({ type: 'diagnostics', text: errors.map((d) => formatDiagnostic(d)).join('\n'), line: errors[0]?.line ?? 0 });
+    return;
+  }
+  post({ type: 'diagnostics', text: '', line: 0 });
+  const machine = new Machine({
+    memoryBytes: 32 << 20,
+    mode,
+    bios,
+    disks: new Map([[0, DiskImage.from(result.bytes, 'floppy', guest.main)]]),
+    exitPort: EXIT_PORT,
+    serial: (byte) => {
+      serial += String.fromCharCode(byte);
+      serialTimer ??= setTimeout(flushSerial, 30);
+    },
+  });
+  const symbols = new SymbolTable();
+  const labels = new Map([...result.symbols].filter(([name]) => result.labels.has(name)));
+  const constants = new Map([...result.symbols].filter(([name]) => !result.labels.has(name)));
+  symbols.add({ symbols: labels, constants, lineMap: result.lineMap });
+  symbols.add({ ...biosSymbols, base: 0xf0000, prefix: 'bios.' });
+  session = new DebugSession(machine, symbols, host);
+  post({
+    type: 'console',
+    text: `minivisor: ${guest.main} assembled (${result.bytes.length} bytes), booting from a floppy ${mode === 'bare' ? 'on the bare machine' : `under the VMM, ${mode}`}. ` +
+      `Stopped before the first instruction: Continue, Step, or type a command ('help').\n${session.location()}`,
+  });
+  await reportState();
+}
+
+function command(line: string): void {
+  const s = session;
+  if (s === null) {
+    post({ type: 'console', text: 'no guest: Assemble & Boot first' });
+    return;
+  }
+  queue = queue.then(async () => {
+    post({ type: 'console', text: `(minivisor) ${line}` });
+    await s.execute(line);
+    if (s === session) await reportState();
+  });
+}
+
+/** The BIOS beside this script, and its symbols (written by tools/playground.ts). */
+async function loadFirmware(): Promise<void> {
+  const [image, map] = await Promise.all([fetch('bios.bin').then((r) => r.arrayBuffer()), fetch('bios-symbols.json').then((r) => r.json())]);
+  bios = new Uint8Array(image);
+  const m = map as { symbols: [string, number][]; constants: [string, number][]; lineMap: [number, SymbolMap['lineMap'] extends Map<number, infer V> ? V : never][] };
+  biosSymbols = { symbols: new Map(m.symbols), constants: new Map(m.constants), lineMap: new Map(m.lineMap) };
+}
+
+const ready = loadFirmware();
+
+self.onmessage = async (event: MessageEvent<ToWorker>) => {
+  await ready;
+  const message = event.data;
+  if (message.type === 'boot') {
+    // A guest still running stops first: the new one boots after the command in progress.
+    session?.requestStop('a new boot');
+    queue = queue.then(() => boot(message.sources, message.mode));
+  } else if (message.type === 'command') {
+    command(message.line);
+  } else if (message.type === 'interrupt') {
+    session?.requestStop('the Stop button');
+  }
+};
+
+ready.then(() => post({ type: 'ready' }), (e) => post({ type: 'console', text: `minivisor: the worker could not load its BIOS: ${e}` }));
