@@ -1,12 +1,14 @@
 /**
  * The playground's page: the source editor, the buttons, the guest's COM1 in a terminal
- * (xterm.js), the registers at each stop and the debugger's console. Everything that runs the
+ * (xterm.js) and its VGA text screen, the debugger's console, and panels refreshed at each
+ * stop: registers, the disassembly from CS:EIP (a click sets a breakpoint), the last VM exits,
+ * an address's walk GVA -> GPA -> HVA -> HPA as a picture, and memory. Everything that runs the
  * machine is in the worker (worker.ts); this file only shows what it sends and sends what the
  * user does (protocol.ts). The examples are the project's own guests, collected when the page
  * was built (examples.json, from tools/playground.ts).
  */
 import { Terminal } from '@xterm/xterm';
-import type { FromWorker, GuestSources, MemoryMode, ToWorker } from './protocol.ts';
+import type { DisassemblyLine, FromWorker, GuestSources, MemoryMode, ToWorker } from './protocol.ts';
 
 /** An example: its files, which one is assembled, and a line saying what it shows. */
 interface Example extends GuestSources {
@@ -22,9 +24,16 @@ const registers = element<HTMLPreElement>('registers');
 const consoleOutput = element<HTMLPreElement>('console');
 const commandInput = element<HTMLInputElement>('command');
 const status = element<HTMLSpanElement>('status');
+const screen = element<HTMLPreElement>('screen');
+const disassemblyPanel = element<HTMLDivElement>('disassembly');
+const exitsPanel = element<HTMLPreElement>('exits');
+const walkPanel = element<HTMLDivElement>('walk');
+const walkAddress = element<HTMLInputElement>('walk-address');
+const memoryPanel = element<HTMLPreElement>('memory');
+const memoryAddress = element<HTMLInputElement>('memory-address');
 const buttons = { boot: element<HTMLButtonElement>('boot'), continue: element<HTMLButtonElement>('continue'), step: element<HTMLButtonElement>('step'), stop: element<HTMLButtonElement>('stop') };
 
-const terminal = new Terminal({ convertEol: true, rows: 16, cols: 80, fontSize: 13 });
+const terminal = new Terminal({ convertEol: true, rows: 16, cols: 80, fontSize: 12 });
 terminal.open(element('terminal'));
 
 const worker = new Worker('worker.js', { type: 'module' });
@@ -45,6 +54,55 @@ function showState(running: boolean, ended: boolean): void {
   buttons.step.disabled = !booted || running || ended;
   buttons.stop.disabled = !running;
   status.textContent = !booted ? 'ready' : running ? 'running' : ended ? 'the guest has ended' : 'stopped';
+}
+
+/** The disassembly panel: a line per instruction; a click sets or deletes a breakpoint, pointing at one walks its address. */
+function showDisassembly(lines: DisassemblyLine[]): void {
+  disassemblyPanel.replaceChildren(
+    ...lines.map((line) => {
+      const row = document.createElement('div');
+      row.textContent = line.text;
+      row.dataset.linear = `0x${line.linear.toString(16)}`;
+      if (line.next) row.classList.add('next');
+      if (line.breakpoint !== 0) row.classList.add('breakpoint');
+      row.title = line.breakpoint !== 0 ? `breakpoint ${line.breakpoint}: click to delete it` : 'click: a breakpoint here';
+      row.onclick = () => send({ type: 'toggleBreakpoint', linear: line.linear });
+      row.onmouseenter = () => walkSoon(row.dataset.linear!);
+      return row;
+    }),
+  );
+}
+
+/**
+ * `translate`'s output as a picture: a box for each address the walk reaches (GVA, GPA, HVA,
+ * HPA, or the bare machine's physical address), holding the entries it went through to the next.
+ */
+function showWalk(text: string): void {
+  const stages: string[][] = [];
+  for (const line of text.split('\n')) {
+    if (/^\s*(GVA|GPA|HVA|HPA|PA|physical) /.test(line) || stages.length === 0) stages.push([]);
+    stages[stages.length - 1].push(line.replace(/^ {2}/, ''));
+  }
+  walkPanel.replaceChildren(
+    ...stages.map(([head, ...rest]) => {
+      const box = document.createElement('div');
+      box.className = 'stage';
+      const title = document.createElement('b');
+      title.textContent = head.trim();
+      box.append(title, rest.length > 0 ? `\n${rest.join('\n')}` : '');
+      return box;
+    }),
+  );
+}
+
+let walkTimer: ReturnType<typeof setTimeout> | null = null;
+/** Walks an address a moment after the pointer stops on it (not for every line it crosses). */
+function walkSoon(address: string): void {
+  if (walkTimer !== null) clearTimeout(walkTimer);
+  walkTimer = setTimeout(() => {
+    walkAddress.value = address;
+    send({ type: 'walk', address });
+  }, 150);
 }
 
 function pick(name: string): void {
@@ -74,8 +132,19 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       }
       break;
     case 'state':
-      if (!message.running) registers.textContent = message.registers;
+      if (!message.running) {
+        registers.textContent = message.registers;
+        showDisassembly(message.disassembly);
+        exitsPanel.textContent = message.exits;
+        screen.textContent = message.screen.join('\n');
+      }
       showState(message.running, message.ended);
+      break;
+    case 'walk':
+      showWalk(message.text);
+      break;
+    case 'memory':
+      memoryPanel.textContent = message.text;
       break;
   }
 };
@@ -84,8 +153,9 @@ buttons.boot.onclick = () => {
   if (current === null) return;
   const files = { ...current.files, [current.main]: editor.value };
   terminal.reset();
-  consoleOutput.textContent = '';
-  registers.textContent = '';
+  for (const panel of [consoleOutput, registers, screen, exitsPanel, memoryPanel]) panel.textContent = '';
+  disassemblyPanel.replaceChildren();
+  walkPanel.replaceChildren();
   booted = true;
   send({ type: 'boot', sources: { files, main: current.main }, mode: modeList.value as MemoryMode });
 };
@@ -99,6 +169,12 @@ commandInput.onkeydown = (event) => {
   send({ type: 'command', line });
 };
 exampleList.onchange = () => pick(exampleList.value);
+walkAddress.onkeydown = (event) => {
+  if (event.key === 'Enter' && walkAddress.value.trim() !== '') send({ type: 'walk', address: walkAddress.value.trim() });
+};
+memoryAddress.onkeydown = (event) => {
+  if (event.key === 'Enter' && memoryAddress.value.trim() !== '') send({ type: 'memory', address: memoryAddress.value.trim() });
+};
 
 fetch('examples.json')
   .then((response) => response.json())

@@ -18,7 +18,24 @@ export type ToWorker =
   /** A debugger command line, as typed at `minivisor debug` (continue, stepi, break, x, translate...). */
   | { type: 'command'; line: string }
   /** Stop the running guest (the REPL's Ctrl-C). */
-  | { type: 'interrupt' };
+  | { type: 'interrupt' }
+  /** Set a breakpoint at a linear address, or delete the one there (a click in the disassembly). */
+  | { type: 'toggleBreakpoint'; linear: number }
+  /** Walk an address (an expression: 0x400000, esp, a label) through every level: `translate`. */
+  | { type: 'walk'; address: string }
+  /** Show memory at an address (an expression): `x/64xb`. */
+  | { type: 'memory'; address: string };
+
+/** A line of the disassembly panel: an instruction, where it is, and what marks it. */
+export interface DisassemblyLine {
+  linear: number;
+  /** `0008:0001023A <print+0x4>  8a 06   mov al, [esi]  (console.asm:41)`, as the REPL shows it. */
+  text: string;
+  /** The instruction at CS:EIP, the next to run. */
+  next: boolean;
+  /** The number of the breakpoint set there, or 0. */
+  breakpoint: number;
+}
 
 export type FromWorker =
   /** The worker is loaded (its BIOS fetched) and takes commands. */
@@ -29,5 +46,12 @@ export type FromWorker =
   | { type: 'console'; text: string }
   /** The sources did not assemble: each diagnostic as file:line:column: message, with its line. */
   | { type: 'diagnostics'; text: string; line: number }
-  /** The guest started or stopped running; when stopped, its registers (`info registers`) and where it is. */
-  | { type: 'state'; running: boolean; registers: string; ended: boolean };
+  /**
+   * The guest started or stopped running. When stopped: its registers (`info registers`) and where
+   * it is, the instructions from CS:EIP on, the last VM exits (under the VMM) and the VGA text screen.
+   */
+  | { type: 'state'; running: boolean; ended: boolean; registers: string; disassembly: DisassemblyLine[]; exits: string; screen: string[] }
+  /** `translate`'s walk of an address, level by level. */
+  | { type: 'walk'; text: string }
+  /** Memory, as `x/64xb` shows it. */
+  | { type: 'memory'; text: string };

@@ -11,7 +11,8 @@ import { DebugSession, type DebugHost } from '../debugger/session.ts';
 import { SymbolTable } from '../debugger/symbols.ts';
 import { DiskImage } from '../machine/disk-image.ts';
 import { Machine } from '../machine/machine.ts';
-import type { FromWorker, GuestSources, MemoryMode, ToWorker } from './protocol.ts';
+import { CS, S_EIP, S_SEG_BASE } from '../cpu/state.ts';
+import type { DisassemblyLine, FromWorker, GuestSources, MemoryMode, ToWorker } from './protocol.ts';
 
 /** The port the example guests power off with (QEMU's isa-debug-exit), as `minivisor run` has it. */
 const EXIT_PORT = 0xf4;
@@ -46,30 +47,61 @@ const host: DebugHost = {
   // (Stop asks the session itself, with its own words: see requestStop below.)
   takeInterrupt: () => false,
   running: (on) => {
-    if (on) post({ type: 'state', running: true, registers: '', ended: false });
+    if (on) post({ type: 'state', running: true, ended: false, registers: '', disassembly: [], exits: '', screen: [] });
   },
   readFile: (path) => sources.files[withoutDotSlash(path)],
 };
 
 const withoutDotSlash = (path: string) => path.replace(/^(\.\/)+/, '');
 
-/** What `info registers` prints, and where the guest is. */
-async function registers(s: DebugSession): Promise<string> {
+/** What a command prints, captured rather than shown in the console. */
+async function captured(s: DebugSession, line: string): Promise<string> {
   let text = '';
   const capture = s.captureOutput((t) => (text += `${t}\n`));
   try {
-    await s.execute('info registers');
+    await s.execute(line);
   } finally {
     capture.restore();
   }
-  return `${text}${s.location()}`;
+  return text.replace(/\n$/, '');
+}
+
+/** Instructions shown from CS:EIP on. */
+const DISASSEMBLY_LINES = 16;
+
+/** The instructions from CS:EIP on, with the breakpoints among them. */
+function disassembly(s: DebugSession): DisassemblyLine[] {
+  const st = s.cpu.st;
+  const eip = (st[S_SEG_BASE + CS] + st[S_EIP]) >>> 0;
+  const breakpoints = s.debugger.points.all.filter((p) => p.type === 'break' && !p.physical);
+  return s.disassembleAt(eip, DISASSEMBLY_LINES).map((i) => ({
+    linear: i.linear,
+    text: s.formatInstruction(i, ''),
+    next: i.linear === eip,
+    breakpoint: breakpoints.find((p) => p.type === 'break' && p.address >>> 0 === i.linear)?.id ?? 0,
+  }));
 }
 
 async function reportState(): Promise<void> {
   flushSerial();
   const s = session;
   if (s === null) return;
-  post({ type: 'state', running: false, registers: await registers(s), ended: s.ended !== null });
+  const registers = `${await captured(s, 'info registers')}\n${s.location()}`;
+  const exits = s.machine.vcpu === null ? '' : await captured(s, 'exits 12');
+  post({ type: 'state', running: false, ended: s.ended !== null, registers, disassembly: disassembly(s), exits, screen: s.machine.vga.lines() });
+}
+
+/** A breakpoint at `linear`, or none there any more. */
+function toggleBreakpoint(linear: number): void {
+  const there = session?.debugger.points.all.find((p) => p.type === 'break' && !p.physical && p.address >>> 0 === linear);
+  command(there === undefined ? `break 0x${linear.toString(16)}` : `delete ${there.id}`);
+}
+
+/** A command whose output goes to a panel: run in turn with the others. */
+function toPanel(line: string, show: (text: string) => void): void {
+  const s = session;
+  if (s === null) return;
+  queue = queue.then(async () => show(await captured(s, line)));
 }
 
 async function boot(guest: GuestSources, mode: MemoryMode): Promise<void> {
@@ -143,6 +175,12 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     command(message.line);
   } else if (message.type === 'interrupt') {
     session?.requestStop('the Stop button');
+  } else if (message.type === 'toggleBreakpoint') {
+    toggleBreakpoint(message.linear);
+  } else if (message.type === 'walk') {
+    toPanel(`translate ${message.address}`, (text) => post({ type: 'walk', text }));
+  } else if (message.type === 'memory') {
+    toPanel(`x/64xb ${message.address}`, (text) => post({ type: 'memory', text }));
   }
 };
 

@@ -60,6 +60,15 @@ describe('commands', () => {
     expect(t.session.failures).toBe(3);
   });
 
+  it("gdb's break *ADDR is a breakpoint at ADDR, not at the dword stored there", async () => {
+    const t = debugAsm(`
+      ${ENTER_FLAT_PM}
+    flat:
+      hlt`);
+    expect(await t.run('break *0x7c10')).toMatch(/^Breakpoint 1 at 0x00007C10 /);
+    expect(await t.run(`tbreak * ${t.at('flat')} if eax == 0`)).toMatch(/^Temporary breakpoint 2 at 0x0000[0-9A-F]{4} <flat>.*, if eax == 0$/);
+  });
+
   it('catch exit takes a reason or a family of them, as --trace-exits does', async () => {
     const t = debugAsm('hlt', { mode: 'ept' });
     expect(await t.run('catch exit apic 30')).toBe('Catchpoint 1 (exit apic 30)');

@@ -82,35 +82,56 @@ describe('the playground, in Chromium', () => {
     await page.close();
   }, 90_000);
 
-  it('a breakpoint set from the page stops the guest at its address, with the registers shown', async () => {
+  it('a click in the disassembly sets a breakpoint there, and the guest stops at it; Step goes one on', async () => {
     const { page, errors } = await open();
     await boot(page, 'hello');
-    await command(page, 'break start.next');
-    const set = /Breakpoint 1 at 0x([0-9A-F]{8})/.exec((await page.textContent('#console'))!);
-    expect(set).not.toBeNull();
+    await command(page, 'tbreak start');
     await page.click('#continue');
-    await page.waitForFunction(() => document.getElementById('console')!.textContent!.includes('Breakpoint 1, '));
+    await page.waitForFunction(() => document.querySelector('#disassembly .next')?.textContent?.includes('<start>') === true);
+    // The line of INT 10h, three instructions on: a click sets a breakpoint (its mark shows).
+    const row = page.locator('#disassembly div', { hasText: 'int 0x10' }).first();
+    const linear = await row.getAttribute('data-linear');
+    await row.click();
+    await page.waitForFunction((at) => document.querySelector(`#disassembly div.breakpoint[data-linear="${at}"]`) !== null, linear);
+    expect(await page.textContent('#console')).toMatch(new RegExp(`Breakpoint 2 at 0x0*${linear!.slice(2)}`, 'i'));
+    await page.click('#continue');
+    await page.waitForFunction(() => document.getElementById('console')!.textContent!.includes('Breakpoint 2, '));
     await status(page, 'stopped');
-    expect(await page.textContent('#registers')).toContain(`eip 0x${set![1]}`);
-    // Step goes one instruction on: LODSB after the breakpoint.
+    expect(await page.textContent('#disassembly .next')).toContain('int 0x10');
+    expect((await page.textContent('#registers'))!.toLowerCase()).toContain(`eip 0x${linear!.slice(2).padStart(8, '0')}`);
+    // Step: the next instruction is INT 10h's handler's first, in the BIOS.
     await page.click('#step');
-    await page.waitForFunction(() => /=> 0000:7C0C/.test(document.getElementById('registers')!.textContent!));
+    await page.waitForFunction(() => document.querySelector('#disassembly .next')?.textContent?.includes('<bios.') === true);
+    // A second click on the breakpoint's line deletes it.
+    await page.locator('#disassembly div').first().click();
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
 
-  it('under the VMM the exits are listed, and translate shows every level of a walk', async () => {
-    const { page } = await open();
+  it('under the VMM the exit panel lists the exits, and the walk shows every level of a user address', async () => {
+    const { page, errors } = await open();
     await boot(page, 'kernel', 'ept');
+    await command(page, 'break syscall_dispatch');
     await page.click('#continue');
-    await status(page, 'the guest has ended', 60_000);
-    await command(page, 'exits 5');
-    const exits = (await page.textContent('#console'))!;
-    expect(exits).toMatch(/\d+ VM exits since the debugger started; the last 5:/);
-    expect(exits).toContain('I/O instruction');
-    await command(page, 'translate 0x400000');
-    const walk = (await page.textContent('#console'))!;
-    for (const level of ['GVA 0x00400000', 'PDE[', 'PTE[', 'GPA 0x00400000', 'HVA 0x00400000', 'EPT (EPTP', 'PML4[']) expect(walk).toContain(level);
+    await page.waitForFunction(() => document.getElementById('console')!.textContent!.includes('Breakpoint 1, '));
+    await status(page, 'stopped');
+    expect(await page.textContent('#exits')).toMatch(/VM exits since the debugger started; the last 12:[\s\S]*I\/O instruction/);
+    // A ring-3 process's code page (USER_BASE in guests/kernel/layout.inc), under the process's CR3.
+    await page.fill('#walk-address', '0x40000000');
+    await page.press('#walk-address', 'Enter');
+    await page.waitForFunction(() => document.querySelectorAll('#walk .stage').length >= 4);
+    const stages = await page.locator('#walk .stage b').allTextContents();
+    expect(stages.map((head) => head.split(' ')[0])).toEqual(['GVA', 'GPA', 'HVA', 'HPA']);
+    expect(stages[0]).toContain('GVA 0x40000000');
+    const levels = (await page.textContent('#walk'))!;
+    for (const level of ['PDE[', 'PTE[', 'memory slot', 'host page table', 'EPT (EPTP', 'PML4[', 'PDPT[', 'PT  [']) expect(levels).toContain(level);
+    expect(levels).toMatch(/PTE\[.*\bU\b/); // a user page
+    // Pointing at a line of the disassembly walks its address.
+    const first = page.locator('#disassembly div').first();
+    const linear = Number(await first.getAttribute('data-linear'));
+    await first.hover();
+    await page.waitForFunction((want) => document.querySelector('#walk .stage b')?.textContent?.startsWith(want) === true, `GVA 0x${linear.toString(16).toUpperCase().padStart(8, '0')}`);
+    expect(errors).toEqual([]);
     await page.close();
   }, 90_000);
 

@@ -14,7 +14,8 @@ SEG:OFF a real-mode segment or a selector (0000:7c00, 0x1b:0x40000000, cs:eip), 
 (print, print.loop, bios.int13_handler, kernel_entry+4), or FILE.asm:LINE.`;
 
 function addBreakpoint(session: DebugSession, args: string, temporary: boolean): string {
-  const m = /^(.*?)(?:\s+if\s+(.+))?$/s.exec(args.trim());
+  // gdb's `break *ADDR` names the instruction at ADDR, as `break ADDR` does here (not the dword there).
+  const m = /^(.*?)(?:\s+if\s+(.+))?$/s.exec(args.trim().replace(/^\*\s*/, ''));
   const spec = m?.[1] ?? '';
   if (spec === '' || /^if(\s|$)/.test(spec)) throw new CommandError(`where? ${temporary ? 'tbreak' : 'break'} ADDR [if EXPR]\n${ADDRESS_FORMS}`);
   const condition = m?.[2]?.trim() ?? null;
