@@ -31,7 +31,12 @@ const walkPanel = element<HTMLDivElement>('walk');
 const walkAddress = element<HTMLInputElement>('walk-address');
 const memoryPanel = element<HTMLPreElement>('memory');
 const memoryAddress = element<HTMLInputElement>('memory-address');
-const buttons = { boot: element<HTMLButtonElement>('boot'), continue: element<HTMLButtonElement>('continue'), step: element<HTMLButtonElement>('step'), stop: element<HTMLButtonElement>('stop') };
+const buttons = {
+  boot: element<HTMLButtonElement>('boot'), continue: element<HTMLButtonElement>('continue'), step: element<HTMLButtonElement>('step'),
+  stop: element<HTMLButtonElement>('stop'), compare: element<HTMLButtonElement>('compare'),
+};
+const comparison = element<HTMLTableElement>('comparison');
+const verdict = element<HTMLParagraphElement>('verdict');
 
 const terminal = new Terminal({ convertEol: true, rows: 16, cols: 80, fontSize: 12 });
 terminal.open(element('terminal'));
@@ -53,6 +58,7 @@ function showState(running: boolean, ended: boolean): void {
   buttons.continue.disabled = !booted || running || ended;
   buttons.step.disabled = !booted || running || ended;
   buttons.stop.disabled = !running;
+  buttons.compare.disabled = !booted || running;
   status.textContent = !booted ? 'ready' : running ? 'running' : ended ? 'the guest has ended' : 'stopped';
 }
 
@@ -93,6 +99,19 @@ function showWalk(text: string): void {
       return box;
     }),
   );
+}
+
+/** The modes compared, as a table (the first row its header). */
+function showComparison(table: string[][], text: string): void {
+  comparison.replaceChildren(
+    ...table.map((cells, r) => {
+      const row = document.createElement('tr');
+      row.append(...cells.map((cell) => Object.assign(document.createElement(r === 0 ? 'th' : 'td'), { textContent: cell })));
+      return row;
+    }),
+  );
+  verdict.textContent = text;
+  buttons.compare.disabled = false;
 }
 
 let walkTimer: ReturnType<typeof setTimeout> | null = null;
@@ -146,6 +165,9 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
     case 'memory':
       memoryPanel.textContent = message.text;
       break;
+    case 'comparison':
+      showComparison(message.table, message.verdict);
+      break;
   }
 };
 
@@ -153,7 +175,8 @@ buttons.boot.onclick = () => {
   if (current === null) return;
   const files = { ...current.files, [current.main]: editor.value };
   terminal.reset();
-  for (const panel of [consoleOutput, registers, screen, exitsPanel, memoryPanel]) panel.textContent = '';
+  for (const panel of [consoleOutput, registers, screen, exitsPanel, memoryPanel, verdict]) panel.textContent = '';
+  comparison.replaceChildren();
   disassemblyPanel.replaceChildren();
   walkPanel.replaceChildren();
   booted = true;
@@ -162,6 +185,12 @@ buttons.boot.onclick = () => {
 buttons.continue.onclick = () => send({ type: 'command', line: 'continue' });
 buttons.step.onclick = () => send({ type: 'command', line: 'stepi' });
 buttons.stop.onclick = () => send({ type: 'interrupt' });
+buttons.compare.onclick = () => {
+  buttons.compare.disabled = true;
+  comparison.replaceChildren();
+  verdict.textContent = 'running the guest under each mode...';
+  send({ type: 'compare' });
+};
 commandInput.onkeydown = (event) => {
   if (event.key !== 'Enter') return;
   const line = commandInput.value;

@@ -24,7 +24,9 @@ export type ToWorker =
   /** Walk an address (an expression: 0x400000, esp, a label) through every level: `translate`. */
   | { type: 'walk'; address: string }
   /** Show memory at an address (an expression): `x/64xb`. */
-  | { type: 'memory'; address: string };
+  | { type: 'memory'; address: string }
+  /** Run the booted sources again from the start under every mode, side by side (`minivisor compare`). */
+  | { type: 'compare' };
 
 /** A line of the disassembly panel: an instruction, where it is, and what marks it. */
 export interface DisassemblyLine {
@@ -54,4 +56,6 @@ export type FromWorker =
   /** `translate`'s walk of an address, level by level. */
   | { type: 'walk'; text: string }
   /** Memory, as `x/64xb` shows it. */
-  | { type: 'memory'; text: string };
+  | { type: 'memory'; text: string }
+  /** The modes compared: the table's cells (a header row first), and whether they all agreed. */
+  | { type: 'comparison'; table: string[][]; verdict: string };

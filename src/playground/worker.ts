@@ -10,7 +10,8 @@ import type { SymbolMap } from '../asm/symbol-map.ts';
 import { DebugSession, type DebugHost } from '../debugger/session.ts';
 import { SymbolTable } from '../debugger/symbols.ts';
 import { DiskImage } from '../machine/disk-image.ts';
-import { Machine } from '../machine/machine.ts';
+import { Machine, type MachineConfig } from '../machine/machine.ts';
+import { COMPARED_MODES, DEFAULT_COMPARED, comparisonTable, comparisonVerdict, runMode, type ModeRow } from '../machine/mode-comparison.ts';
 import { CS, S_EIP, S_SEG_BASE } from '../cpu/state.ts';
 import type { DisassemblyLine, FromWorker, GuestSources, MemoryMode, ToWorker } from './protocol.ts';
 
@@ -104,10 +105,44 @@ function toPanel(line: string, show: (text: string) => void): void {
   queue = queue.then(async () => show(await captured(s, line)));
 }
 
+/** The last sources that assembled, and their image: what compare runs. */
+let booted: { guest: GuestSources; image: Uint8Array } | null = null;
+
+/** A guest compared runs this many instructions at most in each mode (one that never ends stops there). */
+const COMPARE_BUDGET = 200_000_000;
+
+/** The booted guest from its first instruction under every mode, one after another: the comparison table. */
+async function compare(): Promise<void> {
+  if (booted === null) {
+    post({ type: 'console', text: 'no guest: Assemble & Boot first' });
+    return;
+  }
+  const { guest, image } = booted;
+  const rows: ModeRow[] = [];
+  for (const name of DEFAULT_COMPARED) {
+    post({ type: 'console', text: `minivisor: compare: ${guest.main} under ${COMPARED_MODES[name].name}...` });
+    await yieldToPage();
+    let output = '';
+    const config = machineConfig(guest, image, 'bare', (byte) => (output += String.fromCharCode(byte)));
+    rows.push(runMode(config, COMPARED_MODES[name], COMPARE_BUDGET, () => output));
+  }
+  const verdict = comparisonVerdict(rows);
+  post({ type: 'comparison', table: comparisonTable(rows), verdict: `${verdict.text}${rows.some((r) => r.outcome.kind === 'limit') ? ` (each stopped at ${COMPARE_BUDGET.toLocaleString('en-US')} instructions)` : ''}` });
+}
+
+/** Lets the worker's messages in between two long runs. */
+const yieldToPage = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** The machine for assembled sources: 32 MiB, the BIOS, the image as the boot floppy. */
+function machineConfig(guest: GuestSources, image: Uint8Array, mode: MemoryMode, serial: (byte: number) => void): MachineConfig {
+  return { memoryBytes: 32 << 20, mode, bios, disks: new Map([[0, DiskImage.from(image, 'floppy', guest.main)]]), exitPort: EXIT_PORT, serial };
+}
+
 async function boot(guest: GuestSources, mode: MemoryMode): Promise<void> {
   sources = guest;
   session?.machine.dispose();
   session = null;
+  booted = null;
   serial = '';
   const result = assemble(guest.files[guest.main] ?? '', { fileName: guest.main, readFile: (path) => guest.files[withoutDotSlash(path)] });
   if (!result.ok) {
@@ -116,17 +151,13 @@ async function boot(guest: GuestSources, mode: MemoryMode): Promise<void> {
     return;
   }
   post({ type: 'diagnostics', text: '', line: 0 });
-  const machine = new Machine({
-    memoryBytes: 32 << 20,
-    mode,
-    bios,
-    disks: new Map([[0, DiskImage.from(result.bytes, 'floppy', guest.main)]]),
-    exitPort: EXIT_PORT,
-    serial: (byte) => {
+  booted = { guest, image: result.bytes };
+  const machine = new Machine(
+    machineConfig(guest, result.bytes, mode, (byte) => {
       serial += String.fromCharCode(byte);
       serialTimer ??= setTimeout(flushSerial, 30);
-    },
-  });
+    }),
+  );
   const symbols = new SymbolTable();
   const labels = new Map([...result.symbols].filter(([name]) => result.labels.has(name)));
   const constants = new Map([...result.symbols].filter(([name]) => !result.labels.has(name)));
@@ -181,6 +212,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     toPanel(`translate ${message.address}`, (text) => post({ type: 'walk', text }));
   } else if (message.type === 'memory') {
     toPanel(`x/64xb ${message.address}`, (text) => post({ type: 'memory', text }));
+  } else if (message.type === 'compare') {
+    queue = queue.then(compare);
   }
 };
 

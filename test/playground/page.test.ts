@@ -74,6 +74,8 @@ describe('the playground, in Chromium', () => {
     await boot(page, 'kernel');
     await page.click('#continue');
     await status(page, 'the guest has ended', 60_000);
+    // (xterm.js draws what it was given a moment later.)
+    await page.waitForFunction(() => document.querySelector('.xterm-rows')!.textContent!.includes('kernel: powering off'));
     const screen = await terminalText(page);
     expect(screen).toContain('kernel: every process has ended');
     expect(screen).toContain('kernel: powering off');
@@ -131,6 +133,21 @@ describe('the playground, in Chromium', () => {
     const linear = Number(await first.getAttribute('data-linear'));
     await first.hover();
     await page.waitForFunction((want) => document.querySelector('#walk .stage b')?.textContent?.startsWith(want) === true, `GVA 0x${linear.toString(16).toUpperCase().padStart(8, '0')}`);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 90_000);
+
+  it('Compare modes runs the guest under every mode and shows the table: the same instructions in each', async () => {
+    const { page, errors } = await open();
+    await boot(page, 'kernel');
+    await page.click('#compare');
+    await page.waitForFunction(() => document.querySelectorAll('#comparison tr').length > 1, null, { timeout: 60_000 });
+    const rows = await page.locator('#comparison tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => cell.textContent ?? '')));
+    expect(rows[0]).toEqual(['mode', 'time', 'MIPS', 'instructions', 'VM exits', 'exits/s', 'frames', 'page-table work']);
+    expect(rows.slice(1).map((row) => row[0])).toEqual(['bare', 'ept', 'ept, V86 (no unrestricted guest)', 'shadow', 'shadow, V86 (no unrestricted guest)', 'shadow, no cache']);
+    expect(new Set(rows.slice(1).map((row) => row[3])).size).toBe(1);
+    expect(rows[2][7]).toMatch(/EPT violations/);
+    expect(await page.textContent('#verdict')).toBe('every mode printed the same, and ended the same way after the same number of instructions');
     expect(errors).toEqual([]);
     await page.close();
   }, 90_000);
