@@ -50,9 +50,10 @@ async function bundle(entry, dir, name) {
     minifySyntax: true,
     // Packages are bundled too (binary-parser as a package, through Node's CommonJS interop,
     // cost each start 16 ms), except iced-x86, which loads its WebAssembly from its own files
-    // (and only the disassembler loads it), and esbuild, which runs its binary from its own
-    // folder (the playground's build uses it).
-    external: ['iced-x86', 'esbuild'],
+    // (and only the disassembler loads it), esbuild, which runs its binary from its own folder
+    // (the playground's build uses it), and playwright-core, which reads its own files (the
+    // benchmark drives Chromium with it).
+    external: ['iced-x86', 'esbuild', 'playwright-core'],
     define: { 'import.meta.url': '__import_meta_url', 'import.meta.dirname': '__import_meta_dirname' },
     banner: { js: `(function (${PARAMETERS.join(', ')}) {` },
     footer: { js: '})' },

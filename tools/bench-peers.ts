@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadGuestImage } from '../src/cli/run-command.ts';
-import { builtinBios } from '../src/machine/firmware.ts';
+import { builtinBios } from '../src/cli/firmware.ts';
 import { Machine } from '../src/machine/machine.ts';
 import { projectRoot } from '../src/project-root.ts';
 import { expectedLine } from './loop-reference.ts';

@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DiskImage } from '../src/machine/disk-image.ts';
-import { builtinBios } from '../src/machine/firmware.ts';
+import { builtinBios } from '../src/cli/firmware.ts';
 import { Machine, type MemoryMode } from '../src/machine/machine.ts';
 
 export const XV6_CONFIGURATIONS: [mode: MemoryMode, cpus: number][] = [['bare', 1], ['bare', 2], ['ept', 1], ['ept', 2], ['shadow', 1], ['shadow', 2]];

@@ -16,8 +16,9 @@ import { loadGuestImage } from '../src/cli/run-command.ts';
 import { Machine } from '../src/machine/machine.ts';
 import { projectRoot } from '../src/project-root.ts';
 import { DiskImage } from '../src/machine/disk-image.ts';
-import { builtinBios } from '../src/machine/firmware.ts';
+import { builtinBios } from '../src/cli/firmware.ts';
 import { peersReport, runOursMultiboot } from './bench-peers.ts';
+import { CHROMIUM, loopInChromium } from './bench-browser.ts';
 import { expectedLine } from './loop-reference.ts';
 import { measureXv6, XV6_CONFIGURATIONS, xv6FolderProblem } from './bench-xv6.ts';
 
@@ -174,12 +175,26 @@ async function main(): Promise<void> {
   console.log(`loop benchmark, ${iters.toExponential(0)} iterations (node ${process.version}; the interpreter alone is minivisor run --no-jit)`);
   // Each variant runs in a process of its own, as each emulator in the reference figures does:
   // in one process, the variants that run later find V8's type feedback shaped by the earlier ones.
+  const nodeMips: number[] = [];
   for (let i = 0; i < variants.length; i++) {
     const run = child(['--iters', String(iters), '--variant', String(i)]);
     if (run.status !== 0) throw new Error(`benchmark variant ${i} failed: ${run.stderr}`);
     process.stdout.write(run.stdout);
+    nodeMips.push(Number(/:\s+([\d.]+) MIPS/.exec(run.stdout)?.[1] ?? NaN));
   }
   console.log('reference (same machine class, guests/bench/README.md): QEMU TCG 5,045 / 1,972; v86 JIT 1,219 / 1,060; v86 interpreter 129; Bochs 126 / 109');
+  // The same loop in Chromium (the playground's case: V8 without tune-v8.ts's flag), against variants 2 and 3.
+  for (const memop of [false, true]) {
+    const run = await loopInChromium(iters, memop);
+    if (run === null) {
+      console.log(`  in Chromium: not measured (no Chromium at ${CHROMIUM}: apt-get install chromium)`);
+      break;
+    }
+    const mips = (iters * (memop ? 7 : 5)) / run.seconds / 1e6;
+    const node = nodeMips[memop ? 3 : 2];
+    const want = expectedLine(iters, memop);
+    console.log(`  ${memop ? 'MEMOP' : 'ALU  '} loop, bare, translation cache, in Chromium: ${mips.toFixed(1).padStart(7)} MIPS  (${run.seconds.toFixed(2)} s, guest printed ${run.line}: ${run.line === want ? 'correct' : `WRONG (want ${want})`}); ${(mips / node).toFixed(2)}x Node's`);
+  }
   if (process.argv.includes('--peers')) {
     const runOurs = (args: string[]) => {
       const run = child(args);

@@ -11,7 +11,7 @@ import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, sta
 import { createServer } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 import { build, type Plugin } from 'esbuild';
-import { builtinBios, builtinBiosSymbols } from '../src/machine/firmware.ts';
+import { builtinBios, builtinBiosSymbols } from '../src/cli/firmware.ts';
 import { projectRoot } from '../src/project-root.ts';
 
 const root = projectRoot();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { assembleFile } from '../src/asm/node-files.ts';
 import { formatDiagnostic } from '../src/asm/index.ts';
 import { DiskImage } from '../src/machine/disk-image.ts';
-import { builtinBios } from '../src/machine/firmware.ts';
+import { builtinBios } from '../src/cli/firmware.ts';
 import { Machine, type MachineConfig, type RunOutcome } from '../src/machine/machine.ts';
 import { projectRoot } from '../src/project-root.ts';
 

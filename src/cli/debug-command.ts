@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseSymbolMap } from '../asm/symbol-map.ts';
-import { builtinBiosSymbols } from '../machine/firmware.ts';
+import { builtinBiosSymbols } from './firmware.ts';
 import { formatStats } from '../machine/stats.ts';
 import type { Command } from './command.ts';
 import { DebugTerminal } from './debug-terminal.ts';

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { Machine } from '../machine/machine.ts';
 import { DiskImage } from '../machine/disk-image.ts';
-import { builtinBios } from '../machine/firmware.ts';
+import { builtinBios } from './firmware.ts';
 import { projectRoot } from '../project-root.ts';
 import type { Command } from './command.ts';
 import { loadGuestImage } from './run-command.ts';

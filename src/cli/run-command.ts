@@ -12,7 +12,7 @@ import { describeExit, exitReasonWords, parseExitReasons } from '../vmm/exit-inf
 import { DiskImage, SECTOR_BYTES, guessKind, type DiskKind } from '../machine/disk-image.ts';
 import { isElf } from '../machine/elf.ts';
 import { isFlatMultibootKernel } from '../machine/multiboot.ts';
-import { builtinBios, builtinBiosSymbols } from '../machine/firmware.ts';
+import { builtinBios, builtinBiosSymbols } from './firmware.ts';
 import { MIN_RAM_BYTES, checkReservedRanges } from '../machine/pc-memory.ts';
 import { hex } from '../cpu/physical-memory.ts';
 import { PortConflictError, describePorts, portHex } from '../cpu/io-bus.ts';

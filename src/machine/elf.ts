@@ -55,18 +55,18 @@ export function isElf(bytes: Uint8Array): boolean {
 /** Parses an ELF32 little-endian file. Throws a RangeError that says what is wrong with one that is not. */
 export function parseElf32(bytes: Uint8Array, name: string): Elf32 {
   if (bytes.length < 52) throw new RangeError(`${name}: too short to be an ELF file (${bytes.length} bytes)`);
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const ident = identParser.parse(buffer) as { class: number; data: number };
+  // (binary-parser reads a Uint8Array through a DataView: no Node Buffer, so this runs in a browser too.)
+  const ident = identParser.parse(bytes) as { class: number; data: number };
   if (ident.class !== ELFCLASS32 || ident.data !== ELFDATA2LSB) {
     throw new RangeError(`${name}: a ${ident.class === 2 ? '64-bit' : 'non-32-bit'} ELF file; minivisor runs 32-bit x86 (i386) kernels (build with -m32 / -m elf_i386)`);
   }
-  const h = headerParser.parse(buffer) as { machine: number; entry: number; phoff: number; phentsize: number; phnum: number };
+  const h = headerParser.parse(bytes) as { machine: number; entry: number; phoff: number; phentsize: number; phnum: number };
   if (h.machine !== EM_386) throw new RangeError(`${name}: an ELF file for machine ${h.machine}, not i386 (3)`);
   const programHeaders: ElfProgramHeader[] = [];
   for (let i = 0; i < h.phnum; i++) {
     const at = h.phoff + i * h.phentsize;
     if (at + 32 > bytes.length) throw new RangeError(`${name}: program header ${i} lies past the end of the file (truncated?)`);
-    programHeaders.push(programHeaderParser.parse(buffer.subarray(at)) as ElfProgramHeader);
+    programHeaders.push(programHeaderParser.parse(bytes.subarray(at)) as ElfProgramHeader);
   }
   return { machine: h.machine, entry: h.entry, programHeaders };
 }

@@ -20,7 +20,7 @@ import { getEflags } from '../../src/cpu/flags.ts';
 import { CS, S_A20_MASK, S_CODE32, S_CR0, S_CR3, S_CR4, S_EIP, S_SEG_BASE, S_SEG_SEL } from '../../src/cpu/state.ts';
 import { NO_FRAME } from '../../src/cpu/host-memory.ts';
 import { HOOK_RUN, HOOK_STOP, type DebugHook } from '../../src/cpu/debug-hook.ts';
-import { builtinBios } from '../../src/machine/firmware.ts';
+import { builtinBios } from '../../src/cli/firmware.ts';
 import { Machine, type MemoryMode } from '../../src/machine/machine.ts';
 import { assembleOrThrow } from './run-asm.ts';
 import { random } from './random-code.ts';
