@@ -23,7 +23,24 @@ const EXAMPLES: [name: string, folder: string, main: string, title: string][] = 
   ['loader', 'guests/loader', 'loader.asm', 'a two-stage boot loader (INT 13h)'],
   ['timer', 'guests/timer', 'timer.asm', "the timer's interrupts, counted"],
   ['e820', 'guests/e820', 'e820.asm', "the BIOS's memory map (INT 15h E820)"],
+  ['keyboard', 'guests/keyboard', 'keyboard.asm', 'echoes what you type in the terminal (INT 16h)'],
 ];
+
+/** The exercises' skeletons (guests/exercises/NN-name/start.asm), with the files they include. */
+function exercises(): [name: string, files: Record<string, string>, title: string][] {
+  const dir = join(root, 'guests', 'exercises');
+  const common: Record<string, string> = {};
+  for (const file of readdirSync(join(dir, 'common'))) common[file] = readFileSync(join(dir, 'common', file), 'latin1');
+  return readdirSync(dir)
+    .filter((name) => /^\d\d-/.test(name) && existsSync(join(dir, name, 'start.asm')))
+    .sort()
+    .map((name) => {
+      const start = readFileSync(join(dir, name, 'start.asm'), 'latin1');
+      // Its first line says what it is: "; Exercise 07: a process in ring 3 that ...".
+      const title = /^;\s*(.*)/.exec(start)?.[1] ?? name;
+      return [`exercise ${name}`, { ...common, 'start.asm': start }, title];
+    });
+}
 
 /**
  * iced-x86 (the debugger's disassembler) is built for Node: it reads its wasm with fs and path,
@@ -76,6 +93,7 @@ export async function buildPlayground(out: string): Promise<void> {
     }
     examples[name] = { title, main, files };
   }
+  for (const [name, files, title] of exercises()) examples[name] = { title, main: 'start.asm', files };
   writeFileSync(join(out, 'examples.json'), JSON.stringify(examples));
 }
 

@@ -24,7 +24,6 @@ const registers = element<HTMLPreElement>('registers');
 const consoleOutput = element<HTMLPreElement>('console');
 const commandInput = element<HTMLInputElement>('command');
 const status = element<HTMLSpanElement>('status');
-const screen = element<HTMLPreElement>('screen');
 const disassemblyPanel = element<HTMLDivElement>('disassembly');
 const exitsPanel = element<HTMLPreElement>('exits');
 const walkPanel = element<HTMLDivElement>('walk');
@@ -40,6 +39,11 @@ const verdict = element<HTMLParagraphElement>('verdict');
 
 const terminal = new Terminal({ convertEol: true, rows: 16, cols: 80, fontSize: 12 });
 terminal.open(element('terminal'));
+// Keys typed there go to the guest (its keyboard and COM1).
+terminal.onData((text) => send({ type: 'type', text }));
+/** The VGA text screen: 80 x 25, drawn again at each stop. */
+const screen = new Terminal({ rows: 25, cols: 80, fontSize: 11, scrollback: 0, disableStdin: true, cursorBlink: false });
+screen.open(element('screen'));
 
 const worker = new Worker('worker.js', { type: 'module' });
 const send = (message: ToWorker) => worker.postMessage(message);
@@ -155,7 +159,8 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
         registers.textContent = message.registers;
         showDisassembly(message.disassembly);
         exitsPanel.textContent = message.exits;
-        screen.textContent = message.screen.join('\n');
+        // (Home, then each row in turn: the screen's text, without its colours.)
+        screen.write(`\x1b[H${message.screen.map((row) => row.padEnd(80).slice(0, 80)).join('\r\n')}`);
       }
       showState(message.running, message.ended);
       break;
@@ -175,7 +180,8 @@ buttons.boot.onclick = () => {
   if (current === null) return;
   const files = { ...current.files, [current.main]: editor.value };
   terminal.reset();
-  for (const panel of [consoleOutput, registers, screen, exitsPanel, memoryPanel, verdict]) panel.textContent = '';
+  screen.reset();
+  for (const panel of [consoleOutput, registers, exitsPanel, memoryPanel, verdict]) panel.textContent = '';
   comparison.replaceChildren();
   disassemblyPanel.replaceChildren();
   walkPanel.replaceChildren();

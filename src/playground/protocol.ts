@@ -26,7 +26,9 @@ export type ToWorker =
   /** Show memory at an address (an expression): `x/64xb`. */
   | { type: 'memory'; address: string }
   /** Run the booted sources again from the start under every mode, side by side (`minivisor compare`). */
-  | { type: 'compare' };
+  | { type: 'compare' }
+  /** Keys typed in the COM1 terminal, for the guest (its keyboard and COM1, as `minivisor run` types them). */
+  | { type: 'type'; text: string };
 
 /** A line of the disassembly panel: an instruction, where it is, and what marks it. */
 export interface DisassemblyLine {

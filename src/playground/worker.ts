@@ -44,7 +44,8 @@ const host: DebugHost = {
     post({ type: 'console', text });
   },
   flushGuestOutput: flushSerial,
-  mayReceiveInput: false,
+  // (The user may type in the page's terminal at any time: a guest halted waiting for a key waits.)
+  mayReceiveInput: true,
   // (Stop asks the session itself, with its own words: see requestStop below.)
   takeInterrupt: () => false,
   running: (on) => {
@@ -70,12 +71,26 @@ async function captured(s: DebugSession, line: string): Promise<string> {
 /** Instructions shown from CS:EIP on. */
 const DISASSEMBLY_LINES = 16;
 
-/** The instructions from CS:EIP on, with the breakpoints among them. */
+/** How far before CS:EIP the disassembly may begin: at the label before it, when one is this near. */
+const LABEL_REACH = 48;
+
+/**
+ * The instructions around CS:EIP, with the breakpoints among them: from the label before it when
+ * that is near (decoding from a label keeps to instruction boundaries), else from CS:EIP.
+ */
 function disassembly(s: DebugSession): DisassemblyLine[] {
   const st = s.cpu.st;
   const eip = (st[S_SEG_BASE + CS] + st[S_EIP]) >>> 0;
   const breakpoints = s.debugger.points.all.filter((p) => p.type === 'break' && !p.physical);
-  return s.disassembleAt(eip, DISASSEMBLY_LINES).map((i) => ({
+  const label = s.symbols.nearest(eip);
+  let listed = s.disassembleAt(eip, DISASSEMBLY_LINES);
+  if (label !== undefined && label.offset > 0 && label.offset <= LABEL_REACH) {
+    const before = s.disassembleAt(eip - label.offset, DISASSEMBLY_LINES + 12).filter((i) => i.linear < eip);
+    // Only when decoding from the label lands on CS:EIP itself (no data between them).
+    const last = before.at(-1);
+    if (last !== undefined && last.linear + last.bytes.length === eip) listed = [...before.slice(-6), ...listed].slice(0, DISASSEMBLY_LINES + 6);
+  }
+  return listed.map((i) => ({
     linear: i.linear,
     text: s.formatInstruction(i, ''),
     next: i.linear === eip,
@@ -214,6 +229,9 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     toPanel(`x/64xb ${message.address}`, (text) => post({ type: 'memory', text }));
   } else if (message.type === 'compare') {
     queue = queue.then(compare);
+  } else if (message.type === 'type') {
+    // At once, not after the command in progress: a running guest takes it as it comes.
+    session?.machine.typeText(message.text);
   }
 };
 

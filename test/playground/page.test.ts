@@ -101,11 +101,12 @@ describe('the playground, in Chromium', () => {
     await status(page, 'stopped');
     expect(await page.textContent('#disassembly .next')).toContain('int 0x10');
     expect((await page.textContent('#registers'))!.toLowerCase()).toContain(`eip 0x${linear!.slice(2).padStart(8, '0')}`);
+    // A second click on the breakpoint's line deletes it.
+    await page.locator(`#disassembly div[data-linear="${linear}"]`).click();
+    await page.waitForFunction((at) => document.querySelector(`#disassembly div[data-linear="${at}"]`)?.classList.contains('breakpoint') === false, linear);
     // Step: the next instruction is INT 10h's handler's first, in the BIOS.
     await page.click('#step');
     await page.waitForFunction(() => document.querySelector('#disassembly .next')?.textContent?.includes('<bios.') === true);
-    // A second click on the breakpoint's line deletes it.
-    await page.locator('#disassembly div').first().click();
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
@@ -167,6 +168,33 @@ describe('the playground, in Chromium', () => {
     await status(page, 'stopped');
     expect(await page.textContent('#console')).toContain('Stopped: the Stop button.');
     expect(await page.textContent('#registers')).toMatch(/=> 0000:7C0[0-3] <spin/);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('keys typed in the terminal reach the guest, and the VGA screen shows what it drew', async () => {
+    const { page, errors } = await open();
+    await boot(page, 'keyboard');
+    await page.click('#continue');
+    await page.waitForFunction(() => document.querySelector('#terminal .xterm-rows')!.textContent!.includes('type a line, then Enter'));
+    await page.click('#terminal');
+    await page.keyboard.type('hi there');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelector('#terminal .xterm-rows')!.textContent!.includes('you typed "hi there"'), null, { timeout: 20_000 });
+    await status(page, 'the guest has ended');
+    // The BIOS's teletype draws on the screen too: the VGA panel shows the same lines.
+    await page.waitForFunction(() => document.querySelector('#screen .xterm-rows')!.textContent!.includes('you typed "hi there"'));
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it("the exercises are there to edit, their %include files with them", async () => {
+    const { page, errors } = await open();
+    const names = await page.locator('#example option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+    expect(names.filter((name) => name.startsWith('exercise '))).toHaveLength(11);
+    await boot(page, 'exercise 07-ring3');
+    expect(await page.textContent('#diagnostics')).toBe('');
+    expect(await page.inputValue('#editor')).toContain('%include "boot32.inc"');
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
