@@ -19,32 +19,15 @@ import { DiskImage } from '../src/machine/disk-image.ts';
 import { builtinBios } from '../src/cli/firmware.ts';
 import { peersReport, runOursMultiboot } from './bench-peers.ts';
 import { CHROMIUM, loopInChromium } from './bench-browser.ts';
+import { timeLoop } from './loop-timing.ts';
 import { expectedLine } from './loop-reference.ts';
 import { measureXv6, XV6_CONFIGURATIONS, xv6FolderProblem } from './bench-xv6.ts';
 
 
 function runLoop(iters: number, memop: boolean, paging = false, mode: 'bare' | 'ept' = 'bare', translationCache = true): { mips: number; seconds: number; line: string } {
   const image = loadGuestImage(join(projectRoot(), 'guests', 'bench', 'loop.asm'), { ITERS: String(iters), MEMOP: memop ? '1' : '0', PAGING: paging ? '1' : '0' });
-  let output = '';
-  let start = 0;
-  let end = 0;
-  const machine = new Machine({
-    memoryBytes: 32 << 20,
-    mode,
-    translationCache,
-    loads: [{ address: 0x7c00, bytes: image }],
-    entry: { segment: 0, offset: 0x7c00 },
-    exitPort: 0xf4,
-    serial: (byte) => {
-      if (byte === 0x53 && start === 0) start = performance.now();
-      if (byte === 0x0a) end = performance.now();
-      output += String.fromCharCode(byte);
-    },
-  });
-  const outcome = machine.run(50 * iters + 1_000_000);
-  const line = output.replace(/^S/, '').trim();
-  if (outcome.kind !== 'exit' || end === 0) throw new Error(`the benchmark guest did not finish: ${outcome.kind}`);
-  const seconds = (end - start) / 1000;
+  const { seconds, line, outcome } = timeLoop(image, 50 * iters + 1_000_000, { mode, translationCache });
+  if (outcome.kind !== 'exit' || seconds === 0) throw new Error(`the benchmark guest did not finish: ${outcome.kind}`);
   return { mips: (iters * (memop ? 7 : 5)) / seconds / 1e6, seconds, line };
 }
 

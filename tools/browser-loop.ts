@@ -5,7 +5,7 @@
  * leaves the seconds from the guest's 'S' to its newline, and what it printed, in
  * `window.loopResult`. Chromium runs V8 with its own flags: none of src/cli/tune-v8.ts.
  */
-import { Machine } from '../src/machine/machine.ts';
+import { timeLoop } from './loop-timing.ts';
 
 declare global {
   interface Window {
@@ -15,22 +15,8 @@ declare global {
 
 async function run(): Promise<void> {
   const image = new Uint8Array(await (await fetch('loop.bin')).arrayBuffer());
-  let output = '';
-  let start = 0;
-  let end = 0;
-  const machine = new Machine({
-    memoryBytes: 32 << 20,
-    loads: [{ address: 0x7c00, bytes: image }],
-    entry: { segment: 0, offset: 0x7c00 },
-    exitPort: 0xf4,
-    serial: (byte) => {
-      if (byte === 0x53 && start === 0) start = performance.now();
-      if (byte === 0x0a) end = performance.now();
-      output += String.fromCharCode(byte);
-    },
-  });
-  const outcome = machine.run(2e10);
-  window.loopResult = outcome.kind === 'exit' && end !== 0 ? { seconds: (end - start) / 1000, line: output.replace(/^S/, '').trim() } : { error: `the guest did not finish: ${outcome.kind}` };
+  const { seconds, line, outcome } = timeLoop(image, 2e10);
+  window.loopResult = outcome.kind === 'exit' && seconds !== 0 ? { seconds, line } : { error: `the guest did not finish: ${outcome.kind}` };
 }
 
 // After the page has loaded, so that nothing else runs meanwhile.
