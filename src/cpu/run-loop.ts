@@ -61,11 +61,10 @@ function runChunk(cpu: Cpu, count: number): number {
   const st = cpu.st;
   let n = 0;
   let previous: DecodedBlock | null = null;
-  // The block being executed and the index of its current instruction, for the catch below.
+  // The block being executed and its first EIP, for the catch below (which finds the faulting
+  // instruction's index where a compiled block or interpretBlock leaves it: cpu.compiledFaultIndex).
   let running: Insn[] | null = null;
-  let runningCompiled = false;
   let base = 0;
-  let i = 0;
   for (;;) {
     try {
       while (n < count) {
@@ -120,11 +119,9 @@ function runChunk(cpu: Cpu, count: number): number {
         // starts with nothing pending (single-step's trap would stop it after one instruction).
         if (compiled !== null && cpu.attention === 0) {
           // The same steps as interpretBlock, in the block's own function (src/jit/translation-cache.ts).
-          runningCompiled = true;
           cpu.compiledEarlyStop = false;
           const ran = compiled(cpu, st, count - n, n);
           running = null;
-          runningCompiled = false;
           if (cpu.compiledEarlyStop) return n + ran;
           const retired = cpu.retiredNow();
           if (cpu.attention !== 0) return cpu.stopReason === 'vmexit' ? n + ran : n + ran + retired;
@@ -133,10 +130,8 @@ function runChunk(cpu: Cpu, count: number): number {
           continue;
         }
         // In a function of its own, which V8 optimizes with its own inlining budget: the hot forms.
-        runningCompiled = true; // (a fault's index comes back in cpu.compiledFaultIndex, as from compiled code)
         cpu.compiledFaultRetired = 0;
         const stoppedAfter = interpretBlock(cpu, st, insns, base, n);
-        runningCompiled = false;
         if (stoppedAfter !== 0) {
           running = null;
           return n + stoppedAfter;
@@ -156,11 +151,8 @@ function runChunk(cpu: Cpu, count: number): number {
       cpu.decodedInsn = null;
       if (running !== null) {
         // A fault inside a block: the state is that of instruction i, which did not complete.
-        if (runningCompiled) {
-          i = cpu.compiledFaultIndex;
-          n += cpu.compiledFaultRetired;
-          runningCompiled = false;
-        }
+        const i = cpu.compiledFaultIndex;
+        n += cpu.compiledFaultRetired;
         st[S_INSN_EIP] = (base + running[i].offset) | 0;
         faulting = running[i];
         n += i;
