@@ -110,12 +110,13 @@ export class DebugSession {
 
   /**
    * Runs one command line. Returns false when the session should end (quit). A mistake is
-   * printed and counted, never thrown.
+   * printed and counted, never thrown. `typed` false: a command a program runs for its own
+   * display (the playground's panels), which an empty line does not repeat in place of the user's.
    */
-  async execute(line: string): Promise<boolean> {
+  async execute(line: string, typed = true): Promise<boolean> {
     const text = line.trim();
     if (text === '' || text.startsWith('#')) {
-      if (text === '' && this.repeat !== null) return this.dispatch(this.repeat.name, this.repeat.args, true);
+      if (text === '' && this.repeat !== null) return this.dispatch(this.repeat.name, this.repeat.args, true, typed);
       return true;
     }
     const m = /^([A-Za-z_-]+|[!?])(?:(\/\S*)|\s+|$)(.*)$/s.exec(text);
@@ -123,19 +124,19 @@ export class DebugSession {
       this.fail(`'${text}' is not a command: type 'help' for the list`);
       return true;
     }
-    return this.dispatch(m[1], ((m[2] ?? '') + ' ' + m[3]).trim(), false);
+    return this.dispatch(m[1], ((m[2] ?? '') + ' ' + m[3]).trim(), false, typed);
   }
 
-  private async dispatch(name: string, args: string, repeated: boolean): Promise<boolean> {
+  private async dispatch(name: string, args: string, repeated: boolean, typed: boolean): Promise<boolean> {
     const command = findCommand(name);
     if (command === undefined) {
       const could = commandsStartingWith(name);
       this.fail(could.length > 1 ? `'${name}' could be ${could.join(', ')}: type more of it` : `unknown command '${name}': type 'help' for the list`);
-      this.repeat = null;
+      if (typed) this.repeat = null;
       return true;
     }
     if (command.name === 'quit') return false;
-    this.repeat = command.repeats ? { name: command.name, args: command.repeatArgs?.(this, args, repeated) ?? args } : null;
+    if (typed) this.repeat = command.repeats ? { name: command.name, args: command.repeatArgs?.(this, args, repeated) ?? args } : null;
     try {
       const out = await command.run(this, args, repeated);
       if (typeof out === 'string' && out !== '') this.print(out);

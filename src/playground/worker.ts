@@ -1,9 +1,9 @@
 /**
  * The playground's Web Worker: the machine, the assembler and the debugger, as `minivisor debug
- * guest.asm` runs them, with the page for a terminal. The page sends the sources and the
- * commands (protocol.ts); the guest's COM1 output, the debugger's output and the registers at
- * each stop come back. The BIOS image and its symbols were assembled when the page was built
- * (tools/playground.ts), beside this script.
+ * guest.asm` runs them, with the page for a terminal. The page sends the sources, the commands
+ * and the keys typed (protocol.ts); the guest's COM1 output, the debugger's output and, at each
+ * stop, what the panels show come back. The BIOS image and its symbols were assembled when the
+ * page was built (tools/playground-build.ts), beside this script.
  */
 import { assemble, formatDiagnostic } from '../asm/index.ts';
 import type { SymbolMap } from '../asm/symbol-map.ts';
@@ -56,12 +56,12 @@ const host: DebugHost = {
 
 const withoutDotSlash = (path: string) => path.replace(/^(\.\/)+/, '');
 
-/** What a command prints, captured rather than shown in the console. */
+/** What a command prints for a panel, captured rather than shown in the console (and not repeated by an empty line). */
 async function captured(s: DebugSession, line: string): Promise<string> {
   let text = '';
   const capture = s.captureOutput((t) => (text += `${t}\n`));
   try {
-    await s.execute(line);
+    await s.execute(line, false);
   } finally {
     capture.restore();
   }
@@ -194,6 +194,7 @@ function command(line: string): void {
     return;
   }
   queue = queue.then(async () => {
+    // (An empty line repeats the last command, as at the REPL: stepi, x...)
     post({ type: 'console', text: `(minivisor) ${line}` });
     await s.execute(line);
     if (s === session) await reportState();

@@ -107,6 +107,15 @@ describe('the playground, in Chromium', () => {
     // Step: the next instruction is INT 10h's handler's first, in the BIOS.
     await page.click('#step');
     await page.waitForFunction(() => document.querySelector('#disassembly .next')?.textContent?.includes('<bios.') === true);
+    // An empty line repeats the last command typed, as at the REPL (not the panels' own commands).
+    const registersNow = () => page.textContent('#registers');
+    const before = await registersNow();
+    await page.fill('#command', 'stepi');
+    await page.press('#command', 'Enter');
+    await page.waitForFunction((was) => document.getElementById('registers')!.textContent !== was, before);
+    const once = await registersNow();
+    await page.press('#command', 'Enter');
+    await page.waitForFunction((was) => document.getElementById('registers')!.textContent !== was, once);
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
