@@ -1,11 +1,12 @@
 /**
  * The playground's page: the source editor, the buttons, the guest's COM1 in a terminal
- * (xterm.js) and its VGA text screen, the debugger's console, and panels refreshed at each
- * stop: registers, the disassembly from CS:EIP (a click sets a breakpoint), the last VM exits,
- * an address's walk GVA -> GPA -> HVA -> HPA as a picture, and memory. Everything that runs the
- * machine is in the worker (worker.ts); this file only shows what it sends and sends what the
- * user does (protocol.ts). The examples are the project's own guests, collected when the page
- * was built (examples.json, from tools/playground.ts).
+ * (xterm.js: keys typed there go to the guest) and its VGA text screen, the debugger's console,
+ * and panels refreshed at each stop: registers, the disassembly around CS:EIP (a click sets a
+ * breakpoint), the last VM exits, an address's walk GVA -> GPA -> HVA -> HPA as a picture,
+ * memory, and the modes compared. Everything that runs the machine is in the worker
+ * (worker.ts); this file only shows what it sends and sends what the user does (protocol.ts).
+ * The examples are the project's own guests and exercises, collected when the page was built
+ * (examples.json, from tools/playground-build.ts).
  */
 import { Terminal } from '@xterm/xterm';
 import type { DisassemblyLine, FromWorker, GuestSources, MemoryMode, ToWorker } from './protocol.ts';
