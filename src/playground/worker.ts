@@ -201,7 +201,7 @@ function command(line: string): void {
   });
 }
 
-/** The BIOS beside this script, and its symbols (written by tools/playground.ts). */
+/** The BIOS beside this script, and its symbols (written by tools/playground-build.ts). */
 async function loadFirmware(): Promise<void> {
   const [image, map] = await Promise.all([fetch('bios.bin').then((r) => r.arrayBuffer()), fetch('bios-symbols.json').then((r) => r.json())]);
   bios = new Uint8Array(image);
