@@ -104,7 +104,13 @@ const TYPES: Record<string, string> = {
 /** Serves `dir` on localhost:`port` (0: any free port); resolves with the port once listening. */
 export function servePlayground(dir: string, port: number): Promise<{ port: number; close(): void }> {
   const server = createServer((request, response) => {
-    const path = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
+    } catch {
+      response.writeHead(400).end('bad request');
+      return;
+    }
     const file = resolve(dir, `.${path === '/' ? '/index.html' : path}`);
     if (!file.startsWith(resolve(dir) + sep) || !existsSync(file) || !statSync(file).isFile()) {
       response.writeHead(404).end('not found');
