@@ -28,6 +28,9 @@ import { Insn } from './insn.ts';
 import { runCpu } from './run-loop.ts';
 import { recycle, zeroedInt32Array, zeroedUint8Array } from './recycled-buffers.ts';
 
+/** Whether the host stores a dword's low byte first (Cpu.mem32 reads guest dwords in the host's order). */
+const LITTLE_ENDIAN_HOST = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 /**
  * TLB entry bits (the rest of an entry is the page's host offset): what a supervisor and what
  * user code may do with the page. Write bits are only granted once the page is dirty, so that
@@ -113,6 +116,13 @@ export class Cpu {
 
   readonly mem: Uint8Array;
   readonly memView: DataView;
+  /**
+   * The same bytes as dwords, for aligned 32-bit accesses (load32, store32): a typed array's
+   * element is fast in every tier of V8, where a DataView's getInt32 is slow until the top tier
+   * optimizes its caller (Chromium's Maglev ran the MEMOP loop at a third of Node's speed).
+   * A little-endian host is assumed, and checked as the CPU is made.
+   */
+  readonly mem32: Int32Array;
   /** Linear page → host offset | TLB_* permission bits; 0 when not cached. */
   readonly tlb = zeroedInt32Array(1 << 20);
   /** Pages cached from global page-table entries (CR4.PGE): a CR3 load keeps them. */
@@ -292,6 +302,8 @@ export class Cpu {
   ) {
     this.mem = phys.host;
     this.memView = phys.hostView;
+    if (!LITTLE_ENDIAN_HOST) throw new Error('minivisor needs a little-endian host (x86, ARM): its guest memory is read as little-endian dwords');
+    this.mem32 = new Int32Array(phys.host.buffer, phys.host.byteOffset, phys.host.length >> 2);
     phys.onMappingChange = () => this.flushTlb();
     phys.onCodeWrite = (hostPage) => this.codeWritten(hostPage);
     this.reset();
@@ -547,12 +559,21 @@ export class Cpu {
     return this.read(seg, offset, size);
   }
 
+  /** The dword of host memory at `at`: through mem32 when aligned, else the DataView. */
+  load32(at: number): number {
+    return (at & 3) === 0 ? this.mem32[at >> 2] : this.memView.getInt32(at, true);
+  }
+  store32(at: number, value: number): void {
+    if ((at & 3) === 0) this.mem32[at >> 2] = value;
+    else this.memView.setInt32(at, value, true);
+  }
+
   /** `size` bits of host memory at `at` (from hostForUpdate). */
   hostRead(at: number, size: number): number {
-    return size === 32 ? this.memView.getInt32(at, true) : size === 16 ? this.mem[at] | (this.mem[at + 1] << 8) : this.mem[at];
+    return size === 32 ? this.load32(at) : size === 16 ? this.mem[at] | (this.mem[at + 1] << 8) : this.mem[at];
   }
   hostWrite(at: number, size: number, value: number): void {
-    if (size === 32) this.memView.setInt32(at, value, true);
+    if (size === 32) this.store32(at, value);
     else {
       this.mem[at] = value;
       if (size === 16) this.mem[at + 1] = value >> 8;
@@ -615,7 +636,7 @@ export class Cpu {
   }
   readLin32(lin: number): number {
     const e = this.tlb[lin >>> 12];
-    if (e & this.readBit && (lin & 4095) <= 4092) return this.memView.getInt32((e & -4096) | (lin & 4095), true);
+    if (e & this.readBit && (lin & 4095) <= 4092) return this.load32((e & -4096) | (lin & 4095));
     return this.readSlow(lin, 4);
   }
   writeLin8(lin: number, value: number): void {
@@ -633,7 +654,7 @@ export class Cpu {
   }
   writeLin32(lin: number, value: number): void {
     const e = this.tlb[lin >>> 12];
-    if (e & this.writeBit && (lin & 4095) <= 4092) this.memView.setInt32((e & -4096) | (lin & 4095), value, true);
+    if (e & this.writeBit && (lin & 4095) <= 4092) this.store32((e & -4096) | (lin & 4095), value);
     else this.writeSlow(lin, 4, value);
   }
 
