@@ -117,7 +117,7 @@ export class Cpu {
   readonly mem: Uint8Array;
   readonly memView: DataView;
   /**
-   * The same bytes as dwords, for aligned 32-bit accesses (load32, store32): a typed array's
+   * The same bytes as dwords, for aligned 32-bit accesses on the hot paths: a typed array's
    * element is fast in every tier of V8, where a DataView's getInt32 is slow until the top tier
    * optimizes its caller (Chromium's Maglev ran the MEMOP loop at a third of Node's speed).
    * A little-endian host is assumed, and checked as the CPU is made.
@@ -559,22 +559,16 @@ export class Cpu {
     return this.read(seg, offset, size);
   }
 
-  /** The dword of host memory at `at`: through mem32 when aligned, else the DataView. */
-  load32(at: number): number {
-    return (at & 3) === 0 ? this.mem32[at >> 2] : this.memView.getInt32(at, true);
-  }
-  store32(at: number, value: number): void {
-    if ((at & 3) === 0) this.mem32[at >> 2] = value;
-    else this.memView.setInt32(at, value, true);
-  }
-
   /** `size` bits of host memory at `at` (from hostForUpdate). */
   hostRead(at: number, size: number): number {
-    return size === 32 ? this.load32(at) : size === 16 ? this.mem[at] | (this.mem[at + 1] << 8) : this.mem[at];
+    if (size === 32) return (at & 3) === 0 ? this.mem32[at >> 2] : this.memView.getInt32(at, true);
+    return size === 16 ? this.mem[at] | (this.mem[at + 1] << 8) : this.mem[at];
   }
   hostWrite(at: number, size: number, value: number): void {
-    if (size === 32) this.store32(at, value);
-    else {
+    if (size === 32) {
+      if ((at & 3) === 0) this.mem32[at >> 2] = value;
+      else this.memView.setInt32(at, value, true);
+    } else {
       this.mem[at] = value;
       if (size === 16) this.mem[at + 1] = value >> 8;
     }
@@ -636,7 +630,8 @@ export class Cpu {
   }
   readLin32(lin: number): number {
     const e = this.tlb[lin >>> 12];
-    if (e & this.readBit && (lin & 4095) <= 4092) return this.load32((e & -4096) | (lin & 4095));
+    // (A frame is page-aligned: the host address is dword-aligned when the linear one is.)
+    if (e & this.readBit && (lin & 4095) <= 4092) return (lin & 3) === 0 ? this.mem32[((e & -4096) | (lin & 4095)) >> 2] : this.memView.getInt32((e & -4096) | (lin & 4095), true);
     return this.readSlow(lin, 4);
   }
   writeLin8(lin: number, value: number): void {
@@ -654,8 +649,10 @@ export class Cpu {
   }
   writeLin32(lin: number, value: number): void {
     const e = this.tlb[lin >>> 12];
-    if (e & this.writeBit && (lin & 4095) <= 4092) this.store32((e & -4096) | (lin & 4095), value);
-    else this.writeSlow(lin, 4, value);
+    if (e & this.writeBit && (lin & 4095) <= 4092) {
+      if ((lin & 3) === 0) this.mem32[((e & -4096) | (lin & 4095)) >> 2] = value;
+      else this.memView.setInt32((e & -4096) | (lin & 4095), value, true);
+    } else this.writeSlow(lin, 4, value);
   }
 
   /**
