@@ -47,7 +47,8 @@ export const TLB_USER_WRITE = 8;
  */
 export const TLB_WRITE_KEPT = 16;
 export const TLB_USER_WRITE_KEPT = 32;
-const TLB_ALL = TLB_READ | TLB_WRITE | TLB_USER_READ | TLB_USER_WRITE;
+/** Every right an entry can give (a device's entry holds them shifted by TLB_MMIO_SHIFT). */
+export const TLB_ALL = TLB_READ | TLB_WRITE | TLB_USER_READ | TLB_USER_WRITE;
 /**
  * A device's page (MMIO on the bare machine, a VMM's APIC-access page) is cached too, with its
  * rights shifted out of the fast path's way: every access takes the slow path, which goes to the
@@ -766,35 +767,40 @@ export class Cpu {
     const entry = this.guestPhysical === null ? this.phys.backedEntry(phys) : this.guestPhysical.pageEntry(phys, write ? ACCESS_WRITE : ACCESS_READ, lin, false);
     this.lastFillEntry = entry;
     this.lastFillAllowed = allowed;
-    if (entry !== PAGE_UNMAPPED) {
-      const kind = entry & 3;
-      // A device's page: on the bare machine (under a VMM an MMIO entry comes only while the
-      // machine completes an exit, and must not outlive it) or the VMM's APIC-access page.
-      const device = kind === PAGE_APIC_ACCESS ? this.guestPhysical !== null : kind === PAGE_MMIO && this.guestPhysical === null;
-      if (device && (this.debugHook === null || !this.debugHook.watchesPage(this, lin))) {
-        const page = lin >>> 12;
-        if (this.tlb[page] === 0) {
-          if (this.tlbFilledCount === this.tlbFilled.length) this.flushTlb();
-          this.tlbFilled[this.tlbFilledCount++] = page;
-        }
-        this.tlb[page] = (phys & -4096) | (allowed << TLB_MMIO_SHIFT) | (kind === PAGE_APIC_ACCESS ? TLB_APIC : 0);
-        this.tlbGlobal[page] = global ? 1 : 0;
+    const cached = entry === PAGE_UNMAPPED ? 0 : this.tlbEntryFor(entry, phys, allowed);
+    // A page a debugger watches is not cached: every access takes the slow path, where it is told.
+    if (cached !== 0 && (this.debugHook === null || !this.debugHook.watchesPage(this, lin))) {
+      const page = lin >>> 12;
+      if (this.tlb[page] === 0) {
+        if (this.tlbFilledCount === this.tlbFilled.length) this.flushTlb();
+        this.tlbFilled[this.tlbFilledCount++] = page;
       }
-      // A page a debugger watches is not cached: every access takes the slow path, where it is told.
-      if ((kind === PAGE_RAM || kind === PAGE_ROM) && (this.debugHook === null || !this.debugHook.watchesPage(this, lin))) {
-        const page = lin >>> 12;
-        if (this.tlb[page] === 0) {
-          if (this.tlbFilledCount === this.tlbFilled.length) this.flushTlb();
-          this.tlbFilled[this.tlbFilledCount++] = page;
-        }
-        // ROM takes no writes; pages holding decoded code (or a table a snooping TLB watches) take them on the slow path only.
-        if (kind !== PAGE_RAM) allowed &= ~(TLB_WRITE | TLB_USER_WRITE);
-        else if (this.phys.codePages[entry >>> 12] !== 0 || (this.snoopedTables !== null && this.snoopedTables.has(entry >>> 12))) allowed = closeFastWrites(allowed);
-        this.tlb[page] = (entry & -4096) | allowed;
-        this.tlbGlobal[page] = global ? 1 : 0;
-      }
+      this.tlb[page] = cached;
+      this.tlbGlobal[page] = global ? 1 : 0;
     }
     return phys;
+  }
+
+  /**
+   * The TLB entry for a page the walk allowed `allowed` on, behind guest-physical `phys` (a
+   * page entry of the memory's or the translator's), or 0: not cached. RAM and ROM: the host
+   * frame with its rights (ROM takes no writes; a page holding decoded code, or a table a
+   * snooping TLB watches, takes them on the slow path only). A device's page (MMIO on the bare
+   * machine; under a VMM an MMIO entry comes only while the machine completes an exit, and must
+   * not outlive it; or the VMM's APIC-access page): its physical address, rights shifted out of
+   * the fast path's way.
+   */
+  private tlbEntryFor(entry: number, phys: number, allowed: number): number {
+    const kind = entry & 3;
+    if (kind === PAGE_RAM || kind === PAGE_ROM) {
+      if (kind !== PAGE_RAM) allowed &= ~(TLB_WRITE | TLB_USER_WRITE);
+      else if (this.phys.codePages[entry >>> 12] !== 0 || (this.snoopedTables !== null && this.snoopedTables.has(entry >>> 12))) allowed = closeFastWrites(allowed);
+      return (entry & -4096) | allowed;
+    }
+    if (kind === PAGE_APIC_ACCESS ? this.guestPhysical !== null : kind === PAGE_MMIO && this.guestPhysical === null) {
+      return (phys & -4096) | (allowed << TLB_MMIO_SHIFT) | (kind === PAGE_APIC_ACCESS ? TLB_APIC : 0);
+    }
+    return 0;
   }
 
   /**

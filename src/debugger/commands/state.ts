@@ -1,7 +1,5 @@
 /** The CPU's state: registers, set, print; info registers, gdt, idt, ldt, tss, tlb, mem (tab), fault. */
-import { TLB_APIC, TLB_MMIO_SHIFT, TLB_READ, TLB_USER_READ, TLB_USER_WRITE, TLB_USER_WRITE_KEPT, TLB_WRITE, TLB_WRITE_KEPT } from '../../cpu/cpu.ts';
-
-const TLB_ALL_RIGHTS = TLB_READ | TLB_WRITE | TLB_USER_READ | TLB_USER_WRITE;
+import { TLB_ALL, TLB_APIC, TLB_MMIO_SHIFT, TLB_READ, TLB_USER_READ, TLB_USER_WRITE, TLB_USER_WRITE_KEPT, TLB_WRITE, TLB_WRITE_KEPT } from '../../cpu/cpu.ts';
 import { PDE_LARGE, PTE_PRESENT, PTE_USER, PTE_WRITABLE, WALK_PSE } from '../../cpu/page-walk.ts';
 import { hex } from '../../cpu/physical-memory.ts';
 import { IF, S_EFLAGS } from '../../cpu/state.ts';
@@ -83,9 +81,9 @@ function tlb(session: DebugSession, args: string): string {
   const shown = only === null ? entries.slice(0, 256) : entries.filter((e) => e.page === only);
   for (const e of shown) {
     // A device's page (TLB_MMIO_*): its physical address, every access on the slow path to the device.
-    const device = (e.entry & (TLB_ALL_RIGHTS << TLB_MMIO_SHIFT)) !== 0;
+    const device = (e.entry & (TLB_ALL << TLB_MMIO_SHIFT)) !== 0;
     const target = !device ? `HPA ${hex(e.entry & ~0xfff)}` : e.entry & TLB_APIC ? `APIC-access page (APICv)` : `MMIO at ${hex(e.entry & ~0xfff)}`;
-    const allowed = device ? (e.entry >> TLB_MMIO_SHIFT) & TLB_ALL_RIGHTS : e.entry;
+    const allowed = device ? (e.entry >> TLB_MMIO_SHIFT) & TLB_ALL : e.entry;
     lines.push(`  ${hex(e.page << 12)} -> ${target}  ${rights(allowed)}${e.global ? '  global' : ''}${session.symbols.describe(e.page << 12) ? `  ${session.symbols.describe(e.page << 12)}` : ''}`);
   }
   if (only !== null && shown.length === 0) lines.push(`  ${hex(only << 12)}: not cached (the next access walks the page tables)`);
