@@ -85,7 +85,9 @@ function runChunk(cpu: Cpu, count: number): number {
           }
           if (verdict === HOOK_SINGLE) block = null;
         }
-        // (A block's hot forms may leave dead flags unset: it starts only with nothing pending, see dropDeadFlags.)
+        // A block, compiled or interpreted, may leave dead flags unset between its instructions
+        // (flagsLiveAfter), so it starts only with nothing pending: with single-step's trap armed,
+        // say, its first instruction runs alone here.
         if (block === null || block.insns.length > count - n || cpu.attention !== 0) {
           st[S_INSN_EIP] = st[S_EIP];
           cpu.retiredInChunk = n;
@@ -115,9 +117,7 @@ function runChunk(cpu: Cpu, count: number): number {
           compiled = block.compiled = cpu.compiler(insns, (st[S_SEG_BASE + CS] + base) | 0, block.key & 1);
           cpu.blocks.compiledCount++;
         }
-        // A compiled block may leave dead flags unset between its instructions, so it only
-        // starts with nothing pending (single-step's trap would stop it after one instruction).
-        if (compiled !== null && cpu.attention === 0) {
+        if (compiled !== null) {
           // The same steps as interpretBlock, in the block's own function (src/jit/translation-cache.ts).
           cpu.compiledEarlyStop = false;
           const ran = compiled(cpu, st, count - n, n);
