@@ -4,36 +4,43 @@
  * `--port N` picks the port (default 8086), `--out DIR` another folder.
  */
 import { join, resolve } from 'node:path';
+import { parseNumber, parseOptions } from '../src/cli/args.ts';
+import { UserError } from '../src/cli/user-error.ts';
 import { projectRoot } from '../src/project-root.ts';
 import { buildPlayground, servePlayground } from './playground-build.ts';
 
 const root = projectRoot();
 
+const USAGE = `usage: npm run playground [-- --build] [--port N] [--out DIR]
+
+Builds the playground (minivisor in a browser tab) into DIR (default dist/playground) and serves
+it on http://localhost:N/ (default 8086; 0: any free port). --build only builds.`;
+
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const value = (name: string) => {
-    const at = args.indexOf(name);
-    return at < 0 ? undefined : args[at + 1];
-  };
-  const out = resolve(value('--out') ?? join(root, 'dist', 'playground'));
-  const portText = value('--port') ?? '8086';
-  const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(`playground: --port ${portText}: write a port number (0-65535)\n`);
-    process.exitCode = 2;
+  const { options, positionals } = parseOptions(process.argv.slice(2), { '--build': false, '--port': true, '--out': true, '--help': false, '-h': false }, USAGE);
+  if (options.has('--help') || options.has('-h')) {
+    process.stdout.write(`${USAGE}\n`);
     return;
   }
+  if (positionals.length > 0) throw new UserError(`playground takes no file ('${positionals[0]}')\n\n${USAGE}`);
+  const out = resolve(options.get('--out')?.at(-1) ?? join(root, 'dist', 'playground'));
+  const port = parseNumber(options.get('--port')?.at(-1) ?? '8086', '--port');
+  if (port > 65535) throw new UserError(`--port ${port}: a port is at most 65535`);
   await buildPlayground(out);
   process.stdout.write(`playground: built ${out}\n`);
-  if (args.includes('--build')) return;
+  if (options.has('--build')) return;
   try {
     const served = await servePlayground(out, port);
     process.stdout.write(`playground: open http://localhost:${served.port}/ (Ctrl-C stops the server)\n`);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    process.stderr.write(`playground: cannot listen on port ${port}${code === 'EADDRINUSE' ? ': it is in use; pick another with --port N' : `: ${String(e)}`}\n`);
-    process.exitCode = 1;
+    throw new UserError(`cannot listen on port ${port}${code === 'EADDRINUSE' ? ': it is in use; pick another with --port N' : `: ${String(e)}`}`, 1);
   }
 }
 
-void main();
+main().catch((e) => {
+  // A mistake in the options is the user's: said without a stack trace.
+  if (!(e instanceof UserError)) throw e;
+  process.stderr.write(`playground: ${e.message}\n`);
+  process.exitCode = e.exitCode;
+});
