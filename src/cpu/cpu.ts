@@ -6,6 +6,7 @@
  * Hot-path rules (DESIGN.md §9): no allocation per instruction, guest exceptions are thrown as
  * one preallocated sentinel (they are rare next to instructions), all state is int32 in `st`.
  */
+import { snapshotRules } from './state-graph.ts';
 import { getEflags } from './flags.ts';
 import { IoBus } from './io-bus.ts';
 import { PAGE_MMIO, PAGE_RAM, PAGE_ROM, PAGE_UNMAPPED, PhysicalMemory, hex } from './physical-memory.ts';
@@ -1357,3 +1358,7 @@ export class Cpu {
     return `${hex(this.segmentSelector(CS), 4).slice(2)}:${hex(eip, this.st[S_CODE32] ? 8 : 4).slice(2)}`;
   }
 }
+
+// Not state: the TLB and the blocks are caches of memory and registers (a load drops them:
+// Machine.afterStateLoad); the compiler and the debugger's hook belong to whoever runs the machine.
+snapshotRules(Cpu, { transient: ['tlb', 'tlbGlobal', 'tlbFilled', 'tlbFilledCount', 'translationGeneration', 'blocks', 'compiler', 'debugHook'] });

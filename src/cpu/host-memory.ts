@@ -8,6 +8,7 @@
  * Frames are handed out in order and never given back (minivisor does not swap or balloon),
  * so the pool's used part is one prefix of one buffer, which the CPU indexes by HPA.
  */
+import { declareBufferExtent } from './state-graph.ts';
 import { recycle, zeroedInt32Array, zeroedUint8Array } from './recycled-buffers.ts';
 
 const PAGE_SHIFT = 12;
@@ -39,6 +40,8 @@ export class HostMemory {
     this.frames = zeroedUint8Array(frameBytes);
     this.view = new DataView(this.frames.buffer);
     this.pageTable = zeroedInt32Array(Math.ceil(addressSpaceBytes / PAGE_SIZE)).fill(NO_FRAME);
+    // Frames are handed out from the pool's start: a snapshot reads (and a load clears) that prefix only.
+    declareBufferExtent(this.frames.buffer, () => this.handedOutBytes);
   }
 
   /** Hands the frame pool and the page table to the next host memory made (Machine.dispose). */

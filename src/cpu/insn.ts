@@ -7,6 +7,7 @@
  * A memory operand is kept as its recipe (segment, base, index, scale, displacement) because
  * its address depends on registers at the time it executes.
  */
+import { snapshotClasses } from './state-graph.ts';
 import type { Cpu } from './cpu.ts';
 import type { CompiledForm } from './emit.ts';
 
@@ -53,3 +54,6 @@ export function effectiveAddress(cpu: Cpu, d: Insn): number {
   if (d.eaIndex >= 0) ea += r[d.eaIndex] << d.eaShift;
   return d.a32 !== 0 ? ea | 0 : ea & 0xffff;
 }
+
+// An instruction held to resume (Cpu.resumeInsn) is saved as decoded; its semantics are named statics.
+snapshotClasses(Insn);

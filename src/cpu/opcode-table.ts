@@ -11,6 +11,7 @@
  * I (immediate), J (relative offset), O (memory offset), A (far pointer); sizes b, w, d, v
  * (16/32), z (16/32 immediate), p (far pointer). `Ibs` is a sign-extended imm8.
  */
+import { registerStatics } from './state-graph.ts';
 import type { Insn, Semantics } from './insn.ts';
 import * as hot from './hot-forms.ts';
 import { NO_FLAGS_MEMORY, NO_FLAGS_REGISTERS, READS_EVERY_FLAG, noFlags, type CompiledForm } from './emit.ts';
@@ -432,3 +433,7 @@ for (let g = 0; g < groups; g++) {
 for (const op of [0x120, 0x121, 0x122, 0x123]) DECODE_INFO[op] |= D_IGNORE_MOD;
 
 export const OPCODE_ENTRIES: readonly OpcodeEntry[] = entries;
+
+// What a decoded instruction points to is code: a snapshot names it (Insn.execute, form).
+registerStatics('execute', EXECUTE);
+registerStatics('compiled', COMPILED);

@@ -10,6 +10,7 @@
  * ROM, devices) is the machine layer's business.
  */
 
+import { snapshotRules } from './state-graph.ts';
 import { HostMemory, NO_FRAME } from './host-memory.ts';
 import { recycle, zeroedInt32Array, zeroedUint8Array } from './recycled-buffers.ts';
 
@@ -356,3 +357,6 @@ export class PhysicalMemory {
 export function hex(value: number, digits = 8): string {
   return '0x' + (value >>> 0).toString(16).toUpperCase().padStart(digits, '0');
 }
+
+// Which pages hold decoded code is the CPUs' caches' business (dropped with them on a load).
+snapshotRules(PhysicalMemory, { transient: ['codePages'] });

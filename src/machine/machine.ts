@@ -36,6 +36,7 @@ import { Vcpu } from '../vmm/vcpu.ts';
 import { ShadowMmu } from '../vmm/shadow.ts';
 import { translateAddress, type Translation } from '../vmm/translate.ts';
 import { loadMultibootKernel, writeMultibootInfo, type LoadedKernel } from './multiboot.ts';
+import { snapshotRules } from '../cpu/state-graph.ts';
 import { BIOS_ALIAS_SLOT, BIOS_SLOT, EBDA_BASE, contiguousExtendedBytes, pcMemoryLayout, type E820Entry } from './pc-memory.ts';
 
 /**
@@ -317,6 +318,21 @@ export class Machine {
     // Each vCPU's local APIC is the VMM's to emulate (KVM's in-kernel LAPIC), with APICv.
     for (const p of this.processors) p.vcpu?.attachLocalApic(p.apic);
     this.vcpu = this.processors[0].vcpu;
+  }
+
+  /**
+   * After a snapshot's state was written in (snapshot.ts): the caches built from the old state
+   * go (each CPU's TLB, decoded and compiled blocks, the pages they protected), and so does how
+   * the last run ended: the machine goes on from the snapshot.
+   */
+  afterStateLoad(): void {
+    this.exitStatus = null;
+    this.endedBy = null;
+    for (const { cpu } of this.processors) {
+      cpu.blocks.flush(this.phys.codePages, cpu.codeBit);
+      cpu.flushTlb();
+    }
+    this.phys.codePages.fill(0);
   }
 
   /** The processor that ran last: the one whose stop ended the last run. */
@@ -616,5 +632,8 @@ export class Machine {
     return `${which}at ${p.cpu.location()}\n${this.describeRegisters(p)}`;
   }
 }
+
+// The configuration is the recipe (the snapshot carries it apart); the rest is state.
+snapshotRules(Machine, { transient: ['config', 'disposed', 'inTurn'] });
 
 export { hex };

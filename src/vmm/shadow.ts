@@ -19,6 +19,7 @@
  * With the guest's paging off, the CPU runs unpaged and the VMM maps guest-physical pages
  * through the identity shadow: a shadow of the identity GVA = GPA, filled the same way.
  */
+import { snapshotClasses } from '../cpu/state-graph.ts';
 import type { HostMemory } from '../cpu/host-memory.ts';
 import { PAGE_RAM, PAGE_ROM, type PhysicalMemory } from '../cpu/physical-memory.ts';
 import { PageWalk, PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_USER, PTE_WRITABLE, PF_USER, PF_WRITE } from '../cpu/page-walk.ts';
@@ -66,6 +67,9 @@ export type ShadowFaultResult =
   | { kind: 'inject'; errorCode: number }
   /** The instruction must run on the guest's own tables: MMIO, a ROM write, or a write to a page table (`tablePage`, its GPA page; else -1). */
   | { kind: 'emulate'; tablePage: number };
+
+// Roots come and go as the guest loads CR3: a load may have to make one anew.
+snapshotClasses(ShadowRoot);
 
 export class ShadowStats {
   /** Shadow misses the VMM filled. */

@@ -5,6 +5,7 @@
  * the guest, and handles each exit with the handler table (exit-handlers.ts) until one has to
  * go to the machine (an I/O exit: KVM_EXIT_IO) or the guest stops.
  */
+import { snapshotRules } from '../cpu/state-graph.ts';
 import { GUEST_FAULT, type Cpu, type StopReason } from '../cpu/cpu.ts';
 import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, PAGE_APIC_ACCESS, type GuestPhysicalTranslator } from '../cpu/guest-physical.ts';
 import { PAGE_RAM, PAGE_ROM, type MmioHandler, type PhysicalMemory } from '../cpu/physical-memory.ts';
@@ -892,3 +893,6 @@ export class Vcpu implements SensitiveInterceptor, GuestPhysicalTranslator {
   }
 }
 
+
+// Observers are the debugger's and the CLI's (--trace-exits), not the VM's; host time spent in handlers is a measurement of the host.
+snapshotRules(Vcpu, { transient: ['exitObservers', 'exitHandlingMs'] });

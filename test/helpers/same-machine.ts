@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import { getEflags } from '../../src/cpu/flags.ts';
-import { STATE_SIZE, S_EFLAGS, S_LAZY_A, S_LAZY_B, S_LAZY_OP, S_LAZY_PENDING, S_LAZY_R, S_LAZY_SHIFT } from '../../src/cpu/state.ts';
+import { STATE_SIZE, S_EFLAGS, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_LAZY_A, S_LAZY_B, S_LAZY_OP, S_LAZY_PENDING, S_LAZY_R, S_LAZY_SHIFT } from '../../src/cpu/state.ts';
 import type { Machine } from '../../src/machine/machine.ts';
 
 /** A SHA-256 of all guest RAM. */
@@ -14,12 +14,13 @@ export function ramDigest(m: Machine): string {
 
 /**
  * The state array with EFLAGS as the guest reads it in place of the lazy record (how the flags
- * are kept is not state: the translation cache leaves records it knows dead unwritten).
+ * are kept is not state: the translation cache leaves records it knows dead unwritten), and
+ * without the fetch window (a cache of the TLB, dropped whenever the TLB is).
  */
 export function architecturalState(m: Machine): number[] {
   const st = Array.from(m.cpu.st.subarray(0, STATE_SIZE));
   st[S_EFLAGS] = getEflags(m.cpu.st);
-  for (const slot of [S_LAZY_OP, S_LAZY_A, S_LAZY_B, S_LAZY_R, S_LAZY_SHIFT, S_LAZY_PENDING]) st[slot] = 0;
+  for (const slot of [S_LAZY_OP, S_LAZY_A, S_LAZY_B, S_LAZY_R, S_LAZY_SHIFT, S_LAZY_PENDING, S_FETCH_LO, S_FETCH_SPAN, S_FETCH_DELTA]) st[slot] = 0;
   return st;
 }
 
