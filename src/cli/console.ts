@@ -42,15 +42,20 @@ export class TerminalConsole {
   };
 
   /**
-   * Starts passing stdin to `machine`. Signals count at once; stdin is opened only once the run
+   * Starts passing stdin to `machine` (unless `takeInput` is false). Signals count at once; stdin is opened only once the run
    * first yields to the event loop (after its first slice, or as soon as the guest waits for
    * input): opening it cost every start 2-5 ms, and what the user types meanwhile waits in the
    * terminal or pipe.
    */
-  attach(machine: Machine): void {
+  attach(machine: Machine, takeInput = true): void {
     this.machine = machine;
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
+    if (!takeInput) {
+      // (A replay: the machine's input comes from the log; Ctrl-C still ends the run, as SIGINT.)
+      this.inputOpen = false;
+      return;
+    }
     if (stdinIsFile()) {
       // Input from a file (or /dev/null) is all there now: typed at once, and then no more comes,
       // so a guest that halts skips to its next event, as with no input at all: such a run

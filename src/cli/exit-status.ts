@@ -22,6 +22,8 @@ export const EXIT = {
   assembly: 14,
   /** Stopped for another reason (a VM exit the machine could not serve). */
   stopped: 16,
+  /** --replay: the run differed from the recording (the message says where first). */
+  replayDiverged: 18,
   /** A bug in minivisor (EX_SOFTWARE). */
   internal: 70,
   /** Stopped by Ctrl-C, SIGINT or SIGTERM (128 + SIGINT). */
@@ -40,6 +42,7 @@ export const EXIT_STATUS_TABLE: [status: string, meaning: string][] = [
   [String(EXIT.limit), '--max-instructions ran out'],
   [String(EXIT.assembly), 'a .asm file did not assemble'],
   [String(EXIT.stopped), 'stopped for another reason (a VM exit the machine could not serve)'],
+  [String(EXIT.replayDiverged), '--replay: the run differed from its recording (said where, on stderr)'],
   [String(EXIT.internal), 'a bug in minivisor (the message asks you to report it)'],
   [String(EXIT.interrupted), 'stopped by Ctrl-C, SIGINT or SIGTERM'],
 ];

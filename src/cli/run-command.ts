@@ -27,6 +27,8 @@ import type { SymbolMap } from '../asm/symbol-map.ts';
 import { explainFaultChain } from '../debugger/fault-report.ts';
 import { SymbolTable, type SymbolSource } from '../debugger/symbols.ts';
 import { listenForGdb, runUnderGdb } from './gdb-server.ts';
+import { SnapshotError, configFromRecipe, decodeSnapshot, encodeSnapshot, loadSnapshot, takeSnapshot, type MachineSnapshot } from '../machine/snapshot.ts';
+import { InputLogError, Recorder, Replayer, describeOutcome, formatInputLog, parseInputLog, type InputLog } from '../machine/input-log.ts';
 
 const USAGE = `usage: minivisor run [FILE] [options]
 
@@ -79,6 +81,17 @@ run control:
   --trace-jit              every block the translation cache compiles: its guest instructions and
                            the JavaScript function they became (stderr)
   -D NAME[=VALUE], -I DIR  defines and include directories for .asm files (repeatable)
+snapshots and record/replay:
+  --save-on-exit FILE      when the run ends (however it ends, Ctrl-C included), save the whole
+                           machine to FILE: processors, devices, the VMM, memory, disks
+  --load-snapshot FILE     go on from a saved machine instead of booting: FILE carries the machine
+                           (memory, mode, disks...), so give no guest file and no option that
+                           builds one (QEMU's -loadvm)
+  --record FILE            log what the run takes from outside (keys typed, time waited for them)
+                           and state hashes along the way, to replay it exactly
+  --replay FILE            run again as recorded: the logged input at the same instructions, the
+                           terminal's ignored; checks the state hashes and says where a run first
+                           differs (give the same guest and options as the recorded run)
 gdb:
   --gdb [HOST:]PORT        a gdb remote stub on PORT (127.0.0.1 unless HOST says otherwise):
                            gdb -ex 'target remote :PORT'; addresses are linear, as with QEMU
@@ -94,7 +107,11 @@ const OPTIONS = {
   '--max-instructions': true, '--dump-mem': true, '--stats': false, '-D': true, '-I': true, '--help': false,
   '--fda': true, '--hda': true, '--hdb': true, '--persist': false, '--boot': true, '--append': true, '--reserve': true, '--mode': true, '--trace-exits': false, '--trace-jit': false,
   '--shadow-cache': true, '--unrestricted': true, '--smp': true, '--no-jit': false, '--gdb': true, '-s': false, '-S': false,
+  '--save-on-exit': true, '--load-snapshot': true, '--record': true, '--replay': true,
 };
+
+/** What builds a machine: none of it goes with --load-snapshot, whose file carries the machine. */
+const MACHINE_OPTIONS = ['--bios', '--load', '--entry', '--mem', '--fda', '--hda', '--hdb', '--persist', '--boot', '--append', '--reserve', '--mode', '--shadow-cache', '--unrestricted', '--smp', '--exit-port', '--debugcon', '-D', '-I'];
 
 /**
  * Reads a guest file, assembling it when it is .asm (then with its labels and source lines).
@@ -156,6 +173,13 @@ export interface RunSettings {
   gdb: GdbListen | null;
   /** A .asm given as the boot floppy, assembled (to explain a run that went wrong past its first sector). */
   bootAsm?: { name: string; bytes: Uint8Array };
+  /** --load-snapshot: the machine to go on from, loaded into the machine its recipe builds. */
+  snapshot?: MachineSnapshot;
+  /** --save-on-exit: where the machine goes when the run ends. */
+  saveOnExit?: OutputFile;
+  /** --record FILE, --replay FILE. */
+  record?: OutputFile;
+  replay?: { path: string; log: InputLog };
 }
 
 export interface GdbListen {
@@ -228,6 +252,8 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
   const { options, positionals } = parseOptions(args, OPTIONS, usage);
   const one = (name: string) => options.get(name)?.at(-1);
   const all = (name: string) => options.get(name) ?? [];
+  const loadPath = one('--load-snapshot');
+  if (loadPath !== undefined) return snapshotRunSettings(loadPath, options, positionals, stdout, traceExitsFilter);
   if (positionals.length > 1) throw new UserError(`one guest file, please; got ${positionals.length}: ${positionals.join(' ')}\n\n${usage}`);
   const memoryBytes = parseSize(one('--mem') ?? '32M', '--mem');
   if (memoryBytes < 0x100000 || memoryBytes % 4096 !== 0 || memoryBytes > MAX_RAM_BYTES) {
@@ -404,22 +430,7 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
     claim(config.exitPort, `--exit-port ${exitPort}`);
   }
   const max = one('--max-instructions');
-  const dumps = all('--dump-mem').map((spec) => {
-    const m = /^([^:]+):([^=]+)=(.+)$/.exec(spec);
-    if (!m) throw new UserError(`--dump-mem ${spec}: write ADDR:LEN=FILE, for example --dump-mem 0xB8000:4000=screen.bin`);
-    const address = parseNumber(m[1], `--dump-mem ${spec}: address`);
-    const length = parseSize(m[2], `--dump-mem ${spec}: length`);
-    if (address + length > memoryBytes) {
-      const range = length === 0 ? hex(address) : `${hex(address)}-${hex(address + length - 1)}`;
-      throw new UserError(
-        `--dump-mem ${spec}: ${range} (${formatSize(length)}) goes past the end of the guest's memory, ` +
-          `${formatSize(memoryBytes)} (${hex(0)}-${hex(memoryBytes - 1)}): give a range inside it, or more memory with --mem`,
-      );
-    }
-    const file = new OutputFile(m[3], `--dump-mem ${spec}`);
-    outputs.push(file);
-    return { address, length, file };
-  });
+  const dumps = all('--dump-mem').map((spec) => parseDump(spec, memoryBytes, outputs));
   return {
     config,
     bootAsm,
@@ -435,7 +446,112 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
     symbolSources,
     builtinFirmware,
     gdb: parseGdbListen(one('--gdb'), options.has('-s'), options.has('-S')),
+    ...snapshotAndRecordOptions(options),
   };
+}
+
+/** --save-on-exit, --record and --replay, which go with any run. */
+function snapshotAndRecordOptions(options: Map<string, string[]>): Pick<RunSettings, 'saveOnExit' | 'record' | 'replay'> {
+  const one = (name: string) => options.get(name)?.at(-1);
+  const save = one('--save-on-exit');
+  const record = one('--record');
+  const replay = one('--replay');
+  if (record !== undefined && replay !== undefined) throw new UserError('--record and --replay: a run either records or replays; give one of them');
+  let log: InputLog | undefined;
+  if (replay !== undefined) {
+    try {
+      log = parseInputLog(new TextDecoder().decode(readInputFile(replay, '--replay')), replay);
+    } catch (e) {
+      if (e instanceof InputLogError) throw new UserError(e.message);
+      throw e;
+    }
+  }
+  return {
+    saveOnExit: save === undefined ? undefined : new OutputFile(save, '--save-on-exit'),
+    record: record === undefined ? undefined : new OutputFile(record, '--record'),
+    replay: replay === undefined ? undefined : { path: replay, log: log! },
+  };
+}
+
+/** What a snapshot file carries besides the machine: the labels and source lines the run had, for the debugger and reports. */
+interface SnapshotExtra {
+  symbolSources: unknown;
+  builtinFirmware: boolean;
+}
+
+/** Maps, as JSON keeps them. */
+const mapsToJson = (_key: string, value: unknown) => (value instanceof Map ? { $map: [...value] } : value);
+const mapsFromJson = (_key: string, value: unknown) => (value !== null && typeof value === 'object' && '$map' in value ? new Map((value as { $map: [unknown, unknown][] }).$map) : value);
+
+/** Writes the machine to the --save-on-exit file, with the run's symbols; says so on stderr. */
+export function saveSnapshotFile(machine: Machine, settings: RunSettings): void {
+  const file = settings.saveOnExit;
+  if (file === undefined) return;
+  const extra: SnapshotExtra = { symbolSources: JSON.parse(JSON.stringify(settings.symbolSources, mapsToJson)), builtinFirmware: settings.builtinFirmware };
+  const bytes = encodeSnapshot(takeSnapshot(machine), extra);
+  file.write(bytes);
+  process.stderr.write(`minivisor: the machine at instruction ${machine.instructions} saved to ${file.path} (${Math.ceil(bytes.length / 1024)} KiB)\n`);
+}
+
+/** `run --load-snapshot FILE`: the machine comes from the file; only options about the run itself go with it. */
+function snapshotRunSettings(path: string, options: Map<string, string[]>, positionals: string[], stdout: (byte: number) => void, traceExitsFilter: number[] | null): RunSettings {
+  const clash = MACHINE_OPTIONS.filter((o) => options.has(o));
+  if (positionals.length > 0 || clash.length > 0) {
+    const given = [...positionals, ...clash].join(', ');
+    throw new UserError(`--load-snapshot ${path} carries the whole machine (memory, mode, disks, firmware): drop ${given}, or boot the guest without --load-snapshot`);
+  }
+  if (options.has('--replay') || options.has('--record')) throw new UserError('--load-snapshot with --record or --replay: a recording starts from a boot; record or replay without --load-snapshot');
+  let decoded: ReturnType<typeof decodeSnapshot>;
+  try {
+    decoded = decodeSnapshot(readInputFile(path, '--load-snapshot'), path);
+  } catch (e) {
+    if (e instanceof SnapshotError) throw new UserError(`--load-snapshot: ${e.message}`);
+    throw e;
+  }
+  const { snapshot } = decoded;
+  const extra = decoded.extra as SnapshotExtra | undefined;
+  const one = (name: string) => options.get(name)?.at(-1);
+  if (options.has('--no-jit') && options.has('--trace-jit')) throw new UserError('--trace-jit shows what the translation cache compiles, and --no-jit turns it off: give one of them');
+  const config = configFromRecipe(snapshot.recipe, { serial: stdout, debugcon: () => stdout, translationCache: !options.has('--no-jit') });
+  const memoryBytes = snapshot.recipe.memoryBytes;
+  const outputs: OutputFile[] = [];
+  const dumps = (options.get('--dump-mem') ?? []).map((spec) => parseDump(spec, memoryBytes, outputs));
+  const max = one('--max-instructions');
+  const symbolSources = extra ? (JSON.parse(JSON.stringify(extra.symbolSources), mapsFromJson) as SymbolSource[]) : [];
+  return {
+    config,
+    snapshot,
+    maxInstructions: max === undefined ? Infinity : parseNumber(max, '--max-instructions'),
+    dumps,
+    stats: options.has('--stats'),
+    traceExits: options.has('--trace-exits'),
+    traceExitsFilter,
+    traceJit: options.has('--trace-jit'),
+    outputs,
+    portOptions: new Map(),
+    symbolSources,
+    builtinFirmware: extra?.builtinFirmware ?? false,
+    gdb: parseGdbListen(one('--gdb'), options.has('-s'), options.has('-S')),
+    ...snapshotAndRecordOptions(options),
+  };
+}
+
+/** --dump-mem ADDR:LEN=FILE, checked against the guest's memory; its file joins `outputs`. */
+function parseDump(spec: string, memoryBytes: number, outputs: OutputFile[]): RunSettings['dumps'][number] {
+  const m = /^([^:]+):([^=]+)=(.+)$/.exec(spec);
+  if (!m) throw new UserError(`--dump-mem ${spec}: write ADDR:LEN=FILE, for example --dump-mem 0xB8000:4000=screen.bin`);
+  const address = parseNumber(m[1], `--dump-mem ${spec}: address`);
+  const length = parseSize(m[2], `--dump-mem ${spec}: length`);
+  if (address + length > memoryBytes) {
+    const range = length === 0 ? hex(address) : `${hex(address)}-${hex(address + length - 1)}`;
+    throw new UserError(
+      `--dump-mem ${spec}: ${range} (${formatSize(length)}) goes past the end of the guest's memory, ` +
+        `${formatSize(memoryBytes)} (${hex(0)}-${hex(memoryBytes - 1)}): give a range inside it, or more memory with --mem`,
+    );
+  }
+  const file = new OutputFile(m[3], `--dump-mem ${spec}`);
+  outputs.push(file);
+  return { address, length, file };
 }
 
 /** The machine's devices by class name, for saying whose port an option asked for. */
@@ -462,6 +578,7 @@ export function buildMachine(settings: RunSettings): Machine {
   try {
     const machine = new Machine(settings.config);
     if (settings.kernel) machine.loadMultiboot(settings.kernel.bytes, settings.kernel.name, settings.kernel.commandLine);
+    if (settings.snapshot) loadSnapshot(machine, settings.snapshot);
     return machine;
   } catch (e) {
     if (e instanceof PortConflictError) {
@@ -476,6 +593,7 @@ export function buildMachine(settings: RunSettings): Machine {
       );
     }
     if (e instanceof RangeError) throw new UserError(e.message);
+    if (e instanceof SnapshotError) throw new UserError(`--load-snapshot: ${e.message}`);
     throw e;
   }
 }
@@ -500,15 +618,43 @@ const SLICE = 1 << 22;
 /** How long an idle guest waits for the user before virtual time moves on (real milliseconds). */
 const IDLE_WAIT_MS = 10;
 
-/** Runs the machine in slices, letting the terminal's input in between, until the guest stops. */
-async function runWithConsole(machine: Machine, terminal: TerminalConsole, maxInstructions: number): Promise<RunOutcome> {
+/**
+ * Runs the machine in slices, letting the terminal's input in between, until the guest stops.
+ * With a recorder, each slice boundary may take a state check; with a replayer, slices end where
+ * the log has an input or a check, and the recorded waits replace real ones.
+ */
+async function runWithConsole(machine: Machine, terminal: TerminalConsole, maxInstructions: number, recorder?: Recorder, replayer?: Replayer): Promise<RunOutcome> {
   let left = maxInstructions;
+  // A replay gives back what the recording took between two runs of the machine where it took
+  // it: after the run that ended at its count (devices move on as runs begin, so a run skipped
+  // or added would move them otherwise).
+  let lastRunEnd = machine.instructions;
   for (;;) {
+    if (replayer !== undefined && machine.instructions === lastRunEnd) replayer.between();
     const before = machine.instructions;
-    const outcome = machine.run(Math.min(left, SLICE), { waitForInput: terminal.mayReceiveInput });
+    let slice = Math.min(left, SLICE);
+    if (replayer !== undefined) {
+      const end = replayer.log.end;
+      if (end !== null && (end.outcome.kind === 'stopped' || end.outcome.kind === 'limit')) left = Math.min(left, end.instructions - machine.instructions);
+      if (left <= 0) return { kind: 'limit' };
+      slice = Math.min(left, SLICE, replayer.stopAt - machine.instructions);
+    }
+    // A replay waits where the recording waited (its log says so), with the recorded waits in place of real ones.
+    const waitForInput = replayer !== undefined ? replayer.waitForInput : terminal.mayReceiveInput;
+    recorder?.slice(waitForInput);
+    const outcome = machine.run(slice, { waitForInput });
+    lastRunEnd = machine.instructions;
     left -= machine.instructions - before;
     terminal.flush();
+    recorder?.between();
     if (terminal.interruptedBy !== null) return { kind: 'stopped', detail: terminal.interruptedBy };
+    if (outcome.kind === 'idle' && replayer !== undefined) {
+      if (!replayer.inputDue) {
+        replayer.waitedWhereTheRecordingDidNot();
+        return outcome;
+      }
+      continue; // (the loop's top gives the recorded wait back)
+    }
     if (outcome.kind === 'idle') {
       // Waiting for an interrupt that only the user can cause: let real time pass.
       await new Promise((resolve) => setTimeout(resolve, IDLE_WAIT_MS));
@@ -535,11 +681,22 @@ export const runCommand: Command = {
     const gdbServer = settings.gdb ? await listenForGdb(settings.gdb) : null;
     let outcome: RunOutcome;
     let seconds: number;
+    let replayStatus = 0;
+    const recorder = settings.record !== undefined ? new Recorder(machine) : undefined;
+    let replayer: Replayer | undefined;
+    try {
+      if (settings.replay !== undefined) replayer = new Replayer(machine, settings.replay.log, settings.replay.path);
+    } catch (e) {
+      if (e instanceof InputLogError) throw new UserError(`--replay: ${e.message}`);
+      throw e;
+    }
+    if (settings.gdb && (recorder || replayer)) throw new UserError('--record and --replay run without gdb (gdb drives the guest as it likes); drop --gdb, -s or -S');
+    const files = [...settings.outputs, ...[settings.saveOnExit, settings.record].filter((f): f is OutputFile => f !== undefined)];
     try {
       // Output files are opened (created) before the guest starts: a bad path must not cost the run.
-      for (const file of settings.outputs) file.open();
+      for (const file of files) file.open();
       const started = performance.now();
-      terminal.attach(machine);
+      terminal.attach(machine, replayer === undefined);
       try {
         if (gdbServer !== null && settings.gdb !== null) {
           const symbols = new SymbolTable();
@@ -548,23 +705,43 @@ export const runCommand: Command = {
           const end = await runUnderGdb({ machine, symbols, server: gdbServer, listen: settings.gdb, terminal, exitStatus: exitStatusOf, maxInstructions: settings.maxInstructions });
           outcome = end.kind === 'killed' ? { kind: 'stopped', detail: 'killed by gdb' } : end.outcome;
         } else {
-          outcome = await runWithConsole(machine, terminal, settings.maxInstructions);
+          outcome = await runWithConsole(machine, terminal, settings.maxInstructions, recorder, replayer);
         }
       } finally {
         terminal.detach();
       }
       seconds = (performance.now() - started) / 1000;
       for (const d of settings.dumps) d.file.write(readPhysicalMemory(machine.phys, d.address, d.length));
+      if (recorder !== undefined) settings.record!.write(new TextEncoder().encode(formatInputLog(recorder.finish(outcome))));
+      if (replayer !== undefined) {
+        replayer.finish(outcome);
+        replayStatus = reportReplay(replayer, settings.replay!.path, machine, outcome);
+      }
+      saveSnapshotFile(machine, settings);
     } finally {
-      for (const file of settings.outputs) file.close();
+      for (const file of files) file.close();
       gdbServer?.close(); // (closed already after a run under gdb; not when opening a file failed)
     }
     const screen = terminal.unseenScreen(machine);
     if (screen.length > 0) process.stderr.write(`minivisor: the VGA text screen at the end of the run:\n${screen.map((l) => '  | ' + l).join('\n')}\n`);
     if (settings.stats) process.stderr.write(formatStats(machine, seconds));
-    return report(machine, outcome, settings);
+    const status = report(machine, outcome, settings);
+    return replayStatus !== 0 ? replayStatus : status;
   },
 };
+
+/** Says how a replay went, on stderr; returns EXIT.replayDiverged when it differed from the recording, else 0. */
+function reportReplay(replayer: Replayer, path: string, machine: Machine, outcome: RunOutcome): number {
+  if (replayer.divergence !== null) {
+    process.stderr.write(`minivisor: replay of ${path} DIFFERS from the recording: ${replayer.divergence}\n`);
+    return EXIT.replayDiverged;
+  }
+  process.stderr.write(
+    `minivisor: replay of ${path}: the same run: ${machine.instructions} instructions, ${replayer.inputsApplied} input${replayer.inputsApplied === 1 ? '' : 's'} given back, ` +
+      `${replayer.checked} state check${replayer.checked === 1 ? '' : 's'} matched, ended as recorded (${describeOutcome(outcome)})\n`,
+  );
+  return 0;
+}
 
 /**
  * Under --mode pv, a guest that is not written for paravirtual paging fails in ways that do not

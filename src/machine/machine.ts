@@ -122,6 +122,9 @@ export type RunOutcome =
   | { kind: 'idle' } // halted waiting for an interrupt, with waitForInput (see RunOptions)
   | { kind: 'limit' }; // the instruction budget ran out
 
+/** An input from outside the machine (see Machine.applyInput), at the instruction count it came at. */
+export type MachineInput = { at: number; kind: 'type'; text: string } | { at: number; kind: 'idle'; ns: number };
+
 export interface RunOptions {
   /**
    * When the CPU halts waiting for an interrupt: false (the default) jumps virtual time to the
@@ -400,10 +403,28 @@ export class Machine {
    * one character at a time in virtual time (see Typist).
    */
   typeText(text: string): void {
-    this.typist.type(text);
-    // The CPU may be running a slice planned before this input: let the machine look again.
-    this.runningProcessor.cpu.stop('device');
+    this.applyInput({ at: this.instructions, kind: 'type', text });
   }
+
+  /**
+   * What the machine takes from outside, said once for every path it comes by: a recorder or a
+   * debugger's timeline hears each (inputObservers), and a replay gives them back here.
+   */
+  applyInput(input: MachineInput): void {
+    for (const observe of this.inputObservers) observe(input);
+    if (input.kind === 'type') {
+      this.typist.type(input.text);
+      // The CPU may be running a slice planned before this input: let the machine look again.
+      this.runningProcessor.cpu.stop('device');
+    } else {
+      // Every processor idles that long (virtual time is their average count).
+      const instructions = Math.ceil((input.ns * this.clock.instructionsPerSecond) / 1e9);
+      for (const p of this.processors) p.cpu.instructions += instructions;
+    }
+  }
+
+  /** Who hears the machine's inputs (see applyInput): src/machine/input-log.ts's recorder, the debugger's timeline. */
+  readonly inputObservers: ((input: MachineInput) => void)[] = [];
 
   /**
    * Adds a device whose events (timer interrupts) must happen at their virtual time. `canWake`
@@ -438,9 +459,7 @@ export class Machine {
 
   /** Lets `ns` of virtual time pass while the CPU is halted (the user took that long to type). */
   passIdleTime(ns: number): void {
-    // Every processor idles that long (virtual time is their average count).
-    const instructions = Math.ceil((ns * this.clock.instructionsPerSecond) / 1e9);
-    for (const p of this.processors) p.cpu.instructions += instructions;
+    this.applyInput({ at: this.instructions, kind: 'idle', ns });
   }
 
   /**
@@ -634,6 +653,6 @@ export class Machine {
 }
 
 // The configuration is the recipe (the snapshot carries it apart); the rest is state.
-snapshotRules(Machine, { transient: ['config', 'disposed', 'inTurn'] });
+snapshotRules(Machine, { transient: ['config', 'disposed', 'inTurn', 'inputObservers'] });
 
 export { hex };

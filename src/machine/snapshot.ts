@@ -83,11 +83,11 @@ export function configFromRecipe(
   };
 }
 
-/** What differs between two recipes, as option words ('--mem 32M, not 64M'), or [] when none does. */
-export function recipeDifferences(saved: MachineRecipe, live: MachineRecipe): string[] {
+/** What differs between two recipes, named by their options, or [] when nothing does. */
+export function recipeDifferences(saved: MachineRecipe, live: MachineRecipe, whose = "the snapshot's"): string[] {
   const out: string[] = [];
   const say = (what: string, a: unknown, b: unknown) => {
-    if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${what}: the snapshot's is ${JSON.stringify(a)}, this machine's ${JSON.stringify(b)}`);
+    if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${what}: ${whose} is ${JSON.stringify(a)}, this machine's ${JSON.stringify(b)}`);
   };
   say('memory (--mem)', saved.memoryBytes, live.memoryBytes);
   say('mode (--mode)', saved.mode, live.mode);

@@ -1,0 +1,261 @@
+/**
+ * Record and replay. Given the same guest and options, a run is a function of what it takes from
+ * outside: keys typed (Machine.typeText) and the real time a halted guest waited for them
+ * (Machine.passIdleTime). Virtual time, the devices and the disks' contents are the machine's
+ * own. So a recording is those inputs, each at the instruction count it came at, with hashes of
+ * the guest's state along the way; a replay gives the machine the same inputs at the same counts
+ * and checks the hashes, so that the first run that differs says where (QEMU's -icount record).
+ */
+import { getEflags } from '../cpu/flags.ts';
+import { NO_FRAME } from '../cpu/host-memory.ts';
+import { STATE_SIZE, S_EFLAGS, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_LAZY_A, S_LAZY_B, S_LAZY_OP, S_LAZY_PENDING, S_LAZY_R, S_LAZY_SHIFT } from '../cpu/state.ts';
+import type { Machine, MachineInput, RunOutcome } from './machine.ts';
+import { machineRecipe, recipeDifferences, type MachineRecipe } from './snapshot.ts';
+
+/** A state check: the guest's state hash at an instruction count. */
+export interface StateCheck {
+  at: number;
+  hash: string;
+}
+
+export const INPUT_LOG_VERSION = 1;
+
+export interface InputLog {
+  format: 'minivisor input log';
+  version: number;
+  recipe: MachineRecipe;
+  /** The disks' contents as the run began (drive, hash). */
+  disks: [number, string][];
+  inputs: MachineInput[];
+  /**
+   * Whether a halted guest waited for the user (the terminal could still send keys) or skipped to
+   * its next event (input closed: a pipe at its end), from each count on: it decides where a
+   * halted guest's time goes, so a replay must do as the recording did.
+   */
+  waits: { at: number; wait: boolean }[];
+  checks: StateCheck[];
+  /** How the recorded run ended: its instruction count, how, and the state hash there. */
+  end: { instructions: number; outcome: RunOutcome; hash: string } | null;
+}
+
+/** A log that cannot be read, or that does not fit the machine: what is wrong. */
+export class InputLogError extends Error {}
+
+/** Instructions between state checks. */
+export const CHECK_INTERVAL = 1 << 24;
+
+/**
+ * A hash of what the guest can see: each processor's registers (EFLAGS as read, not how the
+ * flags are kept; no fetch window), whether it is halted and its count, and guest RAM page by page
+ * (a page never touched, none). FNV-1a over 32-bit words.
+ */
+export function guestStateHash(machine: Machine): string {
+  let h = 0x811c9dc5 | 0;
+  const mix = (word: number) => {
+    h = Math.imul(h ^ word, 0x01000193);
+  };
+  const skip = new Set([S_LAZY_OP, S_LAZY_A, S_LAZY_B, S_LAZY_R, S_LAZY_SHIFT, S_LAZY_PENDING, S_FETCH_LO, S_FETCH_SPAN, S_FETCH_DELTA]);
+  for (const { cpu } of machine.processors) {
+    for (let i = 0; i < STATE_SIZE; i++) if (!skip.has(i)) mix(i === S_EFLAGS ? getEflags(cpu.st) : cpu.st[i]);
+    mix(cpu.halted ? 1 : 0);
+    mix(cpu.instructions | 0);
+    mix(Math.floor(cpu.instructions / 2 ** 32));
+  }
+  const host = machine.phys.hostMemory;
+  const words = new Int32Array(host.frames.buffer, host.frames.byteOffset, host.frames.length >> 2);
+  for (const slot of machine.phys.slots) {
+    if (slot.readOnly) continue;
+    for (let offset = 0; offset < slot.size; offset += 4096) {
+      const frame = host.frameOf(slot.userspaceAddr + offset);
+      if (frame === NO_FRAME) continue;
+      mix(slot.guestPhysAddr + offset);
+      for (let w = frame >> 2, end = w + 1024; w < end; w++) mix(words[w]);
+    }
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/** A short hash of a disk's bytes (FNV-1a), to tell that a replay boots the disks the recording did. */
+function diskHash(bytes: Uint8Array): string {
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return `${bytes.length}:${(h >>> 0).toString(16)}`;
+}
+
+function disksOf(machine: Machine): [number, string][] {
+  return [...machine.disks].sort((a, b) => a[0] - b[0]).map(([drive, d]) => [drive, diskHash(d.bytes)]);
+}
+
+/** Logs a run's inputs and checks as it goes (see InputLog). Made before the run starts. */
+export class Recorder {
+  readonly log: InputLog;
+  private nextCheck = CHECK_INTERVAL;
+
+  constructor(private readonly machine: Machine) {
+    this.log = { format: 'minivisor input log', version: INPUT_LOG_VERSION, recipe: machineRecipe(machine.config), disks: disksOf(machine), inputs: [], waits: [], checks: [], end: null };
+    machine.inputObservers.push((input) => this.log.inputs.push(input));
+  }
+
+  /** Before a slice: whether a halted guest waits for input in it. */
+  slice(waitForInput: boolean): void {
+    if (this.log.waits.at(-1)?.wait !== waitForInput) this.log.waits.push({ at: this.machine.instructions, wait: waitForInput });
+  }
+
+  /** Between slices: a state check when one is due. */
+  between(): void {
+    if (this.machine.instructions < this.nextCheck) return;
+    this.log.checks.push({ at: this.machine.instructions, hash: guestStateHash(this.machine) });
+    this.nextCheck = this.machine.instructions + CHECK_INTERVAL;
+  }
+
+  /** The run ended so: the log is complete. */
+  finish(outcome: RunOutcome): InputLog {
+    this.log.end = { instructions: this.machine.instructions, outcome, hash: guestStateHash(this.machine) };
+    return this.log;
+  }
+}
+
+export function formatInputLog(log: InputLog): string {
+  return JSON.stringify(log) + '\n';
+}
+
+/** Reads a log file's text; `name` is the file's, for messages. */
+export function parseInputLog(text: string, name: string): InputLog {
+  let log: InputLog;
+  try {
+    log = JSON.parse(text) as InputLog;
+  } catch {
+    throw new InputLogError(`${name} is not a minivisor input log (make one with 'minivisor run ... --record FILE')`);
+  }
+  if (log?.format !== 'minivisor input log') throw new InputLogError(`${name} is not a minivisor input log (make one with 'minivisor run ... --record FILE')`);
+  if (log.version !== INPUT_LOG_VERSION) throw new InputLogError(`${name} is an input log of format ${log.version}, and this minivisor reads format ${INPUT_LOG_VERSION}: record it again`);
+  if (!Array.isArray(log.inputs) || !Array.isArray(log.checks) || !Array.isArray(log.waits)) throw new InputLogError(`${name} is damaged: it has no list of inputs or of checks`);
+  return log;
+}
+
+/** How a replay went: null while it matches; else the first difference, in words. */
+export type Divergence = string | null;
+
+/**
+ * Replays a log on a machine built from the same guest and options: `stopAt` says where the
+ * next slice must end (an input or a check is due there), `between` applies and checks what is
+ * due at the machine's count now.
+ */
+export class Replayer {
+  private nextInput = 0;
+  private nextCheck = 0;
+  private nextWait = 0;
+  /** Whether a halted guest waits for input now (see InputLog.waits). */
+  waitForInput = false;
+  /** The count of the last check that matched (0: the start). */
+  lastMatch = 0;
+  divergence: Divergence = null;
+  checked = 0;
+
+  constructor(
+    private readonly machine: Machine,
+    readonly log: InputLog,
+    name: string,
+  ) {
+    const differences = recipeDifferences(log.recipe, machineRecipe(machine.config), "the recording's");
+    if (differences.length > 0) throw new InputLogError(`${name} was recorded on another kind of machine: give the options the recording was made with\n  ${differences.join('\n  ')}`);
+    const disks = JSON.stringify(disksOf(machine));
+    if (disks !== JSON.stringify(log.disks)) throw new InputLogError(`${name} was recorded with other disk contents (${JSON.stringify(log.disks)}; these are ${disks}): give the same guest and disk images`);
+  }
+
+  /**
+   * Where the next slice must stop: the first input, check or change of waiting still to come
+   * past the machine's count (what is due at the count itself comes after this slice: the
+   * recording ran the machine before each input), or the recorded end.
+   */
+  get stopAt(): number {
+    const now = this.machine.instructions;
+    let at = this.log.end?.instructions ?? Infinity;
+    if (at <= now) at = Infinity;
+    const after = <T extends { at: number }>(list: T[], from: number) => {
+      for (let i = from; i < list.length; i++) if (list[i].at > now) return list[i].at;
+      return Infinity;
+    };
+    return Math.min(at, after(this.log.inputs, this.nextInput), after(this.log.checks, this.nextCheck), after(this.log.waits, this.nextWait));
+  }
+
+  /** Whether the log has an input at the machine's count (where a halted guest waits, the recording got one). */
+  get inputDue(): boolean {
+    const input = this.log.inputs[this.nextInput];
+    return input !== undefined && input.at === this.machine.instructions;
+  }
+
+  /**
+   * Applies the inputs and makes the checks due at the machine's count, after a run that ended
+   * there (a wait given back moves the count: what is logged at the new count comes after the
+   * next run); notes the first difference.
+   */
+  between(): void {
+    const now = this.machine.instructions;
+    while (this.nextWait < this.log.waits.length && this.log.waits[this.nextWait].at <= now) this.waitForInput = this.log.waits[this.nextWait++].wait;
+    for (let check = this.log.checks[this.nextCheck]; check !== undefined && check.at <= now; check = this.log.checks[++this.nextCheck]) this.compare(check.at, check.hash, now);
+    for (let input = this.log.inputs[this.nextInput]; input !== undefined && input.at <= now; input = this.log.inputs[++this.nextInput]) {
+      if (input.at < now) this.diverged(`the recorded ${describeInput(input)} came at instruction ${input.at}, and the replay ran past it to ${now} without stopping there`);
+      this.machine.applyInput(input);
+    }
+  }
+
+  private compare(at: number, hash: string, now: number): void {
+    if (at !== now) {
+      this.diverged(`the recording was at instruction ${at} for a state check, and the replay went from before it to ${now}`);
+      return;
+    }
+    this.checked++;
+    const mine = guestStateHash(this.machine);
+    if (mine === hash) this.lastMatch = at;
+    else this.diverged(`the guest's state at instruction ${at} differs (hash ${mine}, recorded ${hash}); it was the same at ${this.lastMatch}, so the first difference lies between ${this.lastMatch} and ${at}`);
+  }
+
+  /** The replay's guest waits for input where the recording's did not. */
+  waitedWhereTheRecordingDidNot(): void {
+    this.diverged(`the guest waited for input at instruction ${this.machine.instructions}, where the recorded run did not`);
+  }
+
+  private diverged(text: string): void {
+    if (this.divergence === null) this.divergence = text;
+  }
+
+  /** The replay ended so: compares with how the recording ended. */
+  finish(outcome: RunOutcome): void {
+    const end = this.log.end;
+    if (end === null) return;
+    const now = this.machine.instructions;
+    // A run stopped from outside (Ctrl-C, --max-instructions) is replayed to its count, where the replay's budget ends.
+    const fromOutside = end.outcome.kind === 'stopped' || end.outcome.kind === 'limit';
+    const sameEnd = fromOutside ? outcome.kind === 'limit' : JSON.stringify(outcome) === JSON.stringify(end.outcome);
+    if (now !== end.instructions || !sameEnd) {
+      this.diverged(`the recording ended at instruction ${end.instructions} (${describeOutcome(end.outcome)}), the replay at ${now} (${describeOutcome(outcome)})`);
+      return;
+    }
+    const mine = guestStateHash(this.machine);
+    if (mine !== end.hash) this.diverged(`the guest's state at the end differs (hash ${mine}, recorded ${end.hash}); it was the same at ${this.lastMatch}`);
+    else this.checked++;
+  }
+
+  /** Inputs given back so far. */
+  get inputsApplied(): number {
+    return this.nextInput;
+  }
+}
+
+function describeInput(input: MachineInput): string {
+  return input.kind === 'type' ? `key input ${JSON.stringify(input.text)}` : `wait of ${input.ns / 1e6} ms`;
+}
+
+export function describeOutcome(outcome: RunOutcome): string {
+  switch (outcome.kind) {
+    case 'exit':
+      return `exit status ${outcome.status}`;
+    case 'limit':
+    case 'idle':
+    case 'debug':
+      return outcome.kind;
+    default:
+      return `${outcome.kind}: ${outcome.detail}`;
+  }
+}
