@@ -99,7 +99,16 @@ export class Debugger implements DebugHook {
   private catches: Catchpoint[] = [];
   private catchesState = false;
   /** Watched accesses of the instruction that just ran, with the bytes before a write, where the instruction is, and which CPU ran it. */
-  private watchHits: { point: Watchpoint; write: boolean; before: (number | null)[]; where: string; linear: number; cpu: Cpu }[] = [];
+  private watchHits: { point: Watchpoint; write: boolean; before: (number | null)[]; where: string; linear: number; cpu: Cpu; at: number }[] = [];
+  /** Where the first access a stop reports happened: the machine's position before the instruction that made it (for reverse-continue). */
+  private watchedAt: number | null = null;
+  /**
+   * Replaying history to look for the last hit (reverse-continue): stops are only noted, so hit
+   * counts stay, temporary breakpoints stay, and exits are not logged a second time.
+   */
+  searching = false;
+  /** The hooks are off (a replay that nothing may stop): exits are not logged either. */
+  private suspended = false;
   /**
    * The processor the motions (step, next, finish, until) follow and the commands show. The
    * others run on as the machine runs them, stopped only by breakpoints, watchpoints and catches.
@@ -142,6 +151,30 @@ export class Debugger implements DebugHook {
       p.vcpu?.exitObservers.push((exit) => this.onExit(exit, p));
     }
     this.snapshot(this.focus.cpu);
+  }
+
+  /**
+   * Takes the hooks off every processor, for a replay nothing may stop (reverse execution's
+   * goto); returns what puts them back. The TLBs are flushed then, so watched pages leave the
+   * fast path again.
+   */
+  suspend(): () => void {
+    this.suspended = true;
+    for (const p of this.machine.processors) p.cpu.debugHook = null;
+    return () => {
+      this.suspended = false;
+      this.watchHits = [];
+      for (const p of this.machine.processors) {
+        p.cpu.debugHook = this;
+        p.cpu.flushTlb();
+      }
+    };
+  }
+
+  /** What watched accesses noted and no boundary has reported yet (a replay that ended right after one): reported now. */
+  collectPending(): { hits: Point[]; reasons: string[]; watchedAt: number | null } {
+    if (this.watchHits.length > 0) this.reportWatchHits();
+    return this.takeStop();
   }
 
   /** Makes another processor the focus (the session's `cpu N`, or a stop on it). */
@@ -202,12 +235,13 @@ export class Debugger implements DebugHook {
   }
 
   /** Why the guest stopped, and what happened on the way (taken: the next stop starts afresh). */
-  takeStop(): { reasons: string[]; notes: string[]; hits: Point[]; switchedTo: Processor | null } {
-    const stop = { reasons: this.reasons, notes: this.notes, hits: this.hits, switchedTo: this.switchedTo };
+  takeStop(): { reasons: string[]; notes: string[]; hits: Point[]; switchedTo: Processor | null; watchedAt: number | null } {
+    const stop = { reasons: this.reasons, notes: this.notes, hits: this.hits, switchedTo: this.switchedTo, watchedAt: this.watchedAt };
     this.reasons = [];
     this.notes = [];
     this.hits = [];
     this.switchedTo = null;
+    this.watchedAt = null;
     for (const p of this.machine.processors) p.cpu.repChunk = 4096;
     return stop;
   }
@@ -320,7 +354,7 @@ export class Debugger implements DebugHook {
     for (const c of this.catches) {
       const matches = (c.what === 'exception' && kind === EventKind.Exception) || (c.what === 'interrupt' && kind !== EventKind.Exception);
       if (!matches || (c.filter !== null && !c.filter.includes(vector))) continue;
-      c.hits++;
+      if (!this.searching) c.hits++;
       this.reasons.push(`Catchpoint ${c.id}: ${kind === EventKind.Exception ? 'exception' : 'interrupt'} ${description}; stopped at its handler.`);
       this.stopsOn(cpu);
     }
@@ -362,7 +396,9 @@ export class Debugger implements DebugHook {
       if (this.watchHits.some((h) => h.point === w && h.write === write)) continue;
       const before = write ? (w.physical ? this.memory.readPhysical(w.address, w.length) : this.memory.readLinear(w.address, w.length)) : [];
       const eip = cpu.st[S_INSN_EIP];
-      this.watchHits.push({ point: w, write, before, where: segmentedAddress(cpu, eip), linear: (cpu.st[S_SEG_BASE + CS] + eip) >>> 0, cpu });
+      // The machine's position before this instruction: the others' counts and this one's retired so far.
+      const at = this.machine.instructions - cpu.instructions + cpu.retired;
+      this.watchHits.push({ point: w, write, before, where: segmentedAddress(cpu, eip), linear: (cpu.st[S_SEG_BASE + CS] + eip) >>> 0, cpu, at });
       cpu.attention |= ATTN_DEBUGGER;
     }
   }
@@ -387,6 +423,7 @@ export class Debugger implements DebugHook {
 
   /** A VM exit, before the VMM handles it: logged, and caught when a catchpoint wants it. */
   private onExit(exit: VmExit, p: Processor): void {
+    if (this.suspended || this.searching) return; // (a replay: these exits were logged when they happened)
     const cpu = p.cpu;
     this.exitsSeen++;
     const record = { exit: { ...exit }, retired: cpu.retired, cs: cpu.st[S_SEG_SEL + CS] & 0xffff, cpu: p.index };
@@ -394,7 +431,7 @@ export class Debugger implements DebugHook {
     this.exitLog.push(record);
     for (const c of this.catches) {
       if (c.what !== 'exit' || (c.filter !== null && !c.filter.includes(exit.reason))) continue;
-      c.hits++;
+      if (!this.searching) c.hits++;
       this.reasons.push(`Catchpoint ${c.id}: VM exit ${describeExit(exit)}, at ${segmentedAddress(cpu, exit.guestRip)}; the VMM has handled it.`);
       this.stopsOn(cpu);
     }
@@ -409,13 +446,13 @@ export class Debugger implements DebugHook {
     const mode = modeName(cpu);
     for (const c of this.catches) {
       if (c.what === 'ring' && cpl !== this.seenCpl) {
-        c.hits++;
+        if (!this.searching) c.hits++;
         this.reasons.push(`Catchpoint ${c.id}: the CPL went from ${this.seenCpl} to ${cpl}.`);
       } else if (c.what === 'cr3' && (loads !== this.seenCr3Loads || cr3 !== this.seenCr3)) {
-        c.hits++;
+        if (!this.searching) c.hits++;
         this.reasons.push(`Catchpoint ${c.id}: CR3 loaded: ${hex(this.seenCr3)} -> ${hex(cr3)}${cr3 === this.seenCr3 ? ' (the same address space: its TLB entries flushed)' : ''}.`);
       } else if (c.what === 'mode' && mode !== this.seenMode) {
-        c.hits++;
+        if (!this.searching) c.hits++;
         this.reasons.push(`Catchpoint ${c.id}: the mode went from ${this.seenMode} to ${mode}.`);
       }
     }
@@ -436,12 +473,14 @@ export class Debugger implements DebugHook {
         // `watch` stops when the value changes, as gdb's does; `awatch` on any write.
         const changed = h.before.some((b, i) => b !== now[i]);
         if (!changed && w.access === 'write') continue;
-        w.hits++;
+        if (!this.searching) w.hits++;
         this.hits.push(w);
+        this.watchedAt = Math.min(this.watchedAt ?? Infinity, h.at);
         this.reasons.push(`Watchpoint ${w.id}: ${w.spec} written ${by}\n  old ${value(h.before)}\n  new ${value(now)}`);
       } else {
-        w.hits++;
+        if (!this.searching) w.hits++;
         this.hits.push(w);
+        this.watchedAt = Math.min(this.watchedAt ?? Infinity, h.at);
         this.reasons.push(`Watchpoint ${w.id}: ${w.spec} read ${by}: ${value(now)}`);
       }
       this.stopsOn(h.cpu);
@@ -468,11 +507,11 @@ export class Debugger implements DebugHook {
       }
       if (!stop) return;
     }
-    b.hits++;
+    if (!this.searching) b.hits++;
     this.hits.push(b);
     const where = this.describe(linear);
     this.reasons.push(`${b.temporary ? 'Temporary breakpoint' : 'Breakpoint'} ${b.id}, ${hex(linear)}${where ? ` ${where}` : ''}`);
-    if (b.temporary) this.points.delete([b.id]);
+    if (b.temporary && !this.searching) this.points.delete([b.id]);
   }
 
   /**

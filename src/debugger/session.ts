@@ -24,6 +24,8 @@ import { shortPath, type SymbolTable } from './symbols.ts';
 import type { Point } from './points.ts';
 import { commandsStartingWith, findCommand } from './commands/table.ts';
 import { CommandError } from './command-error.ts';
+import { Timeline } from './timeline.ts';
+import type { MachineSnapshot } from '../machine/snapshot.ts';
 
 
 /** What the session needs from the terminal (or page) it runs in. */
@@ -81,6 +83,10 @@ export class DebugSession {
   /** State commands keep between calls (x's next address and format, list's next line...). */
   readonly state = new Map<string, unknown>();
   private sourceDepth = 0;
+  /** The history reverse execution goes back in (snapshots and the journal of inputs). */
+  timeline: Timeline;
+  /** Snapshots the user saved by name (`snapshot save NAME`), with the instruction count each was taken at. */
+  readonly namedSnapshots = new Map<string, MachineSnapshot>();
 
   constructor(
     readonly machine: Machine,
@@ -91,6 +97,35 @@ export class DebugSession {
     this.memory = new GuestMemory(machine, () => this.processor);
     this.debugger = new Debugger(machine, (expression) => this.evaluate(expression) !== 0, (linear) => symbols.describe(linear));
     this.debugger.attach();
+    this.timeline = new Timeline(machine);
+  }
+
+  /**
+   * A change the user makes to the stopped guest (a register, memory): made, and noted in the
+   * history so that a replay through this point makes it again. Returns what `change` returns.
+   */
+  edit<T>(what: string, change: () => T): T {
+    let result: T | undefined;
+    this.timeline.edit(() => {
+      result = change();
+    }, what);
+    return result as T;
+  }
+
+  /**
+   * The guest goes back (reverse execution, reverse.ts) or to a saved snapshot: it has not
+   * ended any more, and the stop is reported as a run's is.
+   */
+  reportJump(stop: { reasons: string[]; hits: Point[] }, lines: string[] = [], silent = false): void {
+    this.ended = null;
+    this.lastStop = { outcome: { kind: 'debug' }, interrupted: false, hits: stop.hits, reasons: stop.reasons };
+    if (!silent) this.print([...lines, ...stop.reasons.filter((r) => r !== ''), this.location()].join('\n'));
+  }
+
+  /** Starts the history again from the machine as it is now (after a snapshot was loaded into it). */
+  restartHistory(): void {
+    this.timeline.dispose();
+    this.timeline = new Timeline(this.machine);
   }
 
   /**
@@ -380,9 +415,10 @@ export class DebugSession {
           outcome = { kind: 'limit' };
           break;
         }
-        outcome = machine.run(slice, { waitForInput: this.host.mayReceiveInput });
+        outcome = this.timeline.run(slice, { waitForInput: this.host.mayReceiveInput });
         this.host.flushGuestOutput();
         if ((interrupted = this.takeStop()) !== null) break;
+        if (outcome.kind === 'idle' && this.timeline.inputDue) continue; // (back in history: the wait the user took then is given back)
         if (outcome.kind === 'idle') {
           // Halted until the user types: let real time pass.
           await new Promise((resolve) => setTimeout(resolve, IDLE_WAIT_MS));

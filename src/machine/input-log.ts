@@ -8,7 +8,7 @@
  */
 import { getEflags } from '../cpu/flags.ts';
 import { NO_FRAME } from '../cpu/host-memory.ts';
-import { STATE_SIZE, S_EFLAGS, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_LAZY_A, S_LAZY_B, S_LAZY_OP, S_LAZY_PENDING, S_LAZY_R, S_LAZY_SHIFT } from '../cpu/state.ts';
+import { STATE_SIZE, S_EFLAGS, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_INSN_EIP, S_LAZY_A, S_LAZY_B, S_LAZY_OP, S_LAZY_PENDING, S_LAZY_R, S_LAZY_SHIFT } from '../cpu/state.ts';
 import type { Machine, MachineInput, RunOutcome } from './machine.ts';
 import { machineRecipe, recipeDifferences, type MachineRecipe } from './snapshot.ts';
 
@@ -46,15 +46,16 @@ export const CHECK_INTERVAL = 1 << 24;
 
 /**
  * A hash of what the guest can see: each processor's registers (EFLAGS as read, not how the
- * flags are kept; no fetch window), whether it is halted and its count, and guest RAM page by page
- * (a page never touched, none). FNV-1a over 32-bit words.
+ * flags are kept; no fetch window, nor the EIP of the last instruction, which a block leaves as
+ * it likes), whether it is halted and its count, and guest RAM page by page (a page never
+ * touched, none). FNV-1a over 32-bit words.
  */
 export function guestStateHash(machine: Machine): string {
   let h = 0x811c9dc5 | 0;
   const mix = (word: number) => {
     h = Math.imul(h ^ word, 0x01000193);
   };
-  const skip = new Set([S_LAZY_OP, S_LAZY_A, S_LAZY_B, S_LAZY_R, S_LAZY_SHIFT, S_LAZY_PENDING, S_FETCH_LO, S_FETCH_SPAN, S_FETCH_DELTA]);
+  const skip = new Set([S_LAZY_OP, S_LAZY_A, S_LAZY_B, S_LAZY_R, S_LAZY_SHIFT, S_LAZY_PENDING, S_FETCH_LO, S_FETCH_SPAN, S_FETCH_DELTA, S_INSN_EIP]);
   for (const { cpu } of machine.processors) {
     for (let i = 0; i < STATE_SIZE; i++) if (!skip.has(i)) mix(i === S_EFLAGS ? getEflags(cpu.st) : cpu.st[i]);
     mix(cpu.halted ? 1 : 0);

@@ -61,12 +61,12 @@ function set(session: DebugSession, args: string): string | void {
     const bytes = SIZES[memory[1].toLowerCase()];
     const address = session.resolveAddress(memory[2]);
     const data = Array.from({ length: bytes }, (_, i) => (value >>> (8 * i)) & 0xff);
-    const refused = session.memory.write(address.address, data, address.physical);
+    const refused = session.edit(`set ${target}`, () => session.memory.write(address.address, data, address.physical));
     if (refused !== null) throw new CommandError(`nothing written: ${refused}`);
     return `${memory[1].toLowerCase()} [${address.physical ? 'p:' : ''}${hex(address.address)}] = ${formatValue(value, 'x', bytes)}`;
   }
   const name = target.replace(/^\$/, '').toLowerCase();
-  const error = writeRegister(session.processor, name, value);
+  const error = session.edit(`set ${name}`, () => writeRegister(session.processor, name, value));
   if (error !== null) throw new CommandError(error);
   return `${name} = ${formatValue(readRegister(session.processor, name) ?? value, 'x', registerBytes(name))}`;
 }

@@ -6,6 +6,7 @@ import { CommandError } from '../command-error.ts';
 import type { DebugSession } from '../session.ts';
 import { words, type DebugCommand } from './command.ts';
 import { executionCommands } from './execution.ts';
+import { historyCommands, historyTopics } from './history.ts';
 import { memoryCommands } from './memory.ts';
 import { pointCommands } from './points.ts';
 import { stateCommands, stateTopics, type InfoTopic } from './state.ts';
@@ -34,7 +35,7 @@ const symbolsTopic: InfoTopic = {
 };
 
 /** The topics of `info`, in the order `help info` lists them. */
-export const INFO_TOPICS: InfoTopic[] = [...stateTopics.slice(0, 1), breakTopic, ...stateTopics.slice(1), ...vmmTopics, symbolsTopic];
+export const INFO_TOPICS: InfoTopic[] = [...stateTopics.slice(0, 1), breakTopic, ...stateTopics.slice(1), ...vmmTopics, ...historyTopics, symbolsTopic];
 
 function findTopic(name: string): InfoTopic | undefined {
   return INFO_TOPICS.find((t) => t.name === name || t.aliases?.includes(name));
@@ -60,6 +61,7 @@ function helpInfo(): string {
 
 const CATEGORIES: [string, string[]][] = [
   ['Running the guest', ['step', 'next', 'continue', 'until', 'finish', 'type']],
+  ['Going back', ['reverse-step', 'reverse-next', 'reverse-continue', 'goto', 'snapshot']],
   ['Stopping it', ['break', 'tbreak', 'watch', 'rwatch', 'awatch', 'catch', 'delete', 'disable', 'enable']],
   ['The CPU', ['registers', 'set', 'print', 'info', 'cpu']],
   ['Memory and code', ['x', 'xp', 'disas', 'list']],
@@ -119,7 +121,7 @@ const quitCommand: DebugCommand = {
   run() {},
 };
 
-export const COMMANDS: DebugCommand[] = [...executionCommands, ...pointCommands, ...stateCommands, ...memoryCommands, ...vmmCommands, infoCommand, helpCommand, sourceCommand, quitCommand];
+export const COMMANDS: DebugCommand[] = [...executionCommands, ...historyCommands, ...pointCommands, ...stateCommands, ...memoryCommands, ...vmmCommands, infoCommand, helpCommand, sourceCommand, quitCommand];
 
 /** A command by its name or an alias; else by a prefix of its name that no other shares (gdb's `del`, `disp`). */
 export function findCommand(name: string): DebugCommand | undefined {

@@ -13,6 +13,8 @@ import type { Breakpoint, Point, Watchpoint, WatchAccess } from '../points.ts';
 import type { DebugSession } from '../session.ts';
 import type { Motion } from '../debugger.ts';
 import { writeRegister } from '../registers.ts';
+import { reverseContinue, reverseStep } from '../reverse.ts';
+import { reportReverse } from '../commands/history.ts';
 import type { RunOutcome } from '../../machine/machine.ts';
 import type { Processor } from '../../machine/processor.ts';
 import { framePacket, fromHex, PACKET_SIZE, PacketReader, toHex, type Incoming } from './packets.ts';
@@ -37,7 +39,7 @@ export interface GdbStubEvents {
 }
 
 /** The REPL's commands that run the guest: gdb does that (continue, stepi), not `monitor`. */
-const RUNNING_COMMANDS = new Set(['step', 'next', 'continue', 'until', 'finish', 'type', 'quit']);
+const RUNNING_COMMANDS = new Set(['step', 'next', 'continue', 'until', 'finish', 'type', 'quit', 'reverse-step', 'reverse-next', 'reverse-continue', 'goto', 'snapshot']);
 
 /** gdb's signal numbers in stop replies: SIGINT for Ctrl-C, SIGTRAP for the rest. */
 const SIGINT = 2;
@@ -165,7 +167,7 @@ export class GdbStub {
         const value = r && m ? parseRegisterHex(r, m[2]) : null;
         if (r === undefined || value === null) return 'E00';
         if (r.read(machine) >>> 0 === value && r.bits === 32) return 'OK';
-        const why = r.write(machine, value);
+        const why = session.edit(`gdb: P ${r.name}`, () => r.write(machine, value));
         // Only an error reply: gdb would take a console packet sent now for the answer.
         return why === null ? 'OK' : 'E01';
       }
@@ -200,7 +202,9 @@ export class GdbStub {
       this.swbreak = packet.includes('swbreak+');
       this.hwbreak = packet.includes('hwbreak+');
     }
-    if (packet.startsWith('qSupported')) return `PacketSize=${hex(PACKET_SIZE)};qXfer:features:read+;swbreak+;hwbreak+;QStartNoAckMode+;vContSupported+`;
+    if (packet.startsWith('qSupported')) return `PacketSize=${hex(PACKET_SIZE)};qXfer:features:read+;swbreak+;hwbreak+;QStartNoAckMode+;vContSupported+;ReverseStep+;ReverseContinue+`;
+    // Reverse execution (reverse-stepi, reverse-continue): the session's history (src/debugger/reverse.ts).
+    if (packet === 'bs' || packet === 'bc') return this.reverse(packet === 'bs' ? 'step' : 'continue');
     if (packet === 'QStartNoAckMode') return 'OK';
     if (packet.startsWith('qXfer:features:read:')) return this.features(packet.slice('qXfer:features:read:'.length));
     if (packet === 'qAttached' || packet.startsWith('qAttached:')) return '1';
@@ -265,7 +269,7 @@ export class GdbStub {
     const session = this.session;
     // `c ADDR` / `s ADDR` resume elsewhere: EIP takes the address (a linear one, less CS's base).
     const address = /^[cs]([0-9a-fA-F]+)$/.exec(packet);
-    if (address) writeRegister(session.processor, 'pc', parseInt(address[1], 16));
+    if (address) session.edit('gdb: resume at an address', () => writeRegister(session.processor, 'pc', parseInt(address[1], 16)));
     if (session.ended === null) {
       // The session reports nothing itself for gdb's runs: gdb gets a stop reply (and the console lines below).
       await session.resume(motion, false, 'gdb');
@@ -282,6 +286,17 @@ export class GdbStub {
     this.reply(this.stopReply());
     this.events.ended();
     return null;
+  }
+
+  private reverse(motion: 'step' | 'continue'): string {
+    const session = this.session;
+    const stop = motion === 'step' ? reverseStep(session, 1) : reverseContinue(session);
+    reportReverse(session, stop, true);
+    // What gdb would not say itself (a catch, the REPL's own breakpoint).
+    const said = stop.reasons.filter((r) => r !== '' && !stop.hits.some((p) => this.isInserted(p)));
+    if (said.length > 0) this.console(`${said.join('\n')}\n`);
+    // At the history's beginning gdb is told so: "No more reverse-execution history."
+    return stop.atStart ? `T05replaylog:begin;thread:${this.thread.toString(16)};` : this.stopReply();
   }
 
   private isInserted(p: Point): boolean {
@@ -320,7 +335,7 @@ export class GdbStub {
       at += digits;
       if (value === null) return 'E00';
       // Only what changed is written: gdb sends every register back, read-only ones included.
-      if (r.read(machine) >>> 0 !== value && r.write(machine, value) !== null) return 'E01';
+      if (r.read(machine) >>> 0 !== value && this.session.edit(`gdb: G ${r.name}`, () => r.write(machine, value)) !== null) return 'E01';
     }
     return 'OK';
   }
@@ -351,7 +366,7 @@ export class GdbStub {
     }
     if (bytes.length !== length) return 'E01';
     if (length === 0) return 'OK'; // gdb's probe for X
-    const why = this.session.memory.write(parseInt(m[1], 16) >>> 0, bytes);
+    const why = this.session.edit('gdb: memory write', () => this.session.memory.write(parseInt(m[1], 16) >>> 0, bytes));
     return why === null ? 'OK' : 'E14';
   }
 

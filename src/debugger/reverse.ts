@@ -1,0 +1,206 @@
+/**
+ * Reverse execution on the session's timeline (timeline.ts): going back is going to an earlier
+ * position, and each command says which.
+ *
+ * - reverse-step: the point just before the last step: the previous instruction boundary, or
+ *   the same count before an event that was delivered there.
+ * - reverse-next: the same, but a step back that lands on a RET or IRET (the end of a call or
+ *   handler that returned here) goes on back to where that call or event began, in this frame.
+ * - reverse-continue: the last breakpoint or watchpoint hit before now. History is replayed a
+ *   snapshot's stretch at a time, newest first, with the points armed and their stops only
+ *   noted; then the machine goes to the last one: a breakpoint's count, or for a watchpoint the
+ *   count before the instruction that made the access, so that it stands at that instruction
+ *   with memory as it was.
+ */
+import { ESP, S_CPL } from '../cpu/state.ts';
+import { guestStateHash } from '../machine/input-log.ts';
+import { CommandError } from './command-error.ts';
+import type { Point } from './points.ts';
+import { guestControlRegister } from './registers.ts';
+import type { DebugSession } from './session.ts';
+import type { Timeline } from './timeline.ts';
+
+/** Where a reverse motion ended, and what to say about it. */
+export interface ReverseStop {
+  reasons: string[];
+  hits: Point[];
+  /** It could go no further back: the start of the history. */
+  atStart: boolean;
+}
+
+/** Runs `work` with the debugger's hooks off (nothing stops a replay), and puts them back. */
+function quietly<T>(session: DebugSession, work: () => T): T {
+  const resume = session.debugger.suspend();
+  try {
+    return work();
+  } finally {
+    resume();
+  }
+}
+
+/** The latest position before `limit` whose state `at` can reach, given that it is `limit` or more when it overshoots. */
+function latestReachableBefore(timeline: Timeline, limit: number): number | null {
+  if (limit <= timeline.start) return null;
+  let target = limit - 1;
+  if (timeline.goto(target) < limit) return timeline.now;
+  // A halted guest's jump in time covers target: find where the last reachable point before it is.
+  let low = timeline.start;
+  let high = target;
+  while (low < high) {
+    const mid = Math.floor((low + high + 1) / 2);
+    if (timeline.goto(mid) < limit) low = mid;
+    else high = mid - 1;
+  }
+  target = low;
+  return timeline.goto(target) < limit ? timeline.now : null;
+}
+
+/** The state just before the last step (see the file's comment), with the hooks off. Returns false at the start of the history. */
+function stepBack(session: DebugSession): boolean {
+  const timeline = session.timeline;
+  const now = timeline.now;
+  const here = guestStateHash(session.machine);
+  // The same count, before an event delivered here: the machine as a run to this count leaves it.
+  timeline.goto(now);
+  if (timeline.now === now && guestStateHash(session.machine) !== here) return true;
+  if (latestReachableBefore(timeline, now) !== null) return true;
+  timeline.goto(timeline.start);
+  return false;
+}
+
+export function reverseStep(session: DebugSession, count: number): ReverseStop {
+  return quietly(session, () => {
+    for (let i = 0; i < count; i++) if (!stepBack(session)) return { reasons: [], hits: [], atStart: true };
+    return { reasons: [], hits: [], atStart: false };
+  });
+}
+
+export function reverseNext(session: DebugSession, count: number): ReverseStop {
+  return quietly(session, () => {
+    for (let i = 0; i < count; i++) {
+      const frame = frameOf(session);
+      const linear = session.linearEip;
+      if (!stepBack(session)) return { reasons: [], hits: [], atStart: true };
+      const [insn] = session.disassembleAt(session.linearEip, 1);
+      if (insn === undefined || (insn.flow !== 'return' && insn.flow !== 'iret')) continue;
+      // That was the end of a call or a handler that returned here: back to where it began, in this frame.
+      const began = scanBack(session, session.timeline.now, () => sameFrame(frameOf(session), frame));
+      if (began === null) return { reasons: [], hits: [], atStart: true };
+      session.timeline.goto(began);
+      // An interrupt taken right here, before the instruction: step back over the one before it too.
+      if (session.linearEip === linear && !stepBack(session)) return { reasons: [], hits: [], atStart: true };
+    }
+    return { reasons: [], hits: [], atStart: false };
+  });
+}
+
+interface Frame {
+  esp: number;
+  cr3: number;
+  cpl: number;
+}
+
+function frameOf(session: DebugSession): Frame {
+  const cpu = session.cpu;
+  return { esp: cpu.reg[ESP] >>> 0, cr3: guestControlRegister(session.processor, 3), cpl: cpu.st[S_CPL] };
+}
+
+function sameFrame(a: Frame, b: Frame): boolean {
+  return a.esp === b.esp && a.cr3 === b.cr3 && a.cpl === b.cpl;
+}
+
+/**
+ * The latest position before `limit` where `test` holds, found by replaying a window before it
+ * an instruction at a time (a window eight times larger each time it finds none), or null.
+ */
+function scanBack(session: DebugSession, limit: number, test: () => boolean): number | null {
+  const timeline = session.timeline;
+  for (let window = 4096; ; window *= 8) {
+    const from = Math.max(timeline.start, limit - window);
+    timeline.goto(from);
+    let found: number | null = null;
+    while (timeline.now < limit) {
+      if (test()) found = timeline.now;
+      const before = timeline.now;
+      const outcome = timeline.run(1, {});
+      if (timeline.now === before && outcome.kind !== 'limit' && !timeline.inputDue) break;
+    }
+    if (found !== null) return found;
+    if (from === timeline.start) return null;
+  }
+}
+
+/** reverse-continue: back to the last breakpoint or watchpoint hit (see the file's comment). */
+export function reverseContinue(session: DebugSession): ReverseStop {
+  const timeline = session.timeline;
+  const dbg = session.debugger;
+  const now = timeline.now;
+  let best: { at: number; reasons: string[]; hits: Point[]; linear: number | null } | null = null;
+  dbg.searching = true;
+  try {
+    // Stretches between snapshots, newest first, until one holds a hit.
+    let end = now;
+    while (best === null && end > timeline.start) {
+      const start = timeline.restoreBefore(end - 1);
+      dbg.prepare({ kind: 'continue' });
+      const note = (stop: { hits: Point[]; reasons: string[]; watchedAt: number | null }, at: number) => {
+        if (stop.hits.length === 0) return;
+        const watched = stop.hits.some((p) => p.type === 'watch');
+        const position = watched && stop.watchedAt !== null ? stop.watchedAt : at;
+        if (position >= now || (best !== null && position < best.at)) return;
+        best = { at: position, reasons: stop.reasons.filter((r) => r !== ''), hits: stop.hits, linear: watched ? null : session.linearEip };
+      };
+      while (timeline.now < end) {
+        const before = timeline.now;
+        const outcome = timeline.run(end - timeline.now, {});
+        if (outcome.kind === 'debug') {
+          note(dbg.takeStop(), timeline.now);
+          dbg.prepare({ kind: 'continue' });
+          continue;
+        }
+        if (outcome.kind === 'idle' && timeline.inputDue) continue;
+        if (outcome.kind !== 'limit' && outcome.kind !== 'idle') break; // the guest ended there, as before
+        if (outcome.kind === 'idle' || timeline.now === before) break;
+      }
+      note(dbg.collectPending(), timeline.now);
+      end = start;
+    }
+  } finally {
+    dbg.searching = false;
+    dbg.takeStop();
+  }
+  const found = best as { at: number; reasons: string[]; hits: Point[]; linear: number | null } | null;
+  if (found === null) {
+    quietly(session, () => timeline.goto(timeline.start));
+    return { reasons: [], hits: [], atStart: true };
+  }
+  quietly(session, () => timeline.goto(found.at));
+  // A breakpoint at a handler's first instruction is hit after an event's delivery, at the same
+  // count: a run to that count stops before it. One step delivers it (and retires nothing).
+  if (found.linear !== null && session.linearEip !== found.linear) deliverPendingEvent(session);
+  const watched = found.hits.some((p) => p.type === 'watch');
+  const reasons = watched ? found.reasons.map((r) => r.replace(/ (written|read) by/, ' $1 (going back: before that instruction ran) by')) : found.reasons;
+  return { reasons, hits: found.hits, atStart: false };
+}
+
+/** One step of the debugger's own, with its stop only noted: an event due here is delivered, and the step ends at its handler. */
+function deliverPendingEvent(session: DebugSession): void {
+  const dbg = session.debugger;
+  dbg.searching = true;
+  try {
+    dbg.prepare({ kind: 'step', count: 1 });
+    session.timeline.run(1, {});
+  } finally {
+    dbg.searching = false;
+    dbg.takeStop();
+  }
+}
+
+/** goto N: the machine at position N (within its history). */
+export function gotoPosition(session: DebugSession, target: number): number {
+  const timeline = session.timeline;
+  if (target < timeline.start || target > timeline.frontier) {
+    throw new CommandError(`instruction ${target} is outside the history: it runs from ${timeline.start} to ${timeline.frontier} (info history)`);
+  }
+  return quietly(session, () => timeline.goto(target));
+}

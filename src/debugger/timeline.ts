@@ -1,0 +1,238 @@
+/**
+ * The debugger's history: snapshots of the machine taken as it runs, and a journal of what it
+ * took from outside meanwhile (keys typed, time a halted guest waited, the user's own changes to
+ * registers and memory), each at its instruction count. Any earlier point is then a snapshot
+ * loaded and the run replayed from it to that count (`goto`), which is what reverse execution
+ * stands on: a run is a function of its inputs (virtual time), so the replay is the run.
+ *
+ * A position is Machine.instructions: instructions retired by every processor, idle time
+ * included. The state at a position is the machine as a run that ended there leaves it, before
+ * what the journal has at that count (inputs come between two runs). Going back and then on
+ * replays the journal's inputs where they came; something new from outside while back in
+ * history (a key, a `set`) starts a new future there, and the old one is forgotten.
+ */
+import type { Machine, MachineInput, RunOptions, RunOutcome } from '../machine/machine.ts';
+import { loadSnapshot, snapshotBytes, takeSnapshot, type MachineSnapshot } from '../machine/snapshot.ts';
+import type { PageMemo } from '../cpu/state-graph.ts';
+
+/** What the journal holds at a position. */
+type Entry =
+  | { at: number; kind: 'input'; input: MachineInput }
+  /** A change the user made (set, gdb's P/M packets), done again when replayed. */
+  | { at: number; kind: 'edit'; apply: () => void; what: string }
+  /** From here on, a halted guest waits for the user (the run's waitForInput), or does not. */
+  | { at: number; kind: 'wait'; wait: boolean };
+
+interface Snapshot {
+  at: number;
+  snap: MachineSnapshot;
+  /** Whether a halted guest waited for input at that point (the journal's last 'wait' before it). */
+  wait: boolean;
+  bytes: number;
+}
+
+/** Instructions between snapshots at first; doubled as the history grows past MAX_SNAPSHOTS or snapshots cost too much. */
+export const FIRST_INTERVAL = 1 << 22;
+const MAX_SNAPSHOTS = 64;
+
+export class Timeline {
+  private readonly snapshots: Snapshot[] = [];
+  private readonly journal: Entry[] = [];
+  /** The next journal entry to apply (those before it are behind the machine). */
+  private cursor = 0;
+  /** The machine stands where a run ended (or a snapshot was loaded): what the journal has here is due. */
+  private atRunEnd = true;
+  /** Giving the journal back: what the machine hears then is not new. */
+  private replaying = false;
+  /** The furthest position the machine has been at. */
+  frontier: number;
+  /** Whether a halted guest waits for input (the last 'wait' entry). */
+  private wait = false;
+  interval = FIRST_INTERVAL;
+  private readonly memo: PageMemo = new WeakMap();
+  /** Host time spent taking snapshots, and since the last, to keep their cost a small part of the run's. */
+  private lastSnapshotTime = performance.now();
+
+  private readonly observer = (input: MachineInput) => {
+    if (!this.replaying) this.append({ at: input.at, kind: 'input', input });
+  };
+
+  constructor(readonly machine: Machine) {
+    this.frontier = machine.instructions;
+    machine.inputObservers.push(this.observer);
+    this.takeSnapshot();
+  }
+
+  /** Done with this history (a new one starts): the machine's inputs go to it no more. */
+  dispose(): void {
+    const i = this.machine.inputObservers.indexOf(this.observer);
+    if (i >= 0) this.machine.inputObservers.splice(i, 1);
+  }
+
+  /** Where the machine is. */
+  get now(): number {
+    return this.machine.instructions;
+  }
+
+  /** The earliest position that can be gone back to. */
+  get start(): number {
+    return this.snapshots[0].at;
+  }
+
+  /** Whether the machine is back in its history (what lies ahead was run before and is replayed). */
+  get inHistory(): boolean {
+    return this.cursor < this.journal.length || this.now < this.frontier;
+  }
+
+  /** Whether the journal has an input at the machine's position still to give (a halted guest then does not wait for the user). */
+  get inputDue(): boolean {
+    const e = this.journal[this.cursor];
+    return e !== undefined && e.at === this.now;
+  }
+
+  /**
+   * Runs the machine as Machine.run does, giving the journal back where the machine is in its
+   * history, and taking snapshots as they fall due.
+   */
+  run(budget: number, options: RunOptions = {}): RunOutcome {
+    if (this.atRunEnd) this.applyDue();
+    let slice = budget;
+    if (this.inHistory) {
+      const next = this.nextEntryAfterNow();
+      if (next !== undefined) slice = Math.min(slice, next.at - this.now);
+    } else if ((options.waitForInput ?? false) !== this.wait) {
+      this.append({ at: this.now, kind: 'wait', wait: options.waitForInput ?? false });
+      this.wait = options.waitForInput ?? false;
+    }
+    const outcome = this.machine.run(slice, { waitForInput: this.wait });
+    this.atRunEnd = true;
+    if (this.now > this.frontier) this.frontier = this.now;
+    if (!this.inHistory && this.now - this.snapshots[this.snapshots.length - 1].at >= this.interval) this.takeSnapshot();
+    return outcome;
+  }
+
+  /** A change the user makes while the guest is stopped: made now, and again whenever a replay passes here. */
+  edit(apply: () => void, what: string): void {
+    this.append({ at: this.now, kind: 'edit', apply, what });
+    this.replaying = true;
+    try {
+      apply();
+    } finally {
+      this.replaying = false;
+    }
+  }
+
+  /**
+   * Puts the machine at `target` (a position from `start` on): the last snapshot at or before it
+   * loaded, then the run replayed to it. The caller keeps the debugger out of the way (nothing
+   * may stop the replay). Returns where the machine ended: past `target` when a halted guest's
+   * jump in time went over it.
+   */
+  goto(target: number): number {
+    this.restoreBefore(target);
+    this.replayTo(target);
+    return this.now;
+  }
+
+  /** Loads the last snapshot at or before `position`; returns its position. */
+  restoreBefore(position: number): number {
+    let i = this.snapshots.length - 1;
+    while (i > 0 && this.snapshots[i].at > position) i--;
+    const s = this.snapshots[i];
+    loadSnapshot(this.machine, s.snap);
+    this.wait = s.wait;
+    this.cursor = this.journal.findIndex((e) => e.at >= s.at);
+    if (this.cursor < 0) this.cursor = this.journal.length;
+    // Entries at the snapshot's own count came after it: due now, as after the run that ended there.
+    this.atRunEnd = true;
+    return s.at;
+  }
+
+  /** Replays from where the machine is to `target` (a run at a time, the journal given back on the way). */
+  replayTo(target: number, step = Infinity): void {
+    while (this.now < target) {
+      const before = this.now;
+      const outcome = this.run(Math.min(target - this.now, step), { waitForInput: this.wait });
+      if (outcome.kind !== 'limit' && outcome.kind !== 'idle' && this.now === before && !this.inputDue) break; // it ended there, as it did before
+      if (outcome.kind === 'idle' && !this.inputDue) break;
+    }
+  }
+
+  /** Snapshots kept, their positions and the memory they hold (pages shared between them counted once). */
+  describe(): string {
+    const shared = new Set<Uint8Array>();
+    let bytes = 0;
+    for (const s of this.snapshots) {
+      for (const p of s.snap.graph.pages) {
+        if (shared.has(p)) continue;
+        shared.add(p);
+        bytes += p.length;
+      }
+    }
+    const inputs = this.journal.filter((e) => e.kind === 'input').length;
+    const edits = this.journal.filter((e) => e.kind === 'edit').length;
+    return [
+      `History: instructions ${this.start} to ${this.frontier}; the machine is at ${this.now}${this.inHistory ? ' (back in its history: going on replays what ran)' : ' (at its end: going on runs anew)'}.`,
+      `  ${this.snapshots.length} snapshot${this.snapshots.length === 1 ? '' : 's'}, one every ${this.interval} instructions or more, holding ${(bytes / 1048576).toFixed(1)} MiB of pages;`,
+      `  ${inputs} input${inputs === 1 ? '' : 's'} from outside (keys, waits) and ${edits} change${edits === 1 ? '' : 's'} made by hand in the journal.`,
+      '  reverse-step, reverse-next, reverse-continue and goto N go back; step, next and continue go on.',
+    ].join('\n');
+  }
+
+  // ---------------------------------------------------------------- the journal
+
+  private nextEntryAfterNow(): Entry | undefined {
+    for (let i = this.cursor; i < this.journal.length; i++) if (this.journal[i].at > this.now) return this.journal[i];
+    return undefined;
+  }
+
+  /**
+   * Gives back what the journal has at the machine's position, after the run that ended there.
+   * A wait given back moves the position: what the journal has at the new one comes after the next run.
+   */
+  private applyDue(): void {
+    this.replaying = true;
+    try {
+      for (let e = this.journal[this.cursor]; e !== undefined && e.at <= this.now; e = this.journal[this.cursor]) {
+        this.cursor++;
+        if (e.kind === 'wait') this.wait = e.wait;
+        else if (e.kind === 'edit') e.apply();
+        else {
+          this.machine.applyInput(e.input);
+          if (e.input.kind === 'idle') {
+            this.atRunEnd = false;
+            return;
+          }
+        }
+      }
+    } finally {
+      this.replaying = false;
+    }
+  }
+
+  /** Something new at the machine's position: what the journal had from here on is a future that will not happen now. */
+  private append(entry: Entry): void {
+    if (this.inHistory) {
+      this.journal.length = this.cursor;
+      while (this.snapshots.length > 1 && this.snapshots[this.snapshots.length - 1].at > this.now) this.snapshots.pop();
+      this.frontier = this.now;
+    }
+    this.journal.push(entry);
+    this.cursor = this.journal.length;
+  }
+
+  private takeSnapshot(): void {
+    const began = performance.now();
+    const snap = takeSnapshot(this.machine, this.memo);
+    this.snapshots.push({ at: this.now, snap, wait: this.wait, bytes: snapshotBytes(snap) });
+    const ended = performance.now();
+    // Snapshots cost at most a twentieth of the running time: past that, fewer of them.
+    if ((ended - began) * 20 > began - this.lastSnapshotTime) this.interval *= 2;
+    this.lastSnapshotTime = ended;
+    if (this.snapshots.length > MAX_SNAPSHOTS) {
+      // Every other one goes (never the first): the history keeps its length at half the density.
+      for (let i = this.snapshots.length - 2; i >= 1; i -= 2) this.snapshots.splice(i, 1);
+      this.interval *= 2;
+    }
+  }
+}
