@@ -107,6 +107,8 @@ export class Debugger implements DebugHook {
    * counts stay, temporary breakpoints stay, and exits are not logged a second time.
    */
   searching = false;
+  /** While searching: watched memory one instruction at a time after all, to learn where exactly an access was. */
+  searchingExactly = false;
   /** The hooks are off (a replay that nothing may stop): exits are not logged either. */
   private suspended = false;
   /**
@@ -302,7 +304,9 @@ export class Debugger implements DebugHook {
     if (motion.kind === 'finish') this.followFinish(cpu, block, progressed);
     if (linear !== this.skipLinear) this.checkBreakpoints(linear);
     if (this.reasons.length > 0) return HOOK_STOP;
-    if (motion.kind === 'step' || motion.kind === 'finish' || this.watches.length > 0) return HOOK_SINGLE;
+    // Watched memory: one instruction at a time, so the stop comes right after the access.
+    // reverse-continue's search runs blocks whole to find the stretch, then that stretch so.
+    if (motion.kind === 'step' || motion.kind === 'finish' || (this.watches.length > 0 && (!this.searching || this.searchingExactly))) return HOOK_SINGLE;
     if (block !== null && this.blockHoldsBreakpoint(linear, block.byteLength, motion)) return HOOK_SINGLE;
     return HOOK_RUN;
   }

@@ -130,57 +130,87 @@ function scanBack(session: DebugSession, limit: number, test: () => boolean): nu
   }
 }
 
+/** A hit found in the history: where to go back to, what it said, the points, and (a breakpoint) where it is. */
+interface Hit {
+  at: number;
+  reasons: string[];
+  hits: Point[];
+  linear: number | null;
+}
+
+/**
+ * Replays from where the machine is to `end` with the points armed, noting every hit before
+ * `limit`; returns the last. Watched memory is run a block at a time (the hit's count is then
+ * where its block ended, and its words may name another instruction) unless `exactly`.
+ */
+function lastHitBefore(session: DebugSession, end: number, limit: number, exactly: boolean): Hit | null {
+  const timeline = session.timeline;
+  const dbg = session.debugger;
+  let best: Hit | null = null;
+  const note = (stop: { hits: Point[]; reasons: string[]; watchedAt: number | null }, at: number) => {
+    if (stop.hits.length === 0) return;
+    const watched = stop.hits.some((p) => p.type === 'watch');
+    const position = watched && stop.watchedAt !== null ? stop.watchedAt : at;
+    if (position >= limit || (best !== null && position < best.at)) return;
+    best = { at: position, reasons: stop.reasons.filter((r) => r !== ''), hits: stop.hits, linear: watched ? null : session.linearEip };
+  };
+  dbg.searching = true;
+  dbg.searchingExactly = exactly;
+  try {
+    dbg.prepare({ kind: 'continue' });
+    while (timeline.now < end) {
+      const before = timeline.now;
+      const outcome = timeline.run(end - timeline.now, {});
+      if (outcome.kind === 'debug') {
+        note(dbg.takeStop(), timeline.now);
+        dbg.prepare({ kind: 'continue' });
+        continue;
+      }
+      if (outcome.kind === 'idle' && timeline.inputDue) continue;
+      if (outcome.kind !== 'limit' && outcome.kind !== 'idle') break; // the guest ended there, as before
+      if (outcome.kind === 'idle' || timeline.now === before) break;
+    }
+    note(dbg.collectPending(), timeline.now);
+  } finally {
+    dbg.searching = false;
+    dbg.searchingExactly = false;
+    dbg.takeStop();
+  }
+  return best;
+}
+
+/** How far before a watched access found a block at a time the exact search starts: a compiled loop stops after the round that made it. */
+const EXACT_WINDOW = 4096;
+
 /** reverse-continue: back to the last breakpoint or watchpoint hit (see the file's comment). */
 export function reverseContinue(session: DebugSession): ReverseStop {
   const timeline = session.timeline;
-  const dbg = session.debugger;
   const now = timeline.now;
-  let best: { at: number; reasons: string[]; hits: Point[]; linear: number | null } | null = null;
-  dbg.searching = true;
-  try {
-    // Stretches between snapshots, newest first, until one holds a hit.
-    let end = now;
-    while (best === null && end > timeline.start) {
-      const start = timeline.restoreBefore(end - 1);
-      dbg.prepare({ kind: 'continue' });
-      const note = (stop: { hits: Point[]; reasons: string[]; watchedAt: number | null }, at: number) => {
-        if (stop.hits.length === 0) return;
-        const watched = stop.hits.some((p) => p.type === 'watch');
-        const position = watched && stop.watchedAt !== null ? stop.watchedAt : at;
-        if (position >= now || (best !== null && position < best.at)) return;
-        best = { at: position, reasons: stop.reasons.filter((r) => r !== ''), hits: stop.hits, linear: watched ? null : session.linearEip };
-      };
-      while (timeline.now < end) {
-        const before = timeline.now;
-        const outcome = timeline.run(end - timeline.now, {});
-        if (outcome.kind === 'debug') {
-          note(dbg.takeStop(), timeline.now);
-          dbg.prepare({ kind: 'continue' });
-          continue;
-        }
-        if (outcome.kind === 'idle' && timeline.inputDue) continue;
-        if (outcome.kind !== 'limit' && outcome.kind !== 'idle') break; // the guest ended there, as before
-        if (outcome.kind === 'idle' || timeline.now === before) break;
-      }
-      note(dbg.collectPending(), timeline.now);
-      end = start;
+  let found: Hit | null = null;
+  // Stretches between snapshots, newest first, until one holds a hit.
+  for (let end = now; found === null && end > timeline.start; ) {
+    const start = timeline.restoreBefore(end - 1);
+    found = lastHitBefore(session, end, now, false);
+    if (found !== null && found.linear === null) {
+      // A watched access: found to within a block; now exactly, one instruction at a time.
+      const from = Math.max(start, found.at - EXACT_WINDOW);
+      quietly(session, () => timeline.goto(from));
+      found = lastHitBefore(session, Math.min(now, found.at + EXACT_WINDOW), now, true) ?? found;
     }
-  } finally {
-    dbg.searching = false;
-    dbg.takeStop();
+    end = start;
   }
-  const found = best as { at: number; reasons: string[]; hits: Point[]; linear: number | null } | null;
   if (found === null) {
     quietly(session, () => timeline.goto(timeline.start));
     return { reasons: [], hits: [], atStart: true };
   }
-  quietly(session, () => timeline.goto(found.at));
+  const hit: Hit = found;
+  quietly(session, () => timeline.goto(hit.at));
   // A breakpoint at a handler's first instruction is hit after an event's delivery, at the same
   // count: a run to that count stops before it. One step delivers it (and retires nothing).
-  if (found.linear !== null && session.linearEip !== found.linear) deliverPendingEvent(session);
-  const watched = found.hits.some((p) => p.type === 'watch');
-  const reasons = watched ? found.reasons.map((r) => r.replace(/ (written|read) by/, ' $1 (going back: before that instruction ran) by')) : found.reasons;
-  return { reasons, hits: found.hits, atStart: false };
+  if (hit.linear !== null && session.linearEip !== hit.linear) deliverPendingEvent(session);
+  const watched = hit.hits.some((p) => p.type === 'watch');
+  const reasons = watched ? hit.reasons.map((r) => r.replace(/ (written|read) by/, ' $1 (going back: before that instruction ran) by')) : hit.reasons;
+  return { reasons, hits: hit.hits, atStart: false };
 }
 
 /** One step of the debugger's own, with its stop only noted: an event due here is delivered, and the step ends at its handler. */

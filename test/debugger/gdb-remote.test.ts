@@ -161,6 +161,36 @@ describe.each([
   });
 });
 
+describe('gdb going back (reverse-stepi, reverse-continue: the bs and bc packets)', () => {
+  it("walks back from the kernel's int 0x80 stub into ring 3, and back to the instruction that wrote a watched word", async () => {
+    const port = await freePort();
+    const vm = await minivisor([KERNEL, '--mode', 'ept', '--exit-port', '0xf4', '-S', '--gdb', String(port)]);
+    const stub = symbols.get('isr_0x80')!;
+    const fill = symbols.get('heap.fill')!; // the heap process's loop: mov [esi+eax*4], eax
+    const out = await gdb(port, [
+      `break *${stub}`, 'continue', 'echo [kernel]\\n', 'info registers eip cs',
+      'reverse-stepi', 'echo [back]\\n', 'info registers eip cs', 'x/i $pc',
+      'stepi', 'echo [again]\\n', 'info registers eip cs',
+      'delete', 'watch *(int*)0x50000100', 'continue', 'echo [forward]\\n', 'reverse-continue', 'echo [reversed]\\n', 'info registers eip eax', 'x/1xw 0x50000100',
+      'kill',
+    ]);
+    await vm.exit;
+    const part = (from: string, to?: string) => out.slice(out.indexOf(from), to ? out.indexOf(to) : undefined);
+    expect(gdbRegisters(part('[kernel]', '[back]')).get('eip')).toBe(stub);
+    // One instruction back from the stub's first: the int 0x80 in the process, in ring 3.
+    const back = part('[back]', '[again]');
+    expect(gdbRegisters(back).get('cs')! & 3).toBe(3);
+    expect(back).toMatch(/=> 0x[0-9a-f]+:\s+int\s+\$0x80/);
+    expect(gdbRegisters(part('[again]', '[forward]')).get('eip')).toBe(stub);
+    // The watchpoint: forward it stops after the write; reverse-continue stands at the write, before it ran.
+    expect(part('[forward]', '[reversed]')).toMatch(/Old value = 64\s+New value = 0/);
+    const reversed = gdbRegisters(part('[reversed]'));
+    expect(reversed.get('eip')).toBe(fill);
+    expect(reversed.get('eax')).toBe(0x40);
+    expect(part('[reversed]')).toMatch(/0x50000100:\s+0x00000000/);
+  });
+});
+
 describe('gdb on the toy SMP kernel (--smp 2)', () => {
   it('lists the processors as threads, stops in the AP that hits a breakpoint, and switches threads', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'minivisor-gdb-'));
