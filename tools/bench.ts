@@ -110,6 +110,7 @@ const switchArg = process.argv.indexOf('--switch-variant');
 const xv6Arg = process.argv.indexOf('--xv6');
 const xv6VariantArg = process.argv.indexOf('--xv6-variant');
 const usertests = process.argv.includes('--usertests');
+const historyArg = process.argv.includes('--history');
 
 /** Runs this benchmark again in a fresh process with `args`, through the bundle as `npm run bench` does. */
 function child(args: string[]) {
@@ -136,6 +137,12 @@ async function main(): Promise<void> {
   if (peerOurs > 0) {
     // A child run for --peers: minivisor on the Multiboot build, in a fresh process.
     console.log(JSON.stringify(runOursMultiboot(Number(process.argv[peerOurs + 1]), process.argv[peerOurs + 2] === '1', process.argv[peerOurs + 3] === '1')));
+    return;
+  }
+  if (historyArg) {
+    // A child run: the history figures, with the debugger's modules loaded here only.
+    const { historyReport } = await import('./bench-history.ts');
+    for (const line of await historyReport()) console.log(line);
     return;
   }
   if (xv6VariantArg > 0) {
@@ -218,6 +225,13 @@ async function main(): Promise<void> {
     const exits = machine.processors.reduce((n, p) => n + p.vcpu!.exitCounts.reduce((a, b) => a + b, 0), 0);
     const virtualMs = machine.clock.nowNs() / 1e6;
     console.log(`toy SMP kernel, 2 processors under the VMM: ${outcome.kind === 'exit' ? 'to its end' : `stopped (${outcome.kind})`} in ${seconds.toFixed(2)} s (${virtualMs.toFixed(0)} ms of virtual time), ${machine.instructions} instructions over both, ${exits} exits, ${(exits / seconds).toFixed(0)} exits per second`);
+  }
+
+  // Snapshots, record/replay, reverse execution: in a child, with the debugger's modules.
+  {
+    const run = child(['--history']);
+    if (run.status !== 0) throw new Error(`the history figures failed: ${run.stderr}`);
+    process.stdout.write(run.stdout);
   }
 
   if (xv6Arg > 0) {

@@ -49,6 +49,9 @@ export class Timeline {
   /** Whether a halted guest waits for input (the last 'wait' entry). */
   private wait = false;
   interval = FIRST_INTERVAL;
+  /** Snapshots taken, and the host time they took (info history; npm run bench). */
+  snapshotCount = 0;
+  snapshotMs = 0;
   private readonly memo: PageMemo = new WeakMap();
   /** Host time spent taking snapshots, and since the last, to keep their cost a small part of the run's. */
   private lastSnapshotTime = performance.now();
@@ -173,7 +176,7 @@ export class Timeline {
     const edits = this.journal.filter((e) => e.kind === 'edit').length;
     return [
       `History: instructions ${this.start} to ${this.frontier}; the machine is at ${this.now}${this.inHistory ? ' (back in its history: going on replays what ran)' : ' (at its end: going on runs anew)'}.`,
-      `  ${this.snapshots.length} snapshot${this.snapshots.length === 1 ? '' : 's'}, one every ${this.interval} instructions or more, holding ${(bytes / 1048576).toFixed(1)} MiB of pages;`,
+      `  ${this.snapshots.length} snapshot${this.snapshots.length === 1 ? '' : 's'} kept, one every ${this.interval} instructions or more, holding ${(bytes / 1048576).toFixed(1)} MiB of pages (${this.snapshotCount} taken in ${this.snapshotMs.toFixed(0)} ms);`,
       `  ${inputs} input${inputs === 1 ? '' : 's'} from outside (keys, waits) and ${edits} change${edits === 1 ? '' : 's'} made by hand in the journal.`,
       '  reverse-step, reverse-next, reverse-continue and goto N go back; step, next and continue go on.',
     ].join('\n');
@@ -226,6 +229,8 @@ export class Timeline {
     const snap = takeSnapshot(this.machine, this.memo);
     this.snapshots.push({ at: this.now, snap, wait: this.wait, bytes: snapshotBytes(snap) });
     const ended = performance.now();
+    this.snapshotCount++;
+    this.snapshotMs += ended - began;
     // Snapshots cost at most a twentieth of the running time: past that, fewer of them.
     if ((ended - began) * 20 > began - this.lastSnapshotTime) this.interval *= 2;
     this.lastSnapshotTime = ended;

@@ -7,6 +7,7 @@
  * and checks the hashes, so that the first run that differs says where (QEMU's -icount record).
  */
 import { getEflags } from '../cpu/flags.ts';
+import { Fnv } from './fnv.ts';
 import { NO_FRAME } from '../cpu/host-memory.ts';
 import { STATE_SIZE, S_EFLAGS, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_INSN_EIP, S_LAZY_A, S_LAZY_B, S_LAZY_OP, S_LAZY_PENDING, S_LAZY_R, S_LAZY_SHIFT } from '../cpu/state.ts';
 import type { Machine, MachineInput, RunOutcome } from './machine.ts';
@@ -51,36 +52,27 @@ export const CHECK_INTERVAL = 1 << 24;
  * touched, none). FNV-1a over 32-bit words.
  */
 export function guestStateHash(machine: Machine): string {
-  let h = 0x811c9dc5 | 0;
-  const mix = (word: number) => {
-    h = Math.imul(h ^ word, 0x01000193);
-  };
+  const hash = new Fnv();
   const skip = new Set([S_LAZY_OP, S_LAZY_A, S_LAZY_B, S_LAZY_R, S_LAZY_SHIFT, S_LAZY_PENDING, S_FETCH_LO, S_FETCH_SPAN, S_FETCH_DELTA, S_INSN_EIP]);
   for (const { cpu } of machine.processors) {
-    for (let i = 0; i < STATE_SIZE; i++) if (!skip.has(i)) mix(i === S_EFLAGS ? getEflags(cpu.st) : cpu.st[i]);
-    mix(cpu.halted ? 1 : 0);
-    mix(cpu.instructions | 0);
-    mix(Math.floor(cpu.instructions / 2 ** 32));
+    for (let i = 0; i < STATE_SIZE; i++) if (!skip.has(i)) hash.word(i === S_EFLAGS ? getEflags(cpu.st) : cpu.st[i]);
+    hash.word(cpu.halted ? 1 : 0).word(cpu.instructions | 0).word(Math.floor(cpu.instructions / 2 ** 32));
   }
   const host = machine.phys.hostMemory;
-  const words = new Int32Array(host.frames.buffer, host.frames.byteOffset, host.frames.length >> 2);
   for (const slot of machine.phys.slots) {
     if (slot.readOnly) continue;
     for (let offset = 0; offset < slot.size; offset += 4096) {
       const frame = host.frameOf(slot.userspaceAddr + offset);
       if (frame === NO_FRAME) continue;
-      mix(slot.guestPhysAddr + offset);
-      for (let w = frame >> 2, end = w + 1024; w < end; w++) mix(words[w]);
+      hash.word(slot.guestPhysAddr + offset).bytes(host.frames.subarray(frame, frame + 4096));
     }
   }
-  return (h >>> 0).toString(16).padStart(8, '0');
+  return hash.hex;
 }
 
-/** A short hash of a disk's bytes (FNV-1a), to tell that a replay boots the disks the recording did. */
+/** A disk's size and a hash of its bytes, to tell that a replay boots the disks the recording did. */
 function diskHash(bytes: Uint8Array): string {
-  let h = 0x811c9dc5 | 0;
-  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
-  return `${bytes.length}:${(h >>> 0).toString(16)}`;
+  return `${bytes.length}:${new Fnv().bytes(bytes).hex}`;
 }
 
 function disksOf(machine: Machine): [number, string][] {

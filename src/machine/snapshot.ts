@@ -12,6 +12,7 @@
 import { unzlibSync, zlibSync } from 'fflate';
 import { captureGraph, restoreGraph, PAGE_BYTES, StateGraphError, type CapturedGraph, type GraphNode, type PageMemo } from '../cpu/state-graph.ts';
 import { DiskImage, type DiskKind } from './disk-image.ts';
+import { Fnv } from './fnv.ts';
 import type { Machine, MachineConfig, MemoryMode } from './machine.ts';
 
 /** What a machine is built from, as data: what a load needs to build one that the state fits. */
@@ -144,26 +145,54 @@ interface FileHeader {
   extra?: unknown;
 }
 
-/** A snapshot as a file's bytes: the magic line, then the state compressed (zlib, whose checksum a load verifies). */
+/** Pages are stored in chunks of this many bytes, each compressed or, when that would not pay, as they are. */
+const CHUNK_BYTES = 1 << 20;
+/** A chunk whose first 64 KiB do not compress below this share of their size is stored as it is (compressing it would cost much and save little). */
+const WORTH_COMPRESSING = 0.8;
+const CHUNK_RAW = 0;
+const CHUNK_ZLIB = 1;
+
+/** Appends byte arrays into one. */
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * A snapshot as a file's bytes: the magic line, the format version, the state's description
+ * (JSON), then its memory pages in chunks of 1 MiB; each part zlib-compressed, or stored as it is
+ * when its data does not compress, with a checksum of its bytes that a load verifies.
+ */
 export function encodeSnapshot(snapshot: MachineSnapshot, extra?: unknown): Uint8Array {
   const { nodes, pages } = snapshot.graph;
   const header: FileHeader = { version: SNAPSHOT_VERSION, recipe: snapshot.recipe, instructions: snapshot.instructions, nodes, pageLengths: pages.map((p) => p.length), extra };
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const body = new Uint8Array(4 + json.length + pages.reduce((n, p) => n + p.length, 0));
-  new DataView(body.buffer).setUint32(0, json.length, true);
-  body.set(json, 4);
-  let at = 4 + json.length;
-  for (const p of pages) {
-    body.set(p, at);
-    at += p.length;
+  const parts: Uint8Array[] = [new TextEncoder().encode(MAGIC)];
+  const word = (n: number) => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, n >>> 0, true);
+    return b;
+  };
+  parts.push(word(SNAPSHOT_VERSION));
+  const section = (raw: Uint8Array, level: 1 | 6) => {
+    const sample = raw.subarray(0, 65536);
+    const worth = zlibSync(sample, { level }).length < sample.length * WORTH_COMPRESSING;
+    const stored = worth ? zlibSync(raw, { level }) : raw;
+    parts.push(Uint8Array.of(worth ? CHUNK_ZLIB : CHUNK_RAW), word(raw.length), word(stored.length), word(new Fnv().bytes(raw).value), stored);
+  };
+  section(new TextEncoder().encode(JSON.stringify(header)), 6);
+  for (let first = 0; first < pages.length; ) {
+    let bytes = 0;
+    let last = first;
+    while (last < pages.length && bytes + pages[last].length <= CHUNK_BYTES) bytes += pages[last++].length;
+    section(concat(pages.slice(first, last)), 1);
+    first = last;
   }
-  const packed = zlibSync(body, { level: 1 });
-  const magic = new TextEncoder().encode(MAGIC);
-  const out = new Uint8Array(magic.length + 4 + packed.length);
-  out.set(magic);
-  new DataView(out.buffer).setUint32(magic.length, SNAPSHOT_VERSION, true);
-  out.set(packed, magic.length + 4);
-  return out;
+  return concat(parts);
 }
 
 /** Reads a snapshot file's bytes; `name` is the file's, for messages. Throws a SnapshotError that says what is wrong. */
@@ -172,24 +201,50 @@ export function decodeSnapshot(bytes: Uint8Array, name: string): { snapshot: Mac
   if (bytes.length < magic.length + 4 || !magic.every((b, i) => bytes[i] === b)) {
     throw new SnapshotError(`${name} is not a minivisor snapshot (make one with 'minivisor run ... --save-on-exit FILE' or the debugger's 'snapshot save')`);
   }
-  const version = new DataView(bytes.buffer, bytes.byteOffset).getUint32(magic.length, true);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const version = view.getUint32(magic.length, true);
   if (version !== SNAPSHOT_VERSION) {
     throw new SnapshotError(`${name} is a snapshot of format ${version}, and this minivisor reads format ${SNAPSHOT_VERSION}: take it again with this version`);
   }
-  let body: Uint8Array;
-  let header: FileHeader;
   try {
-    body = unzlibSync(bytes.subarray(magic.length + 4));
-    const length = new DataView(body.buffer, body.byteOffset).getUint32(0, true);
-    header = JSON.parse(new TextDecoder().decode(body.subarray(4, 4 + length))) as FileHeader;
-    let at = 4 + length;
-    const pages = header.pageLengths.map((n) => {
-      if (n < 0 || n > PAGE_BYTES || at + n > body.length) throw new Error('a page runs past the end');
-      const page = body.subarray(at, at + n);
+    let at = magic.length + 4;
+    const take = (n: number) => {
+      if (at + n > bytes.length) throw new Error('it ends too soon');
+      const part = bytes.subarray(at, at + n);
       at += n;
-      return page;
-    });
-    if (at !== body.length || header.version !== version) throw new Error('its parts do not add up');
+      return part;
+    };
+    const word = () => new DataView(take(4).slice().buffer).getUint32(0, true);
+    const section = () => {
+      const kind = take(1)[0];
+      const rawLength = word();
+      const storedLength = word();
+      const check = word();
+      const stored = take(storedLength);
+      const raw = kind === CHUNK_ZLIB ? unzlibSync(stored) : kind === CHUNK_RAW ? stored : null;
+      if (raw === null || raw.length !== rawLength) throw new Error('a part of it is not what its header says');
+      if (new Fnv().bytes(raw).value !== check) throw new Error('a part of it fails its checksum');
+      return raw;
+    };
+    const header = JSON.parse(new TextDecoder().decode(section())) as FileHeader;
+    if (header.version !== version) throw new Error('its parts do not agree on the version');
+    const memory: Uint8Array[] = [];
+    while (at < bytes.length) memory.push(section());
+    // The pages, in order, across the chunks (a page never spans two).
+    const pages: Uint8Array[] = [];
+    let chunk = 0;
+    let offset = 0;
+    for (const n of header.pageLengths) {
+      if (n < 0 || n > PAGE_BYTES) throw new Error('a page has an impossible length');
+      if (chunk < memory.length && offset === memory[chunk].length) {
+        chunk++;
+        offset = 0;
+      }
+      if (chunk >= memory.length || offset + n > memory[chunk].length) throw new Error('its pages run past its memory');
+      pages.push(memory[chunk].subarray(offset, offset + n));
+      offset += n;
+    }
+    if (chunk < memory.length - 1 || (memory.length > 0 && offset !== memory[chunk].length)) throw new Error('it holds more memory than its pages');
     return { snapshot: { recipe: header.recipe, instructions: header.instructions, graph: { nodes: header.nodes, pages } }, extra: header.extra };
   } catch (e) {
     throw new SnapshotError(`${name} is damaged (${e instanceof Error ? e.message : String(e)}): it cannot be loaded`);

@@ -109,6 +109,34 @@ describe('a snapshot, loaded into a machine built the same way', () => {
   });
 });
 
+describe('a snapshot taken while typed keys are on their way', () => {
+  const keyboard = guestImage('keyboard');
+  const make = (mode: MachineConfig['mode'], out: { text: string }) =>
+    new Machine({ memoryBytes: 32 << 20, mode, bios: bios(), disks: new Map([[0, DiskImage.from(keyboard.slice(), 'floppy', 'keyboard.img')]]), serial: (b) => (out.text += String.fromCharCode(b)) });
+
+  for (const mode of ['bare', 'ept', 'shadow'] as const) {
+    it(`carries them: the loaded machine reads the rest of the line, as the first did (${mode})`, () => {
+      const first = { text: '' };
+      const a = make(mode, first);
+      a.run(3_000_000);
+      a.typeText('hello, snapshot\r');
+      a.run(4_000_000); // part-way through the line (a key every 5 ms of virtual time)
+      expect(first.text).not.toContain('you typed');
+      const snap = encodeSnapshot(takeSnapshot(a));
+      const textAtSave = first.text;
+      const endA = a.run(1e9);
+      expect(first.text).toContain('you typed "hello, snapshot"');
+
+      const second = { text: textAtSave };
+      const b = make(mode, second);
+      loadSnapshot(b, decodeSnapshot(snap, 'keys.snap').snapshot);
+      expect(b.run(1e9)).toEqual(endA);
+      expect(second.text).toBe(first.text);
+      expectSameMachine(a, b);
+    });
+  }
+});
+
 describe('a snapshot that cannot be loaded', () => {
   const m = kernelMachine({ mode: 'bare' }, { text: '' });
   m.run(100_000);
