@@ -10,7 +10,7 @@ import { formatStats } from '../machine/stats.ts';
 import type { Command } from './command.ts';
 import { DebugTerminal } from './debug-terminal.ts';
 import { readPhysicalMemory } from './memory-dump.ts';
-import { buildMachine, exitStatusOf, installTraces, parseRunArguments } from './run-command.ts';
+import { buildMachine, exitStatusOf, installTraces, parseRunArguments, saveSnapshotFile } from './run-command.ts';
 import { acceptGdb, gdbBanner, listenForGdb } from './gdb-server.ts';
 import { UserError } from './user-error.ts';
 import { fileUserError } from './files.ts';
@@ -26,7 +26,12 @@ Boots FILE as 'minivisor run' does (every run option works: --mode, --mem, --fda
   (minivisor) info registers            registers; also info gdt, idt, tss, mem, tlb, fault, vmcs
   (minivisor) x/8xw esp                 memory; translate ADDR shows GVA -> GPA -> HVA -> HPA
   (minivisor) catch exit io             stop at the next VM exit for port I/O; exits lists them
+  (minivisor) reverse-continue          back to the last breakpoint or watchpoint hit (and
+                                        reverse-step, reverse-next, goto N: the history)
   (minivisor) help                      every command
+
+--load-snapshot FILE starts from a machine 'run --save-on-exit FILE' saved, and --save-on-exit
+FILE saves it when the session ends.
 
 debugger options:
   --no-stop            run at once, until a breakpoint (set with -x) or Ctrl-C
@@ -72,6 +77,9 @@ export const debugCommand: Command = {
     const { rest, noStop, scripts, symbolFiles } = splitOptions(args);
     const terminal = new DebugTerminal();
     const settings = parseRunArguments(rest, terminal.guestOutput, USAGE);
+    if (settings.record !== undefined || settings.replay !== undefined) {
+      throw new UserError("--record and --replay are run's: the debugger keeps a history of its own (reverse-step, reverse-continue, goto; 'help reverse-step')");
+    }
     for (const script of scripts) {
       try {
         readFileSync(script);
@@ -109,11 +117,13 @@ export const debugCommand: Command = {
     let gdb: { close(): void } | null = null;
     try {
       for (const file of settings.outputs) file.open();
+      settings.saveOnExit?.open();
       terminal.attach(machine);
       const mode = machine.config.mode ?? 'bare';
+      const where = settings.snapshot ? `Stopped at instruction ${machine.instructions}, where the snapshot was taken` : 'Stopped before the first instruction';
       terminal.print(
         `minivisor debug: ${mode === 'bare' ? 'the bare machine (no VMM)' : `under the VMM, --mode ${mode}`}, ${settings.config.memoryBytes >> 20} MiB; ` +
-          `${symbols.size} symbols. Stopped before the first instruction; 'help' lists the commands.\n${session.location()}`,
+          `${symbols.size} symbols. ${where}; 'help' lists the commands.\n${session.location()}`,
       );
       if (gdbServer !== null && settings.gdb !== null) {
         terminal.print(`minivisor: ${gdbBanner(settings.gdb, false)}; the REPL and gdb share the breakpoints, and while gdb is attached it runs the guest`);
@@ -133,11 +143,13 @@ export const debugCommand: Command = {
         }
       }
       for (const d of settings.dumps) d.file.write(readPhysicalMemory(machine.phys, d.address, d.length));
+      saveSnapshotFile(machine, settings);
     } finally {
       gdb?.close();
       gdbServer?.close();
       terminal.detach();
       for (const file of settings.outputs) file.close();
+      settings.saveOnExit?.close();
     }
     if (settings.stats) process.stderr.write(formatStats(machine, null));
     return !terminal.interactive && session.failures > 0 ? 1 : 0;

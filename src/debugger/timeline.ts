@@ -8,8 +8,9 @@
  * A position is Machine.instructions: instructions retired by every processor, idle time
  * included. The state at a position is the machine as a run that ended there leaves it, before
  * what the journal has at that count (inputs come between two runs). Going back and then on
- * replays the journal's inputs where they came; something new from outside while back in
- * history (a key, a `set`) starts a new future there, and the old one is forgotten.
+ * replays the journal's inputs where they came, without printing again what the guest printed
+ * then (the user saw it once); something new from outside while back in history (a key, a
+ * `set`) starts a new future there, and the old one is forgotten.
  */
 import type { Machine, MachineInput, RunOptions, RunOutcome } from '../machine/machine.ts';
 import { loadSnapshot, snapshotBytes, takeSnapshot, type MachineSnapshot } from '../machine/snapshot.ts';
@@ -100,14 +101,23 @@ export class Timeline {
   run(budget: number, options: RunOptions = {}): RunOutcome {
     if (this.atRunEnd) this.applyDue();
     let slice = budget;
-    if (this.inHistory) {
+    const inHistory = this.inHistory;
+    if (inHistory) {
       const next = this.nextEntryAfterNow();
       if (next !== undefined) slice = Math.min(slice, next.at - this.now);
+      // What the guest printed up to the end of the history was printed when it first ran.
+      if (this.now < this.frontier) slice = Math.min(slice, this.frontier - this.now);
     } else if ((options.waitForInput ?? false) !== this.wait) {
       this.append({ at: this.now, kind: 'wait', wait: options.waitForInput ?? false });
       this.wait = options.waitForInput ?? false;
     }
-    const outcome = this.machine.run(slice, { waitForInput: this.wait });
+    this.machine.outputMuted = inHistory;
+    let outcome: RunOutcome;
+    try {
+      outcome = this.machine.run(slice, { waitForInput: this.wait });
+    } finally {
+      this.machine.outputMuted = false;
+    }
     this.atRunEnd = true;
     if (this.now > this.frontier) this.frontier = this.now;
     if (!this.inHistory && this.now - this.snapshots[this.snapshots.length - 1].at >= this.interval) this.takeSnapshot();

@@ -248,7 +248,8 @@ export class Machine {
     this.io.register(0x61, 1, new SystemControlPortB(this.pit, now));
     this.addTimedDevice(this.pit, () => this.isa.canInterrupt(0));
     this.io.register(0x92, 1, new SystemControlPortA(this.cpu, () => this.reset('the guest reset the machine through port 0x92')));
-    this.serial = new Uart16550(0x3f8, this.isa.line(4), config.serial ?? (() => {}));
+    const serial = config.serial;
+    this.serial = new Uart16550(0x3f8, this.isa.line(4), serial === undefined ? () => {} : (byte) => this.outputMuted || serial(byte));
     this.io.register(0x3f8, 8, this.serial);
     this.vga = new VgaText();
     this.phys.mapMmio(VGA_TEXT_BASE, VGA_TEXT_SIZE, this.vga);
@@ -277,7 +278,7 @@ export class Machine {
     this.ide = new IdeChannel(this.disks.get(0x80), this.disks.get(0x81), this.isa.line(IDE_PRIMARY_IRQ));
     this.io.register(IDE_PRIMARY_COMMAND, 8, this.ide);
     this.io.register(IDE_PRIMARY_CONTROL, 1, this.ide);
-    for (const { port, sink } of config.debugcons ?? []) this.io.register(port, 1, new DebugConsole(port, sink));
+    for (const { port, sink } of config.debugcons ?? []) this.io.register(port, 1, new DebugConsole(port, (byte) => this.outputMuted || sink(byte)));
     if (config.exitPort !== undefined) {
       this.io.register(config.exitPort, 1, new ExitPort(config.exitPort, (status) => {
         this.exitStatus = status;
@@ -291,7 +292,7 @@ export class Machine {
       this.cpu.st[S_EIP] = config.entry.offset;
     }
     const mode = config.mode ?? 'bare';
-    const console = config.console ?? ((bytes: Uint8Array) => bytes.forEach((b) => config.serial?.(b)));
+    const console = (bytes: Uint8Array) => this.outputMuted || (config.console ?? ((all: Uint8Array) => all.forEach((b) => config.serial?.(b))))(bytes);
     if (cpuCount > 1 && mode === 'pv') {
       throw new RangeError('pv mode runs one processor for now: several processors run bare, under EPT or on shadow page tables');
     }
@@ -422,6 +423,12 @@ export class Machine {
       for (const p of this.processors) p.cpu.instructions += instructions;
     }
   }
+
+  /**
+   * While true, what the guest writes to COM1, the debug consoles and the VMM's console goes
+   * nowhere: the debugger replays history the user has seen printed once already.
+   */
+  outputMuted = false;
 
   /** Who hears the machine's inputs (see applyInput): src/machine/input-log.ts's recorder, the debugger's timeline. */
   readonly inputObservers: ((input: MachineInput) => void)[] = [];
@@ -653,6 +660,6 @@ export class Machine {
 }
 
 // The configuration is the recipe (the snapshot carries it apart); the rest is state.
-snapshotRules(Machine, { transient: ['config', 'disposed', 'inTurn', 'inputObservers'] });
+snapshotRules(Machine, { transient: ['config', 'disposed', 'inTurn', 'inputObservers', 'outputMuted'] });
 
 export { hex };
