@@ -34,6 +34,7 @@ const memoryAddress = element<HTMLInputElement>('memory-address');
 const buttons = {
   boot: element<HTMLButtonElement>('boot'), continue: element<HTMLButtonElement>('continue'), step: element<HTMLButtonElement>('step'),
   stop: element<HTMLButtonElement>('stop'), compare: element<HTMLButtonElement>('compare'),
+  stepBack: element<HTMLButtonElement>('step-back'), continueBack: element<HTMLButtonElement>('continue-back'),
 };
 const comparison = element<HTMLTableElement>('comparison');
 const verdict = element<HTMLParagraphElement>('verdict');
@@ -62,6 +63,9 @@ function say(text: string): void {
 function showState(running: boolean, ended: boolean): void {
   buttons.continue.disabled = !booted || running || ended;
   buttons.step.disabled = !booted || running || ended;
+  // Going back works from anywhere in the history, the guest's end included.
+  buttons.stepBack.disabled = !booted || running;
+  buttons.continueBack.disabled = !booted || running;
   buttons.stop.disabled = !running;
   buttons.compare.disabled = !booted || running;
   status.textContent = !booted ? 'ready' : running ? 'running' : ended ? 'the guest has ended' : 'stopped';
@@ -191,6 +195,8 @@ buttons.boot.onclick = () => {
 };
 buttons.continue.onclick = () => send({ type: 'command', line: 'continue' });
 buttons.step.onclick = () => send({ type: 'command', line: 'stepi' });
+buttons.stepBack.onclick = () => send({ type: 'command', line: 'reverse-step' });
+buttons.continueBack.onclick = () => send({ type: 'command', line: 'reverse-continue' });
 buttons.stop.onclick = () => send({ type: 'interrupt' });
 buttons.compare.onclick = () => {
   buttons.compare.disabled = true;

@@ -84,6 +84,23 @@ describe('the playground, in Chromium', () => {
     await page.close();
   }, 90_000);
 
+  it('goes back from the end of the toy kernel to the write of a watched word, and a step further back', async () => {
+    const { page, errors } = await open();
+    await boot(page, 'kernel', 'ept');
+    await page.click('#continue');
+    await status(page, 'the guest has ended', 60_000);
+    await command(page, 'watch 0x50000100');
+    await page.click('#continue-back');
+    await page.waitForFunction(() => document.querySelector('#disassembly .next')?.textContent?.includes('<heap.fill>') === true, undefined, { timeout: 60_000 });
+    await status(page, 'stopped');
+    expect(await page.textContent('#console')).toContain('written (going back: before that instruction ran) by the instruction at 001B:40000160 <heap.fill>');
+    expect((await page.textContent('#registers'))!.toLowerCase()).toContain('eax 0x00000040');
+    await page.click('#step-back');
+    await page.waitForFunction(() => document.querySelector('#disassembly .next')?.textContent?.includes('loop') === true);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
+
   it('a click in the disassembly sets a breakpoint there, and the guest stops at it; Step goes one on', async () => {
     const { page, errors } = await open();
     await boot(page, 'hello');
