@@ -716,6 +716,9 @@ export const runCommand: Command = {
       if (replayer !== undefined) {
         replayer.finish(outcome);
         replayStatus = reportReplay(replayer, settings.replay!.path, machine, outcome);
+        // A recording stopped from outside (Ctrl-C, a signal) is replayed to that count: it ends as the recording did.
+        const end = replayer.log.end;
+        if (replayer.divergence === null && end !== null && outcome.kind === 'limit' && (end.outcome.kind === 'stopped' || end.outcome.kind === 'limit')) outcome = end.outcome;
       }
       saveSnapshotFile(machine, settings);
     } finally {
@@ -766,7 +769,8 @@ function report(machine: Machine, outcome: RunOutcome, settings: RunSettings): n
   const stopped = machine.lastRunProcessor;
   const cpu = stopped.cpu;
   const at = (detail = false) => (machine.processors.length > 1 ? `cpu ${stopped.index}, ` : '') + cpu.location(detail);
-  const maxInstructions = settings.maxInstructions;
+  // (A replay of a run that --max-instructions stopped stops there too, without the option.)
+  const maxInstructions = Number.isFinite(settings.maxInstructions) ? settings.maxInstructions : machine.instructions;
   process.stderr.write(paravirtualHint(machine));
   switch (outcome.kind) {
     case 'exit':
