@@ -156,8 +156,13 @@ export class Cpu {
   stopDetail = '';
   /** True while halted, waiting for an interrupt. */
   halted = false;
-  /** Instructions retired since reset, updated after each chunk of the run loop. */
+  /**
+   * Instructions retired since reset, updated after each chunk of the run loop, and the virtual
+   * time spent halted counted as instructions too: this is the CPU's clock (virtual time).
+   */
   instructions = 0;
+  /** Of `instructions`, those that were time passing while the CPU was halted or gave up its turn, not instructions run. */
+  idleInstructions = 0;
   /** Instructions retired so far in the current chunk (see `retired`); compiled blocks set it too. */
   retiredInChunk = 0;
   /**

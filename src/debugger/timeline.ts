@@ -186,6 +186,7 @@ export class Timeline {
     const edits = this.journal.filter((e) => e.kind === 'edit').length;
     return [
       `History: instructions ${this.start} to ${this.frontier}; the machine is at ${this.now}${this.inHistory ? ' (back in its history: going on replays what ran)' : ' (at its end: going on runs anew)'}.`,
+      `  (Counts are virtual time: instructions run, ${this.machine.instructionsRun} so far, and time passed halted counted as instructions.)`,
       `  ${this.snapshots.length} snapshot${this.snapshots.length === 1 ? '' : 's'} kept, one every ${this.interval} instructions or more, holding ${(bytes / 1048576).toFixed(1)} MiB of pages (${this.snapshotCount} taken in ${this.snapshotMs.toFixed(0)} ms);`,
       `  ${inputs} input${inputs === 1 ? '' : 's'} from outside (keys, waits) and ${edits} change${edits === 1 ? '' : 's'} made by hand in the journal.`,
       '  reverse-step, reverse-next, reverse-continue and goto N go back; step, next and continue go on.',

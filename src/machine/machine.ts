@@ -348,7 +348,14 @@ export class Machine {
     return this.processors.find((p) => p.apic === apic)!;
   }
 
-  /** Instructions retired by every processor (with one, the CPU's count). */
+  /** Instructions run by every processor, idle time not counted (see Cpu.idleInstructions). */
+  get instructionsRun(): number {
+    let n = 0;
+    for (const p of this.processors) n += p.cpu.instructions - p.cpu.idleInstructions;
+    return n;
+  }
+
+  /** Instructions retired by every processor (with one, the CPU's count), their idle time included: virtual time. */
   get instructions(): number {
     let n = 0;
     for (const p of this.processors) n += p.cpu.instructions;
@@ -420,7 +427,10 @@ export class Machine {
     } else {
       // Every processor idles that long (virtual time is their average count).
       const instructions = Math.ceil((input.ns * this.clock.instructionsPerSecond) / 1e9);
-      for (const p of this.processors) p.cpu.instructions += instructions;
+      for (const p of this.processors) {
+        p.cpu.instructions += instructions;
+        p.cpu.idleInstructions += instructions;
+      }
     }
   }
 
@@ -515,7 +525,10 @@ export class Machine {
           cpu.stopDetail = several ? 'every processor halted, with every interrupt source masked or idle' : 'HLT with every interrupt source masked or idle';
         } else {
           const until = this.clock.instructionsUntil(wake);
-          for (const p of this.processors) p.cpu.instructions += until;
+          for (const p of this.processors) {
+            p.cpu.instructions += until;
+            p.cpu.idleInstructions += until;
+          }
           reason = 'budget';
         }
       }
@@ -618,6 +631,7 @@ export class Machine {
       if (!asleep) round.awake = true;
       if (cpu.instructions < turnEnd) {
         left -= turnEnd - cpu.instructions;
+        cpu.idleInstructions += turnEnd - cpu.instructions;
         cpu.instructions = turnEnd;
       }
       round.next++;
