@@ -625,15 +625,11 @@ const IDLE_WAIT_MS = 10;
  */
 async function runWithConsole(machine: Machine, terminal: TerminalConsole, maxInstructions: number, recorder?: Recorder, replayer?: Replayer): Promise<RunOutcome> {
   let left = maxInstructions;
-  // A replay gives back what the recording took between two runs of the machine where it took
-  // it: after the run that ended at its count (devices move on as runs begin, so a run skipped
-  // or added would move them otherwise).
-  let lastRunEnd = machine.instructions;
   for (;;) {
-    if (replayer !== undefined && machine.instructions === lastRunEnd) replayer.between();
-    const before = machine.instructions;
     let slice = Math.min(left, SLICE);
     if (replayer !== undefined) {
+      // What the recording took here comes back first (a wait moves the machine on).
+      replayer.beforeRun();
       const end = replayer.log.end;
       if (end !== null && (end.outcome.kind === 'stopped' || end.outcome.kind === 'limit')) left = Math.min(left, end.instructions - machine.instructions);
       if (left <= 0) return { kind: 'limit' };
@@ -642,9 +638,10 @@ async function runWithConsole(machine: Machine, terminal: TerminalConsole, maxIn
     // A replay waits where the recording waited (its log says so), with the recorded waits in place of real ones.
     const waitForInput = replayer !== undefined ? replayer.waitForInput : terminal.mayReceiveInput;
     recorder?.slice(waitForInput);
+    const started = machine.instructions;
     const outcome = machine.run(slice, { waitForInput });
-    lastRunEnd = machine.instructions;
-    left -= machine.instructions - before;
+    left -= machine.instructions - started;
+    replayer?.ran();
     terminal.flush();
     recorder?.between();
     if (terminal.interruptedBy !== null) return { kind: 'stopped', detail: terminal.interruptedBy };

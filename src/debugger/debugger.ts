@@ -200,8 +200,11 @@ export class Debugger implements DebugHook {
 
   // ---------------------------------------------------------------- resuming
 
-  /** Sets how the guest goes on, from where it stands now. */
-  prepare(motion: Motion): void {
+  /**
+   * Sets how the guest goes on, from where it stands now. A breakpoint where it stands is not
+   * hit again until it has moved on (it stopped there), unless `skipHere` is false.
+   */
+  prepare(motion: Motion, skipHere = true): void {
     const cpu = this.focus.cpu;
     this.motion = motion;
     this.stepsLeft = motion.kind === 'step' ? motion.count : 0;
@@ -209,7 +212,7 @@ export class Debugger implements DebugHook {
     this.notes = [];
     this.hits = [];
     this.watchHits = [];
-    this.skipLinear = this.linearOf(cpu);
+    this.skipLinear = skipHere ? this.linearOf(cpu) : -1;
     // Points change while the guest is stopped; pages watched now must leave the TLB's fast
     // path, and pages no longer watched may return to it.
     if (this.compile()) for (const p of this.machine.processors) p.cpu.flushTlb();
@@ -219,7 +222,7 @@ export class Debugger implements DebugHook {
     cpu.repChunk = motion.kind === 'step' || this.watches.length > 0 ? 1 : 4096;
     for (const [other, o] of this.others) {
       other.repChunk = this.watches.length > 0 ? 1 : 4096;
-      o.skipLinear = this.linearOf(other);
+      o.skipLinear = skipHere ? this.linearOf(other) : -1;
       o.lastRetired = other.retired;
     }
     this.switchedTo = null;

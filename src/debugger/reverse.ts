@@ -157,10 +157,11 @@ function lastHitBefore(session: DebugSession, end: number, limit: number, exactl
   dbg.searching = true;
   dbg.searchingExactly = exactly;
   try {
-    dbg.prepare({ kind: 'continue' });
+    // A hit right where the stretch begins counts (a snapshot is often taken at a breakpoint's stop).
+    dbg.prepare({ kind: 'continue' }, false);
     while (timeline.now < end) {
       const before = timeline.now;
-      const outcome = timeline.run(end - timeline.now, {});
+      const outcome = timeline.run(0, {}, end);
       if (outcome.kind === 'debug') {
         note(dbg.takeStop(), timeline.now);
         dbg.prepare({ kind: 'continue' });

@@ -6,30 +6,40 @@
  * stands on: a run is a function of its inputs (virtual time), so the replay is the run.
  *
  * A position is Machine.instructions: instructions retired by every processor, idle time
- * included. The state at a position is the machine as a run that ended there leaves it, before
- * what the journal has at that count (inputs come between two runs). Going back and then on
+ * included. The journal keeps the order in which runs and entries came: an entry is given back
+ * at its count, after the run that ended there, or right after the entry before it when no run
+ * came between (a wait the user took moves the count; what was typed or set then is at the
+ * new count, before the next run). Snapshots are taken after runs, each with its place in the
+ * journal. Going back and then on
  * replays the journal's inputs where they came, without printing again what the guest printed
  * then (the user saw it once); something new from outside while back in history (a key, a
  * `set`) starts a new future there, and the old one is forgotten.
  */
 import type { Machine, MachineInput, RunOptions, RunOutcome } from '../machine/machine.ts';
-import { loadSnapshot, snapshotBytes, takeSnapshot, type MachineSnapshot } from '../machine/snapshot.ts';
+import { loadSnapshot, takeSnapshot, type MachineSnapshot } from '../machine/snapshot.ts';
 import type { PageMemo } from '../cpu/state-graph.ts';
+import { EntrySequence, type SequencedEntry, type Unchained } from '../machine/entry-sequence.ts';
 
-/** What the journal holds at a position. */
-type Entry =
-  | { at: number; kind: 'input'; input: MachineInput }
+/**
+ * What the journal holds at a position. `chained`: it came right after the entry before it, with
+ * no run of the machine between (after a wait the user took, the count has moved: a key typed
+ * then, or a `set` after Ctrl-C, is at the new count, before any run).
+ */
+type Entry = SequencedEntry & (
+  | { kind: 'input'; input: MachineInput }
   /** A change the user made (set, gdb's P/M packets), done again when replayed. */
-  | { at: number; kind: 'edit'; apply: () => void; what: string }
+  | { kind: 'edit'; apply: () => void; what: string }
   /** From here on, a halted guest waits for the user (the run's waitForInput), or does not. */
-  | { at: number; kind: 'wait'; wait: boolean };
+  | { kind: 'wait'; wait: boolean }
+);
 
 interface Snapshot {
   at: number;
   snap: MachineSnapshot;
+  /** The journal's entries before it (those after came after it, at its count or later). */
+  cursor: number;
   /** Whether a halted guest waited for input at that point (the journal's last 'wait' before it). */
   wait: boolean;
-  bytes: number;
 }
 
 /** Instructions between snapshots at first; doubled as the history grows past MAX_SNAPSHOTS or snapshots cost too much. */
@@ -38,11 +48,8 @@ const MAX_SNAPSHOTS = 64;
 
 export class Timeline {
   private readonly snapshots: Snapshot[] = [];
-  private readonly journal: Entry[] = [];
-  /** The next journal entry to apply (those before it are behind the machine). */
-  private cursor = 0;
-  /** The machine stands where a run ended (or a snapshot was loaded): what the journal has here is due. */
-  private atRunEnd = true;
+  /** The journal, and where the machine is in it. */
+  private readonly journal = new EntrySequence<Entry>();
   /** Giving the journal back: what the machine hears then is not new. */
   private replaying = false;
   /** The furthest position the machine has been at. */
@@ -58,7 +65,10 @@ export class Timeline {
   private lastSnapshotTime = performance.now();
 
   private readonly observer = (input: MachineInput) => {
-    if (!this.replaying) this.append({ at: input.at, kind: 'input', input });
+    if (this.replaying) return;
+    this.append({ at: input.at, kind: 'input', input });
+    // (A wait the user took moved the machine on: the history's end is where it is now.)
+    if (this.now > this.frontier) this.frontier = this.now;
   };
 
   constructor(readonly machine: Machine) {
@@ -85,31 +95,32 @@ export class Timeline {
 
   /** Whether the machine is back in its history (what lies ahead was run before and is replayed). */
   get inHistory(): boolean {
-    return this.cursor < this.journal.length || this.now < this.frontier;
+    return this.journal.pending || this.now < this.frontier;
   }
 
-  /** Whether the journal has an input at the machine's position still to give (a halted guest then does not wait for the user). */
+  /** Whether the journal has something at the machine's position still to give (a halted guest then does not wait for the user). */
   get inputDue(): boolean {
-    const e = this.journal[this.cursor];
-    return e !== undefined && e.at === this.now;
+    return this.journal.hasAt(this.now);
   }
 
   /**
-   * Runs the machine as Machine.run does, giving the journal back where the machine is in its
-   * history, and taking snapshots as they fall due.
+   * Runs the machine for `budget` instructions (or to position `end`), giving back what the
+   * journal has where the machine is in its history, and taking snapshots as they fall due.
+   * What is due first may move the machine (a wait given back): the budget counts from there.
    */
-  run(budget: number, options: RunOptions = {}): RunOutcome {
-    if (this.atRunEnd) this.applyDue();
-    let slice = budget;
+  run(budget: number, options: RunOptions = {}, end?: number): RunOutcome {
+    this.applyDue();
+    const until = end ?? this.now + budget;
+    if (this.now >= until) return { kind: 'limit' };
+    let slice = until - this.now;
     const inHistory = this.inHistory;
     if (inHistory) {
-      const next = this.nextEntryAfterNow();
-      if (next !== undefined) slice = Math.min(slice, next.at - this.now);
+      slice = Math.min(slice, this.journal.nextAfter(this.now) - this.now);
       // What the guest printed up to the end of the history was printed when it first ran.
       if (this.now < this.frontier) slice = Math.min(slice, this.frontier - this.now);
     } else if ((options.waitForInput ?? false) !== this.wait) {
-      this.append({ at: this.now, kind: 'wait', wait: options.waitForInput ?? false });
       this.wait = options.waitForInput ?? false;
+      this.append({ at: this.now, kind: 'wait', wait: this.wait });
     }
     this.machine.outputMuted = inHistory;
     let outcome: RunOutcome;
@@ -118,7 +129,7 @@ export class Timeline {
     } finally {
       this.machine.outputMuted = false;
     }
-    this.atRunEnd = true;
+    this.journal.ran();
     if (this.now > this.frontier) this.frontier = this.now;
     if (!this.inHistory && this.now - this.snapshots[this.snapshots.length - 1].at >= this.interval) this.takeSnapshot();
     return outcome;
@@ -154,20 +165,20 @@ export class Timeline {
     const s = this.snapshots[i];
     loadSnapshot(this.machine, s.snap);
     this.wait = s.wait;
-    this.cursor = this.journal.findIndex((e) => e.at >= s.at);
-    if (this.cursor < 0) this.cursor = this.journal.length;
-    // Entries at the snapshot's own count came after it: due now, as after the run that ended there.
-    this.atRunEnd = true;
+    this.journal.cursor = s.cursor;
+    this.journal.ran(); // (snapshots are taken after a run)
     return s.at;
   }
 
   /** Replays from where the machine is to `target` (a run at a time, the journal given back on the way). */
-  replayTo(target: number, step = Infinity): void {
+  replayTo(target: number): void {
     while (this.now < target) {
       const before = this.now;
-      const outcome = this.run(Math.min(target - this.now, step), { waitForInput: this.wait });
-      if (outcome.kind !== 'limit' && outcome.kind !== 'idle' && this.now === before && !this.inputDue) break; // it ended there, as it did before
-      if (outcome.kind === 'idle' && !this.inputDue) break;
+      const outcome = this.run(0, { waitForInput: this.wait }, target);
+      if (this.now >= target) break;
+      if (outcome.kind === 'idle' && this.inputDue) continue;
+      if (outcome.kind !== 'limit' && outcome.kind !== 'idle' && this.now === before) break; // it ended there, as it did before
+      if (outcome.kind === 'idle') break;
     }
   }
 
@@ -182,8 +193,8 @@ export class Timeline {
         bytes += p.length;
       }
     }
-    const inputs = this.journal.filter((e) => e.kind === 'input').length;
-    const edits = this.journal.filter((e) => e.kind === 'edit').length;
+    const inputs = this.journal.entries.filter((e) => e.kind === 'input').length;
+    const edits = this.journal.entries.filter((e) => e.kind === 'edit').length;
     return [
       `History: instructions ${this.start} to ${this.frontier}; the machine is at ${this.now}${this.inHistory ? ' (back in its history: going on replays what ran)' : ' (at its end: going on runs anew)'}.`,
       `  (Counts are virtual time: instructions run, ${this.machine.instructionsRun} so far, and time passed halted counted as instructions.)`,
@@ -195,50 +206,42 @@ export class Timeline {
 
   // ---------------------------------------------------------------- the journal
 
-  private nextEntryAfterNow(): Entry | undefined {
-    for (let i = this.cursor; i < this.journal.length; i++) if (this.journal[i].at > this.now) return this.journal[i];
-    return undefined;
-  }
-
-  /**
-   * Gives back what the journal has at the machine's position, after the run that ended there.
-   * A wait given back moves the position: what the journal has at the new one comes after the next run.
-   */
+  /** Gives back what is due where the machine is (see EntrySequence). */
   private applyDue(): void {
     this.replaying = true;
     try {
-      for (let e = this.journal[this.cursor]; e !== undefined && e.at <= this.now; e = this.journal[this.cursor]) {
-        this.cursor++;
-        if (e.kind === 'wait') this.wait = e.wait;
-        else if (e.kind === 'edit') e.apply();
-        else {
-          this.machine.applyInput(e.input);
-          if (e.input.kind === 'idle') {
-            this.atRunEnd = false;
-            return;
-          }
-        }
-      }
+      this.journal.giveDue(
+        () => this.now,
+        (e) => {
+          if (e.kind === 'wait') this.wait = e.wait;
+          else if (e.kind === 'edit') e.apply();
+          else this.machine.applyInput(e.input);
+        },
+      );
     } finally {
       this.replaying = false;
     }
   }
 
-  /** Something new at the machine's position: what the journal had from here on is a future that will not happen now. */
-  private append(entry: Entry): void {
+  /** Something new at `entry.at`: what the journal had from there on is a future that will not happen now. */
+  private append(entry: Unchained<Entry>): void {
     if (this.inHistory) {
-      this.journal.length = this.cursor;
-      while (this.snapshots.length > 1 && this.snapshots[this.snapshots.length - 1].at > this.now) this.snapshots.pop();
-      this.frontier = this.now;
+      const cursor = this.journal.cursor;
+      this.journal.entries.length = cursor;
+      while (this.snapshots.length > 1) {
+        const last = this.snapshots[this.snapshots.length - 1];
+        if (last.at < entry.at || (last.at === entry.at && last.cursor <= cursor)) break;
+        this.snapshots.pop();
+      }
+      this.frontier = Math.max(entry.at, this.now);
     }
-    this.journal.push(entry);
-    this.cursor = this.journal.length;
+    this.journal.record(entry);
   }
 
   private takeSnapshot(): void {
     const began = performance.now();
     const snap = takeSnapshot(this.machine, this.memo);
-    this.snapshots.push({ at: this.now, snap, wait: this.wait, bytes: snapshotBytes(snap) });
+    this.snapshots.push({ at: this.now, snap, cursor: this.journal.entries.length, wait: this.wait });
     const ended = performance.now();
     this.snapshotCount++;
     this.snapshotMs += ended - began;

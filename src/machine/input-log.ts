@@ -12,12 +12,21 @@ import { NO_FRAME } from '../cpu/host-memory.ts';
 import { STATE_SIZE, S_EFLAGS, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_INSN_EIP, S_LAZY_A, S_LAZY_B, S_LAZY_OP, S_LAZY_PENDING, S_LAZY_R, S_LAZY_SHIFT } from '../cpu/state.ts';
 import type { Machine, MachineInput, RunOutcome } from './machine.ts';
 import { machineRecipe, recipeDifferences, type MachineRecipe } from './snapshot.ts';
+import { EntrySequence, type SequencedEntry } from './entry-sequence.ts';
 
-/** A state check: the guest's state hash at an instruction count. */
-export interface StateCheck {
-  at: number;
-  hash: string;
-}
+/** What a recording holds, in the order it happened (see EntrySequence): an input, a change of waiting, a state check. */
+export type LogEntry = SequencedEntry &
+  (
+    | MachineInput
+    /**
+     * From here on, a halted guest waits for the user (the terminal could still send keys) or skips
+     * to its next event (input closed: a pipe at its end): it decides where a halted guest's time
+     * goes, so a replay must do as the recording did.
+     */
+    | { at: number; kind: 'wait'; wait: boolean }
+    /** The guest's state hash here (guestStateHash), after the run that ended here. */
+    | { at: number; kind: 'check'; hash: string }
+  );
 
 export const INPUT_LOG_VERSION = 1;
 
@@ -27,14 +36,7 @@ export interface InputLog {
   recipe: MachineRecipe;
   /** The disks' contents as the run began (drive, hash). */
   disks: [number, string][];
-  inputs: MachineInput[];
-  /**
-   * Whether a halted guest waited for the user (the terminal could still send keys) or skipped to
-   * its next event (input closed: a pipe at its end), from each count on: it decides where a
-   * halted guest's time goes, so a replay must do as the recording did.
-   */
-  waits: { at: number; wait: boolean }[];
-  checks: StateCheck[];
+  entries: LogEntry[];
   /** How the recorded run ended: its instruction count, how, and the state hash there. */
   end: { instructions: number; outcome: RunOutcome; hash: string } | null;
 }
@@ -82,22 +84,28 @@ function disksOf(machine: Machine): [number, string][] {
 /** Logs a run's inputs and checks as it goes (see InputLog). Made before the run starts. */
 export class Recorder {
   readonly log: InputLog;
+  private readonly sequence: EntrySequence<LogEntry>;
   private nextCheck = CHECK_INTERVAL;
+  private wait: boolean | null = null;
 
   constructor(private readonly machine: Machine) {
-    this.log = { format: 'minivisor input log', version: INPUT_LOG_VERSION, recipe: machineRecipe(machine.config), disks: disksOf(machine), inputs: [], waits: [], checks: [], end: null };
-    machine.inputObservers.push((input) => this.log.inputs.push(input));
+    this.log = { format: 'minivisor input log', version: INPUT_LOG_VERSION, recipe: machineRecipe(machine.config), disks: disksOf(machine), entries: [], end: null };
+    this.sequence = new EntrySequence(this.log.entries);
+    machine.inputObservers.push((input) => this.sequence.record(input));
   }
 
-  /** Before a slice: whether a halted guest waits for input in it. */
+  /** Before a run: whether a halted guest waits for input in it. */
   slice(waitForInput: boolean): void {
-    if (this.log.waits.at(-1)?.wait !== waitForInput) this.log.waits.push({ at: this.machine.instructions, wait: waitForInput });
+    if (this.wait === waitForInput) return;
+    this.wait = waitForInput;
+    this.sequence.record({ at: this.machine.instructions, kind: 'wait', wait: waitForInput });
   }
 
-  /** Between slices: a state check when one is due. */
+  /** After a run: a state check when one is due. */
   between(): void {
+    this.sequence.ran();
     if (this.machine.instructions < this.nextCheck) return;
-    this.log.checks.push({ at: this.machine.instructions, hash: guestStateHash(this.machine) });
+    this.sequence.record({ at: this.machine.instructions, kind: 'check', hash: guestStateHash(this.machine) });
     this.nextCheck = this.machine.instructions + CHECK_INTERVAL;
   }
 
@@ -122,7 +130,9 @@ export function parseInputLog(text: string, name: string): InputLog {
   }
   if (log?.format !== 'minivisor input log') throw new InputLogError(`${name} is not a minivisor input log (make one with 'minivisor run ... --record FILE')`);
   if (log.version !== INPUT_LOG_VERSION) throw new InputLogError(`${name} is an input log of format ${log.version}, and this minivisor reads format ${INPUT_LOG_VERSION}: record it again`);
-  if (!Array.isArray(log.inputs) || !Array.isArray(log.checks) || !Array.isArray(log.waits)) throw new InputLogError(`${name} is damaged: it has no list of inputs or of checks`);
+  const known = new Set(['type', 'idle', 'wait', 'check']);
+  const valid = (e: LogEntry) => typeof e === 'object' && e !== null && Number.isSafeInteger(e.at) && e.at >= 0 && typeof e.chained === 'boolean' && known.has(e.kind);
+  if (!Array.isArray(log.entries) || !log.entries.every(valid)) throw new InputLogError(`${name} is damaged: its list of entries is missing or holds something else`);
   return log;
 }
 
@@ -130,20 +140,19 @@ export function parseInputLog(text: string, name: string): InputLog {
 export type Divergence = string | null;
 
 /**
- * Replays a log on a machine built from the same guest and options: `stopAt` says where the
- * next slice must end (an input or a check is due there), `between` applies and checks what is
- * due at the machine's count now.
+ * Replays a log on a machine built from the same guest and options. Around each run of the
+ * machine: `beforeRun` gives back what is due (inputs, the recorded waiting, checks compared),
+ * `stopAt` says where the run must stop, `ran` says it did.
  */
 export class Replayer {
-  private nextInput = 0;
-  private nextCheck = 0;
-  private nextWait = 0;
-  /** Whether a halted guest waits for input now (see InputLog.waits). */
-  waitForInput = false;
+  private readonly sequence: EntrySequence<LogEntry>;
   /** The count of the last check that matched (0: the start). */
   lastMatch = 0;
   divergence: Divergence = null;
   checked = 0;
+  inputsApplied = 0;
+  /** Whether a halted guest waits for input now (see LogEntry's 'wait'). */
+  waitForInput = false;
 
   constructor(
     private readonly machine: Machine,
@@ -154,50 +163,43 @@ export class Replayer {
     if (differences.length > 0) throw new InputLogError(`${name} was recorded on another kind of machine: give the options the recording was made with\n  ${differences.join('\n  ')}`);
     const disks = JSON.stringify(disksOf(machine));
     if (disks !== JSON.stringify(log.disks)) throw new InputLogError(`${name} was recorded with other disk contents (${JSON.stringify(log.disks)}; these are ${disks}): give the same guest and disk images`);
+    this.sequence = new EntrySequence(log.entries);
   }
 
-  /**
-   * Where the next slice must stop: the first input, check or change of waiting still to come
-   * past the machine's count (what is due at the count itself comes after this slice: the
-   * recording ran the machine before each input), or the recorded end.
-   */
+  /** Gives back what is due at the machine's count: inputs, the waiting, and checks compared. */
+  beforeRun(): void {
+    this.sequence.giveDue(
+      () => this.machine.instructions,
+      (e) => {
+        if (e.kind === 'wait') this.waitForInput = e.wait;
+        else if (e.kind === 'check') this.compare(e.at, e.hash);
+        else {
+          this.inputsApplied++;
+          this.machine.applyInput(e);
+        }
+      },
+      (e) => this.diverged(`the recording has ${describeEntry(e)} at instruction ${e.at}, and the replay went from before it to ${this.machine.instructions}`),
+    );
+  }
+
+  /** A run of the machine ended. */
+  ran(): void {
+    this.sequence.ran();
+  }
+
+  /** Where the next run must stop: the next entry past the machine's count, or the recorded end. */
   get stopAt(): number {
     const now = this.machine.instructions;
-    let at = this.log.end?.instructions ?? Infinity;
-    if (at <= now) at = Infinity;
-    const after = <T extends { at: number }>(list: T[], from: number) => {
-      for (let i = from; i < list.length; i++) if (list[i].at > now) return list[i].at;
-      return Infinity;
-    };
-    return Math.min(at, after(this.log.inputs, this.nextInput), after(this.log.checks, this.nextCheck), after(this.log.waits, this.nextWait));
+    const end = this.log.end?.instructions ?? Infinity;
+    return Math.min(end > now ? end : Infinity, this.sequence.nextAfter(now));
   }
 
-  /** Whether the log has an input at the machine's count (where a halted guest waits, the recording got one). */
+  /** Whether the log has something at the machine's count (where a halted guest waits, the recording got an input). */
   get inputDue(): boolean {
-    const input = this.log.inputs[this.nextInput];
-    return input !== undefined && input.at === this.machine.instructions;
+    return this.sequence.hasAt(this.machine.instructions);
   }
 
-  /**
-   * Applies the inputs and makes the checks due at the machine's count, after a run that ended
-   * there (a wait given back moves the count: what is logged at the new count comes after the
-   * next run); notes the first difference.
-   */
-  between(): void {
-    const now = this.machine.instructions;
-    while (this.nextWait < this.log.waits.length && this.log.waits[this.nextWait].at <= now) this.waitForInput = this.log.waits[this.nextWait++].wait;
-    for (let check = this.log.checks[this.nextCheck]; check !== undefined && check.at <= now; check = this.log.checks[++this.nextCheck]) this.compare(check.at, check.hash, now);
-    for (let input = this.log.inputs[this.nextInput]; input !== undefined && input.at <= now; input = this.log.inputs[++this.nextInput]) {
-      if (input.at < now) this.diverged(`the recorded ${describeInput(input)} came at instruction ${input.at}, and the replay ran past it to ${now} without stopping there`);
-      this.machine.applyInput(input);
-    }
-  }
-
-  private compare(at: number, hash: string, now: number): void {
-    if (at !== now) {
-      this.diverged(`the recording was at instruction ${at} for a state check, and the replay went from before it to ${now}`);
-      return;
-    }
+  private compare(at: number, hash: string): void {
     this.checked++;
     const mine = guestStateHash(this.machine);
     if (mine === hash) this.lastMatch = at;
@@ -225,19 +227,27 @@ export class Replayer {
       this.diverged(`the recording ended at instruction ${end.instructions} (${describeOutcome(end.outcome)}), the replay at ${now} (${describeOutcome(outcome)})`);
       return;
     }
+    if (this.sequence.pending) {
+      this.diverged('the replay ended with inputs of the recording still to give');
+      return;
+    }
     const mine = guestStateHash(this.machine);
     if (mine !== end.hash) this.diverged(`the guest's state at the end differs (hash ${mine}, recorded ${end.hash}); it was the same at ${this.lastMatch}`);
     else this.checked++;
   }
-
-  /** Inputs given back so far. */
-  get inputsApplied(): number {
-    return this.nextInput;
-  }
 }
 
-function describeInput(input: MachineInput): string {
-  return input.kind === 'type' ? `key input ${JSON.stringify(input.text)}` : `wait of ${input.ns / 1e6} ms`;
+function describeEntry(e: LogEntry): string {
+  switch (e.kind) {
+    case 'type':
+      return `key input ${JSON.stringify(e.text)}`;
+    case 'idle':
+      return `a wait of ${e.ns / 1e6} ms`;
+    case 'wait':
+      return 'a change of waiting for input';
+    case 'check':
+      return 'a state check';
+  }
 }
 
 export function describeOutcome(outcome: RunOutcome): string {

@@ -419,7 +419,12 @@ export class Machine {
    * debugger's timeline hears each (inputObservers), and a replay gives them back here.
    */
   applyInput(input: MachineInput): void {
+    this.takeInput(input);
+    // (Told after: a wait has moved the machine on by then, and its hearers may want to know where to.)
     for (const observe of this.inputObservers) observe(input);
+  }
+
+  private takeInput(input: MachineInput): void {
     if (input.kind === 'type') {
       this.typist.type(input.text);
       // The CPU may be running a slice planned before this input: let the machine look again.

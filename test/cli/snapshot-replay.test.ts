@@ -78,7 +78,7 @@ describe('--record and --replay', () => {
     const log = join(dir, 'keys.rec');
     const recorded = await minivisorTyping(['hel', 'lo\n'], 300, 'run', KEYBOARD, '--mode', 'bare', '--record', log);
     expect(recorded.stdout).toContain('you typed "hello"');
-    const inputs = JSON.parse(readFileSync(log, 'utf8')).inputs as { kind: string; text?: string }[];
+    const inputs = JSON.parse(readFileSync(log, 'utf8')).entries as { kind: string; text?: string }[];
     expect(inputs.filter((i) => i.kind === 'type').map((i) => i.text).join('')).toBe('hello\r');
     const replayed = minivisor('run', KEYBOARD, '--mode', 'bare', '--replay', log);
     expect(replayed.stdout).toBe(recorded.stdout);
