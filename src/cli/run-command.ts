@@ -457,6 +457,9 @@ function snapshotAndRecordOptions(options: Map<string, string[]>): Pick<RunSetti
   const record = one('--record');
   const replay = one('--replay');
   if (record !== undefined && replay !== undefined) throw new UserError('--record and --replay: a run either records or replays; give one of them');
+  if ((record !== undefined || replay !== undefined) && (options.has('--gdb') || options.has('-s') || options.has('-S'))) {
+    throw new UserError('--record and --replay run without gdb (gdb drives the guest as it likes); drop --gdb, -s or -S');
+  }
   let log: InputLog | undefined;
   if (replay !== undefined) {
     try {
@@ -512,7 +515,13 @@ function snapshotRunSettings(path: string, options: Map<string, string[]>, posit
   const extra = decoded.extra as SnapshotExtra | undefined;
   const one = (name: string) => options.get(name)?.at(-1);
   if (options.has('--no-jit') && options.has('--trace-jit')) throw new UserError('--trace-jit shows what the translation cache compiles, and --no-jit turns it off: give one of them');
-  const config = configFromRecipe(snapshot.recipe, { serial: stdout, debugcon: () => stdout, translationCache: !options.has('--no-jit') });
+  let config: MachineConfig;
+  try {
+    config = configFromRecipe(snapshot.recipe, { serial: stdout, debugcon: () => stdout, translationCache: !options.has('--no-jit') });
+  } catch (e) {
+    if (e instanceof RangeError) throw new UserError(`--load-snapshot: ${path} describes a machine that cannot be built: ${e.message}`);
+    throw e;
+  }
   const memoryBytes = snapshot.recipe.memoryBytes;
   const outputs: OutputFile[] = [];
   const dumps = (options.get('--dump-mem') ?? []).map((spec) => parseDump(spec, memoryBytes, outputs));
@@ -674,10 +683,6 @@ export const runCommand: Command = {
     const settings = parseRunArguments(args, terminal.output);
     const machine = buildMachine(settings);
     await installTraces(machine, settings);
-    // The port is taken before the guest starts: one in use is the user's error, said at once.
-    const gdbServer = settings.gdb ? await listenForGdb(settings.gdb) : null;
-    let outcome: RunOutcome;
-    let seconds: number;
     let replayStatus = 0;
     const recorder = settings.record !== undefined ? new Recorder(machine) : undefined;
     let replayer: Replayer | undefined;
@@ -687,7 +692,10 @@ export const runCommand: Command = {
       if (e instanceof InputLogError) throw new UserError(`--replay: ${e.message}`);
       throw e;
     }
-    if (settings.gdb && (recorder || replayer)) throw new UserError('--record and --replay run without gdb (gdb drives the guest as it likes); drop --gdb, -s or -S');
+    // The port is taken before the guest starts: one in use is the user's error, said at once.
+    const gdbServer = settings.gdb ? await listenForGdb(settings.gdb) : null;
+    let outcome: RunOutcome;
+    let seconds: number;
     const files = [...settings.outputs, ...[settings.saveOnExit, settings.record].filter((f): f is OutputFile => f !== undefined)];
     try {
       // Output files are opened (created) before the guest starts: a bad path must not cost the run.

@@ -10,7 +10,14 @@
  * is written into the live object at the same place in the graph, so the wiring a constructor made
  * (callbacks that close over devices, handlers on the I/O bus) stays as it is, and functions are
  * never saved. An object the run made later and the live machine lacks is made anew from its
- * class, which must then hold no function of its own (the load says so when one does).
+ * class, which must then hold no function of its own (the load says so when one does, and when a
+ * function sits in a Map, a Set or an array the live machine does not have it in).
+ *
+ * "The same place" is the first path the walk reaches an object by, in the saved graph and in the
+ * live one alike: an object that a run moved so that it is now first reached by another path is
+ * written into whatever live object sits there. The machine's graph does not do that today (its
+ * objects keep the places their constructors gave them); the snapshot tests compare every field
+ * of a loaded machine with the original's to keep it so.
  *
  * Memory is stored by 4 KiB pages: an all-zero page is left out, and a capture given the previous
  * capture's pages (`PageMemo`) shares each page that did not change, so a timeline of snapshots
@@ -266,6 +273,101 @@ function sameBytes(bytes: Uint8Array, words: Int32Array | null, start: number, e
   return true;
 }
 
+// ------------------------------------------------------------------ checking a graph read from a file
+
+/** Field names a restore must never write (they would change an object's prototype). */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const TAGS = new Set(['r', 'u', 'n', 'b', 's', 'k']);
+const NUMBERS = new Set(['NaN', 'Infinity', '-Infinity', '-0']);
+/** The largest buffer a snapshot may describe (the host's frame pool is at most 2 GiB). */
+const MAX_BUFFER_BYTES = 2 ** 31;
+
+/**
+ * What is wrong with a graph read from a file (one that restoreGraph would trip over, or that
+ * would make it write where it must not), or null when it is well formed. `pageLengths`: the
+ * length of each page the file holds.
+ */
+export function graphProblem(nodes: unknown, pageLengths: readonly number[]): string | null {
+  if (!Array.isArray(nodes) || nodes.length === 0) return 'it describes no objects';
+  const count = nodes.length;
+  const kinds: string[] = nodes.map((n) => (typeof n === 'object' && n !== null ? String((n as { k?: unknown }).k) : ''));
+  const value = (v: unknown): string | null => {
+    if (v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return null;
+    if (!Array.isArray(v) || v.length < 1 || v.length > 2 || !TAGS.has(v[0] as string)) return 'a value of an unknown kind';
+    const [tag, detail] = v as [string, unknown];
+    if (tag === 'r' && !(Number.isInteger(detail) && (detail as number) >= 0 && (detail as number) < count)) return 'a reference to an object it does not hold';
+    if (tag === 'n' && !NUMBERS.has(detail as string)) return 'a number it cannot read';
+    if (tag === 'b' && !(typeof detail === 'string' && /^-?\d{1,40}$/.test(detail))) return 'a big integer it cannot read';
+    if (tag === 's' && typeof detail !== 'string') return 'a name of code it cannot read';
+    return null;
+  };
+  const values = (list: unknown): string | null => {
+    if (!Array.isArray(list)) return 'a list that is not one';
+    for (const v of list) {
+      const problem = value(v);
+      if (problem !== null) return problem;
+    }
+    return null;
+  };
+  for (let id = 0; id < count; id++) {
+    const n = nodes[id] as Record<string, unknown>;
+    let problem: string | null = null;
+    switch (kinds[id]) {
+      case 'o': {
+        if (n.c !== null && typeof n.c !== 'string') problem = 'an object of no class';
+        else if (typeof n.f !== 'object' || n.f === null || Array.isArray(n.f)) problem = 'an object without fields';
+        else {
+          for (const [key, v] of Object.entries(n.f)) {
+            if (FORBIDDEN_KEYS.has(key)) problem = `a field named ${key}`;
+            else problem = value(v);
+            if (problem !== null) break;
+          }
+        }
+        break;
+      }
+      case 'a':
+      case 's':
+        problem = values(n.e);
+        break;
+      case 'm':
+        problem = Array.isArray(n.e) && n.e.every((pair) => Array.isArray(pair) && pair.length === 2) ? values((n.e as unknown[][]).flat()) : 'a map that is not one';
+        break;
+      case 'ab': {
+        const size = n.n as number;
+        if (!Number.isInteger(size) || size < 0 || size > MAX_BUFFER_BYTES) problem = 'memory of an impossible size';
+        else if (!Array.isArray(n.p)) problem = 'memory without its pages';
+        else {
+          for (const entry of n.p as unknown[]) {
+            const [page, index] = Array.isArray(entry) ? (entry as number[]) : [];
+            const length = pageLengths[index];
+            if (!Number.isInteger(page) || page < 0 || length === undefined || page * PAGE_BYTES + length > size) {
+              problem = 'a page outside its memory';
+              break;
+            }
+          }
+        }
+        break;
+      }
+      case 'v': {
+        const Type = VIEW_TYPES[n.t as string] as unknown as { BYTES_PER_ELEMENT?: number } | undefined;
+        const b = n.b as number;
+        const o = n.o as number;
+        const length = n.n as number;
+        const unit = n.t === 'DataView' ? 1 : (Type?.BYTES_PER_ELEMENT ?? 0);
+        const buffer = Number.isInteger(b) && b >= 0 && b < count && kinds[b] === 'ab' ? ((nodes[b] as { n: number }).n) : -1;
+        if (Type === undefined || buffer < 0) problem = 'a view of no memory';
+        else if (!Number.isInteger(o) || !Number.isInteger(length) || o < 0 || length < 0 || o % unit !== 0 || o + length * unit > buffer) problem = 'a view past its memory';
+        break;
+      }
+      default:
+        problem = 'an object of an unknown kind';
+    }
+    if (problem !== null) return `${problem} (object ${id})`;
+  }
+  if (kinds[0] !== 'o') return 'its first object is not a machine';
+  return null;
+}
+
 // ------------------------------------------------------------------ restore
 
 /** A value to keep as the live machine has it (a function: wiring, not state). */
@@ -352,7 +454,8 @@ export function restoreGraph(root: object, graph: CapturedGraph): void {
         claimed.add(array);
         made[id] = array;
         const target = array as unknown as Record<number, unknown>;
-        n.e.forEach((e, i) => assign(target, i, e, isNew, 'an array'));
+        const liveLength = array.length;
+        n.e.forEach((e, i) => assign(target, i, e, isNew || i >= liveLength, 'an array'));
         array.length = n.e.length;
         return array;
       }
@@ -363,9 +466,10 @@ export function restoreGraph(root: object, graph: CapturedGraph): void {
         const liveEntries = [...map];
         const entries = n.e.map(([k, v], i) => {
           const key = value(k, liveEntries[i]?.[0]);
-          const was = map.has(key) ? map.get(key) : liveEntries[i]?.[1];
-          const restored = value(v, was);
-          return [key, restored === KEEP ? was : restored] as const;
+          if (key === KEEP) throw new StateGraphError('a map keyed by a function cannot be made again from a snapshot');
+          const restored = value(v, map.get(key) ?? liveEntries[i]?.[1]);
+          if (restored === KEEP && !map.has(key)) throw new StateGraphError(`a map holds a function under ${String(key)}, which the machine loaded into has not: it cannot be made again from a snapshot`);
+          return [key, restored === KEEP ? map.get(key) : restored] as const;
         });
         map.clear();
         for (const [k, v] of entries) map.set(k, v);
@@ -377,6 +481,7 @@ export function restoreGraph(root: object, graph: CapturedGraph): void {
         made[id] = set;
         const liveValues = [...set];
         const values = n.e.map((e, i) => value(e, liveValues[i]));
+        if (values.includes(KEEP)) throw new StateGraphError('a set holds a function: it cannot be made again from a snapshot');
         set.clear();
         for (const v of values) set.add(v);
         return set;
@@ -392,6 +497,11 @@ export function restoreGraph(root: object, graph: CapturedGraph): void {
         claimed.add(obj);
         made[id] = obj;
         for (const key of Object.keys(n.f)) assign(obj, key, n.f[key], isNew, `a ${n.c ?? 'plain object'}`);
+        if (!isNew) {
+          // Fields the object gained after the snapshot go (not its wiring, nor what is not state).
+          const skip = transientFields(proto);
+          for (const key of Object.keys(obj)) if (!(key in n.f) && !skip.has(key) && typeof obj[key] !== 'function') delete obj[key];
+        }
         return obj;
       }
     }

@@ -10,10 +10,10 @@
  * (`encodeSnapshot`, `decodeSnapshot`).
  */
 import { unzlibSync, zlibSync } from 'fflate';
-import { captureGraph, restoreGraph, PAGE_BYTES, StateGraphError, type CapturedGraph, type GraphNode, type PageMemo } from '../cpu/state-graph.ts';
-import { DiskImage, type DiskKind } from './disk-image.ts';
+import { captureGraph, graphProblem, restoreGraph, PAGE_BYTES, StateGraphError, type CapturedGraph, type GraphNode, type PageMemo } from '../cpu/state-graph.ts';
+import { DiskImage, MAX_HARD_DISK_BYTES, type DiskKind } from './disk-image.ts';
 import { Fnv } from './fnv.ts';
-import type { Machine, MachineConfig, MemoryMode } from './machine.ts';
+import { MAX_CPUS, MAX_RAM_BYTES, type Machine, type MachineConfig, type MemoryMode } from './machine.ts';
 
 /** What a machine is built from, as data: what a load needs to build one that the state fits. */
 export interface MachineRecipe {
@@ -122,7 +122,8 @@ export function loadSnapshot(machine: Machine, snapshot: MachineSnapshot): void 
   try {
     restoreGraph(machine, snapshot.graph);
   } catch (e) {
-    if (e instanceof StateGraphError) throw new SnapshotError(e.message);
+    // (A file that passed decodeSnapshot's checks and still fails: the machine is left half-written.)
+    if (e instanceof StateGraphError || e instanceof RangeError || e instanceof TypeError) throw new SnapshotError(`the snapshot could not be loaded: ${e.message}`);
     throw e;
   }
   machine.afterStateLoad();
@@ -143,6 +144,24 @@ interface FileHeader {
   pageLengths: number[];
   /** What the file also carries for the front end (symbols...), as JSON. */
   extra?: unknown;
+}
+
+/** The description's size, at most (a 512 MiB guest's is a few MiB). */
+const MAX_HEADER_BYTES = 256 << 20;
+
+/** What is wrong with a recipe read from a file, or null: a machine could not be built from it. */
+function checkRecipe(recipe: MachineRecipe): string | null {
+  const int = (v: unknown, low: number, high: number) => Number.isInteger(v) && (v as number) >= low && (v as number) <= high;
+  if (typeof recipe !== 'object' || recipe === null) return 'it says no machine';
+  if (!int(recipe.memoryBytes, 1 << 20, MAX_RAM_BYTES) || recipe.memoryBytes % 4096 !== 0) return 'its memory size is impossible';
+  if (!['bare', 'ept', 'shadow', 'pv'].includes(recipe.mode)) return 'its mode is unknown';
+  if (!int(recipe.cpus, 1, MAX_CPUS)) return 'its number of processors is impossible';
+  if (!int(recipe.biosBytes, 0, 256 * 1024) || recipe.biosBytes % 4096 !== 0) return 'its firmware size is impossible';
+  if (!Array.isArray(recipe.reserved) || !recipe.reserved.every((r) => int(r?.base, 0, 2 ** 32) && int(r?.length, 0, 2 ** 32))) return 'its reserved ranges are not ranges';
+  if (!Array.isArray(recipe.debugconPorts) || !recipe.debugconPorts.every((p) => int(p, 0, 0xffff))) return 'its debug console ports are not ports';
+  if (recipe.exitPort !== undefined && !int(recipe.exitPort, 0, 0xffff)) return 'its exit port is not a port';
+  const disksOk = Array.isArray(recipe.disks) && recipe.disks.every((d) => int(d?.drive, 0, 0xff) && (d.kind === 'floppy' || d.kind === 'hard-disk') && int(d.bytes, 512, MAX_HARD_DISK_BYTES) && d.bytes % 512 === 0 && typeof d.name === 'string');
+  return disksOk ? null : 'its disks are not disks';
 }
 
 /** Pages are stored in chunks of this many bytes, each compressed or, when that would not pay, as they are. */
@@ -215,27 +234,34 @@ export function decodeSnapshot(bytes: Uint8Array, name: string): { snapshot: Mac
       return part;
     };
     const word = () => new DataView(take(4).slice().buffer).getUint32(0, true);
-    const section = () => {
+    const section = (most: number) => {
       const kind = take(1)[0];
       const rawLength = word();
       const storedLength = word();
       const check = word();
+      if (rawLength > most) throw new Error('a part of it is larger than any it writes');
       const stored = take(storedLength);
-      const raw = kind === CHUNK_ZLIB ? unzlibSync(stored) : kind === CHUNK_RAW ? stored : null;
+      // (Inflated into a buffer of the size the part says, never more: a small file cannot claim gigabytes.)
+      const raw = kind === CHUNK_ZLIB ? unzlibSync(stored, { out: new Uint8Array(rawLength) }) : kind === CHUNK_RAW ? stored : null;
       if (raw === null || raw.length !== rawLength) throw new Error('a part of it is not what its header says');
       if (new Fnv().bytes(raw).value !== check) throw new Error('a part of it fails its checksum');
       return raw;
     };
-    const header = JSON.parse(new TextDecoder().decode(section())) as FileHeader;
-    if (header.version !== version) throw new Error('its parts do not agree on the version');
+    const header = JSON.parse(new TextDecoder().decode(section(MAX_HEADER_BYTES))) as FileHeader;
+    if (header === null || typeof header !== 'object' || header.version !== version) throw new Error('its parts do not agree on the version');
+    if (!Number.isSafeInteger(header.instructions) || header.instructions < 0) throw new Error('it says no instruction count');
+    const recipeProblem = checkRecipe(header.recipe);
+    if (recipeProblem !== null) throw new Error(recipeProblem);
+    if (!Array.isArray(header.pageLengths) || !header.pageLengths.every((n) => Number.isInteger(n) && n > 0 && n <= PAGE_BYTES)) throw new Error('its pages have impossible lengths');
+    const graphProblemText = graphProblem(header.nodes, header.pageLengths);
+    if (graphProblemText !== null) throw new Error(graphProblemText);
     const memory: Uint8Array[] = [];
-    while (at < bytes.length) memory.push(section());
+    while (at < bytes.length) memory.push(section(CHUNK_BYTES));
     // The pages, in order, across the chunks (a page never spans two).
     const pages: Uint8Array[] = [];
     let chunk = 0;
     let offset = 0;
     for (const n of header.pageLengths) {
-      if (n < 0 || n > PAGE_BYTES) throw new Error('a page has an impossible length');
       if (chunk < memory.length && offset === memory[chunk].length) {
         chunk++;
         offset = 0;

@@ -10,8 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { bios, guestImage } from '../firmware/harness.ts';
 import { DiskImage } from '../../src/machine/disk-image.ts';
 import { Machine, type MachineConfig } from '../../src/machine/machine.ts';
-import { captureGraph } from '../../src/cpu/state-graph.ts';
-import { SnapshotError, configFromRecipe, decodeSnapshot, encodeSnapshot, loadSnapshot, takeSnapshot } from '../../src/machine/snapshot.ts';
+import { captureGraph, type GraphNode } from '../../src/cpu/state-graph.ts';
+import { SnapshotError, configFromRecipe, decodeSnapshot, encodeSnapshot, loadSnapshot, takeSnapshot, type MachineSnapshot } from '../../src/machine/snapshot.ts';
 import { architecturalState, expectSameMachine, ramDigest } from '../helpers/same-machine.ts';
 
 const kernel = guestImage('kernel');
@@ -159,6 +159,26 @@ describe('a snapshot that cannot be loaded', () => {
     expect(() => decodeSnapshot(damaged, 'bad.snap')).toThrow(SnapshotError);
     expect(() => decodeSnapshot(damaged, 'bad.snap')).toThrow(/bad.snap is damaged/);
     expect(() => decodeSnapshot(file.subarray(0, file.length >> 1), 'cut.snap')).toThrow(/cut.snap is damaged/);
+  });
+
+  it('is refused when what it describes is impossible, before anything is loaded (never a crash)', () => {
+    const { snapshot } = decodeSnapshot(file, 'k.snap');
+    const tampered = (change: (nodes: GraphNode[], s: MachineSnapshot) => void) => {
+      const copy: MachineSnapshot = JSON.parse(JSON.stringify({ ...snapshot, graph: { nodes: snapshot.graph.nodes, pages: [] } }));
+      copy.graph.pages = snapshot.graph.pages;
+      change(copy.graph.nodes, copy);
+      return () => decodeSnapshot(encodeSnapshot(copy), 'bad.snap');
+    };
+    const machineNode = snapshot.graph.nodes[0] as { f: Record<string, unknown> };
+    const someField = Object.keys(machineNode.f)[0];
+    expect(tampered((nodes) => ((nodes[0] as { f: Record<string, unknown> }).f[someField] = ['r', nodes.length + 5]))).toThrow(/bad\.snap is damaged \(a reference to an object it does not hold \(object 0\)\)/);
+    // A field named __proto__ (JSON.parse makes it an own field): a load would change the machine's prototype.
+    expect(tampered((nodes) => Object.defineProperty((nodes[0] as { f: object }).f, '__proto__', { value: 1, enumerable: true }))).toThrow(/a field named __proto__ \(object 0\)/);
+    const buffer = snapshot.graph.nodes.findIndex((n) => n.k === 'ab' && n.p.length > 0);
+    expect(tampered((nodes) => ((nodes[buffer] as { p: [number, number][] }).p[0][0] = 1e9))).toThrow(/a page outside its memory/);
+    expect(tampered((nodes) => ((nodes[buffer] as { n: number }).n = 2 ** 40))).toThrow(/memory of an impossible size/);
+    expect(tampered((_, s) => ((s.recipe as { disks: unknown }).disks = 'none'))).toThrow(/its disks are not disks/);
+    expect(tampered((_, s) => (s.recipe.memoryBytes = 2 ** 40))).toThrow(/its memory size is impossible/);
   });
 
   it('is refused by a machine of another kind, saying what differs', () => {

@@ -80,8 +80,10 @@ export const historyCommands: DebugCommand[] = [
       const text = args.trim();
       if (text === '') throw new CommandError('goto where? goto N (an instruction count), goto start or goto end');
       const timeline = session.timeline;
-      const target = text === 'start' ? timeline.start : text === 'end' ? timeline.frontier : session.evaluate(text);
-      const reached = gotoPosition(session, target >>> 0 === target ? target : target >>> 0);
+      // (Counts pass 2^32 in a long history: a plain number is read as it is, past the expressions' 32 bits.)
+      const plain = /^(?:\d+|0x[0-9a-f]+)$/i.test(text) ? Number(text) : null;
+      const target = text === 'start' ? timeline.start : text === 'end' ? timeline.frontier : plain ?? session.evaluate(text) >>> 0;
+      const reached = gotoPosition(session, target);
       const note = reached !== target ? [`(instruction ${target} falls where the guest was halted, waiting: it is at ${reached}, the first point after.)`] : [];
       session.reportJump({ reasons: [], hits: [] }, note);
     },
