@@ -5,7 +5,7 @@
 import { extname } from 'node:path';
 import { assembleFile } from '../asm/node-files.ts';
 import { formatDiagnostic, type AssembleResult } from '../asm/index.ts';
-import { MAX_CPUS, MAX_RAM_BYTES, Machine, SMP_QUANTUM, type MachineConfig, type RunOutcome } from '../machine/machine.ts';
+import { IDLE_WAIT_MS, MAX_CPUS, MAX_RAM_BYTES, Machine, SMP_QUANTUM, type MachineConfig, type RunOutcome } from '../machine/machine.ts';
 import { TerminalConsole } from './console.ts';
 import { formatStats } from '../machine/stats.ts';
 import { describeExit, exitReasonWords, parseExitReasons } from '../vmm/exit-info.ts';
@@ -429,22 +429,30 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
     config.exitPort = parsePort(exitPort, '--exit-port');
     claim(config.exitPort, `--exit-port ${exitPort}`);
   }
-  const max = one('--max-instructions');
   const dumps = all('--dump-mem').map((spec) => parseDump(spec, memoryBytes, outputs));
   return {
     config,
     bootAsm,
     kernel: kernel && { ...kernel, commandLine: one('--append') ?? '' },
-    maxInstructions: max === undefined ? Infinity : parseNumber(max, '--max-instructions'),
     dumps,
-    stats: options.has('--stats'),
-    traceExits: options.has('--trace-exits'),
-    traceExitsFilter,
-    traceJit: options.has('--trace-jit'),
     outputs,
     portOptions,
     symbolSources,
     builtinFirmware,
+    ...runControl(options, traceExitsFilter),
+  };
+}
+
+/** What any run takes, whatever the machine: its bounds, reports, traces, gdb, snapshots and record/replay. */
+function runControl(options: Map<string, string[]>, traceExitsFilter: number[] | null) {
+  const one = (name: string) => options.get(name)?.at(-1);
+  const max = one('--max-instructions');
+  return {
+    maxInstructions: max === undefined ? Infinity : parseNumber(max, '--max-instructions'),
+    stats: options.has('--stats'),
+    traceExits: options.has('--trace-exits'),
+    traceExitsFilter,
+    traceJit: options.has('--trace-jit'),
     gdb: parseGdbListen(one('--gdb'), options.has('-s'), options.has('-S')),
     ...snapshotAndRecordOptions(options),
   };
@@ -513,7 +521,6 @@ function snapshotRunSettings(path: string, options: Map<string, string[]>, posit
   }
   const { snapshot } = decoded;
   const extra = decoded.extra as SnapshotExtra | undefined;
-  const one = (name: string) => options.get(name)?.at(-1);
   if (options.has('--no-jit') && options.has('--trace-jit')) throw new UserError('--trace-jit shows what the translation cache compiles, and --no-jit turns it off: give one of them');
   let config: MachineConfig;
   try {
@@ -525,23 +532,16 @@ function snapshotRunSettings(path: string, options: Map<string, string[]>, posit
   const memoryBytes = snapshot.recipe.memoryBytes;
   const outputs: OutputFile[] = [];
   const dumps = (options.get('--dump-mem') ?? []).map((spec) => parseDump(spec, memoryBytes, outputs));
-  const max = one('--max-instructions');
   const symbolSources = extra ? (JSON.parse(JSON.stringify(extra.symbolSources), mapsFromJson) as SymbolSource[]) : [];
   return {
     config,
     snapshot,
-    maxInstructions: max === undefined ? Infinity : parseNumber(max, '--max-instructions'),
     dumps,
-    stats: options.has('--stats'),
-    traceExits: options.has('--trace-exits'),
-    traceExitsFilter,
-    traceJit: options.has('--trace-jit'),
     outputs,
     portOptions: new Map(),
     symbolSources,
     builtinFirmware: extra?.builtinFirmware ?? false,
-    gdb: parseGdbListen(one('--gdb'), options.has('-s'), options.has('-S')),
-    ...snapshotAndRecordOptions(options),
+    ...runControl(options, traceExitsFilter),
   };
 }
 
@@ -624,8 +624,6 @@ export async function installTraces(machine: Machine, settings: RunSettings): Pr
 
 /** Instructions per slice of the run: between slices, terminal input and output get their turn. */
 const SLICE = 1 << 22;
-/** How long an idle guest waits for the user before virtual time moves on (real milliseconds). */
-const IDLE_WAIT_MS = 10;
 
 /**
  * Runs the machine in slices, letting the terminal's input in between, until the guest stops.

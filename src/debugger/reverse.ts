@@ -118,13 +118,11 @@ function scanBack(session: DebugSession, limit: number, test: () => boolean): nu
   for (let window = 4096; ; window *= 8) {
     const from = Math.max(timeline.start, limit - window);
     timeline.goto(from);
-    let found: number | null = null;
-    while (timeline.now < limit) {
-      if (test()) found = timeline.now;
-      const before = timeline.now;
-      const outcome = timeline.run(1, {});
-      if (timeline.now === before && outcome.kind !== 'limit' && !timeline.inputDue) break;
-    }
+    let found = test() ? timeline.now : null;
+    timeline.replayUntil(limit, () => {
+      if (timeline.now < limit && test()) found = timeline.now;
+      return 'go';
+    }, 1);
     if (found !== null) return found;
     if (from === timeline.start) return null;
   }
@@ -159,18 +157,13 @@ function lastHitBefore(session: DebugSession, end: number, limit: number, exactl
   try {
     // A hit right where the stretch begins counts (a snapshot is often taken at a breakpoint's stop).
     dbg.prepare({ kind: 'continue' }, false);
-    while (timeline.now < end) {
-      const before = timeline.now;
-      const outcome = timeline.run(0, {}, end);
+    timeline.replayUntil(end, (outcome) => {
       if (outcome.kind === 'debug') {
         note(dbg.takeStop(), timeline.now);
         dbg.prepare({ kind: 'continue' });
-        continue;
       }
-      if (outcome.kind === 'idle' && timeline.inputDue) continue;
-      if (outcome.kind !== 'limit' && outcome.kind !== 'idle') break; // the guest ended there, as before
-      if (outcome.kind === 'idle' || timeline.now === before) break;
-    }
+      return 'go';
+    });
     note(dbg.collectPending(), timeline.now);
   } finally {
     dbg.searching = false;

@@ -12,7 +12,7 @@ import {
   ATTR_DB, ATTR_S, CR0_PE, CS, DS, ES, FS, GS, IF, LDTR, S_CR0, S_EFLAGS, S_EIP, S_GDTR_BASE, S_GDTR_LIMIT, S_SEG_ATTR, S_SEG_BASE, S_SEG_HIGH, S_SEG_SEL, SS, VM,
 } from '../cpu/state.ts';
 import { describeDescriptor } from './descriptors.ts';
-import type { Machine, RunOutcome } from '../machine/machine.ts';
+import { IDLE_WAIT_MS, type Machine, type RunOutcome } from '../machine/machine.ts';
 import type { Processor } from '../machine/processor.ts';
 import type { Cpu } from '../cpu/cpu.ts';
 import { explainFaultChain, summarizeFaultChain } from './fault-report.ts';
@@ -66,8 +66,6 @@ export interface ResolvedAddress {
 
 /** Instructions per slice of a run: between slices the terminal gets its turn (input, Ctrl-C). */
 const SLICE = 1 << 20;
-/** How long a guest halted waiting for input waits for the user before virtual time moves on (ms). */
-const IDLE_WAIT_MS = 10;
 
 export class DebugSession {
   readonly debugger: Debugger;

@@ -172,13 +172,25 @@ export class Timeline {
 
   /** Replays from where the machine is to `target` (a run at a time, the journal given back on the way). */
   replayTo(target: number): void {
-    while (this.now < target) {
+    this.replayUntil(target);
+  }
+
+  /**
+   * Replays toward `end`, `step` instructions at most at a time, telling `each` how every run
+   * ended ('stop' ends the replay there). It ends at `end`, or where the guest ended, or halted
+   * waiting for an input the journal does not have: where the run ended before.
+   */
+  replayUntil(end: number, each: (outcome: RunOutcome) => 'go' | 'stop' = () => 'go', step = Infinity): void {
+    // (Stops of the debugger's that make no progress, many in a row, would never end: it gives up.)
+    for (let stalls = 0; this.now < end && stalls < 64; ) {
       const before = this.now;
-      const outcome = this.run(0, { waitForInput: this.wait }, target);
-      if (this.now >= target) break;
+      const outcome = this.run(0, { waitForInput: this.wait }, Math.min(end, this.now + step));
+      if (each(outcome) === 'stop' || this.now >= end) return;
+      stalls = this.now === before && !this.inputDue ? stalls + 1 : 0;
       if (outcome.kind === 'idle' && this.inputDue) continue;
-      if (outcome.kind !== 'limit' && outcome.kind !== 'idle' && this.now === before) break; // it ended there, as it did before
-      if (outcome.kind === 'idle') break;
+      if (outcome.kind === 'idle') return;
+      if (outcome.kind !== 'limit' && outcome.kind !== 'debug') return; // the guest ended here, as it did before
+      if (outcome.kind === 'limit' && stalls > 0) return;
     }
   }
 

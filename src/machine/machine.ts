@@ -88,6 +88,11 @@ export interface MachineConfig {
 }
 
 export const MAX_CPUS = 8;
+/**
+ * How long a guest halted waiting for the user waits, in real milliseconds, before its virtual
+ * time moves on that much (Machine.passIdleTime): for the front ends that run it (run, debug).
+ */
+export const IDLE_WAIT_MS = 10;
 /** Instructions each processor runs in its turn when there are several (100 µs of virtual time). */
 export const SMP_QUANTUM = 10_000;
 
