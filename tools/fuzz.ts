@@ -1,7 +1,8 @@
 /**
  * `npm run fuzz -- [--seeds N] [--from S] [--minutes M] [--jobs J]`: Popek–Goldberg equivalence
  * under random code (test/helpers/vmm-fuzz.ts), as long as you like. Each seed is a random guest
- * run on the bare interpreter and in every other mode; the run prints the counts (guests, runs,
+ * run on the bare interpreter and in every other mode, and in each mode saved halfway and loaded
+ * into a new machine (SNAPSHOT_MODES); the run prints the counts (guests, runs,
  * instructions, hangs, host exceptions, writes outside RAM, divergences by cause) and, for each
  * failing seed, the first instruction after which its runs differ.
  *
@@ -14,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { projectRoot } from '../src/project-root.ts';
-import { checkGuest, firstDivergence, modeName, type GuestVerdict } from '../test/helpers/vmm-fuzz.ts';
+import { checkGuest, firstDivergence, modeName, type GuestVerdict, MODES, SNAPSHOT_MODES } from '../test/helpers/vmm-fuzz.ts';
 
 /** A guest runs in 8 modes of up to a few seconds each: a worker silent this long is hung. */
 const HANG_MS = 120_000;
@@ -57,7 +58,8 @@ function option(name: string, fallback: number): number {
 /** A worker: checks seeds from, from + step, ... below `to` and prints one JSON verdict per line. */
 function work(from: number, to: number, step: number): void {
   for (let seed = from; seed < to; seed += step) {
-    const verdict = checkGuest(seed);
+    // Every mode, and each saved halfway and loaded into a new machine (a snapshot must carry the rest of the run).
+    const verdict = checkGuest(seed, [...MODES, ...SNAPSHOT_MODES]);
     process.stdout.write(`${JSON.stringify(verdict)}\n`);
   }
 }

@@ -22,6 +22,7 @@ import { NO_FRAME } from '../../src/cpu/host-memory.ts';
 import { HOOK_RUN, HOOK_STOP, type DebugHook } from '../../src/cpu/debug-hook.ts';
 import { builtinBios } from '../../src/cli/firmware.ts';
 import { Machine, type MemoryMode } from '../../src/machine/machine.ts';
+import { decodeSnapshot, encodeSnapshot, loadSnapshot, takeSnapshot } from '../../src/machine/snapshot.ts';
 import { assembleOrThrow } from './run-asm.ts';
 import { random } from './random-code.ts';
 
@@ -33,6 +34,12 @@ export interface RunMode {
   v86?: boolean;
   /** The bare machine with a TLB that forgets a translation when its paging entries are written (Cpu.snoopPagingStructureWrites). */
   coherentTlb?: boolean;
+  /**
+   * Saved part-way through the budget (a fifth to four fifths of it, by the seed) as a snapshot
+   * file's bytes, loaded into a machine built anew, and run on from there: a snapshot must carry
+   * everything that decides the rest of the run.
+   */
+  snapshotHalfway?: boolean;
 }
 export const MODES: readonly RunMode[] = [
   { mode: 'bare', jit: true },
@@ -47,6 +54,14 @@ export const MODES: readonly RunMode[] = [
   { mode: 'shadow', jit: false, v86: true },
 ];
 export const REFERENCE: RunMode = { mode: 'bare', jit: false };
+/** Each memory mode saved part-way and loaded into a new machine (npm run fuzz; test/machine/snapshot-fuzz.test.ts). */
+export const SNAPSHOT_MODES: readonly RunMode[] = [
+  { mode: 'bare', jit: true, snapshotHalfway: true },
+  { mode: 'ept', jit: true, snapshotHalfway: true },
+  { mode: 'shadow', jit: true, snapshotHalfway: true },
+  { mode: 'pv', jit: false, snapshotHalfway: true },
+  { mode: 'ept', jit: true, v86: true, snapshotHalfway: true },
+];
 /**
  * The second reference, for shadow paging: the TLB may keep a translation after the guest
  * changed its entries without INVLPG, or drop it (SDM Vol. 3, 4.10.4). The bare machine and EPT
@@ -55,7 +70,7 @@ export const REFERENCE: RunMode = { mode: 'bare', jit: false };
  * either way: shadow paging must then match this reference, which drops it too.
  */
 export const COHERENT_TLB_REFERENCE: RunMode = { mode: 'bare', jit: false, coherentTlb: true };
-export const modeName = (m: RunMode) => `${m.mode}${m.v86 ? ' --unrestricted off' : ''}${m.jit ? '' : ' --no-jit'}`;
+export const modeName = (m: RunMode) => `${m.mode}${m.v86 ? ' --unrestricted off' : ''}${m.jit ? '' : ' --no-jit'}${m.snapshotHalfway ? ', saved and loaded part-way' : ''}`;
 
 const MEMORY_BYTES = 2 << 20;
 const PARAMS = 0x500; // the preamble's parameter block (see PREAMBLE)
@@ -266,13 +281,22 @@ function longRepGuard(): DebugHook {
 }
 
 export function runGuest(guest: FuzzGuest, mode: RunMode, budget = guest.budget): RunResult {
-  const machine = guest.build(mode);
+  let machine = guest.build(mode);
   machine.cpu.debugHook = longRepGuard();
   let outcome = 'host-exception';
   let detail = '';
   let hostFailure: string | null = null;
   try {
-    const o = machine.run(budget);
+    const part = 0.2 + 0.6 * ((guest.seed * 0.6180339887) % 1);
+    let o = machine.run(mode.snapshotHalfway ? Math.floor(budget * part) : budget);
+    if (mode.snapshotHalfway && o.kind === 'limit') {
+      const file = encodeSnapshot(takeSnapshot(machine));
+      machine.dispose();
+      machine = guest.build(mode);
+      machine.cpu.debugHook = longRepGuard();
+      loadSnapshot(machine, decodeSnapshot(file, `seed ${guest.seed}.snap`).snapshot);
+      o = machine.run(budget - machine.instructions);
+    }
     outcome = o.kind;
     detail = 'detail' in o ? o.detail : '';
   } catch (e) {
