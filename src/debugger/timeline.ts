@@ -57,6 +57,8 @@ export class Timeline {
   /** Whether a halted guest waits for input (the last 'wait' entry). */
   private wait = false;
   interval = FIRST_INTERVAL;
+  /** Whether the interval grows when snapshots cost too much (a test sets it false to keep many). */
+  adapts = true;
   /** Snapshots taken, and the host time they took (info history; npm run bench). */
   snapshotCount = 0;
   snapshotMs = 0;
@@ -258,7 +260,7 @@ export class Timeline {
     this.snapshotCount++;
     this.snapshotMs += ended - began;
     // Snapshots cost at most a twentieth of the running time: past that, fewer of them.
-    if ((ended - began) * 20 > began - this.lastSnapshotTime) this.interval *= 2;
+    if (this.adapts && (ended - began) * 20 > began - this.lastSnapshotTime) this.interval *= 2;
     this.lastSnapshotTime = ended;
     if (this.snapshots.length > MAX_SNAPSHOTS) {
       // Every other one goes (never the first): the history keeps its length at half the density.

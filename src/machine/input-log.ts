@@ -9,7 +9,7 @@
 import { getEflags } from '../cpu/flags.ts';
 import { Fnv } from './fnv.ts';
 import { NO_FRAME } from '../cpu/host-memory.ts';
-import { STATE_SIZE, S_EFLAGS, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_INSN_EIP, S_LAZY_A, S_LAZY_B, S_LAZY_OP, S_LAZY_PENDING, S_LAZY_R, S_LAZY_SHIFT } from '../cpu/state.ts';
+import { S_EFLAGS, S_FETCH_DELTA, S_FETCH_LO, S_FETCH_SPAN, S_FLAT_SEGMENTS, S_INSN_EIP, S_SEG_WLOW, S_LAZY_A, S_LAZY_B, S_LAZY_OP, S_LAZY_PENDING, S_LAZY_R, S_LAZY_SHIFT } from '../cpu/state.ts';
 import type { Machine, MachineInput, RunOutcome } from './machine.ts';
 import { machineRecipe, recipeDifferences, type MachineRecipe } from './snapshot.ts';
 import { EntrySequence, type SequencedEntry } from './entry-sequence.ts';
@@ -50,14 +50,15 @@ export const CHECK_INTERVAL = 1 << 24;
 /**
  * A hash of what the guest can see: each processor's registers (EFLAGS as read, not how the
  * flags are kept; no fetch window, nor the EIP of the last instruction, which a block leaves as
- * it likes), whether it is halted and its count, and guest RAM page by page (a page never
+ * it likes, nor what is worked out from the segment caches), whether it is halted and its count, and guest RAM page by page (a page never
  * touched, none). FNV-1a over 32-bit words.
  */
 export function guestStateHash(machine: Machine): string {
   const hash = new Fnv();
-  const skip = new Set([S_LAZY_OP, S_LAZY_A, S_LAZY_B, S_LAZY_R, S_LAZY_SHIFT, S_LAZY_PENDING, S_FETCH_LO, S_FETCH_SPAN, S_FETCH_DELTA, S_INSN_EIP]);
+  const skip = new Set([S_LAZY_OP, S_LAZY_A, S_LAZY_B, S_LAZY_R, S_LAZY_SHIFT, S_LAZY_PENDING, S_FETCH_LO, S_FETCH_SPAN, S_FETCH_DELTA, S_INSN_EIP, S_FLAT_SEGMENTS]);
   for (const { cpu } of machine.processors) {
-    for (let i = 0; i < STATE_SIZE; i++) if (!skip.has(i)) hash.word(i === S_EFLAGS ? getEflags(cpu.st) : cpu.st[i]);
+    // (The segments' access ranges from S_SEG_WLOW on are worked out from their descriptor caches, which count.)
+    for (let i = 0; i < S_SEG_WLOW; i++) if (!skip.has(i)) hash.word(i === S_EFLAGS ? getEflags(cpu.st) : cpu.st[i]);
     hash.word(cpu.halted ? 1 : 0).word(cpu.instructions | 0).word(Math.floor(cpu.instructions / 2 ** 32));
   }
   const host = machine.phys.hostMemory;

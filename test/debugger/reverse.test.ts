@@ -178,3 +178,43 @@ describe('snapshots by name', () => {
     expect(await t.run('snapshot delete early', 'info snapshots')).toContain("No snapshots: 'snapshot save NAME' takes one.");
   });
 });
+
+describe('goto under random code', () => {
+  it('lands every random guest, in every memory mode, in the state a run to that count ends in', async () => {
+    const { fuzzGuest, MODES } = await import('../helpers/vmm-fuzz.ts');
+    const { gotoPosition } = await import('../../src/debugger/reverse.ts');
+    const quiet: DebugHost = { print: () => {}, flushGuestOutput: () => {}, mayReceiveInput: false, takeInterrupt: () => false, running: () => {}, readFile: () => undefined };
+    const problems: string[] = [];
+    let compared = 0;
+    let snapshots = 0;
+    for (let seed = 1; seed <= 12; seed++) {
+      const guest = fuzzGuest(seed);
+      for (const mode of MODES.filter((m) => m.jit && !(m.mode === 'pv' && guest.kind === 'paged'))) {
+        const machine = guest.build(mode);
+        const session = new DebugSession(machine, new SymbolTable(), quiet, { maxInstructions: guest.budget });
+        // Run in pieces of 1,000 instructions with a snapshot after each two: goto loads them into the machine as it stands.
+        session.timeline.interval = 2000;
+        session.timeline.adapts = false;
+        for (let left = guest.budget; left > 0; ) {
+          const before = machine.instructions;
+          if (session.timeline.run(Math.min(1000, left)).kind !== 'limit') break;
+          left -= machine.instructions - before;
+        }
+        const end = machine.instructions;
+        for (const fraction of [0.9, 0.1, 0.5, 1]) {
+          const target = Math.floor(end * fraction);
+          const reached = gotoPosition(session, target);
+          const fresh = guest.build(mode);
+          fresh.run(reached);
+          if (fresh.instructions !== reached || guestStateHash(fresh) !== guestStateHash(machine)) problems.push(`seed ${seed} ${mode.mode}: goto ${target} (reached ${reached}) is not the run to ${fresh.instructions}`);
+          snapshots = Math.max(snapshots, session.timeline.snapshotCount);
+          compared++;
+          fresh.dispose();
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(compared).toBeGreaterThan(150);
+    expect(snapshots).toBeGreaterThan(3);
+  }, 120_000);
+});
