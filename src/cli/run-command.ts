@@ -637,8 +637,10 @@ async function runWithConsole(machine: Machine, terminal: TerminalConsole, maxIn
     if (replayer !== undefined) {
       // What the recording took here comes back first (a wait moves the machine on).
       replayer.beforeRun();
+      // Never past the recorded end (one instruction more, for a guest that ended itself, to see it end there):
+      // a replay that went another way stops there and says so.
       const end = replayer.log.end;
-      if (end !== null && (end.outcome.kind === 'stopped' || end.outcome.kind === 'limit')) left = Math.min(left, end.instructions - machine.instructions);
+      if (end !== null) left = Math.min(left, end.instructions - machine.instructions + (end.outcome.kind === 'stopped' || end.outcome.kind === 'limit' ? 0 : 1));
       if (left <= 0) return { kind: 'limit' };
       slice = Math.min(left, SLICE, replayer.stopAt - machine.instructions);
     }
@@ -717,11 +719,13 @@ export const runCommand: Command = {
       for (const d of settings.dumps) d.file.write(readPhysicalMemory(machine.phys, d.address, d.length));
       if (recorder !== undefined) settings.record!.write(new TextEncoder().encode(formatInputLog(recorder.finish(outcome))));
       if (replayer !== undefined) {
-        replayer.finish(outcome);
+        replayer.finish(outcome, settings.maxInstructions);
         replayStatus = reportReplay(replayer, settings.replay!.path, machine, outcome);
         // A recording stopped from outside (Ctrl-C, a signal) is replayed to that count: it ends as the recording did.
         const end = replayer.log.end;
         if (replayer.divergence === null && end !== null && outcome.kind === 'limit' && (end.outcome.kind === 'stopped' || end.outcome.kind === 'limit')) outcome = end.outcome;
+        // One that went another way stopped at the recording's end, not at a --max-instructions.
+        else if (replayer.divergence !== null && outcome.kind === 'limit' && !replayer.stoppedEarly) outcome = { kind: 'stopped', detail: "the replay, at the recording's end" };
       }
       saveSnapshotFile(machine, settings);
     } finally {
@@ -741,6 +745,10 @@ function reportReplay(replayer: Replayer, path: string, machine: Machine, outcom
   if (replayer.divergence !== null) {
     process.stderr.write(`minivisor: replay of ${path} DIFFERS from the recording: ${replayer.divergence}\n`);
     return EXIT.replayDiverged;
+  }
+  if (replayer.stoppedEarly) {
+    process.stderr.write(`minivisor: replay of ${path}: the same run up to instruction ${machine.instructions}, where --max-instructions stopped it (the recording goes on to ${replayer.log.end!.instructions}); ${replayer.checked} state checks matched\n`);
+    return 0;
   }
   process.stderr.write(
     `minivisor: replay of ${path}: the same run: ${machine.instructions} instructions, ${replayer.inputsApplied} input${replayer.inputsApplied === 1 ? '' : 's'} given back, ` +

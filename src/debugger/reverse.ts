@@ -3,7 +3,8 @@
  * position, and each command says which.
  *
  * - reverse-step: the point just before the last step: the previous instruction boundary, or
- *   the same count before an event that was delivered there.
+ *   the same count before an event that was delivered there. With several processors, before
+ *   the focused processor's last instruction (the others rewound to where they were then).
  * - reverse-next: the same, but a step back that lands on a RET or IRET (the end of a call or
  *   handler that returned here) goes on back to where that call or event began, in this frame.
  * - reverse-continue: the last breakpoint or watchpoint hit before now. History is replayed a
@@ -63,9 +64,35 @@ function stepBack(session: DebugSession): boolean {
   // The same count, before an event delivered here: the machine as a run to this count leaves it.
   timeline.goto(now);
   if (timeline.now === now && guestStateHash(session.machine) !== here) return true;
+  if (session.machine.processors.length > 1) return focusStepBack(session, now);
   if (latestReachableBefore(timeline, now) !== null) return true;
   timeline.goto(timeline.start);
   return false;
+}
+
+/**
+ * With several processors, the last instruction the focused one ran (the others' turns interleave
+ * with its own): the latest position where it had run one fewer, found by bisection (its count
+ * only grows with the position), the others as they were then.
+ */
+function focusStepBack(session: DebugSession, now: number): boolean {
+  const timeline = session.timeline;
+  const cpu = session.cpu;
+  const ran = () => cpu.instructions - cpu.idleInstructions;
+  timeline.goto(now);
+  const ranNow = ran();
+  timeline.goto(timeline.start);
+  if (ran() >= ranNow) return false;
+  let low = timeline.start;
+  let high = now - 1;
+  while (low < high) {
+    const mid = Math.floor((low + high + 1) / 2);
+    timeline.goto(mid);
+    if (ran() < ranNow) low = mid;
+    else high = mid - 1;
+  }
+  timeline.goto(low);
+  return true;
 }
 
 export function reverseStep(session: DebugSession, count: number): ReverseStop {

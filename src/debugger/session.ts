@@ -98,6 +98,11 @@ export class DebugSession {
     this.timeline = new Timeline(machine);
   }
 
+  /** Guest memory as processor `p` sees it (its paging), whichever processor has the focus later. */
+  memoryOf(p: Processor): GuestMemory {
+    return new GuestMemory(this.machine, () => p);
+  }
+
   /**
    * A change the user makes to the stopped guest (a register, memory): made, and noted in the
    * history so that a replay through this point makes it again. Returns what `change` returns.

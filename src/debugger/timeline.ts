@@ -157,6 +157,8 @@ export class Timeline {
   goto(target: number): number {
     this.restoreBefore(target);
     this.replayTo(target);
+    // At the end of the history: as the session left it, what the user typed or set there included.
+    if (this.now === this.frontier) this.applyDue();
     return this.now;
   }
 

@@ -59,10 +59,10 @@ export class EntrySequence<E extends SequencedEntry> {
     return Infinity;
   }
 
-  /** Whether an entry is still to come at `now` (after the run that is to come, or the one that just ended). */
+  /** Whether the next entry is due at `now` as things stand (giveDue would give it). */
   hasAt(now: number): boolean {
     const e = this.entries[this.cursor];
-    return e !== undefined && e.at === now;
+    return e !== undefined && e.at === now && e.chained === !this.ranSinceEntry;
   }
 
   /** Entries still to give back. */

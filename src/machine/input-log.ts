@@ -131,9 +131,27 @@ export function parseInputLog(text: string, name: string): InputLog {
   }
   if (log?.format !== 'minivisor input log') throw new InputLogError(`${name} is not a minivisor input log (make one with 'minivisor run ... --record FILE')`);
   if (log.version !== INPUT_LOG_VERSION) throw new InputLogError(`${name} is an input log of format ${log.version}, and this minivisor reads format ${INPUT_LOG_VERSION}: record it again`);
-  const known = new Set(['type', 'idle', 'wait', 'check']);
-  const valid = (e: LogEntry) => typeof e === 'object' && e !== null && Number.isSafeInteger(e.at) && e.at >= 0 && typeof e.chained === 'boolean' && known.has(e.kind);
-  if (!Array.isArray(log.entries) || !log.entries.every(valid)) throw new InputLogError(`${name} is damaged: its list of entries is missing or holds something else`);
+  const damaged = (what: string) => new InputLogError(`${name} is damaged: ${what}`);
+  const valid = (e: LogEntry) => {
+    if (typeof e !== 'object' || e === null || !Number.isSafeInteger(e.at) || e.at < 0 || typeof e.chained !== 'boolean') return false;
+    switch (e.kind) {
+      case 'type':
+        return typeof e.text === 'string';
+      case 'idle':
+        return Number.isFinite(e.ns) && e.ns >= 0 && e.ns <= 3.6e12;
+      case 'wait':
+        return typeof e.wait === 'boolean';
+      case 'check':
+        return typeof e.hash === 'string';
+      default:
+        return false;
+    }
+  };
+  if (!Array.isArray(log.entries) || !log.entries.every(valid)) throw damaged('its list of entries is missing or holds something else');
+  if (typeof log.recipe !== 'object' || log.recipe === null || !Array.isArray(log.recipe.disks) || !Array.isArray(log.recipe.reserved) || !Array.isArray(log.recipe.debugconPorts)) throw damaged('it does not say what machine it was recorded on');
+  if (!Array.isArray(log.disks) || !log.disks.every((d) => Array.isArray(d) && Number.isInteger(d[0]) && typeof d[1] === 'string')) throw damaged("its disks' hashes are missing");
+  const end = log.end;
+  if (end !== null && (typeof end !== 'object' || !Number.isSafeInteger(end.instructions) || typeof end.hash !== 'string' || typeof end.outcome !== 'object' || end.outcome === null || typeof end.outcome.kind !== 'string')) throw damaged('its end is not one');
   return log;
 }
 
@@ -152,6 +170,8 @@ export class Replayer {
   divergence: Divergence = null;
   checked = 0;
   inputsApplied = 0;
+  /** The replay stopped at its --max-instructions, before the recording's end. */
+  stoppedEarly = false;
   /** Whether a halted guest waits for input now (see LogEntry's 'wait'). */
   waitForInput = false;
 
@@ -216,11 +236,15 @@ export class Replayer {
     if (this.divergence === null) this.divergence = text;
   }
 
-  /** The replay ended so: compares with how the recording ended. */
-  finish(outcome: RunOutcome): void {
+  /** The replay ended so (`cap`: the --max-instructions it was given): compares with how the recording ended. */
+  finish(outcome: RunOutcome, cap = Infinity): void {
     const end = this.log.end;
     if (end === null) return;
     const now = this.machine.instructions;
+    if (outcome.kind === 'limit' && now >= cap && now < end.instructions) {
+      this.stoppedEarly = true; // (stopped where the user asked, before the recording's end: the same run so far)
+      return;
+    }
     // A run stopped from outside (Ctrl-C, --max-instructions) is replayed to its count, where the replay's budget ends.
     const fromOutside = end.outcome.kind === 'stopped' || end.outcome.kind === 'limit';
     const sameEnd = fromOutside ? outcome.kind === 'limit' : JSON.stringify(outcome) === JSON.stringify(end.outcome);

@@ -94,6 +94,19 @@ describe('--record and --replay', () => {
     expect(differs.stdout).toContain('HEL');
     expect(differs.stderr).toMatch(/replay of .*changed\.rec DIFFERS from the recording: .*instruction \d+/);
 
+    // Enter taken out of the log: the guest waits for it past the recording's end; the replay stops there and says so.
+    const noEnter = join(dir, 'no-enter.rec');
+    writeFileSync(noEnter, readFileSync(log, 'utf8').replace('lo\\r', 'lo'));
+    const waits = minivisor('run', KEYBOARD, '--mode', 'bare', '--replay', noEnter);
+    expect(waits.status).toBe(18);
+    expect(waits.stderr).toMatch(/DIFFERS from the recording: /);
+    // A damaged log is refused before the guest starts.
+    const damaged = join(dir, 'damaged.rec');
+    writeFileSync(damaged, readFileSync(log, 'utf8').replace(/"ns":\d+/, '"ns":"soon"'));
+    const refused = minivisor('run', KEYBOARD, '--mode', 'bare', '--replay', damaged);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain(`${damaged} is damaged: its list of entries is missing or holds something else`);
+
     const other = minivisor('run', KEYBOARD, '--mode', 'shadow', '--replay', log);
     expect(other.status).toBe(2);
     expect(other.stderr).toContain(`--replay: ${log} was recorded on another kind of machine: give the options the recording was made with\n  mode (--mode): the recording's is "bare", this machine's "shadow"`);

@@ -139,6 +139,12 @@ describe('what came from outside, given back', () => {
     expect(await k.run('info history')).toMatch(/\d+ inputs? from outside/);
   });
 
+  it('what was typed at the end of the history is still there after going back and to the end again', async () => {
+    const k = bootSession('keyboard', 'bare');
+    await k.run('tbreak *0x7c00', 'continue', 'type a', 'goto start', 'goto end', 'type b\\n', 'continue');
+    expect(k.serial).toContain('you typed "ab"');
+  });
+
   it('a register set by hand is set again when a replay passes that point', async () => {
     const t = debugAsm(`
       mov eax, 1
@@ -176,6 +182,32 @@ describe('snapshots by name', () => {
     expect(guestStateHash(t.machine)).toBe(saved);
     expect(await t.run('snapshot load late')).toContain("error: snapshot: no snapshot 'late': there are early");
     expect(await t.run('snapshot delete early', 'info snapshots')).toContain("No snapshots: 'snapshot save NAME' takes one.");
+  });
+});
+
+describe('reverse-step with two processors', () => {
+  it("steps back the focused processor's own instructions, the other rewound to where it was then", async () => {
+    // The toy SMP kernel, both processors running: the focus on the bootstrap processor, just after the other started.
+    const dir = join(ROOT, 'guests', 'kernel-smp');
+    const kernel = assembleFile(join(dir, 'kernel-smp.asm'));
+    const disk = assembleFile(join(dir, 'disk.asm'));
+    if (!kernel.ok || !disk.ok) throw new Error('the SMP kernel did not assemble');
+    const machine = new Machine({ mode: 'ept', cpus: 2, memoryBytes: 32 << 20, bios: bios(), exitPort: 0xf4, disks: new Map([[0x80, DiskImage.from(disk.bytes, 'hard-disk', 'disk.img')]]) });
+    machine.loadMultiboot(kernel.bytes, 'kernel-smp');
+    const symbols = new SymbolTable();
+    symbols.add({ symbols: new Map([...kernel.symbols].filter(([n]) => kernel.labels.has(n))), constants: new Map(), lineMap: kernel.lineMap });
+    const host: DebugHost = { print: () => {}, flushGuestOutput: () => {}, mayReceiveInput: false, takeInterrupt: () => false, running: () => {}, readFile: () => undefined };
+    const session = new DebugSession(machine, symbols, host);
+    for (const c of ['break ap_entry', 'continue', 'delete', 'step 50', 'cpu 0']) await session.execute(c); // (the AP ran last)
+    const [bsp, ap] = machine.processors.map((p) => p.cpu);
+    const ran = (cpu: typeof bsp) => cpu.instructions - cpu.idleInstructions;
+    expect(ran(ap)).toBeGreaterThan(0);
+    const before = { bsp: ran(bsp), eip: session.linearEip };
+    await session.execute('reverse-step 3');
+    expect(ran(bsp)).toBe(before.bsp - 3);
+    await session.execute('step 3');
+    expect(ran(bsp)).toBe(before.bsp);
+    expect(session.linearEip).toBe(before.eip);
   });
 });
 

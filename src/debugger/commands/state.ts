@@ -61,12 +61,15 @@ function set(session: DebugSession, args: string): string | void {
     const bytes = SIZES[memory[1].toLowerCase()];
     const address = session.resolveAddress(memory[2]);
     const data = Array.from({ length: bytes }, (_, i) => (value >>> (8 * i)) & 0xff);
-    const refused = session.edit(`set ${target}`, () => session.memory.write(address.address, data, address.physical));
+    // (Through this processor's paging, whichever one has the focus when a replay makes the change again.)
+    const through = session.memoryOf(session.processor);
+    const refused = session.edit(`set ${target}`, () => through.write(address.address, data, address.physical));
     if (refused !== null) throw new CommandError(`nothing written: ${refused}`);
     return `${memory[1].toLowerCase()} [${address.physical ? 'p:' : ''}${hex(address.address)}] = ${formatValue(value, 'x', bytes)}`;
   }
   const name = target.replace(/^\$/, '').toLowerCase();
-  const error = session.edit(`set ${name}`, () => writeRegister(session.processor, name, value));
+  const processor = session.processor;
+  const error = session.edit(`set ${name}`, () => writeRegister(processor, name, value));
   if (error !== null) throw new CommandError(error);
   return `${name} = ${formatValue(readRegister(session.processor, name) ?? value, 'x', registerBytes(name))}`;
 }

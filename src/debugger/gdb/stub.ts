@@ -269,7 +269,8 @@ export class GdbStub {
     const session = this.session;
     // `c ADDR` / `s ADDR` resume elsewhere: EIP takes the address (a linear one, less CS's base).
     const address = /^[cs]([0-9a-fA-F]+)$/.exec(packet);
-    if (address) session.edit('gdb: resume at an address', () => writeRegister(session.processor, 'pc', parseInt(address[1], 16)));
+    const processor = session.processor;
+    if (address) session.edit('gdb: resume at an address', () => writeRegister(processor, 'pc', parseInt(address[1], 16)));
     if (session.ended === null) {
       // The session reports nothing itself for gdb's runs: gdb gets a stop reply (and the console lines below).
       await session.resume(motion, false, 'gdb');
@@ -366,7 +367,8 @@ export class GdbStub {
     }
     if (bytes.length !== length) return 'E01';
     if (length === 0) return 'OK'; // gdb's probe for X
-    const why = this.session.edit('gdb: memory write', () => this.session.memory.write(parseInt(m[1], 16) >>> 0, bytes));
+    const memory = this.session.memoryOf(this.session.processor);
+    const why = this.session.edit('gdb: memory write', () => memory.write(parseInt(m[1], 16) >>> 0, bytes));
     return why === null ? 'OK' : 'E14';
   }
 
