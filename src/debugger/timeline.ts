@@ -9,22 +9,18 @@
  * included. The journal keeps the order in which runs and entries came: an entry is given back
  * at its count, after the run that ended there, or right after the entry before it when no run
  * came between (a wait the user took moves the count; what was typed or set then is at the
- * new count, before the next run). Snapshots are taken after runs, each with its place in the
- * journal. Going back and then on
- * replays the journal's inputs where they came, without printing again what the guest printed
- * then (the user saw it once); something new from outside while back in history (a key, a
- * `set`) starts a new future there, and the old one is forgotten.
+ * new count, before the next run: src/machine/entry-sequence.ts). Snapshots are taken after
+ * runs, each with its place in the journal. Going back and then on replays the journal's inputs
+ * where they came, without printing again what the guest printed then (the user saw it once);
+ * something new from outside while back in history (a key, a `set`) starts a new future there,
+ * and the old one is forgotten.
  */
 import type { Machine, MachineInput, RunOptions, RunOutcome } from '../machine/machine.ts';
 import { loadSnapshot, takeSnapshot, type MachineSnapshot } from '../machine/snapshot.ts';
 import type { PageMemo } from '../cpu/state-graph.ts';
 import { EntrySequence, type SequencedEntry, type Unchained } from '../machine/entry-sequence.ts';
 
-/**
- * What the journal holds at a position. `chained`: it came right after the entry before it, with
- * no run of the machine between (after a wait the user took, the count has moved: a key typed
- * then, or a `set` after Ctrl-C, is at the new count, before any run).
- */
+/** What the journal holds at a position (`chained`: see EntrySequence). */
 type Entry = SequencedEntry & (
   | { kind: 'input'; input: MachineInput }
   /** A change the user made (set, gdb's P/M packets), done again when replayed. */
