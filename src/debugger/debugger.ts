@@ -391,7 +391,7 @@ export class Debugger implements DebugHook {
     if (this.watches.length === 0) return;
     let gpa = -2;
     for (const w of this.watches) {
-      if (w.access === 'write' && !write) continue;
+      if ((w.access === 'write' || w.access === 'store') && !write) continue;
       if (w.access === 'read' && write) continue;
       let start = linear >>> 0;
       if (w.physical) {

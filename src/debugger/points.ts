@@ -20,7 +20,8 @@ export interface Breakpoint {
   spec: string;
 }
 
-export type WatchAccess = 'write' | 'read' | 'access';
+/** write: stops when the value changes (watch); read (rwatch); access: either (awatch); store: any write, changed or not (reverse-next's own, never the user's). */
+export type WatchAccess = 'write' | 'read' | 'access' | 'store';
 
 export interface Watchpoint {
   type: 'watch';

@@ -6,17 +6,19 @@
  *   the same count before an event that was delivered there. With several processors, before
  *   the focused processor's last instruction (the others rewound to where they were then).
  * - reverse-next: the same, but a step back that lands on a RET or IRET (the end of a call or
- *   handler that returned here) goes on back to where that call or event began, in this frame.
+ *   handler that returned here) goes on back to where that call or event began, in this frame:
+ *   the last write to the stack slot the return address is read from (the CALL's push), found
+ *   as reverse-continue finds a watchpoint's.
  * - reverse-continue: the last breakpoint or watchpoint hit before now. History is replayed a
  *   snapshot's stretch at a time, newest first, with the points armed and their stops only
  *   noted; then the machine goes to the last one: a breakpoint's count, or for a watchpoint the
  *   count before the instruction that made the access, so that it stands at that instruction
  *   with memory as it was.
  */
-import { ESP, S_CPL } from '../cpu/state.ts';
+import { ESP, SS, S_CPL, S_SEG_BASE, S_STACK32 } from '../cpu/state.ts';
 import { guestStateHash } from '../machine/input-log.ts';
 import { CommandError } from './command-error.ts';
-import type { Point } from './points.ts';
+import type { Point, Watchpoint } from './points.ts';
 import { guestControlRegister } from './registers.ts';
 import type { DebugSession } from './session.ts';
 import type { Timeline } from './timeline.ts';
@@ -103,22 +105,21 @@ export function reverseStep(session: DebugSession, count: number): ReverseStop {
 }
 
 export function reverseNext(session: DebugSession, count: number): ReverseStop {
-  return quietly(session, () => {
-    for (let i = 0; i < count; i++) {
-      const frame = frameOf(session);
-      const linear = session.linearEip;
-      if (!stepBack(session)) return { reasons: [], hits: [], atStart: true };
-      const [insn] = session.disassembleAt(session.linearEip, 1);
-      if (insn === undefined || (insn.flow !== 'return' && insn.flow !== 'iret')) continue;
-      // That was the end of a call or a handler that returned here: back to where it began, in this frame.
-      const began = scanBack(session, session.timeline.now, () => sameFrame(frameOf(session), frame));
-      if (began === null) return { reasons: [], hits: [], atStart: true };
-      session.timeline.goto(began);
-      // An interrupt taken right here, before the instruction: step back over the one before it too.
-      if (session.linearEip === linear && !stepBack(session)) return { reasons: [], hits: [], atStart: true };
-    }
-    return { reasons: [], hits: [], atStart: false };
-  });
+  const atStart: ReverseStop = { reasons: [], hits: [], atStart: true };
+  for (let i = 0; i < count; i++) {
+    const frame = frameOf(session);
+    const linear = session.linearEip;
+    if (!quietly(session, () => stepBack(session))) return atStart;
+    const [insn] = session.disassembleAt(session.linearEip, 1);
+    if (insn === undefined || (insn.flow !== 'return' && insn.flow !== 'iret')) continue;
+    // That was the end of a call or a handler that returned here: back to where it began, in this frame.
+    const began = whereReturnedFrom(session) ?? quietly(session, () => scanBack(session, session.timeline.now, () => sameFrame(frameOf(session), frame)));
+    if (began === null) return atStart;
+    quietly(session, () => session.timeline.goto(began));
+    // An interrupt taken right here, before the instruction: step back over the one before it too.
+    if (session.linearEip === linear && !quietly(session, () => stepBack(session))) return atStart;
+  }
+  return { reasons: [], hits: [], atStart: false };
 }
 
 interface Frame {
@@ -134,6 +135,28 @@ function frameOf(session: DebugSession): Frame {
 
 function sameFrame(a: Frame, b: Frame): boolean {
   return a.esp === b.esp && a.cr3 === b.cr3 && a.cpl === b.cpl;
+}
+
+/**
+ * Where the call, INT or event that the RET or IRET about to run returns from began: the last
+ * write before now to the stack slot it reads its return address from (the CALL's push, the
+ * event's frame), found as reverse-continue finds a watchpoint's, with a watchpoint of its own
+ * and the user's points off meanwhile. Null when nothing wrote there (a frame built by hand).
+ */
+function whereReturnedFrom(session: DebugSession): number | null {
+  const cpu = session.cpu;
+  const stack32 = cpu.st[S_STACK32] !== 0;
+  const slot = (cpu.st[S_SEG_BASE + SS] + (stack32 ? cpu.reg[ESP] : cpu.reg[ESP] & 0xffff)) >>> 0;
+  const points = session.debugger.points;
+  const wereOn = points.all.filter((p) => p.enabled).map((p) => p.id);
+  points.setEnabled(wereOn, false);
+  const own = points.add<Watchpoint>({ type: 'watch', enabled: true, access: 'store', address: slot, length: stack32 ? 4 : 2, physical: false, spec: '(reverse-next: the return address)' });
+  try {
+    return lastHit(session, session.timeline.now)?.at ?? null;
+  } finally {
+    points.delete([own.id]);
+    points.setEnabled(wereOn, true);
+  }
 }
 
 /**
@@ -203,23 +226,28 @@ function lastHitBefore(session: DebugSession, end: number, limit: number, exactl
 /** How far before a watched access found a block at a time the exact search starts: a compiled loop stops after the round that made it. */
 const EXACT_WINDOW = 4096;
 
-/** reverse-continue: back to the last breakpoint or watchpoint hit (see the file's comment). */
-export function reverseContinue(session: DebugSession): ReverseStop {
+/** The last breakpoint or watchpoint hit before `limit`: stretches between snapshots replayed newest first, until one holds a hit. */
+function lastHit(session: DebugSession, limit: number): Hit | null {
   const timeline = session.timeline;
-  const now = timeline.now;
   let found: Hit | null = null;
-  // Stretches between snapshots, newest first, until one holds a hit.
-  for (let end = now; found === null && end > timeline.start; ) {
+  for (let end = limit; found === null && end > timeline.start; ) {
     const start = timeline.restoreBefore(end - 1);
-    found = lastHitBefore(session, end, now, false);
+    found = lastHitBefore(session, end, limit, false);
     if (found !== null && found.linear === null) {
       // A watched access: found to within a block; now exactly, one instruction at a time.
       const from = Math.max(start, found.at - EXACT_WINDOW);
       quietly(session, () => timeline.goto(from));
-      found = lastHitBefore(session, Math.min(now, found.at + EXACT_WINDOW), now, true) ?? found;
+      found = lastHitBefore(session, Math.min(limit, found.at + EXACT_WINDOW), limit, true) ?? found;
     }
     end = start;
   }
+  return found;
+}
+
+/** reverse-continue: back to the last breakpoint or watchpoint hit (see the file's comment). */
+export function reverseContinue(session: DebugSession): ReverseStop {
+  const timeline = session.timeline;
+  const found = lastHit(session, timeline.now);
   if (found === null) {
     quietly(session, () => timeline.goto(timeline.start));
     return { reasons: [], hits: [], atStart: true };

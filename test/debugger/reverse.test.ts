@@ -250,3 +250,30 @@ describe('goto under random code', () => {
     expect(snapshots).toBeGreaterThan(3);
   }, 120_000);
 });
+
+describe('reverse-next over a long call', () => {
+  it('goes back over a call of 600,000 instructions to the CALL (the second round, whose return address is the first'"'"'s), then one further', async () => {
+    const t = debugAsm(`
+      mov esi, 3
+    round:
+      call busy
+    after:
+      dec esi
+      jnz round
+      hlt
+    busy:
+      mov ecx, 300000
+    .spin:
+      dec ecx
+      jnz .spin
+      ret
+    `);
+    await t.run('break after', 'continue', 'continue');
+    expect(t.session.cpu.reg[6]).toBe(2); // (the second round: the same return address as the first's)
+    const back = await t.run('reverse-next');
+    expect(back).toMatch(/^=> 0000:7C06 .*call/m);
+    expect(t.session.cpu.reg[6]).toBe(2);
+    expect(t.machine.instructions).toBeGreaterThan(600_000); // (the second call, not the first)
+    expect(await t.run('reverse-next')).toMatch(/^=> 0000:7C03 .*jnz|^=> .*jne/m);
+  });
+});
