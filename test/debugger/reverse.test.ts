@@ -252,7 +252,7 @@ describe('goto under random code', () => {
 });
 
 describe('reverse-next over a long call', () => {
-  it('goes back over a call of 600,000 instructions to the CALL (the second round, whose return address is the first'"'"'s), then one further', async () => {
+  it("goes back over a call of 600,000 instructions to the CALL (the second round, whose return address is the first round's), then one further", async () => {
     const t = debugAsm(`
       mov esi, 3
     round:
