@@ -39,7 +39,7 @@ export interface RunMode {
    * file's bytes, loaded into a machine built anew, and run on from there: a snapshot must carry
    * everything that decides the rest of the run.
    */
-  snapshotHalfway?: boolean;
+  snapshotPartWay?: boolean;
 }
 export const MODES: readonly RunMode[] = [
   { mode: 'bare', jit: true },
@@ -56,11 +56,11 @@ export const MODES: readonly RunMode[] = [
 export const REFERENCE: RunMode = { mode: 'bare', jit: false };
 /** Each memory mode saved part-way and loaded into a new machine (npm run fuzz; test/machine/snapshot-fuzz.test.ts). */
 export const SNAPSHOT_MODES: readonly RunMode[] = [
-  { mode: 'bare', jit: true, snapshotHalfway: true },
-  { mode: 'ept', jit: true, snapshotHalfway: true },
-  { mode: 'shadow', jit: true, snapshotHalfway: true },
-  { mode: 'pv', jit: false, snapshotHalfway: true },
-  { mode: 'ept', jit: true, v86: true, snapshotHalfway: true },
+  { mode: 'bare', jit: true, snapshotPartWay: true },
+  { mode: 'ept', jit: true, snapshotPartWay: true },
+  { mode: 'shadow', jit: true, snapshotPartWay: true },
+  { mode: 'pv', jit: false, snapshotPartWay: true },
+  { mode: 'ept', jit: true, v86: true, snapshotPartWay: true },
 ];
 /**
  * The second reference, for shadow paging: the TLB may keep a translation after the guest
@@ -70,7 +70,7 @@ export const SNAPSHOT_MODES: readonly RunMode[] = [
  * either way: shadow paging must then match this reference, which drops it too.
  */
 export const COHERENT_TLB_REFERENCE: RunMode = { mode: 'bare', jit: false, coherentTlb: true };
-export const modeName = (m: RunMode) => `${m.mode}${m.v86 ? ' --unrestricted off' : ''}${m.jit ? '' : ' --no-jit'}${m.snapshotHalfway ? ', saved and loaded part-way' : ''}`;
+export const modeName = (m: RunMode) => `${m.mode}${m.v86 ? ' --unrestricted off' : ''}${m.jit ? '' : ' --no-jit'}${m.snapshotPartWay ? ', saved and loaded part-way' : ''}`;
 
 const MEMORY_BYTES = 2 << 20;
 const PARAMS = 0x500; // the preamble's parameter block (see PREAMBLE)
@@ -288,8 +288,8 @@ export function runGuest(guest: FuzzGuest, mode: RunMode, budget = guest.budget)
   let hostFailure: string | null = null;
   try {
     const part = 0.2 + 0.6 * ((guest.seed * 0.6180339887) % 1);
-    let o = machine.run(mode.snapshotHalfway ? Math.floor(budget * part) : budget);
-    if (mode.snapshotHalfway && o.kind === 'limit') {
+    let o = machine.run(mode.snapshotPartWay ? Math.floor(budget * part) : budget);
+    if (mode.snapshotPartWay && o.kind === 'limit') {
       const file = encodeSnapshot(takeSnapshot(machine));
       machine.dispose();
       machine = guest.build(mode);
