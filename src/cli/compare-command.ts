@@ -61,6 +61,8 @@ export const compareCommand: Command = {
       rest.splice(at, 2);
     }
     if (rest.includes('--mode') || rest.includes('--shadow-cache') || rest.includes('--unrestricted')) throw new UserError('compare chooses the modes itself: use --modes instead of --mode, --shadow-cache and --unrestricted');
+    const runOnly = ['--save-on-exit', '--load-snapshot', '--record', '--replay'].filter((o) => rest.includes(o));
+    if (runOnly.length > 0) throw new UserError(`compare boots the guest afresh in each mode: ${runOnly.join(', ')} belong${runOnly.length === 1 ? 's' : ''} to minivisor run`);
     const row = rest.indexOf(ROW_FLAG);
     if (row >= 0) {
       // A child: one mode, its row as JSON on stdout.
