@@ -41,21 +41,25 @@ function quietly<T>(session: DebugSession, work: () => T): T {
   }
 }
 
-/** The latest position before `limit` whose state `at` can reach, given that it is `limit` or more when it overshoots. */
-function latestReachableBefore(timeline: Timeline, limit: number): number | null {
-  if (limit <= timeline.start) return null;
-  let target = limit - 1;
-  if (timeline.goto(target) < limit) return timeline.now;
-  // A halted guest's jump in time covers target: find where the last reachable point before it is.
-  let low = timeline.start;
-  let high = target;
+/**
+ * The latest position from `low` to `high` where `holds` is true of the machine there (true up to
+ * some position, false after it), with the machine left there; null, and the machine at `low`,
+ * when it holds nowhere. A bisection that tries `high` first, which is usually the answer. A
+ * position inside a halted guest's jump in time lands past it: `holds` judges where it landed.
+ */
+function lastPositionWhere(timeline: Timeline, low: number, high: number, holds: () => boolean): number | null {
+  timeline.goto(high);
+  if (holds()) return timeline.now;
+  timeline.goto(low);
+  if (!holds()) return null;
   while (low < high) {
     const mid = Math.floor((low + high + 1) / 2);
-    if (timeline.goto(mid) < limit) low = mid;
+    timeline.goto(mid);
+    if (holds()) low = mid;
     else high = mid - 1;
   }
-  target = low;
-  return timeline.goto(target) < limit ? timeline.now : null;
+  timeline.goto(low);
+  return timeline.now;
 }
 
 /** The state just before the last step (see the file's comment), with the hooks off. Returns false at the start of the history. */
@@ -66,35 +70,15 @@ function stepBack(session: DebugSession): boolean {
   // The same count, before an event delivered here: the machine as a run to this count leaves it.
   timeline.goto(now);
   if (timeline.now === now && guestStateHash(session.machine) !== here) return true;
-  if (session.machine.processors.length > 1) return focusStepBack(session, now);
-  if (latestReachableBefore(timeline, now) !== null) return true;
-  timeline.goto(timeline.start);
-  return false;
-}
-
-/**
- * With several processors, the last instruction the focused one ran (the others' turns interleave
- * with its own): the latest position where it had run one fewer, found by bisection (its count
- * only grows with the position), the others as they were then.
- */
-function focusStepBack(session: DebugSession, now: number): boolean {
-  const timeline = session.timeline;
+  if (now <= timeline.start) return false;
+  if (session.machine.processors.length === 1) return lastPositionWhere(timeline, timeline.start, now - 1, () => timeline.now < now) !== null;
+  // With several processors, the last instruction the focused one ran (the others' turns
+  // interleave with its own): the latest position where it had run one fewer (its count only
+  // grows with the position), the others as they were then.
   const cpu = session.cpu;
   const ran = () => cpu.instructions - cpu.idleInstructions;
-  timeline.goto(now);
   const ranNow = ran();
-  timeline.goto(timeline.start);
-  if (ran() >= ranNow) return false;
-  let low = timeline.start;
-  let high = now - 1;
-  while (low < high) {
-    const mid = Math.floor((low + high + 1) / 2);
-    timeline.goto(mid);
-    if (ran() < ranNow) low = mid;
-    else high = mid - 1;
-  }
-  timeline.goto(low);
-  return true;
+  return lastPositionWhere(timeline, timeline.start, now - 1, () => ran() < ranNow) !== null;
 }
 
 export function reverseStep(session: DebugSession, count: number): ReverseStop {

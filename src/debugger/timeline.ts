@@ -152,7 +152,7 @@ export class Timeline {
    */
   goto(target: number): number {
     this.restoreBefore(target);
-    this.replayTo(target);
+    this.replayUntil(target);
     // At the end of the history: as the session left it, what the user typed or set there included.
     if (this.now === this.frontier) this.applyDue();
     return this.now;
@@ -168,11 +168,6 @@ export class Timeline {
     this.journal.cursor = s.cursor;
     this.journal.ran(); // (snapshots are taken after a run)
     return s.at;
-  }
-
-  /** Replays from where the machine is to `target` (a run at a time, the journal given back on the way). */
-  replayTo(target: number): void {
-    this.replayUntil(target);
   }
 
   /**
