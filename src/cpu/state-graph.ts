@@ -94,7 +94,7 @@ export function registerStatics(prefix: string, values: readonly unknown[]): voi
 // ------------------------------------------------------------------ the captured form
 
 /** A value inside a node: a JSON value, or a tagged array for what JSON cannot say. */
-export type GraphValue = number | string | boolean | null | [tag: string, detail?: number | string];
+type GraphValue = number | string | boolean | null | [tag: string, detail?: number | string];
 
 export type GraphNode =
   | { k: 'o'; c: string | null; f: Record<string, GraphValue> }

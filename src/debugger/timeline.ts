@@ -39,7 +39,7 @@ interface Snapshot {
 }
 
 /** Instructions between snapshots at first; doubled as the history grows past MAX_SNAPSHOTS or snapshots cost too much. */
-export const FIRST_INTERVAL = 1 << 22;
+const FIRST_INTERVAL = 1 << 22;
 const MAX_SNAPSHOTS = 64;
 
 export class Timeline {

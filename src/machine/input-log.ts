@@ -28,7 +28,7 @@ export type LogEntry = SequencedEntry &
     | { at: number; kind: 'check'; hash: string }
   );
 
-export const INPUT_LOG_VERSION = 1;
+const INPUT_LOG_VERSION = 1;
 
 export interface InputLog {
   format: 'minivisor input log';
@@ -45,7 +45,7 @@ export interface InputLog {
 export class InputLogError extends Error {}
 
 /** Instructions between state checks. */
-export const CHECK_INTERVAL = 1 << 24;
+const CHECK_INTERVAL = 1 << 24;
 
 /**
  * A hash of what the guest can see: each processor's registers (EFLAGS as read, not how the

@@ -133,7 +133,7 @@ export function loadSnapshot(machine: Machine, snapshot: MachineSnapshot): void 
 
 const MAGIC = 'minivisor snapshot\n';
 /** The file format's version: a load refuses another. Raise it when the saved state's shape changes. */
-export const SNAPSHOT_VERSION = 1;
+const SNAPSHOT_VERSION = 1;
 
 interface FileHeader {
   version: number;
