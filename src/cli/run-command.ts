@@ -23,7 +23,7 @@ import { EXIT, formatExitStatuses } from './exit-status.ts';
 import { OutputFile, checkInputFile, fileUserError, openImageForUpdate, readInputFile } from './files.ts';
 import { readPhysicalMemory } from './memory-dump.ts';
 import { traceTranslations } from './jit-trace.ts';
-import type { SymbolMap } from '../asm/symbol-map.ts';
+import { formatSymbolMap, parseSymbolMap, type SymbolMap } from '../asm/symbol-map.ts';
 import { explainFaultChain } from '../debugger/fault-report.ts';
 import { SymbolTable, type SymbolSource } from '../debugger/symbols.ts';
 import { listenForGdb, runUnderGdb } from './gdb-server.ts';
@@ -484,21 +484,38 @@ function snapshotAndRecordOptions(options: Map<string, string[]>): Pick<RunSetti
   };
 }
 
-/** What a snapshot file carries besides the machine: the labels and source lines the run had, for the debugger and reports. */
+/**
+ * What a snapshot file carries besides the machine: the labels and source lines the run had (in
+ * the symbol-map format `minivisor asm --symbols` writes), for the debugger and reports.
+ */
 interface SnapshotExtra {
-  symbolSources: unknown;
+  symbols: { map: string; base?: number; prefix?: string }[];
   builtinFirmware: boolean;
 }
 
-/** Maps, as JSON keeps them. */
-const mapsToJson = (_key: string, value: unknown) => (value instanceof Map ? { $map: [...value] } : value);
-const mapsFromJson = (_key: string, value: unknown) => (value !== null && typeof value === 'object' && '$map' in value ? new Map((value as { $map: [unknown, unknown][] }).$map) : value);
+/** The symbol sources a snapshot file's extra carries; a UserError for ones it cannot read. */
+function snapshotSymbols(extra: unknown, path: string): { sources: SymbolSource[]; builtinFirmware: boolean } {
+  const e = extra as Partial<SnapshotExtra> | undefined;
+  if (e === undefined || e === null) return { sources: [], builtinFirmware: false };
+  const fail = (why: string) => new UserError(`--load-snapshot: ${path}'s labels cannot be read (${why}): the snapshot is damaged`);
+  if (!Array.isArray(e.symbols)) throw fail('they are missing');
+  const sources = e.symbols.map((s): SymbolSource => {
+    if (typeof s?.map !== 'string' || (s.base !== undefined && !Number.isInteger(s.base)) || (s.prefix !== undefined && typeof s.prefix !== 'string')) throw fail('one is not a symbol map');
+    try {
+      return { ...parseSymbolMap(s.map), base: s.base, prefix: s.prefix };
+    } catch (err) {
+      throw fail(err instanceof Error ? err.message : String(err));
+    }
+  });
+  return { sources, builtinFirmware: e.builtinFirmware === true };
+}
 
 /** Writes the machine to the --save-on-exit file, with the run's symbols; says so on stderr. */
 export function saveSnapshotFile(machine: Machine, settings: RunSettings): void {
   const file = settings.saveOnExit;
   if (file === undefined) return;
-  const extra: SnapshotExtra = { symbolSources: JSON.parse(JSON.stringify(settings.symbolSources, mapsToJson)), builtinFirmware: settings.builtinFirmware };
+  const symbols = settings.symbolSources.map((s) => ({ map: formatSymbolMap(new Map([...s.symbols, ...s.constants]), s.lineMap, new Set(s.symbols.keys())), base: s.base, prefix: s.prefix }));
+  const extra: SnapshotExtra = { symbols, builtinFirmware: settings.builtinFirmware };
   const bytes = encodeSnapshot(takeSnapshot(machine), extra);
   file.write(bytes);
   process.stderr.write(`minivisor: the machine at instruction ${machine.instructions} saved to ${file.path} (${Math.ceil(bytes.length / 1024)} KiB)\n`);
@@ -520,7 +537,7 @@ function snapshotRunSettings(path: string, options: Map<string, string[]>, posit
     throw e;
   }
   const { snapshot } = decoded;
-  const extra = decoded.extra as SnapshotExtra | undefined;
+  const labels = snapshotSymbols(decoded.extra, path);
   if (options.has('--no-jit') && options.has('--trace-jit')) throw new UserError('--trace-jit shows what the translation cache compiles, and --no-jit turns it off: give one of them');
   let config: MachineConfig;
   try {
@@ -532,15 +549,14 @@ function snapshotRunSettings(path: string, options: Map<string, string[]>, posit
   const memoryBytes = snapshot.recipe.memoryBytes;
   const outputs: OutputFile[] = [];
   const dumps = (options.get('--dump-mem') ?? []).map((spec) => parseDump(spec, memoryBytes, outputs));
-  const symbolSources = extra ? (JSON.parse(JSON.stringify(extra.symbolSources), mapsFromJson) as SymbolSource[]) : [];
   return {
     config,
     snapshot,
     dumps,
     outputs,
     portOptions: new Map(),
-    symbolSources,
-    builtinFirmware: extra?.builtinFirmware ?? false,
+    symbolSources: labels.sources,
+    builtinFirmware: labels.builtinFirmware,
     ...runControl(options, traceExitsFilter),
   };
 }

@@ -59,6 +59,13 @@ describe('--save-on-exit and --load-snapshot', () => {
     });
   }
 
+  it('carries the run\'s labels and source lines: the debugger loaded from it knows them', () => {
+    const file = join(dir, 'kernel-ept.snap');
+    const r = spawnSync(process.execPath, [CLI, 'debug', '--load-snapshot', file], { encoding: 'utf8', cwd: ROOT, input: 'break heap.fill\n' });
+    expect(r.stdout + r.stderr).toContain('Stopped at instruction 5000000, where the snapshot was taken');
+    expect(r.stdout + r.stderr).toMatch(/Breakpoint 1 at 0x40000160 <heap\.fill> \(guests\/kernel\/user\.asm:124\)/);
+  });
+
   it('refuses a guest file or machine options with a snapshot, and a file that is not one', () => {
     const file = join(dir, 'kernel-ept.snap');
     const both = minivisor('run', KERNEL, '--load-snapshot', file, '--mem', '64M');
