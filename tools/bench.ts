@@ -20,15 +20,15 @@ import { builtinBios } from '../src/cli/firmware.ts';
 import { peersReport, runOursMultiboot } from './bench-peers.ts';
 import { CHROMIUM, loopInChromium } from './bench-browser.ts';
 import { timeLoop } from './loop-timing.ts';
-import { expectedLine } from './loop-reference.ts';
+import { expectedLine, loopInstructions } from './loop-reference.ts';
 import { measureXv6, XV6_CONFIGURATIONS, xv6FolderProblem } from './bench-xv6.ts';
 
 
-function runLoop(iters: number, memop: boolean, paging = false, mode: 'bare' | 'ept' = 'bare', translationCache = true): { mips: number; seconds: number; line: string } {
-  const image = loadGuestImage(join(projectRoot(), 'guests', 'bench', 'loop.asm'), { ITERS: String(iters), MEMOP: memop ? '1' : '0', PAGING: paging ? '1' : '0' });
+function runLoop(iters: number, memop: boolean, paging = false, mode: 'bare' | 'ept' = 'bare', translationCache = true, branch = false): { mips: number; seconds: number; line: string } {
+  const image = loadGuestImage(join(projectRoot(), 'guests', 'bench', 'loop.asm'), { ITERS: String(iters), MEMOP: memop ? '1' : '0', PAGING: paging ? '1' : '0', BRANCH: branch ? '1' : '0' });
   const { seconds, line, outcome } = timeLoop(image, 50 * iters + 1_000_000, { mode, translationCache });
   if (outcome.kind !== 'exit' || seconds === 0) throw new Error(`the benchmark guest did not finish: ${outcome.kind}`);
-  return { mips: (iters * (memop ? 7 : 5)) / seconds / 1e6, seconds, line };
+  return { mips: loopInstructions(iters, memop, branch) / seconds / 1e6, seconds, line };
 }
 
 /**
@@ -58,19 +58,21 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const itersArg = process.argv.indexOf('--iters');
 const iters = itersArg > 0 ? Number(process.argv[itersArg + 1]) : 1e8;
 const variantArg = process.argv.indexOf('--variant');
-const variants: [memop: boolean, paging: boolean, mode: 'bare' | 'ept', translationCache: boolean][] = [
+const variants: [memop: boolean, paging: boolean, mode: 'bare' | 'ept', translationCache: boolean, branch?: boolean][] = [
   [false, false, 'bare', false], [true, false, 'bare', false],
   [false, false, 'bare', true], [true, false, 'bare', true], [false, true, 'bare', true], [true, true, 'bare', true], [false, false, 'ept', true], [true, false, 'ept', true],
+  // BRANCH: the ALU loop with an if inside, three blocks (src/jit/region.ts)
+  [false, false, 'bare', false, true], [false, false, 'bare', true, true],
 ];
 
 /** One variant's line. */
 function measureVariant(index: number): string {
-  const [memop, paging, mode, translationCache] = variants[index];
-  const { mips, seconds, line } = runLoop(iters, memop, paging, mode, translationCache);
-  const want = expectedLine(iters, memop);
+  const [memop, paging, mode, translationCache, branch = false] = variants[index];
+  const { mips, seconds, line } = runLoop(iters, memop, paging, mode, translationCache, branch);
+  const want = expectedLine(iters, memop, branch);
   const verdict = line === want ? 'correct' : `WRONG (want ${want})`;
   const where = mode === 'ept' ? 'under the VMM (EPT)' : paging ? 'bare, paging on' : 'bare';
-  const name = `${memop ? 'MEMOP' : 'ALU  '} loop, ${`${where}, ${translationCache ? 'translation cache' : 'interpreter alone'}`.padEnd(40)}`;
+  const name = `${branch ? 'BRANCH' : memop ? 'MEMOP ' : 'ALU   '} loop, ${`${where}, ${translationCache ? 'translation cache' : 'interpreter alone'}`.padEnd(40)}`;
   return `  ${name}: ${mips.toFixed(1).padStart(7)} MIPS  (${seconds.toFixed(2)} s, guest printed ${line}: ${verdict})`;
 }
 
