@@ -19,6 +19,7 @@ import { decode } from './decoder.ts';
 import { dropDeadFlags } from './hot-forms.ts';
 import { Insn } from './insn.ts';
 import { D_ENDS_BLOCK } from './opcode-table.ts';
+import { execCallRel, execJcc, execJmpRel } from './ops/control.ts';
 import { S_EIP, S_INSN_EIP } from './state.ts';
 
 /** An instruction never spans more than this many bytes. */
@@ -47,7 +48,42 @@ export type CompiledBlock = (cpu: Cpu, st: Int32Array, budget: number, retiredBe
  * `linear` is where the guest runs it now (CS base + EIP), for its name; the block itself is the
  * cache's, by host address.
  */
-export type BlockCompiler = (insns: readonly Insn[], linear: number, code32: number) => CompiledBlock;
+export type BlockCompiler = (insns: readonly Insn[], linear: number, code32: number, region: readonly RegionPart[]) => CompiledBlock;
+
+/**
+ * A block of a region: a hot block is compiled together with the blocks of its page it leads to
+ * (BlockCache.regionFrom, src/jit/region.ts), so that a loop over several blocks runs in one
+ * function. Its instructions, where it starts relative to the region's first block, its length,
+ * and where its last instruction may go next, relative to the first block too, where that is
+ * fixed before it runs.
+ */
+export interface RegionPart {
+  insns: readonly Insn[];
+  delta: number;
+  byteLength: number;
+  next: number[];
+}
+
+/** A region's size at most: a function V8 still compiles in well under a millisecond. */
+const MAX_REGION_BLOCKS = 16;
+const MAX_REGION_INSNS = 256;
+
+/**
+ * Where a block of 32-bit code may go after its last instruction, relative to its start, when
+ * that is fixed: a Jcc's target and the next instruction, a JMP's or CALL's target, the next
+ * instruction after one that does not end a block (the block was cut at its length). None for
+ * anything else (a RET, a far or indirect transfer, an instruction that changes the mode), nor
+ * for a 16-bit operand size, whose target wraps at 64 KiB.
+ */
+function fixedSuccessors(block: DecodedBlock): number[] {
+  const d = block.insns[block.insns.length - 1];
+  const end = block.byteLength;
+  if ((d.info & D_ENDS_BLOCK) === 0) return [end];
+  if (d.o32 === 0) return [];
+  if (d.execute === execJcc) return [end + d.imm, end];
+  if (d.execute === execJmpRel || d.execute === execCallRel) return [end + d.imm];
+  return [];
+}
 
 export class DecodedBlock {
   readonly insns: Insn[] = [];
@@ -168,6 +204,47 @@ export class BlockCache {
     list.push(block);
     this.built++;
     return block;
+  }
+
+  /**
+   * The region a hot block is compiled with (RegionPart): the block first, then, breadth first,
+   * the blocks already decoded in its host page that it leads to by a fixed successor
+   * (fixedSuccessors), and those they lead to. Blocks of 32-bit code only; none with a loop of one block.
+   */
+  regionFrom(entry: DecodedBlock): RegionPart[] {
+    const partOf = (block: DecodedBlock, delta: number): RegionPart => ({ insns: block.insns, delta, byteLength: block.byteLength, next: fixedSuccessors(block).map((n) => n + delta) });
+    // A block that branches back to its own start is a loop of one block, which its own function
+    // runs fastest (translation-cache.ts): compiled alone, and left out of other blocks' regions.
+    const loopsAlone = (block: DecodedBlock) => fixedSuccessors(block).includes(0);
+    const parts = [partOf(entry, 0)];
+    if ((entry.key & 1) === 0 || loopsAlone(entry)) return parts;
+    const host = (entry.key - 1) / 2;
+    const inPage = host % 4096;
+    const seen = new Set([0]);
+    let insns = entry.insns.length;
+    for (let i = 0; i < parts.length && parts.length < MAX_REGION_BLOCKS; i++) {
+      for (const delta of parts[i].next) {
+        if (seen.has(delta) || inPage + delta < 0 || inPage + delta >= 4096) continue;
+        seen.add(delta);
+        const block = this.blocks.get((host + delta) * 2 + 1);
+        if (block === undefined || !block.valid || loopsAlone(block) || insns + block.insns.length > MAX_REGION_INSNS || parts.length >= MAX_REGION_BLOCKS) continue;
+        insns += block.insns.length;
+        parts.push(partOf(block, delta));
+      }
+    }
+    // Only the blocks of a loop through the first: the others run once each time the region is
+    // entered, and would cost more to compile than they save.
+    const loops = new Set([0]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const part of parts) {
+        if (!loops.has(part.delta) && part.next.some((n) => loops.has(n))) {
+          loops.add(part.delta);
+          grew = true;
+        }
+      }
+    }
+    return parts.filter((part) => loops.has(part.delta));
   }
 
   /** True when blocks were decoded from this host page. */

@@ -182,6 +182,9 @@ export class Cpu {
   /** Where a fault left a compiled block: the instruction's index, and the instructions retired before its iteration. */
   compiledFaultIndex = 0;
   compiledFaultRetired = 0;
+  /** And, from a region (src/jit/region.ts), the block it was in: its instructions and EIP. */
+  compiledFaultInsns: readonly Insn[] | null = null;
+  compiledFaultBase = 0;
 
   /** Instructions retired up to the current one: the time-stamp counter (virtual time). */
   get retired(): number {
@@ -1366,4 +1369,4 @@ export class Cpu {
 
 // Not state: the TLB and the blocks are caches of memory and registers (a load drops them:
 // Machine.afterStateLoad); the compiler and the debugger's hook belong to whoever runs the machine.
-snapshotRules(Cpu, { transient: ['tlb', 'tlbGlobal', 'tlbFilled', 'tlbFilledCount', 'translationGeneration', 'blocks', 'compiler', 'debugHook'] });
+snapshotRules(Cpu, { transient: ['tlb', 'tlbGlobal', 'tlbFilled', 'tlbFilledCount', 'translationGeneration', 'blocks', 'compiler', 'debugHook', 'compiledFaultInsns'] });

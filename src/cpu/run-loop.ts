@@ -9,7 +9,7 @@
  * alone, or stop. With none attached that is one null check per block.
  */
 import { ATTN_CODE_WRITTEN, ATTN_DEBUG, ATTN_DEBUGGER, ATTN_HALT, ATTN_INTERRUPT, ATTN_RECHECK_TF, ATTN_SHADOW, ATTN_STOP, ATTN_TABLE_WRITTEN, ATTN_TRAP, GUEST_FAULT, type Cpu, type StopReason } from './cpu.ts';
-import type { DecodedBlock } from './block-cache.ts';
+import type { CompiledBlock, DecodedBlock } from './block-cache.ts';
 import { HOOK_SINGLE, HOOK_STOP } from './debug-hook.ts';
 import { DR6, DR6_BS } from './debug.ts';
 import { step } from './decoder.ts';
@@ -63,7 +63,7 @@ function runChunk(cpu: Cpu, count: number): number {
   let previous: DecodedBlock | null = null;
   // The block being executed and its first EIP, for the catch below (which finds the faulting
   // instruction's index where a compiled block or interpretBlock leaves it: cpu.compiledFaultIndex).
-  let running: Insn[] | null = null;
+  let running: readonly Insn[] | null = null;
   let base = 0;
   for (;;) {
     try {
@@ -114,8 +114,7 @@ function runChunk(cpu: Cpu, count: number): number {
         base = st[S_EIP];
         let compiled = block.compiled;
         if (compiled === null && cpu.compiler !== null && ++block.runs >= cpu.compileThreshold) {
-          compiled = block.compiled = cpu.compiler(insns, (st[S_SEG_BASE + CS] + base) | 0, block.key & 1);
-          cpu.blocks.compiledCount++;
+          compiled = compile(cpu, block, (st[S_SEG_BASE + CS] + base) | 0);
         }
         if (compiled !== null) {
           // The same steps as interpretBlock, in the block's own function (src/jit/translation-cache.ts).
@@ -151,6 +150,12 @@ function runChunk(cpu: Cpu, count: number): number {
       cpu.decodedInsn = null;
       if (running !== null) {
         // A fault inside a block: the state is that of instruction i, which did not complete.
+        // (In a region, of the block it says: src/jit/region.ts.)
+        if (cpu.compiledFaultInsns !== null) {
+          running = cpu.compiledFaultInsns;
+          base = cpu.compiledFaultBase;
+          cpu.compiledFaultInsns = null;
+        }
         const i = cpu.compiledFaultIndex;
         n += cpu.compiledFaultRetired;
         st[S_INSN_EIP] = (base + running[i].offset) | 0;
@@ -183,6 +188,13 @@ function runChunk(cpu: Cpu, count: number): number {
       if (cpu.attention !== 0) return n;
     }
   }
+}
+
+/** Compiles a block that has run often enough, with the rest of its region (BlockCache.regionFrom). */
+function compile(cpu: Cpu, block: DecodedBlock, linear: number): CompiledBlock {
+  const compiled = (block.compiled = cpu.compiler!(block.insns, linear, block.key & 1, cpu.blocks.regionFrom(block)));
+  cpu.blocks.compiledCount++;
+  return compiled;
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * The translation cache (DESIGN §6): a decoded block that has run often enough is compiled to
  * one JavaScript function, made with `new Function` and named after its linear address
- * (`block_00007c3a_32`), so that a profile of a guest reads as the guest's code.
+ * (`block_00007c3a_32`), so that a profile of a guest reads as the guest's code. A block on a loop
+ * of several blocks is compiled with the others, as a region (`region_...`: src/jit/region.ts,
+ * which writes each of its blocks as this file writes a block that does not loop).
  *
  * The function holds no semantics of its own. For the common forms (ALU, MOV, INC/DEC, shifts
  * by a constant, TEST, LEA, PUSH/POP, MOVZX/MOVSX, IMUL, Jcc, JMP: the opcode table's entries with a `compiled`
@@ -36,93 +38,18 @@
  *   the faulting instruction and `cpu.compiledFaultRetired` to the instructions retired before
  *   its iteration began; the state is the faulting instruction's, as in the interpreter.
  */
-import type { CompiledBlock } from '../cpu/block-cache.ts';
-import { beginEmission, flagsLiveAfter, registerUse, type RegisterUse } from '../cpu/emit.ts';
+import type { CompiledBlock, RegionPart } from '../cpu/block-cache.ts';
+import { beginEmission, flagsLiveAfter, registerUse } from '../cpu/emit.ts';
 import type { Insn, Semantics } from '../cpu/insn.ts';
-import { resultNegative, resultZero, testCondition } from '../cpu/flags.ts';
-import { pop, push } from '../cpu/operands.ts';
-import { addValue, alu, aluValue, andValue, dec, decValue, inc, incValue, orValue, subValue, test, xorValue } from '../cpu/ops/alu.ts';
-import { execJcc, execJmpRel, jumpNear } from '../cpu/ops/control.ts';
-import { signExtend } from '../cpu/ops/move.ts';
-import { imul, imulValue } from '../cpu/ops/muldiv.ts';
-import {
-  rotateLeft, rotateLeftThroughCarry, rotateLeftValue, rotateRight, rotateRightThroughCarry, rotateRightValue, shiftArithmeticRight,
-  shiftArithmeticRightValue, shiftLeft, shiftLeftValue, shiftRight, shiftRightValue,
-} from '../cpu/ops/shift.ts';
-import { S_EIP, S_FLAT_SEGMENTS, S_INSN_EIP, SF, ZF } from '../cpu/state.ts';
-
-/** What emitted code may call, by name (emit.ts). */
-const HELPERS = {
-  alu, aluValue, addValue, orValue, andValue, subValue, xorValue, inc, incValue, dec, decValue, test, testCondition, resultZero, resultNegative, jumpNear, push, pop,
-  rotateLeft, rotateRight, rotateLeftThroughCarry, rotateRightThroughCarry, shiftLeft, shiftRight, shiftArithmeticRight,
-  rotateLeftValue, rotateRightValue, shiftLeftValue, shiftRightValue, shiftArithmeticRightValue, imul, imulValue, signExtend,
-};
-const HELPER_NAMES = Object.keys(HELPERS);
-const HELPER_VALUES = Object.values(HELPERS);
+import { execJcc, execJmpRel } from '../cpu/ops/control.ts';
+import { S_EIP, S_FLAT_SEGMENTS, S_INSN_EIP } from '../cpu/state.ts';
+import { regionSource } from './region.ts';
+import { blockSteps, fusedCondition, HELPER_NAMES, HELPER_VALUES, hex, NO_REGISTERS, registersIn, registersInArray, stopAndFaultLines, writeBack, type Step } from './steps.ts';
 
 /** Opcodes of the near branches whose target is EIP-relative: Jcc, JMP rel, LOOPcc, JCXZ. */
 function isNearRelativeBranch(opcode: number): boolean {
   return (opcode >= 0x70 && opcode <= 0x7f) || (opcode >= 0x180 && opcode <= 0x18f) || (opcode >= 0xe0 && opcode <= 0xe3) || opcode === 0xe9 || opcode === 0xeb;
 }
-
-const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
-
-/** An instruction in a compiled block: its statements, and what they do with the registers and the flags. */
-interface Step {
-  js: string;
-  /** It can neither fault nor need the run loop (emit.ts, FlagEffect). */
-  quiet: boolean;
-  /** A call of its semantics function, which works on the state array. */
-  call: boolean;
-  registers: RegisterUse;
-  /**
-   * What it does with the flags in the state array: 'deferred', its value alone, its flags
-   * recorded later (`record`); 'sync', it reads or writes them there, so the records deferred
-   * before it are made first; 'none', it leaves them alone.
-   */
-  flags: 'deferred' | 'sync' | 'none';
-  record: string;
-  /** For 'deferred': the expression of its result, of `size` bits (a closing branch may test its ZF or SF). */
-  result: string;
-  size: number;
-}
-
-/**
- * The statements of each instruction, with the registers each names (emit.ts, RegisterUse) and
- * what it does with the flags. The flags of an instruction that has a deferred form (emit.ts,
- * DeferredFlags) and whose flags someone may see are recorded only where something can see them:
- * before an instruction that reads or writes the flags in the state array, where the block
- * returns, and in the catch for a fault (the records of the instructions before the faulting
- * one). Between, the flags live as the operands of their instructions, in locals.
- */
-function blockSteps(insns: readonly Insn[], flagsLive: boolean[], registersInArray: boolean, loops: boolean): Step[] {
-  return insns.map((d, k): Step => {
-    const form = d.form;
-    if (form === null) return { js: `f${k}(cpu, x${k});`, quiet: false, call: true, registers: NO_REGISTERS, flags: 'sync', record: '', result: '', size: 0 };
-    const effect = form.flags(d);
-    beginEmission(registersInArray);
-    const deferred = form.defer(d, `p${k}_`);
-    // (An instruction that may fault is deferred in a loop only: each one adds records to the
-    // block's exits, which cost more to compile than they save in a block that runs through once.)
-    if (deferred !== null && flagsLive[k] && (effect.quiet || loops)) return { js: deferred.js, quiet: effect.quiet, call: false, registers: registersInArray ? NO_REGISTERS : registerUse(), flags: 'deferred', record: deferred.record, result: deferred.result, size: deferred.size };
-    beginEmission(registersInArray);
-    const js = form.emit(d, `x${k}`, flagsLive[k]);
-    const registers = registersInArray ? NO_REGISTERS : registerUse();
-    if (js === null) return { js: `f${k}(cpu, x${k});`, quiet: false, call: true, registers: NO_REGISTERS, flags: 'sync', record: '', result: '', size: 0 };
-    // Written out with dead flags, an instruction with a deferred form leaves them alone (FlagDeferrer).
-    const touches = (effect.reads | effect.writes) !== 0 && (flagsLive[k] || deferred === null);
-    return { js, quiet: effect.quiet, call: false, registers, flags: touches ? 'sync' : 'none', record: '', result: '', size: 0 };
-  });
-}
-
-const NO_REGISTERS: RegisterUse = { reads: 0, writes: 0, viaArray: 0 };
-
-/**
- * Whether a block keeps its registers in the state array rather than in locals: when more than
- * one instruction in four is a call of its semantics function, around each of which the
- * locals would be written back and loaded again (random code, string and system instructions).
- */
-const registersInArray = (insns: readonly Insn[]) => insns.filter((d) => d.form === null).length * 4 > insns.length;
 
 /**
  * A loop's closing branch that the block can take itself: a Jcc or JMP of 32-bit operand size
@@ -154,20 +81,11 @@ function closingBranch(insns: readonly Insn[], steps: Step[], liveAtStart: numbe
     steps[last] = { ...steps[last], flags: 'none' };
     return 'true';
   }
-  const cc = d.opcode & 15;
-  const tested = last > 0 ? steps[last - 1] : null;
-  const flag = cc >> 1 === 2 ? ZF : cc >> 1 === 4 ? SF : 0;
-  if (tested !== null && tested.flags === 'deferred' && flag !== 0 && (insns[last - 1].form!.flags(insns[last - 1]).writes & flag) !== 0) {
-    const test = `${flag === ZF ? 'resultZero' : 'resultNegative'}(${tested.result}, ${32 - tested.size})`;
-    steps[last] = { ...steps[last], flags: 'none' }; // it reads no flag of the state array
-    return cc & 1 ? `!${test}` : test;
-  }
-  steps[last] = { ...steps[last], flags: 'sync' };
-  return `testCondition(st, ${cc})`;
+  const fused = fusedCondition(insns, steps, last);
+  // (Tested directly, it reads no flag of the state array.)
+  steps[last] = { ...steps[last], flags: fused !== null ? 'none' : 'sync' };
+  return fused ?? `testCondition(st, ${d.opcode & 15})`;
 }
-
-/** The registers in `mask`, as their numbers. */
-const registersIn = (mask: number) => [0, 1, 2, 3, 4, 5, 6, 7].filter((n) => mask & (1 << n));
 
 /** The JavaScript source of a block's function: see the file comment for its contract. */
 export function compiledSource(insns: readonly Insn[], name: string): string {
@@ -186,7 +104,6 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
     named |= step.registers.reads | step.registers.writes;
     written |= step.registers.writes;
   }
-  const writeBack = (mask: number) => registersIn(mask).map((n) => `r[${n}] = r${n}; `).join('');
   // (A call may load a segment register: which segments are flat is read again too.)
   const reload = registersIn(named).map((n) => `r${n} = r[${n}]; `).join('') + `flat = st[${S_FLAT_SEGMENTS}]; `;
   const temps = steps.flatMap((step, k) => (step.flags === 'deferred' ? [`p${k}_0 = 0`, `p${k}_1 = 0`] : []));
@@ -209,11 +126,6 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
     for (let s = j + 1; s <= last; s++) if (makesRecords[s]) return s;
     return Infinity;
   });
-  // The records still to make when the block stops at `v` (a fault at instruction v, which has
-  // not run; or an early stop after it, which has: `ran`), in order: one line per instruction,
-  // not per place it may stop.
-  const recordsAt = (v: string, ran: boolean) =>
-    steps.map((s, j) => (s.flags !== 'deferred' ? '' : `if (${v} ${ran ? '>=' : '>'} ${j}${nextMaking[j] === Infinity ? '' : ` && ${v} < ${nextMaking[j]}`}) ${s.record} `)).join('');
   // The records deferred and not made yet, in order, on the path through the block.
   let pending: string[] = [];
   const make = () => {
@@ -270,37 +182,22 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   }
   lines.push(`      ${make()}${step.call && !loops ? '' : writeBack(written)}return done + ${last};`);
   lines.push('    }');
-  // An early stop: cpu.attention was set by instruction stopAt, which has run.
-  lines.push(`    ${recordsAt('stopAt', true)}${writeBack(written)}st[${S_EIP}] = stopEip; cpu.compiledEarlyStop = true; return done + stopAt + 1;`);
-  lines.push('  } catch (e) {');
-  // A fault leaves the registers as they were before the faulting instruction: the locals, but
-  // where it was a call (the array holds what the call did) or reached a register through the
-  // array (there, the array's); and the flags as the instructions before it left them.
-  const faultStatements = new Map<string, number[]>();
-  steps.forEach((s, k) => {
-    const js = s.call ? '' : writeBack(written & ~s.registers.viaArray);
-    faultStatements.set(js, [...(faultStatements.get(js) ?? []), k]);
-  });
-  const cases = [...faultStatements].sort((a, b) => b[1].length - a[1].length);
-  cases.forEach(([js, ks], i) => {
-    if (i === cases.length - 1) lines.push(i === 0 ? `    ${js}` : `    else { ${js}}`);
-    else lines.push(`    ${i === 0 ? '' : 'else '}if (${ks.map((k) => `k === ${k}`).join(' || ')}) { ${js}}`);
-  });
-  lines.push(`    ${recordsAt('k', false)}`);
-  lines.push('    cpu.compiledFaultIndex = k; cpu.compiledFaultRetired = done;');
-  lines.push('    throw e;');
-  lines.push('  }');
-  lines.push('};');
+  lines.push(...stopAndFaultLines(steps, nextMaking, written, 'done + stopAt + 1', 'cpu.compiledFaultIndex = k; cpu.compiledFaultRetired = done;'));
   return lines.join('\n');
 }
 
 /**
- * Compiles a decoded block of 16- or 32-bit code. It is named after `linear`, the linear address
- * the guest first ran it at (CS base + EIP), which is what a profile's reader knows it by.
+ * Compiles a decoded block of 16- or 32-bit code, with the rest of its region when it has one
+ * (`region`, first the block itself: src/jit/region.ts). It is named after `linear`, the linear
+ * address the guest first ran it at (CS base + EIP), which is what a profile's reader knows it by.
  */
-export function compileBlock(insns: readonly Insn[], linear: number, code32: number): CompiledBlock {
-  const name = `block_${hex(linear >>> 0, 8)}_${code32 ? 32 : 16}`;
+export function compileBlock(insns: readonly Insn[], linear: number, code32: number, region: readonly RegionPart[] = []): CompiledBlock {
+  const where = `${hex(linear >>> 0, 8)}_${code32 ? 32 : 16}`;
+  if (region.length > 1) {
+    const factory = new Function('I', 'F', ...HELPER_NAMES, regionSource(region, `region_${where}`)) as (I: (readonly Insn[])[], F: Semantics[][], ...helpers: unknown[]) => CompiledBlock;
+    return factory(region.map((part) => part.insns), region.map((part) => part.insns.map((d) => d.execute)), ...HELPER_VALUES);
+  }
   const semantics: Semantics[] = insns.map((d) => d.execute);
-  const factory = new Function('I', 'F', ...HELPER_NAMES, compiledSource(insns, name)) as (I: readonly Insn[], F: Semantics[], ...helpers: unknown[]) => CompiledBlock;
+  const factory = new Function('I', 'F', ...HELPER_NAMES, compiledSource(insns, `block_${where}`)) as (I: readonly Insn[], F: Semantics[], ...helpers: unknown[]) => CompiledBlock;
   return factory(insns, semantics, ...HELPER_VALUES);
 }

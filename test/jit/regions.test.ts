@@ -1,0 +1,182 @@
+/**
+ * Regions (src/jit/region.ts): a hot block compiled with the blocks of its page it leads to, so
+ * that a loop over several blocks runs in one function. Like every compiled code, invisible: each
+ * guest runs with blocks compiled at their third run (when a loop's other blocks are decoded) and
+ * with the interpreter alone, and must leave the same machine — at its end, at a budget, at a
+ * fault in any of a region's blocks, when an interrupt comes, and with a breakpoint in a block
+ * that is not the region's first. (translation-cache.test.ts runs its guests compiled at their
+ * third run too: there a loop rewrites a block of its own region, and one flushes the TLB.)
+ */
+import { describe, expect, it } from 'vitest';
+import type { Machine } from '../../src/machine/machine.ts';
+import { debugAsm } from '../helpers/debug-session.ts';
+import { ENTER_FLAT_PM, runAsm, startTimer } from '../helpers/run-asm.ts';
+import { expectSameMachine } from '../helpers/same-machine.ts';
+
+const compileAtThird = (m: Machine) => void (m.cpu.compileThreshold = 3);
+const interpretOnly = (m: Machine) => void (m.cpu.compiler = null);
+
+/** The names of the compiled functions of a machine's blocks. */
+const compiledNames = (m: Machine) => [...m.cpu.blocks['blocks'].values()].flatMap((b) => (b.compiled === null ? [] : [b.compiled.name]));
+
+function bothWays(source: string, maxInstructions = 1_000_000) {
+  const compiled = runAsm(source, { maxInstructions, prepare: compileAtThird });
+  const interpreted = runAsm(source, { maxInstructions, prepare: interpretOnly });
+  expectSameMachine(compiled.machine, interpreted.machine);
+  expect(compiled.outcome).toEqual(interpreted.outcome);
+  expect(compiled.output).toBe(interpreted.output);
+  return compiled;
+}
+
+/** An interrupt gate for `vector` to `handler` in an IDT at 0x1000 (flat code selector 8). */
+const gate = (vector: number, handler: string) => `
+  mov eax, ${handler}
+  mov word [0x1000 + ${vector} * 8], ax
+  mov word [0x1000 + ${vector} * 8 + 2], 8
+  mov word [0x1000 + ${vector} * 8 + 4], 0x8e00
+  shr eax, 16
+  mov word [0x1000 + ${vector} * 8 + 6], ax`;
+const LOAD_IDT = `
+  lidt [idt_desc]
+  jmp idt_loaded
+idt_desc:
+  dw 0x7ff
+  dd 0x1000
+idt_loaded:`;
+
+/** A loop of three blocks: an `if` on the counter's bit 2, and memory in two of them. */
+const BRANCHY = `${ENTER_FLAT_PM}
+  mov ecx, 3000
+  xor eax, eax
+  mov ebx, 0x12345678
+  mov edi, 0x100000
+  mov dword [edi], 5
+top:
+  add eax, ebx
+  sub eax, ecx
+  jnz .carry
+.carry:
+  sbb ebp, 0          ; the SUB's CF, read across a block boundary
+  mov edx, ecx
+  and edx, 4
+  jz .skip
+  xor ebx, eax
+  add [edi], ebx
+  sub eax, 3
+.skip:
+  rol ebx, 3
+  mov esi, [edi]
+  adc eax, esi
+  dec ecx
+  jnz top
+  mov [0x500], eax
+  hlt`;
+
+describe('regions', () => {
+  it('a loop over several blocks runs as one function, as the interpreter does', () => {
+    const run = bothWays(BRANCHY);
+    expect(run.outcome.kind).toBe('halted');
+    // One function holds the loop: the run loop compiled nothing else in it.
+    expect(compiledNames(run.machine).filter((name) => name.startsWith('region_'))).toHaveLength(1);
+    expect(run.machine.cpu.reg[1]).toBe(0);
+  });
+
+  it('a region holds the blocks of a loop through its first: not a function the loop calls', () => {
+    // BRANCHY's loop is four blocks (its head, the SUB's next instruction, the if's two ways).
+    const branchy = runAsm(BRANCHY, { prepare: compileAtThird });
+    const region = [...branchy.machine.cpu.blocks['blocks'].values()].find((b) => b.compiled?.name.startsWith('region_'))!;
+    expect(region.compiled!.toString().match(/case \d+:/g)).toHaveLength(4);
+    // A loop that calls a function: the function returns by RET (no fixed successor), so it is
+    // no part of a loop through the caller's block, and the blocks are compiled alone.
+    const calls = bothWays(`${ENTER_FLAT_PM}
+      mov ecx, 500
+    again:
+      add eax, ebx
+      call bump
+      dec ecx
+      jnz again
+      hlt
+    bump:
+      inc ebx
+      ret`);
+    expect(calls.outcome.kind).toBe('halted');
+    expect(compiledNames(calls.machine).filter((name) => name.startsWith('region_'))).toEqual([]);
+  });
+
+  it('stops at the budget on the exact instruction, in whichever block it falls', () => {
+    for (const budget of [1_001, 1_002, 1_003, 1_004, 1_005, 12_345, 20_000]) {
+      const run = bothWays(BRANCHY, budget);
+      expect(run.outcome.kind).toBe('limit');
+    }
+  });
+
+  it.each([
+    ['its first block', 'div ecx\n  jmp .second\n.second:', ''],
+    ['a later block', 'jmp .second\n.second:', 'div ecx'],
+  ])('a fault in %s leaves the state of the faulting instruction', (_, first, later) => {
+    // DIV by ECX counts down to a divide by zero; the handler keeps the saved EIP and ECX.
+    const run = bothWays(`${ENTER_FLAT_PM}${gate(0, 'de_handler')}${LOAD_IDT}
+      mov ecx, 200
+    spin:
+      mov eax, 1000
+      xor edx, edx
+      add ebx, ecx
+      ${first}
+      add esi, eax
+      test ecx, 1
+      jnz .odd
+      ${later}
+      add ebp, edx
+    .odd:
+      dec ecx
+      jmp spin
+    de_handler:
+      pop dword [0x500]
+      mov [0x504], ecx
+      hlt`);
+    expect(run.outcome.kind).toBe('halted');
+    expect(run.machine.phys.read(0x504, 4)).toBe(0);
+    expect(run.machine.phys.read(run.machine.phys.read(0x500, 4), 2)).toBe(0xf1f7); // F7 F1: DIV ECX
+    expect(compiledNames(run.machine).some((name) => name.startsWith('region_'))).toBe(true);
+  });
+
+  it('an interrupt leaves a region at the instruction boundary the interpreter takes it at', () => {
+    const run = bothWays(`${ENTER_FLAT_PM}${gate(0x20, 'tick')}${LOAD_IDT}
+      ${startTimer(0x20, 300)}
+      mov dword [0x600], 0
+      sti
+      mov ebx, 7
+    work:
+      add eax, ebx
+      test eax, 8
+      jz .quiet
+      rol ebx, 1
+    .quiet:
+      inc edx
+      cmp dword [0x600], 20
+      jb work
+      cli
+      hlt
+    tick:
+      inc dword [0x600]
+      mov [0x604 + 0], edx
+      push eax
+      mov al, 0x20
+      out 0x20, al
+      pop eax
+      iret`, 5_000_000);
+    expect(run.outcome.kind).toBe('halted');
+    expect(run.machine.phys.read(0x600, 4)).toBe(20);
+  });
+
+  it('a breakpoint in a block of a region that is not its first stops there', async () => {
+    const t = debugAsm(BRANCHY);
+    t.machine.cpu.compileThreshold = 3;
+    // Let the loop get hot and compile as a region, then stop on the `if`'s inner block.
+    await t.run('break top.skip', 'continue', 'continue', 'continue', 'delete 1');
+    await t.run('break top+0x0b', 'continue');
+    const text = await t.run('continue');
+    expect(text).toMatch(/Breakpoint 2/);
+    expect(t.machine.cpu.st[8] >>> 0).toBe(t.at('top') + 0x0b);
+  });
+});
