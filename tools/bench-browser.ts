@@ -22,8 +22,8 @@ export interface BrowserLoopRun {
   line: string;
 }
 
-/** Runs the loop guest (`iters` iterations, the MEMOP variant or not) in Chromium; null when there is no Chromium. */
-export async function loopInChromium(iters: number, memop: boolean): Promise<BrowserLoopRun | null> {
+/** Runs the loop guest (`iters` iterations, the MEMOP or BRANCH variant or neither) in Chromium; null when there is no Chromium. */
+export async function loopInChromium(iters: number, memop: boolean, branch = false): Promise<BrowserLoopRun | null> {
   if (!existsSync(CHROMIUM)) return null;
   const root = projectRoot();
   const dir = mkdtempSync(join(tmpdir(), 'minivisor-browser-loop-'));
@@ -35,7 +35,7 @@ export async function loopInChromium(iters: number, memop: boolean): Promise<Bro
   const server = await (async () => {
     await build({ entryPoints: [join(root, 'tools', 'browser-loop.ts')], outfile: join(dir, 'loop.js'), bundle: true, format: 'esm', platform: 'browser', target: 'es2022', minifySyntax: true, logLevel: 'error' });
     writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="loop.js"></script>');
-    writeFileSync(join(dir, 'loop.bin'), loadGuestImage(join(root, 'guests', 'bench', 'loop.asm'), { ITERS: String(iters), MEMOP: memop ? '1' : '0' }));
+    writeFileSync(join(dir, 'loop.bin'), loadGuestImage(join(root, 'guests', 'bench', 'loop.asm'), { ITERS: String(iters), MEMOP: memop ? '1' : '0', BRANCH: branch ? '1' : '0' }));
     return servePlayground(dir, 0);
   })();
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });

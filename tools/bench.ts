@@ -175,17 +175,16 @@ async function main(): Promise<void> {
     nodeMips.push(Number(/:\s+([\d.]+) MIPS/.exec(run.stdout)?.[1] ?? NaN));
   }
   console.log('reference (same machine class, guests/bench/README.md): QEMU TCG 5,045 / 1,972; v86 JIT 1,219 / 1,060; v86 interpreter 129; Bochs 126 / 109');
-  // The same loop in Chromium (the playground's case: V8 without tune-v8.ts's flag), against variants 2 and 3.
-  for (const memop of [false, true]) {
-    const run = await loopInChromium(iters, memop);
+  // The same loops in Chromium (the playground's case: V8 without tune-v8.ts's flag), against variants 2, 3 and 9.
+  for (const [name, memop, branch, nodeVariant] of [['ALU   ', false, false, 2], ['MEMOP ', true, false, 3], ['BRANCH', false, true, 9]] as const) {
+    const run = await loopInChromium(iters, memop, branch);
     if (run === null) {
       console.log(`  in Chromium: not measured (no Chromium at ${CHROMIUM}: apt-get install chromium)`);
       break;
     }
-    const mips = (iters * (memop ? 7 : 5)) / run.seconds / 1e6;
-    const node = nodeMips[memop ? 3 : 2];
-    const want = expectedLine(iters, memop);
-    console.log(`  ${memop ? 'MEMOP' : 'ALU  '} loop, bare, translation cache, in Chromium: ${mips.toFixed(1).padStart(7)} MIPS  (${run.seconds.toFixed(2)} s, guest printed ${run.line}: ${run.line === want ? 'correct' : `WRONG (want ${want})`}); ${(mips / node).toFixed(2)}x Node's`);
+    const mips = loopInstructions(iters, memop, branch) / run.seconds / 1e6;
+    const want = expectedLine(iters, memop, branch);
+    console.log(`  ${name} loop, bare, translation cache, in Chromium: ${mips.toFixed(1).padStart(7)} MIPS  (${run.seconds.toFixed(2)} s, guest printed ${run.line}: ${run.line === want ? 'correct' : `WRONG (want ${want})`}); ${(mips / nodeMips[nodeVariant]).toFixed(2)}x Node's`);
   }
   if (process.argv.includes('--peers')) {
     const runOurs = (args: string[]) => {
