@@ -10,6 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machine/machine.ts';
 import { debugAsm } from '../helpers/debug-session.ts';
+import { random } from '../helpers/random-code.ts';
 import { ENTER_FLAT_PM, runAsm, startTimer } from '../helpers/run-asm.ts';
 import { expectSameMachine } from '../helpers/same-machine.ts';
 
@@ -72,7 +73,57 @@ top:
   mov [0x500], eax
   hlt`;
 
+/**
+ * A random loop of several blocks (seeded): random ALU, shift, memory and flag-reading
+ * instructions, each block ending in a random Jcc to a later block (so the loop ends: only its
+ * closing DEC/JNZ goes back), for the flags deferred across a region's blocks.
+ */
+function randomLoop(seed: number): string {
+  const next = random(seed);
+  const pick = <T,>(items: readonly T[]): T => items[next() % items.length];
+  const regs = ['eax', 'ebx', 'edx', 'esi', 'ebp'];
+  const cc = ['o', 'no', 'c', 'nc', 'z', 'nz', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+  const imm = () => String(next() | 0);
+  const mem = () => `[edi + ${4 * (next() % 8)}]`;
+  const forms: (() => string)[] = [
+    () => `${pick(['add', 'sub', 'and', 'or', 'xor', 'adc', 'sbb', 'cmp'])} ${pick(regs)}, ${pick(regs)}`,
+    () => `${pick(['add', 'sub', 'and', 'or', 'xor', 'adc', 'sbb', 'cmp'])} ${pick(regs)}, ${imm()}`,
+    () => `test ${pick(regs)}, ${pick(regs)}`,
+    () => `${pick(['inc', 'dec', 'neg', 'not'])} ${pick(regs)}`,
+    () => `${pick(['shl', 'shr', 'sar', 'rol', 'ror'])} ${pick(regs)}, ${1 + (next() % 31)}`,
+    () => `${pick(['rcl', 'rcr'])} ${pick(regs)}, 1`,
+    () => `${pick(['add', 'sub', 'xor', 'adc'])} dword ${mem()}, ${pick(regs)}`,
+    () => `${pick(['mov', 'add', 'sbb'])} ${pick(regs)}, ${mem()}`,
+    () => `mov ${mem()}, ${pick(regs)}`,
+    () => `set${pick(cc)} al`,
+    () => 'pushfd\n  pop edx',
+    () => `lea ${pick(regs)}, [${pick(regs)} + ${pick(regs)} * 4 + ${next() % 100}]`,
+  ];
+  const blocks = 2 + (next() % 5);
+  const lines = [ENTER_FLAT_PM, '  mov ecx, 200', '  mov edi, 0x100000', ...regs.map((r) => `  mov ${r}, ${imm()}`), 'top:'];
+  for (let b = 0; b < blocks; b++) {
+    lines.push(`b${b}:`);
+    for (let i = 1 + (next() % 5); i > 0; i--) lines.push(`  ${pick(forms)()}`);
+    if (b < blocks - 1) lines.push(`  j${pick(cc)} b${b + 1 + (next() % (blocks - b))}`);
+  }
+  lines.push(`b${blocks}:`, '  dec ecx', '  jnz top', '  hlt');
+  return lines.join('\n');
+}
+
 describe('regions', () => {
+  it('random loops of several blocks run as the interpreter runs them (40 seeds)', () => {
+    let regions = 0;
+    for (let seed = 1; seed <= 40; seed++) {
+      const source = randomLoop(seed);
+      const compiled = runAsm(source, { prepare: compileAtThird });
+      const interpreted = runAsm(source, { prepare: interpretOnly });
+      expect({ seed, ...compiled.outcome }).toEqual({ seed, ...interpreted.outcome });
+      expectSameMachine(compiled.machine, interpreted.machine);
+      if (compiledNames(compiled.machine).some((name) => name.startsWith('region_'))) regions++;
+    }
+    expect(regions).toBeGreaterThan(25);
+  });
+
   it('a loop over several blocks runs as one function, as the interpreter does', () => {
     const run = bothWays(BRANCHY);
     expect(run.outcome.kind).toBe('halted');
