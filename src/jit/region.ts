@@ -78,6 +78,8 @@ export function regionSource(parts: readonly RegionPart[], name: string): string
   // before is made on the way there only when it sets one of them.
   const liveAtStart = parts.map((part) => flagsLiveAfter(part.insns).liveAtStart);
   const indexAt = (delta: number) => parts.findIndex((p) => p.delta === delta);
+  // Whether anything in the region may read the time (an access to memory, a call; not a branch).
+  const timed = parts.some((part, j) => part.insns.some((d, i) => !steps[starts[j] + i].quiet && d.execute !== execJcc && d.execute !== execJmpRel));
   parts.forEach((part, j) => {
     const insns = part.insns;
     const last = insns.length - 1;
@@ -107,17 +109,21 @@ export function regionSource(parts: readonly RegionPart[], name: string): string
     const d = insns[last];
     const g = starts[j] + last;
     const step = steps[g];
+    const branch = d.o32 !== 0 && (d.execute === execJcc || d.execute === execJmpRel);
     // Where the run loop would run block t next without asking anything first: an access to
-    // memory may have flushed the TLB (filling it when full), a call armed an instruction
-    // breakpoint or left an instruction part-way. (Each of them looked at cpu.attention.)
+    // memory may have flushed the TLB (filling it when full; a near branch makes none), a call
+    // armed an instruction breakpoint or left an instruction part-way. (Each of them looked at
+    // cpu.attention.)
     const calls = own.some((x) => x.call);
-    const accesses = own.slice(0, last).some((x) => !x.quiet);
+    const accesses = own.some((x, i) => !x.quiet && !(i === last && branch));
     const goesOn = (t: number) =>
       `chain && ${accesses || calls ? 'cpu.translationGeneration === generation && ' : ''}${calls ? '!cpu.incompleteInstruction && !cpu.codeWatch && ' : ''}` +
       `done + ${insns.length + parts[t].insns.length} <= budget && fits${t}`;
-    const enter = (t: number) => `${recordsFor(liveAtStart[t])}done += ${insns.length}; j = ${t}; continue body;`;
+    // (Virtual time, `cpu.retired`, as the run loop leaves it between blocks: a read of the local
+    // APIC's timer in the next block sees it.)
+    const enter = (t: number) => `${recordsFor(liveAtStart[t])}${timed ? `cpu.retiredInChunk = retiredBefore + done + ${last}; ` : ''}done += ${insns.length}; j = ${t}; continue body;`;
     const leave = `st[${S_INSN_EIP}] = (base + ${d.offset}) | 0; st[${S_EIP}] = (base + ${d.offset + d.length}) | 0; cpu.retiredInChunk = retiredBefore + done + ${last};`;
-    if (d.o32 !== 0 && (d.execute === execJcc || d.execute === execJmpRel)) {
+    if (branch) {
       // A near branch of 32-bit code: taken or not, decided here, and EIP written only if the
       // region is left (then the branch runs as it is written out, records made first).
       const jump = d.execute === execJmpRel;

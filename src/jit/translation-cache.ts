@@ -160,7 +160,9 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
     lines.push(`          ${make()}${leave(`taken ? base : (base + ${d.offset + d.length}) | 0`)}`);
     lines.push('          break;');
     lines.push('        }');
-    lines.push(`        done += ${length};`);
+    // (Virtual time as the run loop leaves it between rounds, where a round may read it: an
+    // access to memory, the local APIC's timer.)
+    lines.push(`        ${quietRound ? '' : `cpu.retiredInChunk = retiredBefore + done + ${last}; `}done += ${length};`);
     lines.push('      }');
   } else {
     // (In a loop, what is deferred is made before the branch: nothing is carried into the next round.)

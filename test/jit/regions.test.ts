@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machine/machine.ts';
 import { debugAsm } from '../helpers/debug-session.ts';
 import { random } from '../helpers/random-code.ts';
-import { ENTER_FLAT_PM, runAsm, startTimer } from '../helpers/run-asm.ts';
+import { ENTER_FLAT_PM, identityMap4M, runAsm, startTimer } from '../helpers/run-asm.ts';
 import { expectSameMachine } from '../helpers/same-machine.ts';
 
 const compileAtThird = (m: Machine) => void (m.cpu.compileThreshold = 3);
@@ -189,6 +189,72 @@ describe('regions', () => {
     expect(run.machine.phys.read(0x504, 4)).toBe(0);
     expect(run.machine.phys.read(run.machine.phys.read(0x500, 4), 2)).toBe(0xf1f7); // F7 F1: DIV ECX
     expect(compiledNames(run.machine).some((name) => name.startsWith('region_'))).toBe(true);
+  });
+
+  it('a TLB flush by the last access of a block cut at 64 instructions ends the region there', () => {
+    // 5,120 linear pages on one frame fill the TLB, which is flushed when full; the loop's code
+    // page has its accessed bit cleared behind the TLB's back, and the next fetch after a flush
+    // sets it again: the loop adds up when it sees it set.
+    const run = bothWays(`${ENTER_FLAT_PM}${identityMap4M(3)}
+      mov edi, 0x22000
+      mov eax, 0x300003
+      mov ecx, 1024
+    fill:
+      mov [edi], eax
+      add edi, 4
+      loop fill
+      mov dword [0x20004], 0x22003
+      mov dword [0x20008], 0x22003
+      mov dword [0x2000c], 0x22003
+      mov dword [0x20010], 0x22003
+      mov dword [0x20014], 0x22003
+      mov eax, 0x20000
+      mov cr3, eax
+      mov eax, cr0
+      or eax, 0x80000000
+      mov cr0, eax
+      jmp setup
+      times 0x400 - ($ - $$) db 0   ; the loop in the page at 0x8000
+    setup:
+      and dword [0x21020], ~0x20
+      mov esi, 0x400000
+      mov ecx, 4300
+      xor ebp, ebp
+    top:
+      times 63 nop
+      mov eax, [esi]                ; the 64th: the block is cut after it
+      mov edx, [0x21020]
+      and edx, 0x20
+      add ebp, edx
+      add esi, 0x1000
+      dec ecx
+      jnz top
+      mov [0x500], ebp
+      hlt`, 2_000_000);
+    expect(run.outcome.kind).toBe('halted');
+    expect(compiledNames(run.machine).some((name) => name.startsWith('region_'))).toBe(true);
+  });
+
+  it.each([
+    ['a later block of a region', 'jmp next\n    next:'],
+    ['a loop of one block', ''],
+  ])('a read of the local APIC timer in %s sees the time the interpreter shows', (_, between) => {
+    const run = bothWays(`${ENTER_FLAT_PM}
+      mov dword [0xfee00320], 0x10000   ; LVT timer: masked, one-shot
+      mov dword [0xfee003e0], 0xb       ; divide by 1
+      mov dword [0xfee00380], 0x7fffffff
+      mov ecx, 100
+      xor ebx, ebx
+    top:
+      add ebx, ecx
+      ${between}
+      mov eax, [0xfee00390]             ; the current count: falls with virtual time
+      add ebx, eax
+      dec ecx
+      jnz top
+      mov [0x500], ebx
+      hlt`);
+    expect(run.outcome.kind).toBe('halted');
   });
 
   it('an interrupt leaves a region at the instruction boundary the interpreter takes it at', () => {
