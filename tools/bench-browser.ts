@@ -22,8 +22,8 @@ export interface BrowserLoopRun {
   line: string;
 }
 
-/** Runs the loop guest (`iters` iterations, the MEMOP or BRANCH variant or neither) in Chromium; null when there is no Chromium. */
-export async function loopInChromium(iters: number, memop: boolean, branch = false): Promise<BrowserLoopRun | null> {
+/** Runs the loop guest (`iters` iterations, the MEMOP or BRANCH variant or neither; compiled or interpreted) in Chromium; null when there is no Chromium. */
+export async function loopInChromium(iters: number, memop: boolean, branch = false, translationCache = true): Promise<BrowserLoopRun | null> {
   if (!existsSync(CHROMIUM)) return null;
   const root = projectRoot();
   const dir = mkdtempSync(join(tmpdir(), 'minivisor-browser-loop-'));
@@ -41,7 +41,7 @@ export async function loopInChromium(iters: number, memop: boolean, branch = fal
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
     const page = await browser.newPage();
-    await page.goto(`http://localhost:${server.port}/`);
+    await page.goto(`http://localhost:${server.port}/${translationCache ? '' : '?interpreter'}`);
     await page.waitForFunction(() => window.loopResult !== undefined, null, { timeout: 300_000, polling: 100 });
     const result = await page.evaluate(() => window.loopResult!);
     if ('error' in result) throw new Error(`the loop benchmark in Chromium: ${result.error}`);
