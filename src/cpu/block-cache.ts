@@ -64,7 +64,7 @@ export interface RegionPart {
   next: number[];
 }
 
-/** A region's size at most: a function V8 still compiles in well under a millisecond. */
+/** A region's size at most: a bound on what compiling it costs (the source, new Function, V8's optimizing). */
 const MAX_REGION_BLOCKS = 16;
 const MAX_REGION_INSNS = 256;
 
@@ -209,7 +209,8 @@ export class BlockCache {
   /**
    * The region a hot block is compiled with (RegionPart): the block first, then, breadth first,
    * the blocks already decoded in its host page that it leads to by a fixed successor
-   * (fixedSuccessors), and those they lead to. Blocks of 32-bit code only; none with a loop of one block.
+   * (fixedSuccessors), and those they lead to, keeping those on a loop back to the first. Blocks
+   * of 32-bit code only; none with a loop of one block.
    */
   regionFrom(entry: DecodedBlock): RegionPart[] {
     const partOf = (block: DecodedBlock, delta: number): RegionPart => ({ insns: block.insns, delta, byteLength: block.byteLength, next: fixedSuccessors(block).map((n) => n + delta) });

@@ -1,16 +1,17 @@
 /**
- * Regions: a hot block compiled together with the blocks of its page it leads to (RegionPart,
- * BlockCache.regionFrom), as one function, so that a loop over several blocks (a loop with an
- * `if` inside, a function's body) runs without going back to the run loop between its blocks,
- * with the guest's registers in locals throughout. A region is what v86 compiles per page and
- * what QEMU's direct block chaining gives: between two blocks of a region there is a compare of
- * EIP and a jump, not a return, a lookup and a call.
+ * Regions: a hot block compiled together with the blocks of its page on a loop back to it
+ * (RegionPart, BlockCache.regionFrom), as one function, so that a loop over several blocks (a
+ * loop with an `if` inside) runs without going back to the run loop between its blocks, with the
+ * guest's registers in locals throughout. It is what v86 compiles per page and what QEMU's direct
+ * block chaining gives: between two blocks of a region there is a compare and a jump, not a
+ * return, a lookup and a call.
  *
  * The function runs its first block, then, while the next EIP is the start of one of the blocks
  * the last one may go to (its fixed successors) and nothing says stop, that block: a `switch` on
- * the block's number inside a loop. Each block is written as the translation cache writes a
- * block that does not loop (src/jit/translation-cache.ts, whose contract this keeps, block by
- * block): the records of its deferred flags are made by its end, its last instruction sets EIP.
+ * the block's number inside a loop. Each block keeps the contract of src/jit/translation-cache.ts,
+ * block by block, as a block that does not loop: the records of its deferred flags are made by
+ * its end (on the way to the next block, only those it may see), its last instruction sets EIP
+ * (a closing Jcc or JMP only if the region is left).
  *
  * Between two blocks it goes on only where the run loop would have run the next block the same
  * way, without asking anything first: nothing needs attention, the last instruction completed,

@@ -114,7 +114,7 @@ start:  mov al, 'B'
     expect(r.stderr).toMatch(/\d+ instructions in [\d.]+ s, [\d.]+ MIPS/);
   });
 
-  it('--trace-jit shows each compiled block: its guest instructions and the function they became', () => {
+  it('--trace-jit shows each compiled block and region: its guest instructions and the function they became', () => {
     const loop = guestFile('org 0x7c00\nmov cx, 500\nagain: add ax, cx\nxor bx, ax\nloop again\ncli\nhlt\n');
     const r = minivisor('run', loop, '--mode', 'bare', '--trace-jit');
     expect(r.status).toBe(0);
@@ -122,6 +122,13 @@ start:  mov al, 'B'
     expect(r.stderr).toMatch(/jit: block_00007c03_16: 3 instructions at 0000:7C03/);
     expect(r.stderr).toMatch(/00007C03 {2}01C8 +add ax, cx\n {4}00007C05 {2}31C3 +xor bx, ax\n {4}00007C07 {2}E2FA +loop 0x7c03/);
     expect(r.stderr).toMatch(/function block_00007c03_16\(cpu, st, budget, retiredBefore\) \{[^]*for \(;;\)/);
+    // The BRANCH loop (an if inside) is one region of three blocks, each of them shown.
+    const region = minivisor('run', join(ROOT, 'guests', 'bench', 'loop.asm'), '-D', 'ITERS=1000', '-D', 'BRANCH=1', '--exit-port', '0xf4', '--trace-jit');
+    expect(region.status).toBe(1);
+    expect(region.stdout).toMatch(/SE0534BFDC/);
+    expect(region.stderr).toMatch(/jit: region_[0-9a-f]{8}_32: 11 instructions in 3 blocks at 0008:/);
+    expect(region.stderr).toMatch(/je short[^]*\n {4}--\n[^]*jne short[^]*\n {4}--\n[^]*add eax, edx/);
+    expect(region.stderr).toMatch(/function region_[0-9a-f]{8}_32\(cpu, st, budget, retiredBefore\) \{[^]*switch \(j\)/);
     const refused = minivisor('run', loop, '--trace-jit', '--no-jit');
     expect(refused.status).toBe(2);
     expect(refused.stderr).toMatch(/--trace-jit .* --no-jit/);
