@@ -276,7 +276,7 @@ describe('regions', () => {
       hlt
     tick:
       inc dword [0x600]
-      mov [0x604 + 0], edx
+      mov [0x604], edx
       push eax
       mov al, 0x20
       out 0x20, al
