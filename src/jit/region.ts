@@ -122,7 +122,8 @@ export function regionSource(parts: readonly RegionPart[], name: string): string
       `done + ${insns.length + parts[t].insns.length} <= budget && fits${t}`;
     // (Virtual time, `cpu.retired`, as the run loop leaves it between blocks: a read of the local
     // APIC's timer in the next block sees it.)
-    const enter = (t: number) => `${recordsFor(liveAtStart[t])}${timed ? `cpu.retiredInChunk = retiredBefore + done + ${last}; ` : ''}done += ${insns.length}; j = ${t}; continue body;`;
+    // (Where the block's last instruction ran as it is written out, `leave` set it already.)
+    const enter = (t: number, left = false) => `${recordsFor(liveAtStart[t])}${timed && !left ? `cpu.retiredInChunk = retiredBefore + done + ${last}; ` : ''}done += ${insns.length}; j = ${t}; continue body;`;
     const leave = `st[${S_INSN_EIP}] = (base + ${d.offset}) | 0; st[${S_EIP}] = (base + ${d.offset + d.length}) | 0; cpu.retiredInChunk = retiredBefore + done + ${last};`;
     if (branch) {
       // A near branch of 32-bit code: taken or not, decided here, and EIP written only if the
@@ -146,7 +147,7 @@ export function regionSource(parts: readonly RegionPart[], name: string): string
       // On to the next block where the last instruction went to the start of one.
       const successors = [...new Set(part.next)].map(indexAt).filter((t) => t >= 0);
       if (successors.length > 0) lines.push(`${pad}const next = st[${S_EIP}];`);
-      for (const t of successors) lines.push(`${pad}if (next === ((base0 + ${parts[t].delta}) | 0) && cpu.attention === 0 && ${goesOn(t)}) { ${enter(t)} }`);
+      for (const t of successors) lines.push(`${pad}if (next === ((base0 + ${parts[t].delta}) | 0) && cpu.attention === 0 && ${goesOn(t)}) { ${enter(t, true)} }`);
       lines.push(`${pad}${writeBack(written)}return done + ${last};`);
     }
     lines.push('        }');

@@ -25,9 +25,11 @@
  *
  * The contract with the run loop (runChunk in src/cpu/run-loop.ts) is the interpreter's, instruction for
  * instruction:
- * - Only the last instruction of an iteration reads EIP; before it runs, S_INSN_EIP and S_EIP
- *   are set as the interpreter sets them (a loop's closing branch that the block takes itself
- *   reads neither: they are set as the loop leaves, as the interpreter would have left them).
+ * - Only the last instruction of an iteration reads EIP; before it runs, S_INSN_EIP, S_EIP and
+ *   `cpu.retiredInChunk` (virtual time) are set as the interpreter sets them (a loop's closing
+ *   branch that the block takes itself reads none of them: EIP is set as the loop leaves, as
+ *   the interpreter would have left it, and the time between rounds where a round may read it,
+ *   by an access to memory or a call: the local APIC's timer).
  * - After every instruction that is not quiet, `cpu.attention` is looked at (a quiet one cannot
  *   set it). When it is set after an instruction that is not the last, EIP is set past that
  *   instruction, the flags and registers are in the state array, `cpu.compiledEarlyStop` is
