@@ -113,6 +113,24 @@ export class DecodedBlock {
   ) {}
 }
 
+/**
+ * Whether the run loop may run decoded blocks now: not when an instruction breakpoint is armed
+ * (each instruction is checked before it runs) nor when an instruction is resumed as decoded (Cpu.resumeInsn).
+ */
+export const decodedBlocksRun = (cpu: Cpu): boolean => cpu.useDecodedBlocks && !cpu.codeWatch && cpu.resumeInsn === null;
+
+/**
+ * The block `previous` chained to at `eip` last time, if that still holds: the same EIP under
+ * the same translation generation, and the block still valid. Null: look it up.
+ */
+export function chainedBlock(previous: DecodedBlock, eip: number, generation: number): DecodedBlock | null {
+  const next0 = previous.next0;
+  if (previous.nextEip0 === eip && previous.nextGen0 === generation && next0 !== null && next0.valid) return next0;
+  const next1 = previous.next1;
+  if (previous.nextEip1 === eip && previous.nextGen1 === generation && next1 !== null && next1.valid) return next1;
+  return null;
+}
+
 /** Slots of the direct-mapped table in front of the map (a power of two). */
 const RECENT_SLOTS = 8192;
 /** A block key's slot: its host address's low bits, with the page's mixed in (blocks at one offset of many pages). */

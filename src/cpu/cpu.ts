@@ -131,10 +131,11 @@ export class Cpu {
   private readonly tlbGlobal = zeroedUint8Array(1 << 20);
   /**
    * The TLB bits an access at the current privilege needs: supervisor or user; 0 while every
-   * access must take the slow path (alignment checks or data breakpoints armed). (Read by the run loop.)
+   * access must take the slow path (alignment checks or data breakpoints armed). (Read by the run
+   * loop and the interpreter's memory forms.)
    */
   readBit = TLB_READ;
-  private writeBit = TLB_WRITE;
+  writeBit = TLB_WRITE;
   /** CPL 3: accesses are checked as user accesses. */
   private userMode = false;
   /** #AC armed: CR0.AM, EFLAGS.AC, CPL 3. Checked on the slow path. */

@@ -24,14 +24,15 @@ for (let i = 0; i < 256; i++) {
   PARITY[i] = bits & 1 ? 0 : PF;
 }
 
-/** Records a flag-setting operation of `size` bits (8, 16 or 32), owning `pending` flags. */
-export function recordLazy(st: Int32Array, op: number, a: number, b: number, r: number, size: number, pending: number): void {
+/** Records a flag-setting operation of `size` bits (8, 16 or 32), owning `pending` flags. Returns its result, r. */
+export function recordLazy(st: Int32Array, op: number, a: number, b: number, r: number, size: number, pending: number): number {
   st[S_LAZY_OP] = op;
   st[S_LAZY_A] = a;
   st[S_LAZY_B] = b;
   st[S_LAZY_R] = r;
   st[S_LAZY_SHIFT] = 32 - size;
   st[S_LAZY_PENDING] = pending;
+  return r;
 }
 
 /** CF of the lazy record, as 0 or 1. */
@@ -150,19 +151,29 @@ export function szpOf(value: number, size: number): number {
   return (v === 0 ? ZF : 0) | (v < 0 ? SF : 0) | PARITY[value & 0xff];
 }
 
+// The eight conditions of Jcc/SETcc/CMOVcc (cc >> 1; cc's low bit negates them), each a small
+// function: the interpreter's hot form of a Jcc calls its own (src/cpu/interpreter.ts).
+export const overflow = (st: Int32Array): boolean => getOF(st);
+export const below = (st: Int32Array): boolean => getCF(st) !== 0;
+export const equal = (st: Int32Array): boolean => getZF(st);
+export const belowOrEqual = (st: Int32Array): boolean => getCF(st) !== 0 || getZF(st);
+export const sign = (st: Int32Array): boolean => getSF(st);
+export const parity = (st: Int32Array): boolean => getPF(st);
+export const less = (st: Int32Array): boolean => getSF(st) !== getOF(st);
+export const lessOrEqual = (st: Int32Array): boolean => getZF(st) || getSF(st) !== getOF(st);
+
 /** Evaluates condition code `cc` (0-15, as in Jcc/SETcc/CMOVcc). */
 export function testCondition(st: Int32Array, cc: number): boolean {
   let r: boolean;
   switch (cc >> 1) {
-    case 0: r = getOF(st); break;
-    case 1: r = getCF(st) !== 0; break;
-    case 2: r = getZF(st); break;
-    case 3: r = getCF(st) !== 0 || getZF(st); break;
-    case 4: r = getSF(st); break;
-    case 5: r = getPF(st); break;
-    case 6: r = getSF(st) !== getOF(st); break;
-    default: r = getZF(st) || getSF(st) !== getOF(st); break;
+    case 0: r = overflow(st); break;
+    case 1: r = below(st); break;
+    case 2: r = equal(st); break;
+    case 3: r = belowOrEqual(st); break;
+    case 4: r = sign(st); break;
+    case 5: r = parity(st); break;
+    case 6: r = less(st); break;
+    default: r = lessOrEqual(st); break;
   }
   return (cc & 1) === 0 ? r : !r;
 }
-

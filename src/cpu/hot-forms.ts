@@ -6,59 +6,54 @@
  * interpreter's time); and the generic function then asks again what the decoder already knew
  * (operand size, register or memory, which operation).
  *
- * So the forms compiled code is made of — 32-bit operands, registers and memory — get a number
- * when they are decoded (`Insn.hot`, chosen by the opcode-table entry's `hot` function below),
- * and `interpret` runs them from one switch by direct calls that pass the operation as a
- * constant: V8 inlines the call and folds the operation's switch. Everything else (16- and
- * 8-bit operands, every other opcode) has `hot` 0 and goes through `execute` as before.
+ * So the forms compiled code is made of (32-bit operands, registers and memory) get a number
+ * when they are decoded (`Insn.hot`, chosen by the opcode-table entry's `hot` function below, a
+ * form for each operation: `AddRR`, `XorRI`, `JccE`...), with their registers in `Insn.dst` and
+ * `src`, and the interpreter's block loop (interpreter.ts) runs them from one switch: each case
+ * calls the operation's own small semantic function (aluAdd, rotateLeft, equal), which V8
+ * inlines. Everything else (16- and 8-bit operands, every other opcode) has `hot` 0 and goes
+ * through `execute` as before.
  *
- * The bindings call the same semantic functions as the generic forms (alu, inc, dec, shift,
- * testCondition, jumpNear, push, pop) and reach memory as compiled code does (emit.ts), so an
- * instruction's meaning is still written once; test/cpu/hot-forms.test.ts runs each hot form and
- * its generic form from the same random states and compares everything they leave.
+ * They call the same semantic functions as the generic forms (alu's per operation, inc, dec,
+ * the shifts, the conditions, jumpNear, push, pop) and reach memory as compiled code does
+ * (emit.ts), so an instruction's meaning is still written once; test/cpu/hot-forms.test.ts runs
+ * each hot form and its generic form from the same random states and compares everything they
+ * leave. What is here: the forms' numbers, the few bindings longer than a line (the register
+ * ones are written out in the switch), and the choosers.
  */
 import type { Cpu } from './cpu.ts';
 import { flagsLiveAfter } from './emit.ts';
-import { testCondition } from './flags.ts';
-import { effectiveAddress, type Insn } from './insn.ts';
-import { alu, aluValue, CMP, dec, decValue, inc, incValue, test } from './ops/alu.ts';
-import { execCallRel, execJmpRel, execRetNear, jumpNear } from './ops/control.ts';
-import { execLea, execMovExtend } from './ops/move.ts';
-import { shift } from './ops/shift.ts';
-import { execPopReg, execPushReg } from './ops/stack.ts';
-import { S_EIP, S_FLAT_SEGMENTS } from './state.ts';
+import { CMP } from './ops/alu.ts';
+import type { Insn } from './insn.ts';
+import { ROL, ROR, SAL, SAR, shift, SHL, SHR } from './ops/shift.ts';
+import { S_FLAT_SEGMENTS } from './state.ts';
 
 /** The hot forms (32-bit operands unless said). */
-const enum Hot {
+export const enum Hot {
   None = 0,
-  AluRegReg, // op r/m32, r32 with a register r/m (00-3D, low bits 01)
-  AluMemReg, // op m32, r32
-  AluRegMem, // op r32, m32 (low bits 11)
-  AluRegGReg, // op r32, r/m32 with a register r/m
-  AluRegImm, // op r32, imm (81, 83)
-  AluMemImm, // op m32, imm
-  AluEaxImm, // op eAX, imm32 (05-3D)
-  ShiftRegImm, // shift r32, imm8 (C1)
-  ShiftReg1, // shift r32, 1 (D1)
-  Jcc, // Jcc rel8 / rel16/32, any operand size (jumpNear truncates)
+  // An ALU operation between registers (00-3D with a register r/m, in either direction): dst
+  // (op)= src; and of a register and an immediate (81, 83 with a register, 05-3D on eAX): dst
+  // (op)= imm. A form for each operation, in their order (ops/alu.ts ADD...CMP).
+  AddRR, OrRR, AdcRR, SbbRR, AndRR, SubRR, XorRR, CmpRR,
+  AddRI, OrRI, AdcRI, SbbRI, AndRI, SubRI, XorRI, CmpRI,
+  // Their values alone, for an instruction in a block whose flags nobody can see (flagsLiveAfter):
+  // in the interpreter as in compiled code, its lazy record is not written. (Not ADC and SBB.)
+  AddRRValue, OrRRValue, AndRRValue, SubRRValue, XorRRValue,
+  AddRIValue, OrRIValue, AndRIValue, SubRIValue, XorRIValue,
+  Unseen, // CMP or TEST between registers, flags unseen: nothing at all
+  // A shift of a register by an immediate or by 1 (C1, D1): dst by src (the count, not 0).
+  RolR, RorR, ShlR, ShrR, SarR,
+  ShiftReg, // the others: RCL, RCR
+  // Jcc rel8 / rel16/32, any operand size (jumpNear truncates): one form for each condition and
+  // its negation (flags.ts's eight, in their order).
+  JccO, JccB, JccE, JccBE, JccS, JccP, JccL, JccLE,
   IncReg,
   DecReg,
-  // The value alone, for an instruction in a block whose flags nobody can see (flagsLiveAfter):
-  // in the interpreter as in compiled code, its lazy record is not written.
-  AluRegRegValue,
-  AluRegGRegValue,
-  AluRegImmValue,
-  AluEaxImmValue,
   IncRegValue,
   DecRegValue,
-  Unseen, // CMP or TEST between registers: nothing at all
-  MovRegReg, // 89 to a register
-  MovMemReg, // 89 to memory
-  MovRegGReg, // 8B from a register
-  MovRegMem, // 8B from memory
+  MovRR, // 89 or 8B between registers: dst = src
   MovRegImm, // B8+r
-  MovMemImm, // C7 /0 to memory
-  TestRegReg, // 85 with a register r/m
+  TestRR, // 85 with a register r/m
   // The generic forms called directly: no size of theirs to fold, but no megamorphic call either.
   Lea,
   PushReg,
@@ -67,214 +62,47 @@ const enum Hot {
   JmpRel,
   RetNear,
   MovExtend,
+  // The forms with a dword memory operand: the interpreter finds it before it runs them (its
+  // offset, and its host address when the TLB serves it at once). First those that read it:
+  AddRM, OrRM, AdcRM, SbbRM, AndRM, SubRM, XorRM, CmpRM, // dst (op)= m32 (00-3D, low bits 11)
+  CmpMR, // CMP m32, src
+  CmpMI, // CMP m32, imm
+  MovRegMem, // 8B: dst = m32
+  // then those that write it (CMP, which does not, is above):
+  AddMR, OrMR, AdcMR, SbbMR, AndMR, SubMR, XorMR, // m32 (op)= src (00-3D, low bits 01)
+  AddMI, OrMI, AdcMI, SbbMI, AndMI, SubMI, XorMI, // m32 (op)= imm (81, 83)
+  MovMemReg, // 89: m32 = src
+  MovMemImm, // C7 /0: m32 = imm
 }
 
-/**
- * Runs one decoded instruction: its hot form when it has one, else its semantics function.
- * Kept small enough for V8 to inline into the run loop (a case per form, the operation read
- * from the Insn in the form's function), so the forms' functions are inlined there too.
- */
-export function interpret(cpu: Cpu, d: Insn): void {
-  switch (d.hot) {
-    case Hot.AluRegReg: aluRegReg(cpu, d); return;
-    case Hot.AluMemReg: aluMemReg(cpu, d); return;
-    case Hot.AluRegMem: aluRegMem(cpu, d); return;
-    case Hot.AluRegGReg: aluRegGReg(cpu, d); return;
-    case Hot.AluRegImm: aluRegImm(cpu, d); return;
-    case Hot.AluMemImm: aluMemImm(cpu, d); return;
-    case Hot.AluEaxImm: aluEaxImm(cpu, d); return;
-    case Hot.ShiftRegImm: shiftRegImm(cpu, d); return;
-    case Hot.ShiftReg1: shiftReg1(cpu, d); return;
-    case Hot.Jcc: jcc(cpu, d); return;
-    case Hot.IncReg: incReg(cpu, d); return;
-    case Hot.DecReg: decReg(cpu, d); return;
-    case Hot.AluRegRegValue: aluRegRegValue(cpu, d); return;
-    case Hot.AluRegGRegValue: aluRegGRegValue(cpu, d); return;
-    case Hot.AluRegImmValue: aluRegImmValue(cpu, d); return;
-    case Hot.AluEaxImmValue: aluEaxImmValue(cpu, d); return;
-    case Hot.IncRegValue: incRegValue(cpu, d); return;
-    case Hot.DecRegValue: decRegValue(cpu, d); return;
-    case Hot.Unseen: return;
-    case Hot.MovRegReg: movRegReg(cpu, d); return;
-    case Hot.MovMemReg: movMemReg(cpu, d); return;
-    case Hot.MovRegGReg: movRegGReg(cpu, d); return;
-    case Hot.MovRegMem: movRegMem(cpu, d); return;
-    case Hot.MovRegImm: movRegImm(cpu, d); return;
-    case Hot.MovMemImm: movMemImm(cpu, d); return;
-    case Hot.TestRegReg: testRegReg(cpu, d); return;
-    case Hot.Lea: execLea(cpu, d); return;
-    case Hot.PushReg: execPushReg(cpu, d); return;
-    case Hot.PopReg: execPopReg(cpu, d); return;
-    case Hot.CallRel: execCallRel(cpu, d); return;
-    case Hot.JmpRel: execJmpRel(cpu, d); return;
-    case Hot.RetNear: execRetNear(cpu, d); return;
-    case Hot.MovExtend: execMovExtend(cpu, d); return;
-    default: d.execute(cpu, d); // Hot.None
-  }
-}
+/** The first form with a memory operand, and the first that writes it (see above). */
+export const FIRST_MEMORY_FORM = Hot.AddRM;
+export const FIRST_WRITING_FORM = Hot.AddMR;
 
 // ------------------------------------------------------------------ the bindings (32-bit operands)
+// Those of the register forms are one line each, in the interpreter's switch (interpreter.ts).
 
-/** execAluEG with a register r/m. */
-function aluRegReg(cpu: Cpu, d: Insn): void {
-  const reg = cpu.reg;
-  const op = (d.opcode >> 3) & 7;
-  const rm = d.modrm & 7;
-  const r = alu(cpu.st, op, reg[rm], reg[(d.modrm >> 3) & 7], 32);
-  if (op !== CMP) reg[rm] = r;
+// Memory operands (32 bits): the interpreter passes their offset and, when the TLB serves them
+// at once, their host address (else -1: they go the way compiled code goes, readSeg...).
+
+/** The dword operand at `ea`, at host address `at` when not -1. */
+export function load(cpu: Cpu, d: Insn, at: number, ea: number): number {
+  return at >= 0 ? cpu.mem32[at >> 2] : cpu.readSeg(cpu.st[S_FLAT_SEGMENTS], d.eaSeg, ea, 32);
 }
-
-/** execAluGE with a register r/m. */
-function aluRegGReg(cpu: Cpu, d: Insn): void {
-  const reg = cpu.reg;
-  const op = (d.opcode >> 3) & 7;
-  const g = (d.modrm >> 3) & 7;
-  const r = alu(cpu.st, op, reg[g], reg[d.modrm & 7], 32);
-  if (op !== CMP) reg[g] = r;
+/** The same for a read-modify-write: a write is checked first (readEForUpdate's order). */
+export function loadForUpdate(cpu: Cpu, d: Insn, at: number, ea: number): number {
+  return at >= 0 ? cpu.mem32[at >> 2] : cpu.readForUpdate(d.eaSeg, ea, 32);
 }
-
-/** execAluGE with a memory r/m. */
-function aluRegMem(cpu: Cpu, d: Insn): void {
-  const st = cpu.st;
-  const reg = cpu.reg;
-  const op = (d.opcode >> 3) & 7;
-  const g = (d.modrm >> 3) & 7;
-  const r = alu(st, op, reg[g], cpu.readSeg(st[S_FLAT_SEGMENTS], d.eaSeg, effectiveAddress(cpu, d), 32), 32);
-  if (op !== CMP) reg[g] = r;
+/** Writes the dword operand. */
+export function store(cpu: Cpu, d: Insn, at: number, ea: number, value: number): void {
+  if (at >= 0) cpu.mem32[at >> 2] = value;
+  else cpu.writeSeg(cpu.st[S_FLAT_SEGMENTS], d.eaSeg, ea, value, 32);
 }
 
-/** execAluEImm with a register r/m. */
-function aluRegImm(cpu: Cpu, d: Insn): void {
+/** execShiftGroup with a register r/m, by imm8 or by 1: RCL and RCR (the others have forms of their own). */
+export function shiftReg(cpu: Cpu, d: Insn): void {
   const reg = cpu.reg;
-  const op = (d.modrm >> 3) & 7;
-  const rm = d.modrm & 7;
-  const r = alu(cpu.st, op, reg[rm], d.imm, 32);
-  if (op !== CMP) reg[rm] = r;
-}
-
-/** execAluAccImm. */
-function aluEaxImm(cpu: Cpu, d: Insn): void {
-  const reg = cpu.reg;
-  const op = (d.opcode >> 3) & 7;
-  const r = alu(cpu.st, op, reg[0], d.imm, 32);
-  if (op !== CMP) reg[0] = r;
-}
-
-/** execAluEG with a memory r/m. */
-function aluMemReg(cpu: Cpu, d: Insn): void {
-  updateMemory(cpu, d, (d.opcode >> 3) & 7, cpu.reg[(d.modrm >> 3) & 7]);
-}
-
-/** execAluEImm with a memory r/m. */
-function aluMemImm(cpu: Cpu, d: Insn): void {
-  updateMemory(cpu, d, (d.modrm >> 3) & 7, d.imm);
-}
-
-/**
- * execAluEG and execAluEImm with a memory r/m: m32 (op)= b, as updateEJs writes it for compiled
- * code. One translation serves the read and the write when the TLB allows; else the write is
- * checked before the read (readEForUpdate's order). CMP only reads.
- */
-function updateMemory(cpu: Cpu, d: Insn, op: number, b: number): void {
-  const st = cpu.st;
-  const seg = d.eaSeg;
-  const ea = effectiveAddress(cpu, d);
-  if (op === CMP) {
-    alu(st, op, cpu.readSeg(st[S_FLAT_SEGMENTS], seg, ea, 32), b, 32);
-    return;
-  }
-  const at = cpu.hostForUpdate(st[S_FLAT_SEGMENTS], seg, ea, 32);
-  const r = alu(st, op, at >= 0 ? cpu.hostRead(at, 32) : cpu.readForUpdate(seg, ea, 32), b, 32);
-  if (at >= 0) cpu.hostWrite(at, 32, r);
-  else cpu.write(seg, ea, r, 32);
-}
-
-/** execShiftGroup with a register r/m: by imm8, by 1. */
-function shiftRegImm(cpu: Cpu, d: Insn): void {
-  shiftReg(cpu, d, d.imm & 31);
-}
-function shiftReg1(cpu: Cpu, d: Insn): void {
-  shiftReg(cpu, d, 1);
-}
-function shiftReg(cpu: Cpu, d: Insn, count: number): void {
-  if (count === 0) return;
-  const reg = cpu.reg;
-  const rm = d.modrm & 7;
-  reg[rm] = shift(cpu.st, (d.modrm >> 3) & 7, reg[rm], count, 32);
-}
-
-/** execIncDecReg. */
-function incReg(cpu: Cpu, d: Insn): void {
-  const reg = cpu.reg;
-  const n = d.opcode & 7;
-  reg[n] = inc(cpu.st, reg[n], 32);
-}
-function decReg(cpu: Cpu, d: Insn): void {
-  const reg = cpu.reg;
-  const n = d.opcode & 7;
-  reg[n] = dec(cpu.st, reg[n], 32);
-}
-
-// Their values alone (CMP's is nothing: Unseen).
-function aluRegRegValue(cpu: Cpu, d: Insn): void {
-  const reg = cpu.reg;
-  const rm = d.modrm & 7;
-  reg[rm] = aluValue(cpu.st, (d.opcode >> 3) & 7, reg[rm], reg[(d.modrm >> 3) & 7]);
-}
-function aluRegGRegValue(cpu: Cpu, d: Insn): void {
-  const reg = cpu.reg;
-  const g = (d.modrm >> 3) & 7;
-  reg[g] = aluValue(cpu.st, (d.opcode >> 3) & 7, reg[g], reg[d.modrm & 7]);
-}
-function aluRegImmValue(cpu: Cpu, d: Insn): void {
-  const reg = cpu.reg;
-  const rm = d.modrm & 7;
-  reg[rm] = aluValue(cpu.st, (d.modrm >> 3) & 7, reg[rm], d.imm);
-}
-function aluEaxImmValue(cpu: Cpu, d: Insn): void {
-  const reg = cpu.reg;
-  reg[0] = aluValue(cpu.st, (d.opcode >> 3) & 7, reg[0], d.imm);
-}
-function incRegValue(cpu: Cpu, d: Insn): void {
-  const reg = cpu.reg;
-  const n = d.opcode & 7;
-  reg[n] = incValue(reg[n]);
-}
-function decRegValue(cpu: Cpu, d: Insn): void {
-  const reg = cpu.reg;
-  const n = d.opcode & 7;
-  reg[n] = decValue(reg[n]);
-}
-
-/** execMovEG and execMovGE, execMovRegImm and execMovEImm. */
-function movRegReg(cpu: Cpu, d: Insn): void {
-  cpu.reg[d.modrm & 7] = cpu.reg[(d.modrm >> 3) & 7];
-}
-function movMemReg(cpu: Cpu, d: Insn): void {
-  cpu.writeSeg(cpu.st[S_FLAT_SEGMENTS], d.eaSeg, effectiveAddress(cpu, d), cpu.reg[(d.modrm >> 3) & 7], 32);
-}
-function movRegGReg(cpu: Cpu, d: Insn): void {
-  cpu.reg[(d.modrm >> 3) & 7] = cpu.reg[d.modrm & 7];
-}
-function movRegMem(cpu: Cpu, d: Insn): void {
-  cpu.reg[(d.modrm >> 3) & 7] = cpu.readSeg(cpu.st[S_FLAT_SEGMENTS], d.eaSeg, effectiveAddress(cpu, d), 32);
-}
-function movRegImm(cpu: Cpu, d: Insn): void {
-  cpu.reg[d.opcode & 7] = d.imm;
-}
-function movMemImm(cpu: Cpu, d: Insn): void {
-  cpu.writeSeg(cpu.st[S_FLAT_SEGMENTS], d.eaSeg, effectiveAddress(cpu, d), d.imm, 32);
-}
-
-/** execTestEG with a register r/m. */
-function testRegReg(cpu: Cpu, d: Insn): void {
-  test(cpu.st, cpu.reg[d.modrm & 7], cpu.reg[(d.modrm >> 3) & 7], 32);
-}
-
-/** execJcc. */
-function jcc(cpu: Cpu, d: Insn): void {
-  const st = cpu.st;
-  if (testCondition(st, d.opcode & 15)) jumpNear(cpu, d, st[S_EIP] + d.imm);
+  reg[d.dst] = shift(cpu.st, (d.modrm >> 3) & 7, reg[d.dst], d.src, 32);
 }
 
 // ------------------------------------------------------------------ choosing (the opcode table's `hot`)
@@ -287,69 +115,91 @@ function jcc(cpu: Cpu, d: Insn): void {
 export function dropDeadFlags(insns: readonly Insn[]): void {
   const { live } = flagsLiveAfter(insns);
   for (let k = 0; k < insns.length; k++) {
-    if (!live[k]) insns[k].hot = withoutFlags(insns[k]);
+    if (!live[k]) insns[k].hot = withoutFlags(insns[k].hot);
   }
 }
 
-function withoutFlags(d: Insn): number {
-  const compare = (d.hot === Hot.AluRegImm ? (d.modrm >> 3) & 7 : (d.opcode >> 3) & 7) === CMP;
-  switch (d.hot) {
-    case Hot.AluRegReg: return compare ? Hot.Unseen : Hot.AluRegRegValue;
-    case Hot.AluRegGReg: return compare ? Hot.Unseen : Hot.AluRegGRegValue;
-    case Hot.AluRegImm: return compare ? Hot.Unseen : Hot.AluRegImmValue;
-    case Hot.AluEaxImm: return compare ? Hot.Unseen : Hot.AluEaxImmValue;
+function withoutFlags(form: number): number {
+  switch (form) {
+    case Hot.AddRR: return Hot.AddRRValue;
+    case Hot.OrRR: return Hot.OrRRValue;
+    case Hot.AndRR: return Hot.AndRRValue;
+    case Hot.SubRR: return Hot.SubRRValue;
+    case Hot.XorRR: return Hot.XorRRValue;
+    case Hot.AddRI: return Hot.AddRIValue;
+    case Hot.OrRI: return Hot.OrRIValue;
+    case Hot.AndRI: return Hot.AndRIValue;
+    case Hot.SubRI: return Hot.SubRIValue;
+    case Hot.XorRI: return Hot.XorRIValue;
+    case Hot.CmpRR: case Hot.CmpRI: case Hot.TestRR: return Hot.Unseen;
     case Hot.IncReg: return Hot.IncRegValue;
     case Hot.DecReg: return Hot.DecRegValue;
-    case Hot.TestRegReg: return Hot.Unseen;
-    default: return d.hot;
+    default: return form; // ADC and SBB read CF: they keep their flags forms
   }
+}
+
+/** A register form: its registers decoded into d (dst, src), its number returned. */
+function registers(d: Insn, form: number, dst: number, src: number): number {
+  d.dst = dst;
+  d.src = src;
+  return form;
 }
 
 /** 00-3D with a ModRM byte, E,G (low bits 01) or G,E (11): 32-bit operands only. */
 export function hotAlu(d: Insn): number {
   if ((d.opcode & 1) === 0 || d.o32 === 0) return Hot.None;
-  const register = d.modrm >= 0xc0;
-  if ((d.opcode & 2) === 0) return register ? Hot.AluRegReg : Hot.AluMemReg;
-  return register ? Hot.AluRegGReg : Hot.AluRegMem;
+  const op = (d.opcode >> 3) & 7;
+  const rm = d.modrm & 7, g = (d.modrm >> 3) & 7;
+  if (d.modrm < 0xc0) {
+    if ((d.opcode & 2) !== 0) return registers(d, Hot.AddRM + op, g, -1);
+    return registers(d, op === CMP ? Hot.CmpMR : Hot.AddMR + op, -1, g);
+  }
+  return (d.opcode & 2) === 0 ? registers(d, Hot.AddRR + op, rm, g) : registers(d, Hot.AddRR + op, g, rm);
 }
 
 /** 05-3D eAX, imm32. */
 export function hotAluEaxImm(d: Insn): number {
-  return d.o32 === 0 ? Hot.None : Hot.AluEaxImm;
+  return d.o32 === 0 ? Hot.None : registers(d, Hot.AddRI + ((d.opcode >> 3) & 7), 0, -1);
 }
 
 /** 81, 83 group 1. */
 export function hotAluImm(d: Insn): number {
   if (d.o32 === 0) return Hot.None;
-  return d.modrm >= 0xc0 ? Hot.AluRegImm : Hot.AluMemImm;
+  const op = (d.modrm >> 3) & 7;
+  return d.modrm >= 0xc0 ? registers(d, Hot.AddRI + op, d.modrm & 7, -1) : op === CMP ? Hot.CmpMI : Hot.AddMI + op;
 }
 
-/** C1 and D1 group 2 with a register. */
+/** C1 and D1 group 2 with a register (C1 by 0 changes nothing: its generic form). */
 export function hotShift(d: Insn): number {
   if (d.o32 === 0 || d.modrm < 0xc0) return Hot.None;
-  return d.opcode === 0xc1 ? Hot.ShiftRegImm : Hot.ShiftReg1;
+  const count = d.opcode === 0xc1 ? d.imm & 31 : 1;
+  if (count === 0) return Hot.None;
+  const op = (d.modrm >> 3) & 7;
+  const form = op === ROL ? Hot.RolR : op === ROR ? Hot.RorR : op === SHL || op === SAL ? Hot.ShlR : op === SHR ? Hot.ShrR : op === SAR ? Hot.SarR : Hot.ShiftReg;
+  return registers(d, form, d.modrm & 7, count);
 }
 
-export function hotJcc(): number {
-  return Hot.Jcc;
+/** 70-7F, 0F 80-8F. */
+export function hotJcc(d: Insn): number {
+  return Hot.JccO + ((d.opcode & 15) >> 1);
 }
 
 /** 40-4F. */
 export function hotIncDec(d: Insn): number {
-  return d.o32 === 0 ? Hot.None : d.opcode < 0x48 ? Hot.IncReg : Hot.DecReg;
+  return d.o32 === 0 ? Hot.None : registers(d, d.opcode < 0x48 ? Hot.IncReg : Hot.DecReg, d.opcode & 7, -1);
 }
 
 /** 89 and 8B. */
 export function hotMov(d: Insn): number {
   if (d.o32 === 0) return Hot.None;
-  const register = d.modrm >= 0xc0;
-  if (d.opcode === 0x89) return register ? Hot.MovRegReg : Hot.MovMemReg;
-  return register ? Hot.MovRegGReg : Hot.MovRegMem;
+  const rm = d.modrm & 7, g = (d.modrm >> 3) & 7;
+  if (d.modrm < 0xc0) return d.opcode === 0x89 ? registers(d, Hot.MovMemReg, -1, g) : registers(d, Hot.MovRegMem, g, -1);
+  return d.opcode === 0x89 ? registers(d, Hot.MovRR, rm, g) : registers(d, Hot.MovRR, g, rm);
 }
 
 /** B8-BF. */
 export function hotMovRegImm(d: Insn): number {
-  return d.o32 === 0 ? Hot.None : Hot.MovRegImm;
+  return d.o32 === 0 ? Hot.None : registers(d, Hot.MovRegImm, d.opcode & 7, -1);
 }
 
 /** C7 /0 to memory. */
@@ -359,7 +209,7 @@ export function hotMovMemImm(d: Insn): number {
 
 /** 85 with a register. */
 export function hotTest(d: Insn): number {
-  return d.o32 === 0 || d.modrm < 0xc0 ? Hot.None : Hot.TestRegReg;
+  return d.o32 === 0 || d.modrm < 0xc0 ? Hot.None : registers(d, Hot.TestRR, d.modrm & 7, (d.modrm >> 3) & 7);
 }
 
 // The generic forms called directly.

@@ -40,6 +40,13 @@ export class Insn {
   info = 0;
   /** Its hot form's number for the interpreter, or 0: run `execute` (hot-forms.ts). */
   hot = 0;
+  /**
+   * The operands of a hot form, as its chooser decoded them from the ModRM byte or the opcode:
+   * the register it writes (or CMP and TEST compare; -1: none), and the register it reads
+   * besides (-1: none) or, for a shift, its count.
+   */
+  dst = 0;
+  src = -1;
 }
 
 function notDecoded(): void {

@@ -9,12 +9,12 @@
  * alone, or stop. With none attached that is one null check per block.
  */
 import { ATTN_CODE_WRITTEN, ATTN_DEBUG, ATTN_DEBUGGER, ATTN_HALT, ATTN_INTERRUPT, ATTN_RECHECK_TF, ATTN_SHADOW, ATTN_STOP, ATTN_TABLE_WRITTEN, ATTN_TRAP, GUEST_FAULT, type Cpu, type StopReason } from './cpu.ts';
-import type { CompiledBlock, DecodedBlock } from './block-cache.ts';
+import { chainedBlock, decodedBlocksRun, type CompiledBlock, type DecodedBlock } from './block-cache.ts';
 import { HOOK_SINGLE, HOOK_STOP } from './debug-hook.ts';
 import { DR6, DR6_BS } from './debug.ts';
 import { step } from './decoder.ts';
-import { interpret } from './hot-forms.ts';
 import type { Insn } from './insn.ts';
+import { interpretBlocks, lastInterpreted } from './interpreter.ts';
 import { deliverPendingEvent } from './interrupts.ts';
 import { ExitReason } from './sensitive.ts';
 import { CS, IF, RF, S_CODE32, S_EFLAGS, S_EIP, S_INSN_EIP, S_SEG_BASE, S_SEG_HIGH, TF } from './state.ts';
@@ -62,7 +62,7 @@ function runChunk(cpu: Cpu, count: number): number {
   let n = 0;
   let previous: DecodedBlock | null = null;
   // The block being executed and its first EIP, for the catch below (which finds the faulting
-  // instruction's index where a compiled block or interpretBlock leaves it: cpu.compiledFaultIndex).
+  // instruction's index where a compiled block or interpretBlocks leaves it: cpu.compiledFaultIndex).
   let running: readonly Insn[] | null = null;
   let base = 0;
   for (;;) {
@@ -108,16 +108,14 @@ function runChunk(cpu: Cpu, count: number): number {
           continue;
         }
         // Only the last instruction reads EIP (D_ENDS_BLOCK): the others run without it.
-        const insns = block.insns;
-        const last = insns.length - 1;
-        running = insns;
+        running = block.insns;
         base = st[S_EIP];
         let compiled = block.compiled;
         if (compiled === null && cpu.compiler !== null && ++block.runs >= cpu.compileThreshold) {
           compiled = compile(cpu, block, (st[S_SEG_BASE + CS] + base) | 0);
         }
         if (compiled !== null) {
-          // The same steps as interpretBlock, in the block's own function (src/jit/translation-cache.ts).
+          // The same steps as interpretBlocks, in the block's own function (src/jit/translation-cache.ts).
           cpu.compiledEarlyStop = false;
           const ran = compiled(cpu, st, count - n, n);
           running = null;
@@ -128,18 +126,12 @@ function runChunk(cpu: Cpu, count: number): number {
           previous = block;
           continue;
         }
-        // In a function of its own, which V8 optimizes with its own inlining budget: the hot forms.
+        // In a function of its own, which follows the chain while it can (src/cpu/interpreter.ts).
         cpu.compiledFaultRetired = 0;
-        const stoppedAfter = interpretBlock(cpu, st, insns, base, n);
-        if (stoppedAfter !== 0) {
-          running = null;
-          return n + stoppedAfter;
-        }
+        n = interpretBlocks(cpu, st, block, count, n);
         running = null;
-        const retired = cpu.retiredNow();
-        if (cpu.attention !== 0) return cpu.stopReason === 'vmexit' ? n + last : n + last + retired;
-        n += last + retired;
-        previous = block;
+        if (cpu.attention !== 0) return n;
+        previous = lastInterpreted;
       }
       return n;
     } catch (e) {
@@ -198,54 +190,17 @@ function compile(cpu: Cpu, block: DecodedBlock, linear: number): CompiledBlock {
 }
 
 /**
- * Interprets a decoded block from its first instruction (EIP on it). Only the last instruction
- * reads EIP (D_ENDS_BLOCK): it alone gets EIP, the instruction's EIP and the chunk's retired
- * count (`retiredBefore` + its index) first. Returns 0 when the last instruction ran, else how
- * many ran before something needed the run loop's attention (EIP after the last of them). A
- * fault leaves `cpu.compiledFaultIndex` on the faulting instruction.
- */
-function interpretBlock(cpu: Cpu, st: Int32Array, insns: Insn[], base: number, retiredBefore: number): number {
-  const last = insns.length - 1;
-  let i = 0;
-  try {
-    // One call site of interpret for every instruction, so that V8 inlines it (and its hot
-    // forms) once: the last instruction is told apart inside the loop.
-    for (; ; i++) {
-      const d = insns[i];
-      if (i === last) {
-        const eip = (base + d.offset) | 0;
-        st[S_INSN_EIP] = eip;
-        st[S_EIP] = eip + d.length;
-        cpu.retiredInChunk = retiredBefore + last;
-      }
-      interpret(cpu, d);
-      if (i === last) return 0;
-      if (cpu.attention !== 0) {
-        st[S_EIP] = (base + d.offset + d.length) | 0;
-        return i + 1;
-      }
-    }
-  } catch (e) {
-    cpu.compiledFaultIndex = i;
-    throw e;
-  }
-}
-
-/**
  * The decoded block at CS:EIP: the one the previous block chained to, else from the cache,
  * else decoded now. Null when the instruction must be single-stepped (see BlockCache.build).
  */
 function blockAtEip(cpu: Cpu, previous: DecodedBlock | null): DecodedBlock | null {
-  // (An instruction to resume as decoded runs alone: see Cpu.resumeInsn.)
-  if (!cpu.useDecodedBlocks || cpu.codeWatch || cpu.resumeInsn !== null) return null;
+  if (!decodedBlocksRun(cpu)) return null;
   const st = cpu.st;
   const eip = st[S_EIP];
   const generation = cpu.translationGeneration;
   if (previous !== null) {
-    const next0 = previous.next0;
-    if (previous.nextEip0 === eip && previous.nextGen0 === generation && next0 !== null && next0.valid) return next0;
-    const next1 = previous.next1;
-    if (previous.nextEip1 === eip && previous.nextGen1 === generation && next1 !== null && next1.valid) return next1;
+    const chained = chainedBlock(previous, eip, generation);
+    if (chained !== null) return chained;
   }
   const lin = (st[S_SEG_BASE + CS] + eip) | 0;
   const e = cpu.tlb[lin >>> 12];

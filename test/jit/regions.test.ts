@@ -10,8 +10,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machine/machine.ts';
 import { debugAsm } from '../helpers/debug-session.ts';
-import { random } from '../helpers/random-code.ts';
-import { ENTER_FLAT_PM, identityMap4M, runAsm, startTimer } from '../helpers/run-asm.ts';
+import { BRANCHY, countdownToDivideByZero, randomLoop, TICKING } from '../helpers/loops.ts';
+import { ENTER_FLAT_PM, identityMap4M, runAsm } from '../helpers/run-asm.ts';
 import { expectSameMachine } from '../helpers/same-machine.ts';
 
 const compileAtThird = (m: Machine) => void (m.cpu.compileThreshold = 3);
@@ -27,87 +27,6 @@ function bothWays(source: string, maxInstructions = 1_000_000) {
   expect(compiled.outcome).toEqual(interpreted.outcome);
   expect(compiled.output).toBe(interpreted.output);
   return compiled;
-}
-
-/** An interrupt gate for `vector` to `handler` in an IDT at 0x1000 (flat code selector 8). */
-const gate = (vector: number, handler: string) => `
-  mov eax, ${handler}
-  mov word [0x1000 + ${vector} * 8], ax
-  mov word [0x1000 + ${vector} * 8 + 2], 8
-  mov word [0x1000 + ${vector} * 8 + 4], 0x8e00
-  shr eax, 16
-  mov word [0x1000 + ${vector} * 8 + 6], ax`;
-const LOAD_IDT = `
-  lidt [idt_desc]
-  jmp idt_loaded
-idt_desc:
-  dw 0x7ff
-  dd 0x1000
-idt_loaded:`;
-
-/** A loop of three blocks: an `if` on the counter's bit 2, and memory in two of them. */
-const BRANCHY = `${ENTER_FLAT_PM}
-  mov ecx, 3000
-  xor eax, eax
-  mov ebx, 0x12345678
-  mov edi, 0x100000
-  mov dword [edi], 5
-top:
-  add eax, ebx
-  sub eax, ecx
-  jnz .carry
-.carry:
-  sbb ebp, 0          ; the SUB's CF, read across a block boundary
-  mov edx, ecx
-  and edx, 4
-  jz .skip
-  xor ebx, eax
-  add [edi], ebx
-  sub eax, 3
-.skip:
-  rol ebx, 3
-  mov esi, [edi]
-  adc eax, esi
-  dec ecx
-  jnz top
-  mov [0x500], eax
-  hlt`;
-
-/**
- * A random loop of several blocks (seeded): random ALU, shift, memory and flag-reading
- * instructions, each block ending in a random Jcc to a later block (so the loop ends: only its
- * closing DEC/JNZ goes back), for the flags deferred across a region's blocks.
- */
-function randomLoop(seed: number): string {
-  const next = random(seed);
-  const pick = <T,>(items: readonly T[]): T => items[next() % items.length];
-  const regs = ['eax', 'ebx', 'edx', 'esi', 'ebp'];
-  const cc = ['o', 'no', 'c', 'nc', 'z', 'nz', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
-  const imm = () => String(next() | 0);
-  const mem = () => `[edi + ${4 * (next() % 8)}]`;
-  const forms: (() => string)[] = [
-    () => `${pick(['add', 'sub', 'and', 'or', 'xor', 'adc', 'sbb', 'cmp'])} ${pick(regs)}, ${pick(regs)}`,
-    () => `${pick(['add', 'sub', 'and', 'or', 'xor', 'adc', 'sbb', 'cmp'])} ${pick(regs)}, ${imm()}`,
-    () => `test ${pick(regs)}, ${pick(regs)}`,
-    () => `${pick(['inc', 'dec', 'neg', 'not'])} ${pick(regs)}`,
-    () => `${pick(['shl', 'shr', 'sar', 'rol', 'ror'])} ${pick(regs)}, ${1 + (next() % 31)}`,
-    () => `${pick(['rcl', 'rcr'])} ${pick(regs)}, 1`,
-    () => `${pick(['add', 'sub', 'xor', 'adc'])} dword ${mem()}, ${pick(regs)}`,
-    () => `${pick(['mov', 'add', 'sbb'])} ${pick(regs)}, ${mem()}`,
-    () => `mov ${mem()}, ${pick(regs)}`,
-    () => `set${pick(cc)} al`,
-    () => 'pushfd\n  pop edx',
-    () => `lea ${pick(regs)}, [${pick(regs)} + ${pick(regs)} * 4 + ${next() % 100}]`,
-  ];
-  const blocks = 2 + (next() % 5);
-  const lines = [ENTER_FLAT_PM, '  mov ecx, 200', '  mov edi, 0x100000', ...regs.map((r) => `  mov ${r}, ${imm()}`), 'top:'];
-  for (let b = 0; b < blocks; b++) {
-    lines.push(`b${b}:`);
-    for (let i = 1 + (next() % 5); i > 0; i--) lines.push(`  ${pick(forms)()}`);
-    if (b < blocks - 1) lines.push(`  j${pick(cc)} b${b + 1 + (next() % (blocks - b))}`);
-  }
-  lines.push(`b${blocks}:`, '  dec ecx', '  jnz top', '  hlt');
-  return lines.join('\n');
 }
 
 describe('regions', () => {
@@ -165,26 +84,7 @@ describe('regions', () => {
     ['its first block', 'div ecx\n  jmp .second\n.second:', ''],
     ['a later block', 'jmp .second\n.second:', 'div ecx'],
   ])('a fault in %s leaves the state of the faulting instruction', (_, first, later) => {
-    // DIV by ECX counts down to a divide by zero; the handler keeps the saved EIP and ECX.
-    const run = bothWays(`${ENTER_FLAT_PM}${gate(0, 'de_handler')}${LOAD_IDT}
-      mov ecx, 200
-    spin:
-      mov eax, 1000
-      xor edx, edx
-      add ebx, ecx
-      ${first}
-      add esi, eax
-      test ecx, 1
-      jnz .odd
-      ${later}
-      add ebp, edx
-    .odd:
-      dec ecx
-      jmp spin
-    de_handler:
-      pop dword [0x500]
-      mov [0x504], ecx
-      hlt`);
+    const run = bothWays(countdownToDivideByZero(first, later));
     expect(run.outcome.kind).toBe('halted');
     expect(run.machine.phys.read(0x504, 4)).toBe(0);
     expect(run.machine.phys.read(run.machine.phys.read(0x500, 4), 2)).toBe(0xf1f7); // F7 F1: DIV ECX
@@ -258,30 +158,7 @@ describe('regions', () => {
   });
 
   it('an interrupt leaves a region at the instruction boundary the interpreter takes it at', () => {
-    const run = bothWays(`${ENTER_FLAT_PM}${gate(0x20, 'tick')}${LOAD_IDT}
-      ${startTimer(0x20, 300)}
-      mov dword [0x600], 0
-      sti
-      mov ebx, 7
-    work:
-      add eax, ebx
-      test eax, 8
-      jz .quiet
-      rol ebx, 1
-    .quiet:
-      inc edx
-      cmp dword [0x600], 20
-      jb work
-      cli
-      hlt
-    tick:
-      inc dword [0x600]
-      mov [0x604], edx
-      push eax
-      mov al, 0x20
-      out 0x20, al
-      pop eax
-      iret`, 5_000_000);
+    const run = bothWays(TICKING, 5_000_000);
     expect(run.outcome.kind).toBe('halted');
     expect(run.machine.phys.read(0x600, 4)).toBe(20);
   });

@@ -19,8 +19,8 @@ export function aluValue(st: Int32Array, op: number, a: number, b: number): numb
   switch (op) {
     case ADD: return addValue(a, b);
     case OR: return orValue(a, b);
-    case ADC: return (a + b + getCF(st)) | 0;
-    case SBB: return (a - b - getCF(st)) | 0;
+    case ADC: return adcValue(st, a, b);
+    case SBB: return sbbValue(st, a, b);
     case AND: return andValue(a, b);
     case XOR: return xorValue(a, b);
     default: return subValue(a, b); // SUB, CMP
@@ -35,6 +35,8 @@ export const orValue = (a: number, b: number): number => a | b;
 export const andValue = (a: number, b: number): number => a & b;
 export const subValue = (a: number, b: number): number => (a - b) | 0;
 export const xorValue = (a: number, b: number): number => a ^ b;
+export const adcValue = (st: Int32Array, a: number, b: number): number => (a + b + getCF(st)) | 0;
+export const sbbValue = (st: Int32Array, a: number, b: number): number => (a - b - getCF(st)) | 0;
 /** The functions above by operation, as compiled code names them (CMP's is SUB's; null: ADC and SBB, which read CF). */
 const ALU_VALUE_NAMES = ['addValue', 'orValue', null, null, 'andValue', 'subValue', 'xorValue', 'subValue'] as const;
 
@@ -61,10 +63,19 @@ function lazyKindOf(op: number): number {
 
 /** a (op) b on `size` bits, setting the flags lazily. The result is not truncated. */
 export function alu(st: Int32Array, op: number, a: number, b: number, size: number): number {
-  const r = aluValue(st, op, a, b);
-  recordLazy(st, lazyKindOf(op), a, b, r, size, ARITH_FLAGS);
-  return r;
+  return recordLazy(st, lazyKindOf(op), a, b, aluValue(st, op, a, b), size, ARITH_FLAGS);
 }
+
+// alu() for each operation, as small functions: the interpreter's hot forms call them
+// (src/cpu/interpreter.ts), one per operation, where V8's default inlining budget would not
+// hold alu()'s switch at every call site. CMP's is SUB's, the result not kept.
+export const aluAdd = (st: Int32Array, a: number, b: number, size: number): number => recordLazy(st, LAZY_ADD, a, b, addValue(a, b), size, ARITH_FLAGS);
+export const aluOr = (st: Int32Array, a: number, b: number, size: number): number => recordLazy(st, LAZY_LOGIC, a, b, orValue(a, b), size, ARITH_FLAGS);
+export const aluAdc = (st: Int32Array, a: number, b: number, size: number): number => recordLazy(st, LAZY_ADC, a, b, adcValue(st, a, b), size, ARITH_FLAGS);
+export const aluSbb = (st: Int32Array, a: number, b: number, size: number): number => recordLazy(st, LAZY_SBB, a, b, sbbValue(st, a, b), size, ARITH_FLAGS);
+export const aluAnd = (st: Int32Array, a: number, b: number, size: number): number => recordLazy(st, LAZY_LOGIC, a, b, andValue(a, b), size, ARITH_FLAGS);
+export const aluSub = (st: Int32Array, a: number, b: number, size: number): number => recordLazy(st, LAZY_SUB, a, b, subValue(a, b), size, ARITH_FLAGS);
+export const aluXor = (st: Int32Array, a: number, b: number, size: number): number => recordLazy(st, LAZY_LOGIC, a, b, xorValue(a, b), size, ARITH_FLAGS);
 
 /** INC's and DEC's values (the translation cache uses them alone when the flags are not needed). */
 export const incValue = (a: number): number => (a + 1) | 0;
