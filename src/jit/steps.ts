@@ -9,7 +9,7 @@ import type { Insn } from '../cpu/insn.ts';
 import { S_EIP, SF, ZF } from '../cpu/state.ts';
 import { resultNegative, resultZero, testCondition } from '../cpu/flags.ts';
 import { pop, push } from '../cpu/operands.ts';
-import { addValue, alu, aluValue, andValue, dec, decValue, inc, incValue, orValue, subValue, test, xorValue } from '../cpu/ops/alu.ts';
+import { addValue, aluAdc, aluAdd, aluAnd, aluOr, aluSbb, aluSub, aluValue, aluXor, andValue, dec, decValue, inc, incValue, orValue, subValue, test, xorValue } from '../cpu/ops/alu.ts';
 import { jumpNear } from '../cpu/ops/control.ts';
 import { signExtend } from '../cpu/ops/move.ts';
 import { imul, imulValue } from '../cpu/ops/muldiv.ts';
@@ -20,7 +20,7 @@ import {
 
 /** What emitted code may call, by name (emit.ts). */
 const HELPERS = {
-  alu, aluValue, addValue, orValue, andValue, subValue, xorValue, inc, incValue, dec, decValue, test, testCondition, resultZero, resultNegative, jumpNear, push, pop,
+  aluAdd, aluOr, aluAdc, aluSbb, aluAnd, aluSub, aluXor, aluValue, addValue, orValue, andValue, subValue, xorValue, inc, incValue, dec, decValue, test, testCondition, resultZero, resultNegative, jumpNear, push, pop,
   rotateLeft, rotateRight, rotateLeftThroughCarry, rotateRightThroughCarry, shiftLeft, shiftRight, shiftArithmeticRight,
   rotateLeftValue, rotateRightValue, shiftLeftValue, shiftRightValue, shiftArithmeticRightValue, imul, imulValue, signExtend,
 };

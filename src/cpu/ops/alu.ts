@@ -66,8 +66,8 @@ export function alu(st: Int32Array, op: number, a: number, b: number, size: numb
   return recordLazy(st, lazyKindOf(op), a, b, aluValue(st, op, a, b), size, ARITH_FLAGS);
 }
 
-// alu() for each operation, as small functions: the interpreter's hot forms call them
-// (src/cpu/interpreter.ts), one per operation, where V8's default inlining budget would not
+// alu() for each operation, as small functions: the interpreter's hot forms (src/cpu/interpreter.ts)
+// and compiled code call them, one per operation, where V8's default inlining budget would not
 // hold alu()'s switch at every call site. CMP's is SUB's, the result not kept.
 export const aluAdd = (st: Int32Array, a: number, b: number, size: number): number => recordLazy(st, LAZY_ADD, a, b, addValue(a, b), size, ARITH_FLAGS);
 export const aluOr = (st: Int32Array, a: number, b: number, size: number): number => recordLazy(st, LAZY_LOGIC, a, b, orValue(a, b), size, ARITH_FLAGS);
@@ -209,16 +209,20 @@ export function execTestEImm(cpu: Cpu, d: Insn): void {
 
 // ------------------------------------------------------------------ the translation cache's forms
 
-/** The ALU operation as an expression: alu(), or its value alone when no flag it sets is live. */
+/** The ALU operation with its flags, as compiled code calls it: its own function (aluAdd...; CMP's is aluSub), as the interpreter's hot forms do. */
+const ALU_NAMES = ['aluAdd', 'aluOr', 'aluAdc', 'aluSbb', 'aluAnd', 'aluSub', 'aluXor', 'aluSub'] as const;
+const aluJsCall = (op: number, a: string, b: string, size: number): string => `${ALU_NAMES[op]}(st, ${a}, ${b}, ${size})`;
+
+/** The ALU operation as an expression: with its flags, or its value alone when no flag it sets is live. */
 const aluJs = (op: number, a: string, b: string, size: number, flagsLive: boolean): string =>
-  flagsLive ? `alu(st, ${op}, ${a}, ${b}, ${size})` : aluValueJs(op, a, b);
+  flagsLive ? aluJsCall(op, a, b, size) : aluValueJs(op, a, b);
 
 /** execAluEG. */
 export const emitAluEG: Emitter = (d, _x, flagsLive) => {
   const op = (d.opcode >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
   const g = regJs(regField(d), size);
-  if (op === CMP) return flagsLive ? `alu(st, ${op}, ${readEJs(d, size)}, ${g}, ${size});` : '';
+  if (op === CMP) return flagsLive ? `${aluJsCall(op, readEJs(d, size), g, size)};` : '';
   return updateEJs(d, size, (a) => aluJs(op, a, g, size, flagsLive));
 };
 
@@ -245,7 +249,7 @@ export const emitAluEImm: Emitter = (d, _x, flagsLive) => {
   const op = (d.modrm >> 3) & 7;
   const size = sizeFromOpcodeBit(d);
   const imm = String(size === 32 ? d.imm : d.imm & ((1 << size) - 1));
-  if (op === CMP) return flagsLive ? `alu(st, ${op}, ${readEJs(d, size)}, ${imm}, ${size});` : '';
+  if (op === CMP) return flagsLive ? `${aluJsCall(op, readEJs(d, size), imm, size)};` : '';
   return updateEJs(d, size, (a) => aluJs(op, a, imm, size, flagsLive));
 };
 
@@ -285,7 +289,7 @@ export const emitTestAccImm: Emitter = (d, _x, flagsLive) => {
 /** An ALU operation deferred (not ADC or SBB): `js` catches its operands in `t`0 and `t`1. */
 function deferredAlu(op: number, size: number, t: string, js: string): DeferredFlags | null {
   if (op === ADC || op === SBB) return null;
-  return { js, result: aluValueJs(op, `${t}0`, `${t}1`), size, record: `alu(st, ${op}, ${t}0, ${t}1, ${size});` };
+  return { js, result: aluValueJs(op, `${t}0`, `${t}1`), size, record: `${aluJsCall(op, `${t}0`, `${t}1`, size)};` };
 }
 /** Its statements: a and b caught as they are read, the value stored by `store` (none for CMP). */
 const caughtJs = (op: number, a: string, b: string, t: string, store: (value: string) => string) =>
