@@ -114,7 +114,7 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   lines.push(`return function ${name}(cpu, st, budget, retiredBefore) {`);
   lines.push(`  const base = st[${S_EIP}], r = cpu.reg, generation = cpu.translationGeneration;`);
   lines.push(`  let k = 0, done = 0, flat = st[${S_FLAT_SEGMENTS}]${registersIn(named).map((n) => `, r${n} = r[${n}]`).join('')}${temps.map((t) => `, ${t}`).join('')};`);
-  lines.push('  let stopAt = -1, stopEip = 0;');
+  lines.push(`  let stopAt = -1, stopEip = 0${taken !== null ? ', taken = false' : ''};`);
   lines.push('  try {');
   // The instructions run inside a labelled block: an early stop leaves it for the code after it.
   lines.push('    body: {');
@@ -154,18 +154,16 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
   if (taken !== null) {
     // The branch taken by the block itself: EIP and the rest are written only as the loop leaves.
     const before = makesRecords[last] ? make() : '';
-    lines.push(`        ${before}const taken = ${taken};`);
+    lines.push(`        ${before}taken = ${taken};`);
     // (A round of quiet instructions can neither set cpu.attention nor flush the TLB: then only
     // the budget is looked at. A compiled block starts with nothing pending.)
     const quietRound = steps.slice(0, last).every((x) => x.quiet);
-    lines.push(`        if (!taken || ${quietRound ? '' : 'cpu.attention !== 0 || cpu.translationGeneration !== generation || '}done + ${2 * length} > budget) {`);
-    lines.push(`          ${make()}${leave(`taken ? base : (base + ${d.offset + d.length}) | 0`)}`);
-    lines.push('          break;');
-    lines.push('        }');
+    lines.push(`        if (!taken || ${quietRound ? '' : 'cpu.attention !== 0 || cpu.translationGeneration !== generation || '}done + ${2 * length} > budget) break;`);
     // (Virtual time as the run loop leaves it between rounds, where a round may read it: an
     // access to memory, the local APIC's timer.)
     lines.push(`        ${quietRound ? '' : `cpu.retiredInChunk = retiredBefore + done + ${last}; `}done += ${length};`);
     lines.push('      }');
+    lines.push(`      ${make()}${leave(`taken ? base : (base + ${d.offset + d.length}) | 0`)}`);
   } else {
     // (In a loop, what is deferred is made before the branch: nothing is carried into the next round.)
     const before = makesRecords[last] ? make() : '';
