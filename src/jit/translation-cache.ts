@@ -163,6 +163,9 @@ export function compiledSource(insns: readonly Insn[], name: string): string {
     // access to memory, the local APIC's timer.)
     lines.push(`        ${quietRound ? '' : `cpu.retiredInChunk = retiredBefore + done + ${last}; `}done += ${length};`);
     lines.push('      }');
+    // Leaving: written after the loop, not in the branch that breaks out of it. With one edge out
+    // of the loop V8 makes tighter code of the same loop (the ALU loop: 3,300-3,900 MIPS in every
+    // run, where it ran at 2,240-2,380 in most).
     lines.push(`      ${make()}${leave(`taken ? base : (base + ${d.offset + d.length}) | 0`)}`);
   } else {
     // (In a loop, what is deferred is made before the branch: nothing is carried into the next round.)
