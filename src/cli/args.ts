@@ -24,6 +24,9 @@ export function parseSegOff(text: string, what: string): { segment: number; offs
   return { segment: parseInt(m[1], 16), offset: parseInt(m[2], 16) };
 }
 
+/** The value given last for an option (a later one overrides an earlier), or undefined. */
+export const lastValue = (options: Map<string, string[]>, name: string): string | undefined => options.get(name)?.at(-1);
+
 /**
  * Splits argv into options and positionals. `spec` maps each option to whether it takes a
  * value; repeated options collect all their values.

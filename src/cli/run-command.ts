@@ -17,7 +17,7 @@ import { MIN_RAM_BYTES, checkReservedRanges } from '../machine/pc-memory.ts';
 import { hex } from '../cpu/physical-memory.ts';
 import { PortConflictError, describePorts, portHex } from '../cpu/io-bus.ts';
 import type { Command } from './command.ts';
-import { parseNumber, parseOptions, parseSegOff, parseSize } from './args.ts';
+import { lastValue, parseNumber, parseOptions, parseSegOff, parseSize } from './args.ts';
 import { UserError } from './user-error.ts';
 import { EXIT, formatExitStatuses } from './exit-status.ts';
 import { OutputFile, checkInputFile, fileUserError, openImageForUpdate, readInputFile } from './files.ts';
@@ -250,37 +250,36 @@ function takeTraceExitsFilter(args: string[]): { args: string[]; filter: number[
 export function parseRunArguments(allArgs: string[], stdout: (byte: number) => void = (b) => process.stdout.write(Uint8Array.of(b)), usage = USAGE): RunSettings {
   const { args, filter: traceExitsFilter } = takeTraceExitsFilter(allArgs);
   const { options, positionals } = parseOptions(args, OPTIONS, usage);
-  const one = (name: string) => options.get(name)?.at(-1);
   const all = (name: string) => options.get(name) ?? [];
-  const loadPath = one('--load-snapshot');
+  const loadPath = lastValue(options, '--load-snapshot');
   if (loadPath !== undefined) return snapshotRunSettings(loadPath, options, positionals, stdout, traceExitsFilter);
   if (positionals.length > 1) throw new UserError(`one guest file, please; got ${positionals.length}: ${positionals.join(' ')}\n\n${usage}`);
-  const memoryBytes = parseSize(one('--mem') ?? '32M', '--mem');
+  const memoryBytes = parseSize(lastValue(options, '--mem') ?? '32M', '--mem');
   if (memoryBytes < 0x100000 || memoryBytes % 4096 !== 0 || memoryBytes > MAX_RAM_BYTES) {
-    throw new UserError(`--mem: ${one('--mem')} is not usable: give a multiple of 4K between 1M and ${MAX_RAM_BYTES / 0x100000}M (RAM, the firmware and the VMM's tables share the host's 2 GiB)`);
+    throw new UserError(`--mem: ${lastValue(options, '--mem')} is not usable: give a multiple of 4K between 1M and ${MAX_RAM_BYTES / 0x100000}M (RAM, the firmware and the VMM's tables share the host's 2 GiB)`);
   }
   const defines = parseDefines(all('-D'));
   const includes = all('-I');
-  const mode = one('--mode') ?? 'ept';
+  const mode = lastValue(options, '--mode') ?? 'ept';
   if (mode !== 'bare' && mode !== 'ept' && mode !== 'shadow' && mode !== 'pv') {
     throw new UserError(`--mode ${mode}: write ept (the VMM, memory through EPT), shadow (the VMM, shadow page tables), pv (paravirtual paging) or bare (no VMM)`);
   }
   if (options.has('--no-jit') && options.has('--trace-jit')) throw new UserError('--trace-jit shows what the translation cache compiles, and --no-jit turns it off: give one of them');
   const config: MachineConfig = { memoryBytes, mode, loads: [], debugcons: [], serial: stdout, translationCache: !options.has('--no-jit') };
-  const shadowCache = one('--shadow-cache');
+  const shadowCache = lastValue(options, '--shadow-cache');
   if (shadowCache !== undefined) {
     const roots = Number(shadowCache);
     if (!Number.isInteger(roots) || roots < 1 || roots > 1024) throw new UserError(`--shadow-cache ${shadowCache}: give how many page-table roots to keep, 1 (no cache) to 1024`);
     if (mode !== 'shadow') throw new UserError('--shadow-cache applies to --mode shadow only');
     config.shadowCacheRoots = roots;
   }
-  const unrestricted = one('--unrestricted');
+  const unrestricted = lastValue(options, '--unrestricted');
   if (unrestricted !== undefined) {
     if (unrestricted !== 'on' && unrestricted !== 'off') throw new UserError(`--unrestricted ${unrestricted}: write on (the CPU runs real mode itself) or off (the VMM runs it in virtual-8086 mode)`);
     if (mode !== 'ept' && mode !== 'shadow') throw new UserError(`--unrestricted applies to --mode ept and --mode shadow (a VMM's CPU feature), not to --mode ${mode}`);
     config.unrestrictedGuest = unrestricted === 'on';
   }
-  const smp = one('--smp');
+  const smp = lastValue(options, '--smp');
   if (smp !== undefined) {
     const cpus = Number(smp);
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) throw new UserError(`--smp ${smp}: give how many processors, 1 to ${MAX_CPUS}`);
@@ -318,7 +317,7 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
     fits(address, bytes.length, `--load ${spec}`);
     config.loads!.push({ address, bytes });
   }
-  const entry = one('--entry');
+  const entry = lastValue(options, '--entry');
   if (entry !== undefined) config.entry = parseSegOff(entry, '--entry');
 
   // What the BIOS boots: disks, or a Multiboot kernel loaded after the machine exists.
@@ -357,16 +356,16 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
     }
     else addDisk(guessKind(bytes.length) === 'floppy' ? 0x00 : 0x80, file, undefined, bytes);
   }
-  const fda = one('--fda');
+  const fda = lastValue(options, '--fda');
   if (fda !== undefined) addDisk(0x00, fda, 'floppy');
-  const hda = one('--hda');
+  const hda = lastValue(options, '--hda');
   if (hda !== undefined) addDisk(0x80, hda, 'hard-disk');
-  const hdb = one('--hdb');
+  const hdb = lastValue(options, '--hdb');
   if (hdb !== undefined) {
     if (!disks.has(0x80)) throw new UserError(`--hdb ${hdb}: there is no first hard disk; give it as --hda (the BIOS numbers hard disks from 80h)`);
     addDisk(0x81, hdb, 'hard-disk');
   }
-  const boot = one('--boot');
+  const boot = lastValue(options, '--boot');
   if (boot !== undefined) {
     if (boot !== 'a' && boot !== 'c') throw new UserError(`--boot ${boot}: write a (the floppy) or c (the hard disk)`);
     const drive = boot === 'a' ? 0x00 : 0x80;
@@ -375,7 +374,7 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
   }
   config.disks = disks;
 
-  const biosPath = one('--bios');
+  const biosPath = lastValue(options, '--bios');
   let builtinFirmware = false;
   const raw = config.entry !== undefined && biosPath === undefined;
   if (!raw) {
@@ -424,7 +423,7 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
       config.debugcons!.push({ port, sink: (b) => file.write(Uint8Array.of(b)) });
     }
   }
-  const exitPort = one('--exit-port');
+  const exitPort = lastValue(options, '--exit-port');
   if (exitPort !== undefined) {
     config.exitPort = parsePort(exitPort, '--exit-port');
     claim(config.exitPort, `--exit-port ${exitPort}`);
@@ -433,7 +432,7 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
   return {
     config,
     bootAsm,
-    kernel: kernel && { ...kernel, commandLine: one('--append') ?? '' },
+    kernel: kernel && { ...kernel, commandLine: lastValue(options, '--append') ?? '' },
     dumps,
     outputs,
     portOptions,
@@ -445,25 +444,23 @@ export function parseRunArguments(allArgs: string[], stdout: (byte: number) => v
 
 /** What any run takes, whatever the machine: its bounds, reports, traces, gdb, snapshots and record/replay. */
 function runControl(options: Map<string, string[]>, traceExitsFilter: number[] | null) {
-  const one = (name: string) => options.get(name)?.at(-1);
-  const max = one('--max-instructions');
+  const max = lastValue(options, '--max-instructions');
   return {
     maxInstructions: max === undefined ? Infinity : parseNumber(max, '--max-instructions'),
     stats: options.has('--stats'),
     traceExits: options.has('--trace-exits'),
     traceExitsFilter,
     traceJit: options.has('--trace-jit'),
-    gdb: parseGdbListen(one('--gdb'), options.has('-s'), options.has('-S')),
+    gdb: parseGdbListen(lastValue(options, '--gdb'), options.has('-s'), options.has('-S')),
     ...snapshotAndRecordOptions(options),
   };
 }
 
 /** --save-on-exit, --record and --replay, which go with any run. */
 function snapshotAndRecordOptions(options: Map<string, string[]>): Pick<RunSettings, 'saveOnExit' | 'record' | 'replay'> {
-  const one = (name: string) => options.get(name)?.at(-1);
-  const save = one('--save-on-exit');
-  const record = one('--record');
-  const replay = one('--replay');
+  const save = lastValue(options, '--save-on-exit');
+  const record = lastValue(options, '--record');
+  const replay = lastValue(options, '--replay');
   if (record !== undefined && replay !== undefined) throw new UserError('--record and --replay: a run either records or replays; give one of them');
   if ((record !== undefined || replay !== undefined) && (options.has('--gdb') || options.has('-s') || options.has('-S'))) {
     throw new UserError('--record and --replay run without gdb (gdb drives the guest as it likes); drop --gdb, -s or -S');
