@@ -28,8 +28,8 @@ export let lastInterpreted: DecodedBlock | null = null;
 
 /**
  * Interprets `block` from its first instruction (EIP on it), then the blocks chained after it
- * while the run loop would run them the same way (see below), with at most `count` instructions in the
- * chunk, of which `retired` have retired before. Returns the chunk's count after them.
+ * while the run loop would run them the same way (see below), with at most `count` instructions
+ * in the chunk, of which `retired` have retired before. Returns the chunk's count after them.
  *
  * Only a block's last instruction reads EIP (D_ENDS_BLOCK): it alone gets EIP, the instruction's
  * EIP and the chunk's retired count first. When `cpu.attention` is set after an instruction,
