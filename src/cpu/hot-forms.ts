@@ -15,11 +15,12 @@
  * through `execute` as before.
  *
  * They call the same semantic functions as the generic forms (alu's per operation, inc, dec,
- * the shifts, the conditions, jumpNear, push, pop) and reach memory as compiled code does
- * (emit.ts), so an instruction's meaning is still written once; test/cpu/hot-forms.test.ts runs
- * each hot form and its generic form from the same random states and compares everything they
- * leave. What is here: the forms' numbers, the few bindings longer than a line (the register
- * ones are written out in the switch), and the choosers.
+ * the shifts, the conditions, jumpNear, push, pop); a memory operand the TLB does not serve at
+ * once goes the way compiled code takes (readSeg, readForUpdate, writeSeg: emit.ts), and one it
+ * serves is read and written in place, as there. So an instruction's meaning is still written
+ * once; test/cpu/hot-forms.test.ts runs each hot form and its generic form from the same random
+ * states and compares everything they leave. What is here: the forms' numbers, the few bindings
+ * longer than a line (the register ones are written out in the switch), and the choosers.
  */
 import type { Cpu } from './cpu.ts';
 import { flagsLiveAfter } from './emit.ts';

@@ -126,8 +126,8 @@ function runChunk(cpu: Cpu, count: number): number {
           previous = block;
           continue;
         }
-        // In a function of its own, which follows the chain while it can (src/cpu/interpreter.ts).
-        cpu.compiledFaultRetired = 0;
+        // In a function of its own, which follows the chain while it can (src/cpu/interpreter.ts;
+        // a fault there sets every compiledFault* field the catch below reads).
         n = interpretBlocks(cpu, st, block, count, n);
         running = null;
         if (cpu.attention !== 0) return n;
